@@ -1,0 +1,130 @@
+# Parapet: the one entry point (deps, all, run, test, bench, fuzz, install).
+# Each directory adds its programs, tests and sources in its own module.mk;
+# this file holds the flags and the rules they share.
+
+SAN ?=
+ifeq ($(SAN),)
+B := build
+else
+B := build-san
+endif
+PREFIX ?= /usr/local
+DESTDIR ?=
+
+CC ?= gcc
+WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+	-Wpointer-arith -Wcast-qual -Wwrite-strings -Wformat=2
+ifeq ($(CI),true)
+WARN += -Werror
+endif
+OPT ?= -O2 -g
+HARDEN := -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE
+LDHARDEN := -pie -Wl,-z,relro,-z,now -Wl,-z,noexecstack
+ifneq ($(SAN),)
+OPT := -O1 -g -fno-omit-frame-pointer -fsanitize=$(SAN) \
+	-fno-sanitize-recover=undefined
+LDHARDEN += -fsanitize=$(SAN)
+endif
+
+CPPFLAGS := -D_GNU_SOURCE -I. -I$(B)/proto $(if $(SAN),-DPARAPET_SAN=1)
+CFLAGS := -std=gnu11 $(OPT) $(WARN) $(HARDEN) -MMD -MP
+LDFLAGS := $(LDHARDEN) -Wl,--as-needed
+LDLIBS := -lnng -lprotobuf-c -lfdt -lseccomp -lz -lcrypto -ljansson \
+	-lpthread -ldl -latomic
+
+# Sources of libparapet.a (lib/, boot/igvm, generated protobuf code).
+CORE_SRCS :=
+PROGRAMS :=
+TESTS :=
+BENCHES :=
+
+objs = $(patsubst %.c,$(B)/obj/%.o,$(1))
+
+# $(call program,NAME,SOURCES): build/bin/NAME linked with libparapet.a.
+define program
+PROGRAMS += $(B)/bin/$(1)
+$(B)/bin/$(1): $(call objs,$(2)) $(B)/libparapet.a
+	@mkdir -p $$(@D)
+	$$(CC) $$(CFLAGS) $$(LDFLAGS) -o $$@ $$(filter %.o,$$^) $(B)/libparapet.a $$(LDLIBS)
+endef
+
+# $(call unit_test,NAME,EXTRA_SOURCES): tests/NAME.c, cmocka.
+define unit_test
+TESTS += $(B)/tests/$(1)
+$(B)/tests/$(1): $(call objs,tests/$(1).c $(2)) $(B)/libparapet.a
+	@mkdir -p $$(@D)
+	$$(CC) $$(CFLAGS) $$(LDFLAGS) -o $$@ $$(filter %.o,$$^) $(B)/libparapet.a $$(LDLIBS) -lcmocka
+endef
+
+# $(call bench,NAME,SOURCES): build/bench/bin/NAME, run by `make bench`.
+define bench
+BENCHES += $(B)/bench/bin/$(1)
+$(B)/bench/bin/$(1): $(call objs,$(2)) $(B)/libparapet.a
+	@mkdir -p $$(@D)
+	$$(CC) $$(CFLAGS) $$(LDFLAGS) -o $$@ $$(filter %.o,$$^) $(B)/libparapet.a $$(LDLIBS)
+endef
+
+.PHONY: all deps run test unit e2e bench fuzz soak install clean format \
+	check-format
+all:
+
+# Protocol buffers: proto/X.proto -> $(B)/proto/X.pb-c.[ch], never committed.
+PROTOS := $(wildcard proto/*.proto)
+PROTO_C := $(patsubst proto/%.proto,$(B)/proto/%.pb-c.c,$(PROTOS))
+PROTO_H := $(PROTO_C:.c=.h)
+$(B)/proto/%.pb-c.c $(B)/proto/%.pb-c.h: proto/%.proto
+	@mkdir -p $(@D)
+	protoc-c --proto_path=proto --c_out=$(B)/proto $<
+$(B)/obj/$(B)/proto/%.pb-c.o: $(B)/proto/%.pb-c.c $(PROTO_H)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-missing-prototypes -c -o $@ $<
+
+include $(sort $(wildcard */module.mk services/*/module.mk tests/*/module.mk))
+
+CORE_OBJS := $(call objs,$(CORE_SRCS)) $(call objs,$(PROTO_C))
+$(B)/libparapet.a: $(CORE_OBJS)
+	@mkdir -p $(@D)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(B)/obj/%.o: %.c | $(PROTO_H)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+all: $(PROGRAMS) $(TESTS) $(BENCHES) $(GUEST_IMAGES)
+
+deps:
+	@./scripts/deps.sh
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	@./scripts/run-demo.sh $(B)
+
+# Unit tests (cmocka) then end-to-end tests; one summary line at the end.
+test: deps
+	@$(MAKE) --no-print-directory all
+	@./scripts/run-tests.sh $(B) $(TESTS) -- $(E2E_TESTS)
+
+unit: deps
+	@$(MAKE) --no-print-directory all
+	@./scripts/run-tests.sh $(B) $(TESTS) --
+
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@./scripts/run-bench.sh $(B) $(BENCHES)
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/libexec/parapet
+	install -m 0755 $(filter $(B)/bin/parapet $(B)/bin/parapet-diag,$(PROGRAMS)) $(DESTDIR)$(PREFIX)/bin/
+	install -m 0755 $(filter-out $(B)/bin/parapet $(B)/bin/parapet-diag,$(PROGRAMS)) $(DESTDIR)$(PREFIX)/libexec/parapet/
+
+clean:
+	rm -rf build build-san build-fuzz
+
+FORMAT_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
+format:
+	clang-format -i $(FORMAT_FILES)
+check-format:
+	clang-format --dry-run --Werror $(FORMAT_FILES)
+
+-include $(shell find $(B)/obj -name '*.d' 2>/dev/null)

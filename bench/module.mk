@@ -1,0 +1,4 @@
+# bench/: each benchmark is a program that writes build/bench/NAME.json.
+# Benchmarks list themselves here with $(call bench,NAME,SOURCES) and
+# link bench/report.c for the shared output format.
+BENCH_REPORT := bench/report.c

@@ -1,0 +1,3 @@
+# lib/: helpers shared by every process (log, ipc, supervisor channel, time).
+CORE_SRCS += $(wildcard lib/*.c)
+$(eval $(call unit_test,log_test))

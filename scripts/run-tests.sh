@@ -1,0 +1,67 @@
+#!/bin/sh
+# Runs the unit test binaries (cmocka) and the end-to-end scripts, prints
+# each suite's summary and one final line "N passed, N failed".
+# Usage: run-tests.sh BUILD_DIR UNIT_TEST... -- E2E_SCRIPT...
+# An e2e script counts as one test: exit 0 passes, 77 skips (with its
+# reason printed), anything else fails.
+set -u
+build=$1
+shift
+passed=0
+failed=0
+skipped=0
+failed_names=""
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+
+while [ $# -gt 0 ] && [ "$1" != "--" ]; do
+	t=$1
+	shift
+	echo "== $(basename "$t")"
+	"$t" >"$log" 2>&1
+	rc=$?
+	grep -E '^\[ *(PASSED|FAILED|SKIPPED) *\]|^\[ +FAILED|^\[==========\]' \
+		"$log" | grep -v '^\[==========\] Running'
+	p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$log" | tail -n 1)
+	f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$log" | tail -n 1)
+	s=$(sed -n 's/^\[  SKIPPED \] \([0-9]*\) test.*/\1/p' "$log" | tail -n 1)
+	passed=$((passed + ${p:-0}))
+	failed=$((failed + ${f:-0}))
+	skipped=$((skipped + ${s:-0}))
+	if [ $rc -ne 0 ]; then
+		# A crash before cmocka's summary still counts as a failure.
+		[ -z "$f" ] && failed=$((failed + 1))
+		failed_names="$failed_names $(basename "$t")"
+		echo "-- output of $(basename "$t") (exit $rc):"
+		tail -n 60 "$log"
+	fi
+done
+[ $# -gt 0 ] && shift
+
+for t in "$@"; do
+	name=$(basename "$t" .sh)
+	echo "== e2e/$name"
+	BUILD="$build" "$t" >"$log" 2>&1
+	rc=$?
+	case $rc in
+	0)
+		passed=$((passed + 1))
+		echo "[  PASSED  ] $name"
+		;;
+	77)
+		skipped=$((skipped + 1))
+		echo "[  SKIPPED ] $name: $(tail -n 1 "$log")"
+		;;
+	*)
+		failed=$((failed + 1))
+		failed_names="$failed_names e2e/$name"
+		echo "[  FAILED  ] $name (exit $rc)"
+		tail -n 40 "$log"
+		;;
+	esac
+done
+
+[ -n "$failed_names" ] && echo "failed:$failed_names"
+[ $skipped -gt 0 ] && echo "$skipped skipped"
+echo "$passed passed, $failed failed"
+[ $failed -eq 0 ]
