@@ -4,10 +4,11 @@
 
 SAN ?=
 ifeq ($(SAN),)
-B := build
+BUILD ?= build
 else
-B := build-san
+BUILD ?= build-san
 endif
+B := $(BUILD)
 PREFIX ?= /usr/local
 DESTDIR ?=
 
@@ -119,7 +120,7 @@ install: all
 	install -m 0755 $(filter-out $(B)/bin/parapet $(B)/bin/parapet-diag,$(PROGRAMS)) $(DESTDIR)$(PREFIX)/libexec/parapet/
 
 clean:
-	rm -rf build build-san build-fuzz
+	rm -rf build build-san build-fuzz $(B)
 
 FORMAT_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
 format:
