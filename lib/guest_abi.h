@@ -53,6 +53,7 @@
 #define GUEST_PORT_MAILBOX 0xf2 /* outl: gpa of a guest_start_vp;
 				 * inl: status of the last request */
 #define GUEST_PORT_DEBUG_EXIT 0xf4 /* outb/outl: power off with value */
+#define GUEST_PORT_TEST_NOOP 0xf1 /* outb: accepted and ignored (pio_loop) */
 
 /* Timeline marks written to GUEST_PORT_TIMESTAMP. */
 #define GUEST_MARK_FIRST_INSN 1
