@@ -130,10 +130,13 @@ void ts_delay_us(uint32_t us)
 }
 
 /* Before any request the status reads GUEST_MAILBOX_OK; all ones is "no
- * mailbox" (qemu, or a VMM without Parapet's ports). */
+ * mailbox". Under qemu an inl at 0xf2 spans isa-debug-exit at 0xf4 and
+ * reads 0, so the timestamp port (0xf0, all ones there) is probed first:
+ * Parapet's ports come together. Never outl 0xf2 without a mailbox: under
+ * qemu its upper bytes would land on the debug-exit port. */
 int mailbox_present(void)
 {
-	return inl(GUEST_PORT_MAILBOX) != 0xffffffffu;
+	return ts_present() && inl(GUEST_PORT_MAILBOX) != 0xffffffffu;
 }
 
 uint32_t mailbox_start_vp(volatile struct guest_start_vp *req)

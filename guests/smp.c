@@ -1,0 +1,85 @@
+/* smp: the BSP starts every other VP through the mailbox; each AP prints
+ * "vp N up" and sets its bit; the BSP exits 0 once all have reported, 3
+ * after timeout_ms (default 10000) without them, 2 on a mailbox error. */
+#include "guest.h"
+
+#define SMP_MAX_VPS   64
+#define AP_STACK_SIZE 4096
+#define SPIN_BOUND    2000000000ULL /* without a clock */
+
+static volatile struct guest_start_vp requests[SMP_MAX_VPS];
+static uint8_t ap_stacks[SMP_MAX_VPS][AP_STACK_SIZE]
+    __attribute__((aligned(16)));
+static volatile uint64_t up_mask;
+static volatile unsigned int up_count;
+
+void guest_ap_main(uint64_t arg)
+{
+	unsigned int vp = (unsigned int)arg;
+
+	gprintf("vp %u up\n", vp);
+	__atomic_fetch_or(&up_mask, 1ULL << vp, __ATOMIC_SEQ_CST);
+	__atomic_fetch_add(&up_count, 1, __ATOMIC_SEQ_CST);
+}
+
+static int start_ap(unsigned int vp)
+{
+	volatile struct guest_start_vp *req = &requests[vp];
+	uint32_t status;
+
+	req->vp_index = vp;
+	req->reserved = 0;
+	req->rip = (uintptr_t)guest_ap_entry;
+	req->rsp = (uintptr_t)&ap_stacks[vp][AP_STACK_SIZE];
+	req->arg = vp;
+	status = mailbox_start_vp(req);
+	if (status != GUEST_MAILBOX_OK) {
+		gprintf("smp: starting vp %u failed: status %u\n", vp, status);
+		return -1;
+	}
+	return 0;
+}
+
+/* Waits until want APs are up; 0 when they are, -1 on timeout. */
+static int wait_aps(unsigned int want)
+{
+	uint64_t timeout_ms = cmdline_u64("timeout_ms", 10000);
+	int clock = ts_present();
+	uint32_t t0 = clock ? ts_now_us() : 0;
+	uint64_t spins = 0;
+
+	while (__atomic_load_n(&up_count, __ATOMIC_ACQUIRE) < want) {
+		if (clock && ts_now_us() - t0 >= timeout_ms * 1000)
+			return -1;
+		if (!clock && ++spins > SPIN_BOUND)
+			return -1;
+		cpu_relax();
+	}
+	return 0;
+}
+
+int guest_main(void)
+{
+	unsigned int vps = guest_vp_count(), vp;
+
+	if (!mailbox_present()) {
+		gprintf("smp: no VP start mailbox; 1 VP\n");
+		return 0;
+	}
+	if (vps > SMP_MAX_VPS) {
+		gprintf("smp: %u VPs, starting only %u\n", vps, SMP_MAX_VPS);
+		vps = SMP_MAX_VPS;
+	}
+	up_mask = 1; /* the BSP */
+	gprintf("smp: starting %u VPs\n", vps - 1);
+	for (vp = 1; vp < vps; vp++)
+		if (start_ap(vp) < 0)
+			return 2;
+	if (wait_aps(vps - 1) < 0) {
+		gprintf("smp: only %u of %u VPs up (mask %llx)\n", up_count + 1,
+			vps, (unsigned long long)up_mask);
+		return 3;
+	}
+	gprintf("smp: all %u VPs up\n", vps);
+	return 0;
+}
