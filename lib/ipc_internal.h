@@ -1,0 +1,86 @@
+/* Internals shared by lib/ipc*.c: bounded decode arenas, envelope packing,
+ * the trace tap hook and peer counting. Not for use outside lib/ipc. */
+#ifndef PARAPET_IPC_INTERNAL_H
+#define PARAPET_IPC_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <nng/nng.h>
+
+#include "envelope.pb-c.h"
+#include "lib/ipc.h"
+
+/* A bump arena with an inline chunk and malloc'd overflow blocks, all
+ * bounded by a budget: the decoder's allocator. Frees are no-ops; reset
+ * releases everything at once, so the common call allocates nothing. */
+struct ipc_arena_block;
+struct ipc_arena {
+	char *buf;
+	size_t cap, used;
+	size_t budget, spent;
+	int exhausted; /* an allocation was refused since the last reset */
+	struct ipc_arena_block *blocks;
+	ProtobufCAllocator pb;
+};
+
+int ipc_arena_init(struct ipc_arena *a, size_t inline_cap, size_t budget);
+void ipc_arena_reset(struct ipc_arena *a);
+void ipc_arena_fini(struct ipc_arena *a);
+void *ipc_arena_alloc(struct ipc_arena *a, size_t size);
+
+/* A malloc-backed allocator that refuses once budget bytes are spent
+ * (for messages handed to callers, freed with ipc_free). */
+struct ipc_budget {
+	size_t left;
+	ProtobufCAllocator pb;
+};
+void ipc_budget_init(struct ipc_budget *b, size_t budget);
+
+/* Packs env (its body unset) then body as Envelope.body into *msgp,
+ * reusing *msgp when non-NULL, else allocating it. 0 or ipc_err. */
+int ipc_pack_envelope(nng_msg **msgp, const Parapet__Envelope *env,
+		      const ProtobufCMessage *body);
+
+/* Unpacks an envelope with the arena. NULL: malformed or over budget. */
+Parapet__Envelope *ipc_unpack_envelope(struct ipc_arena *a, nng_msg *msg);
+
+/* Maps an nng error to an ipc_err. */
+int ipc_from_nng(int rv);
+
+/* Listens on ipc://path with the given permissions. 0 or nng error. */
+int ipc_listen_path(nng_socket s, const char *path, mode_t mode,
+		    nng_listener *out);
+/* Dials ipc://path in the background. 0 or nng error. */
+int ipc_dial_path(nng_socket s, const char *path);
+
+/* The flag that stays 0 for endpoints without a trace tap. */
+extern _Atomic uint32_t ipc_trace_off;
+
+/* Copies the envelope bytes of msg into the tap's ring (call only when
+ * the flag is set: see ipc_tap). */
+void ipc_trace_push(struct ipc_trace *t, int direction, nng_msg *msg);
+_Atomic uint32_t *ipc_trace_flag(struct ipc_trace *t);
+
+static inline void ipc_tap(struct ipc_trace *t, _Atomic uint32_t *flag,
+			   int direction, nng_msg *msg)
+{
+	if (__builtin_expect(atomic_load_explicit(flag, memory_order_relaxed),
+			     0))
+		ipc_trace_push(t, direction, msg);
+}
+
+/* Counts connected pipes of a socket (NNG_PIPE_EV_ADD_POST/REM_POST)
+ * so publishers can wait for subscribers. */
+struct ipc_peers {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int n;
+};
+int ipc_peers_init(struct ipc_peers *p, nng_socket s);
+void ipc_peers_fini(struct ipc_peers *p);
+int ipc_peers_wait(struct ipc_peers *p, int n, int timeout_ms);
+
+#endif
