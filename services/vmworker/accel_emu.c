@@ -1,0 +1,500 @@
+/* The emu accelerator: one Unicorn engine per VP over the same guest RAM
+ * (uc_mem_map_ptr), run one at a time under an execution lock taken in
+ * time slices. Port I/O and MMIO are exact synchronous hooks; asynchronous
+ * stops only through a block-hook flag, never uc_emu_stop from another
+ * thread (it can roll a block back and repeat I/O; see PITFALLS.md).
+ * libunicorn is loaded with dlopen only when emu is chosen. */
+#include <dlfcn.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unicorn/unicorn.h>
+
+#include "lib/log.h"
+#include "services/vmworker/accel.h"
+#include "services/vmworker/vm.h"
+
+#define EMU_SLICE_NS	2000000 /* a waiting VP asks the runner to yield */
+#define EMU_MAX_REGIONS 16
+#define EMU_STOP_KICK	1u
+#define EMU_STOP_YIELD	2u
+#define EMU_MMIO_TOP	(1ull << 32)
+
+static struct {
+	void *handle;
+	__typeof__(uc_open) *open;
+	__typeof__(uc_close) *close;
+	__typeof__(uc_mem_map_ptr) *mem_map_ptr;
+	__typeof__(uc_mmio_map) *mmio_map;
+	__typeof__(uc_hook_add) *hook_add;
+	__typeof__(uc_emu_start) *emu_start;
+	__typeof__(uc_emu_stop) *emu_stop;
+	__typeof__(uc_reg_read) *reg_read;
+	__typeof__(uc_reg_write) *reg_write;
+	__typeof__(uc_strerror) *strerror;
+} uc;
+
+struct emu_region {
+	struct accel_vp *avp;
+	uint64_t base;
+};
+
+struct accel_vm {
+	struct vm *vm;
+	struct accel_mem_slot slots[EMU_MAX_REGIONS];
+	size_t n_slots;
+	pthread_mutex_t lock;
+	pthread_cond_t turn;
+	uint64_t next_ticket, serving;
+	struct accel_vp *holder;
+};
+
+struct accel_vp {
+	struct accel_vm *avm;
+	struct vp *vp;
+	uc_engine *uc;
+	_Atomic uint32_t stop;
+	bool faulted;
+	char fault[160];
+	struct vp_regs shadow; /* attributes Unicorn does not keep */
+	struct emu_region regions[EMU_MAX_REGIONS];
+};
+
+static pthread_once_t emu_once = PTHREAD_ONCE_INIT;
+static char emu_load_error[256];
+
+static void emu_load(void)
+{
+	uc.handle = dlopen("libunicorn.so.2", RTLD_NOW | RTLD_LOCAL);
+	if (uc.handle == NULL) {
+		snprintf(emu_load_error, sizeof(emu_load_error),
+			 "cannot load libunicorn: %s", dlerror());
+		return;
+	}
+#define EMU_SYM(field, name)                                                   \
+	do {                                                                   \
+		*(void **)&uc.field = dlsym(uc.handle, name);                  \
+		if (uc.field == NULL)                                          \
+			snprintf(emu_load_error, sizeof(emu_load_error),       \
+				 "libunicorn lacks %s", name);                 \
+	} while (0)
+	EMU_SYM(open, "uc_open");
+	EMU_SYM(close, "uc_close");
+	EMU_SYM(mem_map_ptr, "uc_mem_map_ptr");
+	EMU_SYM(mmio_map, "uc_mmio_map");
+	EMU_SYM(hook_add, "uc_hook_add");
+	EMU_SYM(emu_start, "uc_emu_start");
+	EMU_SYM(emu_stop, "uc_emu_stop");
+	EMU_SYM(reg_read, "uc_reg_read");
+	EMU_SYM(reg_write, "uc_reg_write");
+	EMU_SYM(strerror, "uc_strerror");
+#undef EMU_SYM
+}
+
+int accel_emu_probe(char *why, size_t why_len)
+{
+	pthread_once(&emu_once, emu_load);
+	if (emu_load_error[0] != '\0') {
+		snprintf(why, why_len, "%s", emu_load_error);
+		return -1;
+	}
+	return 0;
+}
+
+static int emu_vm_create(struct vm *vm, const struct accel_mem_slot *slots,
+			 size_t n_slots, struct accel_vm **out)
+{
+	struct accel_vm *a;
+	char why[256];
+
+	if (accel_emu_probe(why, sizeof(why)) != 0) {
+		log_warnx("%s", why);
+		return -1;
+	}
+	if (n_slots > EMU_MAX_REGIONS / 2)
+		return -1;
+	a = calloc(1, sizeof(*a));
+	if (a == NULL)
+		return -1;
+	a->vm = vm;
+	memcpy(a->slots, slots, n_slots * sizeof(*slots));
+	a->n_slots = n_slots;
+	pthread_mutex_init(&a->lock, NULL);
+	pthread_cond_init(&a->turn, NULL);
+	*out = a;
+	return 0;
+}
+
+static void emu_vm_destroy(struct accel_vm *a)
+{
+	if (a == NULL)
+		return;
+	pthread_mutex_destroy(&a->lock);
+	pthread_cond_destroy(&a->turn);
+	free(a);
+}
+
+static void emu_fault(struct accel_vp *v, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Records why the engine must stop; the VM core adds the RIP. */
+static void emu_fault(struct accel_vp *v, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(v->fault, sizeof(v->fault), fmt, ap);
+	va_end(ap);
+	v->faulted = true;
+	uc.emu_stop(v->uc);
+}
+
+static uint32_t emu_in(uc_engine *engine, uint32_t port, int size, void *user)
+{
+	struct accel_vp *v = user;
+	uint64_t data;
+
+	(void)engine;
+	devices_pio(v->vp, (uint16_t)port, &data, (unsigned)size, false);
+	return (uint32_t)data;
+}
+
+static void emu_out(uc_engine *engine, uint32_t port, int size, uint32_t value,
+		    void *user)
+{
+	struct accel_vp *v = user;
+	uint64_t data = value;
+
+	(void)engine;
+	devices_pio(v->vp, (uint16_t)port, &data, (unsigned)size, true);
+}
+
+static uint64_t emu_mmio_read(uc_engine *engine, uint64_t offset, unsigned size,
+			      void *user)
+{
+	struct emu_region *r = user;
+	uint64_t data;
+
+	(void)engine;
+	devices_mmio(r->avp->vp, r->base + offset, &data, size, false);
+	return data;
+}
+
+static void emu_mmio_write(uc_engine *engine, uint64_t offset, unsigned size,
+			   uint64_t value, void *user)
+{
+	struct emu_region *r = user;
+
+	(void)engine;
+	devices_mmio(r->avp->vp, r->base + offset, &value, size, true);
+}
+
+/* The one place an asynchronous stop takes effect: a block boundary. */
+static void emu_block(uc_engine *engine, uint64_t addr, uint32_t size,
+		      void *user)
+{
+	struct accel_vp *v = user;
+
+	(void)addr;
+	(void)size;
+	if (atomic_load_explicit(&v->stop, memory_order_relaxed))
+		uc.emu_stop(engine);
+}
+
+/* Exceptions are never delivered to the guest on emu: a crash. */
+static void emu_intr(uc_engine *engine, uint32_t intno, void *user)
+{
+	(void)engine;
+	emu_fault(user, "exception %u", intno);
+}
+
+static bool emu_invalid(uc_engine *engine, void *user)
+{
+	(void)engine;
+	emu_fault(user, "invalid instruction");
+	return false;
+}
+
+static bool emu_unmapped(uc_engine *engine, uc_mem_type type, uint64_t addr,
+			 int size, int64_t value, void *user)
+{
+	(void)engine;
+	(void)type;
+	(void)size;
+	(void)value;
+	emu_fault(user, "access to unbacked address 0x%llx",
+		  (unsigned long long)addr);
+	return false;
+}
+
+/* RAM slots by pointer; every gap below 4 GiB is MMIO into the devices. */
+static int emu_map_memory(struct accel_vp *v)
+{
+	struct accel_vm *a = v->avm;
+	uint64_t next = 0;
+	size_t i, n_regions = 0;
+
+	for (i = 0; i <= a->n_slots; i++) {
+		uint64_t start =
+		    i < a->n_slots ? a->slots[i].gpa : EMU_MMIO_TOP;
+		struct emu_region *r;
+
+		if (start > next) {
+			r = &v->regions[n_regions++];
+			r->avp = v;
+			r->base = next;
+			if (uc.mmio_map(v->uc, next, start - next,
+					emu_mmio_read, r, emu_mmio_write,
+					r) != UC_ERR_OK)
+				return -1;
+		}
+		if (i == a->n_slots)
+			break;
+		if (uc.mem_map_ptr(v->uc, a->slots[i].gpa, a->slots[i].size,
+				   UC_PROT_ALL, a->slots[i].host) != UC_ERR_OK)
+			return -1;
+		next = a->slots[i].gpa + a->slots[i].size;
+	}
+	return 0;
+}
+
+static int emu_add_hooks(struct accel_vp *v)
+{
+	uc_hook h;
+	int ok = 1;
+
+	ok &= uc.hook_add(v->uc, &h, UC_HOOK_INSN, (void *)emu_in, v, 1, 0,
+			  UC_X86_INS_IN) == UC_ERR_OK;
+	ok &= uc.hook_add(v->uc, &h, UC_HOOK_INSN, (void *)emu_out, v, 1, 0,
+			  UC_X86_INS_OUT) == UC_ERR_OK;
+	ok &= uc.hook_add(v->uc, &h, UC_HOOK_BLOCK, (void *)emu_block, v, 1,
+			  0) == UC_ERR_OK;
+	ok &= uc.hook_add(v->uc, &h, UC_HOOK_INTR, (void *)emu_intr, v, 1, 0) ==
+	      UC_ERR_OK;
+	ok &= uc.hook_add(v->uc, &h, UC_HOOK_INSN_INVALID, (void *)emu_invalid,
+			  v, 1, 0) == UC_ERR_OK;
+	ok &= uc.hook_add(v->uc, &h, UC_HOOK_MEM_UNMAPPED, (void *)emu_unmapped,
+			  v, 1, 0) == UC_ERR_OK;
+	return ok ? 0 : -1;
+}
+
+static int emu_vp_create(struct accel_vm *a, struct vp *vp,
+			 struct accel_vp **out)
+{
+	struct accel_vp *v = calloc(1, sizeof(*v));
+	uc_err err;
+
+	if (v == NULL)
+		return -1;
+	v->avm = a;
+	v->vp = vp;
+	err = uc.open(UC_ARCH_X86, UC_MODE_64, &v->uc);
+	if (err != UC_ERR_OK) {
+		log_warnx("uc_open: %s", uc.strerror(err));
+		free(v);
+		return -1;
+	}
+	if (emu_map_memory(v) != 0 || emu_add_hooks(v) != 0) {
+		log_warnx("vp%u: cannot set up the Unicorn engine", vp->index);
+		uc.close(v->uc);
+		free(v);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+static void emu_vp_destroy(struct accel_vp *v)
+{
+	if (v == NULL)
+		return;
+	uc.close(v->uc);
+	free(v);
+}
+
+static const int emu_gpr_ids[VP_NR_GPRS] = {
+	UC_X86_REG_RAX, UC_X86_REG_RCX, UC_X86_REG_RDX, UC_X86_REG_RBX,
+	UC_X86_REG_RSP, UC_X86_REG_RBP, UC_X86_REG_RSI, UC_X86_REG_RDI,
+	UC_X86_REG_R8,	UC_X86_REG_R9,	UC_X86_REG_R10, UC_X86_REG_R11,
+	UC_X86_REG_R12, UC_X86_REG_R13, UC_X86_REG_R14, UC_X86_REG_R15,
+};
+
+static int emu_write_msr(struct accel_vp *v, uint32_t msr, uint64_t value)
+{
+	uc_x86_msr m = { .rid = msr, .value = value };
+
+	return uc.reg_write(v->uc, UC_X86_REG_MSR, &m) == UC_ERR_OK ? 0 : -1;
+}
+
+static int emu_set_control(struct accel_vp *v, const struct vp_regs *r)
+{
+	uc_x86_mmr gdtr = { 0, r->gdtr.base, r->gdtr.limit, 0 };
+	uc_x86_mmr idtr = { 0, r->idtr.base, r->idtr.limit, 0 };
+	int bad = 0;
+
+	/* CR3, CR4, EFER, then CR0: the order that turns paging on. */
+	bad |= uc.reg_write(v->uc, UC_X86_REG_CR3, &r->cr3);
+	bad |= uc.reg_write(v->uc, UC_X86_REG_CR4, &r->cr4);
+	bad |= emu_write_msr(v, 0xc0000080, r->efer);
+	bad |= uc.reg_write(v->uc, UC_X86_REG_CR0, &r->cr0);
+	bad |= uc.reg_write(v->uc, UC_X86_REG_CR2, &r->cr2);
+	bad |= uc.reg_write(v->uc, UC_X86_REG_GDTR, &gdtr);
+	bad |= uc.reg_write(v->uc, UC_X86_REG_IDTR, &idtr);
+	return bad ? -1 : 0;
+}
+
+/* Unicorn takes only selectors (and the FS/GS bases); the attributes are
+ * checked by vpregs_check and kept in the shadow copy. */
+static int emu_set_segments(struct accel_vp *v, const struct vp_regs *r)
+{
+	static const int ids[] = {
+		UC_X86_REG_CS, UC_X86_REG_DS, UC_X86_REG_ES,
+		UC_X86_REG_FS, UC_X86_REG_GS, UC_X86_REG_SS
+	};
+	uc_x86_mmr tr = { r->seg[VP_TR].selector, r->seg[VP_TR].base,
+			  r->seg[VP_TR].limit, r->seg[VP_TR].attrib };
+	int bad = 0;
+	size_t i;
+
+	for (i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+		uint64_t sel = r->seg[i].selector;
+
+		bad |= uc.reg_write(v->uc, ids[i], &sel);
+	}
+	bad |= uc.reg_write(v->uc, UC_X86_REG_FS_BASE, &r->seg[VP_FS].base);
+	bad |= uc.reg_write(v->uc, UC_X86_REG_GS_BASE, &r->seg[VP_GS].base);
+	bad |= uc.reg_write(v->uc, UC_X86_REG_TR, &tr);
+	return bad ? -1 : 0;
+}
+
+static int emu_vp_set_regs(struct accel_vp *v, const struct vp_regs *r)
+{
+	int bad = 0, i;
+
+	if (emu_set_control(v, r) != 0 || emu_set_segments(v, r) != 0)
+		return -1;
+	for (i = 0; i < VP_NR_GPRS; i++)
+		bad |= uc.reg_write(v->uc, emu_gpr_ids[i], &r->gpr[i]);
+	bad |= uc.reg_write(v->uc, UC_X86_REG_RIP, &r->rip);
+	bad |= uc.reg_write(v->uc, UC_X86_REG_RFLAGS, &r->rflags);
+	v->shadow = *r;
+	return bad ? -1 : 0;
+}
+
+static int emu_vp_get_regs(struct accel_vp *v, struct vp_regs *r)
+{
+	uc_x86_mmr gdtr, idtr;
+	uc_x86_msr efer = { .rid = 0xc0000080 };
+	int bad = 0, i;
+
+	*r = v->shadow;
+	for (i = 0; i < VP_NR_GPRS; i++)
+		bad |= uc.reg_read(v->uc, emu_gpr_ids[i], &r->gpr[i]);
+	bad |= uc.reg_read(v->uc, UC_X86_REG_RIP, &r->rip);
+	bad |= uc.reg_read(v->uc, UC_X86_REG_RFLAGS, &r->rflags);
+	bad |= uc.reg_read(v->uc, UC_X86_REG_CR0, &r->cr0);
+	bad |= uc.reg_read(v->uc, UC_X86_REG_CR2, &r->cr2);
+	bad |= uc.reg_read(v->uc, UC_X86_REG_CR3, &r->cr3);
+	bad |= uc.reg_read(v->uc, UC_X86_REG_CR4, &r->cr4);
+	bad |= uc.reg_read(v->uc, UC_X86_REG_MSR, &efer);
+	bad |= uc.reg_read(v->uc, UC_X86_REG_GDTR, &gdtr);
+	bad |= uc.reg_read(v->uc, UC_X86_REG_IDTR, &idtr);
+	r->efer = efer.value;
+	r->gdtr.base = gdtr.base;
+	r->gdtr.limit = (uint16_t)gdtr.limit;
+	r->idtr.base = idtr.base;
+	r->idtr.limit = (uint16_t)idtr.limit;
+	return bad ? -1 : 0;
+}
+
+/* FIFO execution lock; a VP that waits longer than a slice asks the
+ * running one to yield at its next block boundary. */
+static void emu_exec_lock(struct accel_vm *a, struct accel_vp *v)
+{
+	uint64_t ticket;
+
+	pthread_mutex_lock(&a->lock);
+	ticket = a->next_ticket++;
+	while (a->serving != ticket) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += EMU_SLICE_NS;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		if (pthread_cond_timedwait(&a->turn, &a->lock, &ts) ==
+			ETIMEDOUT &&
+		    a->holder != NULL)
+			atomic_fetch_or(&a->holder->stop, EMU_STOP_YIELD);
+	}
+	a->holder = v;
+	pthread_mutex_unlock(&a->lock);
+}
+
+static void emu_exec_unlock(struct accel_vm *a)
+{
+	pthread_mutex_lock(&a->lock);
+	a->holder = NULL;
+	a->serving++;
+	pthread_cond_broadcast(&a->turn);
+	pthread_mutex_unlock(&a->lock);
+}
+
+static int emu_vp_run(struct accel_vp *v, enum vp_stop *why, char *reason,
+		      size_t reason_len)
+{
+	for (;;) {
+		uint64_t rip = 0;
+		uint32_t stop;
+		uc_err err;
+
+		emu_exec_lock(v->avm, v);
+		uc.reg_read(v->uc, UC_X86_REG_RIP, &rip);
+		err = uc.emu_start(v->uc, rip, ~0ull, 0, 0);
+		emu_exec_unlock(v->avm);
+		stop = atomic_exchange(&v->stop, 0);
+		if (v->faulted || err != UC_ERR_OK) {
+			if (v->faulted)
+				snprintf(reason, reason_len, "%s", v->fault);
+			else
+				snprintf(reason, reason_len, "emulation: %s",
+					 uc.strerror(err));
+			v->faulted = false;
+			*why = VP_STOP_FAULT;
+			return 0;
+		}
+		if (stop & EMU_STOP_KICK) {
+			*why = VP_STOP_KICKED;
+			return 0;
+		}
+		if (stop & EMU_STOP_YIELD)
+			continue;
+		/* The engine stopped by itself: HLT. */
+		*why = VP_STOP_HALT;
+		return 0;
+	}
+}
+
+static void emu_vp_kick(struct accel_vp *v)
+{
+	atomic_fetch_or(&v->stop, EMU_STOP_KICK);
+}
+
+const struct accel_ops accel_emu_ops = {
+	.name = "emu",
+	.vm_create = emu_vm_create,
+	.vm_destroy = emu_vm_destroy,
+	.vp_create = emu_vp_create,
+	.vp_destroy = emu_vp_destroy,
+	.vp_get_regs = emu_vp_get_regs,
+	.vp_set_regs = emu_vp_set_regs,
+	.vp_run = emu_vp_run,
+	.vp_kick = emu_vp_kick,
+};

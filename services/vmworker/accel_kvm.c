@@ -1,0 +1,400 @@
+/* The kvm accelerator: /dev/kvm, one vCPU fd per VP, KVM_RUN exit loop.
+ * Port and MMIO exits go straight to the device table on the VP thread. */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "lib/log.h"
+#include "services/vmworker/accel.h"
+#include "services/vmworker/vm.h"
+
+#define KVM_KICK_SIGNAL SIGUSR1
+#define KVM_MAX_CPUID	256
+
+struct accel_vm {
+	int kvm_fd;
+	int vm_fd;
+	int run_size;
+	struct vm *vm;
+	struct kvm_cpuid2 *cpuid;
+};
+
+struct accel_vp {
+	struct accel_vm *avm;
+	struct vp *vp;
+	int fd;
+	struct kvm_run *run;
+	pthread_t thread; /* the thread inside vp_run, for kicks */
+	_Atomic bool thread_known;
+	_Atomic bool kick;
+};
+
+static void kvm_kick_handler(int sig)
+{
+	(void)sig; /* only interrupts KVM_RUN (-EINTR) */
+}
+
+static int kvm_open_vm(int *kvm_fd, int *vm_fd, char *why, size_t why_len)
+{
+	int ver;
+
+	*kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (*kvm_fd < 0) {
+		snprintf(why, why_len, "/dev/kvm: %s", strerror(errno));
+		return -1;
+	}
+	ver = ioctl(*kvm_fd, KVM_GET_API_VERSION, 0);
+	if (ver != KVM_API_VERSION) {
+		snprintf(why, why_len, "/dev/kvm: API version %d, want %d", ver,
+			 KVM_API_VERSION);
+		close(*kvm_fd);
+		return -1;
+	}
+	*vm_fd = ioctl(*kvm_fd, KVM_CREATE_VM, 0);
+	if (*vm_fd < 0) {
+		snprintf(why, why_len, "KVM_CREATE_VM: %s", strerror(errno));
+		close(*kvm_fd);
+		return -1;
+	}
+	return 0;
+}
+
+int accel_kvm_probe(char *why, size_t why_len)
+{
+	int kvm_fd, vm_fd;
+
+	if (kvm_open_vm(&kvm_fd, &vm_fd, why, why_len) != 0)
+		return -1;
+	close(vm_fd);
+	close(kvm_fd);
+	return 0;
+}
+
+static int kvm_set_slots(struct accel_vm *a, const struct accel_mem_slot *s,
+			 size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		struct kvm_userspace_memory_region r = {
+			.slot = (uint32_t)i,
+			.guest_phys_addr = s[i].gpa,
+			.memory_size = s[i].size,
+			.userspace_addr = (uintptr_t)s[i].host,
+		};
+
+		if (ioctl(a->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0) {
+			log_warn("KVM_SET_USER_MEMORY_REGION slot %zu", i);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int kvm_vm_create(struct vm *vm, const struct accel_mem_slot *slots,
+			 size_t n_slots, struct accel_vm **out)
+{
+	struct accel_vm *a = calloc(1, sizeof(*a));
+	struct sigaction sa = { .sa_handler = kvm_kick_handler };
+	char why[256];
+
+	if (a == NULL)
+		return -1;
+	a->vm = vm;
+	if (kvm_open_vm(&a->kvm_fd, &a->vm_fd, why, sizeof(why)) != 0) {
+		log_warnx("%s", why);
+		free(a);
+		return -1;
+	}
+	a->cpuid = calloc(1, sizeof(*a->cpuid) +
+				 KVM_MAX_CPUID * sizeof(a->cpuid->entries[0]));
+	a->run_size = ioctl(a->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	if (a->cpuid == NULL || a->run_size <= 0)
+		goto fail;
+	a->cpuid->nent = KVM_MAX_CPUID;
+	if (ioctl(a->kvm_fd, KVM_GET_SUPPORTED_CPUID, a->cpuid) < 0) {
+		log_warn("KVM_GET_SUPPORTED_CPUID");
+		goto fail;
+	}
+	/* Needed on Intel before any VP runs; unused by 64-bit guests. */
+	if (ioctl(a->vm_fd, KVM_SET_TSS_ADDR, 0xfffbd000ul) < 0)
+		log_warn("KVM_SET_TSS_ADDR");
+	if (kvm_set_slots(a, slots, n_slots) != 0)
+		goto fail;
+	sigemptyset(&sa.sa_mask);
+	sigaction(KVM_KICK_SIGNAL, &sa, NULL); /* no SA_RESTART */
+	*out = a;
+	return 0;
+fail:
+	close(a->vm_fd);
+	close(a->kvm_fd);
+	free(a->cpuid);
+	free(a);
+	return -1;
+}
+
+static void kvm_vm_destroy(struct accel_vm *a)
+{
+	if (a == NULL)
+		return;
+	close(a->vm_fd);
+	close(a->kvm_fd);
+	free(a->cpuid);
+	free(a);
+}
+
+static int kvm_vp_create(struct accel_vm *a, struct vp *vp,
+			 struct accel_vp **out)
+{
+	struct accel_vp *v = calloc(1, sizeof(*v));
+
+	if (v == NULL)
+		return -1;
+	v->avm = a;
+	v->vp = vp;
+	v->fd = ioctl(a->vm_fd, KVM_CREATE_VCPU, (unsigned long)vp->index);
+	if (v->fd < 0) {
+		log_warn("KVM_CREATE_VCPU %u", vp->index);
+		free(v);
+		return -1;
+	}
+	v->run = mmap(NULL, (size_t)a->run_size, PROT_READ | PROT_WRITE,
+		      MAP_SHARED, v->fd, 0);
+	if (v->run == MAP_FAILED) {
+		log_warn("mmap kvm_run");
+		close(v->fd);
+		free(v);
+		return -1;
+	}
+	/* CPUID first: KVM checks CR4 and EFER against it in SET_SREGS. */
+	if (ioctl(v->fd, KVM_SET_CPUID2, a->cpuid) < 0) {
+		log_warn("KVM_SET_CPUID2");
+		munmap(v->run, (size_t)a->run_size);
+		close(v->fd);
+		free(v);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+static void kvm_vp_destroy(struct accel_vp *v)
+{
+	if (v == NULL)
+		return;
+	munmap(v->run, (size_t)v->avm->run_size);
+	close(v->fd);
+	free(v);
+}
+
+static void seg_to_kvm(const struct vp_segment *s, struct kvm_segment *k)
+{
+	k->base = s->base;
+	k->limit = s->limit;
+	k->selector = s->selector;
+	k->type = s->attrib & 0xf;
+	k->s = (s->attrib >> 4) & 1;
+	k->dpl = (s->attrib >> 5) & 3;
+	k->present = (s->attrib >> 7) & 1;
+	k->avl = (s->attrib >> 12) & 1;
+	k->l = (s->attrib >> 13) & 1;
+	k->db = (s->attrib >> 14) & 1;
+	k->g = (s->attrib >> 15) & 1;
+	k->unusable = !k->present;
+}
+
+static void seg_from_kvm(const struct kvm_segment *k, struct vp_segment *s)
+{
+	s->base = k->base;
+	s->limit = k->limit;
+	s->selector = k->selector;
+	s->attrib =
+	    (uint16_t)(k->type | k->s << 4 | k->dpl << 5 |
+		       (k->present && !k->unusable) << 7 | k->avl << 12 |
+		       k->l << 13 | k->db << 14 | k->g << 15);
+}
+
+/* Order of kvm_sregs' segment fields matching enum vp_seg. */
+static struct kvm_segment *sregs_seg(struct kvm_sregs *s, int i)
+{
+	struct kvm_segment *const segs[VP_NR_SEGS] = {
+		&s->cs, &s->ds, &s->es, &s->fs, &s->gs, &s->ss, &s->tr, &s->ldt,
+	};
+
+	return segs[i];
+}
+
+static int kvm_vp_set_regs(struct accel_vp *v, const struct vp_regs *r)
+{
+	struct kvm_regs kr;
+	struct kvm_sregs ks;
+	int i;
+
+	/* Get, modify, set: keeps apic_base and the rest. */
+	if (ioctl(v->fd, KVM_GET_SREGS, &ks) < 0)
+		return -1;
+	for (i = 0; i < VP_NR_SEGS; i++)
+		seg_to_kvm(&r->seg[i], sregs_seg(&ks, i));
+	ks.gdt.base = r->gdtr.base;
+	ks.gdt.limit = r->gdtr.limit;
+	ks.idt.base = r->idtr.base;
+	ks.idt.limit = r->idtr.limit;
+	ks.cr0 = r->cr0;
+	ks.cr2 = r->cr2;
+	ks.cr3 = r->cr3;
+	ks.cr4 = r->cr4;
+	ks.efer = r->efer;
+	if (ioctl(v->fd, KVM_SET_SREGS, &ks) < 0)
+		return -1;
+	memset(&kr, 0, sizeof(kr));
+	memcpy(&kr, r->gpr, sizeof(r->gpr)); /* kvm_regs starts rax..r15 */
+	kr.rip = r->rip;
+	kr.rflags = r->rflags;
+	return ioctl(v->fd, KVM_SET_REGS, &kr) < 0 ? -1 : 0;
+}
+
+static int kvm_vp_get_regs(struct accel_vp *v, struct vp_regs *r)
+{
+	struct kvm_regs kr;
+	struct kvm_sregs ks;
+	int i;
+
+	if (ioctl(v->fd, KVM_GET_REGS, &kr) < 0 ||
+	    ioctl(v->fd, KVM_GET_SREGS, &ks) < 0)
+		return -1;
+	memcpy(r->gpr, &kr, sizeof(r->gpr));
+	r->rip = kr.rip;
+	r->rflags = kr.rflags;
+	for (i = 0; i < VP_NR_SEGS; i++)
+		seg_from_kvm(sregs_seg(&ks, i), &r->seg[i]);
+	r->gdtr.base = ks.gdt.base;
+	r->gdtr.limit = ks.gdt.limit;
+	r->idtr.base = ks.idt.base;
+	r->idtr.limit = ks.idt.limit;
+	r->cr0 = ks.cr0;
+	r->cr2 = ks.cr2;
+	r->cr3 = ks.cr3;
+	r->cr4 = ks.cr4;
+	r->efer = ks.efer;
+	return 0;
+}
+
+static void kvm_handle_io(struct accel_vp *v)
+{
+	struct kvm_run *run = v->run;
+	uint8_t *p = (uint8_t *)run + run->io.data_offset;
+	bool is_write = run->io.direction == KVM_EXIT_IO_OUT;
+	unsigned size = run->io.size;
+	uint32_t i;
+
+	for (i = 0; i < run->io.count; i++, p += size) {
+		uint64_t data = 0;
+
+		if (is_write)
+			memcpy(&data, p, size);
+		devices_pio(v->vp, run->io.port, &data, size, is_write);
+		if (!is_write)
+			memcpy(p, &data, size);
+	}
+}
+
+static void kvm_handle_mmio(struct accel_vp *v)
+{
+	struct kvm_run *run = v->run;
+	unsigned len = run->mmio.len > 8 ? 8 : run->mmio.len;
+	uint64_t data = 0;
+
+	if (run->mmio.is_write)
+		memcpy(&data, run->mmio.data, len);
+	devices_mmio(v->vp, run->mmio.phys_addr, &data, len,
+		     run->mmio.is_write);
+	if (!run->mmio.is_write)
+		memcpy(run->mmio.data, &data, len);
+}
+
+static int kvm_vp_run(struct accel_vp *v, enum vp_stop *why, char *reason,
+		      size_t reason_len)
+{
+	struct kvm_run *run = v->run;
+
+	v->thread = pthread_self();
+	atomic_store(&v->thread_known, true);
+	for (;;) {
+		if (atomic_exchange(&v->kick, false)) {
+			*why = VP_STOP_KICKED;
+			return 0;
+		}
+		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
+			if (errno == EINTR || errno == EAGAIN) {
+				run->immediate_exit = 0;
+				continue;
+			}
+			snprintf(reason, reason_len, "KVM_RUN: %s",
+				 strerror(errno));
+			*why = VP_STOP_FAULT;
+			return 0;
+		}
+		switch (run->exit_reason) {
+		case KVM_EXIT_IO:
+			kvm_handle_io(v);
+			break;
+		case KVM_EXIT_MMIO:
+			kvm_handle_mmio(v);
+			break;
+		case KVM_EXIT_HLT:
+			*why = VP_STOP_HALT;
+			return 0;
+		case KVM_EXIT_SHUTDOWN:
+			snprintf(reason, reason_len, "triple fault");
+			*why = VP_STOP_SHUTDOWN;
+			return 0;
+		case KVM_EXIT_FAIL_ENTRY:
+			snprintf(reason, reason_len,
+				 "VM entry failed (hardware reason 0x%llx)",
+				 (unsigned long long)run->fail_entry
+				     .hardware_entry_failure_reason);
+			*why = VP_STOP_FAULT;
+			return 0;
+		case KVM_EXIT_INTERNAL_ERROR:
+			snprintf(reason, reason_len,
+				 "KVM internal error (suberror %u)",
+				 run->internal.suberror);
+			*why = VP_STOP_FAULT;
+			return 0;
+		default:
+			snprintf(reason, reason_len, "unexpected KVM exit %u",
+				 run->exit_reason);
+			*why = VP_STOP_FAULT;
+			return 0;
+		}
+	}
+}
+
+static void kvm_vp_kick(struct accel_vp *v)
+{
+	atomic_store(&v->kick, true);
+	v->run->immediate_exit = 1;
+	if (atomic_load(&v->thread_known))
+		pthread_kill(v->thread, KVM_KICK_SIGNAL);
+}
+
+const struct accel_ops accel_kvm_ops = {
+	.name = "kvm",
+	.vm_create = kvm_vm_create,
+	.vm_destroy = kvm_vm_destroy,
+	.vp_create = kvm_vp_create,
+	.vp_destroy = kvm_vp_destroy,
+	.vp_get_regs = kvm_vp_get_regs,
+	.vp_set_regs = kvm_vp_set_regs,
+	.vp_run = kvm_vp_run,
+	.vp_kick = kvm_vp_kick,
+};

@@ -1,0 +1,190 @@
+/* Console rings and the output flusher. Producers (VP threads) take a
+ * spinlock held for one byte; the single consumer never locks. */
+#include "services/vmworker/console.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static int ring_init(struct console_ring *r, size_t size)
+{
+	r->buf = malloc(size);
+	if (r->buf == NULL)
+		return -1;
+	r->size = size;
+	atomic_init(&r->head, 0);
+	atomic_init(&r->tail, 0);
+	atomic_flag_clear(&r->lock);
+	return 0;
+}
+
+size_t console_ring_used(const struct console_ring *r)
+{
+	return atomic_load_explicit(&r->head, memory_order_acquire) -
+	       atomic_load_explicit(&r->tail, memory_order_acquire);
+}
+
+bool console_ring_put(struct console_ring *r, uint8_t byte)
+{
+	size_t head;
+	bool ok = false;
+
+	while (
+	    atomic_flag_test_and_set_explicit(&r->lock, memory_order_acquire))
+		;
+	head = atomic_load_explicit(&r->head, memory_order_relaxed);
+	if (head - atomic_load_explicit(&r->tail, memory_order_acquire) <
+	    r->size) {
+		r->buf[head & (r->size - 1)] = byte;
+		atomic_store_explicit(&r->head, head + 1, memory_order_release);
+		ok = true;
+	}
+	atomic_flag_clear_explicit(&r->lock, memory_order_release);
+	return ok;
+}
+
+/* Input has several consumers (any VP may read the UART): lock as well. */
+bool console_ring_get(struct console_ring *r, uint8_t *byte)
+{
+	size_t tail;
+	bool ok = false;
+
+	while (
+	    atomic_flag_test_and_set_explicit(&r->lock, memory_order_acquire))
+		;
+	tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
+	if (tail != atomic_load_explicit(&r->head, memory_order_acquire)) {
+		*byte = r->buf[tail & (r->size - 1)];
+		atomic_store_explicit(&r->tail, tail + 1, memory_order_release);
+		ok = true;
+	}
+	atomic_flag_clear_explicit(&r->lock, memory_order_release);
+	return ok;
+}
+
+int console_init(struct console *c, console_sink_fn sink, void *sink_ctx)
+{
+	memset(c, 0, sizeof(*c));
+	if (ring_init(&c->out, CONSOLE_OUT_SIZE) != 0 ||
+	    ring_init(&c->in, CONSOLE_IN_SIZE) != 0) {
+		free(c->out.buf);
+		return -1;
+	}
+	c->sink = sink;
+	c->sink_ctx = sink_ctx;
+	return 0;
+}
+
+/* Hands the buffered output to the sink in at most two contiguous runs. */
+static size_t console_drain(struct console *c)
+{
+	struct console_ring *r = &c->out;
+	size_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
+	size_t head = atomic_load_explicit(&r->head, memory_order_acquire);
+	size_t n = head - tail, done = 0;
+
+	while (done < n) {
+		size_t off = (tail + done) & (r->size - 1);
+		size_t run = r->size - off;
+
+		if (run > n - done)
+			run = n - done;
+		c->sink(c->sink_ctx, r->buf + off, run);
+		done += run;
+	}
+	atomic_store_explicit(&r->tail, head, memory_order_release);
+	atomic_fetch_add(&c->bytes_out, n);
+	return n;
+}
+
+static void *console_flusher(void *arg)
+{
+	struct console *c = arg;
+	const struct timespec pause = { 0, 1000000 }; /* 1 ms */
+
+	while (!atomic_load(&c->stopping)) {
+		if (console_drain(c) == 0)
+			nanosleep(&pause, NULL);
+	}
+	console_drain(c);
+	return NULL;
+}
+
+int console_start(struct console *c)
+{
+	int rc = pthread_create(&c->flusher, NULL, console_flusher, c);
+
+	if (rc != 0) {
+		errno = rc;
+		return -1;
+	}
+	c->flusher_started = true;
+	return 0;
+}
+
+void console_stop(struct console *c)
+{
+	if (!c->flusher_started) {
+		console_drain(c);
+		return;
+	}
+	atomic_store(&c->stopping, true);
+	pthread_join(c->flusher, NULL);
+	c->flusher_started = false;
+}
+
+void console_destroy(struct console *c)
+{
+	free(c->out.buf);
+	free(c->in.buf);
+	c->out.buf = c->in.buf = NULL;
+}
+
+size_t console_input(struct console *c, const uint8_t *data, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (!console_ring_put(&c->in, data[i]))
+			break;
+	atomic_fetch_add(&c->bytes_in, i);
+	return i;
+}
+
+static bool be_tx(void *ctx, uint8_t byte)
+{
+	struct console *c = ctx;
+
+	return console_ring_put(&c->out, byte);
+}
+
+static bool be_tx_ready(void *ctx)
+{
+	struct console *c = ctx;
+
+	return console_ring_used(&c->out) < c->out.size;
+}
+
+static bool be_rx(void *ctx, uint8_t *byte)
+{
+	struct console *c = ctx;
+
+	return console_ring_get(&c->in, byte);
+}
+
+static bool be_rx_ready(void *ctx)
+{
+	struct console *c = ctx;
+
+	return console_ring_used(&c->in) > 0;
+}
+
+void console_uart_backend(struct console *c, struct uart_backend *be)
+{
+	be->tx = be_tx;
+	be->tx_ready = be_tx_ready;
+	be->rx = be_rx;
+	be->rx_ready = be_rx_ready;
+	be->ctx = c;
+}

@@ -1,0 +1,56 @@
+/* The guest console: bounded output and input rings between the UART
+ * (VP threads) and the console's user (stdout, or hostcomm later), with a
+ * thread that hands output to a sink in batches. */
+#ifndef PARAPET_CONSOLE_H
+#define PARAPET_CONSOLE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "services/vmworker/uart.h"
+
+#define CONSOLE_OUT_SIZE (256u * 1024) /* power of two */
+#define CONSOLE_IN_SIZE	 4096u	       /* power of two */
+
+typedef void (*console_sink_fn)(void *ctx, const uint8_t *data, size_t len);
+
+struct console_ring {
+	uint8_t *buf;
+	size_t size;
+	_Atomic size_t head; /* producer position */
+	_Atomic size_t tail; /* consumer position */
+	atomic_flag lock;    /* serialises producers (several VPs) */
+};
+
+struct console {
+	struct console_ring out, in;
+	console_sink_fn sink;
+	void *sink_ctx;
+	pthread_t flusher;
+	bool flusher_started;
+	_Atomic bool stopping;
+	_Atomic uint64_t bytes_out, bytes_in;
+};
+
+int console_init(struct console *c, console_sink_fn sink, void *sink_ctx);
+/* Starts the flusher thread. */
+int console_start(struct console *c);
+/* Stops the flusher after handing every buffered byte to the sink. */
+void console_stop(struct console *c);
+void console_destroy(struct console *c);
+
+/* Feeds host input; returns how many bytes fit (the rest: try later). */
+size_t console_input(struct console *c, const uint8_t *data, size_t len);
+
+/* The UART backend over this console. */
+void console_uart_backend(struct console *c, struct uart_backend *be);
+
+/* Ring primitives, exposed for tests. */
+bool console_ring_put(struct console_ring *r, uint8_t byte);
+bool console_ring_get(struct console_ring *r, uint8_t *byte);
+size_t console_ring_used(const struct console_ring *r);
+
+#endif

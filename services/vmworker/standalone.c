@@ -1,0 +1,312 @@
+/* parapet-vmworker --standalone: load an IGVM file, run the VM with the
+ * console on stdin/stdout, map the VM's end to an exit status. */
+#include "services/vmworker/standalone.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "boot/igvm.h"
+#include "lib/guest_abi.h"
+#include "lib/log.h"
+#include "lib/parse.h"
+#include "lib/util.h"
+#include "services/vmworker/console.h"
+#include "services/vmworker/image.h"
+#include "services/vmworker/vm.h"
+
+#define IMAGE_MAX_SIZE (1u << 30)
+
+struct standalone {
+	struct vm vm;
+	struct console console;
+	struct igvm_file image;
+	uint8_t *image_buf;
+	size_t image_len;
+	struct image_boot boot;
+	unsigned n_vps;
+	uint64_t mem_size;
+	unsigned timeout_ms;
+};
+
+static void stdout_sink(void *ctx, const uint8_t *data, size_t len)
+{
+	(void)ctx;
+	while (len > 0) {
+		ssize_t n = write(STDOUT_FILENO, data, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return; /* stdout gone: drop the console */
+		data += n;
+		len -= (size_t)n;
+	}
+}
+
+/* Host stdin -> guest UART; waits while the input ring is full. */
+static void *stdin_reader(void *arg)
+{
+	struct console *c = arg;
+	uint8_t buf[512];
+	ssize_t n;
+
+	while ((n = read(STDIN_FILENO, buf, sizeof(buf))) > 0) {
+		size_t done = 0;
+
+		while (done < (size_t)n) {
+			done += console_input(c, buf + done, (size_t)n - done);
+			if (done < (size_t)n)
+				usleep(1000);
+		}
+	}
+	return NULL;
+}
+
+static int read_image(const char *path, struct standalone *s)
+{
+	struct igvm_error err;
+	char msg[256];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	size_t got = 0;
+
+	if (fd < 0 || fstat(fd, &st) != 0) {
+		log_warn("%s", path);
+		goto fail;
+	}
+	if (st.st_size <= 0 || (uint64_t)st.st_size > IMAGE_MAX_SIZE) {
+		log_warnx("%s: size %lld is not a plausible image", path,
+			  (long long)st.st_size);
+		goto fail;
+	}
+	s->image_len = (size_t)st.st_size;
+	s->image_buf = malloc(s->image_len);
+	while (s->image_buf != NULL && got < s->image_len) {
+		ssize_t n = read(fd, s->image_buf + got, s->image_len - got);
+
+		if (n <= 0) {
+			log_warn("%s: read", path);
+			goto fail;
+		}
+		got += (size_t)n;
+	}
+	close(fd);
+	fd = -1;
+	if (s->image_buf == NULL ||
+	    igvm_parse(s->image_buf, s->image_len, &s->image, &err) != 0) {
+		igvm_error_format(&err, msg, sizeof(msg));
+		log_warnx("%s: %s", path, msg);
+		return -1;
+	}
+	return 0;
+fail:
+	if (fd >= 0)
+		close(fd);
+	return -1;
+}
+
+static void apply_pv_cmdline(const char *opts)
+{
+	char buf[1024], *tok, *save = NULL;
+
+	if (opts == NULL)
+		return;
+	snprintf(buf, sizeof(buf), "%s", opts);
+	for (tok = strtok_r(buf, " \t", &save); tok != NULL;
+	     tok = strtok_r(NULL, " \t", &save)) {
+		if (strcmp(tok, "log=debug") == 0)
+			log_set_level(LOG_LEVEL_DEBUG);
+		else if (strcmp(tok, "log=info") == 0)
+			log_set_level(LOG_LEVEL_INFO);
+		else if (strcmp(tok, "log=warn") == 0)
+			log_set_level(LOG_LEVEL_WARN);
+		else
+			log_warnx("paravisor option '%s' ignored here", tok);
+	}
+}
+
+/* Flags over the image's configuration over built-in defaults. */
+static int resolve_shape(const struct standalone_args *a, struct standalone *s)
+{
+	uint64_t v;
+
+	s->n_vps = s->boot.config.vp_count ? s->boot.config.vp_count : 1;
+	s->mem_size = s->boot.config.mem_size ? s->boot.config.mem_size
+					      : GUEST_DEFAULT_MEM;
+	if (a->cpus != NULL) {
+		if (parse_uint(a->cpus, 1, VM_MAX_VPS, &v) != 0) {
+			log_warnx("--cpus '%s': want 1-%d", a->cpus,
+				  VM_MAX_VPS);
+			return -1;
+		}
+		s->n_vps = (unsigned)v;
+	}
+	if (s->n_vps > VM_MAX_VPS) {
+		log_warnx("image asks for %u VPs; at most %d", s->n_vps,
+			  VM_MAX_VPS);
+		return -1;
+	}
+	if (a->mem != NULL &&
+	    (parse_size(a->mem, &s->mem_size) != 0 || s->mem_size % 4096)) {
+		log_warnx("--mem '%s': want a size in whole pages, e.g. 64M",
+			  a->mem);
+		return -1;
+	}
+	if (s->mem_size < s->boot.min_mem || s->mem_size > (64ull << 30)) {
+		log_warnx("memory size %llu: the image needs at least %llu "
+			  "(and at most 64G)",
+			  (unsigned long long)s->mem_size,
+			  (unsigned long long)s->boot.min_mem);
+		return -1;
+	}
+	if (a->timeout != NULL) {
+		if (parse_uint(a->timeout, 1, 86400 * 7, &v) != 0) {
+			log_warnx("--timeout '%s': want seconds", a->timeout);
+			return -1;
+		}
+		s->timeout_ms = (unsigned)(v * 1000);
+	}
+	return 0;
+}
+
+static int setup(const struct standalone_args *a, struct standalone *s)
+{
+	struct vm_config cfg;
+	char why[256];
+
+	apply_pv_cmdline(a->pv_cmdline);
+	if (read_image(a->image, s) != 0)
+		return -1;
+	if (image_prepare(&s->image, &s->boot, why, sizeof(why)) != 0) {
+		log_warnx("%s: %s", a->image, why);
+		return -1;
+	}
+	if (resolve_shape(a, s) != 0)
+		return -1;
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.accel = accel_select(a->accel, why, sizeof(why));
+	if (cfg.accel == NULL) {
+		log_warnx("--accel %s: %s", a->accel, why);
+		return -1;
+	}
+	if (console_init(&s->console, stdout_sink, NULL) != 0)
+		return -1;
+	cfg.n_vps = s->n_vps;
+	cfg.mem_size = s->mem_size;
+	cfg.hole_gpa = s->boot.hole_gpa;
+	cfg.hole_size = s->boot.hole_size;
+	cfg.console = &s->console;
+	if (vm_create(&s->vm, &cfg, -1) != 0) {
+		log_warnx("cannot create the VM");
+		return -1;
+	}
+	if (image_load(&s->image, &s->boot, &s->vm, a->guest_cmdline, why,
+		       sizeof(why)) != 0) {
+		log_warnx("%s: %s", a->image, why);
+		return -1;
+	}
+	log_debug("%s: %u VPs, %llu MiB, accel %s", a->image, s->n_vps,
+		  (unsigned long long)(s->mem_size >> 20), cfg.accel->name);
+	return 0;
+}
+
+/* SIGINT/SIGTERM stop the VM in order: a thread waits for them. */
+static void *signal_waiter(void *arg)
+{
+	struct vm *vm = arg;
+	sigset_t set;
+	int sig;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	if (sigwait(&set, &sig) == 0) {
+		log_info("signal %d: stopping the VM", sig);
+		vm_stop(vm);
+	}
+	return NULL;
+}
+
+static void log_counters(const struct vm *vm)
+{
+	unsigned i;
+
+	for (i = 0; i < vm->cfg.n_vps; i++) {
+		const struct vp_counters *c = &vm->vps[i].counters;
+
+		log_debug("vp%u: %llu pio, %llu mmio, %llu unknown pio, "
+			  "%llu unknown mmio, %llu vtl2 refused, %llu runs",
+			  i, (unsigned long long)c->exits_pio,
+			  (unsigned long long)c->exits_mmio,
+			  (unsigned long long)c->exits_unknown_pio,
+			  (unsigned long long)c->exits_unknown_mmio,
+			  (unsigned long long)c->vtl2_refused,
+			  (unsigned long long)c->runs);
+	}
+}
+
+static int exit_status(struct vm *vm, int timed_out)
+{
+	switch (atomic_load(&vm->state)) {
+	case VM_STATE_POWEROFF:
+		if (vm->exit_value >= STANDALONE_EXIT_CRASH) {
+			log_warnx("guest exit value %d", vm->exit_value);
+			return STANDALONE_EXIT_BIG_VALUE;
+		}
+		return vm->exit_value;
+	case VM_STATE_CRASHED:
+		log_warnx("guest crashed: %s", vm->crash_reason);
+		return STANDALONE_EXIT_CRASH;
+	default:
+		if (timed_out) {
+			log_warnx("timeout: guest stopped");
+			return STANDALONE_EXIT_TIMEOUT;
+		}
+		log_info("VM stopped");
+		return STANDALONE_EXIT_SETUP;
+	}
+}
+
+int standalone_run(const struct standalone_args *args)
+{
+	struct standalone *s = calloc(1, sizeof(*s));
+	pthread_t reader, sigthr;
+	sigset_t set;
+	int rc, timed_out;
+
+	if (s == NULL)
+		return STANDALONE_EXIT_SETUP;
+	s->vm.mem_fd = -1;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	if (setup(args, s) != 0) {
+		rc = STANDALONE_EXIT_SETUP;
+		goto out;
+	}
+	console_start(&s->console);
+	pthread_create(&reader, NULL, stdin_reader, &s->console);
+	pthread_detach(reader);
+	pthread_create(&sigthr, NULL, signal_waiter, &s->vm);
+	pthread_detach(sigthr);
+	timed_out = vm_run(&s->vm, &s->boot.bsp, s->timeout_ms);
+	console_stop(&s->console);
+	log_counters(&s->vm);
+	rc = timed_out < 0 ? STANDALONE_EXIT_SETUP
+			   : exit_status(&s->vm, timed_out);
+out:
+	vm_destroy(&s->vm);
+	console_destroy(&s->console);
+	igvm_free(&s->image);
+	free(s->image_buf);
+	free(s);
+	return rc;
+}

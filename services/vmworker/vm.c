@@ -1,0 +1,352 @@
+/* The VM core: guest RAM in a memfd, VP threads running the accelerator's
+ * exit loop, and the VM's run state (running, powered off, crashed). */
+#include "services/vmworker/vm.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lib/guest_abi.h"
+#include "lib/log.h"
+#include "lib/util.h"
+
+static int vm_make_slots(struct vm *vm, struct accel_mem_slot *slots)
+{
+	uint64_t size = vm->cfg.mem_size;
+	uint64_t hole = vm->cfg.hole_gpa, hole_end = hole + vm->cfg.hole_size;
+	int n = 0;
+
+	if (vm->cfg.hole_size == 0 || hole >= size) {
+		slots[n++] = (struct accel_mem_slot){ 0, size, vm->mem };
+		return n;
+	}
+	if (hole > 0)
+		slots[n++] = (struct accel_mem_slot){ 0, hole, vm->mem };
+	if (hole_end < size)
+		slots[n++] = (struct accel_mem_slot){ hole_end, size - hole_end,
+						      vm->mem + hole_end };
+	return n;
+}
+
+static int vm_map_ram(struct vm *vm, int mem_fd)
+{
+	if (mem_fd < 0) {
+		mem_fd =
+		    util_memfd_create("parapet-guest-ram", vm->cfg.mem_size);
+		if (mem_fd < 0) {
+			log_warn("memfd for %llu bytes of guest RAM",
+				 (unsigned long long)vm->cfg.mem_size);
+			return -1;
+		}
+	}
+	vm->mem_fd = mem_fd;
+	vm->mem = util_map(mem_fd, vm->cfg.mem_size, PROT_READ | PROT_WRITE);
+	if (vm->mem == NULL) {
+		log_warn("mmap guest RAM");
+		return -1;
+	}
+	return 0;
+}
+
+int vm_create(struct vm *vm, const struct vm_config *cfg, int mem_fd)
+{
+	struct accel_mem_slot slots[2];
+	unsigned i;
+	int n;
+
+	memset(vm, 0, sizeof(*vm));
+	vm->cfg = *cfg;
+	vm->mem_fd = -1;
+	pthread_mutex_init(&vm->lock, NULL);
+	pthread_cond_init(&vm->cond, NULL);
+	if (cfg->n_vps == 0 || cfg->n_vps > VM_MAX_VPS || cfg->mem_size == 0 ||
+	    cfg->mem_size % 4096 != 0) {
+		log_warnx("bad VM shape: %u VPs, %llu bytes", cfg->n_vps,
+			  (unsigned long long)cfg->mem_size);
+		return -1;
+	}
+	if (vm_map_ram(vm, mem_fd) != 0)
+		return -1;
+	devices_init(&vm->devs, vm, cfg->console);
+	n = vm_make_slots(vm, slots);
+	if (cfg->accel->vm_create(vm, slots, (size_t)n, &vm->avm) != 0)
+		return -1;
+	for (i = 0; i < cfg->n_vps; i++) {
+		struct vp *vp = &vm->vps[i];
+
+		vp->vm = vm;
+		vp->index = i;
+		atomic_init(&vp->state, VP_NOT_STARTED);
+		if (cfg->accel->vp_create(vm->avm, vp, &vp->avp) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+void vm_destroy(struct vm *vm)
+{
+	unsigned i;
+
+	for (i = 0; i < vm->cfg.n_vps; i++)
+		if (vm->vps[i].avp != NULL)
+			vm->cfg.accel->vp_destroy(vm->vps[i].avp);
+	if (vm->avm != NULL)
+		vm->cfg.accel->vm_destroy(vm->avm);
+	if (vm->mem != NULL)
+		util_unmap(vm->mem, vm->cfg.mem_size);
+	if (vm->mem_fd >= 0)
+		close(vm->mem_fd);
+	pthread_mutex_destroy(&vm->lock);
+	pthread_cond_destroy(&vm->cond);
+	memset(vm, 0, sizeof(*vm));
+	vm->mem_fd = -1;
+}
+
+void *vm_gpa_ptr(struct vm *vm, uint64_t gpa, uint64_t len)
+{
+	uint64_t size = vm->cfg.mem_size;
+	uint64_t hole = vm->cfg.hole_gpa, hole_size = vm->cfg.hole_size;
+
+	if (len > size || gpa > size - len)
+		return NULL;
+	if (hole_size != 0 && gpa < hole + hole_size && gpa + len > hole)
+		return NULL;
+	return vm->mem + gpa;
+}
+
+const char *vm_state_name(int state)
+{
+	static const char *const names[] = {
+		[VM_STATE_CREATED] = "created",
+		[VM_STATE_RUNNING] = "running",
+		[VM_STATE_POWEROFF] = "poweroff",
+		[VM_STATE_CRASHED] = "crashed",
+		[VM_STATE_STOPPED] = "stopped",
+	};
+
+	if (state < 0 || state > VM_STATE_STOPPED)
+		return "unknown";
+	return names[state];
+}
+
+static void vm_kick_all(struct vm *vm)
+{
+	unsigned i;
+
+	for (i = 0; i < vm->cfg.n_vps; i++)
+		vm->cfg.accel->vp_kick(vm->vps[i].avp);
+}
+
+/* The first end of the VM wins; later ones are ignored. */
+static bool vm_end(struct vm *vm, int state)
+{
+	bool won = false;
+
+	pthread_mutex_lock(&vm->lock);
+	if (atomic_load(&vm->state) == VM_STATE_RUNNING) {
+		atomic_store(&vm->state, state);
+		won = true;
+	}
+	pthread_cond_broadcast(&vm->cond);
+	pthread_mutex_unlock(&vm->lock);
+	if (won)
+		vm_kick_all(vm);
+	return won;
+}
+
+void vm_poweroff(struct vm *vm, int value)
+{
+	pthread_mutex_lock(&vm->lock);
+	if (atomic_load(&vm->state) == VM_STATE_RUNNING)
+		vm->exit_value = value;
+	pthread_mutex_unlock(&vm->lock);
+	vm_end(vm, VM_STATE_POWEROFF);
+}
+
+void vm_crash(struct vm *vm, const char *fmt, ...)
+{
+	char reason[sizeof(vm->crash_reason)];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(reason, sizeof(reason), fmt, ap);
+	va_end(ap);
+	pthread_mutex_lock(&vm->lock);
+	if (atomic_load(&vm->state) == VM_STATE_RUNNING)
+		snprintf(vm->crash_reason, sizeof(vm->crash_reason), "%s",
+			 reason);
+	pthread_mutex_unlock(&vm->lock);
+	vm_end(vm, VM_STATE_CRASHED);
+}
+
+void vm_stop(struct vm *vm)
+{
+	vm_end(vm, VM_STATE_STOPPED);
+}
+
+unsigned vm_start_vp(struct vm *vm, unsigned index, const struct vp_regs *regs)
+{
+	char why[128];
+	struct vp *vp;
+	unsigned status = GUEST_MAILBOX_OK;
+
+	if (index == 0 || index >= vm->cfg.n_vps)
+		return GUEST_MAILBOX_ENOVP;
+	if (vpregs_check(regs, why, sizeof(why)) != 0)
+		return GUEST_MAILBOX_EINVAL;
+	vp = &vm->vps[index];
+	pthread_mutex_lock(&vm->lock);
+	if (atomic_load(&vp->state) != VP_NOT_STARTED) {
+		status = GUEST_MAILBOX_EBUSY;
+	} else {
+		vp->start_regs = *regs;
+		atomic_store(&vp->state, VP_RUNNING);
+		pthread_cond_broadcast(&vm->cond);
+	}
+	pthread_mutex_unlock(&vm->lock);
+	return status;
+}
+
+/* No VP can make progress once every started one has halted: without
+ * interrupts nothing wakes them. */
+static bool vm_all_halted(struct vm *vm)
+{
+	unsigned i;
+
+	for (i = 0; i < vm->cfg.n_vps; i++)
+		if (atomic_load(&vm->vps[i].state) == VP_RUNNING)
+			return false;
+	return true;
+}
+
+static void vp_stopped(struct vp *vp, enum vp_stop why, const char *reason)
+{
+	struct vm *vm = vp->vm;
+	struct vp_regs regs;
+	uint64_t rip = 0;
+
+	if (vm->cfg.accel->vp_get_regs(vp->avp, &regs) == 0)
+		rip = regs.rip;
+	switch (why) {
+	case VP_STOP_HALT:
+		vp->counters.halts++;
+		atomic_store(&vp->state, VP_HALTED);
+		if (vm_all_halted(vm))
+			vm_crash(vm,
+				 "every VP halted (last vp%u at RIP 0x%llx)",
+				 vp->index, (unsigned long long)rip);
+		break;
+	case VP_STOP_SHUTDOWN:
+	case VP_STOP_FAULT:
+		vm_crash(vm, "vp%u: %s at RIP 0x%llx", vp->index, reason,
+			 (unsigned long long)rip);
+		break;
+	case VP_STOP_KICKED:
+		break;
+	}
+}
+
+static bool vp_wait_start(struct vp *vp)
+{
+	struct vm *vm = vp->vm;
+	bool run;
+
+	pthread_mutex_lock(&vm->lock);
+	while (atomic_load(&vp->state) == VP_NOT_STARTED &&
+	       atomic_load(&vm->state) == VM_STATE_RUNNING)
+		pthread_cond_wait(&vm->cond, &vm->lock);
+	run = atomic_load(&vm->state) == VM_STATE_RUNNING;
+	pthread_mutex_unlock(&vm->lock);
+	return run;
+}
+
+static void *vp_thread(void *arg)
+{
+	struct vp *vp = arg;
+	struct vm *vm = vp->vm;
+	char reason[200];
+	enum vp_stop why;
+
+	if (!vp_wait_start(vp))
+		return NULL;
+	if (vm->cfg.accel->vp_set_regs(vp->avp, &vp->start_regs) != 0) {
+		vm_crash(vm, "vp%u: the accelerator refused its registers",
+			 vp->index);
+		return NULL;
+	}
+	while (atomic_load(&vm->state) == VM_STATE_RUNNING &&
+	       atomic_load(&vp->state) == VP_RUNNING) {
+		reason[0] = '\0';
+		vp->counters.runs++;
+		if (vm->cfg.accel->vp_run(vp->avp, &why, reason,
+					  sizeof(reason)) != 0)
+			why = VP_STOP_FAULT;
+		vp_stopped(vp, why, reason);
+	}
+	return NULL;
+}
+
+static int vm_wait_end(struct vm *vm, unsigned timeout_ms)
+{
+	struct timespec deadline;
+	int rc = 0;
+
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += timeout_ms / 1000;
+	deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+	if (deadline.tv_nsec >= 1000000000) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000;
+	}
+	pthread_mutex_lock(&vm->lock);
+	while (atomic_load(&vm->state) == VM_STATE_RUNNING && rc == 0) {
+		if (timeout_ms == 0)
+			pthread_cond_wait(&vm->cond, &vm->lock);
+		else
+			rc = pthread_cond_timedwait(&vm->cond, &vm->lock,
+						    &deadline);
+	}
+	pthread_mutex_unlock(&vm->lock);
+	return rc == ETIMEDOUT ? -1 : 0;
+}
+
+int vm_run(struct vm *vm, const struct vp_regs *bsp_regs, unsigned timeout_ms)
+{
+	char why[128];
+	unsigned i;
+	int timed_out;
+
+	if (vpregs_check(bsp_regs, why, sizeof(why)) != 0) {
+		log_warnx("VP 0 context refused: %s", why);
+		return -1;
+	}
+	vm->bsp_start_regs = *bsp_regs;
+	vm->vps[0].start_regs = *bsp_regs;
+	atomic_store(&vm->vps[0].state, VP_RUNNING);
+	vm->start_ns = util_now_ns();
+	atomic_store(&vm->state, VM_STATE_RUNNING);
+	for (i = 0; i < vm->cfg.n_vps; i++) {
+		struct vp *vp = &vm->vps[i];
+
+		if (pthread_create(&vp->thread, NULL, vp_thread, vp) != 0) {
+			vm_crash(vm, "cannot start the thread of vp%u", i);
+			break;
+		}
+		vp->thread_started = true;
+	}
+	timed_out = vm_wait_end(vm, timeout_ms);
+	if (timed_out)
+		vm_stop(vm);
+	for (i = 0; i < vm->cfg.n_vps; i++) {
+		if (!vm->vps[i].thread_started)
+			continue;
+		pthread_join(vm->vps[i].thread, NULL);
+		vm->vps[i].thread_started = false;
+	}
+	return timed_out ? 1 : 0;
+}

@@ -1,0 +1,107 @@
+/* The VM: guest RAM, VPs with their threads, devices and the VM's run
+ * state. One per vmworker. */
+#ifndef PARAPET_VM_H
+#define PARAPET_VM_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "services/vmworker/accel.h"
+#include "services/vmworker/devices.h"
+#include "services/vmworker/vpregs.h"
+
+#define VM_MAX_VPS 64
+
+enum vp_state {
+	VP_NOT_STARTED, /* waits for the mailbox */
+	VP_RUNNING,
+	VP_HALTED,
+	VP_STOPPED,
+};
+
+enum vm_state {
+	VM_STATE_CREATED,
+	VM_STATE_RUNNING,
+	VM_STATE_POWEROFF, /* debug-exit: exit_value holds the value */
+	VM_STATE_CRASHED,  /* crash_reason says why */
+	VM_STATE_STOPPED,  /* stopped from outside (timeout, signal) */
+};
+
+/* Per-VP counters: written only by the VP's own thread. */
+struct vp_counters {
+	uint64_t exits_pio;
+	uint64_t exits_mmio;
+	uint64_t exits_unknown_pio;
+	uint64_t exits_unknown_mmio;
+	uint64_t vtl2_refused;
+	uint64_t halts;
+	uint64_t runs;
+	uint64_t dev_exits[DEV_MAX];
+};
+
+struct vp {
+	struct vm *vm;
+	unsigned index;
+	pthread_t thread;
+	bool thread_started;
+	_Atomic int state; /* enum vp_state */
+	struct accel_vp *avp;
+	struct vp_regs start_regs; /* set by the mailbox before starting */
+	struct vp_counters counters;
+};
+
+struct vm_config {
+	const struct accel_ops *accel;
+	unsigned n_vps;
+	uint64_t mem_size;
+	/* Range the guest may never touch (VTL2-protectable), or size 0. */
+	uint64_t hole_gpa, hole_size;
+	/* Where the UART's bytes go and come from. */
+	struct console *console;
+};
+
+struct vm {
+	struct vm_config cfg;
+	int mem_fd;
+	uint8_t *mem;
+	struct accel_vm *avm;
+	struct vp vps[VM_MAX_VPS];
+	struct devices devs;
+
+	pthread_mutex_t lock; /* guards state changes below */
+	pthread_cond_t cond;
+	_Atomic int state; /* enum vm_state */
+	int exit_value;
+	char crash_reason[256];
+	uint64_t start_ns;
+	uint64_t first_insn_ns;	       /* the guest's first timeline mark */
+	struct vp_regs bsp_start_regs; /* template for mailbox starts */
+};
+
+/* Creates guest RAM (a memfd) of cfg->mem_size, the VM and its VPs.
+ * mem_fd >= 0 maps that memfd instead of making a new one. */
+int vm_create(struct vm *vm, const struct vm_config *cfg, int mem_fd);
+void vm_destroy(struct vm *vm);
+
+/* Host pointer for [gpa, gpa+len) of RAM outside the hole, or NULL. */
+void *vm_gpa_ptr(struct vm *vm, uint64_t gpa, uint64_t len);
+
+/* Starts VP 0 with regs and waits until the VM powers off, crashes or is
+ * stopped (timeout_ms 0: no timeout). */
+int vm_run(struct vm *vm, const struct vp_regs *bsp_regs, unsigned timeout_ms);
+
+/* Starts a VP from the mailbox (any VP thread). Returns a mailbox status. */
+unsigned vm_start_vp(struct vm *vm, unsigned index, const struct vp_regs *regs);
+
+/* State changes requested by devices or from outside; the first one wins.
+ * Every VP is kicked. */
+void vm_poweroff(struct vm *vm, int value);
+void vm_crash(struct vm *vm, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void vm_stop(struct vm *vm);
+
+const char *vm_state_name(int state);
+
+#endif
