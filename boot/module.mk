@@ -1,0 +1,3 @@
+# boot/: the IGVM library (parse, write, measure) and the paravisor
+# configuration format, linked into every binary through libparapet.a.
+CORE_SRCS += $(wildcard boot/igvm*.c) boot/pvconfig.c

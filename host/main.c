@@ -1,0 +1,48 @@
+/* `parapet`: the host CLI. Dispatches to its subcommands through a table;
+ * each returns its exit status. */
+#include <stdio.h>
+#include <string.h>
+
+#include "host/igvm_cmd.h"
+#include "lib/log.h"
+
+struct subcommand {
+	const char *name;
+	int (*main)(int argc, char **argv);
+	const char *summary;
+};
+
+static const struct subcommand subcommands[] = {
+	{ "igvm", igvm_cmd_main, "build, dump and measure IGVM images" },
+};
+
+static void usage(FILE *fp)
+{
+	fprintf(fp, "usage: parapet COMMAND [ARGS]\nCommands:\n");
+	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]);
+	     i++)
+		fprintf(fp, "  %-8s %s\n", subcommands[i].name,
+			subcommands[i].summary);
+	fprintf(fp, "Run `parapet COMMAND --help` for details.\n");
+}
+
+int main(int argc, char **argv)
+{
+	log_init("parapet");
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
+	    !strcmp(argv[1], "help")) {
+		usage(stdout);
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]);
+	     i++)
+		if (!strcmp(argv[1], subcommands[i].name))
+			return subcommands[i].main(argc - 1, argv + 1);
+	fprintf(stderr, "parapet: unknown command '%s'\n", argv[1]);
+	usage(stderr);
+	return 2;
+}

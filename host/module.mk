@@ -1,0 +1,5 @@
+# host/: the host CLI `parapet` (igvm build|dump|measure; run, list, ctl
+# join the subcommand table in host/main.c).
+PARAPET_IGVM_SRCS := host/igvm_cmd.c host/igvm_build.c host/igvm_dump.c \
+	host/elf_load.c
+$(eval $(call program,parapet,host/main.c $(PARAPET_IGVM_SRCS)))
