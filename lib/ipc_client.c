@@ -278,6 +278,9 @@ struct ipc_pub *ipc_pub_open(const char *name, const char *path, mode_t mode,
 	}
 	ipc_peers_init(&p->peers, p->sock);
 	rv = nng_socket_set_size(p->sock, NNG_OPT_RECVMAXSZ, 1024);
+	/* A burst beyond the per-subscriber queue drops its oldest events. */
+	if (rv == 0)
+		rv = nng_socket_set_int(p->sock, NNG_OPT_SENDBUF, 256);
 	if (rv == 0)
 		rv = ipc_listen_path(p->sock, path, mode, &l);
 	if (rv != 0) {

@@ -1,3 +1,5 @@
 # lib/: helpers shared by every process (log, ipc, supervisor channel, time).
 CORE_SRCS += $(wildcard lib/*.c)
 $(eval $(call unit_test,log_test))
+$(eval $(call unit_test,ipc_test))
+$(eval $(call unit_test,supervise_test))

@@ -1,0 +1,518 @@
+/* Unit tests for lib/ipc over real nng ipc:// sockets in a temp dir:
+ * calls, concurrency, ERROR replies, oversize drops, events, trace tap. */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <nng/nng.h>
+#include <nng/protocol/pubsub0/sub.h>
+#include <nng/protocol/reqrep0/req.h>
+
+#include "envelope.pb-c.h"
+#include "lib/ipc.h"
+#include "test.pb-c.h"
+
+#define ID_A	  0x1u
+#define ID_B	  0x2u
+#define SMALL_MAX 128
+#define RECV_MAX  (64u << 10)
+
+static char tmpdir[64];
+static char path_a[128], path_b[128], path_ev[128], path_tr[128];
+
+/* Requests answered asynchronously by the "Later" worker thread. */
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct ipc_request *q[128];
+	const Parapet__PingRequest *in[128];
+	Parapet__PingReply *out[128];
+	int n, stop;
+} later = { .lock = PTHREAD_MUTEX_INITIALIZER,
+	    .cond = PTHREAD_COND_INITIALIZER };
+
+static int ping(struct ipc_request *req, const ProtobufCMessage *in,
+		ProtobufCMessage *out, void *arg)
+{
+	const Parapet__PingRequest *r = (const Parapet__PingRequest *)in;
+	Parapet__PingReply *o = (Parapet__PingReply *)out;
+
+	(void)arg;
+	o->has_payload = r->has_payload;
+	o->payload = r->payload;
+	o->text = r->text;
+	o->has_served_by = 1;
+	o->served_by = ipc_request_sender(req);
+	if (r->text != NULL && strcmp(r->text, "fail") == 0) {
+		ipc_request_set_error(req, "asked to fail");
+		return IPC_ERR_UNAVAILABLE;
+	}
+	return 0;
+}
+
+static int later_handler(struct ipc_request *req, const ProtobufCMessage *in,
+			 ProtobufCMessage *out, void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&later.lock);
+	later.q[later.n] = req;
+	later.in[later.n] = (const Parapet__PingRequest *)in;
+	later.out[later.n] = (Parapet__PingReply *)out;
+	later.n++;
+	pthread_cond_signal(&later.cond);
+	pthread_mutex_unlock(&later.lock);
+	return IPC_ASYNC;
+}
+
+static void *later_worker(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&later.lock);
+	for (;;) {
+		while (later.n == 0 && !later.stop)
+			pthread_cond_wait(&later.cond, &later.lock);
+		if (later.stop)
+			break;
+		later.n--;
+		later.out[later.n]->text = later.in[later.n]->text;
+		ipc_request_finish(later.q[later.n], 0);
+	}
+	pthread_mutex_unlock(&later.lock);
+	return NULL;
+}
+
+static const struct ipc_method methods[] = {
+	{ "Ping", ping, IPC_SENDER_ANY, SMALL_MAX * 64 },
+	{ "Later", later_handler, IPC_SENDER_ANY, 0 },
+	{ "Secret", ping, ID_B, SMALL_MAX },
+};
+
+static struct ipc_server *open_server(struct ipc_trace *trace)
+{
+	struct ipc_listen listen[] = { { path_a, ID_A, 0 },
+				       { path_b, ID_B, 0 } };
+	struct ipc_server_config cfg = {
+		.name = "tester",
+		.listen = listen,
+		.n_listen = 2,
+		.service = &parapet__test__descriptor,
+		.methods = methods,
+		.n_methods = 3,
+		.recv_max = RECV_MAX,
+		.n_contexts = 16,
+		.trace = trace,
+	};
+
+	return ipc_server_open(&cfg);
+}
+
+static struct ipc_client *open_client(const char *path, unsigned slots,
+				      struct ipc_trace *trace)
+{
+	struct ipc_client_config cfg = {
+		.name = "client",
+		.path = path,
+		.destination = "tester",
+		.service = &parapet__test__descriptor,
+		.timeout_ms = 10000,
+		.n_slots = slots,
+		.trace = trace,
+	};
+
+	return ipc_client_open(&cfg);
+}
+
+static int call_ping(struct ipc_client *c, const char *method, const char *text,
+		     size_t payload_len, Parapet__PingReply **out)
+{
+	Parapet__PingRequest req = PARAPET__PING_REQUEST__INIT;
+	static uint8_t payload[RECV_MAX];
+
+	req.text = (char *)(uintptr_t)text;
+	req.has_payload = 1;
+	req.payload.len = payload_len;
+	req.payload.data = payload;
+	return ipc_call(c, method, &req.base, (ProtobufCMessage **)out);
+}
+
+static Parapet__StatsReply *stats(struct ipc_client *c)
+{
+	ProtobufCMessage *m;
+
+	assert_int_equal(ipc_call_stats(c, &m), 0);
+	return (Parapet__StatsReply *)m;
+}
+
+static void test_round_trip(void **state)
+{
+	struct ipc_server *s = open_server(NULL);
+	struct ipc_client *c = open_client(path_a, 0, NULL);
+	Parapet__PingReply *r;
+	Parapet__StatsReply *st;
+
+	(void)state;
+	struct stat sb;
+
+	(void)state;
+	assert_non_null(s);
+	assert_non_null(c);
+	assert_int_equal(stat(path_a, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0660);
+	assert_int_equal(call_ping(c, "Ping", "hello", 100, &r), 0);
+	assert_string_equal(r->text, "hello");
+	assert_int_equal(r->payload.len, 100);
+	assert_int_equal(r->served_by, ID_A);
+	ipc_free(&r->base);
+	assert_int_equal(call_ping(c, "Ping", "fail", 1, &r),
+			 IPC_ERR_UNAVAILABLE);
+	assert_null(r);
+	assert_int_equal(call_ping(c, "Nope", "x", 1, &r), IPC_ERR_INVAL);
+	st = stats(c);
+	assert_string_equal(st->service, "tester");
+	assert_int_equal(st->received, 3); /* two pings and this Stats */
+	assert_int_equal(st->err_handler, 1);
+	ipc_free(&st->base);
+	ipc_client_close(c);
+	ipc_server_close(s);
+}
+
+struct worker {
+	struct ipc_client *c;
+	int index, ok;
+};
+
+static void *concurrent_caller(void *arg)
+{
+	struct worker *w = arg;
+	Parapet__PingReply *r;
+	char text[32];
+	int i;
+
+	for (i = 0; i < 8; i++) {
+		snprintf(text, sizeof(text), "w%d-%d", w->index, i);
+		if (call_ping(w->c, i % 2 ? "Later" : "Ping", text, 64, &r))
+			continue;
+		w->ok += strcmp(r->text, text) == 0;
+		ipc_free(&r->base);
+	}
+	return NULL;
+}
+
+static void test_concurrent_calls(void **state)
+{
+	struct ipc_server *s = open_server(NULL);
+	struct ipc_client *c = open_client(path_a, 64, NULL);
+	struct worker w[64];
+	pthread_t t[64], lt;
+	int i, ok = 0;
+
+	(void)state;
+	assert_non_null(s);
+	later.stop = 0;
+	assert_int_equal(pthread_create(&lt, NULL, later_worker, NULL), 0);
+	for (i = 0; i < 64; i++) {
+		w[i] = (struct worker){ c, i, 0 };
+		assert_int_equal(
+		    pthread_create(&t[i], NULL, concurrent_caller, &w[i]), 0);
+	}
+	for (i = 0; i < 64; i++) {
+		pthread_join(t[i], NULL);
+		ok += w[i].ok;
+	}
+	assert_int_equal(ok, 64 * 8);
+	pthread_mutex_lock(&later.lock);
+	later.stop = 1;
+	pthread_cond_signal(&later.cond);
+	pthread_mutex_unlock(&later.lock);
+	pthread_join(lt, NULL);
+	ipc_client_close(c);
+	ipc_server_close(s);
+}
+
+/* Sends raw bytes as one request on a plain req socket; returns the
+ * reply envelope (NULL on timeout). */
+static Parapet__Envelope *raw_call(const char *path, const void *data,
+				   size_t len)
+{
+	nng_socket sock;
+	char url[160];
+	nng_msg *m;
+	Parapet__Envelope *env = NULL;
+
+	snprintf(url, sizeof(url), "ipc://%s", path);
+	assert_int_equal(nng_req0_open(&sock), 0);
+	assert_int_equal(nng_socket_set_ms(sock, NNG_OPT_RECVTIMEO, 2000), 0);
+	assert_int_equal(nng_dial(sock, url, NULL, 0), 0);
+	assert_int_equal(nng_msg_alloc(&m, len), 0);
+	memcpy(nng_msg_body(m), data, len);
+	assert_int_equal(nng_sendmsg(sock, m, 0), 0);
+	if (nng_recvmsg(sock, &m, 0) == 0) {
+		env = parapet__envelope__unpack(NULL, nng_msg_len(m),
+						nng_msg_body(m));
+		nng_msg_free(m);
+	}
+	nng_close(sock);
+	return env;
+}
+
+/* Sends an envelope for method with body bytes; returns the Error code
+ * of the reply (0 for a REPLY). */
+static int raw_envelope(const char *path, const char *method, const void *body,
+			size_t body_len)
+{
+	Parapet__Envelope env = PARAPET__ENVELOPE__INIT, *rep;
+	Parapet__Error *err;
+	uint8_t buf[RECV_MAX / 2];
+	size_t len;
+	int code = 0;
+
+	env.method = (char *)(uintptr_t)method;
+	env.has_kind = 1;
+	env.kind = PARAPET__ENVELOPE__KIND__REQUEST;
+	env.has_body = 1;
+	env.body.len = body_len;
+	env.body.data = (uint8_t *)(uintptr_t)body;
+	len = parapet__envelope__pack(&env, buf);
+	rep = raw_call(path, buf, len);
+	assert_non_null(rep);
+	if (rep->kind == PARAPET__ENVELOPE__KIND__ERROR) {
+		err =
+		    parapet__error__unpack(NULL, rep->body.len, rep->body.data);
+		assert_non_null(err);
+		code = -err->code;
+		parapet__error__free_unpacked(err, NULL);
+	}
+	parapet__envelope__free_unpacked(rep, NULL);
+	return code;
+}
+
+static void test_error_replies(void **state)
+{
+	struct ipc_server *s = open_server(NULL);
+	struct ipc_client *ca = open_client(path_a, 0, NULL);
+	struct ipc_client *cb = open_client(path_b, 0, NULL);
+	static const uint8_t garbage[] = { 0xff, 0xff, 0xff, 0x07, 0x42 };
+	Parapet__PingReply *r, extra = PARAPET__PING_REPLY__INIT;
+	Parapet__StatsReply *st;
+	uint8_t buf[64];
+	size_t len;
+
+	(void)state;
+	assert_non_null(s);
+	Parapet__Envelope *env = raw_call(path_a, garbage, sizeof(garbage));
+	assert_non_null(env);
+	assert_int_equal(env->kind, PARAPET__ENVELOPE__KIND__ERROR);
+	parapet__envelope__free_unpacked(env, NULL);
+	assert_int_equal(raw_envelope(path_a, "Ping", garbage, sizeof(garbage)),
+			 IPC_ERR_MALFORMED);
+	assert_int_equal(raw_envelope(path_a, "Nope", NULL, 0),
+			 IPC_ERR_UNKNOWN_METHOD);
+	/* A PingReply's served_by is an unknown field of PingRequest. */
+	extra.has_served_by = 1;
+	extra.served_by = 7;
+	len = parapet__ping_reply__pack(&extra, buf);
+	assert_int_equal(raw_envelope(path_a, "Ping", buf, len), 0);
+	assert_int_equal(call_ping(ca, "Secret", "x", 1, &r), IPC_ERR_DENIED);
+	assert_int_equal(call_ping(cb, "Secret", "x", 1, &r), 0);
+	assert_int_equal(r->served_by, ID_B);
+	ipc_free(&r->base);
+	assert_int_equal(call_ping(cb, "Secret", "x", SMALL_MAX + 1, &r),
+			 IPC_ERR_TOO_BIG);
+	assert_int_equal(call_ping(ca, "Ping", "still", 10, &r), 0);
+	assert_string_equal(r->text, "still");
+	ipc_free(&r->base);
+	st = stats(ca);
+	assert_int_equal(st->err_malformed, 2);
+	assert_int_equal(st->err_unknown_method, 1);
+	assert_int_equal(st->err_denied, 1);
+	assert_int_equal(st->err_too_big, 1);
+	assert_int_equal(st->unknown_fields, 1);
+	ipc_free(&st->base);
+	ipc_client_close(ca);
+	ipc_client_close(cb);
+	ipc_server_close(s);
+}
+
+static void test_oversize_dropped(void **state)
+{
+	struct ipc_server *s = open_server(NULL);
+	struct ipc_client *c = open_client(path_a, 0, NULL);
+	static uint8_t big[2 * RECV_MAX];
+	Parapet__PingReply *r;
+	Parapet__StatsReply *st;
+	int tries;
+
+	(void)state;
+	assert_non_null(s);
+	memset(big, 0x5a, sizeof(big));
+	assert_null(raw_call(path_a, big, sizeof(big)));
+	assert_int_equal(call_ping(c, "Ping", "after", 10, &r), 0);
+	assert_string_equal(r->text, "after");
+	ipc_free(&r->base);
+	/* The pipe's removal is reported asynchronously. */
+	for (tries = 0; tries < 500; tries++) {
+		st = stats(c);
+		if (st->oversize_drops >= 1)
+			break;
+		ipc_free(&st->base);
+		usleep(10000);
+	}
+	assert_true(tries < 500);
+	ipc_free(&st->base);
+	ipc_client_close(c);
+	ipc_server_close(s);
+}
+
+static const struct ipc_event_type event_types[] = {
+	{ "Tick", &parapet__counter__descriptor },
+};
+
+static void test_events(void **state)
+{
+	struct ipc_pub *p = ipc_pub_open("tester", path_ev, 0, NULL);
+	struct ipc_sub *sub = ipc_sub_open(path_ev, event_types, 1, 0);
+	const struct ipc_event_type *type;
+	Parapet__Counter cnt = PARAPET__COUNTER__INIT;
+	ProtobufCMessage *m;
+	int i;
+
+	(void)state;
+	assert_non_null(p);
+	assert_non_null(sub);
+	assert_int_equal(ipc_pub_wait_peers(p, 1, 10000), 0);
+	cnt.has_value = 1;
+	assert_int_equal(ipc_publish(p, "Other", &cnt.base), 0);
+	for (i = 0; i < 20; i++) {
+		cnt.value = (uint64_t)i;
+		assert_int_equal(ipc_publish(p, "Tick", &cnt.base), 0);
+	}
+	for (i = 0; i < 20; i++) {
+		assert_int_equal(ipc_sub_recv(sub, 10000, &type, &m), 0);
+		assert_string_equal(type->name, "Tick");
+		assert_int_equal(((Parapet__Counter *)m)->value, i);
+		ipc_free(m);
+	}
+	assert_int_equal(ipc_sub_skipped(sub), 1);
+	ipc_sub_close(sub);
+	ipc_pub_close(p);
+}
+
+static nng_socket trace_subscriber(void)
+{
+	nng_socket sock;
+	char url[160];
+
+	snprintf(url, sizeof(url), "ipc://%s", path_tr);
+	assert_int_equal(nng_sub0_open(&sock), 0);
+	assert_int_equal(nng_socket_set(sock, NNG_OPT_SUB_SUBSCRIBE, "", 0), 0);
+	assert_int_equal(nng_socket_set_ms(sock, NNG_OPT_RECVTIMEO, 10000), 0);
+	assert_int_equal(nng_dial(sock, url, NULL, 0), 0);
+	return sock;
+}
+
+/* Receives one trace frame and checks it carries a Ping envelope. */
+static int expect_frame(nng_socket sock)
+{
+	Parapet__TraceFrame *f;
+	Parapet__Envelope *env;
+	nng_msg *m;
+	int dir;
+
+	assert_int_equal(nng_recvmsg(sock, &m, 0), 0);
+	f = parapet__trace_frame__unpack(NULL, nng_msg_len(m), nng_msg_body(m));
+	nng_msg_free(m);
+	assert_non_null(f);
+	assert_string_equal(f->service, "tester");
+	env =
+	    parapet__envelope__unpack(NULL, f->envelope.len, f->envelope.data);
+	assert_non_null(env);
+	assert_string_equal(env->method, "Ping");
+	dir = f->direction;
+	parapet__envelope__free_unpacked(env, NULL);
+	parapet__trace_frame__free_unpacked(f, NULL);
+	return dir;
+}
+
+static void test_trace_tap(void **state)
+{
+	struct ipc_trace_config tc = { "tester", path_tr, 4, 0, NULL, 0 };
+	struct ipc_trace *t = ipc_trace_open(&tc);
+	struct ipc_server *s = open_server(t);
+	struct ipc_client *c = open_client(path_a, 0, NULL);
+	struct ipc_trace_stats ts;
+	Parapet__PingReply *r;
+	nng_socket sub = trace_subscriber();
+	int i;
+
+	(void)state;
+	assert_non_null(t);
+	assert_non_null(s);
+	assert_int_equal(ipc_trace_wait_peers(t, 1, 10000), 0);
+	/* Off: nothing copied. */
+	assert_int_equal(call_ping(c, "Ping", "off", 8, &r), 0);
+	ipc_free(&r->base);
+	ipc_trace_stats(t, &ts);
+	assert_int_equal(ts.frames, 0);
+	/* On: the server's received and sent envelopes are published. */
+	ipc_trace_enable(t, 1);
+	assert_int_equal(call_ping(c, "Ping", "on", 8, &r), 0);
+	ipc_free(&r->base);
+	assert_int_equal(expect_frame(sub),
+			 PARAPET__TRACE_FRAME__DIRECTION__RECEIVED);
+	assert_int_equal(expect_frame(sub),
+			 PARAPET__TRACE_FRAME__DIRECTION__SENT);
+	/* Held publisher, 4 slots: 5 calls make 10 frames, 6 dropped. */
+	ipc_trace_hold(t, 1);
+	for (i = 0; i < 5; i++) {
+		assert_int_equal(call_ping(c, "Ping", "full", 8, &r), 0);
+		ipc_free(&r->base);
+	}
+	ipc_trace_stats(t, &ts);
+	assert_int_equal(ts.frames, 6);
+	assert_int_equal(ts.dropped, 6);
+	ipc_trace_hold(t, 0);
+	for (i = 0; i < 4; i++)
+		expect_frame(sub);
+	ipc_trace_enable(t, 0);
+	nng_close(sub);
+	ipc_client_close(c);
+	ipc_server_close(s);
+	ipc_trace_close(t);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_concurrent_calls),
+		cmocka_unit_test(test_error_replies),
+		cmocka_unit_test(test_oversize_dropped),
+		cmocka_unit_test(test_events),
+		cmocka_unit_test(test_trace_tap),
+	};
+	int rc;
+
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/parapet-ipc-test.XXXXXX");
+	if (mkdtemp(tmpdir) == NULL)
+		return 1;
+	snprintf(path_a, sizeof(path_a), "%s/a.sock", tmpdir);
+	snprintf(path_b, sizeof(path_b), "%s/b.sock", tmpdir);
+	snprintf(path_ev, sizeof(path_ev), "%s/ev.sock", tmpdir);
+	snprintf(path_tr, sizeof(path_tr), "%s/trace.sock", tmpdir);
+	rc = cmocka_run_group_tests(tests, NULL, NULL);
+	unlink(path_a);
+	unlink(path_b);
+	unlink(path_ev);
+	unlink(path_tr);
+	rmdir(tmpdir);
+	nng_fini();
+	return rc;
+}
