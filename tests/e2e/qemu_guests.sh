@@ -25,12 +25,12 @@ failures=0
 # sets rc, output in $out.
 run() {
 	name=$1
-	shift
+	append=$2
 	set -- -M microvm -accel tcg -nographic -nodefaults -no-reboot \
 		-serial stdio -device isa-debug-exit,iobase=0xf4,iosize=4 \
-		-kernel "$dir/$name.pvh.elf" -append "$1"
-	echo "\$ qemu-system-x86_64 $*"
-	timeout 60 qemu-system-x86_64 "$@" >"$out" 2>&1
+		-kernel "$dir/$name.pvh.elf"
+	echo "\$ qemu-system-x86_64 $* -append \"$append\""
+	timeout 60 qemu-system-x86_64 "$@" -append "$append" >"$out" 2>&1
 	rc=$?
 	sed 's/^/  | /' "$out" | head -n 20
 }
