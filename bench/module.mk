@@ -2,3 +2,4 @@
 # Benchmarks list themselves here with $(call bench,NAME,SOURCES) and
 # link bench/report.c for the shared output format.
 BENCH_REPORT := bench/report.c
+$(eval $(call bench,ipc,bench/ipc.c $(BENCH_REPORT)))
