@@ -371,6 +371,26 @@ static void test_oversize_dropped(void **state)
 	ipc_server_close(s);
 }
 
+static void test_timeout_without_server(void **state)
+{
+	struct ipc_client_config cfg = {
+		.name = "client",
+		.path = path_b,
+		.service = &parapet__test__descriptor,
+		.timeout_ms = 100,
+	};
+	struct ipc_client *c = ipc_client_open(&cfg);
+	Parapet__PingReply *r;
+
+	(void)state;
+	assert_non_null(c);
+	assert_int_equal(call_ping(c, "Ping", "nobody", 1, &r),
+			 IPC_ERR_TIMEOUT);
+	assert_null(r);
+	assert_string_equal(ipc_strerror(IPC_ERR_TIMEOUT), "timed out");
+	ipc_client_close(c);
+}
+
 static const struct ipc_event_type event_types[] = {
 	{ "Tick", &parapet__counter__descriptor },
 };
@@ -495,6 +515,7 @@ int main(void)
 		cmocka_unit_test(test_concurrent_calls),
 		cmocka_unit_test(test_error_replies),
 		cmocka_unit_test(test_oversize_dropped),
+		cmocka_unit_test(test_timeout_without_server),
 		cmocka_unit_test(test_events),
 		cmocka_unit_test(test_trace_tap),
 	};

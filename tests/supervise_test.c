@@ -110,7 +110,7 @@ static int send_unchecked(int sock, size_t n_names, const int *fds,
 	char *names[1] = { a };
 	union {
 		struct cmsghdr hdr;
-		char buf[CMSG_SPACE(sizeof(int) * 4)];
+		char buf[CMSG_SPACE(sizeof(int) * 32)];
 	} cm;
 	uint8_t buf[64];
 	struct iovec iov = { buf, 0 };
@@ -136,7 +136,7 @@ static int send_unchecked(int sock, size_t n_names, const int *fds,
 static void test_unexpected_fds_closed(void **state)
 {
 	Parapet__SupervisorMsg *m;
-	int sv[2], fds[3], got[4], before;
+	int sv[2], fds[3], got[4], many[24], before, i;
 	size_t n;
 
 	(void)state;
@@ -144,6 +144,8 @@ static void test_unexpected_fds_closed(void **state)
 	fds[0] = util_memfd_create("a", 1);
 	fds[1] = util_memfd_create("b", 1);
 	fds[2] = util_memfd_create("c", 1);
+	for (i = 0; i < 24; i++)
+		many[i] = fds[i % 3];
 	/* The sender side refuses a count mismatch itself. */
 	assert_int_equal(send_raw(sv[0], 1, fds, 2), SUPERVISE_ERR_FDS);
 	before = count_open_fds();
@@ -158,6 +160,12 @@ static void test_unexpected_fds_closed(void **state)
 	assert_int_equal(supervise_recv(sv[1], &m, got, 4, &n),
 			 SUPERVISE_ERR_FDS);
 	assert_null(m);
+	assert_int_equal(count_open_fds(), before);
+	/* More fds than the receiver's control buffer holds (MSG_CTRUNC):
+	 * none of them stays open. */
+	assert_int_equal(send_unchecked(sv[0], 1, many, 24), 0);
+	assert_int_equal(supervise_recv(sv[1], &m, got, 4, &n),
+			 SUPERVISE_ERR_TOO_BIG);
 	assert_int_equal(count_open_fds(), before);
 	/* Still usable afterwards. */
 	assert_int_equal(send_raw(sv[0], 1, fds, 1), 0);
