@@ -158,7 +158,11 @@ struct ipc_stats {
 	uint64_t sent, received;
 	uint64_t err_malformed, err_unknown_method, err_denied, err_too_big;
 	uint64_t err_handler;
-	uint64_t oversize_drops; /* see ipc.c: pipes closed before any msg */
+	/* nng drops a message over recv_max by closing its pipe without
+	 * telling the socket: counted as pipes that closed before delivering
+	 * any request (a client that connects and never calls counts too). */
+	uint64_t oversize_drops;
+	/* Unknown fields of envelopes and request bodies (top level). */
 	uint64_t unknown_fields;
 	uint64_t send_failures;
 };
