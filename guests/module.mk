@@ -43,13 +43,6 @@ $(GB)/%.pvh.elf: $(GB)/obj/guests/%.o $(GUEST_RT_OBJS) $(GB)/guest.ld
 	$(CC) $(GUEST_CFLAGS) $(GUEST_LDFLAGS) -T $(GB)/guest.ld -o $@ \
 		$(filter %.o,$^)
 
-# kvmrun: a minimal KVM loader of the 64-bit entry, for guests/tools/
-# kvm_guests.sh (checks the guest side of the ABI before vmworker exists).
-$(GB)/kvmrun: guests/tools/kvmrun.c lib/guest_abi.h
-	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< -lpthread
-GUEST_IMAGES += $(GB)/kvmrun
-E2E_TESTS += guests/tools/kvm_guests.sh
 
 # IGVM images, once the host tool exists (host/ lands separately).
 $(GB)/smp.igvm: GUEST_IGVM_FLAGS := --vps 4

@@ -233,6 +233,35 @@ static struct kvm_segment *sregs_seg(struct kvm_sregs *s, int i)
 	return segs[i];
 }
 
+/* kvm_regs orders rax, rbx, rcx, rdx, rsi, rdi, rsp, rbp; enum vp_gpr
+ * follows the instruction encoding. */
+static __u64 *kvm_gpr(struct kvm_regs *kr, int i)
+{
+	__u64 *const map[VP_NR_GPRS] = {
+		&kr->rax, &kr->rcx, &kr->rdx, &kr->rbx, &kr->rsp, &kr->rbp,
+		&kr->rsi, &kr->rdi, &kr->r8,  &kr->r9,	&kr->r10, &kr->r11,
+		&kr->r12, &kr->r13, &kr->r14, &kr->r15,
+	};
+
+	return map[i];
+}
+
+static void kvm_regs_from_gprs(struct kvm_regs *kr, const uint64_t *gpr)
+{
+	int i;
+
+	for (i = 0; i < VP_NR_GPRS; i++)
+		*kvm_gpr(kr, i) = gpr[i];
+}
+
+static void kvm_regs_to_gprs(struct kvm_regs *kr, uint64_t *gpr)
+{
+	int i;
+
+	for (i = 0; i < VP_NR_GPRS; i++)
+		gpr[i] = *kvm_gpr(kr, i);
+}
+
 static int kvm_vp_set_regs(struct accel_vp *v, const struct vp_regs *r)
 {
 	struct kvm_regs kr;
@@ -256,7 +285,7 @@ static int kvm_vp_set_regs(struct accel_vp *v, const struct vp_regs *r)
 	if (ioctl(v->fd, KVM_SET_SREGS, &ks) < 0)
 		return -1;
 	memset(&kr, 0, sizeof(kr));
-	memcpy(&kr, r->gpr, sizeof(r->gpr)); /* kvm_regs starts rax..r15 */
+	kvm_regs_from_gprs(&kr, r->gpr);
 	kr.rip = r->rip;
 	kr.rflags = r->rflags;
 	return ioctl(v->fd, KVM_SET_REGS, &kr) < 0 ? -1 : 0;
@@ -271,7 +300,7 @@ static int kvm_vp_get_regs(struct accel_vp *v, struct vp_regs *r)
 	if (ioctl(v->fd, KVM_GET_REGS, &kr) < 0 ||
 	    ioctl(v->fd, KVM_GET_SREGS, &ks) < 0)
 		return -1;
-	memcpy(r->gpr, &kr, sizeof(r->gpr));
+	kvm_regs_to_gprs(&kr, r->gpr);
 	r->rip = kr.rip;
 	r->rflags = kr.rflags;
 	for (i = 0; i < VP_NR_SEGS; i++)
