@@ -15,7 +15,6 @@
 #include "lib/guest_abi.h"
 #include "lib/log.h"
 #include "services/vmworker/console.h"
-#include "services/vmworker/image.h"
 #include "services/vmworker/standalone.h"
 #include "services/vmworker/vm.h"
 

@@ -18,7 +18,7 @@
 #include "lib/parse.h"
 #include "lib/util.h"
 #include "services/vmworker/console.h"
-#include "services/vmworker/image.h"
+#include "boot/loader.h"
 #include "services/vmworker/vm.h"
 
 #define IMAGE_MAX_SIZE (1u << 30)
@@ -29,7 +29,8 @@ struct standalone {
 	struct igvm_file image;
 	uint8_t *image_buf;
 	size_t image_len;
-	struct image_boot boot;
+	struct loader_image boot;
+	struct vp_regs bsp;
 	unsigned n_vps;
 	uint64_t mem_size;
 	unsigned timeout_ms;
@@ -178,13 +179,15 @@ static int resolve_shape(const struct standalone_args *a, struct standalone *s)
 
 static int setup(const struct standalone_args *a, struct standalone *s)
 {
+	struct loader_params params = { 0 };
+	struct guest_ram ram;
 	struct vm_config cfg;
 	char why[256];
 
 	apply_pv_cmdline(a->pv_cmdline);
 	if (read_image(a->image, s) != 0)
 		return -1;
-	if (image_prepare(&s->image, &s->boot, why, sizeof(why)) != 0) {
+	if (loader_prepare(&s->image, &s->boot, why, sizeof(why)) != 0) {
 		log_warnx("%s: %s", a->image, why);
 		return -1;
 	}
@@ -207,8 +210,12 @@ static int setup(const struct standalone_args *a, struct standalone *s)
 		log_warnx("cannot create the VM");
 		return -1;
 	}
-	if (image_load(&s->image, &s->boot, &s->vm, a->guest_cmdline, why,
-		       sizeof(why)) != 0) {
+	ram = vm_guest_ram(&s->vm);
+	params.guest_cmdline = a->guest_cmdline;
+	params.n_vps = s->n_vps;
+	vpregs_from_igvm(&s->boot.bsp, &s->bsp);
+	if (loader_load(&s->image, &s->boot, &ram, &params, why, sizeof(why)) !=
+	    0) {
 		log_warnx("%s: %s", a->image, why);
 		return -1;
 	}
@@ -297,7 +304,7 @@ int standalone_run(const struct standalone_args *args)
 	pthread_detach(reader);
 	pthread_create(&sigthr, NULL, signal_waiter, &s->vm);
 	pthread_detach(sigthr);
-	timed_out = vm_run(&s->vm, &s->boot.bsp, s->timeout_ms);
+	timed_out = vm_run(&s->vm, &s->bsp, s->timeout_ms);
 	console_stop(&s->console);
 	log_counters(&s->vm);
 	rc = timed_out < 0 ? STANDALONE_EXIT_SETUP

@@ -109,14 +109,15 @@ void vm_destroy(struct vm *vm)
 
 void *vm_gpa_ptr(struct vm *vm, uint64_t gpa, uint64_t len)
 {
-	uint64_t size = vm->cfg.mem_size;
-	uint64_t hole = vm->cfg.hole_gpa, hole_size = vm->cfg.hole_size;
+	struct guest_ram ram = vm_guest_ram(vm);
 
-	if (len > size || gpa > size - len)
-		return NULL;
-	if (hole_size != 0 && gpa < hole + hole_size && gpa + len > hole)
-		return NULL;
-	return vm->mem + gpa;
+	return guest_ram_ptr(&ram, gpa, len);
+}
+
+struct guest_ram vm_guest_ram(const struct vm *vm)
+{
+	return (struct guest_ram){ vm->mem, vm->cfg.mem_size, vm->cfg.hole_gpa,
+				   vm->cfg.hole_size };
 }
 
 const char *vm_state_name(int state)

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "lib/guest_ram.h"
 #include "services/vmworker/accel.h"
 #include "services/vmworker/devices.h"
 #include "services/vmworker/vpregs.h"
@@ -87,6 +88,7 @@ void vm_destroy(struct vm *vm);
 
 /* Host pointer for [gpa, gpa+len) of RAM outside the hole, or NULL. */
 void *vm_gpa_ptr(struct vm *vm, uint64_t gpa, uint64_t len);
+struct guest_ram vm_guest_ram(const struct vm *vm);
 
 /* Starts VP 0 with regs and waits until the VM powers off, crashes or is
  * stopped (timeout_ms 0: no timeout). */

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "boot/igvm.h"
+
 static const char *const seg_names[VP_NR_SEGS] = {
 	"CS", "DS", "ES", "FS", "GS", "SS", "TR", "LDTR",
 };
@@ -120,7 +122,7 @@ static int check_control(const struct vp_regs *r, char *why, size_t why_len)
 
 static bool canonical(uint64_t va)
 {
-	return (uint64_t)(((int64_t)va << 16) >> 16) == va;
+	return (uint64_t)((int64_t)(va << 16) >> 16) == va;
 }
 
 int vpregs_check(const struct vp_regs *regs, char *why, size_t why_len)
@@ -160,4 +162,50 @@ void vpregs_long_mode(struct vp_regs *regs, uint64_t cr3, uint64_t gdt_base,
 	regs->cr4 = 0x20;
 	regs->efer = 0x500;
 	regs->pat = 0x0007040600070406ull;
+}
+
+static void seg_from_igvm(const struct igvm_segment *s, struct vp_segment *d)
+{
+	d->base = s->base;
+	d->limit = s->limit;
+	d->selector = s->selector;
+	d->attrib = s->attributes;
+}
+
+void vpregs_from_igvm(const struct igvm_vp_regs *r, struct vp_regs *out)
+{
+	static const struct {
+		int bit, seg;
+	} segs[] = {
+		{ IGVM_VPR_CS, VP_CS }, { IGVM_VPR_DS, VP_DS },
+		{ IGVM_VPR_ES, VP_ES }, { IGVM_VPR_FS, VP_FS },
+		{ IGVM_VPR_GS, VP_GS }, { IGVM_VPR_SS, VP_SS },
+		{ IGVM_VPR_TR, VP_TR },
+	};
+	const struct igvm_segment *src[] = { &r->cs, &r->ds, &r->es, &r->fs,
+					     &r->gs, &r->ss, &r->tr };
+	size_t i;
+
+	vpregs_long_mode(out, r->cr3, r->gdtr.base, r->gdtr.limit);
+	for (i = 0; i < sizeof(segs) / sizeof(segs[0]); i++)
+		if (r->present & (1u << segs[i].bit))
+			seg_from_igvm(src[i], &out->seg[segs[i].seg]);
+	out->rip = r->rip;
+	out->gpr[VP_RSP] = r->rsp;
+	out->gpr[VP_RBP] = r->rbp;
+	out->gpr[VP_RSI] = r->rsi;
+	out->gpr[VP_R8] = r->r8;
+	out->gpr[VP_R9] = r->r9;
+	out->gpr[VP_R10] = r->r10;
+	out->gpr[VP_R11] = r->r11;
+	out->gpr[VP_R12] = r->r12;
+	if (r->present & (1u << IGVM_VPR_RFLAGS))
+		out->rflags = r->rflags;
+	out->cr0 = r->cr0;
+	out->cr4 = r->cr4;
+	out->efer = r->efer;
+	if (r->present & (1u << IGVM_VPR_PAT))
+		out->pat = r->pat;
+	out->idtr.base = r->idtr.base;
+	out->idtr.limit = r->idtr.limit;
 }

@@ -84,4 +84,10 @@ int vpregs_check(const struct vp_regs *regs, char *why, size_t why_len);
 void vpregs_long_mode(struct vp_regs *regs, uint64_t cr3, uint64_t gdt_base,
 		      uint16_t gdt_limit);
 
+struct igvm_vp_regs;
+
+/* VP 0's context from an IGVM VP_CONTEXT; registers the image leaves out
+ * get what a flat long-mode VP needs (see vpregs_long_mode). */
+void vpregs_from_igvm(const struct igvm_vp_regs *r, struct vp_regs *out);
+
 #endif
