@@ -3,3 +3,4 @@
 PARAPET_IGVM_SRCS := host/igvm_cmd.c host/igvm_build.c host/igvm_dump.c \
 	host/elf_load.c
 $(eval $(call program,parapet,host/main.c $(PARAPET_IGVM_SRCS)))
+$(eval $(call unit_test,igvm_cmd_test,$(PARAPET_IGVM_SRCS)))
