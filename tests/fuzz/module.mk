@@ -2,7 +2,8 @@
 # every tests/fuzz/NAME_fuzz.c with clang (separate from the gcc build,
 # objects in build-fuzz/) linked with all of libparapet's sources, and runs
 # each for FUZZ_SECONDS with the seed corpus tests/fuzz/corpus/NAME/ (new
-# inputs go to build-fuzz/corpus/NAME/). A harness that needs more sources
+# inputs go to build-fuzz/corpus/NAME/), and tests/fuzz/NAME.dict as its
+# libFuzzer dictionary when present. A harness that needs more sources
 # lists them in NAME_FUZZ_SRCS. Crashes are written to build-fuzz/.
 FUZZ_SECONDS ?= 10
 FUZZ_B := build-fuzz
@@ -43,10 +44,12 @@ fuzz: fuzz-build
 	@rc=0; for n in $(FUZZ_NAMES); do \
 		mkdir -p $(FUZZ_B)/corpus/$$n $(FUZZ_B)/artifacts/$$n; \
 		seeds=tests/fuzz/corpus/$$n; [ -d $$seeds ] || seeds=; \
+		dict=tests/fuzz/$$n.dict; \
+		[ -f $$dict ] && dict=-dict=$$dict || dict=; \
 		log=$(FUZZ_B)/$$n.log; \
 		echo "== fuzz $$n for $(FUZZ_SECONDS)s (log: $$log)"; \
 		if $(FUZZ_B)/$${n}_fuzz -max_total_time=$(FUZZ_SECONDS) \
-			-print_final_stats=1 \
+			-print_final_stats=1 $$dict \
 			-artifact_prefix=$(FUZZ_B)/artifacts/$$n/ \
 			$(FUZZ_B)/corpus/$$n $$seeds >$$log 2>&1; then \
 			grep -E '^stat::number_of_executed_units' $$log; \
