@@ -38,6 +38,37 @@ const char *ipc_strerror(int err);
 #define IPC_DEFAULT_TIMEOUT_MS 5000
 #define IPC_DEFAULT_MODE       0660
 
+/* ------------------------------------------------------ bounded decoding */
+
+/* Allocators for protobuf_c_message_unpack of untrusted bytes, shared with
+ * every decoder of envelopes (lib/pbjson for parapet-diag too). */
+
+/* A bump arena with an inline chunk and malloc'd overflow blocks, all
+ * bounded by a budget: the decoder's allocator. Frees are no-ops; reset
+ * releases everything at once, so the common call allocates nothing. */
+struct ipc_arena_block;
+struct ipc_arena {
+	char *buf;
+	size_t cap, used;
+	size_t budget, spent;
+	int exhausted; /* an allocation was refused since the last reset */
+	struct ipc_arena_block *blocks;
+	ProtobufCAllocator pb;
+};
+
+int ipc_arena_init(struct ipc_arena *a, size_t inline_cap, size_t budget);
+void ipc_arena_reset(struct ipc_arena *a);
+void ipc_arena_fini(struct ipc_arena *a);
+void *ipc_arena_alloc(struct ipc_arena *a, size_t size);
+
+/* A malloc-backed allocator that refuses once budget bytes are spent
+ * (for messages handed to callers, freed with ipc_free). */
+struct ipc_budget {
+	size_t left;
+	ProtobufCAllocator pb;
+};
+void ipc_budget_init(struct ipc_budget *b, size_t budget);
+
 /* ---------------------------------------------------------------- trace */
 
 /* The trace tap: when *flag is nonzero, every envelope an endpoint sends

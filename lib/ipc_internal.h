@@ -1,5 +1,6 @@
-/* Internals shared by lib/ipc*.c: bounded decode arenas, envelope packing,
- * the trace tap hook and peer counting. Not for use outside lib/ipc. */
+/* Internals shared by lib/ipc*.c: envelope packing, the trace tap hook and
+ * peer counting. Not for use outside lib/ipc (the bounded decode
+ * allocators are public, in lib/ipc.h). */
 #ifndef PARAPET_IPC_INTERNAL_H
 #define PARAPET_IPC_INTERNAL_H
 
@@ -12,32 +13,6 @@
 
 #include "envelope.pb-c.h"
 #include "lib/ipc.h"
-
-/* A bump arena with an inline chunk and malloc'd overflow blocks, all
- * bounded by a budget: the decoder's allocator. Frees are no-ops; reset
- * releases everything at once, so the common call allocates nothing. */
-struct ipc_arena_block;
-struct ipc_arena {
-	char *buf;
-	size_t cap, used;
-	size_t budget, spent;
-	int exhausted; /* an allocation was refused since the last reset */
-	struct ipc_arena_block *blocks;
-	ProtobufCAllocator pb;
-};
-
-int ipc_arena_init(struct ipc_arena *a, size_t inline_cap, size_t budget);
-void ipc_arena_reset(struct ipc_arena *a);
-void ipc_arena_fini(struct ipc_arena *a);
-void *ipc_arena_alloc(struct ipc_arena *a, size_t size);
-
-/* A malloc-backed allocator that refuses once budget bytes are spent
- * (for messages handed to callers, freed with ipc_free). */
-struct ipc_budget {
-	size_t left;
-	ProtobufCAllocator pb;
-};
-void ipc_budget_init(struct ipc_budget *b, size_t budget);
 
 /* Packs env (its body unset) then body as Envelope.body into *msgp,
  * reusing *msgp when non-NULL, else allocating it. 0 or ipc_err. */
