@@ -30,6 +30,8 @@ struct parser {
 	struct area_state areas[IGVM_MAX_AREAS];
 	uint32_t n_areas;
 	uint8_t *vp_seen[32]; /* per platform bit: bitmap of VP indexes */
+	uint32_t vsm_mask;    /* platform bit of VSM isolation, if any */
+	uint32_t type_seen;   /* bit per platform_type declared */
 };
 
 static const char *const err_text[IGVM_ERR_COUNT] = {
@@ -69,6 +71,10 @@ static const char *const err_text[IGVM_ERR_COUNT] = {
 	[IGVM_ERR_AREA_SIZE] = "parameter area size zero or too large",
 	[IGVM_ERR_PARAM_OFFSET] = "parameter offset past its area",
 	[IGVM_ERR_LIMIT] = "too many headers or parameter areas",
+	[IGVM_ERR_PLATFORM_VTL] = "highest_vtl must be 0 or 2",
+	[IGVM_ERR_SHARED_BOUNDARY] = "shared_gpa_boundary must be 0 for "
+				     "native and VSM platforms",
+	[IGVM_ERR_PLATFORM_DUPLICATE] = "platform type declared twice",
 	[IGVM_ERR_NO_MEMORY] = "out of memory",
 	[IGVM_ERR_INVALID_ARG] = "invalid argument",
 };
@@ -252,6 +258,17 @@ static int parse_platform(struct parser *p, const uint8_t *c)
 		return fail(p, IGVM_ERR_PLATFORM_TYPE, "platform_type");
 	if (pl->platform_version != 1)
 		return fail(p, IGVM_ERR_PLATFORM_VERSION, "platform_version");
+	if (pl->highest_vtl != 0 && pl->highest_vtl != 2)
+		return fail(p, IGVM_ERR_PLATFORM_VTL, "highest_vtl");
+	if (pl->shared_gpa_boundary != 0 &&
+	    (pl->platform_type == IGVM_PLATFORM_NATIVE ||
+	     pl->platform_type == IGVM_PLATFORM_VSM_ISOLATION))
+		return fail(p, IGVM_ERR_SHARED_BOUNDARY, "shared_gpa_boundary");
+	if (p->type_seen & (1u << pl->platform_type))
+		return fail(p, IGVM_ERR_PLATFORM_DUPLICATE, "platform_type");
+	p->type_seen |= 1u << pl->platform_type;
+	if (pl->platform_type == IGVM_PLATFORM_VSM_ISOLATION)
+		p->vsm_mask = pl->compatibility_mask;
 	bit = __builtin_ctz(pl->compatibility_mask);
 	p->vp_seen[bit] = calloc(1, 65536 / 8);
 	if (!p->vp_seen[bit])
@@ -419,6 +436,32 @@ static int check_vp_unique(struct parser *p, const struct igvm_vp_context *vp)
 	return IGVM_OK;
 }
 
+/* A VBS register list: count, then 32-byte entries, all in the file. */
+static int parse_vbs_list(struct parser *p, struct igvm_vp_context *vp)
+{
+	int rc;
+
+	if (vp->vp_index != 0)
+		return fail(p, IGVM_ERR_VP_CONTEXT, "vp_index");
+	rc = check_data(p, vp->file_offset, 4, IGVM_ERR_DATA_BOUNDS,
+			"file_offset");
+	if (rc)
+		return rc;
+	vp->register_count = get_le32(p->buf + vp->file_offset);
+	if (vp->register_count == 0 ||
+	    vp->register_count > IGVM_MAX_VP_REGISTERS)
+		return fail(p, IGVM_ERR_VP_CONTEXT, "register_count");
+	vp->data_size = 4 + IGVM_VBS_REG_SIZE * vp->register_count;
+	rc = check_data(p, vp->file_offset, vp->data_size, IGVM_ERR_DATA_BOUNDS,
+			"register_count");
+	if (rc)
+		return rc;
+	vp->vtl = p->buf[vp->file_offset + 4];
+	if (vp->vtl > 2)
+		return fail(p, IGVM_ERR_VP_CONTEXT, "vtl");
+	return check_vbs_regs(p, vp);
+}
+
 static int parse_vp(struct parser *p, const uint8_t *c)
 {
 	struct igvm_vp_context *vp = &p->cur->u.vp;
@@ -435,20 +478,14 @@ static int parse_vp(struct parser *p, const uint8_t *c)
 		return rc;
 	if (vp->file_offset == 0)
 		return fail(p, IGVM_ERR_VP_CONTEXT, "file_offset");
-	rc = check_data(p, vp->file_offset, 4, IGVM_ERR_DATA_BOUNDS,
-			"file_offset");
-	if (rc)
-		return rc;
-	vp->register_count = get_le32(p->buf + vp->file_offset);
-	if (vp->register_count > IGVM_MAX_VP_REGISTERS)
-		return fail(p, IGVM_ERR_VP_CONTEXT, "register_count");
-	vp->data_size = 4 + IGVM_VBS_REG_SIZE * vp->register_count;
-	rc = check_data(p, vp->file_offset, vp->data_size, IGVM_ERR_DATA_BOUNDS,
-			"register_count");
-	if (rc)
-		return rc;
-	vp->vtl = vp->register_count ? p->buf[vp->file_offset + 4] : 0;
-	rc = check_vbs_regs(p, vp);
+	vp->vbs = vp->compatibility_mask & p->vsm_mask;
+	if (vp->vbs) {
+		rc = parse_vbs_list(p, vp);
+	} else {
+		vp->data_size = IGVM_PAGE_SIZE;
+		rc = check_data(p, vp->file_offset, vp->data_size,
+				IGVM_ERR_DATA_BOUNDS, "file_offset");
+	}
 	return rc ? rc : check_vp_unique(p, vp);
 }
 

@@ -92,6 +92,9 @@ enum igvm_err {
 	IGVM_ERR_AREA_SIZE,	   /* parameter area empty or over the limit */
 	IGVM_ERR_PARAM_OFFSET,	   /* parameter byte_offset past its area */
 	IGVM_ERR_LIMIT,		   /* more headers/areas than Parapet handles */
+	IGVM_ERR_PLATFORM_VTL,	   /* highest_vtl other than 0 or 2 */
+	IGVM_ERR_SHARED_BOUNDARY,  /* shared_gpa_boundary on native/VSM */
+	IGVM_ERR_PLATFORM_DUPLICATE, /* two platforms of the same type */
 	IGVM_ERR_NO_MEMORY,
 	IGVM_ERR_INVALID_ARG,
 	IGVM_ERR_COUNT
@@ -156,9 +159,12 @@ struct igvm_vp_context {
 	uint32_t compatibility_mask;
 	uint32_t file_offset;
 	uint16_t vp_index;
+	/* A VSM-isolation context is a VBS register list (for VP 0, one
+	 * VTL); another platform's is an opaque 4 KiB page. */
+	bool vbs;
 	uint32_t register_count; /* from the VBS register list */
 	uint8_t vtl;		 /* VTL of every register */
-	uint32_t data_size;	 /* 4 + 32 * register_count */
+	uint32_t data_size;	 /* 4 + 32 * register_count, or 4096 */
 };
 
 struct igvm_required_memory {
@@ -348,10 +354,10 @@ struct igvm_vp_regs {
 	struct igvm_table gdtr, idtr;
 };
 
-/* Entry i of a validated VP_CONTEXT header's register list. */
+/* Entry i of a validated VBS VP_CONTEXT header's register list. */
 void igvm_vp_reg_at(const struct igvm_file *f, const struct igvm_header *h,
 		    uint32_t i, struct igvm_vbs_reg *out);
-/* Registers of the VP context for vp_index (MTRRs are not decoded).
+/* Registers of the VBS VP context for vp_index (MTRRs not decoded).
  * Returns IGVM_OK or IGVM_ERR_INVALID_ARG when there is none. */
 int igvm_vp_regs(const struct igvm_file *f, uint16_t vp_index,
 		 struct igvm_vp_regs *out);
@@ -370,8 +376,9 @@ uint64_t igvm_reg_decode_plain(const uint8_t value[16]);
  *     'P' || gpa_le64 || flags_le32 || data_type_le16 || contents
  *     (contents: the page's 4096 or 2 MiB bytes, zeros for a zero page)
  *   then for every VP_CONTEXT:
- *     'V' || vp_index_le16 || data_size_le32 || register list bytes
- *     (register_count_le32 followed by the 32-byte entries, as in the file)
+ *     'V' || vp_index_le16 || data_size_le32 || context bytes
+ *     (VBS: register_count_le32 followed by the 32-byte entries, as in
+ *     the file; other platforms: the opaque 4 KiB context page)
  * The tags and the explicit sizes make the record stream unambiguous.
  * Parameter areas (host-filled) and other headers are not measured. */
 #define IGVM_MEASUREMENT_SIZE 32u
@@ -406,6 +413,9 @@ int igvm_write_required_memory(struct igvm_writer *w, uint64_t gpa,
 int igvm_write_vp_context(struct igvm_writer *w, uint64_t gpa, uint32_t mask,
 			  uint16_t vp_index, const struct igvm_vbs_reg *regs,
 			  uint32_t count);
+/* A VP context with opaque file data (another platform's format). */
+int igvm_write_vp_data(struct igvm_writer *w, uint64_t gpa, uint32_t mask,
+		       uint16_t vp_index, const void *data, size_t len);
 /* Any header given raw (type, body); for tests and foreign layouts. */
 int igvm_write_raw(struct igvm_writer *w, uint32_t type, const void *body,
 		   uint32_t len);

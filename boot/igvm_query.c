@@ -219,7 +219,7 @@ int igvm_vp_regs(const struct igvm_file *f, uint16_t vp_index,
 
 	memset(out, 0, sizeof(*out));
 	while ((h = igvm_next(f, h, IGVM_VHT_VP_CONTEXT)))
-		if (h->u.vp.vp_index == vp_index)
+		if (h->u.vp.vbs && h->u.vp.vp_index == vp_index)
 			break;
 	if (!h)
 		return IGVM_ERR_INVALID_ARG;

@@ -176,23 +176,31 @@ int igvm_write_required_memory(struct igvm_writer *w, uint64_t gpa,
 	return igvm_write_raw(w, IGVM_VHT_REQUIRED_MEMORY, b, sizeof(b));
 }
 
-int igvm_write_vp_context(struct igvm_writer *w, uint64_t gpa, uint32_t mask,
-			  uint16_t vp_index, const struct igvm_vbs_reg *regs,
-			  uint32_t count)
+int igvm_write_vp_data(struct igvm_writer *w, uint64_t gpa, uint32_t mask,
+		       uint16_t vp_index, const void *data, size_t len)
 {
-	struct igvm_writer_entry *e;
-	size_t size = 4 + (size_t)count * IGVM_VBS_REG_SIZE;
-	uint8_t *list;
-	int rc;
+	struct igvm_writer_entry *e = add_entry(w, IGVM_VHT_VP_CONTEXT, 20);
 
-	if (count > IGVM_MAX_VP_REGISTERS)
-		return w->error = IGVM_ERR_INVALID_ARG;
-	e = add_entry(w, IGVM_VHT_VP_CONTEXT, 20);
 	if (!e)
 		return w->error;
 	put_le64(e->body, gpa);
 	put_le32(e->body + 8, mask);
 	put_le16(e->body + 16, vp_index);
+	return add_data(w, e, 12, data, len);
+}
+
+int igvm_write_vp_context(struct igvm_writer *w, uint64_t gpa, uint32_t mask,
+			  uint16_t vp_index, const struct igvm_vbs_reg *regs,
+			  uint32_t count)
+{
+	size_t size = 4 + (size_t)count * IGVM_VBS_REG_SIZE;
+	uint8_t *list;
+	int rc;
+
+	if (w->error)
+		return w->error;
+	if (count > IGVM_MAX_VP_REGISTERS)
+		return w->error = IGVM_ERR_INVALID_ARG;
 	list = calloc(1, size);
 	if (!list)
 		return w->error = IGVM_ERR_NO_MEMORY;
@@ -204,7 +212,7 @@ int igvm_write_vp_context(struct igvm_writer *w, uint64_t gpa, uint32_t mask,
 		put_le32(r + 1, regs[i].name);
 		memcpy(r + 16, regs[i].value, 16);
 	}
-	rc = add_data(w, e, 12, list, size);
+	rc = igvm_write_vp_data(w, gpa, mask, vp_index, list, size);
 	free(list);
 	return rc;
 }

@@ -133,6 +133,11 @@ static void dump_vp(struct out *o, const struct igvm_file *f,
 	emit_u(o, "compatibility_mask", vp->compatibility_mask, true);
 	emit_u(o, "file_offset", vp->file_offset, true);
 	emit_u(o, "vp_index", vp->vp_index, false);
+	emit_s(o, "format", vp->vbs ? "vbs" : "opaque");
+	emit_u(o, "data_size", vp->data_size, false);
+	if (!vp->vbs)
+		return;
+	emit_u(o, "vtl", vp->vtl, false);
 	emit_u(o, "register_count", vp->register_count, false);
 	dump_regs(o, f, h);
 }

@@ -49,7 +49,8 @@ enum {
 	H_PAGE_UNMEASURED,
 	H_REQ_MEM,
 	H_VP0,
-	H_VP1,
+	H_VPN0, /* native platform: opaque 4 KiB contexts */
+	H_VPN1,
 	H_COUNT
 };
 
@@ -74,7 +75,8 @@ static void write_base_directives(struct igvm_writer *w)
 				   IGVM_REQUIRED_MEMORY_VTL2_PROTECTABLE);
 	regs_vp(r, 0x100000);
 	igvm_write_vp_context(w, 0, 1, 0, r, 4);
-	igvm_write_vp_context(w, 0, 1, 1, r, 2);
+	igvm_write_vp_data(w, 0, 2, 0, page_c, sizeof(page_c));
+	igvm_write_vp_data(w, 0, 2, 1, page_a, sizeof(page_a));
 }
 
 /* Every header type Parapet knows, two platforms, three kinds of page. */
@@ -234,6 +236,10 @@ static void test_queries(void **state)
 	assert_true(r.present & (1u << IGVM_VPR_CS));
 	assert_false(r.present & (1u << IGVM_VPR_RSP));
 	assert_int_equal(igvm_vp_regs(&f, 7, &r), IGVM_ERR_INVALID_ARG);
+	/* Native contexts are opaque: no VBS registers for VP 1. */
+	assert_false(f.headers[H_VPN1].u.vp.vbs);
+	assert_int_equal(f.headers[H_VPN1].u.vp.data_size, IGVM_PAGE_SIZE);
+	assert_int_equal(igvm_vp_regs(&f, 1, &r), IGVM_ERR_INVALID_ARG);
 	igvm_free(&f);
 	free(b);
 }
@@ -334,7 +340,7 @@ static void test_reject_header_length(void **state)
 static void test_reject_header_bounds(void **state)
 {
 	(void)state;
-	hdr32(H_VP1, 4, 0x1000, IGVM_ERR_HEADER_BOUNDS, "length");
+	hdr32(H_VPN1, 4, 0x1000, IGVM_ERR_HEADER_BOUNDS, "length");
 }
 
 static void test_reject_padding(void **state)
@@ -498,7 +504,7 @@ static void test_reject_param_offset(void **state)
 static void test_reject_vp_duplicate(void **state)
 {
 	(void)state;
-	hdr16(H_VP1, C(16), 0, IGVM_ERR_VP_DUPLICATE, "vp_index");
+	hdr16(H_VPN1, C(16), 0, IGVM_ERR_VP_DUPLICATE, "vp_index");
 }
 
 static void test_reject_compat_mask(void **state)
@@ -565,6 +571,37 @@ static void test_reject_vp_context(void **state)
 	b[data_off(b, len, H_VP0) + 4 + 32] = 2; /* second entry's VTL */
 	expect(b, len, true, IGVM_ERR_VP_CONTEXT, H_VP0, "vtl");
 	hdr32(H_VP0, C(12), 0, IGVM_ERR_VP_CONTEXT, "file_offset");
+	hdr16(H_VP0, C(16), 3, IGVM_ERR_VP_CONTEXT, "vp_index");
+	build_base(&b, &len);
+	put_le32(b + data_off(b, len, H_VP0), 0);
+	expect(b, len, true, IGVM_ERR_VP_CONTEXT, H_VP0, "register_count");
+	build_base(&b, &len);
+	b[data_off(b, len, H_VP0) + 4] = 3; /* first entry's VTL */
+	expect(b, len, true, IGVM_ERR_VP_CONTEXT, H_VP0, "vtl");
+	/* An opaque context must have its 4 KiB in the file. */
+	build_base(&b, &len);
+	put_le32(b + hdr_off(b, len, H_VPN1) + C(12), (uint32_t)len - 4000);
+	expect(b, len, true, IGVM_ERR_DATA_BOUNDS, H_VPN1, "file_offset");
+}
+
+static void test_reject_platform_vtl(void **state)
+{
+	(void)state;
+	hdr8(H_PLAT_VSM, C(4), 1, IGVM_ERR_PLATFORM_VTL, "highest_vtl");
+}
+
+static void test_reject_shared_boundary(void **state)
+{
+	(void)state;
+	hdr32(H_PLAT_VSM, C(8), 0x1000, IGVM_ERR_SHARED_BOUNDARY,
+	      "shared_gpa_boundary");
+}
+
+static void test_reject_platform_duplicate(void **state)
+{
+	(void)state;
+	hdr8(H_PLAT_NATIVE, C(5), IGVM_PLATFORM_VSM_ISOLATION,
+	     IGVM_ERR_PLATFORM_DUPLICATE, "platform_type");
 }
 
 /* Optional unknown headers are skipped; bit 31 on a known type decodes. */
@@ -671,6 +708,10 @@ static void test_measurement(void **state)
 	assert_memory_not_equal(m0, m1, 32);
 	measure_mutated(vp + 4 + 16, 1, m1); /* rip value */
 	assert_memory_not_equal(m0, m1, 32);
+	build_base(&b, &len);
+	measure_mutated(data_off(b, len, H_VPN0) + 7, 1, m1); /* opaque VP */
+	free(b);
+	assert_memory_not_equal(m0, m1, 32);
 	measure_mutated(pc + 100, 0xFF, m1); /* unmeasured page contents */
 	assert_memory_equal(m0, m1, 32);
 }
@@ -736,6 +777,9 @@ int main(void)
 		cmocka_unit_test(test_reject_platform_version),
 		cmocka_unit_test(test_reject_vp_register),
 		cmocka_unit_test(test_reject_vp_context),
+		cmocka_unit_test(test_reject_platform_vtl),
+		cmocka_unit_test(test_reject_shared_boundary),
+		cmocka_unit_test(test_reject_platform_duplicate),
 		cmocka_unit_test(test_optional_headers),
 		cmocka_unit_test(test_foreign_order),
 		cmocka_unit_test(test_measurement),

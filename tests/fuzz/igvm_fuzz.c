@@ -45,6 +45,8 @@ static void touch_vps(const struct igvm_file *f)
 	while ((h = igvm_next(f, h, IGVM_VHT_VP_CONTEXT))) {
 		struct igvm_vp_regs regs;
 
+		if (!h->u.vp.vbs)
+			continue;
 		for (uint32_t i = 0; i < h->u.vp.register_count; i++) {
 			struct igvm_vbs_reg r;
 
