@@ -75,6 +75,7 @@ static const char *const err_text[IGVM_ERR_COUNT] = {
 	[IGVM_ERR_SHARED_BOUNDARY] = "shared_gpa_boundary must be 0 for "
 				     "native and VSM platforms",
 	[IGVM_ERR_PLATFORM_DUPLICATE] = "platform type declared twice",
+	[IGVM_ERR_NO_PLATFORM] = "no SUPPORTED_PLATFORM header",
 	[IGVM_ERR_NO_MEMORY] = "out of memory",
 	[IGVM_ERR_INVALID_ARG] = "invalid argument",
 };
@@ -652,6 +653,8 @@ static int parse_headers(struct parser *p)
 		off = next;
 	}
 	p->cur = NULL;
+	if (p->f->platform_mask == 0)
+		return fail(p, IGVM_ERR_NO_PLATFORM, "variable_header_size");
 	return IGVM_OK;
 }
 

@@ -95,6 +95,7 @@ enum igvm_err {
 	IGVM_ERR_PLATFORM_VTL,	   /* highest_vtl other than 0 or 2 */
 	IGVM_ERR_SHARED_BOUNDARY,  /* shared_gpa_boundary on native/VSM */
 	IGVM_ERR_PLATFORM_DUPLICATE, /* two platforms of the same type */
+	IGVM_ERR_NO_PLATFORM,	     /* no SUPPORTED_PLATFORM header at all */
 	IGVM_ERR_NO_MEMORY,
 	IGVM_ERR_INVALID_ARG,
 	IGVM_ERR_COUNT

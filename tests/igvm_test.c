@@ -597,6 +597,19 @@ static void test_reject_shared_boundary(void **state)
 	      "shared_gpa_boundary");
 }
 
+static void test_reject_no_platform(void **state)
+{
+	struct igvm_writer w;
+	uint8_t *b;
+	size_t len;
+
+	(void)state;
+	igvm_writer_init(&w);
+	assert_int_equal(igvm_writer_finish(&w, &b, &len), IGVM_OK);
+	igvm_writer_free(&w);
+	expect(b, len, false, IGVM_ERR_NO_PLATFORM, -1, NULL);
+}
+
 static void test_reject_platform_duplicate(void **state)
 {
 	(void)state;
@@ -780,6 +793,7 @@ int main(void)
 		cmocka_unit_test(test_reject_platform_vtl),
 		cmocka_unit_test(test_reject_shared_boundary),
 		cmocka_unit_test(test_reject_platform_duplicate),
+		cmocka_unit_test(test_reject_no_platform),
 		cmocka_unit_test(test_optional_headers),
 		cmocka_unit_test(test_foreign_order),
 		cmocka_unit_test(test_measurement),
