@@ -331,6 +331,8 @@ static void test_dump_and_measure(void **state)
 	assert_non_null(strstr(out, want));
 	assert_int_equal(run(img_path, "--json", "dump", NULL),
 			 CMD_BAD_INPUT); /* the command comes first */
+	assert_int_equal(run("dump", "--json", img_path, NULL), CMD_OK);
+	assert_int_equal(out[0], '{');
 	assert_int_equal(run("dump", img_path, "--json", NULL), CMD_OK);
 	root = json_loads(out, 0, &je);
 	assert_non_null(root);
