@@ -1,0 +1,217 @@
+/* parapet-boot, the shim: the first process of a partition. Parses and
+ * loads the IGVM image into a guest RAM memfd, merges the configuration,
+ * builds the boot device tree, hands off like a kernel and execs
+ * parapet-init with the partition's memfds at fixed fd numbers. Any
+ * failure exits 125 with one line naming what is wrong. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "boot/shim.h"
+#include "lib/log.h"
+#include "lib/partition.h"
+#include "lib/util.h"
+
+static const struct option shim_opts[] = {
+	{ "run-dir", required_argument, NULL, 'R' },
+	{ "libexec", required_argument, NULL, 'L' },
+	{ "name", required_argument, NULL, 'n' },
+	{ "accel", required_argument, NULL, 'a' },
+	{ "cpus", required_argument, NULL, 'c' },
+	{ "sidecar-cpus", required_argument, NULL, 'S' },
+	{ "mem", required_argument, NULL, 'm' },
+	{ "cmdline", required_argument, NULL, 'p' },
+	{ "guest-cmdline", required_argument, NULL, 'g' },
+	{ "host-dtb", required_argument, NULL, 'd' },
+	{ "sandbox", required_argument, NULL, 'x' },
+	{ "manifest", required_argument, NULL, 'M' },
+	{ "reftime-run-start", required_argument, NULL, 'T' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static const char **shim_slot(struct shim_args *a, int c)
+{
+	switch (c) {
+	case 'R':
+		return &a->run_dir;
+	case 'L':
+		return &a->libexec;
+	case 'n':
+		return &a->name;
+	case 'a':
+		return &a->accel;
+	case 'c':
+		return &a->cpus;
+	case 'S':
+		return &a->sidecar_cpus;
+	case 'm':
+		return &a->mem;
+	case 'p':
+		return &a->cmdline;
+	case 'g':
+		return &a->guest_cmdline;
+	case 'd':
+		return &a->host_dtb;
+	case 'x':
+		return &a->sandbox;
+	case 'M':
+		return &a->manifest;
+	default:
+		return NULL;
+	}
+}
+
+static int shim_parse_args(int argc, char **argv, struct shim_args *a)
+{
+	int c;
+
+	while ((c = getopt_long(argc, argv, "", shim_opts, NULL)) != -1) {
+		const char **slot = shim_slot(a, c);
+
+		if (c == 'T')
+			a->reftime_run_start = strtoull(optarg, NULL, 10);
+		else if (slot != NULL)
+			*slot = optarg;
+		else
+			return -1;
+	}
+	if (optind != argc - 1 || a->run_dir == NULL || a->libexec == NULL ||
+	    a->name == NULL) {
+		log_warnx("usage: parapet-boot --run-dir DIR --libexec DIR "
+			  "--name NAME [options] IMAGE.igvm (started by "
+			  "`parapet run`)");
+		return -1;
+	}
+	a->image = argv[optind];
+	return 0;
+}
+
+/* Guest RAM memfd with the image's pages and parameter areas, the launch
+ * measurement and the (empty) sidecar region. */
+int shim_load_ram(struct shim *s)
+{
+	struct loader_params p = { 0 };
+	struct guest_ram ram = { 0 };
+	char why[256];
+	int rc;
+
+	s->ram_fd = util_memfd_create("parapet-guest-ram", s->mem_size);
+	ram.mem = s->ram_fd < 0 ? NULL
+				: util_map(s->ram_fd, s->mem_size,
+					   PROT_READ | PROT_WRITE);
+	if (ram.mem == NULL) {
+		log_warn("guest RAM of %llu bytes",
+			 (unsigned long long)s->mem_size);
+		return -1;
+	}
+	ram.size = s->mem_size;
+	ram.hole_gpa = s->img.hole_gpa;
+	ram.hole_size = s->img.hole_size;
+	p.guest_cmdline = s->guest_cmdline;
+	p.n_vps = s->n_vps;
+	rc = loader_load(&s->image, &s->img, &ram, &p, why, sizeof(why));
+	util_unmap(ram.mem, s->mem_size);
+	if (rc != 0) {
+		log_warnx("image %s: %s", s->a.image, why);
+		return -1;
+	}
+	if (igvm_measure(&s->image, s->measurement) != IGVM_OK) {
+		log_warnx("image %s: measurement failed", s->a.image);
+		return -1;
+	}
+	s->sidecar_size = PARTITION_SIDECAR_CONTROL_SIZE +
+			  (size_t)s->n_vps * PARTITION_SIDECAR_VP_SIZE;
+	s->sidecar_fd = util_memfd_create("parapet-sidecar", s->sidecar_size);
+	if (s->sidecar_fd < 0) {
+		log_warn("sidecar region");
+		return -1;
+	}
+	return 0;
+}
+
+/* run-dir/boot.dtb for the host, and a sealed memfd copy for services. */
+static int shim_publish_dt(struct shim *s)
+{
+	char path[4096];
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s/boot.dtb", s->a.run_dir);
+	fp = fopen(path, "we");
+	if (fp == NULL || fwrite(s->dtb, 1, s->dtb_len, fp) != s->dtb_len ||
+	    fclose(fp) != 0) {
+		log_warn("%s", path);
+		return -1;
+	}
+	s->dtb_fd = util_memfd_create("parapet-boot-dtb", s->dtb_len);
+	if (s->dtb_fd < 0 ||
+	    pwrite(s->dtb_fd, s->dtb, s->dtb_len, 0) != (ssize_t)s->dtb_len ||
+	    util_memfd_seal(s->dtb_fd, F_SEAL_SHRINK | F_SEAL_GROW |
+					   F_SEAL_WRITE | F_SEAL_SEAL) != 0) {
+		log_warn("boot device tree memfd");
+		return -1;
+	}
+	return 0;
+}
+
+/* fd at the fixed number, inherited across exec. */
+static int shim_place_fd(int fd, int target)
+{
+	if (dup2(fd, target) != target)
+		return -1;
+	if (fd != target)
+		close(fd);
+	return 0;
+}
+
+static int shim_exec_init(struct shim *s)
+{
+	static char init_name[] = "parapet-init";
+	char *argv[] = { init_name, NULL };
+	char path[4096];
+
+	if (shim_place_fd(s->ram_fd, PARTITION_FD_GUEST_RAM) != 0 ||
+	    shim_place_fd(s->sidecar_fd, PARTITION_FD_SIDECAR) != 0 ||
+	    shim_place_fd(s->dtb_fd, PARTITION_FD_BOOT_DTB) != 0) {
+		log_warn("placing the partition fds");
+		return -1;
+	}
+	close_range(3, PARTITION_FD_GUEST_RAM - 1, 0);
+	close_range(PARTITION_FD_BOOT_DTB + 1, ~0u, 0);
+	snprintf(path, sizeof(path), "%s/parapet-init", s->a.libexec);
+	execv(path, argv);
+	log_warn("exec %s", path);
+	return -1;
+}
+
+int main(int argc, char **argv)
+{
+	static struct shim s;
+
+	log_init("parapet-boot");
+	s.reftime_shim_start = util_now_ns();
+	s.ram_fd = s.sidecar_fd = s.dtb_fd = -1;
+	if (shim_parse_args(argc, argv, &s.a) != 0)
+		return PARTITION_EXIT_SETUP;
+	if (shim_read_image(&s) != 0 || shim_read_host_dt(&s) != 0 ||
+	    shim_resolve(&s) != 0 || shim_load_ram(&s) != 0)
+		return PARTITION_EXIT_SETUP;
+	if (getrandom(s.entropy, sizeof(s.entropy), 0) !=
+	    (ssize_t)sizeof(s.entropy)) {
+		log_warn("entropy");
+		return PARTITION_EXIT_SETUP;
+	}
+	if (shim_build_dt(&s) != 0 || shim_publish_dt(&s) != 0 ||
+	    shim_handoff(&s) != 0)
+		return PARTITION_EXIT_SETUP;
+	log_debug("%s: %u CPUs (%u sidecar), %llu MiB, accel %s", s.a.name,
+		  s.n_vps, cpulist_count(&s.sidecar),
+		  (unsigned long long)(s.mem_size >> 20), s.accel);
+	shim_exec_init(&s);
+	return PARTITION_EXIT_SETUP;
+}

@@ -1,0 +1,182 @@
+/* The shim's configuration steps, in OpenHCL's order: the image and its
+ * measured configuration, the host device tree, then the merge of
+ * `parapet run` flags over the paravisor command line over the image's
+ * defaults. */
+#include <fcntl.h>
+#include <libfdt.h>
+#include <linux/kvm.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "boot/shim.h"
+#include "lib/guest_abi.h"
+#include "lib/log.h"
+#include "lib/parse.h"
+
+#define SHIM_IMAGE_MAX	 (1u << 30)
+#define SHIM_HOST_DT_MAX (1u << 20)
+#define SHIM_MAX_VPS	 64
+#define SHIM_MAX_MEM	 (64ull << 30)
+
+/* Reads a whole regular file of at most max bytes. */
+static int shim_slurp(const char *path, size_t max, uint8_t **buf, size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	size_t got = 0;
+
+	if (fd < 0 || fstat(fd, &st) != 0) {
+		log_warn("%s", path);
+		goto fail;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_size <= 0 ||
+	    (uint64_t)st.st_size > max) {
+		log_warnx("%s: not a regular file of 1 to %zu bytes", path,
+			  max);
+		goto fail;
+	}
+	*len = (size_t)st.st_size;
+	if ((*buf = malloc(*len)) == NULL)
+		goto fail;
+	while (got < *len) {
+		ssize_t n = read(fd, *buf + got, *len - got);
+
+		if (n <= 0) {
+			log_warnx("%s: short read", path);
+			goto fail;
+		}
+		got += (size_t)n;
+	}
+	close(fd);
+	return 0;
+fail:
+	if (fd >= 0)
+		close(fd);
+	return -1;
+}
+
+int shim_read_image(struct shim *s)
+{
+	struct igvm_error err;
+	char msg[256];
+
+	if (shim_slurp(s->a.image, SHIM_IMAGE_MAX, &s->image_buf,
+		       &s->image_len) != 0)
+		return -1;
+	if (igvm_parse(s->image_buf, s->image_len, &s->image, &err) != 0) {
+		igvm_error_format(&err, msg, sizeof(msg));
+		log_warnx("image %s: %s", s->a.image, msg);
+		return -1;
+	}
+	if (loader_prepare(&s->image, &s->img, msg, sizeof(msg)) != 0) {
+		log_warnx("image %s: %s", s->a.image, msg);
+		return -1;
+	}
+	return 0;
+}
+
+/* A string property of at most cap - 1 bytes, NUL-terminated. */
+static int shim_dt_string(const void *fdt, int node, const char *prop,
+			  char *out, size_t cap)
+{
+	int len;
+	const char *v = fdt_getprop(fdt, node, prop, &len);
+
+	if (v == NULL)
+		return 0;
+	if (len < 1 || (size_t)len > cap || v[len - 1] != '\0' ||
+	    strlen(v) != (size_t)len - 1) {
+		log_warnx("host device tree: property %s is not a string "
+			  "shorter than %zu bytes",
+			  prop, cap);
+		return -1;
+	}
+	memcpy(out, v, (size_t)len);
+	return 0;
+}
+
+/* Size of /memory (or memory@...): the sum of its reg ranges, with the
+ * root's #address-cells/#size-cells. */
+static int shim_dt_memory(const void *fdt, struct shim_host_dt *h)
+{
+	int node, len, ac = fdt_address_cells(fdt, 0),
+		       sc = fdt_size_cells(fdt, 0);
+	const fdt32_t *reg;
+
+	if (ac < 1 || ac > 2 || sc < 1 || sc > 2)
+		return 0;
+	fdt_for_each_subnode(node, fdt, 0)
+	{
+		const char *dt = fdt_getprop(fdt, node, "device_type", &len);
+
+		if (dt == NULL || len != 7 || memcmp(dt, "memory", 7))
+			continue;
+		reg = fdt_getprop(fdt, node, "reg", &len);
+		if (reg == NULL || len <= 0 || len % ((ac + sc) * 4)) {
+			log_warnx("host device tree: memory node without a "
+				  "valid reg");
+			return -1;
+		}
+		for (int i = 0; i < len / 4; i += ac + sc) {
+			uint64_t size = fdt32_to_cpu(reg[i + ac]);
+
+			if (sc == 2)
+				size =
+				    size << 32 | fdt32_to_cpu(reg[i + ac + 1]);
+			h->mem_size += size;
+		}
+	}
+	return 0;
+}
+
+static int shim_dt_parse(const void *fdt, struct shim_host_dt *h)
+{
+	int node;
+
+	node = fdt_path_offset(fdt, "/cpus");
+	if (node >= 0) {
+		int sub;
+
+		fdt_for_each_subnode(sub, fdt, node) h->n_cpus++;
+	}
+	if (shim_dt_memory(fdt, h) != 0)
+		return -1;
+	node = fdt_path_offset(fdt, "/chosen");
+	if (node >= 0 && shim_dt_string(fdt, node, "bootargs", h->bootargs,
+					sizeof(h->bootargs)) != 0)
+		return -1;
+	node = fdt_path_offset(fdt, "/parapet");
+	if (node >= 0 &&
+	    (shim_dt_string(fdt, node, "accel", h->accel, sizeof(h->accel)) ||
+	     shim_dt_string(fdt, node, "sidecar-cpus", h->sidecar_cpus,
+			    sizeof(h->sidecar_cpus))))
+		return -1;
+	return 0;
+}
+
+int shim_read_host_dt(struct shim *s)
+{
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int rc;
+
+	if (s->a.host_dtb == NULL)
+		return 0;
+	if (shim_slurp(s->a.host_dtb, SHIM_HOST_DT_MAX, &buf, &len) != 0)
+		return -1;
+	rc = len < sizeof(struct fdt_header) ? -FDT_ERR_TRUNCATED
+					     : fdt_check_full(buf, len);
+	if (rc != 0) {
+		log_warnx("host device tree %s: %s", s->a.host_dtb,
+			  fdt_strerror(rc));
+		free(buf);
+		return -1;
+	}
+	rc = shim_dt_parse(buf, &s->host);
+	free(buf);
+	return rc;
+}

@@ -1,0 +1,253 @@
+/* Merging the shim's inputs: `parapet run` flags over the host device
+ * tree and the paravisor command line over the image's defaults
+ * (DESIGN.md §3), then the CPU split and the service manifest. */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "boot/shim.h"
+#include "lib/guest_abi.h"
+#include "lib/log.h"
+#include "lib/parse.h"
+
+#define SHIM_MAX_VPS 64
+#define SHIM_MAX_MEM (64ull << 30)
+
+/* Appends one part of the paravisor command line after checking it. */
+static int shim_pv_append(struct shim *s, const char *what, const char *text)
+{
+	struct pvopts_error err;
+	char msg[256];
+	size_t used = strlen(s->pv_cmdline);
+
+	if (text == NULL || *text == '\0')
+		return 0;
+	if (pvopts_parse(text, strlen(text), &s->opts, &err) != PVOPTS_OK) {
+		pvopts_error_format(&err, msg, sizeof(msg));
+		log_warnx("%s: %s", what, msg);
+		return -1;
+	}
+	if (used + 1 + strlen(text) >= sizeof(s->pv_cmdline)) {
+		log_warnx("%s: paravisor command line too long", what);
+		return -1;
+	}
+	snprintf(s->pv_cmdline + used, sizeof(s->pv_cmdline) - used, "%s%s",
+		 used ? " " : "", text);
+	return 0;
+}
+
+/* Measured part, then the host's parts only when the image allows it. */
+static int shim_pv_cmdline(struct shim *s)
+{
+	const struct pvconfig *c = &s->img.config;
+	bool host_parts =
+	    s->host.bootargs[0] || (s->a.cmdline && *s->a.cmdline);
+
+	pvopts_init(&s->opts);
+	if (shim_pv_append(s, "measured paravisor command line",
+			   c->paravisor_cmdline) != 0)
+		return -1;
+	if (host_parts && !c->allow_host_cmdline) {
+		log_warnx("warning: host paravisor command line ignored: the "
+			  "image was built without --allow-host-cmdline");
+		return 0;
+	}
+	return shim_pv_append(s, "host device tree /chosen/bootargs",
+			      s->host.bootargs) ||
+	       shim_pv_append(s, "--cmdline", s->a.cmdline);
+}
+
+static int shim_shape(struct shim *s)
+{
+	uint64_t v;
+
+	s->n_vps = s->img.config.vp_count ? s->img.config.vp_count : 1;
+	if (s->host.n_cpus)
+		s->n_vps = s->host.n_cpus;
+	if (s->a.cpus != NULL) {
+		if (parse_uint(s->a.cpus, 1, SHIM_MAX_VPS, &v) != 0) {
+			log_warnx("--cpus '%s': want 1-%d", s->a.cpus,
+				  SHIM_MAX_VPS);
+			return -1;
+		}
+		s->n_vps = (unsigned)v;
+	}
+	if (s->n_vps > SHIM_MAX_VPS) {
+		log_warnx("%u CPUs asked for (image or host device tree); at "
+			  "most %d",
+			  s->n_vps, SHIM_MAX_VPS);
+		return -1;
+	}
+	s->mem_size =
+	    s->img.config.mem_size ? s->img.config.mem_size : GUEST_DEFAULT_MEM;
+	if (s->host.mem_size)
+		s->mem_size = s->host.mem_size;
+	if (s->a.mem != NULL && parse_size(s->a.mem, &s->mem_size) != 0) {
+		log_warnx("--mem '%s': want a size such as 64M", s->a.mem);
+		return -1;
+	}
+	if (s->mem_size % 4096 || s->mem_size < s->img.min_mem ||
+	    s->mem_size > SHIM_MAX_MEM ||
+	    (s->img.hole_size &&
+	     s->img.hole_gpa + s->img.hole_size > s->mem_size)) {
+		log_warnx(
+		    "guest memory %llu bytes: want whole pages, at least "
+		    "%llu for this image, at most 64G",
+		    (unsigned long long)s->mem_size,
+		    (unsigned long long)(s->img.min_mem > s->img.hole_gpa +
+							      s->img.hole_size
+					     ? s->img.min_mem
+					     : s->img.hole_gpa +
+						   s->img.hole_size));
+		return -1;
+	}
+	return 0;
+}
+
+/* auto: kvm when /dev/kvm opens and KVM_CREATE_VM works, else emu. */
+static int shim_accel(struct shim *s)
+{
+	const char *want = s->a.accel
+			       ? s->a.accel
+			       : (s->host.accel[0] ? s->host.accel : "auto");
+	int kvm, vm = -1;
+
+	if (!strcmp(want, "emu")) {
+		s->accel = "emu";
+		return 0;
+	}
+	kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (kvm >= 0)
+		vm = ioctl(kvm, KVM_CREATE_VM, 0);
+	if (vm >= 0)
+		close(vm);
+	if (kvm >= 0)
+		close(kvm);
+	if (!strcmp(want, "kvm") && vm < 0) {
+		log_warnx("--accel kvm: /dev/kvm cannot create a VM here");
+		return -1;
+	}
+	if (strcmp(want, "kvm") && strcmp(want, "auto")) {
+		log_warnx("accel '%s': want kvm, emu or auto", want);
+		return -1;
+	}
+	s->accel = vm >= 0 ? "kvm" : "emu";
+	return 0;
+}
+
+/* The BSP is always a linux CPU; sidecar=off makes every CPU one. */
+static int shim_split_cpus(struct shim *s)
+{
+	const char *list = s->a.sidecar_cpus	     ? s->a.sidecar_cpus
+			   : s->host.sidecar_cpus[0] ? s->host.sidecar_cpus
+						     : "auto";
+	int rc;
+
+	cpulist_clear(&s->sidecar);
+	if (s->opts.sidecar == PVOPTS_SIDECAR_OFF || !strcmp(list, "none"))
+		return 0;
+	if (!strcmp(list, "auto")) {
+		for (unsigned i = 1; i < s->n_vps; i++)
+			cpulist_set(&s->sidecar, i);
+		return 0;
+	}
+	rc = cpulist_parse(list, s->n_vps, &s->sidecar);
+	if (rc != CPULIST_OK) {
+		log_warnx("sidecar CPUs '%s': %s (the partition has CPUs "
+			  "0-%u)",
+			  list, cpulist_strerror(rc), s->n_vps - 1);
+		return -1;
+	}
+	if (cpulist_test(&s->sidecar, 0)) {
+		log_warnx("sidecar CPUs '%s': CPU 0 (the BSP) is always a "
+			  "linux CPU",
+			  list);
+		return -1;
+	}
+	return 0;
+}
+
+/* The services of a partition when no --manifest names them: those of
+ * DESIGN.md §2 whose binaries are installed. */
+static int shim_default_manifest(struct shim *s)
+{
+	static const struct {
+		const char *name, *binary;
+		uint32_t fds;
+	} defaults[] = {
+		{ "policy", "parapet-policy", 1u << MANIFEST_FD_BOOT_DTB },
+		{ "hostcomm", "parapet-hostcomm", 0 },
+		{ "vmworker", "parapet-vmworker",
+		  1u << MANIFEST_FD_GUEST_RAM | 1u << MANIFEST_FD_SIDECAR |
+		      1u << MANIFEST_FD_BOOT_DTB },
+		{ "diagd", "parapet-diagd", 0 },
+	};
+	char path[4096];
+
+	for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", s->a.libexec,
+			 defaults[i].binary);
+		if (access(path, X_OK) != 0) {
+			log_info("default manifest: %s is not installed; "
+				 "service %s left out",
+				 path, defaults[i].name);
+			continue;
+		}
+		manifest_add(&s->manifest, defaults[i].name, defaults[i].binary,
+			     defaults[i].fds);
+	}
+	return 0;
+}
+
+static int shim_manifest(struct shim *s)
+{
+	FILE *fp;
+	char *text;
+	size_t len;
+	unsigned line = 0;
+	int rc;
+
+	memset(&s->manifest, 0, sizeof(s->manifest));
+	if (s->a.manifest == NULL)
+		return shim_default_manifest(s);
+	fp = fopen(s->a.manifest, "re");
+	if (fp == NULL) {
+		log_warn("--manifest %s", s->a.manifest);
+		return -1;
+	}
+	text = calloc(1, MANIFEST_TEXT_MAX + 1);
+	len = text ? fread(text, 1, MANIFEST_TEXT_MAX + 1, fp) : 0;
+	fclose(fp);
+	rc = text ? manifest_parse(text, len, &s->manifest, &line)
+		  : MANIFEST_ERR_TOO_LONG;
+	free(text);
+	if (rc != MANIFEST_OK) {
+		log_warnx("--manifest %s, line %u: %s", s->a.manifest, line,
+			  manifest_strerror(rc));
+		return -1;
+	}
+	return 0;
+}
+
+int shim_resolve(struct shim *s)
+{
+	if (shim_pv_cmdline(s) != 0 || shim_shape(s) != 0 ||
+	    shim_accel(s) != 0 || shim_split_cpus(s) != 0 ||
+	    shim_manifest(s) != 0)
+		return -1;
+	s->guest_cmdline = s->a.guest_cmdline ? s->a.guest_cmdline
+					      : s->img.config.guest_cmdline;
+	s->sandbox = s->a.sandbox ? s->a.sandbox : "strict";
+	if (strcmp(s->sandbox, "strict") && strcmp(s->sandbox, "log") &&
+	    strcmp(s->sandbox, "off")) {
+		log_warnx("--sandbox '%s': want strict, log or off",
+			  s->sandbox);
+		return -1;
+	}
+	return 0;
+}

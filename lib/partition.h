@@ -1,0 +1,36 @@
+/* What the host launcher, the shim and init agree on: the fds the shim
+ * hands to init across exec, the sidecar region's layout, the exit
+ * statuses and where things live inside a partition. */
+#ifndef PARAPET_PARTITION_H
+#define PARAPET_PARTITION_H
+
+/* Inherited by parapet-init at these numbers (also recorded in the boot
+ * device tree, /parapet/...-fd); init marks them close-on-exec and hands
+ * them to services over their supervisor channel (manifest fds=). */
+#define PARTITION_FD_GUEST_RAM 10 /* memfd: guest RAM, pages loaded */
+#define PARTITION_FD_SIDECAR   11 /* memfd: sidecar region */
+#define PARTITION_FD_BOOT_DTB  12 /* memfd: the boot device tree (sealed) */
+
+/* Sidecar region: one control page, then one command page per VP. */
+#define PARTITION_SIDECAR_CONTROL_SIZE 4096u
+#define PARTITION_SIDECAR_VP_SIZE      4096u
+
+/* Exit statuses of `parapet run` (DESIGN.md §3). */
+#define PARTITION_EXIT_BIG_VALUE 122
+#define PARTITION_EXIT_CRASH	 123
+#define PARTITION_EXIT_TIMEOUT	 124
+#define PARTITION_EXIT_SETUP	 125
+/* A power-off caused by SIGTERM/SIGINT exits 128 + the signal number. */
+#define PARTITION_EXIT_SIGNAL_BASE 128
+
+/* Inside the partition. */
+#define PARTITION_IPC_DIR      "/run/parapet/ipc"
+#define PARTITION_INIT_SOCK    "/run/parapet/ipc/init.sock"
+#define PARTITION_HOST_DIR     "/run/parapet/host"
+#define PARTITION_FDT_PATH     "/sys/firmware/fdt"
+#define PARTITION_DT_BASE_PATH "/sys/firmware/devicetree/base"
+
+/* Longest boot device tree the shim builds. */
+#define PARTITION_DTB_MAX (256u * 1024)
+
+#endif
