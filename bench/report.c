@@ -16,8 +16,7 @@ static double row_ratio(const struct bench_row *r)
 	return r->baseline > 0 ? r->parapet / r->baseline : 0;
 }
 
-int bench_report(const char *name, const struct bench_row *rows,
-		 size_t n_rows)
+int bench_report(const char *name, const struct bench_row *rows, size_t n_rows)
 {
 	const char *dir = getenv("PARAPET_BENCH_DIR");
 	json_t *arr = json_array();
@@ -37,11 +36,11 @@ int bench_report(const char *name, const struct bench_row *rows,
 		double ratio = row_ratio(r);
 
 		json_array_append_new(
-			arr, json_pack("{s:s, s:s, s:f, s:f, s:s, s:f}",
-				       "metric", r->metric, "unit", r->unit,
-				       "parapet", r->parapet, "baseline",
-				       r->baseline, "baseline_name",
-				       r->baseline_name, "ratio", ratio));
+		    arr,
+		    json_pack("{s:s, s:s, s:f, s:f, s:s, s:f}", "metric",
+			      r->metric, "unit", r->unit, "parapet", r->parapet,
+			      "baseline", r->baseline, "baseline_name",
+			      r->baseline_name, "ratio", ratio));
 		printf("%-26s %-6s %14.3f %14.3f %8.3f  %s\n", r->metric,
 		       r->unit, r->parapet, r->baseline, ratio,
 		       r->baseline_name);

@@ -17,8 +17,7 @@ struct bench_row {
 
 /* Writes DIR/NAME.json (DIR from $PARAPET_BENCH_DIR, default build/bench)
  * and prints the rows. Returns 0, or -1 with a message on stderr. */
-int bench_report(const char *name, const struct bench_row *rows,
-		 size_t n_rows);
+int bench_report(const char *name, const struct bench_row *rows, size_t n_rows);
 
 /* Median of n doubles (sorts the array in place). */
 double bench_median(double *v, size_t n);

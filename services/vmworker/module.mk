@@ -4,3 +4,7 @@ $(eval $(call program,parapet-vmworker,services/vmworker/main.c $(VMWORKER_SRCS)
 $(eval $(call unit_test,uart_test,services/vmworker/uart.c services/vmworker/console.c))
 $(eval $(call unit_test,vm_test,$(VMWORKER_SRCS)))
 E2E_TESTS += tests/e2e/vmworker_emu.sh tests/e2e/vmworker_kvm.sh
+# bench/exit links the VM worker (for its accelerator probe) and, for its
+# bare baseline only, libunicorn directly.
+$(eval $(call bench,exit,bench/exit.c bench/exit_bare.c bench/proc.c bench/report.c $(VMWORKER_SRCS)))
+$(B)/bench/bin/exit: LDLIBS += -lunicorn

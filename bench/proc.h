@@ -1,0 +1,27 @@
+/* Running whole processes for benchmarks: wall time of a command, with
+ * its stdout discarded or handed to a reader. */
+#ifndef PARAPET_BENCH_PROC_H
+#define PARAPET_BENCH_PROC_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Runs argv (stdin /dev/null, stdout and stderr to /dev/null) and returns
+ * its wall time in ns, or -1 when it cannot start or exits with a status
+ * other than want_status. */
+double proc_time(const char *const argv[], int want_status);
+
+/* Runs argv to exit status 0 and keeps up to len - 1 bytes of its stdout,
+ * NUL-terminated. Returns 0 or -1. */
+int proc_output(const char *const argv[], char *out, size_t len);
+
+/* Starts argv with stdout on a pipe; *out_fd is the read end. */
+pid_t proc_spawn_reader(const char *const argv[], int *out_fd);
+
+/* Build directory ($PARAPET_BUILD, default "build") joined with rel. */
+const char *proc_build_path(const char *rel);
+
+/* True when qemu-system-x86_64 is on PATH. */
+int proc_have_qemu(void);
+
+#endif
