@@ -54,13 +54,14 @@ static void print_real(FILE *out, double d, int max_prec)
 	int prec;
 
 	for (prec = 6; prec < max_prec; prec++) {
-		snprintf(buf, sizeof(buf), "%.*g", prec, d);
+		if (snprintf(buf, sizeof(buf), "%.*g", prec, d) >=
+		    (int)sizeof(buf))
+			break;
 		if (max_prec > 9 ? strtod(buf, NULL) == d
 				 : strtof(buf, NULL) == (float)d)
 			break;
 	}
-	snprintf(buf, sizeof(buf), "%.*g", prec, d);
-	fputs(buf, out);
+	fprintf(out, "%.*g", prec, d);
 }
 
 static void print_enum(FILE *out, const ProtobufCEnumDescriptor *ed, int v)
