@@ -18,10 +18,25 @@ void con_putc(char c)
 	outb(GUEST_PORT_COM1 + UART_THR, (uint8_t)c);
 }
 
+/* Like a 16550A driver: once THRE says the FIFO is empty, up to 16 bytes
+ * go out in one string instruction (fewer exits and no memory stores,
+ * which are dear under emulation). */
+#define UART_FIFO 16
+
 void con_write(const char *s, size_t len)
 {
-	while (len--)
-		con_putc(*s++);
+	while (len > 0) {
+		size_t n = len < UART_FIFO ? len : UART_FIFO;
+		size_t left = n;
+
+		while (!(inb(GUEST_PORT_COM1 + UART_LSR) & LSR_THRE))
+			cpu_relax();
+		__asm__ volatile("rep outsb"
+				 : "+S"(s), "+c"(left)
+				 : "d"((uint16_t)(GUEST_PORT_COM1 + UART_THR))
+				 : "memory");
+		len -= n;
+	}
 }
 
 int con_has_uart(void)
@@ -44,17 +59,28 @@ int con_getc(void)
 }
 
 struct fmt_out {
-	char *buf; /* NULL: straight to the UART */
+	char *buf; /* NULL: to the UART through stage */
 	size_t size;
 	size_t len;
+	char stage[64];
+	size_t staged;
 };
+
+static void out_flush(struct fmt_out *o)
+{
+	con_write(o->stage, o->staged);
+	o->staged = 0;
+}
 
 static void out_char(struct fmt_out *o, char c)
 {
-	if (!o->buf)
-		con_putc(c);
-	else if (o->len + 1 < o->size)
+	if (!o->buf) {
+		o->stage[o->staged++] = c;
+		if (o->staged == sizeof(o->stage) || c == '\n')
+			out_flush(o);
+	} else if (o->len + 1 < o->size) {
 		o->buf[o->len] = c;
+	}
 	o->len++;
 }
 
@@ -207,7 +233,7 @@ static void format(struct fmt_out *o, const char *f, va_list *ap)
 
 int gvsnprintf(char *buf, size_t size, const char *fmt, va_list ap)
 {
-	struct fmt_out o = { buf, size, 0 };
+	struct fmt_out o = { .buf = buf, .size = size };
 	va_list aq;
 
 	va_copy(aq, ap);
@@ -221,12 +247,13 @@ int gvsnprintf(char *buf, size_t size, const char *fmt, va_list ap)
 /* Holds con_lock for the whole call so lines from several VPs never mix. */
 int gprintf(const char *fmt, ...)
 {
-	struct fmt_out o = { NULL, 0, 0 };
+	struct fmt_out o = { .buf = NULL };
 	va_list ap;
 
 	va_start(ap, fmt);
 	spin_lock(&con_lock);
 	format(&o, fmt, &ap);
+	out_flush(&o);
 	spin_unlock(&con_lock);
 	va_end(ap);
 	return (int)o.len;

@@ -159,11 +159,12 @@ static bool be_tx(void *ctx, uint8_t byte)
 	return console_ring_put(&c->out, byte);
 }
 
+/* THRE promises room for a whole FIFO load, as a 16550A's empty FIFO. */
 static bool be_tx_ready(void *ctx)
 {
 	struct console *c = ctx;
 
-	return console_ring_used(&c->out) < c->out.size;
+	return console_ring_used(&c->out) + UART_FIFO_SIZE <= c->out.size;
 }
 
 static bool be_rx(void *ctx, uint8_t *byte)

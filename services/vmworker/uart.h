@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #define UART_REG_COUNT 8
+#define UART_FIFO_SIZE 16 /* bytes a guest may write after seeing THRE */
 
 #define UART_LSR_DR   0x01
 #define UART_LSR_THRE 0x20
