@@ -10,6 +10,7 @@
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -21,6 +22,7 @@
 #include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unicorn/unicorn.h>
 #include <unistd.h>
 
@@ -262,6 +264,8 @@ static void attempt(const char *a)
 		rc = fork();
 	else if (strcmp(a, "kill") == 0)
 		rc = kill(1, 0);
+	else if (strcmp(a, "userns_ptrace") == 0)
+		rc = ptrace(PTRACE_TRACEME, 0, NULL, NULL);
 	else if (strcmp(a, "thread") == 0)
 		run_thread(plain_thread);
 	else if (strcmp(a, "sidecar") == 0)
@@ -274,6 +278,45 @@ static void attempt(const char *a)
 		rc = unicorn_setup(); /* an engine after start: traps */
 	printf("%s: returned %ld\n", a, rc);
 	done(0);
+}
+
+static int write_file(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = write(fd, text, strlen(text));
+	close(fd);
+	return n == (ssize_t)strlen(text) ? 0 : -1;
+}
+
+/* "userns": as an unprivileged partition would run, in a user namespace
+ * with one mapped uid (root inside) and a pid namespace of its own (a
+ * fresh /proc needs one owned by the user namespace). The parent waits
+ * and passes the child's end on. */
+static void enter_userns(void)
+{
+	int status;
+	pid_t pid;
+
+	if (unshare(CLONE_NEWUSER) != 0 ||
+	    write_file("/proc/self/setgroups", "deny") != 0 ||
+	    write_file("/proc/self/uid_map", "0 0 1") != 0 ||
+	    write_file("/proc/self/gid_map", "0 0 1") != 0 ||
+	    unshare(CLONE_NEWPID) != 0) {
+		fprintf(stderr, "probe: userns: %s\n", strerror(errno));
+		done(2);
+	}
+	pid = fork();
+	if (pid == 0)
+		return;
+	if (pid < 0 || waitpid(pid, &status, 0) != pid)
+		done(2);
+	if (WIFSIGNALED(status))
+		done(128 + WTERMSIG(status));
+	done(WEXITSTATUS(status));
 }
 
 int main(int argc, char **argv)
@@ -312,6 +355,8 @@ int main(int argc, char **argv)
 	/* the new root has no /usr/lib: load libraries before entering */
 	if (strncmp(P.action, "unicorn", 7) == 0)
 		P.dl = dlopen("libunicorn.so.2", RTLD_NOW | RTLD_LOCAL);
+	if (strncmp(P.action, "userns", 6) == 0)
+		enter_userns();
 	if (strcmp(P.action, "badbind") == 0)
 		binds[1].src = "/nonexistent/parapet";
 	if (dup2(memfd_create("probe", MFD_CLOEXEC), KEPT_FD) != KEPT_FD)
@@ -321,11 +366,11 @@ int main(int argc, char **argv)
 		done(2);
 	}
 	printf("%sstatus: %s %s uid %u gid %u want %u %u unpriv %d "
-	       "syscalls %u kept %u as %d\nready\n",
+	       "syscalls %u kept %u as %d\nnote: %s\nready\n",
 	       P.report, st.profile, sandbox_mode_name(st.mode),
 	       (unsigned)st.uid, (unsigned)st.gid, (unsigned)st.want_uid,
 	       (unsigned)st.want_gid, st.unprivileged, st.n_syscalls,
-	       st.n_kept_fds, st.as_capped);
+	       st.n_kept_fds, st.as_capped, st.note);
 	fflush(stdout);
 	attempt(P.action);
 	return 0;

@@ -424,6 +424,28 @@ static void test_unicorn_under_filter(void **state)
 	expect_trap("vmworker", "unicorn_late", "mmap");
 }
 
+/* A user namespace with one mapped uid: same steps, the uid kept, the
+ * difference stated in the status; the filter still traps. */
+static void test_unprivileged_userns(void **state)
+{
+	struct probe p;
+
+	(void)state;
+	need_root(); /* to compare with, and to map uid 0 */
+	probe_run(&p, "test", "strict", "userns");
+	if (exit_code(&p) != 0)
+		print_error("stdout: %s\nstderr: %s\n", p.out_text, p.err_text);
+	assert_int_equal(exit_code(&p), 0);
+	check_root(p.out_text);
+	assert_non_null(strstr(p.out_text, "ids: 0 0 0 0\n"));
+	assert_non_null(strstr(p.out_text, "status: test strict uid 0 gid 0 "
+					   "want 61009 61009 unpriv 1"));
+	assert_non_null(strstr(p.out_text, "note: unprivileged: uid 61009 "
+					   "not mapped"));
+	assert_non_null(strstr(p.out_text, "fds: 0 1 2 3 4 5\n"));
+	expect_trap("test", "userns_ptrace", "ptrace");
+}
+
 static void test_step_error_names_step(void **state)
 {
 	struct probe p;
@@ -487,6 +509,7 @@ int main(void)
 		cmocka_unit_test(test_vmworker_ioctls),
 		cmocka_unit_test(test_sidecar_thread_filter),
 		cmocka_unit_test(test_unicorn_under_filter),
+		cmocka_unit_test(test_unprivileged_userns),
 		cmocka_unit_test(test_step_error_names_step),
 	};
 
