@@ -26,6 +26,10 @@ struct accel_vm {
 	int run_size;
 	struct vm *vm;
 	struct kvm_cpuid2 *cpuid;
+	int ring_page; /* page of the coalesced ring in kvm_run, or 0 */
+	uint32_t ring_entries;
+	struct kvm_coalesced_mmio_ring *ring; /* shared by every vCPU */
+	atomic_flag ring_lock;
 };
 
 struct accel_vp {
@@ -100,6 +104,37 @@ static int kvm_set_slots(struct accel_vm *a, const struct accel_mem_slot *s,
 	return 0;
 }
 
+/* Sinks (writes nobody can observe) go to the coalesced ring instead of
+ * exiting on each write; the ring is drained at the next exit of any VP. */
+static void kvm_coalesce_sinks(struct accel_vm *a)
+{
+	const struct devices *d = &a->vm->devs;
+	unsigned i;
+
+	a->ring_page =
+	    ioctl(a->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_COALESCED_MMIO);
+	if (a->ring_page <= 0) {
+		a->ring_page = 0;
+		return;
+	}
+	for (i = 0; i < d->n_entries; i++) {
+		const struct dev_entry *e = &d->entries[i];
+		struct kvm_coalesced_mmio_zone z = {
+			.addr = e->base,
+			.size = (uint32_t)e->len,
+			.pio = !e->is_mmio,
+		};
+
+		if (!e->write_sink)
+			continue;
+		if (z.pio && ioctl(a->kvm_fd, KVM_CHECK_EXTENSION,
+				   KVM_CAP_COALESCED_PIO) <= 0)
+			continue;
+		if (ioctl(a->vm_fd, KVM_REGISTER_COALESCED_MMIO, &z) < 0)
+			log_warn("coalescing %s", e->name);
+	}
+}
+
 static int kvm_vm_create(struct vm *vm, const struct accel_mem_slot *slots,
 			 size_t n_slots, struct accel_vm **out)
 {
@@ -130,6 +165,9 @@ static int kvm_vm_create(struct vm *vm, const struct accel_mem_slot *slots,
 		log_warn("KVM_SET_TSS_ADDR");
 	if (kvm_set_slots(a, slots, n_slots) != 0)
 		goto fail;
+	atomic_flag_clear(&a->ring_lock);
+	if (vm->cfg.coalesce_sinks)
+		kvm_coalesce_sinks(a);
 	sigemptyset(&sa.sa_mask);
 	sigaction(KVM_KICK_SIGNAL, &sa, NULL); /* no SA_RESTART */
 	*out = a;
@@ -174,6 +212,15 @@ static int kvm_vp_create(struct accel_vm *a, struct vp *vp,
 		close(v->fd);
 		free(v);
 		return -1;
+	}
+	if (a->ring_page > 0 && a->ring == NULL) {
+		size_t page = (size_t)getpagesize();
+
+		a->ring =
+		    (void *)((uint8_t *)v->run + (size_t)a->ring_page * page);
+		a->ring_entries =
+		    (uint32_t)((page - sizeof(*a->ring)) /
+			       sizeof(a->ring->coalesced_mmio[0]));
 	}
 	/* CPUID first: KVM checks CR4 and EFER against it in SET_SREGS. */
 	if (ioctl(v->fd, KVM_SET_CPUID2, a->cpuid) < 0) {
@@ -350,6 +397,32 @@ static void kvm_handle_mmio(struct accel_vp *v)
 		memcpy(run->mmio.data, &data, len);
 }
 
+/* Hands the buffered sink writes to their devices, in order. */
+static void kvm_drain_ring(struct accel_vp *v)
+{
+	struct accel_vm *a = v->avm;
+	struct kvm_coalesced_mmio_ring *r = a->ring;
+
+	while (atomic_flag_test_and_set_explicit(&a->ring_lock,
+						 memory_order_acquire))
+		;
+	while (r->first != __atomic_load_n(&r->last, __ATOMIC_ACQUIRE)) {
+		struct kvm_coalesced_mmio *m = &r->coalesced_mmio[r->first];
+		uint64_t data = 0;
+		unsigned len = m->len > 8 ? 8 : m->len;
+
+		memcpy(&data, m->data, len);
+		if (m->pio)
+			devices_pio(v->vp, (uint16_t)m->phys_addr, &data, len,
+				    true);
+		else
+			devices_mmio(v->vp, m->phys_addr, &data, len, true);
+		__atomic_store_n(&r->first, (r->first + 1) % a->ring_entries,
+				 __ATOMIC_RELEASE);
+	}
+	atomic_flag_clear_explicit(&a->ring_lock, memory_order_release);
+}
+
 static int kvm_vp_run(struct accel_vp *v, enum vp_stop *why, char *reason,
 		      size_t reason_len)
 {
@@ -372,6 +445,9 @@ static int kvm_vp_run(struct accel_vp *v, enum vp_stop *why, char *reason,
 			*why = VP_STOP_FAULT;
 			return 0;
 		}
+		if (v->avm->ring != NULL &&
+		    v->avm->ring->first != v->avm->ring->last)
+			kvm_drain_ring(v);
 		switch (run->exit_reason) {
 		case KVM_EXIT_IO:
 			kvm_handle_io(v);

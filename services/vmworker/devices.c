@@ -119,24 +119,35 @@ void devices_init(struct devices *d, struct vm *vm, struct console *console)
 	console_uart_backend(console, &be);
 	uart_init(&d->com1, &be);
 	atomic_init(&d->mailbox_status, GUEST_MAILBOX_OK);
-	devices_add(d,
-		    &(struct dev_entry){ "com1", false, GUEST_PORT_COM1,
-					 UART_REG_COUNT, dev_com1, &d->com1 });
-	devices_add(d, &(struct dev_entry){ "debug-exit", false,
-					    GUEST_PORT_DEBUG_EXIT, 1,
-					    dev_debug_exit, d });
-	devices_add(d, &(struct dev_entry){ "timestamp", false,
-					    GUEST_PORT_TIMESTAMP, 1,
-					    dev_timestamp, d });
-	devices_add(d,
-		    &(struct dev_entry){ "mailbox", false, GUEST_PORT_MAILBOX,
-					 1, dev_mailbox, d });
-	devices_add(d, &(struct dev_entry){ "test-noop", false,
-					    GUEST_PORT_TEST_NOOP, 1, dev_noop,
-					    d });
-	devices_add(d,
-		    &(struct dev_entry){ "test-mmio", true, GUEST_TEST_MMIO_GPA,
-					 GUEST_TEST_MMIO_SIZE, dev_noop, d });
+	devices_add(d, &(struct dev_entry){ .name = "com1",
+					    .base = GUEST_PORT_COM1,
+					    .len = UART_REG_COUNT,
+					    .handler = dev_com1,
+					    .ctx = &d->com1 });
+	devices_add(d, &(struct dev_entry){ .name = "debug-exit",
+					    .base = GUEST_PORT_DEBUG_EXIT,
+					    .len = 1,
+					    .handler = dev_debug_exit });
+	devices_add(d, &(struct dev_entry){ .name = "timestamp",
+					    .base = GUEST_PORT_TIMESTAMP,
+					    .len = 1,
+					    .handler = dev_timestamp });
+	devices_add(d, &(struct dev_entry){ .name = "mailbox",
+					    .base = GUEST_PORT_MAILBOX,
+					    .len = 1,
+					    .handler = dev_mailbox,
+					    .ctx = d });
+	devices_add(d, &(struct dev_entry){ .name = "test-noop",
+					    .write_sink = true,
+					    .base = GUEST_PORT_TEST_NOOP,
+					    .len = 1,
+					    .handler = dev_noop });
+	devices_add(d, &(struct dev_entry){ .name = "test-mmio",
+					    .is_mmio = true,
+					    .write_sink = true,
+					    .base = GUEST_TEST_MMIO_GPA,
+					    .len = GUEST_TEST_MMIO_SIZE,
+					    .handler = dev_noop });
 }
 
 /* Rate limit: the first 8 unknown accesses, then every 2^k-th. */

@@ -24,6 +24,9 @@ typedef void (*dev_handler_fn)(struct vp *vp, uint64_t addr, uint64_t *data,
 struct dev_entry {
 	const char *name;
 	bool is_mmio;
+	/* Writes have no effect a later access could observe (a sink): the
+	 * accelerator may buffer them instead of exiting on each. */
+	bool write_sink;
 	uint64_t base, len;
 	dev_handler_fn handler;
 	void *ctx;

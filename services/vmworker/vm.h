@@ -61,6 +61,9 @@ struct vm_config {
 	uint64_t hole_gpa, hole_size;
 	/* Where the UART's bytes go and come from. */
 	struct console *console;
+	/* Let the accelerator buffer writes to sink devices (kvm: coalesced
+	 * PIO/MMIO) instead of exiting on each. */
+	bool coalesce_sinks;
 };
 
 struct vm {
