@@ -101,7 +101,7 @@ static int dt_sidecar(const struct shim *s, void *fdt)
 
 static int dt_parapet_strings(const struct shim *s, void *fdt, int node)
 {
-	DT_TRY(fdt_setprop_string(fdt, node, "name", s->a.name));
+	DT_TRY(fdt_setprop_string(fdt, node, "partition", s->a.name));
 	DT_TRY(fdt_setprop_string(fdt, node, "image", s->a.image));
 	DT_TRY(fdt_setprop_string(fdt, node, "accel", s->accel));
 	DT_TRY(fdt_setprop_string(fdt, node, "sandbox", s->sandbox));

@@ -53,7 +53,7 @@ static int shim_pv_cmdline(struct shim *s)
 			   c->paravisor_cmdline) != 0)
 		return -1;
 	if (host_parts && !c->allow_host_cmdline) {
-		log_warnx("warning: host paravisor command line ignored: the "
+		log_warnx("host paravisor command line ignored: the "
 			  "image was built without --allow-host-cmdline");
 		return 0;
 	}

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "host/igvm_cmd.h"
+#include "host/run.h"
 #include "lib/log.h"
 
 struct subcommand {
@@ -14,6 +15,8 @@ struct subcommand {
 
 static const struct subcommand subcommands[] = {
 	{ "igvm", igvm_cmd_main, "build, dump and measure IGVM images" },
+	{ "run", run_main, "run an IGVM image in a new partition" },
+	{ "list", list_main, "list the running partitions" },
 };
 
 static void usage(FILE *fp)

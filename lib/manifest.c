@@ -242,7 +242,7 @@ static int manifest_svc_to_fdt(const struct manifest_service *svc, void *fdt,
 	unsigned n = 0;
 	int rc;
 
-	if ((rc = fdt_setprop_string(fdt, node, "name", svc->name)) ||
+	if ((rc = fdt_setprop_string(fdt, node, "service", svc->name)) ||
 	    (rc = fdt_setprop_string(fdt, node, "binary", svc->binary)) ||
 	    (rc = fdt_setprop_u32(fdt, node, "stop-timeout-ms",
 				  svc->stop_timeout_ms)))
@@ -326,7 +326,7 @@ static int manifest_get_list(const void *fdt, int node, const char *prop,
 static int manifest_svc_from_fdt(const void *fdt, int node, struct manifest *m)
 {
 	const char *name =
-	    manifest_get_string(fdt, node, "name", MANIFEST_NAME_MAX);
+	    manifest_get_string(fdt, node, "service", MANIFEST_NAME_MAX);
 	const char *bin =
 	    manifest_get_string(fdt, node, "binary", MANIFEST_PATH_MAX);
 	const fdt32_t *stop;

@@ -11,7 +11,7 @@
  * (guest-ram, sidecar, boot-dtb). stop-timeout: ms between SIGTERM and
  * SIGKILL (default 5000). ARGs: whitespace-separated, no quoting.
  *
- * Device tree: /parapet/services/service@I { name; binary; args
+ * Device tree: /parapet/services/service@I { service (its name); binary; args
  * (stringlist, absent when none); fds (stringlist); stop-timeout-ms }. */
 #ifndef PARAPET_MANIFEST_H
 #define PARAPET_MANIFEST_H

@@ -202,11 +202,11 @@ static void test_manifest_fdt(void **state)
 	assert_memory_equal(&m, &back, sizeof(m));
 	/* a hostile tree: name not terminated, unknown fd name */
 	node = fdt_path_offset(fdt, "/services/service@0");
-	assert_int_equal(fdt_setprop(fdt, node, "name", "abc", 3), 0);
+	assert_int_equal(fdt_setprop(fdt, node, "service", "abc", 3), 0);
 	assert_int_equal(
 	    manifest_from_fdt(fdt, fdt_path_offset(fdt, "/services"), &back),
 	    MANIFEST_ERR_NAME);
-	assert_int_equal(fdt_setprop_string(fdt, node, "name", "abc"), 0);
+	assert_int_equal(fdt_setprop_string(fdt, node, "service", "abc"), 0);
 	assert_int_equal(fdt_setprop_string(fdt, node, "fds", "disk"), 0);
 	assert_int_equal(
 	    manifest_from_fdt(fdt, fdt_path_offset(fdt, "/services"), &back),

@@ -1,0 +1,544 @@
+/* `parapet run`: the host side of a partition. Checks the flags, creates
+ * the run directory, starts parapet-boot as PID 1 of new pid, mount, ipc,
+ * uts and net namespaces (and a user namespace when not root), then
+ * waits: SIGTERM/SIGINT and --timeout power the partition off (SIGTERM
+ * to its init), and init's exit status becomes ours (DESIGN.md §3). */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <limits.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "host/run.h"
+#include "host/rundir.h"
+#include "lib/cpulist.h"
+#include "lib/log.h"
+#include "lib/parse.h"
+#include "lib/partition.h"
+#include "lib/util.h"
+
+#define RUN_KILL_GRACE_MS 30000 /* power-off to SIGKILL */
+
+struct run_args {
+	const char *image, *name, *accel, *cpus, *sidecar_cpus, *mem;
+	const char *cmdline, *guest_cmdline, *host_dtb, *sandbox, *manifest;
+	unsigned timeout_s;
+};
+
+struct run {
+	struct run_args a;
+	char name[64];
+	char dir[4096];
+	char libexec[2100];
+	char image[PATH_MAX];
+	uint64_t start_ns;
+	pid_t child;
+	bool userns;
+};
+
+static const char run_usage[] =
+    "usage: parapet run IMAGE.igvm [options]\n"
+    "  --name NAME              partition name (default: image-PID)\n"
+    "  --accel kvm|emu|auto     accelerator (default auto)\n"
+    "  --cpus N                 VP count (default: the image's)\n"
+    "  --sidecar-cpus LIST|auto|none  sidecar CPUs (default auto: all "
+    "but 0)\n"
+    "  --mem SIZE               guest memory (default: the image's)\n"
+    "  --cmdline OPTS           paravisor options, appended when the "
+    "image allows\n"
+    "  --guest-cmdline ARGS     the guest's command line\n"
+    "  --host-dtb FILE          host device tree (cpus, memory, "
+    "bootargs, /parapet)\n"
+    "  --sandbox strict|log|off service sandbox (default strict)\n"
+    "  --timeout SECONDS        power off after this long (exit 124)\n"
+    "  --manifest FILE          TEST ONLY: services to start instead of "
+    "the default\n"
+    "exit: the guest's exit value, 123 crash, 124 timeout, 125 Parapet "
+    "failed\n";
+
+static int run_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int run_fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "parapet run: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return PARTITION_EXIT_SETUP;
+}
+
+static const struct option run_opts[] = {
+	{ "name", required_argument, NULL, 'n' },
+	{ "accel", required_argument, NULL, 'a' },
+	{ "cpus", required_argument, NULL, 'c' },
+	{ "sidecar-cpus", required_argument, NULL, 'S' },
+	{ "mem", required_argument, NULL, 'm' },
+	{ "cmdline", required_argument, NULL, 'p' },
+	{ "guest-cmdline", required_argument, NULL, 'g' },
+	{ "host-dtb", required_argument, NULL, 'd' },
+	{ "sandbox", required_argument, NULL, 'x' },
+	{ "timeout", required_argument, NULL, 't' },
+	{ "manifest", required_argument, NULL, 'M' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static const char **run_slot(struct run_args *a, int c)
+{
+	switch (c) {
+	case 'n':
+		return &a->name;
+	case 'a':
+		return &a->accel;
+	case 'c':
+		return &a->cpus;
+	case 'S':
+		return &a->sidecar_cpus;
+	case 'm':
+		return &a->mem;
+	case 'p':
+		return &a->cmdline;
+	case 'g':
+		return &a->guest_cmdline;
+	case 'd':
+		return &a->host_dtb;
+	case 'x':
+		return &a->sandbox;
+	case 'M':
+		return &a->manifest;
+	default:
+		return NULL;
+	}
+}
+
+/* Syntax of every flag; the shim checks them against the image. */
+static int run_check_flags(struct run_args *a, const char *timeout)
+{
+	struct cpulist l;
+	uint64_t v;
+	int rc;
+
+	if (a->accel && strcmp(a->accel, "kvm") && strcmp(a->accel, "emu") &&
+	    strcmp(a->accel, "auto"))
+		return run_fail("--accel '%s': want kvm, emu or auto",
+				a->accel);
+	if (a->cpus && parse_uint(a->cpus, 1, 64, &v) != 0)
+		return run_fail("--cpus '%s': want 1-64", a->cpus);
+	if (a->sidecar_cpus && strcmp(a->sidecar_cpus, "auto") &&
+	    strcmp(a->sidecar_cpus, "none") &&
+	    (rc = cpulist_parse(a->sidecar_cpus, 64, &l)) != CPULIST_OK)
+		return run_fail("--sidecar-cpus '%s': %s", a->sidecar_cpus,
+				cpulist_strerror(rc));
+	if (a->mem && (parse_size(a->mem, &v) != 0 || v == 0 || v % 4096))
+		return run_fail("--mem '%s': want a size in whole pages, "
+				"e.g. 64M",
+				a->mem);
+	if (a->sandbox && strcmp(a->sandbox, "strict") &&
+	    strcmp(a->sandbox, "log") && strcmp(a->sandbox, "off"))
+		return run_fail("--sandbox '%s': want strict, log or off",
+				a->sandbox);
+	if (timeout) {
+		if (parse_uint(timeout, 1, 7 * 86400, &v) != 0)
+			return run_fail("--timeout '%s': want seconds (1 to "
+					"604800)",
+					timeout);
+		a->timeout_s = (unsigned)v;
+	}
+	if (a->name && !rundir_name_ok(a->name))
+		return run_fail("--name '%s': want 1-63 of A-Z a-z 0-9 _ . -",
+				a->name);
+	return 0;
+}
+
+static int run_check_file(const char *what, const char *path)
+{
+	struct stat st;
+
+	if (path == NULL)
+		return 0;
+	if (stat(path, &st) != 0 || access(path, R_OK) != 0)
+		return run_fail("%s %s: %s", what, path, strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		return run_fail("%s %s: not a regular file", what, path);
+	return 0;
+}
+
+static int run_parse(int argc, char **argv, struct run_args *a)
+{
+	const char *timeout = NULL;
+	int c, rc;
+
+	memset(a, 0, sizeof(*a));
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":h", run_opts, NULL)) != -1) {
+		const char **slot = run_slot(a, c);
+
+		if (slot != NULL)
+			*slot = optarg;
+		else if (c == 't')
+			timeout = optarg;
+		else if (c == 'h') {
+			fputs(run_usage, stdout);
+			return -1;
+		} else if (c == ':')
+			return run_fail("%s needs a value", argv[optind - 1]);
+		else
+			return run_fail("unknown option '%s' (see parapet run "
+					"--help)",
+					argv[optind - 1]);
+	}
+	if (optind != argc - 1)
+		return run_fail(optind == argc ? "expected IMAGE.igvm"
+					       : "expected one IMAGE.igvm, "
+						 "got more operands");
+	a->image = argv[optind];
+	if ((rc = run_check_flags(a, timeout)) != 0 ||
+	    (rc = run_check_file("image", a->image)) != 0 ||
+	    (rc = run_check_file("--host-dtb", a->host_dtb)) != 0 ||
+	    (rc = run_check_file("--manifest", a->manifest)) != 0)
+		return rc;
+	return 0;
+}
+
+/* parapet-boot next to our own executable, or in PREFIX/libexec/parapet
+ * when installed (PREFIX/bin/parapet). */
+static int run_find_libexec(struct run *r)
+{
+	char exe[2048], *slash;
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	char probe[4200];
+
+	if (n <= 0)
+		return run_fail("cannot read /proc/self/exe: %s",
+				strerror(errno));
+	exe[n] = '\0';
+	slash = strrchr(exe, '/');
+	*slash = '\0';
+	snprintf(probe, sizeof(probe), "%s/parapet-boot", exe);
+	if (access(probe, X_OK) == 0) {
+		snprintf(r->libexec, sizeof(r->libexec), "%s", exe);
+		return 0;
+	}
+	snprintf(r->libexec, sizeof(r->libexec), "%s/../libexec/parapet", exe);
+	snprintf(probe, sizeof(probe), "%s/parapet-boot", r->libexec);
+	if (access(probe, X_OK) != 0)
+		return run_fail("parapet-boot not found next to %s nor in "
+				"%s",
+				exe, r->libexec);
+	return 0;
+}
+
+/* A small JSON status for `parapet list`. */
+static void run_write_status(const struct run *r, const char *state)
+{
+	char path[4200], tmp[4300];
+	json_t *j =
+	    json_pack("{s:s, s:i, s:s, s:s, s:s, s:s, s:I, s:I, s:s}", "name",
+		      r->name, "pid", (int)getpid(), "image", r->image, "accel",
+		      r->a.accel ? r->a.accel : "auto", "cpus",
+		      r->a.cpus ? r->a.cpus : "", "state", state, "start_ns",
+		      (json_int_t)r->start_ns, "start_time",
+		      (json_int_t)time(NULL), "libexec", r->libexec);
+
+	snprintf(path, sizeof(path), "%s/status.json", r->dir);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	if (j == NULL || json_dump_file(j, tmp, JSON_INDENT(2)) != 0 ||
+	    rename(tmp, path) != 0)
+		log_warnx("cannot write %s", path);
+	json_decref(j);
+}
+
+static int run_write_pid(const struct run *r, const char *file, pid_t pid)
+{
+	char path[4200];
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s/%s", r->dir, file);
+	fp = fopen(path, "we");
+	if (fp == NULL)
+		return -1;
+	fprintf(fp, "%d\n", (int)pid);
+	return fclose(fp);
+}
+
+static int run_make_dir(struct run *r)
+{
+	char base[3000], err[256], logs[4200];
+	const char *img = strrchr(r->a.image, '/');
+	pid_t other;
+
+	if (rundir_base(base, sizeof(base), err, sizeof(err)) != 0)
+		return run_fail("%s", err);
+	if (r->a.name)
+		snprintf(r->name, sizeof(r->name), "%s", r->a.name);
+	else {
+		snprintf(r->name, sizeof(r->name), "%.40s",
+			 img ? img + 1 : r->a.image);
+		if (strstr(r->name, ".igvm"))
+			*strstr(r->name, ".igvm") = '\0';
+		if (!rundir_name_ok(r->name))
+			snprintf(r->name, sizeof(r->name), "partition");
+		snprintf(r->name + strlen(r->name),
+			 sizeof(r->name) - strlen(r->name), "-%d",
+			 (int)getpid());
+	}
+	snprintf(r->dir, sizeof(r->dir), "%s/%s", base, r->name);
+	other = rundir_read_pid(r->dir, "pid");
+	if (rundir_pid_alive(other))
+		return run_fail("partition '%s' is already running (pid %d)",
+				r->name, (int)other);
+	rundir_remove(r->dir); /* stale: its parapet run is gone */
+	snprintf(logs, sizeof(logs), "%s/logs", r->dir);
+	if (mkdir(r->dir, 0755) != 0 || mkdir(logs, 0755) != 0 ||
+	    run_write_pid(r, "pid", getpid()) != 0)
+		return run_fail("%s: %s", r->dir, strerror(errno));
+	run_write_status(r, "booting");
+	return 0;
+}
+
+static void run_add_arg(char **argv, int *n, const char *flag, const char *v)
+{
+	if (v == NULL)
+		return;
+	argv[(*n)++] = (char *)(uintptr_t)flag;
+	argv[(*n)++] = (char *)(uintptr_t)v;
+}
+
+/* In the child, PID 1 of the new namespaces: becomes parapet-boot. */
+static void run_child(struct run *r, int sync_fd)
+{
+	static char reftime[32], boot[PATH_MAX + 32];
+	char *argv[40];
+	char c;
+	int n = 0, null;
+
+	/* The partition must not outlive us, even if we are SIGKILLed. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (read(sync_fd, &c, 1) != 1)
+		_exit(PARTITION_EXIT_SETUP); /* the parent failed */
+	close(sync_fd);
+	if (sethostname(r->name, strlen(r->name)) != 0)
+		dprintf(2, "parapet run: sethostname: %s\n", strerror(errno));
+	/* stdout carries only guest console bytes; Parapet talks on
+	 * stderr. The console reaches the guest through hostcomm. */
+	null = open("/dev/null", O_RDONLY);
+	if (null < 0 || dup2(null, 0) < 0 || dup2(2, 1) < 0)
+		_exit(PARTITION_EXIT_SETUP);
+	close(null);
+	snprintf(boot, sizeof(boot), "%s/parapet-boot", r->libexec);
+	snprintf(reftime, sizeof(reftime), "%llu",
+		 (unsigned long long)r->start_ns);
+	argv[n++] = (char *)(uintptr_t) "parapet-boot";
+	run_add_arg(argv, &n, "--run-dir", r->dir);
+	run_add_arg(argv, &n, "--libexec", r->libexec);
+	run_add_arg(argv, &n, "--name", r->name);
+	run_add_arg(argv, &n, "--reftime-run-start", reftime);
+	run_add_arg(argv, &n, "--accel", r->a.accel);
+	run_add_arg(argv, &n, "--cpus", r->a.cpus);
+	run_add_arg(argv, &n, "--sidecar-cpus", r->a.sidecar_cpus);
+	run_add_arg(argv, &n, "--mem", r->a.mem);
+	run_add_arg(argv, &n, "--cmdline", r->a.cmdline);
+	run_add_arg(argv, &n, "--guest-cmdline", r->a.guest_cmdline);
+	run_add_arg(argv, &n, "--host-dtb", r->a.host_dtb);
+	run_add_arg(argv, &n, "--sandbox", r->a.sandbox);
+	run_add_arg(argv, &n, "--manifest", r->a.manifest);
+	argv[n++] = (char *)(uintptr_t) "--";
+	argv[n++] = r->image;
+	argv[n] = NULL;
+	execv(boot, argv);
+	dprintf(2, "parapet run: exec %s: %s\n", boot, strerror(errno));
+	_exit(PARTITION_EXIT_SETUP);
+}
+
+static int run_write_file(pid_t pid, const char *file, const char *text)
+{
+	char path[64];
+	int fd, rc;
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	rc = write(fd, text, strlen(text)) == (ssize_t)strlen(text) ? 0 : -1;
+	close(fd);
+	return rc;
+}
+
+/* Unprivileged: our uid and gid become root inside. */
+static int run_map_ids(pid_t pid)
+{
+	char map[64];
+
+	snprintf(map, sizeof(map), "0 %u 1\n", (unsigned)getuid());
+	if (run_write_file(pid, "uid_map", map) != 0)
+		return -1;
+	if (run_write_file(pid, "setgroups", "deny") != 0)
+		return -1;
+	snprintf(map, sizeof(map), "0 %u 1\n", (unsigned)getgid());
+	return run_write_file(pid, "gid_map", map);
+}
+
+static int run_spawn(struct run *r)
+{
+	unsigned long flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC |
+			      CLONE_NEWUTS | CLONE_NEWNET | SIGCHLD;
+	int sync[2];
+	pid_t pid;
+
+	r->userns = geteuid() != 0;
+	if (r->userns)
+		flags |= CLONE_NEWUSER;
+	if (pipe2(sync, O_CLOEXEC) != 0)
+		return run_fail("pipe: %s", strerror(errno));
+	pid = (pid_t)syscall(SYS_clone, flags, NULL, NULL, NULL, NULL);
+	if (pid == 0) {
+		close(sync[1]);
+		run_child(r, sync[0]);
+	}
+	close(sync[0]);
+	if (pid < 0) {
+		close(sync[1]);
+		return run_fail("cannot create the partition's namespaces: %s",
+				strerror(errno));
+	}
+	r->child = pid;
+	if (r->userns && run_map_ids(pid) != 0) {
+		close(sync[1]);
+		return run_fail("user namespace id maps: %s", strerror(errno));
+	}
+	if (write(sync[1], "g", 1) != 1 ||
+	    run_write_pid(r, "init.pid", pid) != 0) {
+		close(sync[1]);
+		return run_fail("starting the partition: %s", strerror(errno));
+	}
+	close(sync[1]);
+	return 0;
+}
+
+/* Maps how init ended to our exit status. */
+static int run_status(const struct run *r, int status, bool timed_out)
+{
+	if (timed_out) {
+		fprintf(stderr, "parapet run: %s: timeout after %u s\n",
+			r->name, r->a.timeout_s);
+		return PARTITION_EXIT_TIMEOUT;
+	}
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	fprintf(stderr, "parapet run: %s: partition killed by signal %d\n",
+		r->name, WTERMSIG(status));
+	return PARTITION_EXIT_SETUP;
+}
+
+struct run_wait {
+	int sigfd;
+	bool stopping, timed_out;
+	uint64_t deadline_ns, kill_at_ns;
+};
+
+static void run_poweroff(struct run *r, struct run_wait *w, const char *why)
+{
+	if (w->stopping)
+		return;
+	log_info("%s: power-off (%s)", r->name, why);
+	w->stopping = true;
+	w->kill_at_ns = util_now_ns() + RUN_KILL_GRACE_MS * 1000000ull;
+	kill(r->child, SIGTERM);
+	run_write_status(r, "stopping");
+}
+
+static int run_wait_timeout(const struct run_wait *w)
+{
+	uint64_t now = util_now_ns(),
+		 next = w->stopping ? w->kill_at_ns : w->deadline_ns;
+
+	if (next == 0)
+		return -1;
+	return next <= now ? 0 : (int)((next - now) / 1000000) + 1;
+}
+
+static int run_wait(struct run *r, struct run_wait *w)
+{
+	struct signalfd_siginfo si;
+	int status;
+
+	for (;;) {
+		struct pollfd p = { .fd = w->sigfd, .events = POLLIN };
+		int rc = poll(&p, 1, run_wait_timeout(w));
+		uint64_t now = util_now_ns();
+
+		if (rc < 0 && errno != EINTR)
+			return run_fail("poll: %s", strerror(errno));
+		while (read(w->sigfd, &si, sizeof(si)) == sizeof(si))
+			if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
+				run_poweroff(r, w,
+					     si.ssi_signo == SIGINT
+						 ? "SIGINT"
+						 : "SIGTERM");
+		if (waitpid(r->child, &status, WNOHANG) == r->child)
+			return run_status(r, status, w->timed_out);
+		if (!w->stopping && w->deadline_ns && now >= w->deadline_ns) {
+			w->timed_out = true;
+			run_poweroff(r, w, "timeout");
+		} else if (w->stopping && now >= w->kill_at_ns) {
+			log_warnx("%s: init still running %d s after "
+				  "power-off: SIGKILL",
+				  r->name, RUN_KILL_GRACE_MS / 1000);
+			kill(r->child, SIGKILL);
+			w->kill_at_ns = UINT64_MAX;
+		}
+	}
+}
+
+int run_main(int argc, char **argv)
+{
+	static struct run r;
+	struct run_wait w = { 0 };
+	sigset_t set;
+	int rc;
+
+	r.start_ns = util_now_ns();
+	if ((rc = run_parse(argc, argv, &r.a)) != 0)
+		return rc < 0 ? 0 : rc;
+	if (realpath(r.a.image, r.image) == NULL)
+		return run_fail("image %s: %s", r.a.image, strerror(errno));
+	if ((rc = run_find_libexec(&r)) != 0)
+		return rc;
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	w.sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (w.sigfd < 0)
+		return run_fail("signalfd: %s", strerror(errno));
+	if ((rc = run_make_dir(&r)) != 0)
+		return rc;
+	if ((rc = run_spawn(&r)) == 0) {
+		run_write_status(&r, "running");
+		if (r.a.timeout_s)
+			w.deadline_ns =
+			    r.start_ns + r.a.timeout_s * 1000000000ull;
+		rc = run_wait(&r, &w);
+	} else if (r.child > 0) {
+		kill(r.child, SIGKILL);
+		waitpid(r.child, NULL, 0);
+	}
+	rundir_remove(r.dir);
+	return rc;
+}

@@ -1,0 +1,341 @@
+/* init's control endpoint (InitControl on /run/parapet/ipc/init.sock).
+ * Handlers run on nng's threads: they queue the request and wake the
+ * event loop through an eventfd; the loop answers (ipc_request_finish)
+ * at once (Ps, Logs, Poweroff) or when the service is ready or gone
+ * (Start, Restart, Stop). */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "init.pb-c.h"
+#include "init/init.h"
+#include "lib/ipc.h"
+#include "lib/log.h"
+#include "lib/partition.h"
+#include "lib/util.h"
+
+#define CTL_LOG_DEFAULT (16u * 1024)
+#define CTL_QUEUE_MAX	64
+
+enum ctl_method {
+	CTL_PS,
+	CTL_RESTART,
+	CTL_STOP,
+	CTL_START,
+	CTL_LOGS,
+	CTL_POWEROFF
+};
+
+struct ctl_req {
+	struct ipc_request *req;
+	enum ctl_method method;
+	const ProtobufCMessage *in;
+	ProtobufCMessage *out;
+	struct ctl_req *next;
+};
+
+struct control {
+	struct init *init;
+	struct ipc_server *srv;
+	pthread_mutex_t lock;
+	struct ctl_req *head, **tail;
+	unsigned queued;
+};
+
+static int ctl_enqueue(struct ipc_request *req, const ProtobufCMessage *in,
+		       ProtobufCMessage *out, void *arg, enum ctl_method m)
+{
+	struct control *c = arg;
+	struct ctl_req *r = calloc(1, sizeof(*r));
+	uint64_t one = 1;
+	int full;
+
+	if (r == NULL)
+		return IPC_ERR_NOMEM;
+	r->req = req;
+	r->method = m;
+	r->in = in;
+	r->out = out;
+	pthread_mutex_lock(&c->lock);
+	full = c->queued >= CTL_QUEUE_MAX;
+	if (!full) {
+		*c->tail = r;
+		c->tail = &r->next;
+		c->queued++;
+	}
+	pthread_mutex_unlock(&c->lock);
+	if (full) {
+		free(r);
+		return IPC_ERR_UNAVAILABLE;
+	}
+	if (write(c->init->eventfd, &one, sizeof(one)) < 0)
+		log_warn("control: eventfd");
+	return IPC_ASYNC;
+}
+
+#define CTL_HANDLER(fn, m)                                                     \
+	static int fn(struct ipc_request *req, const ProtobufCMessage *in,     \
+		      ProtobufCMessage *out, void *arg)                        \
+	{                                                                      \
+		return ctl_enqueue(req, in, out, arg, m);                      \
+	}
+CTL_HANDLER(ctl_ps, CTL_PS)
+CTL_HANDLER(ctl_restart, CTL_RESTART)
+CTL_HANDLER(ctl_stop, CTL_STOP)
+CTL_HANDLER(ctl_start, CTL_START)
+CTL_HANDLER(ctl_logs, CTL_LOGS)
+CTL_HANDLER(ctl_poweroff, CTL_POWEROFF)
+
+static const struct ipc_method ctl_methods[] = {
+	{ "Ps", ctl_ps, IPC_SENDER_ANY, 64 },
+	{ "Restart", ctl_restart, IPC_SENDER_ANY, 256 },
+	{ "Stop", ctl_stop, IPC_SENDER_ANY, 256 },
+	{ "Start", ctl_start, IPC_SENDER_ANY, 256 },
+	{ "Logs", ctl_logs, IPC_SENDER_ANY, 256 },
+	{ "Poweroff", ctl_poweroff, IPC_SENDER_ANY, 1024 },
+};
+
+static char *ctl_strdup(struct ipc_request *req, const char *s)
+{
+	size_t n = strlen(s) + 1;
+	char *d = ipc_request_alloc(req, n);
+
+	if (d != NULL)
+		memcpy(d, s, n);
+	return d;
+}
+
+static Parapet__ServiceStatus *ctl_status(struct ipc_request *req,
+					  const struct service *s)
+{
+	Parapet__ServiceStatus *st = ipc_request_alloc(req, sizeof(*st));
+	uint64_t now = util_now_ns();
+
+	if (st == NULL)
+		return NULL;
+	parapet__service_status__init(st);
+	st->name = ctl_strdup(req, s->m.name);
+	st->state = ctl_strdup(req, svc_state_name(s->state));
+	st->binary = ctl_strdup(req, s->path);
+	st->last_exit = ctl_strdup(req, s->last_exit);
+	st->has_pid = st->has_spawns = st->has_deaths = 1;
+	st->pid = s->pid;
+	st->spawns = s->spawns;
+	st->deaths = s->deaths;
+	if (s->pid > 0) {
+		st->has_uptime_ns = 1;
+		st->uptime_ns = now - s->spawned_ns;
+	}
+	if (s->ready_ns) {
+		st->has_ready_ns = 1;
+		st->ready_ns = s->ready_ns - s->spawned_ns;
+	}
+	return st;
+}
+
+static int ctl_do_ps(struct init *in, struct ctl_req *r)
+{
+	Parapet__PsReply *out = (Parapet__PsReply *)r->out;
+
+	out->services = ipc_request_alloc(r->req, sizeof(void *) * in->n_svc);
+	if (in->n_svc && out->services == NULL)
+		return IPC_ERR_NOMEM;
+	for (unsigned i = 0; i < in->n_svc; i++)
+		if ((out->services[out->n_services++] =
+			 ctl_status(r->req, &in->svc[i])) == NULL)
+			return IPC_ERR_NOMEM;
+	out->has_orphans_reaped = out->has_uptime_ns = 1;
+	out->orphans_reaped = in->orphans;
+	out->uptime_ns = util_now_ns() - in->start_ns;
+	return 0;
+}
+
+static int ctl_do_logs(struct init *in, struct ctl_req *r)
+{
+	const Parapet__LogsRequest *q = (const Parapet__LogsRequest *)r->in;
+	Parapet__LogsReply *out = (Parapet__LogsReply *)r->out;
+	size_t max =
+	    q->has_max_bytes && q->max_bytes ? q->max_bytes : CTL_LOG_DEFAULT;
+
+	if (max > LOGRING_SIZE)
+		max = LOGRING_SIZE;
+	out->logs = ipc_request_alloc(r->req, sizeof(void *) * in->n_svc);
+	for (unsigned i = 0; out->logs != NULL && i < in->n_svc; i++) {
+		const struct service *s = &in->svc[i];
+		Parapet__ServiceLog *l;
+
+		if (q->name && *q->name && strcmp(q->name, s->m.name))
+			continue;
+		l = ipc_request_alloc(r->req, sizeof(*l));
+		if (l == NULL)
+			return IPC_ERR_NOMEM;
+		parapet__service_log__init(l);
+		l->text.data = ipc_request_alloc(r->req, max);
+		if (l->text.data == NULL)
+			return IPC_ERR_NOMEM;
+		l->name = ctl_strdup(r->req, s->m.name);
+		l->has_text = l->has_dropped = 1;
+		l->text.len = logring_tail(&s->log, l->text.data, max);
+		l->dropped = logring_dropped(&s->log);
+		out->logs[out->n_logs++] = l;
+	}
+	if (q->name && *q->name && out->n_logs == 0) {
+		ipc_request_set_error(r->req, "no such service");
+		return IPC_ERR_HANDLER;
+	}
+	return out->logs == NULL && in->n_svc ? IPC_ERR_NOMEM : 0;
+}
+
+/* Start, Stop, Restart: the reply waits on the service. */
+static int ctl_do_service(struct init *in, struct ctl_req *r)
+{
+	const Parapet__ServiceRef *q = (const Parapet__ServiceRef *)r->in;
+	struct service *s = q->name ? svc_find(in, q->name) : NULL;
+
+	if (s == NULL) {
+		ipc_request_set_error(r->req, "no such service");
+		return IPC_ERR_HANDLER;
+	}
+	if (s->pending != NULL || in->powering_off)
+		return IPC_ERR_UNAVAILABLE;
+	s->pending = r;
+	s->wait = r->method == CTL_STOP ? SVC_WAIT_GONE : SVC_WAIT_READY;
+	if (r->method == CTL_STOP)
+		svc_stop(in, s);
+	else if (r->method == CTL_START)
+		svc_start(in, s);
+	else
+		svc_restart(in, s);
+	/* Already there (or failed at once): answer now. */
+	if ((s->wait == SVC_WAIT_GONE && s->pid <= 0) ||
+	    s->state == SVC_RUNNING || s->state == SVC_FAILED)
+		control_finish(in, s, s->state == SVC_FAILED ? -1 : 0);
+	return IPC_ASYNC;
+}
+
+static int ctl_do_poweroff(struct init *in, struct ctl_req *r)
+{
+	const Parapet__PoweroffRequest *q =
+	    (const Parapet__PoweroffRequest *)r->in;
+	int status = q->has_status ? q->status : 0;
+
+	if (status < 0 || status > 255) {
+		ipc_request_set_error(r->req, "status out of 0-255");
+		return IPC_ERR_HANDLER;
+	}
+	init_poweroff(in, status, q->reason ? q->reason : "Poweroff request");
+	return 0;
+}
+
+static void ctl_dispatch(struct init *in, struct ctl_req *r)
+{
+	int rc;
+
+	switch (r->method) {
+	case CTL_PS:
+		rc = ctl_do_ps(in, r);
+		break;
+	case CTL_LOGS:
+		rc = ctl_do_logs(in, r);
+		break;
+	case CTL_POWEROFF:
+		rc = ctl_do_poweroff(in, r);
+		break;
+	default:
+		rc = ctl_do_service(in, r);
+		break;
+	}
+	if (rc == IPC_ASYNC)
+		return;
+	ipc_request_finish(r->req, rc);
+	free(r);
+}
+
+void control_finish(struct init *in, struct service *s, int rc)
+{
+	struct ctl_req *r = s->pending;
+	Parapet__ControlReply *out;
+
+	(void)in;
+	if (r == NULL)
+		return;
+	if (s->wait == SVC_WAIT_READY && rc == 0 && s->state != SVC_RUNNING)
+		return; /* a stop on the way to a restart */
+	s->pending = NULL;
+	s->wait = SVC_WAIT_NONE;
+	out = (Parapet__ControlReply *)r->out;
+	out->service = ctl_status(r->req, s);
+	if (rc != 0)
+		ipc_request_set_error(r->req, s->last_exit);
+	ipc_request_finish(r->req, rc != 0 ? IPC_ERR_HANDLER : 0);
+	free(r);
+}
+
+void control_run_queue(struct init *in)
+{
+	struct control *c = in->control;
+	struct ctl_req *list, *next;
+	uint64_t count;
+
+	if (read(in->eventfd, &count, sizeof(count)) < 0) {
+		/* EAGAIN: nothing queued */
+	}
+	if (c == NULL)
+		return;
+	pthread_mutex_lock(&c->lock);
+	list = c->head;
+	c->head = NULL;
+	c->tail = &c->head;
+	c->queued = 0;
+	pthread_mutex_unlock(&c->lock);
+	for (; list != NULL; list = next) {
+		next = list->next;
+		ctl_dispatch(in, list);
+	}
+}
+
+struct control *control_open(struct init *in)
+{
+	struct control *c = calloc(1, sizeof(*c));
+	struct ipc_listen listen = { PARTITION_INIT_SOCK, 1, 0660 };
+	struct ipc_server_config cfg = {
+		.name = "init",
+		.listen = &listen,
+		.n_listen = 1,
+		.service = &parapet__init_control__descriptor,
+		.methods = ctl_methods,
+		.n_methods = sizeof(ctl_methods) / sizeof(ctl_methods[0]),
+		.recv_max = 64u * 1024,
+		.decode_budget = 2u << 20,
+		.n_contexts = 4,
+	};
+
+	if (c == NULL)
+		return NULL;
+	c->init = in;
+	c->tail = &c->head;
+	pthread_mutex_init(&c->lock, NULL);
+	cfg.arg = c;
+	c->srv = ipc_server_open(&cfg);
+	if (c->srv == NULL) {
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+void control_close(struct control *c)
+{
+	struct ctl_req *r, *next;
+
+	if (c == NULL)
+		return;
+	ipc_server_close(c->srv);
+	for (r = c->head; r != NULL; r = next) {
+		next = r->next;
+		free(r);
+	}
+	free(c);
+}

@@ -1,0 +1,106 @@
+/* parapet-init, PID 1 of a partition: its state (the supervised services)
+ * and the modules of its one event loop: service.c (spawn, reap, restart,
+ * stop), control.c (the InitControl endpoint), logring.c (service logs),
+ * setup.c (mounts, environment, the boot device tree). */
+#ifndef PARAPET_INIT_H
+#define PARAPET_INIT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "lib/manifest.h"
+
+#define LOGRING_SIZE (64u * 1024)
+
+/* A byte ring holding the tail of a service's stderr. */
+struct logring {
+	uint8_t buf[LOGRING_SIZE];
+	uint64_t written; /* bytes ever written */
+};
+
+void logring_write(struct logring *r, const void *data, size_t len);
+/* Copies the last up to max bytes; returns the count. */
+size_t logring_tail(const struct logring *r, uint8_t *out, size_t max);
+uint64_t logring_dropped(const struct logring *r);
+
+enum svc_state {
+	SVC_STARTING, /* spawned, waiting for READY */
+	SVC_RUNNING,
+	SVC_BACKOFF,  /* died; respawn at respawn_at */
+	SVC_STOPPING, /* SIGTERM sent; SIGKILL at kill_at */
+	SVC_STOPPED,  /* stopped on request (or by power-off) */
+	SVC_FAILED,   /* exit 125, missing binary: not restarted */
+	SVC_STATE_COUNT
+};
+
+const char *svc_state_name(enum svc_state s);
+
+/* What a pending control request waits for. */
+enum svc_wait { SVC_WAIT_NONE, SVC_WAIT_READY, SVC_WAIT_GONE };
+
+struct ctl_req;
+
+struct service {
+	struct manifest_service m;
+	char path[1400]; /* resolved binary */
+	enum svc_state state;
+	pid_t pid;
+	int chan;   /* init's end of the supervisor channel, or -1 */
+	int log_fd; /* read end of the stderr pipe, or -1 */
+	bool restart_after_stop; /* a requested restart is in progress */
+	uint64_t spawned_ns, ready_ns, respawn_at, kill_at;
+	unsigned quick_deaths; /* consecutive deaths within 1 s of spawn */
+	unsigned spawns, deaths;
+	char last_exit[96];
+	struct logring log;
+	struct ctl_req *pending; /* answered when the wait is over */
+	enum svc_wait wait;
+};
+
+struct init {
+	struct service svc[MANIFEST_MAX_SERVICES];
+	unsigned n_svc;
+	int sigfd, eventfd;
+	int part_fds[MANIFEST_FD_COUNT]; /* guest RAM, sidecar, boot dtb */
+	char libexec[1024];
+	char name[64];
+	char log_env[16]; /* PARAPET_LOG value, or "" */
+	bool kvm;
+	uint64_t start_ns;
+	uint64_t orphans;
+	bool powering_off;
+	int poweroff_status;
+	struct control *control;
+	/* boot timeline stamps from the device tree */
+	uint64_t reftime_run_start, reftime_shim_start, reftime_shim_end;
+};
+
+/* setup.c */
+int init_setup(struct init *in);
+void init_write_timeline(const struct init *in);
+
+/* service.c */
+void svc_spawn(struct init *in, struct service *s);
+void svc_stop(struct init *in, struct service *s);
+void svc_start(struct init *in, struct service *s);
+void svc_restart(struct init *in, struct service *s);
+void svc_reap(struct init *in);
+void svc_on_channel(struct init *in, struct service *s);
+void svc_on_log(struct init *in, struct service *s);
+/* Fires due timers; returns the poll timeout in ms until the next. */
+int svc_timers(struct init *in);
+struct service *svc_find(struct init *in, const char *name);
+void init_poweroff(struct init *in, int status, const char *reason);
+
+/* control.c */
+struct control;
+struct control *control_open(struct init *in);
+void control_close(struct control *c);
+/* Runs the queued requests in the event loop (after the eventfd fired). */
+void control_run_queue(struct init *in);
+/* Completes a control request waiting on s. */
+void control_finish(struct init *in, struct service *s, int rc);
+
+#endif

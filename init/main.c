@@ -1,0 +1,196 @@
+/* parapet-init: PID 1 of a partition (OpenHCL's underhill_init). Sets up
+ * /run and /dev, starts the services of the manifest in order, then runs
+ * one poll loop over a signalfd (SIGCHLD, SIGTERM, SIGINT), the control
+ * endpoint's eventfd, each service's supervisor channel and log pipe, and
+ * the restart and stop timers. Exits with the power-off status. */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "init/init.h"
+#include "lib/log.h"
+#include "lib/partition.h"
+#include "lib/util.h"
+
+#define INIT_MAX_POLL (2 + 2 * MANIFEST_MAX_SERVICES)
+
+static struct init the_init;
+
+void init_poweroff(struct init *in, int status, const char *reason)
+{
+	if (in->powering_off)
+		return;
+	log_info("power-off (%s): status %d", reason, status);
+	in->powering_off = true;
+	in->poweroff_status = status;
+}
+
+/* Power-off: stop the services one at a time, last started first.
+ * Returns true once none is left. */
+static bool init_poweroff_step(struct init *in)
+{
+	for (unsigned i = in->n_svc; i-- > 0;) {
+		struct service *s = &in->svc[i];
+
+		if (s->state == SVC_BACKOFF)
+			s->state = SVC_STOPPED;
+		if (s->pid > 0) {
+			svc_stop(in, s);
+			return false;
+		}
+	}
+	return true;
+}
+
+/* Nothing can run the guest when every service has failed. */
+static void init_check_all_failed(struct init *in)
+{
+	char why[512] = "";
+	size_t used = 0;
+
+	for (unsigned i = 0; i < in->n_svc; i++)
+		if (in->svc[i].state != SVC_FAILED)
+			return;
+	for (unsigned i = 0; i < in->n_svc && used < sizeof(why); i++)
+		used += (size_t)snprintf(
+		    why + used, sizeof(why) - used, "%s%s: %s", i ? ", " : "",
+		    in->svc[i].m.name, in->svc[i].last_exit);
+	log_warnx("no service left running (%s): the partition cannot run "
+		  "the guest",
+		  in->n_svc ? why : "the manifest lists none");
+	init_poweroff(in, PARTITION_EXIT_SETUP, "every service failed");
+}
+
+static void init_on_signal(struct init *in)
+{
+	struct signalfd_siginfo si;
+
+	while (read(in->sigfd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGCHLD)
+			continue; /* reaped below */
+		init_poweroff(in,
+			      PARTITION_EXIT_SIGNAL_BASE + (int)si.ssi_signo,
+			      si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
+	}
+	svc_reap(in);
+}
+
+static nfds_t init_poll_set(struct init *in, struct pollfd *p,
+			    struct service **owner)
+{
+	nfds_t n = 0;
+
+	p[n++] = (struct pollfd){ .fd = in->sigfd, .events = POLLIN };
+	p[n++] = (struct pollfd){ .fd = in->eventfd, .events = POLLIN };
+	for (unsigned i = 0; i < in->n_svc; i++) {
+		struct service *s = &in->svc[i];
+
+		if (s->chan >= 0) {
+			owner[n] = s;
+			p[n++] =
+			    (struct pollfd){ .fd = s->chan, .events = POLLIN };
+		}
+		if (s->log_fd >= 0) {
+			owner[n] = s;
+			p[n++] = (struct pollfd){ .fd = s->log_fd,
+						  .events = POLLIN };
+		}
+	}
+	return n;
+}
+
+static void init_dispatch(struct init *in, struct pollfd *p, nfds_t n,
+			  struct service **owner)
+{
+	if (p[0].revents)
+		init_on_signal(in);
+	if (p[1].revents)
+		control_run_queue(in);
+	for (nfds_t i = 2; i < n; i++) {
+		struct service *s = owner[i];
+
+		if (!p[i].revents)
+			continue;
+		if (p[i].fd == s->chan)
+			svc_on_channel(in, s);
+		else if (p[i].fd == s->log_fd) {
+			svc_on_log(in, s);
+			if (p[i].revents & (POLLHUP | POLLERR) &&
+			    !(p[i].revents & POLLIN)) {
+				close(s->log_fd); /* EOF; output is over */
+				s->log_fd = -1;
+			}
+		}
+	}
+}
+
+static int init_loop(struct init *in)
+{
+	struct pollfd p[INIT_MAX_POLL];
+	struct service *owner[INIT_MAX_POLL];
+
+	for (;;) {
+		int timeout = svc_timers(in);
+		nfds_t n;
+
+		if (in->powering_off && init_poweroff_step(in))
+			return in->poweroff_status;
+		if (!in->powering_off)
+			init_check_all_failed(in);
+		if (in->powering_off && init_poweroff_step(in))
+			return in->poweroff_status;
+		n = init_poll_set(in, p, owner);
+		if (poll(p, n, timeout) < 0 && errno != EINTR)
+			fatal("poll");
+		init_dispatch(in, p, n, owner);
+	}
+}
+
+static int init_signals(struct init *in)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	in->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	in->eventfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	return in->sigfd >= 0 && in->eventfd >= 0 ? 0 : -1;
+}
+
+int main(int argc, char **argv)
+{
+	struct init *in = &the_init;
+	int status;
+
+	(void)argc;
+	(void)argv;
+	log_init("parapet-init");
+	in->start_ns = util_now_ns();
+	if (getpid() != 1)
+		log_warnx("not PID 1 (pid %d): started outside a partition?",
+			  (int)getpid());
+	if (init_signals(in) != 0 || init_setup(in) != 0)
+		return PARTITION_EXIT_SETUP;
+	in->control = control_open(in);
+	if (in->control == NULL) {
+		log_warnx("control endpoint %s failed", PARTITION_INIT_SOCK);
+		return PARTITION_EXIT_SETUP;
+	}
+	init_write_timeline(in);
+	for (unsigned i = 0; i < in->n_svc; i++)
+		svc_spawn(in, &in->svc[i]);
+	status = init_loop(in);
+	control_close(in->control);
+	log_info("powered off: status %d", status);
+	return status;
+}

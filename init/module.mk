@@ -1,0 +1,15 @@
+# init/: parapet-init, PID 1 of a partition; the e2e tests of the
+# partition (parapet run -> parapet-boot -> parapet-init) and their test
+# service.
+INIT_SRCS := init/main.c init/setup.c init/service.c init/control.c \
+	init/logring.c
+$(eval $(call program,parapet-init,$(INIT_SRCS)))
+
+# A service for the e2e tests only (not installed): $(B)/tests/.
+$(B)/tests/parapet-test-service: $(call objs,tests/e2e/test_service.c) \
+		$(B)/libparapet.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.o,$^) $(B)/libparapet.a $(LDLIBS)
+all: $(B)/tests/parapet-test-service
+
+E2E_TESTS += $(wildcard tests/e2e/partition_*.sh)

@@ -1,0 +1,360 @@
+/* Supervision as s6 does it (DESIGN.md §8): fork + exec of each service
+ * with its supervisor channel at fd 3 and its stderr into a log pipe;
+ * readiness over the channel; restart with backoff after an unexpected
+ * death; exit 125 means "do not restart"; SIGTERM, then SIGKILL after the
+ * stop timeout; every child reaped, orphans included. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "init/init.h"
+#include "lib/log.h"
+#include "lib/partition.h"
+#include "lib/supervise.h"
+#include "lib/util.h"
+
+#define NS_PER_MS	    1000000ull
+#define BACKOFF_MIN_NS	    (1000 * NS_PER_MS)
+#define BACKOFF_MAX_NS	    (30000 * NS_PER_MS)
+#define SERVICE_STACK_LIMIT (256u * 1024)
+
+static const char *const svc_state_names[] = {
+	"starting", "running", "backoff", "stopping", "stopped", "failed",
+};
+
+const char *svc_state_name(enum svc_state s)
+{
+	return (unsigned)s < SVC_STATE_COUNT ? svc_state_names[s] : "?";
+}
+
+struct service *svc_find(struct init *in, const char *name)
+{
+	for (unsigned i = 0; i < in->n_svc; i++)
+		if (!strcmp(in->svc[i].m.name, name))
+			return &in->svc[i];
+	return NULL;
+}
+
+/* In the child: environment, limits, fds, then exec. Never returns. */
+static void svc_child(struct init *in, struct service *s, int chan, int logw)
+{
+	char *argv[MANIFEST_MAX_ARGS + 2];
+	struct rlimit stack = { SERVICE_STACK_LIMIT, SERVICE_STACK_LIMIT };
+	sigset_t none;
+	int null = open("/dev/null", O_RDWR);
+
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	signal(SIGPIPE, SIG_DFL);
+	if (null < 0 || dup2(null, 0) < 0 || dup2(logw, 1) < 0 ||
+	    dup2(logw, 2) < 0 || dup2(chan, SUPERVISE_FD) < 0)
+		_exit(PARTITION_EXIT_SETUP);
+	close_range(SUPERVISE_FD + 1, ~0u, 0);
+	/* glibc reads RLIMIT_STACK at start: set before exec (PITFALLS). */
+	setrlimit(RLIMIT_STACK, &stack);
+	setenv("PARAPET_SERVICE", s->m.name, 1);
+	argv[0] = s->m.name;
+	for (unsigned i = 0; i < s->m.n_args; i++)
+		argv[i + 1] = s->m.args[i];
+	argv[s->m.n_args + 1] = NULL;
+	(void)in;
+	execv(s->path, argv);
+	dprintf(2, "parapet-init: exec %s: %s\n", s->path, strerror(errno));
+	_exit(PARTITION_EXIT_SETUP);
+}
+
+/* The partition fds the manifest grants, over the channel (SCM_RIGHTS). */
+static void svc_send_fds(struct init *in, struct service *s)
+{
+	Parapet__SupervisorMsg msg = PARAPET__SUPERVISOR_MSG__INIT;
+	char *names[MANIFEST_FD_COUNT];
+	int fds[MANIFEST_FD_COUNT];
+	size_t n = 0;
+	int rc;
+
+	for (int b = 0; b < MANIFEST_FD_COUNT; b++)
+		if ((s->m.fds & (1u << b)) && in->part_fds[b] >= 0) {
+			names[n] = (char *)(uintptr_t)manifest_fd_name(b);
+			fds[n++] = in->part_fds[b];
+		}
+	if (n == 0)
+		return;
+	msg.has_type = 1;
+	msg.type = PARAPET__SUPERVISOR_MSG__TYPE__FDS;
+	msg.service = s->m.name;
+	msg.n_fd_names = n;
+	msg.fd_names = names;
+	rc = supervise_send(s->chan, &msg, fds, n);
+	if (rc != SUPERVISE_OK)
+		log_warnx("%s: sending fds: %s", s->m.name,
+			  supervise_strerror(rc));
+}
+
+static void svc_fail(struct service *s, const char *why)
+{
+	s->state = SVC_FAILED;
+	snprintf(s->last_exit, sizeof(s->last_exit), "%s", why);
+}
+
+void svc_spawn(struct init *in, struct service *s)
+{
+	int sv[2], lp[2];
+	pid_t pid;
+
+	if (access(s->path, X_OK) != 0) {
+		log_warnx("%s: missing binary %s: %s; not started", s->m.name,
+			  s->path, strerror(errno));
+		svc_fail(s, "missing binary");
+		return;
+	}
+	if (supervise_pair(sv) != 0 || pipe2(lp, O_CLOEXEC) != 0) {
+		log_warn("%s: channel", s->m.name);
+		svc_fail(s, "cannot create its channel");
+		return;
+	}
+	pid = fork();
+	if (pid == 0)
+		svc_child(in, s, sv[1], lp[1]);
+	close(sv[1]);
+	close(lp[1]);
+	if (pid < 0) {
+		log_warn("%s: fork", s->m.name);
+		close(sv[0]);
+		close(lp[0]);
+		svc_fail(s, "fork failed");
+		return;
+	}
+	fcntl(lp[0], F_SETFL, O_NONBLOCK);
+	s->pid = pid;
+	s->chan = sv[0];
+	s->log_fd = lp[0];
+	s->state = SVC_STARTING;
+	s->spawned_ns = util_now_ns();
+	s->ready_ns = 0;
+	s->spawns++;
+	svc_send_fds(in, s);
+	log_info("%s: started (pid %d)", s->m.name, (int)pid);
+}
+
+/* SIGTERM and a STOP message; SIGKILL when the timeout passes. */
+void svc_stop(struct init *in, struct service *s)
+{
+	Parapet__SupervisorMsg msg = PARAPET__SUPERVISOR_MSG__INIT;
+
+	(void)in;
+	if (s->pid <= 0) {
+		if (s->state != SVC_FAILED)
+			s->state = SVC_STOPPED;
+		return;
+	}
+	if (s->state == SVC_STOPPING)
+		return;
+	msg.has_type = 1;
+	msg.type = PARAPET__SUPERVISOR_MSG__TYPE__STOP;
+	msg.service = s->m.name;
+	if (s->chan >= 0)
+		supervise_send(s->chan, &msg, NULL, 0);
+	kill(s->pid, SIGTERM);
+	s->state = SVC_STOPPING;
+	s->kill_at = util_now_ns() + s->m.stop_timeout_ms * NS_PER_MS;
+}
+
+void svc_start(struct init *in, struct service *s)
+{
+	if (s->pid > 0)
+		return;
+	s->quick_deaths = 0;
+	svc_spawn(in, s);
+}
+
+/* Requested: not throttled. */
+void svc_restart(struct init *in, struct service *s)
+{
+	if (s->pid <= 0) {
+		svc_start(in, s);
+		return;
+	}
+	s->restart_after_stop = true;
+	svc_stop(in, s);
+}
+
+static void svc_close_fds(struct service *s)
+{
+	if (s->log_fd >= 0) {
+		svc_on_log(NULL, s); /* drain what it wrote last */
+		close(s->log_fd);
+	}
+	if (s->chan >= 0)
+		close(s->chan);
+	s->log_fd = s->chan = -1;
+}
+
+static void svc_describe_exit(struct service *s, int status)
+{
+	if (WIFEXITED(status))
+		snprintf(s->last_exit, sizeof(s->last_exit), "exited %d",
+			 WEXITSTATUS(status));
+	else if (WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS)
+		snprintf(s->last_exit, sizeof(s->last_exit),
+			 "killed by seccomp");
+	else
+		snprintf(s->last_exit, sizeof(s->last_exit),
+			 "killed by signal %d", WTERMSIG(status));
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 159)
+		snprintf(s->last_exit, sizeof(s->last_exit),
+			 "killed by seccomp (exit 159)");
+}
+
+/* An unexpected death: at least 1 s between spawns unless it had been up
+ * over 1 s, doubling while it keeps dying quickly (capped at 30 s). */
+static void svc_schedule_restart(struct service *s, uint64_t now)
+{
+	uint64_t delay = BACKOFF_MIN_NS;
+
+	if (now - s->spawned_ns > BACKOFF_MIN_NS) {
+		s->quick_deaths = 0;
+		s->respawn_at = now;
+	} else {
+		for (unsigned i = 0;
+		     i < s->quick_deaths && delay < BACKOFF_MAX_NS; i++)
+			delay *= 2;
+		if (delay > BACKOFF_MAX_NS)
+			delay = BACKOFF_MAX_NS;
+		s->quick_deaths++;
+		s->respawn_at = s->spawned_ns + delay;
+	}
+	s->state = SVC_BACKOFF;
+	log_info("%s: %s; restarting in %llu ms", s->m.name, s->last_exit,
+		 (unsigned long long)((s->respawn_at - now) / NS_PER_MS));
+}
+
+static void svc_died(struct init *in, struct service *s, int status)
+{
+	enum svc_state was = s->state;
+	uint64_t now = util_now_ns();
+
+	svc_close_fds(s);
+	s->pid = 0;
+	s->deaths++;
+	svc_describe_exit(s, status);
+	if (was == SVC_STOPPING && s->restart_after_stop && !in->powering_off) {
+		s->restart_after_stop = false;
+		log_info("%s: %s; restarting as requested", s->m.name,
+			 s->last_exit);
+		svc_spawn(in, s);
+		return;
+	}
+	if (was == SVC_STOPPING || in->powering_off) {
+		s->state = SVC_STOPPED;
+		log_info("%s: stopped (%s)", s->m.name, s->last_exit);
+		control_finish(in, s, 0);
+		return;
+	}
+	if (WIFEXITED(status) && WEXITSTATUS(status) == PARTITION_EXIT_SETUP) {
+		log_warnx("%s: exited 125: not restarted", s->m.name);
+		s->state = SVC_FAILED;
+		control_finish(in, s, -1);
+		return;
+	}
+	svc_schedule_restart(s, now);
+}
+
+void svc_reap(struct init *in)
+{
+	int status;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		struct service *s = NULL;
+
+		for (unsigned i = 0; i < in->n_svc; i++)
+			if (in->svc[i].pid == pid)
+				s = &in->svc[i];
+		if (s != NULL)
+			svc_died(in, s, status);
+		else
+			in->orphans++;
+	}
+}
+
+void svc_on_channel(struct init *in, struct service *s)
+{
+	Parapet__SupervisorMsg *msg = NULL;
+	int fds[SUPERVISE_MAX_FDS];
+	size_t n_fds = 0;
+	int rc = supervise_recv(s->chan, &msg, fds, SUPERVISE_MAX_FDS, &n_fds);
+
+	for (size_t i = 0; i < n_fds; i++)
+		close(fds[i]);
+	if (rc == SUPERVISE_ERR_CLOSED ||
+	    (rc == SUPERVISE_ERR_SYS && errno != EAGAIN && errno != EINTR)) {
+		close(s->chan); /* its death arrives as SIGCHLD */
+		s->chan = -1;
+		return;
+	}
+	if (rc != SUPERVISE_OK) {
+		log_warnx("%s: supervisor channel: %s", s->m.name,
+			  supervise_strerror(rc));
+		return;
+	}
+	if (msg->has_type &&
+	    msg->type == PARAPET__SUPERVISOR_MSG__TYPE__READY &&
+	    s->state == SVC_STARTING) {
+		s->state = SVC_RUNNING;
+		s->ready_ns = util_now_ns();
+		log_info("%s: ready (pid %d, %llu ms)", s->m.name, (int)s->pid,
+			 (unsigned long long)((s->ready_ns - s->spawned_ns) /
+					      NS_PER_MS));
+		init_write_timeline(in);
+		control_finish(in, s, 0);
+	}
+	supervise_msg_free(msg);
+}
+
+/* Service stderr into its ring (and on init's stderr). */
+void svc_on_log(struct init *in, struct service *s)
+{
+	uint8_t buf[4096];
+	ssize_t n;
+
+	(void)in;
+	while (s->log_fd >= 0 && (n = read(s->log_fd, buf, sizeof(buf))) > 0) {
+		logring_write(&s->log, buf, (size_t)n);
+		if (write(2, buf, (size_t)n) < 0) {
+			/* init's stderr gone: the ring still has it */
+		}
+	}
+}
+
+int svc_timers(struct init *in)
+{
+	uint64_t now = util_now_ns(), next = UINT64_MAX;
+
+	for (unsigned i = 0; i < in->n_svc; i++) {
+		struct service *s = &in->svc[i];
+
+		if (s->state == SVC_BACKOFF && !in->powering_off &&
+		    s->respawn_at <= now)
+			svc_spawn(in, s);
+		if (s->state == SVC_STOPPING && s->kill_at <= now &&
+		    s->pid > 0) {
+			log_warnx("%s: no exit %u ms after SIGTERM: SIGKILL",
+				  s->m.name, s->m.stop_timeout_ms);
+			kill(s->pid, SIGKILL);
+			s->kill_at = UINT64_MAX;
+		}
+		if (s->state == SVC_BACKOFF && s->respawn_at < next)
+			next = s->respawn_at;
+		if (s->state == SVC_STOPPING && s->kill_at < next)
+			next = s->kill_at;
+	}
+	if (next == UINT64_MAX)
+		return -1;
+	return next <= now ? 0 : (int)((next - now) / NS_PER_MS) + 1;
+}

@@ -1,0 +1,274 @@
+/* parapet-init's start-up: the boot device tree (/sys/firmware/fdt, as
+ * the shim left it), /run with the host run directory bound at
+ * /run/parapet/host, /dev with bind-mounted nodes, environment, the RNG
+ * seed, the partition fds; and the boot timeline in the host run dir. */
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <libfdt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "init/init.h"
+#include "lib/log.h"
+#include "lib/partition.h"
+#include "lib/util.h"
+
+static uint8_t init_fdt[PARTITION_DTB_MAX];
+
+static int init_read_fdt(void)
+{
+	int fd = open(PARTITION_FDT_PATH, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd >= 0 ? read(fd, init_fdt, sizeof(init_fdt)) : -1;
+	int rc;
+
+	if (fd >= 0)
+		close(fd);
+	if (n <= 0) {
+		log_warn("%s", PARTITION_FDT_PATH);
+		return -1;
+	}
+	rc = fdt_check_full(init_fdt, (size_t)n);
+	if (rc != 0) {
+		log_warnx("%s: %s", PARTITION_FDT_PATH, fdt_strerror(rc));
+		return -1;
+	}
+	return 0;
+}
+
+static const char *init_dt_string(int node, const char *prop)
+{
+	int len;
+	const char *s = fdt_getprop(init_fdt, node, prop, &len);
+
+	if (s == NULL || len < 1 || s[len - 1] != '\0')
+		return "";
+	return s;
+}
+
+static uint64_t init_dt_u64(int node, const char *prop)
+{
+	int len;
+	const fdt64_t *v = fdt_getprop(init_fdt, node, prop, &len);
+
+	return v != NULL && len == 8 ? fdt64_to_cpu(*v) : 0;
+}
+
+/* Detached copies of the host's mounts we need after /run and /dev are
+ * covered, attached again with move_mount. */
+static int init_clone_tree(const char *path)
+{
+	int fd = open_tree(AT_FDCWD, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+
+	if (fd < 0)
+		log_warn("open_tree %s", path);
+	return fd;
+}
+
+static int init_attach(int tree, const char *path, bool dir)
+{
+	int fd = dir ? mkdir(path, 0755) : open(path, O_CREAT | O_WRONLY, 0666);
+
+	if (fd < 0 && !(dir && errno == EEXIST)) {
+		log_warn("create %s", path);
+		return -1;
+	}
+	if (!dir)
+		close(fd);
+	if (move_mount(tree, "", AT_FDCWD, path, MOVE_MOUNT_F_EMPTY_PATH)) {
+		log_warn("move_mount %s", path);
+		return -1;
+	}
+	close(tree);
+	return 0;
+}
+
+static int init_mount_run(const char *host_dir)
+{
+	int tree = init_clone_tree(host_dir);
+
+	if (tree < 0)
+		return -1;
+	if (mount("tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV,
+		  "mode=0755,size=16m") != 0) {
+		log_warn("mount /run");
+		return -1;
+	}
+	if (mkdir("/run/parapet", 0755) != 0 ||
+	    mkdir(PARTITION_IPC_DIR, 0755) != 0)
+		return -1;
+	return init_attach(tree, PARTITION_HOST_DIR, true);
+}
+
+static int init_mount_dev(bool kvm)
+{
+	static const char *const nodes[] = { "null", "zero", "urandom", "kvm" };
+	int trees[4];
+	char path[64];
+	unsigned n = kvm ? 4 : 3;
+
+	for (unsigned i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), "/dev/%s", nodes[i]);
+		if ((trees[i] = init_clone_tree(path)) < 0)
+			return -1;
+	}
+	if (mount("tmpfs", "/dev", "tmpfs", MS_NOSUID | MS_NOEXEC,
+		  "mode=0755,size=64k") != 0) {
+		log_warn("mount /dev");
+		return -1;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), "/dev/%s", nodes[i]);
+		if (init_attach(trees[i], path, false) != 0)
+			return -1;
+	}
+	if (symlink("/proc/self/fd", "/dev/fd") != 0 ||
+	    symlink("/proc/self/fd/0", "/dev/stdin") != 0 ||
+	    symlink("/proc/self/fd/1", "/dev/stdout") != 0 ||
+	    symlink("/proc/self/fd/2", "/dev/stderr") != 0)
+		log_warn("/dev symlinks");
+	return 0;
+}
+
+static void init_env(struct init *in)
+{
+	clearenv();
+	setenv("PATH", "/usr/sbin:/usr/bin:/sbin:/bin", 1);
+	setenv("HOME", "/", 1);
+	/* PITFALLS (nng): fewer malloc arenas keep a service's VmSize small */
+	setenv("MALLOC_ARENA_MAX", "1", 1);
+	setenv("PARAPET_PARTITION", in->name, 1);
+	setenv("PARAPET_LIBEXEC", in->libexec, 1);
+	if (in->log_env[0])
+		setenv("PARAPET_LOG", in->log_env, 1);
+}
+
+/* Mixes the shim's entropy into the kernel pool (not credited) and seeds
+ * init's own PRNG. */
+static void init_seed_rng(int parapet)
+{
+	int len, fd;
+	const uint8_t *e = fdt_getprop(init_fdt, parapet, "entropy", &len);
+	unsigned seed = 0;
+
+	if (e == NULL || len < 4) {
+		log_warnx("device tree has no entropy; RNG not seeded");
+		return;
+	}
+	fd = open("/dev/urandom", O_WRONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		if (write(fd, e, (size_t)len) != len)
+			log_debug("mixing entropy into /dev/urandom failed");
+		close(fd);
+	}
+	memcpy(&seed, e, sizeof(seed));
+	srandom(seed);
+}
+
+static void init_partition_fds(struct init *in)
+{
+	static const int fds[MANIFEST_FD_COUNT] = { PARTITION_FD_GUEST_RAM,
+						    PARTITION_FD_SIDECAR,
+						    PARTITION_FD_BOOT_DTB };
+
+	for (int i = 0; i < MANIFEST_FD_COUNT; i++) {
+		in->part_fds[i] =
+		    fcntl(fds[i], F_SETFD, FD_CLOEXEC) == 0 ? fds[i] : -1;
+		if (in->part_fds[i] < 0)
+			log_warnx("partition fd %d (%s) missing", fds[i],
+				  manifest_fd_name(i));
+	}
+}
+
+static int init_services(struct init *in, int parapet)
+{
+	static struct manifest m;
+	int rc = manifest_from_fdt(
+	    init_fdt, fdt_subnode_offset(init_fdt, parapet, "services"), &m);
+
+	if (rc != MANIFEST_OK) {
+		log_warnx("device tree /parapet/services: %s",
+			  manifest_strerror(rc));
+		return -1;
+	}
+	in->n_svc = m.n;
+	for (unsigned i = 0; i < m.n; i++) {
+		struct service *s = &in->svc[i];
+
+		s->m = m.svc[i];
+		s->pid = 0;
+		s->chan = s->log_fd = -1;
+		s->state = SVC_STOPPED;
+		if (s->m.binary[0] == '/')
+			snprintf(s->path, sizeof(s->path), "%s", s->m.binary);
+		else
+			snprintf(s->path, sizeof(s->path), "%s/%s", in->libexec,
+				 s->m.binary);
+	}
+	return 0;
+}
+
+int init_setup(struct init *in)
+{
+	const char *log;
+	int parapet;
+
+	setsid();
+	if (init_read_fdt() != 0)
+		return -1;
+	parapet = fdt_path_offset(init_fdt, "/parapet");
+	if (parapet < 0) {
+		log_warnx("device tree has no /parapet node");
+		return -1;
+	}
+	snprintf(in->name, sizeof(in->name), "%s",
+		 init_dt_string(parapet, "partition"));
+	snprintf(in->libexec, sizeof(in->libexec), "%s",
+		 init_dt_string(parapet, "libexec-dir"));
+	log = init_dt_string(parapet, "log");
+	if (strcmp(log, "default"))
+		snprintf(in->log_env, sizeof(in->log_env), "%s", log);
+	in->kvm = !strcmp(init_dt_string(parapet, "accel"), "kvm");
+	in->reftime_run_start = init_dt_u64(parapet, "reftime_run_start");
+	in->reftime_shim_start = init_dt_u64(parapet, "reftime_shim_start");
+	in->reftime_shim_end = init_dt_u64(parapet, "reftime_shim_end");
+	if (init_mount_run(init_dt_string(parapet, "host-run-dir")) != 0 ||
+	    init_mount_dev(in->kvm) != 0)
+		return -1;
+	init_env(in);
+	init_seed_rng(parapet);
+	init_partition_fds(in);
+	return init_services(in, parapet);
+}
+
+/* timeline.json in the host run directory: the stamps so far. */
+void init_write_timeline(const struct init *in)
+{
+	json_t *root = json_object(), *svcs = json_object();
+	char path[128], tmp[160];
+
+	json_object_set_new(root, "run_start",
+			    json_integer((json_int_t)in->reftime_run_start));
+	json_object_set_new(root, "shim_start",
+			    json_integer((json_int_t)in->reftime_shim_start));
+	json_object_set_new(root, "shim_end",
+			    json_integer((json_int_t)in->reftime_shim_end));
+	json_object_set_new(root, "init_start",
+			    json_integer((json_int_t)in->start_ns));
+	for (unsigned i = 0; i < in->n_svc; i++)
+		if (in->svc[i].ready_ns)
+			json_object_set_new(
+			    svcs, in->svc[i].m.name,
+			    json_integer((json_int_t)in->svc[i].ready_ns));
+	json_object_set_new(root, "service_ready", svcs);
+	snprintf(path, sizeof(path), "%s/timeline.json", PARTITION_HOST_DIR);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	if (json_dump_file(root, tmp, JSON_INDENT(2)) != 0 ||
+	    rename(tmp, path) != 0)
+		log_debug("cannot write %s", path);
+	json_decref(root);
+}
