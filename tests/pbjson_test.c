@@ -13,6 +13,7 @@
 
 #include "diagtest.pb-c.h"
 #include "envelope.pb-c.h"
+#include "lib/jsonout.h"
 #include "lib/pbjson.h"
 #include "test.pb-c.h"
 
@@ -577,6 +578,35 @@ static void test_truncated_and_corrupt(void **state)
 	free(text);
 }
 
+/* --json output: sorted keys, 2-space indent; -f lines compact. */
+static void test_jsonout(void **state)
+{
+	json_t *j = load("{\"b\": [1, {\"y\": 2, \"x\": null}], \"a\": \"s\"}");
+	char *text = NULL;
+	size_t len;
+	FILE *f = open_memstream(&text, &len);
+
+	(void)state;
+	assert_int_equal(jsonout_print(f, j), 0);
+	assert_int_equal(jsonout_print_line(f, j), 0);
+	assert_int_equal(jsonout_print(f, NULL), -1);
+	fclose(f);
+	assert_string_equal(text,
+			    "{\n"
+			    "  \"a\": \"s\",\n"
+			    "  \"b\": [\n"
+			    "    1,\n"
+			    "    {\n"
+			    "      \"x\": null,\n"
+			    "      \"y\": 2\n"
+			    "    }\n"
+			    "  ]\n"
+			    "}\n"
+			    "{\"a\":\"s\",\"b\":[1,{\"x\":null,\"y\":2}]}\n");
+	free(text);
+	json_decref(j);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -593,6 +623,7 @@ int main(void)
 		cmocka_unit_test(test_envelope_limits),
 		cmocka_unit_test(test_nesting_limit),
 		cmocka_unit_test(test_truncated_and_corrupt),
+		cmocka_unit_test(test_jsonout),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
