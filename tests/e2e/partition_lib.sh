@@ -1,0 +1,134 @@
+#!/bin/sh
+# Shared helpers of the partition e2e tests (sourced, not a test): builds
+# the images a test needs in a temporary directory, starts `parapet run`
+# in the background, and on exit (pass or fail) stops it and checks that
+# no process, mount or run directory of the partition is left.
+set -u
+B=${BUILD:-build}
+P=$B/bin/parapet
+SVC=$(pwd)/$B/tests/parapet-test-service
+HELLO=$B/guests/hello.pvh.elf
+T=$(mktemp -d /tmp/parapet-e2e.XXXXXX)
+RUNBASE=/run/parapet
+RUN_PIDS=""
+
+fail() {
+	echo "FAIL: $*"
+	exit 1
+}
+
+skip() {
+	echo "$*"
+	exit 77
+}
+
+for f in "$P" "$SVC" "$HELLO"; do
+	[ -x "$f" ] || [ -f "$f" ] || fail "missing $f (run make all)"
+done
+[ "$(id -u)" -eq 0 ] || skip "these tests create namespaces as root"
+command -v dtc >/dev/null || skip "dtc (device-tree-compiler) missing"
+command -v nsenter >/dev/null || skip "nsenter (util-linux) missing"
+
+cleanup() {
+	for p in $RUN_PIDS; do
+		kill -TERM "$p" 2>/dev/null
+	done
+	for p in $RUN_PIDS; do
+		i=0
+		while kill -0 "$p" 2>/dev/null && [ $i -lt 100 ]; do
+			sleep 0.1
+			i=$((i + 1))
+		done
+		kill -KILL "$p" 2>/dev/null
+	done
+	rm -rf "$T"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+# image NAME [igvm build options]: builds $T/NAME.igvm from hello.
+image() {
+	n=$1
+	shift
+	"$P" igvm build --guest "$HELLO" -o "$T/$n.igvm" "$@" >/dev/null ||
+		fail "igvm build $*"
+}
+
+# manifest FILE LINE...: one service per argument.
+manifest() {
+	f=$1
+	shift
+	: >"$f"
+	for l in "$@"; do
+		echo "$l" >>"$f"
+	done
+}
+
+# start NAME ARGS...: parapet run --name NAME ARGS in the background;
+# stderr in $T/NAME.err; waits until init has started its services.
+start() {
+	name=$1
+	shift
+	"$P" run --name "$name" "$@" 2>"$T/$name.err" &
+	pid=$!
+	RUN_PIDS="$RUN_PIDS $pid"
+	eval "RUNPID_$(echo "$name" | tr -c 'a-zA-Z0-9\n' _)=$pid"
+	wait_for "$RUNBASE/$name/timeline.json" || {
+		cat "$T/$name.err"
+		fail "$name: partition did not come up"
+	}
+	INIT=$(cat "$RUNBASE/$name/init.pid")
+}
+
+runpid() {
+	eval "echo \$RUNPID_$(echo "$1" | tr -c 'a-zA-Z0-9\n' _)"
+}
+
+# wait_for FILE [TENTHS]: until FILE exists (default 10 s).
+wait_for() {
+	i=0
+	while [ ! -e "$1" ] && [ $i -lt "${2:-100}" ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	[ -e "$1" ]
+}
+
+# wait_grep PATTERN FILE [TENTHS]
+wait_grep() {
+	i=0
+	while ! grep -q -- "$1" "$2" 2>/dev/null && [ $i -lt "${3:-100}" ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	grep -q -- "$1" "$2" 2>/dev/null
+}
+
+# ctl INITPID METHOD [ARG]: an InitControl call from inside the partition.
+ctl() {
+	nsenter -t "$1" -m -n "$SVC" --ctl "$2" ${3:+"$3"}
+}
+
+# stop_run NAME: SIGTERM to parapet run; its exit status in RC.
+stop_run() {
+	p=$(runpid "$1")
+	kill -TERM "$p"
+	wait "$p"
+	RC=$?
+}
+
+# wait_run NAME: waits for parapet run to end; its exit status in RC.
+wait_run() {
+	wait "$(runpid "$1")"
+	RC=$?
+}
+
+# assert_gone NAME INITPID: nothing of the partition is left.
+assert_gone() {
+	! kill -0 "$2" 2>/dev/null || fail "$1: init (pid $2) still running"
+	[ ! -e "$RUNBASE/$1" ] || fail "$1: run directory left behind"
+	! grep -q "parapet/$1" /proc/self/mountinfo ||
+		fail "$1: a mount is left in the host's table"
+	! pgrep -f "parapet-test-service.*$T" >/dev/null ||
+		fail "$1: a test service is still running"
+}

@@ -1,0 +1,73 @@
+#!/bin/sh
+# Namespaces: init is PID 1 of the partition's pid namespace, its services
+# live in the partition's pid and net namespaces (not the host's), nothing
+# mounted in the partition shows in the host's mount table, and SIGTERM to
+# `parapet run` leaves nothing behind. Then the same unprivileged (user
+# namespace) as nobody, when the kernel allows it.
+. "$(dirname "$0")/partition_lib.sh"
+
+image img
+manifest "$T/m" "a $SVC -- --record $T/a.rec" "b $SVC -- --record $T/b.rec"
+start ns1 --manifest "$T/m" "$T/img.igvm"
+wait_for "$T/b.rec" || fail "services did not start"
+[ "$(nsenter -t "$INIT" -p -m cat /proc/1/comm)" = parapet-init ] ||
+	fail "PID 1 of the partition is not parapet-init"
+[ "$(nsenter -t "$INIT" -u hostname)" = ns1 ] || fail "hostname not set"
+for ns in pid net mnt; do
+	host=$(readlink /proc/self/ns/$ns)
+	part=$(readlink "/proc/$INIT/ns/$ns")
+	[ "$host" != "$part" ] || fail "init shares the host's $ns namespace"
+	grep -qF "$ns=$host" "$T/a.rec" && fail "service in the host's $ns ns"
+done
+[ "$(readlink "/proc/$INIT/ns/ipc")" != "$(readlink /proc/self/ns/ipc)" ] ||
+	fail "init shares the host's ipc namespace"
+grep -qF "pid=$(readlink "/proc/$INIT/ns/pid")" "$T/a.rec" ||
+	fail "service not in the partition's pid namespace"
+grep -qF "net=$(readlink "/proc/$INIT/ns/net")" "$T/a.rec" ||
+	fail "service not in the partition's net namespace"
+grep -q 'ppid=1 ' "$T/a.rec" || fail "service's parent is not init"
+[ "$(nsenter -t "$INIT" -m ls /sys/class/net)" = lo ] ||
+	fail "the partition's net namespace has more than lo"
+for m in /sys/firmware /run/parapet/host /run/parapet/ipc /dev/null; do
+	grep -q " $m " "/proc/$INIT/mountinfo" || [ "$m" = /run/parapet/ipc ] ||
+		fail "$m not mounted in the partition"
+done
+grep -q ' /sys/firmware ' /proc/self/mountinfo &&
+	fail "partition mount /sys/firmware visible on the host"
+grep -q ' /run/parapet/host ' /proc/self/mountinfo &&
+	fail "partition mount /run/parapet/host visible on the host"
+nsenter -t "$INIT" -m test -S /run/parapet/ipc/init.sock ||
+	fail "no init.sock in the partition"
+"$P" list | grep -q '^ns1 ' || fail "parapet list does not show ns1"
+"$P" list --json | grep -q '"name": "ns1"' || fail "list --json"
+stop_run ns1
+[ "$RC" = 143 ] || fail "SIGTERM: exit $RC, not 143"
+assert_gone ns1 "$INIT"
+
+# Unprivileged: a user namespace maps nobody to root inside.
+if ! command -v setpriv >/dev/null; then
+	skip "setpriv missing: user-namespace path not tested"
+fi
+mkdir -p "$T/xdg" && chown 65534:65534 "$T/xdg" && chmod 755 "$T"
+chmod 644 "$T/img.igvm" "$T/m"
+if ! setpriv --reuid 65534 --regid 65534 --clear-groups \
+	unshare -U true 2>/dev/null; then
+	echo "ok (user namespaces not allowed for nobody here: unprivileged path not tested)"
+	exit 0
+fi
+nob() {
+	setpriv --reuid 65534 --regid 65534 --clear-groups \
+		env XDG_RUNTIME_DIR="$T/xdg" "$@"
+}
+manifest "$T/mu" "u $SVC -- --record $T/xdg/u.rec"
+chmod 644 "$T/mu"
+nob "$P" run --name nsu --manifest "$T/mu" --timeout 2 "$T/img.igvm" \
+	2>"$T/nsu.err"
+RC=$?
+[ "$RC" = 124 ] || {
+	cat "$T/nsu.err"
+	fail "unprivileged run: exit $RC, not 124 (timeout)"
+}
+grep -q 'ppid=1 ' "$T/xdg/u.rec" || fail "unprivileged: service did not run"
+[ ! -e "$T/xdg/parapet/nsu" ] || fail "unprivileged: run dir left behind"
+echo "ok"
