@@ -160,7 +160,7 @@ static uint32_t emu_in(uc_engine *engine, uint32_t port, int size, void *user)
 	uint64_t data;
 
 	(void)engine;
-	devices_pio(v->vp, (uint16_t)port, &data, (unsigned)size, false);
+	vp_exit_pio(v->vp, (uint16_t)port, &data, (unsigned)size, false);
 	return (uint32_t)data;
 }
 
@@ -171,7 +171,7 @@ static void emu_out(uc_engine *engine, uint32_t port, int size, uint32_t value,
 	uint64_t data = value;
 
 	(void)engine;
-	devices_pio(v->vp, (uint16_t)port, &data, (unsigned)size, true);
+	vp_exit_pio(v->vp, (uint16_t)port, &data, (unsigned)size, true);
 }
 
 static uint64_t emu_mmio_read(uc_engine *engine, uint64_t offset, unsigned size,
@@ -181,7 +181,7 @@ static uint64_t emu_mmio_read(uc_engine *engine, uint64_t offset, unsigned size,
 	uint64_t data;
 
 	(void)engine;
-	devices_mmio(r->avp->vp, r->base + offset, &data, size, false);
+	vp_exit_mmio(r->avp->vp, r->base + offset, &data, size, false);
 	return data;
 }
 
@@ -191,7 +191,7 @@ static void emu_mmio_write(uc_engine *engine, uint64_t offset, unsigned size,
 	struct emu_region *r = user;
 
 	(void)engine;
-	devices_mmio(r->avp->vp, r->base + offset, &value, size, true);
+	vp_exit_mmio(r->avp->vp, r->base + offset, &value, size, true);
 }
 
 /* The one place an asynchronous stop takes effect: a block boundary. */

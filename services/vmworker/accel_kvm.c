@@ -377,7 +377,7 @@ static void kvm_handle_io(struct accel_vp *v)
 
 		if (is_write)
 			memcpy(&data, p, size);
-		devices_pio(v->vp, run->io.port, &data, size, is_write);
+		vp_exit_pio(v->vp, run->io.port, &data, size, is_write);
 		if (!is_write)
 			memcpy(p, &data, size);
 	}
@@ -391,7 +391,7 @@ static void kvm_handle_mmio(struct accel_vp *v)
 
 	if (run->mmio.is_write)
 		memcpy(&data, run->mmio.data, len);
-	devices_mmio(v->vp, run->mmio.phys_addr, &data, len,
+	vp_exit_mmio(v->vp, run->mmio.phys_addr, &data, len,
 		     run->mmio.is_write);
 	if (!run->mmio.is_write)
 		memcpy(run->mmio.data, &data, len);
@@ -413,10 +413,10 @@ static void kvm_drain_ring(struct accel_vp *v)
 
 		memcpy(&data, m->data, len);
 		if (m->pio)
-			devices_pio(v->vp, (uint16_t)m->phys_addr, &data, len,
+			vp_exit_pio(v->vp, (uint16_t)m->phys_addr, &data, len,
 				    true);
 		else
-			devices_mmio(v->vp, m->phys_addr, &data, len, true);
+			vp_exit_mmio(v->vp, m->phys_addr, &data, len, true);
 		__atomic_store_n(&r->first, (r->first + 1) % a->ring_entries,
 				 __ATOMIC_RELEASE);
 	}

@@ -31,8 +31,18 @@ static void usage(FILE *out)
 		"  --cpus N                VP count (default: the image's)\n"
 		"  --mem SIZE              guest memory, e.g. 64M (default: "
 		"the image's)\n"
-		"  --cmdline OPTS          paravisor options (log=debug|info|"
-		"warn)\n"
+		"  --cmdline OPTS          paravisor options: sidecar=off|on|"
+		"log,\n"
+		"                          on-crash=poweroff|reboot, log=debug|"
+		"info|warn\n"
+		"  --sidecar-cpus LIST     VPs run as sidecar CPUs: a cpulist, "
+		"auto\n"
+		"                          (every VP but VP 0, the default) or "
+		"none\n"
+		"  --sidecar-hotplug N     exits after which a sidecar VP "
+		"becomes a\n"
+		"                          full VP thread (default 100000; 0: "
+		"never)\n"
 		"  --guest-cmdline ARGS    the guest's command line\n"
 		"  --timeout SECONDS       stop the VM after this long (exit "
 		"124)\n"
@@ -53,6 +63,8 @@ int main(int argc, char **argv)
 		{ "cmdline", required_argument, NULL, 'p' },
 		{ "guest-cmdline", required_argument, NULL, 'g' },
 		{ "timeout", required_argument, NULL, 't' },
+		{ "sidecar-cpus", required_argument, NULL, 'S' },
+		{ "sidecar-hotplug", required_argument, NULL, 'H' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -85,6 +97,12 @@ int main(int argc, char **argv)
 			break;
 		case 't':
 			args.timeout = optarg;
+			break;
+		case 'S':
+			args.sidecar_cpus = optarg;
+			break;
+		case 'H':
+			args.sidecar_hotplug = optarg;
 			break;
 		case 'h':
 			usage(stdout);

@@ -8,3 +8,5 @@ E2E_TESTS += tests/e2e/vmworker_emu.sh tests/e2e/vmworker_kvm.sh
 # bare baseline only, libunicorn directly.
 $(eval $(call bench,exit,bench/exit.c bench/exit_bare.c bench/proc.c bench/report.c $(VMWORKER_SRCS)))
 $(B)/bench/bin/exit: LDLIBS += -lunicorn
+$(eval $(call unit_test,sidecar_test,$(VMWORKER_SRCS)))
+$(eval $(call bench,sidecar,bench/sidecar.c bench/proc.c bench/report.c))

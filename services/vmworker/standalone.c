@@ -19,6 +19,8 @@
 #include "lib/util.h"
 #include "services/vmworker/console.h"
 #include "boot/loader.h"
+#include "boot/pvopts.h"
+#include "lib/cpulist.h"
 #include "services/vmworker/vm.h"
 
 #define IMAGE_MAX_SIZE (1u << 30)
@@ -30,6 +32,9 @@ struct standalone {
 	uint8_t *image_buf;
 	size_t image_len;
 	struct loader_image boot;
+	struct pvopts opts;
+	struct sidecar sidecar;
+	struct sidecar_config sidecar_cfg;
 	struct vp_regs bsp;
 	unsigned n_vps;
 	uint64_t mem_size;
@@ -113,24 +118,75 @@ fail:
 	return -1;
 }
 
-static void apply_pv_cmdline(const char *opts)
+/* The paravisor command line: the image's measured part, then --cmdline
+ * (standalone has no host to restrict; the partition applies the image's
+ * allow-host-cmdline rule). */
+static int apply_pv_cmdline(struct standalone *s, const char *host)
 {
-	char buf[1024], *tok, *save = NULL;
+	const char *parts[] = { s->boot.config.paravisor_cmdline, host };
+	struct pvopts_error err;
+	char msg[256];
+	size_t i;
 
-	if (opts == NULL)
-		return;
-	snprintf(buf, sizeof(buf), "%s", opts);
-	for (tok = strtok_r(buf, " \t", &save); tok != NULL;
-	     tok = strtok_r(NULL, " \t", &save)) {
-		if (strcmp(tok, "log=debug") == 0)
-			log_set_level(LOG_LEVEL_DEBUG);
-		else if (strcmp(tok, "log=info") == 0)
-			log_set_level(LOG_LEVEL_INFO);
-		else if (strcmp(tok, "log=warn") == 0)
-			log_set_level(LOG_LEVEL_WARN);
-		else
-			log_warnx("paravisor option '%s' ignored here", tok);
+	pvopts_init(&s->opts);
+	for (i = 0; i < 2; i++) {
+		if (parts[i] == NULL)
+			continue;
+		if (pvopts_parse(parts[i], strlen(parts[i]), &s->opts, &err) !=
+		    PVOPTS_OK) {
+			pvopts_error_format(&err, msg, sizeof(msg));
+			log_warnx("%s command line: %s",
+				  i == 0 ? "measured paravisor" : "--cmdline",
+				  msg);
+			return -1;
+		}
 	}
+	if (s->opts.log_set)
+		log_set_level(s->opts.log == PVOPTS_LOG_DEBUG ? LOG_LEVEL_DEBUG
+			      : s->opts.log == PVOPTS_LOG_INFO
+				  ? LOG_LEVEL_INFO
+				  : LOG_LEVEL_WARN);
+	return 0;
+}
+
+/* --sidecar-cpus over sidecar= over the default (every AP). */
+static int resolve_sidecar(const struct standalone_args *a,
+			   struct standalone *s)
+{
+	struct sidecar_config *c = &s->sidecar_cfg;
+	const char *list = a->sidecar_cpus ? a->sidecar_cpus : "auto";
+	struct cpulist cl;
+	uint64_t v = 100000;
+	unsigned i;
+
+	memset(c, 0, sizeof(*c));
+	c->region_fd = -1;
+	c->log = s->opts.sidecar == PVOPTS_SIDECAR_LOG;
+	if (a->sidecar_hotplug != NULL &&
+	    parse_uint(a->sidecar_hotplug, 0, UINT64_MAX, &v) != 0) {
+		log_warnx("--sidecar-hotplug '%s': want a number of exits",
+			  a->sidecar_hotplug);
+		return -1;
+	}
+	c->hotplug_threshold = v;
+	if (s->opts.sidecar == PVOPTS_SIDECAR_OFF || strcmp(list, "none") == 0)
+		return 0;
+	if (strcmp(list, "auto") == 0) {
+		for (i = 1; i < s->n_vps && i < SIDECAR_MAX_VPS; i++)
+			c->vp_mask |= 1ull << i;
+		return 0;
+	}
+	if (cpulist_parse(list, s->n_vps, &cl) != CPULIST_OK ||
+	    cpulist_test(&cl, 0)) {
+		log_warnx("--sidecar-cpus '%s': want VP numbers 1-%u as a "
+			  "cpulist, auto or none (VP 0 is never a sidecar)",
+			  list, s->n_vps - 1);
+		return -1;
+	}
+	for (i = 1; i < s->n_vps && i < SIDECAR_MAX_VPS; i++)
+		if (cpulist_test(&cl, i))
+			c->vp_mask |= 1ull << i;
+	return 0;
 }
 
 /* Flags over the image's configuration over built-in defaults. */
@@ -184,14 +240,14 @@ static int setup(const struct standalone_args *a, struct standalone *s)
 	struct vm_config cfg;
 	char why[256];
 
-	apply_pv_cmdline(a->pv_cmdline);
 	if (read_image(a->image, s) != 0)
 		return -1;
 	if (loader_prepare(&s->image, &s->boot, why, sizeof(why)) != 0) {
 		log_warnx("%s: %s", a->image, why);
 		return -1;
 	}
-	if (resolve_shape(a, s) != 0)
+	if (apply_pv_cmdline(s, a->pv_cmdline) != 0 ||
+	    resolve_shape(a, s) != 0 || resolve_sidecar(a, s) != 0)
 		return -1;
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.accel = accel_select(a->accel, why, sizeof(why));
@@ -211,6 +267,9 @@ static int setup(const struct standalone_args *a, struct standalone *s)
 		log_warnx("cannot create the VM");
 		return -1;
 	}
+	if (s->sidecar_cfg.vp_mask != 0 &&
+	    sidecar_create(&s->sidecar, &s->vm, &s->sidecar_cfg) != 0)
+		return -1;
 	ram = vm_guest_ram(&s->vm);
 	params.guest_cmdline = a->guest_cmdline;
 	params.n_vps = s->n_vps;
@@ -311,6 +370,7 @@ int standalone_run(const struct standalone_args *args)
 	rc = timed_out < 0 ? STANDALONE_EXIT_SETUP
 			   : exit_status(&s->vm, timed_out);
 out:
+	sidecar_destroy(&s->sidecar);
 	vm_destroy(&s->vm);
 	console_destroy(&s->console);
 	igvm_free(&s->image);

@@ -17,6 +17,8 @@ struct standalone_args {
 	const char *pv_cmdline;
 	const char *guest_cmdline;
 	const char *timeout;
+	const char *sidecar_cpus;    /* LIST, auto or none */
+	const char *sidecar_hotplug; /* exits before hot-plug */
 };
 
 int standalone_run(const struct standalone_args *args);

@@ -210,6 +210,8 @@ unsigned vm_start_vp(struct vm *vm, unsigned index, const struct vp_regs *regs)
 		pthread_cond_broadcast(&vm->cond);
 	}
 	pthread_mutex_unlock(&vm->lock);
+	if (status == GUEST_MAILBOX_OK && atomic_load(&vp->on_sidecar))
+		sidecar_request_start(vm->sidecar, index);
 	return status;
 }
 
@@ -225,14 +227,11 @@ static bool vm_all_halted(struct vm *vm)
 	return true;
 }
 
-static void vp_stopped(struct vp *vp, enum vp_stop why, const char *reason)
+void vm_vp_stopped(struct vp *vp, enum vp_stop why, const char *reason,
+		   uint64_t rip)
 {
 	struct vm *vm = vp->vm;
-	struct vp_regs regs;
-	uint64_t rip = 0;
 
-	if (vm->cfg.accel->vp_get_regs(vp->avp, &regs) == 0)
-		rip = regs.rip;
 	switch (why) {
 	case VP_STOP_HALT:
 		vp->counters.halts++;
@@ -250,6 +249,15 @@ static void vp_stopped(struct vp *vp, enum vp_stop why, const char *reason)
 	case VP_STOP_KICKED:
 		break;
 	}
+}
+
+static uint64_t vp_rip(struct vp *vp)
+{
+	struct vp_regs regs;
+
+	if (vp->vm->cfg.accel->vp_get_regs(vp->avp, &regs) != 0)
+		return 0;
+	return regs.rip;
 }
 
 static bool vp_wait_start(struct vp *vp)
@@ -273,9 +281,10 @@ static void *vp_thread(void *arg)
 	char reason[200];
 	enum vp_stop why;
 
-	if (!vp_wait_start(vp))
+	if (!vp->resume && !vp_wait_start(vp))
 		return NULL;
-	if (vm->cfg.accel->vp_set_regs(vp->avp, &vp->start_regs) != 0) {
+	if (!vp->resume &&
+	    vm->cfg.accel->vp_set_regs(vp->avp, &vp->start_regs) != 0) {
 		vm_crash(vm, "vp%u: the accelerator refused its registers",
 			 vp->index);
 		return NULL;
@@ -287,9 +296,19 @@ static void *vp_thread(void *arg)
 		if (vm->cfg.accel->vp_run(vp->avp, &why, reason,
 					  sizeof(reason)) != 0)
 			why = VP_STOP_FAULT;
-		vp_stopped(vp, why, reason);
+		vm_vp_stopped(vp, why, reason,
+			      why == VP_STOP_KICKED ? 0 : vp_rip(vp));
 	}
 	return NULL;
+}
+
+int vm_start_vp_thread(struct vp *vp, bool resume)
+{
+	vp->resume = resume;
+	if (pthread_create(&vp->thread, NULL, vp_thread, vp) != 0)
+		return -1;
+	vp->thread_started = true;
+	return 0;
 }
 
 static int vm_wait_end(struct vm *vm, unsigned timeout_ms)
@@ -331,18 +350,21 @@ int vm_run(struct vm *vm, const struct vp_regs *bsp_regs, unsigned timeout_ms)
 	atomic_store(&vm->vps[0].state, VP_RUNNING);
 	vm->start_ns = util_now_ns();
 	atomic_store(&vm->state, VM_STATE_RUNNING);
+	if (vm->sidecar != NULL && sidecar_start(vm->sidecar) != 0)
+		vm_crash(vm, "cannot start the sidecar threads");
 	for (i = 0; i < vm->cfg.n_vps; i++) {
-		struct vp *vp = &vm->vps[i];
-
-		if (pthread_create(&vp->thread, NULL, vp_thread, vp) != 0) {
+		if (atomic_load(&vm->vps[i].on_sidecar))
+			continue;
+		if (vm_start_vp_thread(&vm->vps[i], false) != 0) {
 			vm_crash(vm, "cannot start the thread of vp%u", i);
 			break;
 		}
-		vp->thread_started = true;
 	}
 	timed_out = vm_wait_end(vm, timeout_ms);
 	if (timed_out)
 		vm_stop(vm);
+	if (vm->sidecar != NULL)
+		sidecar_stop(vm->sidecar);
 	for (i = 0; i < vm->cfg.n_vps; i++) {
 		if (!vm->vps[i].thread_started)
 			continue;

@@ -11,6 +11,7 @@
 #include "lib/guest_ram.h"
 #include "services/vmworker/accel.h"
 #include "services/vmworker/devices.h"
+#include "services/vmworker/sidecar.h"
 #include "services/vmworker/vpregs.h"
 
 #define VM_MAX_VPS 64
@@ -47,6 +48,12 @@ struct vp {
 	unsigned index;
 	pthread_t thread;
 	bool thread_started;
+	bool resume; /* the thread continues a VP that already ran */
+	/* Sidecar CPU: exits go through its command page (sidecar.c). */
+	_Atomic bool on_sidecar;
+	pthread_t sidecar_thread;
+	bool sidecar_thread_started;
+	uint32_t sidecar_seen;
 	_Atomic int state; /* enum vp_state */
 	struct accel_vp *avp;
 	struct vp_regs start_regs; /* set by the mailbox before starting */
@@ -73,6 +80,7 @@ struct vm {
 	struct accel_vm *avm;
 	struct vp vps[VM_MAX_VPS];
 	struct devices devs;
+	struct sidecar *sidecar; /* NULL: every VP on a full thread */
 
 	pthread_mutex_t lock; /* guards state changes below */
 	pthread_cond_t cond;
@@ -99,6 +107,37 @@ int vm_run(struct vm *vm, const struct vp_regs *bsp_regs, unsigned timeout_ms);
 
 /* Starts a VP from the mailbox (any VP thread). Returns a mailbox status. */
 unsigned vm_start_vp(struct vm *vm, unsigned index, const struct vp_regs *regs);
+
+/* Starts VP's full thread; resume: it continues where the VP stands. */
+int vm_start_vp_thread(struct vp *vp, bool resume);
+
+/* What a VP's stop means for the VM (halt, triple fault, fault). */
+void vm_vp_stopped(struct vp *vp, enum vp_stop why, const char *reason,
+		   uint64_t rip);
+
+/* The exit paths the accelerators call: a sidecar VP's accesses go to
+ * the main loop through its page, a full VP's straight to the devices. */
+static inline void vp_exit_pio(struct vp *vp, uint16_t port, uint64_t *data,
+			       unsigned len, bool is_write)
+{
+	if (__builtin_expect(
+		atomic_load_explicit(&vp->on_sidecar, memory_order_relaxed), 0))
+		sidecar_vp_access(vp, SIDECAR_EXIT_IO, port, data, len,
+				  is_write);
+	else
+		devices_pio(vp, port, data, len, is_write);
+}
+
+static inline void vp_exit_mmio(struct vp *vp, uint64_t gpa, uint64_t *data,
+				unsigned len, bool is_write)
+{
+	if (__builtin_expect(
+		atomic_load_explicit(&vp->on_sidecar, memory_order_relaxed), 0))
+		sidecar_vp_access(vp, SIDECAR_EXIT_MMIO, gpa, data, len,
+				  is_write);
+	else
+		devices_mmio(vp, gpa, data, len, is_write);
+}
 
 /* State changes requested by devices or from outside; the first one wins.
  * Every VP is kicked. */

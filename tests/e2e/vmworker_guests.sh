@@ -63,9 +63,24 @@ expect_out pio "^pio_loop: n=$loop_n sum="
 run mmio 0 "$g/mmio_loop.igvm" --guest-cmdline "n=$((loop_n / 10))"
 expect_out mmio "^mmio_loop: n=$((loop_n / 10)) sum="
 
-run smp 0 "$g/smp.igvm" --cpus 4
+# smp on full VP threads, then with VPs 1-3 as sidecar CPUs: plain, with
+# every command logged, and hot-plugged after a few exits.
+run smp 0 "$g/smp.igvm" --cpus 4 --sidecar-cpus none
 expect_out smp "^smp: all 4 VPs up"
 for i in 1 2 3; do expect_out smp "^vp $i up"; done
+run smp_sidecar 0 "$g/smp.igvm" --cpus 4 --sidecar-cpus 1-3
+expect_out smp_sidecar "^smp: all 4 VPs up"
+run smp_log 0 "$g/smp.igvm" --cpus 4 --sidecar-cpus 1-3 --cmdline sidecar=log
+expect_out smp_log "^smp: all 4 VPs up"
+grep -q "sidecar vp2: RUN_VP" "$tmp/smp_log.err" || fail "sidecar=log: no command log"
+grep -q "sidecar vp3: intercept io write 0x3f8" "$tmp/smp_log.err" ||
+	fail "sidecar=log: no intercept log"
+run smp_hotplug 0 "$g/smp.igvm" --cpus 4 --sidecar-cpus auto --sidecar-hotplug 5
+expect_out smp_hotplug "^smp: all 4 VPs up"
+[ "$(grep -c "hot-plugged after 5 exits" "$tmp/smp_hotplug.err")" -eq 3 ] ||
+	fail "hot-plug: not every sidecar VP was hot-plugged"
+run smp_badlist 125 "$g/smp.igvm" --cpus 4 --sidecar-cpus 0-2
+grep -q -- "--sidecar-cpus" "$tmp/smp_badlist.err" || fail "bad sidecar list not named"
 
 printf 'hello world\nquit\n' >"$tmp/echo.in"
 STDIN="$tmp/echo.in" run echo 0 "$g/echo.igvm"
