@@ -309,13 +309,16 @@ static void log_counters(const struct vm *vm)
 		const struct vp_counters *c = &vm->vps[i].counters;
 
 		log_debug("vp%u: %llu pio, %llu mmio, %llu unknown pio, "
-			  "%llu unknown mmio, %llu vtl2 refused, %llu runs",
+			  "%llu unknown mmio, %llu vtl2 refused, %llu runs, "
+			  "samples %llu guest / %llu handler",
 			  i, (unsigned long long)c->exits_pio,
 			  (unsigned long long)c->exits_mmio,
 			  (unsigned long long)c->exits_unknown_pio,
 			  (unsigned long long)c->exits_unknown_mmio,
 			  (unsigned long long)c->vtl2_refused,
-			  (unsigned long long)c->runs);
+			  (unsigned long long)c->runs,
+			  (unsigned long long)vm->vps[i].samples_guest,
+			  (unsigned long long)vm->vps[i].samples_handler);
 	}
 }
 

@@ -311,28 +311,57 @@ int vm_start_vp_thread(struct vp *vp, bool resume)
 	return 0;
 }
 
+/* Statistical profile: where each running VP is, every sample tick. */
+static void vm_sample(struct vm *vm)
+{
+	unsigned i;
+
+	for (i = 0; i < vm->cfg.n_vps; i++) {
+		struct vp *vp = &vm->vps[i];
+
+		if (atomic_load(&vp->state) != VP_RUNNING)
+			continue;
+		if (atomic_load_explicit(&vp->in_exit, memory_order_relaxed))
+			atomic_fetch_add(&vp->samples_handler, 1);
+		else
+			atomic_fetch_add(&vp->samples_guest, 1);
+	}
+}
+
+static void timespec_add_ms(struct timespec *t, unsigned ms)
+{
+	t->tv_sec += ms / 1000;
+	t->tv_nsec += (long)(ms % 1000) * 1000000;
+	if (t->tv_nsec >= 1000000000) {
+		t->tv_sec++;
+		t->tv_nsec -= 1000000000;
+	}
+}
+
+/* Waits for the VM to end, sampling the VPs every VM_SAMPLE_MS. Returns
+ * -1 when timeout_ms (0: none) passed first. */
 static int vm_wait_end(struct vm *vm, unsigned timeout_ms)
 {
-	struct timespec deadline;
-	int rc = 0;
+	struct timespec deadline, tick;
+	int timed_out = 0;
 
 	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_sec += timeout_ms / 1000;
-	deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
-	if (deadline.tv_nsec >= 1000000000) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000;
-	}
+	timespec_add_ms(&deadline, timeout_ms);
 	pthread_mutex_lock(&vm->lock);
-	while (atomic_load(&vm->state) == VM_STATE_RUNNING && rc == 0) {
-		if (timeout_ms == 0)
-			pthread_cond_wait(&vm->cond, &vm->lock);
-		else
-			rc = pthread_cond_timedwait(&vm->cond, &vm->lock,
-						    &deadline);
+	while (atomic_load(&vm->state) == VM_STATE_RUNNING) {
+		clock_gettime(CLOCK_REALTIME, &tick);
+		if (timeout_ms != 0 && (tick.tv_sec > deadline.tv_sec ||
+					(tick.tv_sec == deadline.tv_sec &&
+					 tick.tv_nsec >= deadline.tv_nsec))) {
+			timed_out = 1;
+			break;
+		}
+		timespec_add_ms(&tick, VM_SAMPLE_MS);
+		pthread_cond_timedwait(&vm->cond, &vm->lock, &tick);
+		vm_sample(vm);
 	}
 	pthread_mutex_unlock(&vm->lock);
-	return rc == ETIMEDOUT ? -1 : 0;
+	return timed_out ? -1 : 0;
 }
 
 int vm_run(struct vm *vm, const struct vp_regs *bsp_regs, unsigned timeout_ms)

@@ -14,7 +14,8 @@
 #include "services/vmworker/sidecar.h"
 #include "services/vmworker/vpregs.h"
 
-#define VM_MAX_VPS 64
+#define VM_MAX_VPS   64
+#define VM_SAMPLE_MS 2
 
 enum vp_state {
 	VP_NOT_STARTED, /* waits for the mailbox */
@@ -58,6 +59,10 @@ struct vp {
 	struct accel_vp *avp;
 	struct vp_regs start_regs; /* set by the mailbox before starting */
 	struct vp_counters counters;
+	/* Sampling profile: the VP thread marks device handling, the VM's
+	 * main thread looks every VM_SAMPLE_MS (no clock read per exit). */
+	_Atomic uint8_t in_exit;
+	_Atomic uint64_t samples_guest, samples_handler;
 };
 
 struct vm_config {
@@ -120,23 +125,27 @@ void vm_vp_stopped(struct vp *vp, enum vp_stop why, const char *reason,
 static inline void vp_exit_pio(struct vp *vp, uint16_t port, uint64_t *data,
 			       unsigned len, bool is_write)
 {
+	atomic_store_explicit(&vp->in_exit, 1, memory_order_relaxed);
 	if (__builtin_expect(
 		atomic_load_explicit(&vp->on_sidecar, memory_order_relaxed), 0))
 		sidecar_vp_access(vp, SIDECAR_EXIT_IO, port, data, len,
 				  is_write);
 	else
 		devices_pio(vp, port, data, len, is_write);
+	atomic_store_explicit(&vp->in_exit, 0, memory_order_relaxed);
 }
 
 static inline void vp_exit_mmio(struct vp *vp, uint64_t gpa, uint64_t *data,
 				unsigned len, bool is_write)
 {
+	atomic_store_explicit(&vp->in_exit, 1, memory_order_relaxed);
 	if (__builtin_expect(
 		atomic_load_explicit(&vp->on_sidecar, memory_order_relaxed), 0))
 		sidecar_vp_access(vp, SIDECAR_EXIT_MMIO, gpa, data, len,
 				  is_write);
 	else
 		devices_mmio(vp, gpa, data, len, is_write);
+	atomic_store_explicit(&vp->in_exit, 0, memory_order_relaxed);
 }
 
 /* State changes requested by devices or from outside; the first one wins.
