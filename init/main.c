@@ -136,15 +136,15 @@ static int init_loop(struct init *in)
 	struct service *owner[INIT_MAX_POLL];
 
 	for (;;) {
-		int timeout = svc_timers(in);
+		int timeout;
 		nfds_t n;
 
-		if (in->powering_off && init_poweroff_step(in))
-			return in->poweroff_status;
 		if (!in->powering_off)
 			init_check_all_failed(in);
 		if (in->powering_off && init_poweroff_step(in))
 			return in->poweroff_status;
+		/* after the power-off step: it may have armed a stop timer */
+		timeout = svc_timers(in);
 		n = init_poll_set(in, p, owner);
 		if (poll(p, n, timeout) < 0 && errno != EINTR)
 			fatal("poll");

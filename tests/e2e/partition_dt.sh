@@ -3,7 +3,7 @@
 # partition's nodes; /sys/firmware/devicetree/base inside the partition
 # matches it; host DTB bootargs and --cmdline are merged only when the
 # image allows it; --cpus 4 --sidecar-cpus auto gives 3 sidecar CPUs.
-. "$(dirname "$0")/partition_lib.sh"
+. "$(dirname "$0")/lib_partition.sh"
 
 image allow --allow-host-cmdline --paravisor-cmdline "log=info"
 image strict --paravisor-cmdline "sidecar=on"

@@ -4,7 +4,7 @@
 # mounted in the partition shows in the host's mount table, and SIGTERM to
 # `parapet run` leaves nothing behind. Then the same unprivileged (user
 # namespace) as nobody, when the kernel allows it.
-. "$(dirname "$0")/partition_lib.sh"
+. "$(dirname "$0")/lib_partition.sh"
 
 image img
 manifest "$T/m" "a $SVC -- --record $T/a.rec" "b $SVC -- --record $T/b.rec"

@@ -94,6 +94,7 @@ static int ctl(const char *method, const char *name)
 	Parapet__ServiceRef ref = PARAPET__SERVICE_REF__INIT;
 	Parapet__PsRequest ps = PARAPET__PS_REQUEST__INIT;
 	Parapet__PoweroffRequest off = PARAPET__POWEROFF_REQUEST__INIT;
+	Parapet__LogsRequest logs = PARAPET__LOGS_REQUEST__INIT;
 	const ProtobufCMessage *req = &ref.base;
 	ProtobufCMessage *reply = NULL;
 	struct ipc_client *c = ipc_client_open(&cfg);
@@ -104,6 +105,10 @@ static int ctl(const char *method, const char *name)
 	ref.name = (char *)(uintptr_t)name;
 	if (!strcmp(method, "Ps"))
 		req = &ps.base;
+	if (!strcmp(method, "Logs")) {
+		logs.name = ref.name;
+		req = &logs.base;
+	}
 	if (!strcmp(method, "Poweroff")) {
 		off.has_status = 1;
 		off.status = name ? atoi(name) : 0;
@@ -124,6 +129,12 @@ static int ctl(const char *method, const char *name)
 			       r->services[i]->pid, r->services[i]->spawns,
 			       r->services[i]->deaths,
 			       r->services[i]->last_exit);
+	} else if (!strcmp(method, "Logs")) {
+		Parapet__LogsReply *r = (Parapet__LogsReply *)reply;
+
+		for (size_t i = 0; i < r->n_logs; i++)
+			fwrite(r->logs[i]->text.data, 1, r->logs[i]->text.len,
+			       stdout);
 	} else if (reply->descriptor == &parapet__control_reply__descriptor) {
 		Parapet__ControlReply *r = (Parapet__ControlReply *)reply;
 

@@ -129,6 +129,6 @@ assert_gone() {
 	[ ! -e "$RUNBASE/$1" ] || fail "$1: run directory left behind"
 	! grep -q "parapet/$1" /proc/self/mountinfo ||
 		fail "$1: a mount is left in the host's table"
-	! pgrep -f "parapet-test-service.*$T" >/dev/null ||
+	! pgrep -f -- "--record $T/" >/dev/null ||
 		fail "$1: a test service is still running"
 }

@@ -1,0 +1,81 @@
+#!/bin/sh
+# Supervision by parapet-init: a service killed with SIGKILL is restarted
+# (at least 1 s after its previous spawn when it dies young); one exiting
+# 125 is not; InitControl Ps, Restart, Stop (SIGTERM then SIGKILL), Start,
+# Logs and Poweroff(status) work; SIGKILL of `parapet run` takes the
+# partition down with it.
+. "$(dirname "$0")/lib_partition.sh"
+
+image img
+manifest "$T/m" "a $SVC -- --record $T/a.rec" \
+	"b $SVC -- --exit 125 --record $T/b.rec" \
+	"c $SVC stop-timeout=300 -- --ignore-term --record $T/c.rec"
+start sv1 --manifest "$T/m" "$T/img.igvm"
+wait_for "$T/c.rec" && wait_for "$T/b.rec" || fail "services did not start"
+
+starts() { grep -c '^start' "$1"; }
+nspid() { sed -n 's/^start pid=\([0-9]*\) .*/\1/p' "$1" | tail -n 1; }
+stamp() { sed -n 's/^start .* t=\([0-9]*\) .*/\1/p' "$1" | sed -n "$2p"; }
+# wait_starts FILE N: until FILE records N starts (10 s).
+wait_starts() {
+	i=0
+	while [ "$(starts "$1")" -lt "$2" ] && [ $i -lt 100 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	[ "$(starts "$1")" -ge "$2" ]
+}
+
+# exit 125: failed, never restarted
+sleep 1.2
+ctl "$INIT" Ps >"$T/ps" || fail "Ps failed"
+grep -q '^b failed .*last=exited 125' "$T/ps" || fail "b not failed: $(cat "$T/ps")"
+grep -q '^a running pid=' "$T/ps" || fail "a not running: $(cat "$T/ps")"
+[ "$(starts "$T/b.rec")" -eq 1 ] || fail "b (exit 125) was restarted"
+
+# SIGKILL after more than 1 s up: restarted at once
+nsenter -t "$INIT" -p -m kill -KILL "$(nspid "$T/a.rec")"
+wait_starts "$T/a.rec" 2 || fail "a not restarted after SIGKILL"
+# and again right away: the next spawn waits until 1 s after the last
+sleep 0.1
+nsenter -t "$INIT" -p -m kill -KILL "$(nspid "$T/a.rec")"
+wait_starts "$T/a.rec" 3 || fail "a not restarted after a second SIGKILL"
+gap=$(($(stamp "$T/a.rec" 3) - $(stamp "$T/a.rec" 2)))
+# the stamps are taken after exec: allow 50 ms of start-up jitter
+[ "$gap" -ge 950000000 ] || fail "no backoff: respawned after $gap ns"
+ctl "$INIT" Ps | grep -q '^a running .*deaths=2 last=killed by signal 9' ||
+	fail "death tally: $(ctl "$INIT" Ps)"
+
+# requested restart: a new instance, ready when the call returns
+old=$(nspid "$T/a.rec")
+ctl "$INIT" Restart a | grep -q '^a running' || fail "Restart a"
+[ "$(starts "$T/a.rec")" -eq 4 ] && [ "$(nspid "$T/a.rec")" != "$old" ] ||
+	fail "Restart did not start a new instance"
+
+# Stop escalates to SIGKILL for a service that ignores SIGTERM
+ctl "$INIT" Stop c | grep -q '^c stopped' || fail "Stop c"
+ctl "$INIT" Ps | grep -q '^c stopped .*last=killed by signal 9' ||
+	fail "c not SIGKILLed: $(ctl "$INIT" Ps)"
+ctl "$INIT" Start c | grep -q '^c running' || fail "Start c"
+[ "$(starts "$T/c.rec")" -eq 2 ] || fail "Start did not spawn c"
+ctl "$INIT" Logs a | grep -q 'test-service a: up' || fail "Logs a"
+ctl "$INIT" Restart nosuch 2>/dev/null && fail "Restart of an unknown service"
+
+# Poweroff(status): parapet run exits with it
+ctl "$INIT" Poweroff 7 || fail "Poweroff"
+wait_run sv1
+[ "$RC" = 7 ] || fail "Poweroff 7: parapet run exited $RC"
+assert_gone sv1 "$INIT"
+
+# parapet run SIGKILLed: the partition dies with it (PR_SET_PDEATHSIG)
+start sv2 --manifest "$T/m" "$T/img.igvm"
+kill -KILL "$(runpid sv2)"
+wait "$(runpid sv2)" 2>/dev/null
+i=0
+while kill -0 "$INIT" 2>/dev/null && [ $i -lt 50 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+kill -0 "$INIT" 2>/dev/null && fail "partition outlived a SIGKILLed parapet run"
+rm -rf "$RUNBASE/sv2"
+echo "ok"
