@@ -298,14 +298,27 @@ static int run_make_dir(struct run *r)
 			 (int)getpid());
 	}
 	snprintf(r->dir, sizeof(r->dir), "%s/%s", base, r->name);
-	other = rundir_read_pid(r->dir, "pid");
-	if (rundir_pid_alive(other))
-		return run_fail("partition '%s' is already running (pid %d)",
-				r->name, (int)other);
-	rundir_remove(r->dir); /* stale: its parapet run is gone */
 	snprintf(logs, sizeof(logs), "%s/logs", r->dir);
-	if (mkdir(r->dir, 0755) != 0 || mkdir(logs, 0755) != 0 ||
-	    run_write_pid(r, "pid", getpid()) != 0)
+	/* mkdir claims the name; an existing directory is taken over only
+	 * when the parapet run that made it is gone. */
+	if (mkdir(r->dir, 0755) != 0) {
+		if (errno != EEXIST)
+			return run_fail("%s: %s", r->dir, strerror(errno));
+		other = rundir_read_pid(r->dir, "pid");
+		if (other == 0)
+			return run_fail("run directory %s exists without a pid "
+					"file (a partition starting, or "
+					"remove it)",
+					r->dir);
+		if (rundir_pid_alive(other))
+			return run_fail("partition '%s' is already running "
+					"(pid %d)",
+					r->name, (int)other);
+		rundir_remove(r->dir); /* stale */
+		if (mkdir(r->dir, 0755) != 0)
+			return run_fail("%s: %s", r->dir, strerror(errno));
+	}
+	if (mkdir(logs, 0755) != 0 || run_write_pid(r, "pid", getpid()) != 0)
 		return run_fail("%s: %s", r->dir, strerror(errno));
 	run_write_status(r, "booting");
 	return 0;

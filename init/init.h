@@ -47,8 +47,9 @@ struct service {
 	char path[1400]; /* resolved binary */
 	enum svc_state state;
 	pid_t pid;
-	int chan;   /* init's end of the supervisor channel, or -1 */
-	int log_fd; /* read end of the stderr pipe, or -1 */
+	int chan;     /* init's end of the supervisor channel, or -1 */
+	int log_fd;   /* read end of the stderr pipe, or -1 */
+	int log_file; /* host run dir logs/NAME.log, or -1 */
 	bool restart_after_stop; /* a requested restart is in progress */
 	uint64_t spawned_ns, ready_ns, respawn_at, kill_at;
 	unsigned quick_deaths; /* consecutive deaths within 1 s of spawn */

@@ -326,9 +326,11 @@ void svc_on_log(struct init *in, struct service *s)
 	(void)in;
 	while (s->log_fd >= 0 && (n = read(s->log_fd, buf, sizeof(buf))) > 0) {
 		logring_write(&s->log, buf, (size_t)n);
-		if (write(2, buf, (size_t)n) < 0) {
-			/* init's stderr gone: the ring still has it */
-		}
+		/* best effort: the ring keeps the tail whatever happens */
+		if (write(2, buf, (size_t)n) < 0 ||
+		    (s->log_file >= 0 &&
+		     write(s->log_file, buf, (size_t)n) < 0))
+			log_debug("%s: log copy failed", s->m.name);
 	}
 }
 

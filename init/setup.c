@@ -184,6 +184,16 @@ static void init_partition_fds(struct init *in)
 	}
 }
 
+/* logs/NAME.log in the host run directory (bound at PARTITION_HOST_DIR). */
+static int init_open_log(const char *name)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "%s/logs/%s.log", PARTITION_HOST_DIR,
+		 name);
+	return open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+}
+
 static int init_services(struct init *in, int parapet)
 {
 	static struct manifest m;
@@ -202,6 +212,7 @@ static int init_services(struct init *in, int parapet)
 		s->m = m.svc[i];
 		s->pid = 0;
 		s->chan = s->log_fd = -1;
+		s->log_file = init_open_log(s->m.name);
 		s->state = SVC_STOPPED;
 		if (s->m.binary[0] == '/')
 			snprintf(s->path, sizeof(s->path), "%s", s->m.binary);

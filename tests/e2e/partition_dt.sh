@@ -73,4 +73,16 @@ wait_grep 'fds=guest-ram:67108864,sidecar:12288,boot-dtb:' "$T/b.rec" ||
 stop_run dt2
 [ "$RC" = 143 ] || fail "SIGTERM: exit $RC, not 143"
 assert_gone dt2 "$INIT"
+
+# sidecar=off on the paravisor command line beats --sidecar-cpus.
+start dt3 --manifest "$T/m" --cpus 3 --sidecar-cpus 1 --cmdline sidecar=off \
+	"$T/allow.igvm"
+dtc -I dtb -O dts -o "$T/dt3.dts" "$RUNBASE/dt3/boot.dtb" 2>/dev/null
+[ "$(grep -c 'parapet,role = "linux"' "$T/dt3.dts")" -eq 3 ] ||
+	fail "sidecar=off still has sidecar CPUs"
+grep -q 'mode = "off"' "$T/dt3.dts" || fail "sidecar node mode is not off"
+wait_grep 'test-service a: up' "$RUNBASE/dt3/logs/a.log" ||
+	fail "no logs/a.log in the run directory"
+stop_run dt3
+assert_gone dt3 "$INIT"
 echo "ok"
