@@ -51,6 +51,9 @@ struct accel_ops {
 		      size_t reason_len);
 	/* From any thread: make vp_run return VP_STOP_KICKED soon. */
 	void (*vp_kick)(struct accel_vp *avp);
+	/* State beyond vp_regs, for save and restore; NULL: none. */
+	int (*vp_get_extra)(struct accel_vp *avp, struct vp_extra *x);
+	int (*vp_set_extra)(struct accel_vp *avp, const struct vp_extra *x);
 };
 
 extern const struct accel_ops accel_kvm_ops;

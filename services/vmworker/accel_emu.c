@@ -16,7 +16,9 @@
 #include <unicorn/unicorn.h>
 
 #include "lib/log.h"
+#include "lib/guest_ram.h"
 #include "services/vmworker/accel.h"
+#include "services/vmworker/translate.h"
 #include "services/vmworker/vm.h"
 
 #define EMU_SLICE_NS	2000000 /* a waiting VP asks the runner to yield */
@@ -348,6 +350,77 @@ static int emu_set_control(struct accel_vp *v, const struct vp_regs *r)
 	return bad ? -1 : 0;
 }
 
+/* Reads the 8-byte descriptor for sel from the GDT r describes, through
+ * r's page tables when paging is on. */
+static int emu_read_descriptor(struct accel_vp *v, const struct vp_regs *r,
+			       uint16_t sel, uint64_t *desc)
+{
+	struct guest_ram ram = vm_guest_ram(v->avm->vm);
+	uint64_t va = r->gdtr.base + (sel & ~7u), gpa = va;
+	const void *p;
+
+	if ((va & 0xfff) > 0xff8)
+		return -1; /* crosses a page */
+	if ((r->cr0 & VP_CR0_PG) && translate_gva(&ram, r->cr3, va, &gpa) != 0)
+		return -1;
+	p = guest_ram_ptr(&ram, gpa, 8);
+	if (p == NULL)
+		return -1;
+	memcpy(desc, p, 8);
+	return 0;
+}
+
+/* Unicorn loads a selector's descriptor through the guest MMU when it is
+ * written, and on any fault there (page fault, #GP, #NP) it longjmps out
+ * of uc_reg_write with no handler: the whole process dies. So every
+ * selector is checked here first, by the same rules, and a context that
+ * would fault is refused. The accessed bit must already be set: Unicorn
+ * would write it back through the MMU otherwise. */
+static int emu_check_selector(struct accel_vp *v, const struct vp_regs *r,
+			      int seg)
+{
+	uint16_t sel = r->seg[seg].selector;
+	unsigned rpl = sel & 3, cpl = r->seg[VP_CS].selector & 3, dpl, type;
+	uint64_t desc;
+
+	if ((sel & ~3u) == 0)
+		return seg == VP_CS || (seg == VP_SS && cpl == 3) ? -1 : 0;
+	if ((sel & 4) || (sel | 7u) > r->gdtr.limit ||
+	    emu_read_descriptor(v, r, sel, &desc) != 0)
+		return -1;
+	type = (unsigned)(desc >> 40) & 0xf;
+	dpl = (unsigned)(desc >> 45) & 3;
+	if (!(desc & (1ull << 47)) || !(desc & (1ull << 44)) || !(type & 1))
+		return -1; /* not present, system, or not accessed */
+	if (seg == VP_CS)
+		return (type & 8) ? 0 : -1;
+	if (seg == VP_SS)
+		return !(type & 8) && (type & 2) && rpl == cpl && dpl == cpl
+			   ? 0
+			   : -1;
+	if ((type & 0xa) == 0x8)
+		return -1; /* execute-only code */
+	if ((!(type & 8) || !(type & 4)) && (dpl < cpl || dpl < rpl))
+		return -1;
+	return 0;
+}
+
+static int emu_check_segments(struct accel_vp *v, const struct vp_regs *r)
+{
+	static const int segs[] = { VP_CS, VP_DS, VP_ES, VP_FS, VP_GS, VP_SS };
+	size_t i;
+
+	for (i = 0; i < sizeof(segs) / sizeof(segs[0]); i++)
+		if (emu_check_selector(v, r, segs[i]) != 0) {
+			log_warnx("vp%u: emu refuses selector 0x%x of segment "
+				  "%d: its descriptor would fault",
+				  v->vp->index, r->seg[segs[i]].selector,
+				  segs[i]);
+			return -1;
+		}
+	return 0;
+}
+
 /* Unicorn takes only selectors (and the FS/GS bases); the attributes are
  * checked by vpregs_check and kept in the shadow copy. */
 static int emu_set_segments(struct accel_vp *v, const struct vp_regs *r)
@@ -376,7 +449,8 @@ static int emu_vp_set_regs(struct accel_vp *v, const struct vp_regs *r)
 {
 	int bad = 0, i;
 
-	if (emu_set_control(v, r) != 0 || emu_set_segments(v, r) != 0)
+	if (emu_check_segments(v, r) != 0 || emu_set_control(v, r) != 0 ||
+	    emu_set_segments(v, r) != 0)
 		return -1;
 	for (i = 0; i < VP_NR_GPRS; i++)
 		bad |= uc.reg_write(v->uc, emu_gpr_ids[i], &r->gpr[i]);

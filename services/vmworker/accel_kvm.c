@@ -364,6 +364,81 @@ static int kvm_vp_get_regs(struct accel_vp *v, struct vp_regs *r)
 	return 0;
 }
 
+/* MSRs a guest may have changed that sregs do not carry. */
+static const uint32_t kvm_saved_msrs[] = {
+	0x10,	    /* IA32_TSC */
+	0x174,	    /* SYSENTER_CS */
+	0x175,	    /* SYSENTER_ESP */
+	0x176,	    /* SYSENTER_EIP */
+	0x277,	    /* PAT */
+	0xc0000081, /* STAR */
+	0xc0000082, /* LSTAR */
+	0xc0000083, /* CSTAR */
+	0xc0000084, /* SFMASK */
+	0xc0000102, /* KERNEL_GS_BASE */
+};
+#define KVM_N_SAVED_MSRS (sizeof(kvm_saved_msrs) / sizeof(kvm_saved_msrs[0]))
+
+_Static_assert(sizeof(struct kvm_xsave) == VP_EXTRA_XSAVE, "xsave size");
+_Static_assert(sizeof(struct kvm_vcpu_events) <= VP_EXTRA_EVENTS,
+	       "vcpu_events size");
+_Static_assert(KVM_N_SAVED_MSRS <= VP_EXTRA_MAX_MSRS, "saved MSRs");
+
+struct kvm_msr_list_buf {
+	struct kvm_msrs hdr;
+	struct kvm_msr_entry e[KVM_N_SAVED_MSRS];
+};
+
+static int kvm_vp_get_extra(struct accel_vp *v, struct vp_extra *x)
+{
+	struct kvm_xsave xs;
+	struct kvm_vcpu_events ev;
+	struct kvm_msr_list_buf m = { .hdr.nmsrs = KVM_N_SAVED_MSRS };
+	size_t i;
+	int got;
+
+	memset(x, 0, sizeof(*x));
+	if (ioctl(v->fd, KVM_GET_XSAVE, &xs) < 0 ||
+	    ioctl(v->fd, KVM_GET_VCPU_EVENTS, &ev) < 0)
+		return -1;
+	memcpy(x->xsave, &xs, sizeof(x->xsave));
+	x->xsave_len = sizeof(x->xsave);
+	memcpy(x->events, &ev, sizeof(ev));
+	x->events_len = sizeof(ev);
+	for (i = 0; i < KVM_N_SAVED_MSRS; i++)
+		m.e[i].index = kvm_saved_msrs[i];
+	got = ioctl(v->fd, KVM_GET_MSRS, &m);
+	for (i = 0; got > 0 && i < (size_t)got; i++)
+		x->msrs[x->n_msrs++] =
+		    (struct vp_msr){ m.e[i].index, m.e[i].data };
+	return 0;
+}
+
+static int kvm_vp_set_extra(struct accel_vp *v, const struct vp_extra *x)
+{
+	struct kvm_msr_list_buf m = { 0 };
+	struct kvm_xsave xs;
+	struct kvm_vcpu_events ev;
+	uint32_t i;
+
+	if (x->xsave_len == sizeof(xs)) {
+		memcpy(&xs, x->xsave, sizeof(xs));
+		if (ioctl(v->fd, KVM_SET_XSAVE, &xs) < 0)
+			return -1;
+	}
+	if (x->events_len == sizeof(ev)) {
+		memcpy(&ev, x->events, sizeof(ev));
+		if (ioctl(v->fd, KVM_SET_VCPU_EVENTS, &ev) < 0)
+			return -1;
+	}
+	for (i = 0; i < x->n_msrs && i < KVM_N_SAVED_MSRS; i++) {
+		m.e[i].index = x->msrs[i].index;
+		m.e[i].data = x->msrs[i].value;
+	}
+	m.hdr.nmsrs = i;
+	return ioctl(v->fd, KVM_SET_MSRS, &m) == (int)i ? 0 : -1;
+}
+
 static void kvm_handle_io(struct accel_vp *v)
 {
 	struct kvm_run *run = v->run;
@@ -502,4 +577,6 @@ const struct accel_ops accel_kvm_ops = {
 	.vp_set_regs = kvm_vp_set_regs,
 	.vp_run = kvm_vp_run,
 	.vp_kick = kvm_vp_kick,
+	.vp_get_extra = kvm_vp_get_extra,
+	.vp_set_extra = kvm_vp_set_extra,
 };

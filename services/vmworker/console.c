@@ -63,6 +63,18 @@ bool console_ring_get(struct console_ring *r, uint8_t *byte)
 	return ok;
 }
 
+size_t console_ring_peek(const struct console_ring *r, uint8_t *out, size_t cap)
+{
+	size_t tail = atomic_load_explicit(&r->tail, memory_order_acquire);
+	size_t n = console_ring_used(r), i;
+
+	if (n > cap)
+		n = cap;
+	for (i = 0; i < n; i++)
+		out[i] = r->buf[(tail + i) & (r->size - 1)];
+	return n;
+}
+
 int console_init(struct console *c, console_sink_fn sink, void *sink_ctx)
 {
 	memset(c, 0, sizeof(*c));

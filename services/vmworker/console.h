@@ -48,6 +48,11 @@ size_t console_input(struct console *c, const uint8_t *data, size_t len);
 /* The UART backend over this console. */
 void console_uart_backend(struct console *c, struct uart_backend *be);
 
+/* Copies up to cap unconsumed bytes of r without consuming them (for the
+ * saved state; the consumer must be stopped). Returns the count. */
+size_t console_ring_peek(const struct console_ring *r, uint8_t *out,
+			 size_t cap);
+
 /* Ring primitives, exposed for tests. */
 bool console_ring_put(struct console_ring *r, uint8_t byte);
 bool console_ring_get(struct console_ring *r, uint8_t *byte);

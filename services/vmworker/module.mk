@@ -10,3 +10,7 @@ $(eval $(call bench,exit,bench/exit.c bench/exit_bare.c bench/proc.c bench/repor
 $(B)/bench/bin/exit: LDLIBS += -lunicorn
 $(eval $(call unit_test,sidecar_test,$(VMWORKER_SRCS)))
 $(eval $(call bench,sidecar,bench/sidecar.c bench/proc.c bench/report.c))
+$(eval $(call unit_test,savestate_test,$(VMWORKER_SRCS)))
+# The live test boots the counter guest from this build.
+$(B)/obj/tests/savestate_test.o: CPPFLAGS += -DTEST_BUILD_DIR='"$(B)"'
+$(B)/tests/savestate_test: $(B)/guests/counter.igvm

@@ -377,10 +377,14 @@ static void host_attend(struct sidecar *sc, unsigned i)
 		host_access(sc, i);
 		return;
 	case SIDECAR_EXIT_KICKED:
-		if (status_of(sc, i) == SIDECAR_REMOVED)
+		if (status_of(sc, i) == SIDECAR_REMOVED) {
 			host_hotplug(sc, i);
-		else if (atomic_load(&sc->vm->state) == VM_STATE_RUNNING)
+		} else if (atomic_load(&sc->vm->pause_requested)) {
+			sc->parked |= 1ull << i;
+			vm_vp_count_parked(vp, true);
+		} else if (atomic_load(&sc->vm->state) == VM_STATE_RUNNING) {
 			post_command(sc, i, SIDECAR_CMD_RUN_VP);
+		}
 		return;
 	case SIDECAR_EXIT_HALT:
 		vm_vp_stopped(vp, VP_STOP_HALT, "", ic->rip);
@@ -411,7 +415,27 @@ static uint64_t host_posted(struct sidecar *sc)
 static bool host_has_work(struct sidecar *sc)
 {
 	return host_posted(sc) != 0 || atomic_load(&sc->start_pending) != 0 ||
-	       atomic_load(&sc->stopping);
+	       atomic_load(&sc->resume_pending) || atomic_load(&sc->stopping);
+}
+
+/* Every running sidecar VP that is idle (parked, or just restored) runs
+ * again. */
+static void host_resume(struct sidecar *sc)
+{
+	unsigned i;
+
+	for (i = 1; i < sc->ctl->n_vps; i++) {
+		struct vp *vp = &sc->vm->vps[i];
+
+		if (sc->parked & (1ull << i)) {
+			sc->parked &= ~(1ull << i);
+			vm_vp_count_parked(vp, false);
+		}
+		if (atomic_load(&vp->on_sidecar) &&
+		    atomic_load(&vp->state) == VP_RUNNING &&
+		    status_of(sc, i) == SIDECAR_IDLE)
+			post_command(sc, i, SIDECAR_CMD_RUN_VP);
+	}
 }
 
 /* Polls the pages (loads only: each line stays shared until its sidecar
@@ -443,6 +467,8 @@ static void *host_loop(void *arg)
 		uint64_t starts = 0, posted;
 
 		host_wait(sc);
+		if (atomic_exchange(&sc->resume_pending, false))
+			host_resume(sc);
 		if (atomic_load(&sc->start_pending) != 0)
 			starts = atomic_exchange(&sc->start_pending, 0);
 		posted = host_posted(sc);
@@ -456,6 +482,12 @@ static void *host_loop(void *arg)
 		}
 	}
 	return NULL;
+}
+
+void sidecar_resume(struct sidecar *sc)
+{
+	atomic_store(&sc->resume_pending, true);
+	main_wake(sc);
 }
 
 void sidecar_request_start(struct sidecar *sc, unsigned index)

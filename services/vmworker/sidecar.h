@@ -43,6 +43,8 @@ struct sidecar {
 	uint64_t intercepts[SIDECAR_MAX_VPS];
 	uint32_t posted_seen[SIDECAR_MAX_VPS]; /* main loop's view */
 	_Atomic uint64_t hotplugged; /* bit i: VP i left the sidecar */
+	uint64_t parked;	     /* main loop: VPs idle for a pause */
+	_Atomic bool resume_pending;
 };
 
 /* Maps (or creates) the region and marks the sidecar VPs. */
@@ -58,6 +60,9 @@ void sidecar_stop(struct sidecar *sc);
 /* The mailbox started a sidecar VP: the main loop sets its registers and
  * runs it. */
 void sidecar_request_start(struct sidecar *sc, unsigned index);
+
+/* After a pause or a restore: run every running sidecar VP again. */
+void sidecar_resume(struct sidecar *sc);
 
 /* From a sidecar VP's exit path: posts the access and waits for the main
  * loop's answer. */

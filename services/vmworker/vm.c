@@ -298,8 +298,76 @@ static void *vp_thread(void *arg)
 			why = VP_STOP_FAULT;
 		vm_vp_stopped(vp, why, reason,
 			      why == VP_STOP_KICKED ? 0 : vp_rip(vp));
+		if (why == VP_STOP_KICKED)
+			vm_vp_park(vp);
 	}
 	return NULL;
+}
+
+/* A kicked VP waits here while the VM is paused (its state stays in the
+ * accelerator). */
+void vm_vp_park(struct vp *vp)
+{
+	struct vm *vm = vp->vm;
+
+	pthread_mutex_lock(&vm->lock);
+	if (atomic_load(&vm->pause_requested)) {
+		vm->parked++;
+		pthread_cond_broadcast(&vm->cond);
+		while (atomic_load(&vm->pause_requested) &&
+		       atomic_load(&vm->state) == VM_STATE_RUNNING)
+			pthread_cond_wait(&vm->cond, &vm->lock);
+		vm->parked--;
+	}
+	pthread_mutex_unlock(&vm->lock);
+}
+
+void vm_vp_count_parked(struct vp *vp, bool parked)
+{
+	struct vm *vm = vp->vm;
+
+	pthread_mutex_lock(&vm->lock);
+	if (parked)
+		vm->parked++;
+	else if (vm->parked > 0)
+		vm->parked--;
+	pthread_cond_broadcast(&vm->cond);
+	pthread_mutex_unlock(&vm->lock);
+}
+
+static unsigned vm_running_vps(struct vm *vm)
+{
+	unsigned i, n = 0;
+
+	for (i = 0; i < vm->cfg.n_vps; i++)
+		n += atomic_load(&vm->vps[i].state) == VP_RUNNING;
+	return n;
+}
+
+int vm_pause(struct vm *vm)
+{
+	unsigned i;
+
+	atomic_store(&vm->pause_requested, true);
+	for (i = 0; i < vm->cfg.n_vps; i++)
+		vm->cfg.accel->vp_kick(vm->vps[i].avp);
+	pthread_mutex_lock(&vm->lock);
+	while (vm->parked < vm_running_vps(vm) &&
+	       atomic_load(&vm->state) == VM_STATE_RUNNING)
+		pthread_cond_wait(&vm->cond, &vm->lock);
+	vm->paused_ns = util_now_ns();
+	pthread_mutex_unlock(&vm->lock);
+	return atomic_load(&vm->state) == VM_STATE_RUNNING ? 0 : -1;
+}
+
+void vm_resume(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->lock);
+	atomic_store(&vm->pause_requested, false);
+	pthread_cond_broadcast(&vm->cond);
+	pthread_mutex_unlock(&vm->lock);
+	if (vm->sidecar != NULL)
+		sidecar_resume(vm->sidecar);
 }
 
 int vm_start_vp_thread(struct vp *vp, bool resume)
@@ -364,31 +432,55 @@ static int vm_wait_end(struct vm *vm, unsigned timeout_ms)
 	return timed_out ? -1 : 0;
 }
 
+/* Threads for every VP: full ones for the others, the sidecar's for its
+ * CPUs. A restored VM's running VPs continue where they stood. */
+static void vm_start_threads(struct vm *vm, bool restored)
+{
+	unsigned i;
+
+	if (vm->sidecar != NULL && sidecar_start(vm->sidecar) != 0)
+		vm_crash(vm, "cannot start the sidecar threads");
+	for (i = 0; i < vm->cfg.n_vps; i++) {
+		struct vp *vp = &vm->vps[i];
+		int st = atomic_load(&vp->state);
+		bool resume = restored && st == VP_RUNNING;
+
+		if (atomic_load(&vp->on_sidecar) ||
+		    (restored && st == VP_HALTED))
+			continue;
+		if (vm_start_vp_thread(vp, resume) != 0) {
+			vm_crash(vm, "cannot start the thread of vp%u", i);
+			break;
+		}
+	}
+	if (restored && vm->sidecar != NULL)
+		sidecar_resume(vm->sidecar);
+}
+
 int vm_run(struct vm *vm, const struct vp_regs *bsp_regs, unsigned timeout_ms)
 {
 	char why[128];
 	unsigned i;
 	int timed_out;
+	bool restored = bsp_regs == NULL;
 
-	if (vpregs_check(bsp_regs, why, sizeof(why)) != 0) {
-		log_warnx("VP 0 context refused: %s", why);
-		return -1;
-	}
-	vm->bsp_start_regs = *bsp_regs;
-	vm->vps[0].start_regs = *bsp_regs;
-	atomic_store(&vm->vps[0].state, VP_RUNNING);
-	vm->start_ns = util_now_ns();
-	atomic_store(&vm->state, VM_STATE_RUNNING);
-	if (vm->sidecar != NULL && sidecar_start(vm->sidecar) != 0)
-		vm_crash(vm, "cannot start the sidecar threads");
-	for (i = 0; i < vm->cfg.n_vps; i++) {
-		if (atomic_load(&vm->vps[i].on_sidecar))
-			continue;
-		if (vm_start_vp_thread(&vm->vps[i], false) != 0) {
-			vm_crash(vm, "cannot start the thread of vp%u", i);
-			break;
+	if (!restored) {
+		if (vpregs_check(bsp_regs, why, sizeof(why)) != 0) {
+			log_warnx("VP 0 context refused: %s", why);
+			return -1;
 		}
+		vm->bsp_start_regs = *bsp_regs;
+		vm->vps[0].start_regs = *bsp_regs;
+		atomic_store(&vm->vps[0].state, VP_RUNNING);
+		vm->start_ns = util_now_ns();
 	}
+	atomic_store(&vm->state, VM_STATE_RUNNING);
+	if (restored) {
+		vm->resumed_ns = util_now_ns();
+		log_info("restored: blackout %.3f ms",
+			 (double)(vm->resumed_ns - vm->paused_ns) / 1e6);
+	}
+	vm_start_threads(vm, restored);
 	timed_out = vm_wait_end(vm, timeout_ms);
 	if (timed_out)
 		vm_stop(vm);

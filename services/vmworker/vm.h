@@ -93,7 +93,11 @@ struct vm {
 	int exit_value;
 	char crash_reason[256];
 	uint64_t start_ns;
-	uint64_t first_insn_ns;	       /* the guest's first timeline mark */
+	uint64_t first_insn_ns; /* the guest's first timeline mark */
+	_Atomic bool pause_requested;
+	unsigned parked;     /* VPs waiting out a pause (under lock) */
+	uint64_t paused_ns;  /* when the last pause completed */
+	uint64_t resumed_ns; /* first VP run after a restore */
 	struct vp_regs bsp_start_regs; /* template for mailbox starts */
 };
 
@@ -107,11 +111,22 @@ void *vm_gpa_ptr(struct vm *vm, uint64_t gpa, uint64_t len);
 struct guest_ram vm_guest_ram(const struct vm *vm);
 
 /* Starts VP 0 with regs and waits until the VM powers off, crashes or is
- * stopped (timeout_ms 0: no timeout). */
+ * stopped (timeout_ms 0: no timeout). bsp_regs NULL: the VM was restored
+ * (savestate.h); its VPs continue as saved. */
 int vm_run(struct vm *vm, const struct vp_regs *bsp_regs, unsigned timeout_ms);
 
 /* Starts a VP from the mailbox (any VP thread). Returns a mailbox status. */
 unsigned vm_start_vp(struct vm *vm, unsigned index, const struct vp_regs *regs);
+
+/* Stops every VP where it stands (kicked and parked; sidecar VPs idle)
+ * and returns once all have; vm_resume lets them run on. -1 when the VM
+ * ended instead. Not from a VP thread. */
+int vm_pause(struct vm *vm);
+void vm_resume(struct vm *vm);
+/* A kicked full VP waits out a pause here. */
+void vm_vp_park(struct vp *vp);
+/* The sidecar main loop counts its VPs in and out of a pause. */
+void vm_vp_count_parked(struct vp *vp, bool parked);
 
 /* Starts VP's full thread; resume: it continues where the VP stands. */
 int vm_start_vp_thread(struct vp *vp, bool resume);

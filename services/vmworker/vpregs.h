@@ -84,6 +84,26 @@ int vpregs_check(const struct vp_regs *regs, char *why, size_t why_len);
 void vpregs_long_mode(struct vp_regs *regs, uint64_t cr3, uint64_t gdt_base,
 		      uint16_t gdt_limit);
 
+/* State an accelerator holds beyond vp_regs (kvm: FPU/SSE, MSRs, pending
+ * events), opaque to the rest of vmworker; carried by the saved state. */
+#define VP_EXTRA_XSAVE	  4096
+#define VP_EXTRA_EVENTS	  64
+#define VP_EXTRA_MAX_MSRS 16
+
+struct vp_msr {
+	uint32_t index;
+	uint64_t value;
+};
+
+struct vp_extra {
+	uint32_t xsave_len; /* 0 or VP_EXTRA_XSAVE */
+	uint8_t xsave[VP_EXTRA_XSAVE];
+	uint32_t events_len; /* 0 or the accelerator's size */
+	uint8_t events[VP_EXTRA_EVENTS];
+	uint32_t n_msrs;
+	struct vp_msr msrs[VP_EXTRA_MAX_MSRS];
+};
+
 struct igvm_vp_regs;
 
 /* VP 0's context from an IGVM VP_CONTEXT; registers the image leaves out

@@ -1,0 +1,435 @@
+/* Saved state tests: a round trip of every field, each corruption refused
+ * with nothing applied, and a live counter guest carried from one VM to a
+ * new one on the same guest RAM memfd (emu, and kvm when present). */
+#include <fcntl.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <cmocka.h>
+
+#include "boot/loader.h"
+#include "lib/guest_abi.h"
+#include "lib/log.h"
+#include "savedstate.pb-c.h"
+#include "services/vmworker/console.h"
+#include "services/vmworker/savestate.h"
+#include "services/vmworker/vm.h"
+
+#ifndef TEST_BUILD_DIR
+#define TEST_BUILD_DIR "build"
+#endif
+
+static pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
+static char out[1 << 16];
+static size_t out_len;
+
+static void capture(void *ctx, const uint8_t *data, size_t len)
+{
+	(void)ctx;
+	pthread_mutex_lock(&out_lock);
+	if (out_len + len < sizeof(out)) {
+		memcpy(out + out_len, data, len);
+		out_len += len;
+	}
+	pthread_mutex_unlock(&out_lock);
+}
+
+struct box {
+	struct vm vm;
+	struct console con;
+};
+
+static void box_create(struct box *b, const struct accel_ops *a, unsigned n_vps,
+		       int mem_fd)
+{
+	struct vm_config cfg = { .accel = a,
+				 .n_vps = n_vps,
+				 .mem_size = GUEST_DEFAULT_MEM,
+				 .hole_gpa = GUEST_VTL2_GPA,
+				 .hole_size = GUEST_VTL2_SIZE };
+
+	assert_int_equal(console_init(&b->con, capture, NULL), 0);
+	cfg.console = &b->con;
+	assert_int_equal(vm_create(&b->vm, &cfg, mem_fd), 0);
+}
+
+/* Page tables and GDT, as an image's guest has them. */
+static void box_identity_map(struct box *b)
+{
+	struct guest_ram ram = vm_guest_ram(&b->vm);
+	uint64_t *pml4 = guest_ram_ptr(&ram, GUEST_PML4_GPA, 4096);
+	uint64_t *pdpt = guest_ram_ptr(&ram, GUEST_PDPT_GPA, 4096);
+	uint64_t *gdt = guest_ram_ptr(&ram, GUEST_GDT_GPA, 4096);
+
+	pml4[0] = GUEST_PDPT_GPA | 3;
+	for (int i = 0; i < GUEST_PD_COUNT; i++) {
+		uint64_t *pd =
+		    guest_ram_ptr(&ram, GUEST_PD_GPA + 4096u * i, 4096);
+
+		pdpt[i] = (GUEST_PD_GPA + 4096u * i) | 3;
+		for (int j = 0; j < 512; j++)
+			pd[j] =
+			    (((uint64_t)i << 30) + ((uint64_t)j << 21)) | 0x83;
+	}
+	gdt[1] = 0x00af9b000000ffffull;
+	gdt[2] = 0x00cf93000000ffffull;
+	gdt[3] = 0x00008b0000000067ull;
+}
+
+static void box_destroy(struct box *b)
+{
+	vm_destroy(&b->vm);
+	console_destroy(&b->con);
+}
+
+/* Rewrites the body of a saved state and fixes its header. */
+static void repack(uint8_t **buf, size_t *len,
+		   void (*edit)(Parapet__SavedState *st))
+{
+	Parapet__SavedState *st = parapet__saved_state__unpack(
+	    NULL, *len - SAVESTATE_HEADER_SIZE, *buf + SAVESTATE_HEADER_SIZE);
+	struct savestate_header h;
+	size_t body;
+	uint8_t *nb;
+
+	assert_non_null(st);
+	edit(st);
+	body = parapet__saved_state__get_packed_size(st);
+	nb = malloc(SAVESTATE_HEADER_SIZE + body);
+	parapet__saved_state__pack(st, nb + SAVESTATE_HEADER_SIZE);
+	memcpy(&h, *buf, sizeof(h));
+	h.size = (uint32_t)body;
+	h.crc32 = (uint32_t)crc32(0, nb + SAVESTATE_HEADER_SIZE, (uInt)body);
+	memcpy(nb, &h, sizeof(h));
+	parapet__saved_state__free_unpacked(st, NULL);
+	free(*buf);
+	*buf = nb;
+	*len = SAVESTATE_HEADER_SIZE + body;
+}
+
+static void set_distinct_regs(struct vm *vm, unsigned i)
+{
+	struct vp_regs r;
+
+	vpregs_long_mode(&r, GUEST_PML4_GPA, GUEST_GDT_GPA, 0x1f);
+	for (int g = 0; g < VP_NR_GPRS; g++)
+		r.gpr[g] = 0x1000ull * (i + 1) + (uint64_t)g;
+	r.rip = 0x100000 + i;
+	r.cr2 = 0xdead000 + i;
+	r.idtr.base = 0x3000;
+	r.idtr.limit = 0xfff;
+	assert_int_equal(vm->cfg.accel->vp_set_regs(vm->vps[i].avp, &r), 0);
+	atomic_store(&vm->vps[i].state, i == 0 ? VP_RUNNING : VP_HALTED);
+	vm->vps[i].counters.exits_pio = 100 + i;
+	vm->vps[i].counters.vtl2_refused = 7 + i;
+}
+
+/* The guest RAM the saved states below belong to. */
+static int state_mem_fd = -1;
+
+/* A saved state of a 2-VP VM with every field set. */
+static void make_state(uint8_t **buf, size_t *len)
+{
+	struct box a;
+
+	box_create(&a, &accel_emu_ops, 2, -1);
+	box_identity_map(&a);
+	if (state_mem_fd >= 0)
+		close(state_mem_fd);
+	state_mem_fd = dup(a.vm.mem_fd);
+	set_distinct_regs(&a.vm, 0);
+	set_distinct_regs(&a.vm, 1);
+	a.vm.devs.com1.lcr = 0x1b;
+	a.vm.devs.com1.scr = 0x5a;
+	a.vm.devs.com1.dll = 3;
+	assert_int_equal(console_input(&a.con, (const uint8_t *)"in!", 3), 3);
+	console_ring_put(&a.con.out, 'o');
+	atomic_store(&a.vm.devs.mailbox_status, GUEST_MAILBOX_EBUSY);
+	a.vm.start_ns = 123456789;
+	a.vm.paused_ns = 987654321;
+	vpregs_long_mode(&a.vm.bsp_start_regs, GUEST_PML4_GPA, GUEST_GDT_GPA,
+			 0x1f);
+	assert_int_equal(savestate_save(&a.vm, buf, len), 0);
+	box_destroy(&a);
+}
+
+static void test_round_trip(void **state)
+{
+	struct box b;
+	struct vp_regs r;
+	uint8_t *buf, byte;
+	size_t len;
+	char err[256];
+
+	(void)state;
+	make_state(&buf, &len);
+	box_create(&b, &accel_emu_ops, 2, dup(state_mem_fd));
+	assert_int_equal(savestate_restore(&b.vm, buf, len, err, sizeof(err)),
+			 0);
+	for (unsigned i = 0; i < 2; i++) {
+		assert_int_equal(
+		    b.vm.cfg.accel->vp_get_regs(b.vm.vps[i].avp, &r), 0);
+		for (int g = 0; g < VP_NR_GPRS; g++)
+			assert_int_equal(r.gpr[g],
+					 0x1000ull * (i + 1) + (uint64_t)g);
+		assert_int_equal(r.rip, 0x100000 + i);
+		assert_int_equal(r.cr2, 0xdead000 + i);
+		assert_int_equal(r.cr3, GUEST_PML4_GPA);
+		assert_int_equal(r.idtr.limit, 0xfff);
+		assert_int_equal(r.seg[VP_CS].attrib, 0xa09b);
+		assert_int_equal(r.seg[VP_TR].attrib, 0x008b);
+		assert_int_equal(b.vm.vps[i].counters.exits_pio, 100 + i);
+		assert_int_equal(b.vm.vps[i].counters.vtl2_refused, 7 + i);
+	}
+	assert_int_equal(atomic_load(&b.vm.vps[0].state), VP_RUNNING);
+	assert_int_equal(atomic_load(&b.vm.vps[1].state), VP_HALTED);
+	assert_int_equal(b.vm.devs.com1.lcr, 0x1b);
+	assert_int_equal(b.vm.devs.com1.scr, 0x5a);
+	assert_int_equal(b.vm.devs.com1.dll, 3);
+	assert_true(console_ring_get(&b.con.in, &byte) && byte == 'i');
+	assert_int_equal(console_ring_used(&b.con.in), 2);
+	assert_int_equal(console_ring_used(&b.con.out), 1);
+	assert_int_equal(atomic_load(&b.vm.devs.mailbox_status),
+			 GUEST_MAILBOX_EBUSY);
+	assert_int_equal(b.vm.start_ns, 123456789);
+	assert_int_equal(b.vm.paused_ns, 987654321);
+	assert_int_equal(b.vm.bsp_start_regs.cr3, GUEST_PML4_GPA);
+	box_destroy(&b);
+	free(buf);
+}
+
+/* Restores a corrupted state into a fresh VM and expects the refusal,
+ * with the VM untouched. */
+static void expect_refused(uint8_t *buf, size_t len, const char *want)
+{
+	struct box b;
+	char err[256] = "";
+
+	box_create(&b, &accel_emu_ops, 2, dup(state_mem_fd));
+	assert_int_equal(savestate_restore(&b.vm, buf, len, err, sizeof(err)),
+			 -1);
+	if (strstr(err, want) == NULL)
+		fail_msg("error '%s' lacks '%s'", err, want);
+	assert_int_equal(atomic_load(&b.vm.vps[0].state), VP_NOT_STARTED);
+	assert_int_equal(b.vm.start_ns, 0);
+	assert_int_equal(console_ring_used(&b.con.in), 0);
+	box_destroy(&b);
+}
+
+static void edit_vp_index(Parapet__SavedState *st)
+{
+	st->vps[1]->index = 9;
+}
+
+static void edit_fifo(Parapet__SavedState *st)
+{
+	free(st->uart->rx_fifo.data);
+	st->uart->rx_fifo.data = calloc(1, CONSOLE_IN_SIZE + 1);
+	st->uart->rx_fifo.len = CONSOLE_IN_SIZE + 1;
+}
+
+static void edit_shape(Parapet__SavedState *st)
+{
+	st->vp_count = 3;
+}
+
+static void edit_regs(Parapet__SavedState *st)
+{
+	st->vps[0]->seg[VP_CS]->attrib = 0xe09b; /* L and D */
+}
+
+static void edit_duplicate(Parapet__SavedState *st)
+{
+	st->vps[1]->index = 0;
+}
+
+/* A selector whose descriptor lies past the GDT limit: the emu engine
+ * would fault loading it, so the VP's state is refused, not crashed on. */
+static void edit_selector(Parapet__SavedState *st)
+{
+	st->vps[0]->seg[VP_SS]->selector = 0x40;
+}
+
+static void test_corrupt_states(void **state)
+{
+	uint8_t *buf;
+	size_t len;
+
+	(void)state;
+	make_state(&buf, &len);
+	expect_refused(buf, len - 1, "header says");
+	expect_refused(buf, 10, "truncated");
+	buf[0] ^= 1;
+	expect_refused(buf, len, "bad magic");
+	buf[0] ^= 1;
+	buf[8] = 2; /* version */
+	expect_refused(buf, len, "format version 2");
+	buf[8] = 1;
+	buf[len - 3] ^= 0x40;
+	expect_refused(buf, len, "checksum");
+	buf[len - 3] ^= 0x40;
+	repack(&buf, &len, edit_vp_index);
+	expect_refused(buf, len, "index 9 past");
+	free(buf);
+	make_state(&buf, &len);
+	repack(&buf, &len, edit_fifo);
+	expect_refused(buf, len, "input FIFO");
+	free(buf);
+	make_state(&buf, &len);
+	repack(&buf, &len, edit_shape);
+	expect_refused(buf, len, "for 3 VPs");
+	free(buf);
+	make_state(&buf, &len);
+	repack(&buf, &len, edit_regs);
+	expect_refused(buf, len, "CS attributes");
+	free(buf);
+	make_state(&buf, &len);
+	repack(&buf, &len, edit_duplicate);
+	expect_refused(buf, len, "twice");
+	free(buf);
+	make_state(&buf, &len);
+	repack(&buf, &len, edit_selector);
+	expect_refused(buf, len, "refused VP 0");
+	free(buf);
+}
+
+/* ---- a live guest carried across ---- */
+
+struct runner {
+	struct vm *vm;
+	const struct vp_regs *bsp;
+	pthread_t t;
+};
+
+static void *run_thread(void *arg)
+{
+	struct runner *r = arg;
+
+	vm_run(r->vm, r->bsp, 0);
+	return NULL;
+}
+
+static void load_counter(struct box *b, struct vp_regs *bsp)
+{
+	static uint8_t file[1 << 20];
+	struct loader_params p = { .guest_cmdline = "delay_ms=1", .n_vps = 1 };
+	struct loader_image img;
+	struct igvm_file f;
+	struct guest_ram ram;
+	char err[256];
+	int fd = open(TEST_BUILD_DIR "/guests/counter.igvm", O_RDONLY);
+	ssize_t n;
+
+	assert_true(fd >= 0);
+	n = read(fd, file, sizeof(file));
+	close(fd);
+	assert_true(n > 0);
+	assert_int_equal(igvm_parse(file, (size_t)n, &f, NULL), 0);
+	assert_int_equal(loader_prepare(&f, &img, err, sizeof(err)), 0);
+	ram = vm_guest_ram(&b->vm);
+	assert_int_equal(loader_load(&f, &img, &ram, &p, err, sizeof(err)), 0);
+	vpregs_from_igvm(&img.bsp, bsp);
+	igvm_free(&f);
+}
+
+static void wait_output(size_t n)
+{
+	for (int i = 0; i < 2000; i++) {
+		size_t got;
+
+		pthread_mutex_lock(&out_lock);
+		got = out_len;
+		pthread_mutex_unlock(&out_lock);
+		if (got >= n)
+			return;
+		usleep(5000);
+	}
+	fail_msg("guest output stalled at %zu bytes", out_len);
+}
+
+/* Every line 0, 1, 2, ... exactly once. */
+static unsigned check_counter_lines(void)
+{
+	unsigned want = 0;
+	char *line = out, *nl;
+
+	out[out_len] = '\0';
+	while ((nl = strchr(line, '\n')) != NULL) {
+		*nl = '\0';
+		if (strtoul(line, NULL, 10) != want)
+			fail_msg("line %u reads '%s'", want, line);
+		want++;
+		line = nl + 1;
+	}
+	return want;
+}
+
+static void test_live_carry(void **state)
+{
+	const struct accel_ops *accel = *state;
+	struct box a, b;
+	struct runner ra, rb;
+	struct vp_regs bsp;
+	uint8_t *buf;
+	size_t len;
+	char err[256];
+
+	if (accel == &accel_kvm_ops && accel_kvm_probe(err, sizeof(err))) {
+		print_message("kvm unavailable (%s): skipping\n", err);
+		skip();
+	}
+	out_len = 0;
+	box_create(&a, accel, 1, -1);
+	load_counter(&a, &bsp);
+	console_start(&a.con);
+	ra = (struct runner){ &a.vm, &bsp, 0 };
+	pthread_create(&ra.t, NULL, run_thread, &ra);
+	wait_output(40);
+	assert_int_equal(vm_pause(&a.vm), 0);
+	console_stop(&a.con);
+	assert_int_equal(savestate_save(&a.vm, &buf, &len), 0);
+	/* The new VM maps the same guest RAM: nothing is copied. */
+	box_create(&b, accel, 1, dup(a.vm.mem_fd));
+	vm_stop(&a.vm);
+	pthread_join(ra.t, NULL);
+	box_destroy(&a);
+	assert_int_equal(savestate_restore(&b.vm, buf, len, err, sizeof(err)),
+			 0);
+	console_start(&b.con);
+	rb = (struct runner){ &b.vm, NULL, 0 };
+	pthread_create(&rb.t, NULL, run_thread, &rb);
+	wait_output(out_len + 40);
+	vm_stop(&b.vm);
+	pthread_join(rb.t, NULL);
+	console_stop(&b.con);
+	assert_true(check_counter_lines() >= 15);
+	box_destroy(&b);
+	free(buf);
+}
+
+int main(void)
+{
+	static struct accel_ops emu, kvm;
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_corrupt_states),
+		{ "test_live_carry/emu", test_live_carry, NULL, NULL, &emu },
+		{ "test_live_carry/kvm", test_live_carry, NULL, NULL, &kvm },
+	};
+
+	emu = accel_emu_ops;
+	kvm = accel_kvm_ops;
+	log_init("savestate_test");
+	log_set_level(LOG_LEVEL_WARN);
+	return cmocka_run_group_tests_name("savestate", tests, NULL, NULL);
+}
