@@ -123,6 +123,8 @@ int cpulist_format(const struct cpulist *l, char *out, size_t len)
 		out[0] = '\0';
 	while (c < CPULIST_MAX_CPUS) {
 		unsigned end = c;
+		size_t room;
+		char *dst;
 
 		if (!cpulist_test(l, c)) {
 			c++;
@@ -130,12 +132,12 @@ int cpulist_format(const struct cpulist *l, char *out, size_t len)
 		}
 		while (end + 1 < CPULIST_MAX_CPUS && cpulist_test(l, end + 1))
 			end++;
-		n = end == c ? snprintf(out + (used < len ? used : len),
-					used < len ? len - used : 0, "%s%u",
-					used ? "," : "", c)
-			     : snprintf(out + (used < len ? used : len),
-					used < len ? len - used : 0, "%s%u-%u",
-					used ? "," : "", c, end);
+		/* No pointer past the buffer (nor NULL + 0 when len is 0). */
+		dst = used < len ? out + used : NULL;
+		room = used < len ? len - used : 0;
+		n = end == c ? snprintf(dst, room, "%s%u", used ? "," : "", c)
+			     : snprintf(dst, room, "%s%u-%u", used ? "," : "",
+					c, end);
 		used += (size_t)n;
 		c = end + 1;
 	}

@@ -112,6 +112,9 @@ static void test_cpulist(void **state)
 	assert_int_equal(cpulist_parse("0,2,4,6", 8, &l), CPULIST_OK);
 	assert_int_equal(cpulist_format(&l, out, 4), 7);
 	assert_string_equal(out, "0,2");
+	/* as snprintf: no buffer at all only measures (found by fuzzing:
+	 * it used to compute NULL + 0) */
+	assert_int_equal(cpulist_format(&l, NULL, 0), 7);
 }
 
 static const char manifest_text[] =
