@@ -6,6 +6,11 @@
 # libFuzzer dictionary when present. A harness that needs more sources
 # lists them in NAME_FUZZ_SRCS. Crashes are written to build-fuzz/.
 FUZZ_SECONDS ?= 10
+# Harnesses over sources outside libparapet (the shim, the VM worker).
+host_dt_FUZZ_SRCS := boot/shim_config.c
+uart_FUZZ_SRCS := services/vmworker/uart.c services/vmworker/console.c
+mailbox_FUZZ_SRCS := $(VMWORKER_SRCS)
+sidecar_FUZZ_SRCS := $(VMWORKER_SRCS)
 FUZZ_B := build-fuzz
 FUZZ_CC ?= clang
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined
