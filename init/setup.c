@@ -53,9 +53,13 @@ static const char *init_dt_string(int node, const char *prop)
 static uint64_t init_dt_u64(int node, const char *prop)
 {
 	int len;
-	const fdt64_t *v = fdt_getprop(init_fdt, node, prop, &len);
+	const void *v = fdt_getprop(init_fdt, node, prop, &len);
+	fdt64_t raw;
 
-	return v != NULL && len == 8 ? fdt64_to_cpu(*v) : 0;
+	if (v == NULL || len != 8)
+		return 0;
+	memcpy(&raw, v, sizeof(raw)); /* properties are only 4-aligned */
+	return fdt64_to_cpu(raw);
 }
 
 /* Detached copies of the host's mounts we need after /run and /dev are
@@ -194,6 +198,18 @@ static int init_open_log(const char *name)
 	return open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 }
 
+/* A bare binary name is looked up in the libexec directory. */
+static void init_binary_path(const struct init *in, struct service *s)
+{
+	char tmp[sizeof(s->path)];
+
+	if (s->m.binary[0] == '/')
+		snprintf(tmp, sizeof(tmp), "%s", s->m.binary);
+	else
+		snprintf(tmp, sizeof(tmp), "%s/%s", in->libexec, s->m.binary);
+	memcpy(s->path, tmp, sizeof(tmp));
+}
+
 static int init_services(struct init *in, int parapet)
 {
 	static struct manifest m;
@@ -214,11 +230,7 @@ static int init_services(struct init *in, int parapet)
 		s->chan = s->log_fd = -1;
 		s->log_file = init_open_log(s->m.name);
 		s->state = SVC_STOPPED;
-		if (s->m.binary[0] == '/')
-			snprintf(s->path, sizeof(s->path), "%s", s->m.binary);
-		else
-			snprintf(s->path, sizeof(s->path), "%s/%s", in->libexec,
-				 s->m.binary);
+		init_binary_path(in, s);
 	}
 	return 0;
 }

@@ -106,7 +106,7 @@ wait_grep() {
 
 # ctl INITPID METHOD [ARG]: an InitControl call from inside the partition.
 ctl() {
-	nsenter -t "$1" -m -n "$SVC" --ctl "$2" ${3:+"$3"}
+	nsenter -t "$1" -m -n -p "$SVC" --ctl "$2" ${3:+"$3"}
 }
 
 # stop_run NAME: SIGTERM to parapet run; its exit status in RC.
