@@ -90,7 +90,7 @@ stop_run dup
 assert_gone dup "$INIT"
 
 # The default manifest: no service can run the guest yet; 125, clearly.
-expect125 'no service left running' "$T/img.igvm"
+expect125 'no service left running' --timeout 60 "$T/img.igvm"
 [ ! -e "$RUNBASE" ] || [ -z "$(ls "$RUNBASE" | grep '^img-')" ] ||
 	fail "run directory of a failed run left behind"
 echo "ok"
