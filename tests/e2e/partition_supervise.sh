@@ -1,7 +1,7 @@
 #!/bin/sh
 # Supervision by parapet-init: a service killed with SIGKILL is restarted
 # (at least 1 s after its previous spawn when it dies young); one exiting
-# 125 is not; InitControl Ps, Restart, Stop (SIGTERM then SIGKILL), Start,
+# 125 is not; a missing binary is reported and the rest keep running; InitControl Ps, Restart, Stop (SIGTERM then SIGKILL), Start,
 # Logs and Poweroff(status) work; SIGKILL of `parapet run` takes the
 # partition down with it.
 . "$(dirname "$0")/lib_partition.sh"
@@ -9,7 +9,8 @@
 image img
 manifest "$T/m" "a $SVC -- --record $T/a.rec" \
 	"b $SVC -- --exit 125 --record $T/b.rec" \
-	"c $SVC stop-timeout=300 -- --ignore-term --record $T/c.rec"
+	"c $SVC stop-timeout=300 -- --ignore-term --record $T/c.rec" \
+	"m /nonexistent/parapet-nothing"
 start sv1 --manifest "$T/m" "$T/img.igvm"
 wait_for "$T/c.rec" && wait_for "$T/b.rec" || fail "services did not start"
 
@@ -32,6 +33,10 @@ ctl "$INIT" Ps >"$T/ps" || fail "Ps failed"
 grep -q '^b failed .*last=exited 125' "$T/ps" || fail "b not failed: $(cat "$T/ps")"
 grep -q '^a running pid=' "$T/ps" || fail "a not running: $(cat "$T/ps")"
 [ "$(starts "$T/b.rec")" -eq 1 ] || fail "b (exit 125) was restarted"
+grep -q '^m failed .*last=missing binary' "$T/ps" ||
+	fail "missing binary not reported: $(cat "$T/ps")"
+grep -q 'missing binary /nonexistent/parapet-nothing' "$T/sv1.err" ||
+	fail "no missing-binary message on stderr"
 
 # SIGKILL after more than 1 s up: restarted at once
 nsenter -t "$INIT" -p -m kill -KILL "$(nspid "$T/a.rec")"
