@@ -363,6 +363,14 @@ void igvm_vp_reg_at(const struct igvm_file *f, const struct igvm_header *h,
 int igvm_vp_regs(const struct igvm_file *f, uint16_t vp_index,
 		 struct igvm_vp_regs *out);
 
+/* The VBS register list (u32 count, 32-byte entries) of VP vp_index's
+ * context, pointing into f's buffer, or NULL. */
+const uint8_t *igvm_vp_context_data(const struct igvm_file *f,
+				    uint16_t vp_index, size_t *len);
+/* Decodes a VBS register list from anywhere (the boot device tree's
+ * /parapet/vp-context): checks its length, one VTL, accepted names. */
+int igvm_vbs_decode(const void *list, size_t len, struct igvm_vp_regs *out);
+
 /* Encodes a register value into 16 bytes. */
 void igvm_reg_plain(uint8_t value[16], uint64_t v);
 void igvm_reg_segment(uint8_t value[16], const struct igvm_segment *s);

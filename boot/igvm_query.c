@@ -212,26 +212,55 @@ static void store_reg(struct igvm_vp_regs *r, int bit, const uint8_t *v)
 	r->present |= 1u << bit;
 }
 
-int igvm_vp_regs(const struct igvm_file *f, uint16_t vp_index,
-		 struct igvm_vp_regs *out)
+const uint8_t *igvm_vp_context_data(const struct igvm_file *f,
+				    uint16_t vp_index, size_t *len)
 {
 	const struct igvm_header *h = NULL;
 
-	memset(out, 0, sizeof(*out));
 	while ((h = igvm_next(f, h, IGVM_VHT_VP_CONTEXT)))
 		if (h->u.vp.vbs && h->u.vp.vp_index == vp_index)
 			break;
 	if (!h)
-		return IGVM_ERR_INVALID_ARG;
-	out->vtl = h->u.vp.vtl;
-	for (uint32_t i = 0; i < h->u.vp.register_count; i++) {
-		struct igvm_vbs_reg reg;
-		const struct reg_desc *d;
+		return NULL;
+	*len = h->u.vp.data_size;
+	return f->buf + h->u.vp.file_offset;
+}
 
-		igvm_vp_reg_at(f, h, i, &reg);
-		d = find_reg(reg.name);
+int igvm_vbs_decode(const void *list, size_t len, struct igvm_vp_regs *out)
+{
+	const uint8_t *p = list;
+	uint32_t count, i;
+
+	memset(out, 0, sizeof(*out));
+	if (len < 4)
+		return IGVM_ERR_VP_CONTEXT;
+	count = get_le32(p);
+	if (count == 0 || count > IGVM_MAX_VP_REGISTERS ||
+	    len != 4 + (size_t)count * IGVM_VBS_REG_SIZE)
+		return IGVM_ERR_VP_CONTEXT;
+	out->vtl = p[4];
+	for (i = 0; i < count; i++) {
+		const uint8_t *e = p + 4 + (size_t)i * IGVM_VBS_REG_SIZE;
+		const struct reg_desc *d = find_reg(get_le32(e + 1));
+
+		if (e[0] != out->vtl)
+			return IGVM_ERR_VP_CONTEXT;
+		if (igvm_reg_kind(get_le32(e + 1)) == IGVM_REG_NONE)
+			return IGVM_ERR_VP_REGISTER;
 		if (d && d->bit >= 0)
-			store_reg(out, d->bit, reg.value);
+			store_reg(out, d->bit, e + 16);
 	}
 	return IGVM_OK;
+}
+
+int igvm_vp_regs(const struct igvm_file *f, uint16_t vp_index,
+		 struct igvm_vp_regs *out)
+{
+	size_t len;
+	const uint8_t *data = igvm_vp_context_data(f, vp_index, &len);
+
+	memset(out, 0, sizeof(*out));
+	if (data == NULL)
+		return IGVM_ERR_INVALID_ARG;
+	return igvm_vbs_decode(data, len, out);
 }

@@ -122,6 +122,8 @@ static int dt_parapet(const struct shim *s, void *fdt)
 {
 	char hex[IGVM_MEASUREMENT_SIZE * 2 + 1];
 	int node = fdt_add_subnode(fdt, 0, "parapet");
+	const uint8_t *vp_ctx;
+	size_t vp_ctx_len = 0;
 
 	DT_TRY(node);
 	for (unsigned i = 0; i < IGVM_MEASUREMENT_SIZE; i++)
@@ -129,6 +131,11 @@ static int dt_parapet(const struct shim *s, void *fdt)
 	DT_TRY(dt_parapet_strings(s, fdt, node));
 	DT_TRY(fdt_setprop_string(fdt, node, "measurement", hex));
 	DT_TRY(fdt_setprop_u32(fdt, node, "vp-count", s->n_vps));
+	/* VP 0's IGVM context (its VBS register list) for vmworker. */
+	vp_ctx = igvm_vp_context_data(&s->image, 0, &vp_ctx_len);
+	if (vp_ctx != NULL)
+		DT_TRY(fdt_setprop(fdt, node, "vp-context", vp_ctx,
+				   (int)vp_ctx_len));
 	DT_TRY(fdt_setprop_u64(fdt, node, "mem-size", s->mem_size));
 	DT_TRY(
 	    fdt_setprop_u32(fdt, node, "guest-ram-fd", PARTITION_FD_GUEST_RAM));

@@ -75,6 +75,37 @@ size_t console_ring_peek(const struct console_ring *r, uint8_t *out, size_t cap)
 	return n;
 }
 
+uint64_t console_out_tail(const struct console *c)
+{
+	return atomic_load_explicit(&c->out.tail, memory_order_acquire);
+}
+
+uint64_t console_out_head(const struct console *c)
+{
+	return atomic_load_explicit(&c->out.head, memory_order_acquire);
+}
+
+void console_out_ack(struct console *c, uint64_t ack)
+{
+	uint64_t tail = console_out_tail(c);
+
+	if (ack > tail && ack <= console_out_head(c)) {
+		atomic_store_explicit(&c->out.tail, ack, memory_order_release);
+		atomic_fetch_add(&c->bytes_out, ack - tail);
+	}
+}
+
+size_t console_out_peek(const struct console *c, uint8_t *buf, size_t max)
+{
+	return console_ring_peek(&c->out, buf, max);
+}
+
+void console_out_set_offset(struct console *c, uint64_t offset)
+{
+	atomic_store(&c->out.head, offset);
+	atomic_store(&c->out.tail, offset);
+}
+
 int console_init(struct console *c, console_sink_fn sink, void *sink_ctx)
 {
 	memset(c, 0, sizeof(*c));

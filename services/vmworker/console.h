@@ -48,6 +48,18 @@ size_t console_input(struct console *c, const uint8_t *data, size_t len);
 /* The UART backend over this console. */
 void console_uart_backend(struct console *c, struct uart_backend *be);
 
+/* Service mode (no flusher): the output ring is the stream of console
+ * bytes not yet acknowledged by hostcomm; ring positions are stream
+ * offsets. */
+uint64_t console_out_tail(const struct console *c); /* oldest kept byte */
+uint64_t console_out_head(const struct console *c); /* next byte */
+/* Forgets the bytes below ack when it lies in [tail, head]. */
+void console_out_ack(struct console *c, uint64_t ack);
+/* Copies up to max bytes from the tail; returns the count. */
+size_t console_out_peek(const struct console *c, uint8_t *buf, size_t max);
+/* Starts the stream at offset (a restored VM continues its numbering). */
+void console_out_set_offset(struct console *c, uint64_t offset);
+
 /* Copies up to cap unconsumed bytes of r without consuming them (for the
  * saved state; the consumer must be stopped). Returns the count. */
 size_t console_ring_peek(const struct console_ring *r, uint8_t *out,

@@ -2,6 +2,7 @@
  * in the foreground (console on stdin/stdout), the developer's and the
  * benchmarks' entry point. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -15,6 +16,7 @@
 #include "lib/guest_abi.h"
 #include "lib/log.h"
 #include "services/vmworker/console.h"
+#include "services/vmworker/service.h"
 #include "services/vmworker/standalone.h"
 #include "services/vmworker/vm.h"
 
@@ -113,10 +115,15 @@ int main(int argc, char **argv)
 		}
 	}
 	if (!standalone) {
-		fprintf(stderr, "parapet-vmworker: only --standalone is "
-				"available outside a partition\n");
-		usage(stderr);
-		return STANDALONE_EXIT_SETUP;
+		/* Under init: the supervisor channel is fd 3. */
+		if (optind != argc || fcntl(3, F_GETFD) < 0) {
+			fprintf(stderr,
+				"parapet-vmworker: without --standalone it "
+				"runs only as a service of parapet-init\n");
+			usage(stderr);
+			return STANDALONE_EXIT_SETUP;
+		}
+		return vmworker_service_main();
 	}
 	if (optind != argc - 1) {
 		fprintf(stderr, "parapet-vmworker: expected one IMAGE.igvm\n");

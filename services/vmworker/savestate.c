@@ -157,6 +157,8 @@ static void save_uart(struct save_ctx *c, struct vm *vm)
 	s->rx_fifo.len = console_ring_peek(&con->in, c->rx, sizeof(c->rx));
 	s->tx_fifo.data = c->tx;
 	s->tx_fifo.len = console_ring_peek(&con->out, c->tx, sizeof(c->tx));
+	s->has_tx_offset = 1;
+	s->tx_offset = console_out_tail(con);
 }
 
 static int save_pack(const Parapet__SavedState *st, uint8_t **out, size_t *len)
@@ -446,6 +448,7 @@ static void apply_uart(struct vm *vm, const Parapet__SavedUart *s)
 	u->loop_full = s->loop_full;
 	for (i = 0; i < s->rx_fifo.len; i++)
 		console_ring_put(&c->in, s->rx_fifo.data[i]);
+	console_out_set_offset(c, s->tx_offset);
 	for (i = 0; i < s->tx_fifo.len; i++)
 		console_ring_put(&c->out, s->tx_fifo.data[i]);
 }

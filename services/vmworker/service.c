@@ -1,0 +1,284 @@
+/* parapet-vmworker under init: set-up from the supervisor channel and the
+ * boot device tree, the VM's thread, and the end-of-VM report to policy.
+ * The endpoint's handlers are in service_ipc.c. */
+#include "services/vmworker/service.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "lib/log.h"
+#include "lib/partition.h"
+#include "lib/supervise.h"
+#include "lib/util.h"
+#include "policy.pb-c.h"
+#include "services/vmworker/savestate.h"
+#include "services/vmworker/service_int.h"
+
+static int take_fds(struct vmw *w)
+{
+	Parapet__SupervisorMsg *msg = NULL;
+	int fds[SUPERVISE_MAX_FDS];
+	size_t n = 0, i;
+	int rc;
+
+	rc = supervise_recv(SUPERVISE_FD, &msg, fds, SUPERVISE_MAX_FDS, &n);
+	if (rc != SUPERVISE_OK) {
+		log_warnx("supervisor channel: %s", supervise_strerror(rc));
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		const char *name = msg->fd_names[i];
+
+		if (strcmp(name, "guest-ram") == 0)
+			w->ram_fd = fds[i];
+		else if (strcmp(name, "sidecar") == 0)
+			w->sidecar_fd = fds[i];
+		else if (strcmp(name, "boot-dtb") == 0)
+			w->dtb_fd = fds[i];
+		else if (strcmp(name, "saved-state") == 0)
+			w->saved_fd = fds[i];
+		else
+			close(fds[i]);
+	}
+	supervise_msg_free(msg);
+	if (w->ram_fd < 0 || w->dtb_fd < 0) {
+		log_warnx("init passed no guest-ram or boot-dtb fd");
+		return -1;
+	}
+	return 0;
+}
+
+static int read_config(struct vmw *w)
+{
+	long long size = util_fd_size(w->dtb_fd);
+	char err[256];
+	void *dtb;
+	int rc;
+
+	if (size <= 0 || size > PARTITION_DTB_MAX) {
+		log_warnx("boot device tree fd: %lld bytes", size);
+		return -1;
+	}
+	dtb = util_map(w->dtb_fd, (size_t)size, PROT_READ);
+	if (dtb == NULL) {
+		log_warn("mmap boot device tree");
+		return -1;
+	}
+	rc = dtconfig_parse(dtb, (size_t)size, &w->cfg, err, sizeof(err));
+	util_unmap(dtb, (size_t)size);
+	if (rc != 0)
+		log_warnx("%s", err);
+	else if (strcmp(w->cfg.log, "debug") == 0)
+		log_set_level(LOG_LEVEL_DEBUG);
+	else if (strcmp(w->cfg.log, "warn") == 0)
+		log_set_level(LOG_LEVEL_WARN);
+	return rc;
+}
+
+/* A saved state from the previous instance: restore it, or refuse it
+ * whole and report the VM crashed. */
+static void restore_saved(struct vmw *w)
+{
+	long long size = util_fd_size(w->saved_fd);
+	char err[200];
+	uint8_t *buf;
+
+	if (size <= 0 ||
+	    size > (long long)SAVESTATE_MAX_SIZE + SAVESTATE_HEADER_SIZE) {
+		snprintf(err, sizeof(err), "saved state of %lld bytes", size);
+		goto crashed;
+	}
+	buf = util_map(w->saved_fd, (size_t)size, PROT_READ);
+	if (buf == NULL) {
+		snprintf(err, sizeof(err), "cannot map the saved state");
+		goto crashed;
+	}
+	if (savestate_restore(&w->vm, buf, (size_t)size, err, sizeof(err)) !=
+	    0) {
+		util_unmap(buf, (size_t)size);
+		goto crashed;
+	}
+	util_unmap(buf, (size_t)size);
+	w->restored = true;
+	log_info("restored the saved state (%lld bytes)", size);
+	return;
+crashed:
+	log_warnx("servicing failed: %s", err);
+	snprintf(w->vm.crash_reason, sizeof(w->vm.crash_reason),
+		 "servicing failed: %s", err);
+	atomic_store(&w->vm.state, VM_STATE_CRASHED);
+	w->refused = true;
+}
+
+static int create_vm(struct vmw *w)
+{
+	struct vm_config vc = { 0 };
+	struct sidecar_config sc = { 0 };
+	char why[256];
+
+	vc.accel = accel_select(w->cfg.accel, why, sizeof(why));
+	if (vc.accel == NULL) {
+		log_warnx("accel %s: %s", w->cfg.accel, why);
+		return -1;
+	}
+	if (console_init(&w->console, NULL, NULL) != 0)
+		return -1;
+	vc.n_vps = w->cfg.n_vps;
+	vc.mem_size = w->cfg.mem_size;
+	vc.hole_gpa = w->cfg.hole_gpa;
+	vc.hole_size = w->cfg.hole_size;
+	vc.console = &w->console;
+	vc.coalesce_sinks = true;
+	if (vm_create(&w->vm, &vc, w->ram_fd) != 0)
+		return -1;
+	w->ram_fd = -1; /* the VM owns it now */
+	if (w->cfg.sidecar_mask != 0) {
+		sc.vp_mask = w->cfg.sidecar_mask;
+		sc.log = w->cfg.sidecar_log;
+		sc.hotplug_threshold = 100000;
+		sc.region_fd = w->sidecar_fd;
+		if (sidecar_create(&w->sidecar, &w->vm, &sc) != 0)
+			return -1;
+	}
+	if (w->saved_fd >= 0)
+		restore_saved(w);
+	return 0;
+}
+
+/* Tells policy how the VM ended, until it hears it (policy may be
+ * restarting). */
+static void report_end(struct vmw *w)
+{
+	Parapet__VmEventNotice ev = PARAPET__VM_EVENT_NOTICE__INIT;
+	int state = atomic_load(&w->vm.state);
+	ProtobufCMessage *reply;
+
+	if (state != VM_STATE_POWEROFF && state != VM_STATE_CRASHED)
+		return;
+	ev.state = (char *)(uintptr_t)(state == VM_STATE_POWEROFF ? "poweroff"
+								  : "crashed");
+	ev.has_exit_value = 1;
+	ev.exit_value = w->vm.exit_value;
+	ev.reason = w->vm.crash_reason;
+	while (!atomic_load(&w->stopping)) {
+		if (ipc_call(w->policy, "VmEvent", &ev.base, &reply) == 0) {
+			ipc_free(reply);
+			return;
+		}
+		usleep(200000);
+	}
+}
+
+static void *vm_thread(void *arg)
+{
+	struct vmw *w = arg;
+
+	vm_run(&w->vm, w->restored ? NULL : &w->cfg.bsp, 0);
+	if (!atomic_load(&w->saved))
+		report_end(w);
+	return NULL;
+}
+
+int vmw_start_vm(struct vmw *w)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&w->lock);
+	if (!w->vm_started && !w->refused) {
+		rc = pthread_create(&w->vm_tid, NULL, vm_thread, w) == 0 ? 0
+									 : -1;
+		w->vm_started = rc == 0;
+	}
+	pthread_mutex_unlock(&w->lock);
+	return rc;
+}
+
+/* A refused restore: policy hears of the crash without a Start. */
+static void *refused_thread(void *arg)
+{
+	report_end(arg);
+	return NULL;
+}
+
+/* STOP from init ends the process like SIGTERM. */
+static void *supervisor_thread(void *arg)
+{
+	Parapet__SupervisorMsg *msg;
+	int fds[SUPERVISE_MAX_FDS];
+	size_t n;
+
+	(void)arg;
+	for (;;) {
+		int rc = supervise_recv(SUPERVISE_FD, &msg, fds,
+					SUPERVISE_MAX_FDS, &n);
+
+		if (rc == SUPERVISE_ERR_CLOSED)
+			break;
+		if (rc != SUPERVISE_OK)
+			continue;
+		for (size_t i = 0; i < n; i++)
+			close(fds[i]);
+		if (msg->type == PARAPET__SUPERVISOR_MSG__TYPE__STOP) {
+			supervise_msg_free(msg);
+			break;
+		}
+		supervise_msg_free(msg);
+	}
+	kill(getpid(), SIGTERM);
+	return NULL;
+}
+
+static void shutdown_vm(struct vmw *w)
+{
+	atomic_store(&w->stopping, true);
+	if (w->vm_started) {
+		vm_stop(&w->vm);
+		pthread_join(w->vm_tid, NULL);
+	}
+	vmw_ipc_close(w);
+	if (w->has_sidecar)
+		sidecar_destroy(&w->sidecar);
+	vm_destroy(&w->vm);
+	console_destroy(&w->console);
+}
+
+int vmworker_service_main(void)
+{
+	static struct vmw w;
+	pthread_t tid;
+	sigset_t set;
+	int sig;
+
+	memset(&w, 0, sizeof(w));
+	w.ram_fd = w.sidecar_fd = w.dtb_fd = w.saved_fd = -1;
+	pthread_mutex_init(&w.lock, NULL);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	if (take_fds(&w) != 0 || read_config(&w) != 0 || create_vm(&w) != 0)
+		return 125; /* init does not restart a 125 */
+	w.has_sidecar = w.cfg.sidecar_mask != 0;
+	w.start_ns = util_now_ns();
+	if (vmw_ipc_open(&w) != 0)
+		return 1;
+	if (w.refused)
+		pthread_create(&tid, NULL, refused_thread, &w),
+		    pthread_detach(tid);
+	pthread_create(&tid, NULL, supervisor_thread, &w);
+	pthread_detach(tid);
+	supervise_ready(SUPERVISE_FD, "vmworker");
+	log_info("ready: %u VPs, %llu MiB, accel %s%s", w.cfg.n_vps,
+		 (unsigned long long)(w.cfg.mem_size >> 20), w.cfg.accel,
+		 w.restored ? ", restored" : "");
+	sigwait(&set, &sig);
+	shutdown_vm(&w);
+	return 0;
+}

@@ -1,0 +1,63 @@
+/* What vmworker's service parts share (service.c, service_ipc.c). */
+#ifndef PARAPET_VMWORKER_SERVICE_INT_H
+#define PARAPET_VMWORKER_SERVICE_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "lib/ipc.h"
+#include "services/vmworker/console.h"
+#include "services/vmworker/dtconfig.h"
+#include "services/vmworker/sidecar.h"
+#include "services/vmworker/vm.h"
+
+#define VMW_MAX_TAKES	4    /* ConsoleTake calls waiting for data */
+#define VMW_CONSOLE_MAX 8192 /* bytes per ConsoleChunk */
+#define VMW_INPUT_MAX	4096 /* bytes per ConsoleInput */
+#define VMW_SOCK	"/run/parapet/ipc/vmworker.sock"
+#define VMW_TRACE_SOCK	"/run/parapet/ipc/vmworker.trace.sock"
+#define VMW_POLICY_SOCK "/run/parapet/ipc/policy.sock"
+#define VMW_TRACE_FLAG	"/run/parapet/ipc/trace.flag"
+
+struct vmw_take {
+	struct ipc_request *req;
+	ProtobufCMessage *out;
+	uint64_t deadline_ns;
+	uint32_t max;
+};
+
+struct vmw {
+	struct dtconfig cfg;
+	int ram_fd, sidecar_fd, dtb_fd, saved_fd;
+	struct console console;
+	struct vm vm;
+	struct sidecar sidecar;
+	bool has_sidecar;
+	bool restored; /* continued a saved state */
+	bool refused;  /* a saved state was refused: the VM is crashed */
+	uint64_t start_ns;
+
+	pthread_mutex_t lock; /* vm_started, takes */
+	bool vm_started;
+	pthread_t vm_tid;
+	_Atomic bool saved;    /* servicing: state handed to init */
+	_Atomic bool stopping; /* the process is ending */
+
+	struct ipc_server *server;
+	struct ipc_client *policy;
+	struct ipc_trace *trace;
+	_Atomic uint32_t *trace_flag;
+	struct vmw_take takes[VMW_MAX_TAKES];
+	unsigned n_takes;
+	pthread_t console_tid;
+	bool console_started;
+};
+
+int vmw_ipc_open(struct vmw *w);
+void vmw_ipc_close(struct vmw *w);
+/* Starts the VM's thread (Start); idempotent. */
+int vmw_start_vm(struct vmw *w);
+
+#endif

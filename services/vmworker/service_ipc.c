@@ -1,0 +1,402 @@
+/* vmworker's VmWorker endpoint: lifecycle for policy, the console stream
+ * for hostcomm (offsets and acknowledgements), Inspect for diagd, and
+ * Save for servicing. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "lib/log.h"
+#include "lib/supervise.h"
+#include "lib/util.h"
+#include "policy.pb-c.h"
+#include "services/vmworker/savestate.h"
+#include "services/vmworker/service_int.h"
+#include "vmworker.pb-c.h"
+
+static const char *vmw_state(struct vmw *w)
+{
+	int st = atomic_load(&w->vm.state);
+
+	if (!w->vm_started && st == VM_STATE_CREATED)
+		return "created";
+	if (st == VM_STATE_RUNNING)
+		return atomic_load(&w->vm.pause_requested) ? "paused"
+							   : "running";
+	return vm_state_name(st);
+}
+
+static void fill_status(struct vmw *w, Parapet__VmStatus *s)
+{
+	s->state = (char *)(uintptr_t)vmw_state(w);
+	s->has_exit_value = 1;
+	s->exit_value = w->vm.exit_value;
+	s->crash_reason = w->vm.crash_reason;
+	s->accel = (char *)(uintptr_t)w->vm.cfg.accel->name;
+	s->has_vp_count = s->has_uptime_ns = s->has_restored = 1;
+	s->vp_count = w->vm.cfg.n_vps;
+	s->uptime_ns = util_now_ns() - w->start_ns;
+	s->restored = w->restored;
+	if (w->restored && w->vm.resumed_ns != 0) {
+		s->has_blackout_ns = 1;
+		s->blackout_ns = w->vm.resumed_ns - w->vm.paused_ns;
+	}
+}
+
+static int h_start(struct ipc_request *req, const ProtobufCMessage *in,
+		   ProtobufCMessage *out, void *arg)
+{
+	struct vmw *w = arg;
+
+	(void)in;
+	if (vmw_start_vm(w) != 0) {
+		ipc_request_set_error(req, "cannot start the VM thread");
+		return IPC_ERR_HANDLER;
+	}
+	/* vm_run sets the state on its thread: report it as running. */
+	for (int i = 0;
+	     i < 1000 && atomic_load(&w->vm.state) == VM_STATE_CREATED &&
+	     !w->refused;
+	     i++)
+		usleep(100);
+	fill_status(w, (Parapet__VmStatus *)out);
+	return 0;
+}
+
+static int h_pause(struct ipc_request *req, const ProtobufCMessage *in,
+		   ProtobufCMessage *out, void *arg)
+{
+	struct vmw *w = arg;
+
+	(void)in;
+	if (!w->vm_started || vm_pause(&w->vm) != 0) {
+		ipc_request_set_error(req, "the VM is not running");
+		return IPC_ERR_UNAVAILABLE;
+	}
+	fill_status(w, (Parapet__VmStatus *)out);
+	return 0;
+}
+
+static int h_resume(struct ipc_request *req, const ProtobufCMessage *in,
+		    ProtobufCMessage *out, void *arg)
+{
+	struct vmw *w = arg;
+
+	(void)in;
+	(void)req;
+	if (w->vm_started)
+		vm_resume(&w->vm);
+	fill_status(w, (Parapet__VmStatus *)out);
+	return 0;
+}
+
+static int h_status(struct ipc_request *req, const ProtobufCMessage *in,
+		    ProtobufCMessage *out, void *arg)
+{
+	(void)req;
+	(void)in;
+	fill_status(arg, (Parapet__VmStatus *)out);
+	return 0;
+}
+
+/* Servicing: pause, save into a sealed memfd, hand it to init. */
+static int h_save(struct ipc_request *req, const ProtobufCMessage *in,
+		  ProtobufCMessage *out, void *arg)
+{
+	Parapet__SupervisorMsg msg = PARAPET__SUPERVISOR_MSG__INIT;
+	Parapet__VmSaveReply *r = (Parapet__VmSaveReply *)out;
+	struct vmw *w = arg;
+	char name[] = "saved-state", service[] = "vmworker";
+	char *names[] = { name };
+	uint8_t *buf;
+	size_t len;
+	int fd;
+
+	(void)in;
+	if (!w->vm_started || vm_pause(&w->vm) != 0) {
+		ipc_request_set_error(req, "the VM is not running");
+		return IPC_ERR_UNAVAILABLE;
+	}
+	if (savestate_save(&w->vm, &buf, &len) != 0) {
+		vm_resume(&w->vm);
+		ipc_request_set_error(req, "saving the VM failed");
+		return IPC_ERR_HANDLER;
+	}
+	fd = util_memfd_create("parapet-saved-state", len);
+	if (fd < 0 || pwrite(fd, buf, len, 0) != (ssize_t)len) {
+		free(buf);
+		vm_resume(&w->vm);
+		ipc_request_set_error(req, "no memfd for the saved state");
+		return IPC_ERR_HANDLER;
+	}
+	free(buf);
+	util_memfd_seal(fd, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE);
+	msg.type = PARAPET__SUPERVISOR_MSG__TYPE__FDS;
+	msg.service = service;
+	msg.n_fd_names = 1;
+	msg.fd_names = names;
+	if (supervise_send(SUPERVISE_FD, &msg, &fd, 1) != SUPERVISE_OK) {
+		close(fd);
+		vm_resume(&w->vm);
+		ipc_request_set_error(req, "init did not take the state");
+		return IPC_ERR_HANDLER;
+	}
+	close(fd);
+	atomic_store(&w->saved, true);
+	r->has_size = r->has_paused_ns = 1;
+	r->size = len;
+	r->paused_ns = w->vm.paused_ns;
+	log_info("saved %zu bytes for servicing; waiting to be replaced", len);
+	return 0;
+}
+
+/* Fills a chunk from the oldest unacknowledged byte. */
+static void take_fill(struct vmw *w, struct ipc_request *req,
+		      Parapet__ConsoleChunk *c, uint32_t max)
+{
+	uint8_t *data = ipc_request_alloc(req, max);
+	size_t n = data ? console_out_peek(&w->console, data, max) : 0;
+
+	c->has_offset = c->has_data = 1;
+	c->offset = console_out_tail(&w->console);
+	c->data.data = data;
+	c->data.len = n;
+}
+
+/* Waiting ConsoleTake calls are answered when bytes arrive or their wait
+ * ends, checked every millisecond while any waits. */
+static void *console_thread(void *arg)
+{
+	struct vmw *w = arg;
+
+	while (!atomic_load(&w->stopping)) {
+		bool data = console_out_head(&w->console) >
+			    console_out_tail(&w->console);
+		uint64_t now = util_now_ns();
+		unsigned i = 0;
+
+		pthread_mutex_lock(&w->lock);
+		while (i < w->n_takes) {
+			struct vmw_take *t = &w->takes[i];
+
+			if (!data && now < t->deadline_ns) {
+				i++;
+				continue;
+			}
+			take_fill(w, t->req, (Parapet__ConsoleChunk *)t->out,
+				  t->max);
+			ipc_request_finish(t->req, 0);
+			*t = w->takes[--w->n_takes];
+		}
+		pthread_mutex_unlock(&w->lock);
+		usleep(1000);
+	}
+	return NULL;
+}
+
+static int h_console_take(struct ipc_request *req, const ProtobufCMessage *in,
+			  ProtobufCMessage *out, void *arg)
+{
+	const Parapet__ConsoleTakeRequest *r =
+	    (const Parapet__ConsoleTakeRequest *)in;
+	struct vmw *w = arg;
+	uint32_t max = r->max_bytes ? r->max_bytes : VMW_CONSOLE_MAX;
+	uint32_t wait = r->wait_ms > 1000 ? 1000 : r->wait_ms;
+
+	if (max > VMW_CONSOLE_MAX)
+		max = VMW_CONSOLE_MAX;
+	if (r->has_ack)
+		console_out_ack(&w->console, r->ack);
+	if (wait == 0 ||
+	    console_out_head(&w->console) > console_out_tail(&w->console)) {
+		take_fill(w, req, (Parapet__ConsoleChunk *)out, max);
+		return 0;
+	}
+	pthread_mutex_lock(&w->lock);
+	if (w->n_takes == VMW_MAX_TAKES) {
+		pthread_mutex_unlock(&w->lock);
+		take_fill(w, req, (Parapet__ConsoleChunk *)out, max);
+		return 0;
+	}
+	w->takes[w->n_takes++] =
+	    (struct vmw_take){ req, out,
+			       util_now_ns() + (uint64_t)wait * 1000000, max };
+	pthread_mutex_unlock(&w->lock);
+	return IPC_ASYNC;
+}
+
+static int h_console_input(struct ipc_request *req, const ProtobufCMessage *in,
+			   ProtobufCMessage *out, void *arg)
+{
+	const Parapet__ConsoleInputRequest *r =
+	    (const Parapet__ConsoleInputRequest *)in;
+	Parapet__ConsoleInputReply *o = (Parapet__ConsoleInputReply *)out;
+	struct vmw *w = arg;
+
+	(void)req;
+	o->has_accepted = 1;
+	o->accepted =
+	    (uint32_t)console_input(&w->console, r->data.data, r->data.len);
+	return 0;
+}
+
+static void inspect_vp(struct vmw *w, struct ipc_request *req, unsigned i,
+		       Parapet__VpInspect *v)
+{
+	static const char *const states[] = { "not-started", "running",
+					      "halted", "stopped" };
+	const struct vp *vp = &w->vm.vps[i];
+	const struct vp_counters *c = &vp->counters;
+	const struct devices *d = &w->vm.devs;
+	Parapet__DeviceExits *dev;
+	Parapet__DeviceExits **devp;
+	unsigned k;
+
+	parapet__vp_inspect__init(v);
+	v->has_index = v->has_sidecar = v->has_hotplugged = 1;
+	v->index = i;
+	v->state = (char *)(uintptr_t)states[atomic_load(&vp->state) & 3];
+	v->sidecar = atomic_load(&vp->on_sidecar);
+	if (w->has_sidecar) {
+		v->hotplugged =
+		    atomic_load(&w->sidecar.hotplugged) & (1ull << i);
+		v->sidecar_status = (char *)(uintptr_t)sidecar_status_name(
+		    w->sidecar.ctl->status[i]);
+		v->has_sidecar_exits = 1;
+		v->sidecar_exits = w->sidecar.intercepts[i];
+	}
+#define COUNT(f, v_) (v->has_##f = 1, v->f = (v_))
+	COUNT(exits_pio, c->exits_pio);
+	COUNT(exits_mmio, c->exits_mmio);
+	COUNT(exits_unknown, c->exits_unknown_pio + c->exits_unknown_mmio);
+	COUNT(vtl2_refused, c->vtl2_refused);
+	COUNT(halts, c->halts);
+	COUNT(runs, c->runs);
+	COUNT(samples_guest, vp->samples_guest);
+	COUNT(samples_handler, vp->samples_handler);
+#undef COUNT
+	dev = ipc_request_alloc(req, d->n_entries * sizeof(*dev));
+	devp = ipc_request_alloc(req, d->n_entries * sizeof(*devp));
+	if (dev == NULL || devp == NULL)
+		return;
+	for (k = 0; k < d->n_entries; k++) {
+		parapet__device_exits__init(&dev[k]);
+		dev[k].name = (char *)(uintptr_t)d->entries[k].name;
+		dev[k].has_exits = 1;
+		dev[k].exits = c->dev_exits[k];
+		devp[k] = &dev[k];
+	}
+	v->n_devices = d->n_entries;
+	v->devices = devp;
+}
+
+static int h_inspect(struct ipc_request *req, const ProtobufCMessage *in,
+		     ProtobufCMessage *out, void *arg)
+{
+	Parapet__VmInspectReply *r = (Parapet__VmInspectReply *)out;
+	struct vmw *w = arg;
+	unsigned n = w->vm.cfg.n_vps, i;
+	Parapet__VmStatus *st = ipc_request_alloc(req, sizeof(*st));
+	Parapet__VpInspect *vps = ipc_request_alloc(req, n * sizeof(*vps));
+	Parapet__VpInspect **vpp = ipc_request_alloc(req, n * sizeof(*vpp));
+
+	(void)in;
+	if (st == NULL || vps == NULL || vpp == NULL)
+		return IPC_ERR_NOMEM;
+	parapet__vm_status__init(st);
+	fill_status(w, st);
+	r->status = st;
+	for (i = 0; i < n; i++) {
+		inspect_vp(w, req, i, &vps[i]);
+		vpp[i] = &vps[i];
+	}
+	r->n_vps = n;
+	r->vps = vpp;
+	r->has_console_buffered = r->has_console_offset = 1;
+	r->has_unknown_accesses = r->has_mem_size = 1;
+	r->console_offset = console_out_head(&w->console);
+	r->console_buffered = r->console_offset - console_out_tail(&w->console);
+	r->unknown_accesses = atomic_load(&w->vm.devs.unknown_total);
+	r->mem_size = w->vm.cfg.mem_size;
+	return 0;
+}
+
+static const struct ipc_method vmw_methods[] = {
+	{ "Start", h_start, IPC_SENDER_ANY, 64 },
+	{ "Pause", h_pause, IPC_SENDER_ANY, 64 },
+	{ "Resume", h_resume, IPC_SENDER_ANY, 64 },
+	{ "Status", h_status, IPC_SENDER_ANY, 64 },
+	{ "Save", h_save, IPC_SENDER_ANY, 64 },
+	{ "ConsoleTake", h_console_take, IPC_SENDER_ANY, 64 },
+	{ "ConsoleInput", h_console_input, IPC_SENDER_ANY, VMW_INPUT_MAX + 64 },
+	{ "Inspect", h_inspect, IPC_SENDER_ANY, 64 },
+};
+
+/* The trace flag every service shares (init creates the file). */
+static _Atomic uint32_t *map_trace_flag(void)
+{
+	int fd = open(VMW_TRACE_FLAG, O_RDWR | O_CLOEXEC);
+	void *p;
+
+	if (fd < 0)
+		return NULL;
+	p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+int vmw_ipc_open(struct vmw *w)
+{
+	struct ipc_listen listen = { VMW_SOCK, 1, 0660 };
+	struct ipc_trace_config tc = { .service = "vmworker",
+				       .path = VMW_TRACE_SOCK };
+	struct ipc_server_config sc = {
+		.name = "vmworker",
+		.listen = &listen,
+		.n_listen = 1,
+		.service = &parapet__vm_worker__descriptor,
+		.methods = vmw_methods,
+		.n_methods = sizeof(vmw_methods) / sizeof(vmw_methods[0]),
+		.recv_max = 64 * 1024,
+		.arg = w,
+	};
+	struct ipc_client_config pc = {
+		.name = "vmworker",
+		.path = VMW_POLICY_SOCK,
+		.destination = "policy",
+		.service = &parapet__policy__descriptor,
+		.timeout_ms = 2000,
+	};
+
+	w->trace_flag = map_trace_flag();
+	tc.flag = w->trace_flag;
+	w->trace = ipc_trace_open(&tc);
+	sc.trace = w->trace;
+	pc.trace = w->trace;
+	w->server = ipc_server_open(&sc);
+	w->policy = ipc_client_open(&pc);
+	if (w->server == NULL || w->policy == NULL)
+		return -1;
+	if (pthread_create(&w->console_tid, NULL, console_thread, w) != 0)
+		return -1;
+	w->console_started = true;
+	return 0;
+}
+
+void vmw_ipc_close(struct vmw *w)
+{
+	atomic_store(&w->stopping, true);
+	if (w->console_started)
+		pthread_join(w->console_tid, NULL);
+	if (w->server)
+		ipc_server_close(w->server);
+	if (w->policy)
+		ipc_client_close(w->policy);
+	if (w->trace)
+		ipc_trace_close(w->trace);
+	if (w->trace_flag)
+		munmap((void *)(uintptr_t)w->trace_flag, 4096);
+}
