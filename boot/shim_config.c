@@ -158,6 +158,19 @@ static int shim_dt_parse(const void *fdt, struct shim_host_dt *h)
 	return 0;
 }
 
+/* fdt_check_full of libfdt 1.6.1 dereferences NULL on a blob older than
+ * version 16 whose root node name has no '/' (fdt_get_name fails and the
+ * root-name check does not look): refuse such old blobs first. dtc and
+ * every current tool write version 17. */
+static int shim_check_host_dt(const void *buf, size_t len)
+{
+	if (len < sizeof(struct fdt_header))
+		return -FDT_ERR_TRUNCATED;
+	if (fdt_magic(buf) == FDT_MAGIC && fdt_version(buf) < 16)
+		return -FDT_ERR_BADVERSION;
+	return fdt_check_full(buf, len);
+}
+
 int shim_read_host_dt(struct shim *s)
 {
 	uint8_t *buf = NULL;
@@ -168,8 +181,7 @@ int shim_read_host_dt(struct shim *s)
 		return 0;
 	if (shim_slurp(s->a.host_dtb, SHIM_HOST_DT_MAX, &buf, &len) != 0)
 		return -1;
-	rc = len < sizeof(struct fdt_header) ? -FDT_ERR_TRUNCATED
-					     : fdt_check_full(buf, len);
+	rc = shim_check_host_dt(buf, len);
 	if (rc != 0) {
 		log_warnx("host device tree %s: %s", s->a.host_dtb,
 			  fdt_strerror(rc));
