@@ -42,6 +42,10 @@ enum svc_wait { SVC_WAIT_NONE, SVC_WAIT_READY, SVC_WAIT_GONE };
 
 struct ctl_req;
 
+/* The fd name a service hands init before servicing (supervisor channel
+ * FDS message); init passes it to the service's next instance. */
+#define SVC_SAVED_STATE "saved-state"
+
 struct service {
 	struct manifest_service m;
 	char path[1400]; /* resolved binary */
@@ -50,6 +54,7 @@ struct service {
 	int chan;     /* init's end of the supervisor channel, or -1 */
 	int log_fd;   /* read end of the stderr pipe, or -1 */
 	int log_file; /* host run dir logs/NAME.log, or -1 */
+	int saved_fd; /* servicing: state for the next instance, or -1 */
 	bool restart_after_stop; /* a requested restart is in progress */
 	uint64_t spawned_ns, ready_ns, respawn_at, kill_at;
 	unsigned quick_deaths; /* consecutive deaths within 1 s of spawn */

@@ -73,8 +73,8 @@ static void svc_child(struct init *in, struct service *s, int chan, int logw)
 static void svc_send_fds(struct init *in, struct service *s)
 {
 	Parapet__SupervisorMsg msg = PARAPET__SUPERVISOR_MSG__INIT;
-	char *names[MANIFEST_FD_COUNT];
-	int fds[MANIFEST_FD_COUNT];
+	char *names[MANIFEST_FD_COUNT + 1];
+	int fds[MANIFEST_FD_COUNT + 1];
 	size_t n = 0;
 	int rc;
 
@@ -83,6 +83,11 @@ static void svc_send_fds(struct init *in, struct service *s)
 			names[n] = (char *)(uintptr_t)manifest_fd_name(b);
 			fds[n++] = in->part_fds[b];
 		}
+	/* Servicing: the previous instance's saved state, handed on once. */
+	if (s->saved_fd >= 0) {
+		names[n] = (char *)(uintptr_t)SVC_SAVED_STATE;
+		fds[n++] = s->saved_fd;
+	}
 	if (n == 0)
 		return;
 	msg.has_type = 1;
@@ -94,6 +99,26 @@ static void svc_send_fds(struct init *in, struct service *s)
 	if (rc != SUPERVISE_OK)
 		log_warnx("%s: sending fds: %s", s->m.name,
 			  supervise_strerror(rc));
+	if (s->saved_fd >= 0) {
+		close(s->saved_fd);
+		s->saved_fd = -1;
+	}
+}
+
+/* A service hands init its saved state (vmworker before servicing). */
+static void svc_keep_saved(struct service *s, const Parapet__SupervisorMsg *msg,
+			   int *fds, size_t n_fds)
+{
+	for (size_t i = 0; i < n_fds && i < msg->n_fd_names; i++) {
+		if (strcmp(msg->fd_names[i], SVC_SAVED_STATE) != 0)
+			continue;
+		if (s->saved_fd >= 0)
+			close(s->saved_fd);
+		s->saved_fd = fds[i];
+		fds[i] = -1;
+		log_info("%s: holds a saved state for its next instance",
+			 s->m.name);
+	}
 }
 
 static void svc_fail(struct service *s, const char *why)
@@ -290,8 +315,12 @@ void svc_on_channel(struct init *in, struct service *s)
 	size_t n_fds = 0;
 	int rc = supervise_recv(s->chan, &msg, fds, SUPERVISE_MAX_FDS, &n_fds);
 
+	if (rc == SUPERVISE_OK && msg->has_type &&
+	    msg->type == PARAPET__SUPERVISOR_MSG__TYPE__FDS)
+		svc_keep_saved(s, msg, fds, n_fds);
 	for (size_t i = 0; i < n_fds; i++)
-		close(fds[i]);
+		if (fds[i] >= 0)
+			close(fds[i]);
 	if (rc == SUPERVISE_ERR_CLOSED ||
 	    (rc == SUPERVISE_ERR_SYS && errno != EAGAIN && errno != EINTR)) {
 		close(s->chan); /* its death arrives as SIGCHLD */

@@ -17,6 +17,7 @@
 #include "lib/log.h"
 #include "lib/partition.h"
 #include "lib/util.h"
+#include "sandbox/sandbox.h"
 
 static uint8_t init_fdt[PARTITION_DTB_MAX];
 
@@ -91,6 +92,28 @@ static int init_attach(int tree, const char *path, bool dir)
 	return 0;
 }
 
+/* The trace flag every service maps: zero (off), group SANDBOX_IPC_GID so
+ * that diagd can set it under its own uid. */
+static int init_trace_flag(void)
+{
+	int fd = open(PARTITION_TRACE_FLAG, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC,
+		      0660);
+
+	if (fd < 0 || ftruncate(fd, PARTITION_TRACE_FLAG_SIZE) != 0) {
+		log_warn("%s", PARTITION_TRACE_FLAG);
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	/* unprivileged the group may not be mapped: the file stays root's */
+	if (fchown(fd, 0, SANDBOX_IPC_GID) != 0)
+		log_debug("%s: chown: %s", PARTITION_TRACE_FLAG,
+			  strerror(errno));
+	fchmod(fd, 0660);
+	close(fd);
+	return 0;
+}
+
 static int init_mount_run(const char *host_dir)
 {
 	int tree = init_clone_tree(host_dir);
@@ -104,6 +127,8 @@ static int init_mount_run(const char *host_dir)
 	}
 	if (mkdir("/run/parapet", 0755) != 0 ||
 	    mkdir(PARTITION_IPC_DIR, 0755) != 0)
+		return -1;
+	if (init_trace_flag() != 0)
 		return -1;
 	return init_attach(tree, PARTITION_HOST_DIR, true);
 }
@@ -227,7 +252,7 @@ static int init_services(struct init *in, int parapet)
 
 		s->m = m.svc[i];
 		s->pid = 0;
-		s->chan = s->log_fd = -1;
+		s->chan = s->log_fd = s->saved_fd = -1;
 		s->log_file = init_open_log(s->m.name);
 		s->state = SVC_STOPPED;
 		init_binary_path(in, s);

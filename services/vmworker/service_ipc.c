@@ -134,6 +134,7 @@ static int h_save(struct ipc_request *req, const ProtobufCMessage *in,
 	}
 	free(buf);
 	util_memfd_seal(fd, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE);
+	msg.has_type = 1;
 	msg.type = PARAPET__SUPERVISOR_MSG__TYPE__FDS;
 	msg.service = service;
 	msg.n_fd_names = 1;
