@@ -4,6 +4,7 @@
  * at once (Ps, Logs, Poweroff) or when the service is ready or gone
  * (Start, Restart, Stop). */
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -107,6 +108,24 @@ static char *ctl_strdup(struct ipc_request *req, const char *s)
 	return d;
 }
 
+/* VmRSS of pid from /proc, in KiB; 0 if unknown. */
+static uint64_t ctl_rss_kib(pid_t pid)
+{
+	char path[64], line[128];
+	unsigned long long kib = 0;
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	fp = fopen(path, "re");
+	if (fp == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), fp) != NULL)
+		if (sscanf(line, "VmRSS: %llu kB", &kib) == 1)
+			break;
+	fclose(fp);
+	return kib;
+}
+
 static Parapet__ServiceStatus *ctl_status(struct ipc_request *req,
 					  const struct service *s)
 {
@@ -128,6 +147,8 @@ static Parapet__ServiceStatus *ctl_status(struct ipc_request *req,
 		st->has_uptime_ns = 1;
 		st->uptime_ns = now - s->spawned_ns;
 	}
+	if (s->pid > 0 && (st->rss_kib = ctl_rss_kib(s->pid)) > 0)
+		st->has_rss_kib = 1;
 	if (s->ready_ns) {
 		st->has_ready_ns = 1;
 		st->ready_ns = s->ready_ns - s->spawned_ns;

@@ -97,12 +97,12 @@ struct ipc_client *ipc_client_open(const struct ipc_client_config *cfg)
 		c->free_slots = sl;
 	}
 	rv = nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ, c->recv_max);
-	/* Servers restart (servicing, supervision): redial within 10 ms, not
+	/* Servers restart (servicing, supervision): redial every 2-10 ms, not
 	 * nng's default 100 ms doubling to a minute. */
 	if (rv == 0)
-		rv = nng_socket_set_ms(c->sock, NNG_OPT_RECONNMINT, 10);
+		rv = nng_socket_set_ms(c->sock, NNG_OPT_RECONNMINT, 2);
 	if (rv == 0)
-		rv = nng_socket_set_ms(c->sock, NNG_OPT_RECONNMAXT, 100);
+		rv = nng_socket_set_ms(c->sock, NNG_OPT_RECONNMAXT, 10);
 	if (rv == 0)
 		rv = ipc_dial_path(c->sock, cfg->path);
 	if (rv != 0) {

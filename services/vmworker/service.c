@@ -279,6 +279,12 @@ int vmworker_service_main(void)
 		 (unsigned long long)(w.cfg.mem_size >> 20), w.cfg.accel,
 		 w.restored ? ", restored" : "");
 	sigwait(&set, &sig);
+	if (atomic_load(&w.saved)) {
+		/* Servicing: the state is with init and the guest RAM stays in
+		 * its memfd; the next instance waits for this one to go, so go
+		 * now and let the kernel tear the VM down. */
+		_exit(0);
+	}
 	shutdown_vm(&w);
 	return 0;
 }

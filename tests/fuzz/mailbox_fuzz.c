@@ -62,11 +62,16 @@ static void place(uint64_t gpa, const uint8_t *req, size_t n, bool clear)
 /* One VP changed to RUNNING, the one asked for, with a valid context. */
 static void check_started(unsigned was_running, uint64_t gpa)
 {
-	const struct guest_start_vp *req = vm_gpa_ptr(&vm, gpa, sizeof(*req));
+	const void *src = vm_gpa_ptr(&vm, gpa, sizeof(struct guest_start_vp));
+	struct guest_start_vp r, *req = &r;
 	char why[128];
 	unsigned i;
 
-	if (req == NULL || req->reserved != 0 || req->vp_index == 0 ||
+	/* The guest may put the request at any (unaligned) gpa. */
+	if (src == NULL)
+		__builtin_trap();
+	memcpy(&r, src, sizeof(r));
+	if (req->reserved != 0 || req->vp_index == 0 ||
 	    req->vp_index >= N_VPS || (was_running >> req->vp_index) & 1)
 		__builtin_trap();
 	for (i = 1; i < N_VPS; i++) {
