@@ -1,0 +1,72 @@
+/* parapet-diagd: the diagnostics server of a partition (DESIGN.md §9).
+ * Serves the Diag protocol to the VM's owner on the host run directory's
+ * diag.sock and answers from init (processes, logs), the services (Stats,
+ * Inspect), policy (VM commands), the trace taps and the device tree. */
+#ifndef PARAPET_DIAGD_H
+#define PARAPET_DIAGD_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <jansson.h>
+
+#include "diag.pb-c.h"
+#include "init.pb-c.h"
+#include "lib/ipc.h"
+
+#define DIAGD_SOCK	  "/run/parapet/host/diag.sock"
+#define DIAGD_MAX_JOBS	  16
+#define DIAGD_JOB_KEEP	  4
+#define DIAGD_RECV_MAX	  (64u * 1024)
+#define DIAGD_TRACE_REPLY (768u * 1024)
+
+struct diagd_trace;
+
+struct diagd {
+	uid_t owner;
+	struct ipc_server *srv;
+	struct ipc_trace *tap; /* diagd's own calls (to init, policy, ...) */
+	struct ipc_client *init, *policy, *vmworker;
+	struct diagd_trace *trace;
+	atomic_int jobs;
+	uint64_t start_ns;
+};
+
+/* One request served on a thread of its own: the handlers block on calls
+ * to init and the services. keep[] are freed after the reply is sent
+ * (reply fields may point into them). */
+struct diagd_job {
+	struct diagd *d;
+	struct ipc_request *req;
+	const ProtobufCMessage *in;
+	ProtobufCMessage *out;
+	ProtobufCMessage *keep[DIAGD_JOB_KEEP];
+	int (*work)(struct diagd_job *j);
+};
+
+/* diagd.c */
+/* init's Ps (ipc_free it). 0 or ipc_err. */
+int diagd_ps(struct diagd *d, Parapet__PsReply **out);
+/* The status of name in ps, or NULL. */
+const Parapet__ServiceStatus *diagd_find(const Parapet__PsReply *ps,
+					 const char *name);
+char *diagd_strdup(struct diagd_job *j, const char *s);
+/* A /parapet string property of the boot device tree into out ("" if
+ * none). */
+void diagd_dt_string(const char *prop, char *out, size_t len);
+
+/* diagd_trace.c */
+struct diagd_trace *diagd_trace_open(void);
+void diagd_trace_close(struct diagd_trace *t);
+int diagd_trace_work(struct diagd_job *j);
+/* Counters of the trace subscription for inspect. */
+json_t *diagd_trace_json(struct diagd_trace *t);
+
+/* diagd_inspect.c */
+int diagd_inspect_work(struct diagd_job *j);
+int diagd_timeline_work(struct diagd_job *j);
+int diagd_sandbox_work(struct diagd_job *j);
+int diagd_dt_work(struct diagd_job *j);
+
+#endif

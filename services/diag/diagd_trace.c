@@ -1,0 +1,296 @@
+/* diagd's side of the live IPC trace: one nng sub socket dialed to every
+ * service's NAME.trace.sock, a ring of the frames received, and the
+ * shared trace flag, set while a tracer keeps asking (a lease) and
+ * cleared a few seconds after the last Trace call. */
+#include <dirent.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <nng/nng.h>
+#include <nng/protocol/pubsub0/sub.h>
+
+#include "envelope.pb-c.h"
+#include "lib/log.h"
+#include "lib/partition.h"
+#include "lib/pbjson.h"
+#include "lib/util.h"
+#include "services/diag/diagd.h"
+
+#define TRACE_RING	2048
+#define TRACE_MAX_TAPS	32
+#define TRACE_LEASE_NS	(3000ull * 1000 * 1000)
+#define TRACE_FRAME_MAX (80u * 1024)
+#define TRACE_REPLY_MAX 64
+#define TRACE_SUFFIX	".trace.sock"
+
+struct diagd_trace {
+	nng_socket sub;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	_Atomic uint32_t *flag;
+	struct {
+		uint8_t *data;
+		size_t len;
+	} ring[TRACE_RING];
+	uint64_t next; /* sequence number of the next frame (from 1) */
+	uint64_t lease_until;
+	char taps[TRACE_MAX_TAPS][64];
+	uint64_t tap_dropped[TRACE_MAX_TAPS];
+	unsigned n_taps;
+	uint64_t received, undecodable;
+	struct ipc_arena arena;
+};
+
+static int trace_tap_index(struct diagd_trace *t, const char *name)
+{
+	for (unsigned i = 0; i < t->n_taps; i++)
+		if (!strcmp(t->taps[i], name))
+			return (int)i;
+	return -1;
+}
+
+/* Dials every NAME.trace.sock not dialed yet (nng redials by itself
+ * when a service restarts). Called with the lock held. */
+static void trace_scan(struct diagd_trace *t)
+{
+	DIR *dir = opendir(PARTITION_IPC_DIR);
+	struct dirent *de;
+	char url[300], name[64];
+	size_t n;
+
+	while (dir != NULL && (de = readdir(dir)) != NULL) {
+		n = strlen(de->d_name);
+		if (n <= strlen(TRACE_SUFFIX) ||
+		    n - strlen(TRACE_SUFFIX) >= sizeof(name) ||
+		    strcmp(de->d_name + n - strlen(TRACE_SUFFIX), TRACE_SUFFIX))
+			continue;
+		snprintf(name, sizeof(name), "%.*s",
+			 (int)(n - strlen(TRACE_SUFFIX)), de->d_name);
+		if (trace_tap_index(t, name) >= 0 ||
+		    t->n_taps >= TRACE_MAX_TAPS)
+			continue;
+		snprintf(url, sizeof(url), "ipc://%s/%s", PARTITION_IPC_DIR,
+			 de->d_name);
+		if (nng_dial(t->sub, url, NULL, NNG_FLAG_NONBLOCK) != 0)
+			continue;
+		snprintf(t->taps[t->n_taps++], sizeof(t->taps[0]), "%s", name);
+	}
+	if (dir != NULL)
+		closedir(dir);
+}
+
+static void trace_set_flag(struct diagd_trace *t, int on)
+{
+	if (t->flag != NULL)
+		atomic_store(t->flag, on ? 1u : 0u);
+}
+
+/* Keeps the frame and its tap's drop counter; lock held. */
+static void trace_store(struct diagd_trace *t, const void *data, size_t len)
+{
+	Parapet__TraceFrame *f = NULL;
+	size_t slot = t->next % TRACE_RING;
+	uint8_t *copy;
+	int i;
+
+	ipc_arena_reset(&t->arena);
+	if (pbjson_unpack(&parapet__trace_frame__descriptor, data, len,
+			  TRACE_FRAME_MAX, &t->arena.pb,
+			  (ProtobufCMessage **)&f) != 0) {
+		t->undecodable++;
+		return;
+	}
+	i = f->service ? trace_tap_index(t, f->service) : -1;
+	if (i >= 0 && f->has_dropped_total)
+		t->tap_dropped[i] = f->dropped_total;
+	copy = malloc(len);
+	if (copy == NULL)
+		return;
+	memcpy(copy, data, len);
+	free(t->ring[slot].data);
+	t->ring[slot].data = copy;
+	t->ring[slot].len = len;
+	t->next++;
+	t->received++;
+	pthread_cond_broadcast(&t->cond);
+}
+
+static void *trace_reader(void *arg)
+{
+	struct diagd_trace *t = arg;
+	nng_msg *m;
+	int rv;
+
+	for (;;) {
+		rv = nng_recvmsg(t->sub, &m, 0);
+		if (rv == NNG_ECLOSED)
+			break;
+		pthread_mutex_lock(&t->lock);
+		if (rv == 0) {
+			trace_store(t, nng_msg_body(m), nng_msg_len(m));
+			nng_msg_free(m);
+		}
+		if (t->lease_until && util_now_ns() > t->lease_until) {
+			t->lease_until = 0;
+			trace_set_flag(t, 0);
+			log_info("trace: no tracer left; tap flag off");
+		}
+		pthread_mutex_unlock(&t->lock);
+	}
+	return NULL;
+}
+
+struct diagd_trace *diagd_trace_open(void)
+{
+	struct diagd_trace *t = calloc(1, sizeof(*t));
+	int fd;
+
+	if (t == NULL || ipc_arena_init(&t->arena, 64u * 1024, 1u << 20))
+		return NULL;
+	t->next = 1;
+	pthread_mutex_init(&t->lock, NULL);
+	pthread_cond_init(&t->cond, NULL);
+	fd = open(PARTITION_TRACE_FLAG, O_RDWR | O_CLOEXEC);
+	if (fd >= 0) {
+		t->flag = (_Atomic uint32_t *)util_map(
+		    fd, PARTITION_TRACE_FLAG_SIZE, PROT_READ | PROT_WRITE);
+		close(fd);
+	}
+	if (t->flag == NULL)
+		log_warn("%s: trace flag unavailable", PARTITION_TRACE_FLAG);
+	else
+		trace_set_flag(t, 0); /* a diagd that died tracing left it on */
+	if (nng_sub0_open(&t->sub) != 0 ||
+	    nng_socket_set(t->sub, NNG_OPT_SUB_SUBSCRIBE, "", 0) != 0 ||
+	    nng_socket_set_size(t->sub, NNG_OPT_RECVMAXSZ, TRACE_FRAME_MAX) ||
+	    nng_socket_set_ms(t->sub, NNG_OPT_RECVTIMEO, 500) != 0 ||
+	    pthread_create(&t->thread, NULL, trace_reader, t) != 0) {
+		log_warnx("trace: cannot open the subscriber");
+		return NULL;
+	}
+	return t;
+}
+
+void diagd_trace_close(struct diagd_trace *t)
+{
+	if (t == NULL)
+		return;
+	trace_set_flag(t, 0);
+	nng_close(t->sub);
+	pthread_join(t->thread, NULL);
+}
+
+/* Waits (lock held) until a frame past cursor arrives or wait_ms pass. */
+static void trace_wait(struct diagd_trace *t, uint64_t cursor, unsigned ms)
+{
+	struct timespec until;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += ms / 1000;
+	until.tv_nsec += (long)(ms % 1000) * 1000000;
+	if (until.tv_nsec >= 1000000000) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000;
+	}
+	while (t->next <= cursor &&
+	       pthread_cond_timedwait(&t->cond, &t->lock, &until) == 0)
+		;
+}
+
+/* Copies frames [cursor, next) into the reply; lock held. */
+static int trace_fill(struct diagd_job *j, struct diagd_trace *t,
+		      uint64_t cursor, unsigned max)
+{
+	Parapet__DiagTraceReply *out = (Parapet__DiagTraceReply *)j->out;
+	uint64_t oldest = t->next > TRACE_RING ? t->next - TRACE_RING : 1;
+	size_t total = 0;
+
+	if (cursor < oldest) {
+		out->has_lost = 1;
+		out->lost = oldest - cursor;
+		cursor = oldest;
+	}
+	out->frames =
+	    ipc_request_alloc(j->req, sizeof(ProtobufCBinaryData) * max);
+	if (out->frames == NULL)
+		return IPC_ERR_NOMEM;
+	for (; cursor < t->next && out->n_frames < max; cursor++) {
+		size_t slot = cursor % TRACE_RING, len = t->ring[slot].len;
+		ProtobufCBinaryData *b = &out->frames[out->n_frames];
+
+		if (total + len > DIAGD_TRACE_REPLY)
+			break;
+		if ((b->data = ipc_request_alloc(j->req, len)) == NULL)
+			break;
+		memcpy(b->data, t->ring[slot].data, len);
+		b->len = len;
+		total += len;
+		out->n_frames++;
+	}
+	out->has_cursor = 1;
+	out->cursor = cursor;
+	return 0;
+}
+
+static void trace_fill_taps(struct diagd_job *j, struct diagd_trace *t)
+{
+	Parapet__DiagTraceReply *out = (Parapet__DiagTraceReply *)j->out;
+
+	out->has_tap_dropped = 1;
+	out->taps = ipc_request_alloc(j->req, sizeof(char *) * t->n_taps);
+	for (unsigned i = 0; out->taps != NULL && i < t->n_taps; i++) {
+		out->taps[out->n_taps++] = diagd_strdup(j, t->taps[i]);
+		out->tap_dropped += t->tap_dropped[i];
+	}
+}
+
+int diagd_trace_work(struct diagd_job *j)
+{
+	const Parapet__DiagTraceRequest *q =
+	    (const Parapet__DiagTraceRequest *)j->in;
+	struct diagd_trace *t = j->d->trace;
+	unsigned max = q->has_max_frames && q->max_frames ? q->max_frames : 64;
+	unsigned wait = q->has_wait_ms ? q->wait_ms : 0;
+	uint64_t cursor;
+	int rc;
+
+	if (max > TRACE_REPLY_MAX)
+		max = TRACE_REPLY_MAX;
+	if (wait > 1000)
+		wait = 1000;
+	pthread_mutex_lock(&t->lock);
+	if (t->lease_until == 0)
+		log_info("trace: tracer attached; tap flag on");
+	t->lease_until = util_now_ns() + TRACE_LEASE_NS;
+	trace_set_flag(t, 1);
+	trace_scan(t);
+	cursor = q->has_cursor && q->cursor ? q->cursor : t->next;
+	trace_wait(t, cursor, wait);
+	rc = trace_fill(j, t, cursor, max);
+	trace_fill_taps(j, t);
+	pthread_mutex_unlock(&t->lock);
+	return rc;
+}
+
+json_t *diagd_trace_json(struct diagd_trace *t)
+{
+	json_t *o, *taps = json_object();
+
+	pthread_mutex_lock(&t->lock);
+	for (unsigned i = 0; i < t->n_taps; i++)
+		json_object_set_new(
+		    taps, t->taps[i],
+		    json_integer((json_int_t)t->tap_dropped[i]));
+	o = json_pack("{s:I, s:I, s:b, s:o}", "frames_received",
+		      (json_int_t)t->received, "undecodable",
+		      (json_int_t)t->undecodable, "tracing",
+		      t->lease_until != 0, "tap_dropped", taps);
+	pthread_mutex_unlock(&t->lock);
+	return o;
+}
