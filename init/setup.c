@@ -96,8 +96,8 @@ static int init_attach(int tree, const char *path, bool dir)
  * that diagd can set it under its own uid. */
 static int init_trace_flag(void)
 {
-	int fd = open(PARTITION_TRACE_FLAG, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC,
-		      0660);
+	int fd = open(PARTITION_TRACE_FLAG,
+		      O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0660);
 
 	if (fd < 0 || ftruncate(fd, PARTITION_TRACE_FLAG_SIZE) != 0) {
 		log_warn("%s", PARTITION_TRACE_FLAG);
@@ -127,6 +127,13 @@ static int init_mount_run(const char *host_dir)
 	}
 	if (mkdir("/run/parapet", 0755) != 0 ||
 	    mkdir(PARTITION_IPC_DIR, 0755) != 0)
+		return -1;
+	/* Sandboxed services each run as their own uid and share the IPC
+	 * group: the directory is the group's, setgid so sockets are too.
+	 * Unprivileged the group may not be mapped; one uid runs all. */
+	if (chown(PARTITION_IPC_DIR, 0, SANDBOX_IPC_GID) != 0)
+		log_debug("%s: chown: %s", PARTITION_IPC_DIR, strerror(errno));
+	if (chmod(PARTITION_IPC_DIR, 02770) != 0)
 		return -1;
 	if (init_trace_flag() != 0)
 		return -1;

@@ -68,6 +68,7 @@ static const struct rule base_rules[] = {
 	{ SCMP_SYS(rt_sigaction), ALLOW, 0, 0 },
 	{ SCMP_SYS(rt_sigprocmask), ALLOW, 0, 0 },
 	{ SCMP_SYS(rt_sigreturn), ALLOW, 0, 0 },
+	{ SCMP_SYS(rt_sigtimedwait), ALLOW, 0, 0 }, /* sigwait for SIGTERM */
 	{ SCMP_SYS(sigaltstack), ALLOW, 0, 0 },
 	{ SCMP_SYS(futex), ALLOW, 0, 0 },
 	{ SCMP_SYS(set_robust_list), ALLOW, 0, 0 },
@@ -142,6 +143,7 @@ static const struct rule vmworker_rules[] = {
 	{ SCMP_SYS(seccomp), ARG_EQ, 0, SECCOMP_SET_MODE_FILTER },
 	{ SCMP_SYS(seccomp), ARG_EQ, 0, SECCOMP_GET_ACTION_AVAIL },
 	{ SCMP_SYS(ftruncate), ALLOW, 0, 0 },
+	{ SCMP_SYS(memfd_create), ALLOW, 0, 0 }, /* the saved state */
 };
 
 /* A sidecar thread: run the VP, wait, wake, report (DESIGN.md §6). */

@@ -140,6 +140,8 @@ static int dt_parapet(const void *fdt, struct dtconfig *c, char *err,
 			       "boot device tree: /parapet/mem-size");
 	if (dt_string(fdt, node, "log", c->log, sizeof(c->log)) != 0)
 		snprintf(c->log, sizeof(c->log), "default");
+	if (dt_string(fdt, node, "sandbox", c->sandbox, sizeof(c->sandbox)))
+		snprintf(c->sandbox, sizeof(c->sandbox), "strict");
 	if (dt_string(fdt, node, "sidecar", sidecar, sizeof(sidecar)) == 0)
 		c->sidecar_log = strcmp(sidecar, "log") == 0;
 	ctx = fdt_getprop(fdt, node, "vp-context", &len);

@@ -12,8 +12,9 @@
 #include "services/vmworker/vpregs.h"
 
 struct dtconfig {
-	char accel[8]; /* kvm or emu */
-	char log[16];  /* log level, or "default" */
+	char accel[8];	 /* kvm or emu */
+	char log[16];	 /* log level, or "default" */
+	char sandbox[8]; /* strict, log or off */
 	unsigned n_vps;
 	uint64_t mem_size;
 	uint64_t hole_gpa, hole_size; /* VTL2-protectable range */

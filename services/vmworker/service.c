@@ -17,6 +17,7 @@
 #include "lib/partition.h"
 #include "lib/supervise.h"
 #include "lib/util.h"
+#include "sandbox/sandbox.h"
 #include "policy.pb-c.h"
 #include "services/vmworker/savestate.h"
 #include "services/vmworker/service_int.h"
@@ -117,17 +118,15 @@ crashed:
 	w->refused = true;
 }
 
-static int create_vm(struct vmw *w)
+/* Sandbox step 3, still privileged: the VM, its vCPUs or engines, the
+ * sidecar region and the restored state. */
+static int create_vm(void *arg)
 {
+	struct vmw *w = arg;
 	struct vm_config vc = { 0 };
 	struct sidecar_config sc = { 0 };
-	char why[256];
 
-	vc.accel = accel_select(w->cfg.accel, why, sizeof(why));
-	if (vc.accel == NULL) {
-		log_warnx("accel %s: %s", w->cfg.accel, why);
-		return -1;
-	}
+	vc.accel = w->accel;
 	if (console_init(&w->console, NULL, NULL) != 0)
 		return -1;
 	vc.n_vps = w->cfg.n_vps;
@@ -144,11 +143,61 @@ static int create_vm(struct vmw *w)
 		sc.log = w->cfg.sidecar_log;
 		sc.hotplug_threshold = 100000;
 		sc.region_fd = w->sidecar_fd;
+		sc.thread_filter = true;
+		sc.kvm = w->accel == &accel_kvm_ops;
 		if (sidecar_create(&w->sidecar, &w->vm, &sc) != 0)
 			return -1;
 	}
 	if (w->saved_fd >= 0)
 		restore_saved(w);
+	return 0;
+}
+
+/* Sandbox step 8: nng starts its threads here. */
+static int open_endpoint(void *arg)
+{
+	return vmw_ipc_open(arg);
+}
+
+static int enter_sandbox(struct vmw *w)
+{
+	struct sandbox_bind binds[3] = {
+		{ PARTITION_IPC_DIR, SANDBOX_IPC_DIR, false, false },
+		{ "/dev/null", "/dev/null", false, true },
+		{ "/dev/kvm", "/dev/kvm", false, true },
+	};
+	int keep[3], n_keep = 0;
+	struct sandbox_spec spec = {
+		.service = "vmworker",
+		.profile = SANDBOX_PROFILE_VMWORKER,
+		.binds = binds,
+		.n_binds = w->accel == &accel_kvm_ops ? 3 : 2,
+		.keep_fds = keep,
+		.before_privdrop = create_vm,
+		.before_seccomp = open_endpoint,
+		.ctx = w,
+	};
+	int *fds[] = { &w->ram_fd, &w->sidecar_fd, &w->saved_fd };
+	char err[256];
+
+	if (sandbox_mode_parse(w->cfg.sandbox, &spec.mode) != 0) {
+		log_warnx("unknown sandbox mode '%s'", w->cfg.sandbox);
+		return -1;
+	}
+	spec.flags = w->accel == &accel_kvm_ops ? SANDBOX_F_KVM : 0;
+	/* The kept fds move to 4, 5, ... in this order. */
+	for (size_t i = 0; i < 3; i++)
+		if (*fds[i] >= 0) {
+			keep[n_keep] = *fds[i];
+			*fds[i] = SANDBOX_FIRST_KEPT_FD + n_keep++;
+		}
+	spec.n_keep_fds = (size_t)n_keep;
+	close(w->dtb_fd);
+	w->dtb_fd = -1;
+	if (sandbox_enter(&spec, &w->sandbox, err, sizeof(err)) != 0) {
+		log_warnx("sandbox: %s", err);
+		return -1;
+	}
 	return 0;
 }
 
@@ -207,6 +256,8 @@ static void *refused_thread(void *arg)
 	return NULL;
 }
 
+static pthread_t main_thread;
+
 /* STOP from init ends the process like SIGTERM. */
 static void *supervisor_thread(void *arg)
 {
@@ -231,7 +282,7 @@ static void *supervisor_thread(void *arg)
 		}
 		supervise_msg_free(msg);
 	}
-	kill(getpid(), SIGTERM);
+	pthread_kill(main_thread, SIGTERM); /* tgkill: own process only */
 	return NULL;
 }
 
@@ -252,23 +303,31 @@ static void shutdown_vm(struct vmw *w)
 int vmworker_service_main(void)
 {
 	static struct vmw w;
+	char why[256];
 	pthread_t tid;
 	sigset_t set;
 	int sig;
 
 	memset(&w, 0, sizeof(w));
+	main_thread = pthread_self();
 	w.ram_fd = w.sidecar_fd = w.dtb_fd = w.saved_fd = -1;
 	pthread_mutex_init(&w.lock, NULL);
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	if (take_fds(&w) != 0 || read_config(&w) != 0 || create_vm(&w) != 0)
+	if (take_fds(&w) != 0 || read_config(&w) != 0)
 		return 125; /* init does not restart a 125 */
-	w.has_sidecar = w.cfg.sidecar_mask != 0;
+	/* Loaded before the sandbox: its root has no libraries. */
+	w.accel = accel_select(w.cfg.accel, why, sizeof(why));
+	if (w.accel == NULL) {
+		log_warnx("accel %s: %s", w.cfg.accel, why);
+		return 125;
+	}
 	w.start_ns = util_now_ns();
-	if (vmw_ipc_open(&w) != 0)
-		return 1;
+	if (enter_sandbox(&w) != 0)
+		return 125;
+	w.has_sidecar = w.cfg.sidecar_mask != 0;
 	if (w.refused)
 		pthread_create(&tid, NULL, refused_thread, &w),
 		    pthread_detach(tid);

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "lib/ipc.h"
+#include "sandbox/sandbox.h"
 #include "services/vmworker/console.h"
 #include "services/vmworker/dtconfig.h"
 #include "services/vmworker/sidecar.h"
@@ -30,6 +31,8 @@ struct vmw_take {
 
 struct vmw {
 	struct dtconfig cfg;
+	const struct accel_ops *accel;
+	struct sandbox_status sandbox;
 	int ram_fd, sidecar_fd, dtb_fd, saved_fd;
 	struct console console;
 	struct vm vm;

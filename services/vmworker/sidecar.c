@@ -13,6 +13,7 @@
 #include "lib/futex.h"
 #include "lib/log.h"
 #include "lib/util.h"
+#include "sandbox/sandbox.h"
 #include "services/vmworker/translate.h"
 #include "services/vmworker/vm.h"
 
@@ -248,6 +249,17 @@ static void *sidecar_thread(void *arg)
 	struct sidecar_cmd_page *p = page_of(sc, vp->index);
 
 	pin_thread(vp->index);
+	if (sc->cfg.thread_filter) {
+		char err[160];
+
+		/* The tightest filter of all: run the VP, wait, wake. */
+		if (sandbox_thread_filter(SANDBOX_PROFILE_SIDECAR,
+					  sc->cfg.kvm ? SANDBOX_F_KVM : 0, err,
+					  sizeof(err)) != 0) {
+			vm_crash(sc->vm, "sidecar vp%u: %s", vp->index, err);
+			return NULL;
+		}
+	}
 	while (!atomic_load(&sc->stopping)) {
 		uint32_t err;
 

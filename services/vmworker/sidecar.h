@@ -27,6 +27,8 @@ struct sidecar_config {
 	bool log;		    /* sidecar=log */
 	uint64_t hotplug_threshold; /* exits before hot-plug; 0: never */
 	int region_fd;		    /* the shim's region, or -1 */
+	bool thread_filter;	    /* sandboxed: each thread adds its own */
+	bool kvm;		    /* the thread filter allows KVM_RUN */
 };
 
 struct sidecar {
