@@ -1,0 +1,529 @@
+/* parapet-diag: finds the partition's run directory (--vm NAME, or the
+ * only running one), connects to diagd's diag.sock and runs a command:
+ * ps, restart/stop/start, logs, vm, sandbox, dt here; trace, inspect,
+ * stats and timeline in their own modules. Every command has --json. */
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "host/rundir.h"
+#include "lib/jsonout.h"
+#include "lib/log.h"
+#include "services/diag/diag.h"
+
+#define DIAG_TIMEOUT_MS 10000
+#define DIAG_CONTROL_MS 120000
+#define DIAG_LOG_MAX	(64u * 1024)
+#define DIAG_FOLLOW_US	300000
+
+static const char diag_usage[] =
+    "usage: parapet-diag [--vm NAME] COMMAND [--json]\n"
+    "  ps                         services: pid, state, uptime, restarts\n"
+    "  restart|stop|start SVC     through init's supervisor\n"
+    "  logs [-f] [SVC]            the services' log rings\n"
+    "  trace [-f] [--svc SVC] [--method M] [-c COUNT] [-w FILE.pcapng]\n"
+    "  inspect [PATH] [-r DEPTH]  live values of every service\n"
+    "  stats                      the same counters as OpenMetrics\n"
+    "  dt                         the boot device tree as dts\n"
+    "  timeline [--svg FILE]      the boot timeline\n"
+    "  vm status|pause|resume|reset\n"
+    "  sandbox SVC                profile and /proc status of its threads\n";
+
+int diag_connect(struct diag *d, int timeout_ms)
+{
+	struct ipc_client_config cfg = {
+		.name = "diag",
+		.path = d->sock,
+		.destination = "diagd",
+		.service = &parapet__diag__descriptor,
+		.timeout_ms = timeout_ms,
+		.recv_max = 4u << 20,
+	};
+
+	if (d->c != NULL)
+		ipc_client_close(d->c);
+	d->c = ipc_client_open(&cfg);
+	return d->c != NULL ? 0 : -1;
+}
+
+int diag_call(struct diag *d, const char *method, const ProtobufCMessage *q,
+	      ProtobufCMessage **reply)
+{
+	int rc = ipc_call(d->c, method, q, reply);
+
+	if (rc == IPC_ERR_DENIED)
+		fprintf(stderr,
+			"parapet-diag: %s: refused: only the VM's "
+			"owner may use diag.sock\n",
+			method);
+	else if (rc == IPC_ERR_TIMEOUT && access(d->sock, F_OK) != 0)
+		fprintf(stderr, "parapet-diag: %s: no %s (is diagd running?)\n",
+			method, d->sock);
+	else if (rc != 0)
+		fprintf(stderr, "parapet-diag: %s: %s\n", method,
+			ipc_strerror(rc));
+	return rc;
+}
+
+int diag_print_json(json_t *j)
+{
+	int rc = j != NULL ? jsonout_print(stdout, j) : -1;
+
+	json_decref(j);
+	return rc == 0 ? 0 : 1;
+}
+
+/* --vm NAME, or the only partition whose `parapet run` is alive. */
+static int diag_find_vm(struct diag *d, const char *vm)
+{
+	char base[3000], err[256], only[256] = "";
+	struct dirent *de;
+	int found = 0;
+	DIR *dir;
+
+	if (rundir_base(base, sizeof(base), err, sizeof(err)) != 0) {
+		fprintf(stderr, "parapet-diag: %s\n", err);
+		return -1;
+	}
+	if (vm != NULL) {
+		snprintf(d->run_dir, sizeof(d->run_dir), "%s/%s", base, vm);
+		return 0;
+	}
+	dir = opendir(base);
+	while (dir != NULL && (de = readdir(dir)) != NULL) {
+		char p[3300];
+
+		snprintf(p, sizeof(p), "%s/%s", base, de->d_name);
+		if (de->d_name[0] == '.' ||
+		    !rundir_pid_alive(rundir_read_pid(p, "pid")))
+			continue;
+		found++;
+		snprintf(only, sizeof(only), "%s", de->d_name);
+	}
+	if (dir != NULL)
+		closedir(dir);
+	if (found != 1) {
+		fprintf(stderr,
+			"parapet-diag: %s running partition%s in %s: name one "
+			"with --vm (see parapet list)\n",
+			found ? "more than one" : "no", found ? "s" : "", base);
+		return -1;
+	}
+	snprintf(d->run_dir, sizeof(d->run_dir), "%s/%s", base, only);
+	return 0;
+}
+
+/* --------------------------------------------------------------- ps */
+
+static int diag_ps(struct diag *d, int argc, char **argv)
+{
+	Parapet__DiagPsRequest q = PARAPET__DIAG_PS_REQUEST__INIT;
+	Parapet__DiagPsReply *r = NULL;
+	json_t *arr;
+
+	(void)argv;
+	if (argc != 1 ||
+	    diag_call(d, "Ps", &q.base, (ProtobufCMessage **)&r) != 0)
+		return argc != 1 ? 2 : 1;
+	if (d->json) {
+		arr = json_array();
+		for (size_t i = 0; i < r->n_services; i++)
+			json_array_append_new(
+			    arr, pbjson_from_message(&r->services[i]->base));
+		ipc_free(&r->base);
+		return diag_print_json(arr);
+	}
+	printf("%-12s %7s %-9s %10s %8s %9s  %s\n", "NAME", "PID", "STATE",
+	       "UPTIME", "RESTARTS", "RSS(KiB)", "LAST EXIT");
+	for (size_t i = 0; i < r->n_services; i++) {
+		const Parapet__DiagService *s = r->services[i];
+
+		printf("%-12s %7d %-9s %9.1fs %8u %9llu  %s\n", s->name, s->pid,
+		       s->state, s->uptime_s, s->restarts,
+		       (unsigned long long)s->rss_kib,
+		       s->last_exit && *s->last_exit ? s->last_exit : "-");
+	}
+	ipc_free(&r->base);
+	return 0;
+}
+
+/* ------------------------------------------------- restart/stop/start */
+
+static int diag_control(struct diag *d, int argc, char **argv)
+{
+	Parapet__DiagControlRequest q = PARAPET__DIAG_CONTROL_REQUEST__INIT;
+	Parapet__DiagControlReply *r = NULL;
+
+	if (argc != 2) {
+		fprintf(stderr, "usage: parapet-diag %s SVC\n", argv[0]);
+		return 2;
+	}
+	q.action = argv[0];
+	q.service = argv[1];
+	if (diag_connect(d, DIAG_CONTROL_MS) != 0 ||
+	    diag_call(d, "Control", &q.base, (ProtobufCMessage **)&r) != 0)
+		return 1;
+	if (d->json)
+		diag_print_json(pbjson_from_message(&r->base));
+	else if (r->service != NULL)
+		printf("%s: %s (pid %d)%s%s\n", r->service->name,
+		       r->service->state, r->service->pid, r->note ? ": " : "",
+		       r->note ? r->note : "");
+	else
+		printf("%s %s: %s\n", argv[0], argv[1],
+		       r->note ? r->note : "done");
+	ipc_free(&r->base);
+	return 0;
+}
+
+/* ------------------------------------------------------------- logs */
+
+struct diag_logpos {
+	char name[64];
+	unsigned long long written;
+};
+
+/* Prints what each ring holds past *pos, each line prefixed when more
+ * than one service is shown. */
+static void diag_logs_print(struct diag *d, const Parapet__LogsReply *r,
+			    struct diag_logpos *pos, size_t npos, bool prefix)
+{
+	for (size_t i = 0; i < r->n_logs && i < npos; i++) {
+		const Parapet__ServiceLog *l = r->logs[i];
+		unsigned long long written = l->dropped + l->text.len;
+		size_t skip = 0, start;
+
+		if (strcmp(pos[i].name, l->name)) {
+			snprintf(pos[i].name, sizeof(pos[i].name), "%s",
+				 l->name);
+			pos[i].written = 0;
+		}
+		if (written <= pos[i].written)
+			continue;
+		if (pos[i].written > l->dropped)
+			skip = (size_t)(pos[i].written - l->dropped);
+		pos[i].written = written;
+		if (d->json) {
+			json_t *j =
+			    json_pack("{s:s, s:s%}", "service", l->name, "text",
+				      l->text.data + skip, l->text.len - skip);
+			jsonout_print_line(stdout, j);
+			json_decref(j);
+			continue;
+		}
+		for (start = skip; start < l->text.len;) {
+			const uint8_t *nl = memchr(l->text.data + start, '\n',
+						   l->text.len - start);
+			size_t end =
+			    nl ? (size_t)(nl - l->text.data) + 1 : l->text.len;
+
+			if (prefix)
+				printf("%-9s| ", l->name);
+			fwrite(l->text.data + start, 1, end - start, stdout);
+			if (nl == NULL)
+				putchar('\n');
+			start = end;
+		}
+	}
+	fflush(stdout);
+}
+
+static int diag_logs(struct diag *d, int argc, char **argv)
+{
+	Parapet__DiagLogsRequest q = PARAPET__DIAG_LOGS_REQUEST__INIT;
+	static struct diag_logpos pos[32];
+	bool follow = false;
+	int c;
+
+	optind = 0;
+	while ((c = getopt(argc, argv, "f")) != -1)
+		if (c == 'f')
+			follow = true;
+		else
+			return 2;
+	q.service = optind < argc ? argv[optind] : NULL;
+	q.has_max_bytes = 1;
+	q.max_bytes = DIAG_LOG_MAX;
+	do {
+		Parapet__LogsReply *r = NULL;
+
+		if (diag_call(d, "Logs", &q.base, (ProtobufCMessage **)&r))
+			return 1;
+		if (d->json && !follow) {
+			json_t *arr = json_array();
+
+			for (size_t i = 0; i < r->n_logs; i++)
+				json_array_append_new(
+				    arr,
+				    json_pack("{s:s, s:s%, s:I}", "service",
+					      r->logs[i]->name, "text",
+					      r->logs[i]->text.data,
+					      r->logs[i]->text.len, "dropped",
+					      (json_int_t)r->logs[i]->dropped));
+			ipc_free(&r->base);
+			return diag_print_json(arr);
+		}
+		diag_logs_print(d, r, pos, 32, q.service == NULL);
+		ipc_free(&r->base);
+		if (follow)
+			usleep(DIAG_FOLLOW_US);
+	} while (follow);
+	return 0;
+}
+
+/* --------------------------------------------------------------- vm */
+
+static int diag_vm(struct diag *d, int argc, char **argv)
+{
+	Parapet__DiagVmRequest q = PARAPET__DIAG_VM_REQUEST__INIT;
+	ProtobufCMessage *r = NULL;
+
+	if (argc != 2) {
+		fprintf(stderr, "usage: parapet-diag vm "
+				"status|pause|resume|reset\n");
+		return 2;
+	}
+	q.command = argv[1];
+	if (diag_connect(d, DIAG_CONTROL_MS) != 0 ||
+	    diag_call(d, "Vm", &q.base, &r) != 0)
+		return 1;
+	if (d->json)
+		diag_print_json(pbjson_from_message(r));
+	else
+		pbjson_print_message(stdout, r, 0);
+	ipc_free(r);
+	return 0;
+}
+
+/* ---------------------------------------------------------- sandbox */
+
+static void diag_sandbox_text(const Parapet__DiagSandboxReply *r)
+{
+	printf("service %s (pid %d): profile %s (%d syscalls), mode %s\n",
+	       r->service, r->pid, r->profile, r->profile_syscalls, r->mode);
+	if (r->note && *r->note)
+		printf("note: %s\n", r->note);
+	printf("%7s %-16s %7s %7s %3s %-16s %-16s %6s\n", "TID", "COMM",
+	       "SECCOMP", "FILTERS", "NNP", "CAPEFF", "CAPBND", "UID");
+	for (size_t i = 0; i < r->n_threads; i++) {
+		const Parapet__DiagThread *t = r->threads[i];
+
+		printf("%7d %-16s %7d %7d %3d %-16s %-16s %6u\n", t->tid,
+		       t->comm, t->seccomp, t->seccomp_filters, t->no_new_privs,
+		       t->cap_eff, t->cap_bnd, t->uid);
+	}
+}
+
+static int diag_sandbox(struct diag *d, int argc, char **argv)
+{
+	Parapet__DiagSandboxRequest q = PARAPET__DIAG_SANDBOX_REQUEST__INIT;
+	Parapet__DiagSandboxReply *r = NULL;
+
+	if (argc != 2) {
+		fprintf(stderr, "usage: parapet-diag sandbox SVC\n");
+		return 2;
+	}
+	q.service = argv[1];
+	if (diag_call(d, "Sandbox", &q.base, (ProtobufCMessage **)&r) != 0)
+		return 1;
+	if (d->json)
+		diag_print_json(pbjson_from_message(&r->base));
+	else
+		diag_sandbox_text(r);
+	ipc_free(&r->base);
+	return 0;
+}
+
+/* --------------------------------------------------------------- dt */
+
+/* dtc -I dtb -O dts on the blob; the dts text (malloc'd) or NULL. */
+static char *diag_dtc(const ProtobufCBinaryData *dtb)
+{
+	char path[] = "/tmp/parapet-diag-dtb.XXXXXX", cmd[128];
+	int fd = mkstemp(path);
+	char *text = NULL;
+	size_t len = 0;
+	FILE *p = NULL;
+
+	if (fd >= 0 && write(fd, dtb->data, dtb->len) == (ssize_t)dtb->len) {
+		snprintf(cmd, sizeof(cmd), "dtc -q -I dtb -O dts '%s'", path);
+		p = popen(cmd, "r");
+	}
+	if (p != NULL) {
+		FILE *m = open_memstream(&text, &len);
+		char buf[4096];
+		size_t n;
+
+		while (m != NULL && (n = fread(buf, 1, sizeof(buf), p)) > 0)
+			fwrite(buf, 1, n, m);
+		if (m != NULL)
+			fclose(m);
+		if (pclose(p) != 0) {
+			free(text);
+			text = NULL;
+		}
+	}
+	if (fd >= 0) {
+		close(fd);
+		unlink(path);
+	}
+	return text;
+}
+
+static int diag_dt(struct diag *d, int argc, char **argv)
+{
+	Parapet__DiagDtRequest q = PARAPET__DIAG_DT_REQUEST__INIT;
+	Parapet__DiagDtReply *r = NULL;
+	char *dts;
+
+	(void)argv;
+	if (argc != 1)
+		return 2;
+	if (diag_call(d, "Dt", &q.base, (ProtobufCMessage **)&r) != 0)
+		return 1;
+	dts = diag_dtc(&r->dtb);
+	ipc_free(&r->base);
+	if (dts == NULL) {
+		fprintf(stderr, "parapet-diag: dtc failed (package "
+				"device-tree-compiler)\n");
+		return 1;
+	}
+	if (d->json)
+		diag_print_json(json_pack("{s:s}", "dts", dts));
+	else
+		fputs(dts, stdout);
+	free(dts);
+	return 0;
+}
+
+/* ------------------------------------------------------------ debug */
+
+/* Requests diagd must refuse (for the e2e test): a body that does not
+ * decode as the method's type, one over the method's limit, and one over
+ * the socket's limit (dropped by nng: the call times out). */
+static int diag_debug_bad(struct diag *d, int argc, char **argv)
+{
+	static const unsigned idx[] = { 0, 1 };
+	ProtobufCMethodDescriptor m[2] = {
+		{ "Control", &parapet__diag_trace_reply__descriptor,
+		  &parapet__diag_control_reply__descriptor },
+		{ "Logs", &parapet__diag_logs_request__descriptor,
+		  &parapet__logs_reply__descriptor },
+	};
+	ProtobufCServiceDescriptor sd = parapet__diag__descriptor;
+	Parapet__DiagTraceReply bad = PARAPET__DIAG_TRACE_REPLY__INIT;
+	Parapet__DiagLogsRequest big = PARAPET__DIAG_LOGS_REQUEST__INIT;
+	struct ipc_client_config cfg = { .name = "diag",
+					 .path = d->sock,
+					 .service = &sd,
+					 .timeout_ms = 3000 };
+	size_t size = argc > 1 && !strcmp(argv[1], "huge") ? 200000 : 4000;
+	ProtobufCMessage *r = NULL;
+	struct ipc_client *c;
+	char *name;
+	int rc;
+
+	sd.n_methods = 2;
+	sd.methods = m;
+	sd.method_indices_by_name = idx;
+	if ((c = ipc_client_open(&cfg)) == NULL || !(name = malloc(size + 1)))
+		return 1;
+	memset(name, 'x', size);
+	name[size] = '\0';
+	/* a varint where DiagControlRequest has a string: wire type error */
+	bad.has_cursor = 1;
+	bad.cursor = 7;
+	big.service = name;
+	rc = argc > 1 && !strcmp(argv[1], "malformed")
+		 ? ipc_call(c, "Control", &bad.base, &r)
+		 : ipc_call(c, "Logs", &big.base, &r);
+	printf("%s\n", rc == 0 ? "accepted" : ipc_strerror(rc));
+	if (r != NULL)
+		ipc_free(r);
+	free(name);
+	ipc_client_close(c);
+	return rc == 0 ? 1 : 0;
+}
+
+/* ------------------------------------------------------------- main */
+
+static const struct {
+	const char *name;
+	int (*fn)(struct diag *d, int argc, char **argv);
+} diag_commands[] = {
+	{ "ps", diag_ps },
+	{ "restart", diag_control },
+	{ "stop", diag_control },
+	{ "start", diag_control },
+	{ "logs", diag_logs },
+	{ "trace", diag_trace },
+	{ "inspect", diag_inspect },
+	{ "stats", diag_stats },
+	{ "dt", diag_dt },
+	{ "timeline", diag_timeline },
+	{ "vm", diag_vm },
+	{ "sandbox", diag_sandbox },
+	{ "debug-bad-request", diag_debug_bad },
+};
+
+/* Takes --json out of argv wherever it is; returns the new argc. */
+static int diag_strip_json(struct diag *d, int argc, char **argv)
+{
+	int n = 0;
+
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--json"))
+			d->json = true;
+		else
+			argv[n++] = argv[i];
+	}
+	argv[n] = NULL;
+	return n;
+}
+
+int main(int argc, char **argv)
+{
+	static struct diag d;
+	const char *vm = NULL;
+	int i = 1;
+
+	log_init("parapet-diag");
+	signal(SIGPIPE, SIG_IGN);
+	argc = diag_strip_json(&d, argc, argv);
+	if (i + 1 < argc && !strcmp(argv[i], "--vm")) {
+		vm = argv[i + 1];
+		i += 2;
+	}
+	if (i >= argc || !strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+		fputs(diag_usage, i >= argc ? stderr : stdout);
+		return i >= argc ? 2 : 0;
+	}
+	for (size_t k = 0; k < sizeof(diag_commands) / sizeof(diag_commands[0]);
+	     k++) {
+		if (strcmp(argv[i], diag_commands[k].name))
+			continue;
+		for (int a = i + 1; a < argc; a++)
+			if (!strcmp(argv[a], "--help")) {
+				if (!strcmp(argv[i], "trace"))
+					return diag_trace(&d, argc - i,
+							  argv + i);
+				fputs(diag_usage, stdout);
+				return 0;
+			}
+		if (diag_find_vm(&d, vm) != 0)
+			return 1;
+		snprintf(d.sock, sizeof(d.sock), "%s/diag.sock", d.run_dir);
+		if (diag_connect(&d, DIAG_TIMEOUT_MS) != 0)
+			return 1;
+		return diag_commands[k].fn(&d, argc - i, argv + i);
+	}
+	fprintf(stderr, "parapet-diag: unknown command %s\n%s", argv[i],
+		diag_usage);
+	return 2;
+}

@@ -1,0 +1,40 @@
+/* parapet-diag, the host CLI of diagnostics (DESIGN.md §9): talks to
+ * parapet-diagd through RUN_DIR/diag.sock. The command modules share the
+ * connection and the output helpers declared here. */
+#ifndef PARAPET_DIAG_H
+#define PARAPET_DIAG_H
+
+#include <stdbool.h>
+
+#include <jansson.h>
+
+#include "diag.pb-c.h"
+#include "lib/ipc.h"
+#include "lib/pbjson.h"
+
+struct diag {
+	char run_dir[4200];
+	char sock[4300];
+	bool json;
+	struct ipc_client *c;
+};
+
+/* Calls a Diag method, printing the error on failure; 0 or ipc_err. */
+int diag_call(struct diag *d, const char *method, const ProtobufCMessage *q,
+	      ProtobufCMessage **reply);
+/* A (re)connected client with the given per-call timeout. */
+int diag_connect(struct diag *d, int timeout_ms);
+/* Prints j (--json) and drops the reference; returns 0 or 1. */
+int diag_print_json(json_t *j);
+
+/* diag_trace.c */
+int diag_trace(struct diag *d, int argc, char **argv);
+/* The decoding registry: every service's descriptors. */
+const struct pbjson_registry *diag_registry(void);
+
+/* diag_view.c */
+int diag_inspect(struct diag *d, int argc, char **argv);
+int diag_stats(struct diag *d, int argc, char **argv);
+int diag_timeline(struct diag *d, int argc, char **argv);
+
+#endif

@@ -1,0 +1,315 @@
+/* `parapet-diag trace`: the live IPC trace from diagd, printed frame by
+ * frame with each body decoded from the protobuf-c descriptors (lib/pbjson)
+ * and optionally written as pcapng (lib/pcapng) for tshark. */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "diag.pb-c.h"
+#include "envelope.pb-c.h"
+#include "hostchan.pb-c.h"
+#include "init.pb-c.h"
+#include "policy.pb-c.h"
+#include "test.pb-c.h"
+#include "vmworker.pb-c.h"
+#if __has_include("hostcomm.pb-c.h")
+#include "hostcomm.pb-c.h"
+#define DIAG_HAVE_HOSTCOMM 1
+#endif
+#include "lib/jsonout.h"
+#include "lib/pcapng.h"
+#include "services/diag/diag.h"
+
+#ifndef DIAG_PROTO_DIR
+#define DIAG_PROTO_DIR "/usr/local/share/parapet/proto"
+#endif
+#define TRACE_IDLE_POLLS 10 /* without -f: stop after 10 s of silence */
+#define TRACE_FRAME_MAX	 (80u * 1024)
+
+static const ProtobufCServiceDescriptor *const diag_services[] = {
+	&parapet__endpoint__descriptor,	    &parapet__init_control__descriptor,
+	&parapet__vm_worker__descriptor,    &parapet__policy__descriptor,
+	&parapet__host_channel__descriptor,
+#ifdef DIAG_HAVE_HOSTCOMM
+	&parapet__host_comm__descriptor,
+#endif
+	&parapet__diag__descriptor,	    &parapet__test__descriptor,
+};
+
+static const struct pbjson_registry diag_reg = {
+	.services = diag_services,
+	.n_services = sizeof(diag_services) / sizeof(diag_services[0]),
+};
+
+const struct pbjson_registry *diag_registry(void)
+{
+	return &diag_reg;
+}
+
+struct trace_opts {
+	const char *svc, *method, *wfile;
+	long count;
+	bool follow, json;
+	struct pcapng_writer *w;
+	FILE *wf;
+	int64_t mono_to_real;
+	long shown;
+	uint64_t lost, tap_dropped;
+};
+
+static volatile sig_atomic_t trace_stop;
+
+static void trace_on_int(int sig)
+{
+	(void)sig;
+	trace_stop = 1;
+}
+
+static void trace_help(void)
+{
+	printf("usage: parapet-diag [--vm NAME] trace [-f] [--svc SVC] "
+	       "[--method M] [-c COUNT]\n"
+	       "                    [-w FILE.pcapng] [--json]\n"
+	       "Live IPC trace of every service: time, source -> "
+	       "destination, kind, method,\nsize, seq, correlation id and "
+	       "the body decoded field by field.\n"
+	       "Without -f it stops after COUNT frames (default 20) or 10 s "
+	       "without any.\n"
+	       "-w writes pcapng (and FILE.pcapng.lua). tshark decodes it "
+	       "with the .proto files:\n  ");
+	printf(PCAPNG_TSHARK_FMT, "FILE.pcapng", DIAG_PROTO_DIR);
+	printf("\nand with typed bodies (the method's message, not hex):\n  ");
+	printf(PCAPNG_TSHARK_LUA_FMT, "FILE.pcapng", "FILE.pcapng.lua",
+	       DIAG_PROTO_DIR);
+	printf("\n");
+}
+
+static bool trace_match(const struct trace_opts *o, const char *svc,
+			const Parapet__Envelope *e)
+{
+	if (o->method && (!e->method || strcmp(o->method, e->method)))
+		return false;
+	if (o->svc && strcmp(o->svc, svc) &&
+	    (!e->source || strcmp(o->svc, e->source)) &&
+	    (!e->destination || strcmp(o->svc, e->destination)))
+		return false;
+	return true;
+}
+
+static void trace_text(const struct trace_opts *o, const Parapet__TraceFrame *f,
+		       const Parapet__Envelope *e)
+{
+	uint64_t real = f->ts_ns + (uint64_t)o->mono_to_real;
+	time_t sec = (time_t)(real / 1000000000u);
+	const ProtobufCMessageDescriptor *bt;
+	const ProtobufCEnumValue *kind;
+	ProtobufCMessage *body = NULL;
+	char when[32];
+	struct tm tm;
+
+	localtime_r(&sec, &tm);
+	strftime(when, sizeof(when), "%H:%M:%S", &tm);
+	kind = protobuf_c_enum_descriptor_get_value(
+	    &parapet__envelope__kind__descriptor, e->kind);
+	printf(
+	    "%s.%06u %s -> %s %s %s size=%zu seq=%llu corr=%llu "
+	    "[%s %s]\n",
+	    when, (unsigned)(real % 1000000000u / 1000),
+	    e->source ? e->source : "?", e->destination ? e->destination : "?",
+	    kind ? kind->name : "?", e->method ? e->method : "-", e->body.len,
+	    (unsigned long long)e->seq, (unsigned long long)e->correlation_id,
+	    f->service, f->direction ? "received" : "sent");
+	bt = pbjson_body_type(&diag_reg, (int)e->kind, e->method);
+	if (bt != NULL && pbjson_unpack(bt, e->body.data, e->body.len,
+					TRACE_FRAME_MAX, NULL, &body) == 0) {
+		printf("    %s\n", bt->name);
+		pbjson_print_message(stdout, body, 2);
+		protobuf_c_message_free_unpacked(body, NULL);
+	} else if (e->body.len)
+		printf("    body: %zu bytes (undecoded)\n", e->body.len);
+}
+
+static void trace_json(const Parapet__TraceFrame *f, const uint8_t *env,
+		       size_t len)
+{
+	json_t *j = NULL;
+
+	pbjson_decode_envelope(&diag_reg, env, len, &j);
+	j = json_pack("{s:I, s:s, s:s, s:o*}", "ts_ns", (json_int_t)f->ts_ns,
+		      "service", f->service, "direction",
+		      f->direction ? "received" : "sent", "envelope", j);
+	jsonout_print_line(stdout, j);
+	json_decref(j);
+}
+
+/* One frame from diagd: decoded, filtered, shown and written. */
+static void trace_frame(struct trace_opts *o, const ProtobufCBinaryData *b)
+{
+	Parapet__TraceFrame *f = NULL;
+	Parapet__Envelope *e = NULL;
+	char comment[128];
+
+	if (pbjson_unpack(&parapet__trace_frame__descriptor, b->data, b->len,
+			  TRACE_FRAME_MAX, NULL, (ProtobufCMessage **)&f) ||
+	    !f->has_envelope || !f->service ||
+	    pbjson_unpack(&parapet__envelope__descriptor, f->envelope.data,
+			  f->envelope.len, TRACE_FRAME_MAX, NULL,
+			  (ProtobufCMessage **)&e))
+		goto out;
+	if (!trace_match(o, f->service, e) ||
+	    (o->count && o->shown >= o->count))
+		goto out;
+	o->shown++;
+	if (o->w != NULL) {
+		snprintf(comment, sizeof(comment), "%s %s", f->service,
+			 f->direction ? "received" : "sent");
+		pcapng_write_envelope(
+		    o->w, f->ts_ns + (uint64_t)o->mono_to_real,
+		    e->source ? e->source : "",
+		    e->destination ? e->destination : "", f->envelope.data,
+		    f->envelope.len, comment);
+	}
+	if (o->json)
+		trace_json(f, f->envelope.data, f->envelope.len);
+	else
+		trace_text(o, f, e);
+	fflush(stdout);
+out:
+	if (e != NULL)
+		protobuf_c_message_free_unpacked(&e->base, NULL);
+	if (f != NULL)
+		protobuf_c_message_free_unpacked(&f->base, NULL);
+}
+
+static void trace_report_drops(struct trace_opts *o,
+			       const Parapet__DiagTraceReply *r)
+{
+	uint64_t lost = o->lost + r->lost;
+
+	if (r->lost == 0 && r->tap_dropped <= o->tap_dropped)
+		return;
+	if (r->tap_dropped > o->tap_dropped || r->lost) {
+		fprintf(stderr,
+			"parapet-diag: trace: %llu frames dropped (taps' "
+			"rings full), %llu lost in diagd's ring\n",
+			(unsigned long long)(r->tap_dropped - o->tap_dropped),
+			(unsigned long long)r->lost);
+	}
+	o->lost = lost;
+	o->tap_dropped = r->tap_dropped;
+}
+
+static int trace_open_w(struct trace_opts *o)
+{
+	char lua[4200];
+	FILE *lf;
+
+	o->wf = fopen(o->wfile, "wb");
+	o->w = o->wf ? pcapng_open_stream(o->wf, "parapet-diag trace") : NULL;
+	if (o->w == NULL) {
+		perror(o->wfile);
+		return -1;
+	}
+	snprintf(lua, sizeof(lua), "%s.lua", o->wfile);
+	lf = fopen(lua, "w");
+	if (lf == NULL || pcapng_write_lua(lf, &diag_reg) != 0)
+		fprintf(stderr, "parapet-diag: %s: cannot write\n", lua);
+	if (lf != NULL)
+		fclose(lf);
+	return 0;
+}
+
+static int trace_parse(struct trace_opts *o, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "svc", required_argument, NULL, 's' },
+		{ "method", required_argument, NULL, 'm' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "fc:w:", opts, NULL)) != -1) {
+		switch (c) {
+		case 'f':
+			o->follow = true;
+			break;
+		case 'c':
+			o->count = strtol(optarg, NULL, 10);
+			break;
+		case 'w':
+			o->wfile = optarg;
+			break;
+		case 's':
+			o->svc = optarg;
+			break;
+		case 'm':
+			o->method = optarg;
+			break;
+		case 'h':
+			trace_help();
+			return 1;
+		default:
+			return 2;
+		}
+	}
+	if (!o->follow && o->count <= 0)
+		o->count = 20;
+	return 0;
+}
+
+static int64_t trace_clock_offset(void)
+{
+	struct timespec m, r;
+
+	clock_gettime(CLOCK_MONOTONIC, &m);
+	clock_gettime(CLOCK_REALTIME, &r);
+	return ((int64_t)r.tv_sec - m.tv_sec) * 1000000000 +
+	       (r.tv_nsec - m.tv_nsec);
+}
+
+int diag_trace(struct diag *d, int argc, char **argv)
+{
+	static struct trace_opts o;
+	Parapet__DiagTraceRequest q = PARAPET__DIAG_TRACE_REQUEST__INIT;
+	int rc = trace_parse(&o, argc, argv), idle = 0;
+
+	if (rc != 0)
+		return rc == 1 ? 0 : rc;
+	o.json = d->json;
+	o.mono_to_real = trace_clock_offset();
+	if (o.wfile != NULL && trace_open_w(&o) != 0)
+		return 1;
+	signal(SIGINT, trace_on_int);
+	q.has_cursor = q.has_max_frames = q.has_wait_ms = 1;
+	q.max_frames = 64;
+	q.wait_ms = 1000;
+	while (!trace_stop && (!o.count || o.shown < o.count) &&
+	       (o.follow || idle < TRACE_IDLE_POLLS)) {
+		Parapet__DiagTraceReply *r = NULL;
+
+		if ((rc = diag_call(d, "Trace", &q.base,
+				    (ProtobufCMessage **)&r)) != 0)
+			break;
+		q.cursor = r->cursor;
+		idle = r->n_frames ? 0 : idle + 1;
+		trace_report_drops(&o, r);
+		for (size_t i = 0; i < r->n_frames; i++)
+			trace_frame(&o, &r->frames[i]);
+		ipc_free(&r->base);
+	}
+	if (o.w != NULL) {
+		pcapng_close(o.w);
+		fclose(o.wf);
+		fprintf(stderr,
+			"parapet-diag: %ld frames in %s; decode with:\n",
+			o.shown, o.wfile);
+		fprintf(stderr, PCAPNG_TSHARK_FMT "\n", o.wfile,
+			DIAG_PROTO_DIR);
+	}
+	return rc != 0 ? 1 : 0;
+}
