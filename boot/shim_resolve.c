@@ -173,18 +173,21 @@ static int shim_split_cpus(struct shim *s)
 }
 
 /* The services of a partition when no --manifest names them: those of
- * DESIGN.md §2 whose binaries are installed. */
+ * DESIGN.md §2 whose binaries are installed. vmworker first (it builds
+ * the VM while the others start; every client dials in the background,
+ * so any order boots), diagd last; power-off stops them in reverse, so
+ * hostcomm outlives nothing it must report. */
 static int shim_default_manifest(struct shim *s)
 {
 	static const struct {
 		const char *name, *binary;
 		uint32_t fds;
 	} defaults[] = {
-		{ "policy", "parapet-policy", 1u << MANIFEST_FD_BOOT_DTB },
-		{ "hostcomm", "parapet-hostcomm", 0 },
 		{ "vmworker", "parapet-vmworker",
 		  1u << MANIFEST_FD_GUEST_RAM | 1u << MANIFEST_FD_SIDECAR |
 		      1u << MANIFEST_FD_BOOT_DTB },
+		{ "policy", "parapet-policy", 1u << MANIFEST_FD_BOOT_DTB },
+		{ "hostcomm", "parapet-hostcomm", 0 },
 		{ "diagd", "parapet-diagd", 0 },
 	};
 	char path[4096];

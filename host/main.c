@@ -17,6 +17,7 @@ static const struct subcommand subcommands[] = {
 	{ "igvm", igvm_cmd_main, "build, dump and measure IGVM images" },
 	{ "run", run_main, "run an IGVM image in a new partition" },
 	{ "list", list_main, "list the running partitions" },
+	{ "ctl", ctl_main, "poweroff, reset, pause, resume or status of a VM" },
 };
 
 static void usage(FILE *fp)

@@ -22,8 +22,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "host/hostchan.h"
 #include "host/run.h"
 #include "host/rundir.h"
+#include "host/timeline.h"
 #include "lib/cpulist.h"
 #include "lib/log.h"
 #include "lib/parse.h"
@@ -47,6 +49,9 @@ struct run {
 	uint64_t start_ns;
 	pid_t child;
 	bool userns;
+	struct hostchan *hc; /* the host channel and ctl.sock */
+	struct timeline_host tl;
+	uint64_t tl_next_ns;
 };
 
 static const char run_usage[] =
@@ -485,18 +490,37 @@ static int run_wait_timeout(const struct run_wait *w)
 	return next <= now ? 0 : (int)((next - now) / 1000000) + 1;
 }
 
+/* Between polls: the host channel's timers and the boot timeline. */
+static int run_tick(struct run *r, int timeout)
+{
+	uint64_t now = util_now_ns();
+	int next = hostchan_tick(r->hc);
+
+	if (now >= r->tl_next_ns) {
+		r->tl.first_console_ns = hostchan_first_console_ns(r->hc);
+		timeline_update(r->dir, r->child, &r->tl);
+		r->tl_next_ns = now + 300000000ull;
+	}
+	return timeout < 0 || next < timeout ? next : timeout;
+}
+
 static int run_wait(struct run *r, struct run_wait *w)
 {
 	struct signalfd_siginfo si;
 	int status;
 
 	for (;;) {
-		struct pollfd p = { .fd = w->sigfd, .events = POLLIN };
-		int rc = poll(&p, 1, run_wait_timeout(w));
+		struct pollfd p[2] = {
+			{ .fd = w->sigfd, .events = POLLIN },
+			{ .fd = hostchan_input_fd(r->hc), .events = POLLIN },
+		};
+		int rc = poll(p, 2, run_tick(r, run_wait_timeout(w)));
 		uint64_t now = util_now_ns();
 
 		if (rc < 0 && errno != EINTR)
 			return run_fail("poll: %s", strerror(errno));
+		if (p[1].fd >= 0 && p[1].revents)
+			hostchan_on_input(r->hc);
 		while (read(w->sigfd, &si, sizeof(si)) == sizeof(si))
 			if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
 				run_poweroff(r, w,
@@ -542,7 +566,12 @@ int run_main(int argc, char **argv)
 		return run_fail("signalfd: %s", strerror(errno));
 	if ((rc = run_make_dir(&r)) != 0)
 		return rc;
-	if ((rc = run_spawn(&r)) == 0) {
+	signal(SIGPIPE, SIG_IGN); /* stdout closed: console bytes dropped */
+	if ((rc = run_spawn(&r)) == 0 &&
+	    (r.hc = hostchan_open(r.dir, STDOUT_FILENO, STDIN_FILENO)) ==
+		NULL)
+		rc = run_fail("cannot serve the host channel in %s", r.dir);
+	if (rc == 0) {
 		run_write_status(&r, "running");
 		if (r.a.timeout_s)
 			w.deadline_ns =
@@ -552,6 +581,7 @@ int run_main(int argc, char **argv)
 		kill(r.child, SIGKILL);
 		waitpid(r.child, NULL, 0);
 	}
+	hostchan_close(r.hc);
 	rundir_remove(r.dir);
 	return rc;
 }

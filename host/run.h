@@ -5,5 +5,7 @@
 
 int run_main(int argc, char **argv);
 int list_main(int argc, char **argv);
+/* host/ctl.c: `parapet ctl NAME COMMAND` */
+int ctl_main(int argc, char **argv);
 
 #endif

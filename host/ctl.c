@@ -1,0 +1,144 @@
+/* `parapet ctl NAME COMMAND [--json]`: a command for a running partition,
+ * through its run directory's ctl.sock to `parapet run`, which queues it
+ * for hostcomm's poll; policy runs it and the answer comes back the same
+ * way (DESIGN.md §9, §11). */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "host/run.h"
+#include "host/rundir.h"
+#include "hostctl.pb-c.h"
+#include "lib/ipc.h"
+#include "lib/jsonout.h"
+#include "lib/pbjson.h"
+
+#define CTL_TIMEOUT_MS 40000
+
+static const char ctl_usage[] =
+    "usage: parapet ctl NAME poweroff|reset|pause|resume|status [--json]\n"
+    "exit: 0 done, 1 failed (unknown VM, refused, no answer), 2 bad "
+    "usage\n";
+
+static const char *const ctl_commands[] = { "poweroff", "reset", "pause",
+					    "resume", "status" };
+
+static int ctl_parse(int argc, char **argv, const char **name, const char **cmd,
+		     int *json)
+{
+	const char *ops[2];
+	int n = 0;
+
+	*json = 0;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--json"))
+			*json = 1;
+		else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+			return fputs(ctl_usage, stdout), -1;
+		else if (argv[i][0] == '-' || n == 2)
+			return fprintf(stderr,
+				       "parapet ctl: unexpected '%s'\n%s",
+				       argv[i], ctl_usage),
+			       2;
+		else
+			ops[n++] = argv[i];
+	}
+	if (n != 2)
+		return fputs(ctl_usage, stderr), 2;
+	*name = ops[0];
+	*cmd = ops[1];
+	for (size_t i = 0; i < sizeof(ctl_commands) / sizeof(*ctl_commands);
+	     i++)
+		if (!strcmp(*cmd, ctl_commands[i]))
+			return 0;
+	fprintf(stderr, "parapet ctl: unknown command '%s'\n%s", *cmd,
+		ctl_usage);
+	return 2;
+}
+
+static void ctl_print(const char *name, const Parapet__HostCommandDone *d,
+		      int json)
+{
+	const Parapet__PolicyReply *r = d->reply;
+	const Parapet__VmStatus *vm = r ? r->vm : NULL;
+
+	if (json) {
+		json_t *j = pbjson_from_message(&d->base);
+
+		jsonout_print(stdout, j);
+		json_decref(j);
+		return;
+	}
+	printf("%s: %s", name, r && r->state ? r->state : "done");
+	if (vm)
+		printf(" (vm %s, accel %s, %u VPs, up %.3f s)",
+		       vm->state ? vm->state : "?", vm->accel ? vm->accel : "?",
+		       vm->vp_count, (double)vm->uptime_ns / 1e9);
+	if (r && r->has_blackout_ns)
+		printf(", blackout %.3f ms", (double)r->blackout_ns / 1e6);
+	putchar('\n');
+}
+
+static int ctl_call(const char *sock, const char *name, const char *cmd,
+		    int json)
+{
+	struct ipc_client_config cfg = {
+		.name = "ctl",
+		.path = sock,
+		.destination = "host",
+		.service = &parapet__host_ctl__descriptor,
+		.timeout_ms = CTL_TIMEOUT_MS,
+	};
+	Parapet__PolicyCommand pc = PARAPET__POLICY_COMMAND__INIT;
+	Parapet__HostCommandDone *d = NULL;
+	struct ipc_client *c = ipc_client_open(&cfg);
+	int rc;
+
+	if (c == NULL)
+		return 1;
+	pc.command = (char *)(uintptr_t)cmd;
+	rc = ipc_call(c, "Command", &pc.base, (ProtobufCMessage **)&d);
+	ipc_client_close(c);
+	if (rc != 0) {
+		fprintf(stderr,
+			"parapet ctl: %s: no answer from the "
+			"partition: %s\n",
+			name, ipc_strerror(rc));
+		return 1;
+	}
+	if (!d->ok) {
+		fprintf(stderr, "parapet ctl: %s: %s: %s\n", name, cmd,
+			d->error ? d->error : "failed");
+		rc = 1;
+	} else
+		ctl_print(name, d, json);
+	ipc_free(&d->base);
+	return rc;
+}
+
+int ctl_main(int argc, char **argv)
+{
+	const char *name, *cmd;
+	char base[3000], err[256], sock[4200];
+	struct stat st;
+	int json, rc = ctl_parse(argc, argv, &name, &cmd, &json);
+
+	if (rc != 0)
+		return rc < 0 ? 0 : rc;
+	if (!rundir_name_ok(name)) {
+		fprintf(stderr, "parapet ctl: bad name '%s'\n", name);
+		return 2;
+	}
+	if (rundir_base(base, sizeof(base), err, sizeof(err)) != 0) {
+		fprintf(stderr, "parapet ctl: %s\n", err);
+		return 1;
+	}
+	snprintf(sock, sizeof(sock), "%s/%s/ctl.sock", base, name);
+	if (stat(sock, &st) != 0) {
+		fprintf(stderr, "parapet ctl: no running VM named '%s' (%s)\n",
+			name, strerror(errno));
+		return 1;
+	}
+	return ctl_call(sock, name, cmd, json);
+}

@@ -1,0 +1,500 @@
+/* `parapet run`'s end of the host channel. Handlers run on nng threads
+ * under one lock; long polls and ctl commands are answered later
+ * (IPC_ASYNC) when stdin bytes or a command's result arrive, or at their
+ * deadline from hostchan_tick in run's poll loop. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "hostchan.pb-c.h"
+#include "hostctl.pb-c.h"
+#include "host/hostchan.h"
+#include "lib/ipc.h"
+#include "lib/log.h"
+#include "lib/util.h"
+
+#define IN_BUF_MAX     (64u * 1024)
+#define IN_CHUNK_MAX   4096u
+#define POLL_MAX_MS    1000u
+#define POLLS_MAX      4
+#define CMD_RESEND_NS  (15 * 1000000000ull) /* delivered, never done */
+#define CMD_TIMEOUT_NS (30 * 1000000000ull)
+#define CMDS_MAX       16
+#define BODY_MAX       (8u * 1024 + 512)
+
+struct parked_poll {
+	struct ipc_request *req;
+	Parapet__HostWork *out;
+	uint64_t deadline;
+};
+
+struct hc_cmd {
+	bool used, sent;
+	uint64_t id, queued_ns, sent_ns;
+	char command[32];
+	struct ipc_request *req; /* the ctl request waiting */
+	Parapet__HostCommandDone *out;
+};
+
+struct hostchan {
+	pthread_mutex_t lock, out_lock;
+	struct ipc_server *chan, *ctl;
+	int out_fd, in_fd;
+	uint64_t out_offset, first_console_ns;
+	uint8_t in_buf[IN_BUF_MAX];
+	uint64_t in_base; /* stream offset of in_buf[0] */
+	size_t in_len;
+	bool in_closed, event_seen, vm_ended;
+	struct parked_poll polls[POLLS_MAX];
+	struct hc_cmd cmds[CMDS_MAX];
+	uint64_t next_id;
+};
+
+/* ------------------------------------------------------------- console */
+
+static void hc_write_all(int fd, const uint8_t *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return; /* stdout gone: the bytes count as written */
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
+static int on_console(struct ipc_request *req, const ProtobufCMessage *in,
+		      ProtobufCMessage *out, void *arg)
+{
+	const Parapet__ConsoleBatch *b = (const Parapet__ConsoleBatch *)in;
+	Parapet__ConsoleBatchAck *ack = (Parapet__ConsoleBatchAck *)out;
+	struct hostchan *h = arg;
+	uint64_t end = b->offset + b->data.len;
+
+	(void)req;
+	if (end < b->offset)
+		return IPC_ERR_INVAL;
+	pthread_mutex_lock(&h->out_lock);
+	if (b->offset > h->out_offset)
+		log_warnx("console: %llu bytes missing before offset %llu",
+			  (unsigned long long)(b->offset - h->out_offset),
+			  (unsigned long long)b->offset);
+	if (end > h->out_offset) {
+		uint64_t from =
+		    b->offset > h->out_offset ? b->offset : h->out_offset;
+
+		if (h->first_console_ns == 0)
+			h->first_console_ns = util_now_ns();
+		hc_write_all(h->out_fd, b->data.data + (from - b->offset),
+			     (size_t)(end - from));
+		h->out_offset = end;
+	}
+	ack->has_acked = 1;
+	ack->acked = h->out_offset;
+	pthread_mutex_unlock(&h->out_lock);
+	return 0;
+}
+
+static int on_event(struct ipc_request *req, const ProtobufCMessage *in,
+		    ProtobufCMessage *out, void *arg)
+{
+	const Parapet__GuestEvent *ev = (const Parapet__GuestEvent *)in;
+	struct hostchan *h = arg;
+	bool first;
+
+	(void)req;
+	(void)out;
+	pthread_mutex_lock(&h->lock);
+	first = !h->event_seen;
+	h->event_seen = h->vm_ended = true;
+	pthread_mutex_unlock(&h->lock);
+	if (!first)
+		return 0; /* re-sent: reported already */
+	if (ev->state && !strcmp(ev->state, "crashed"))
+		fprintf(stderr, "parapet run: %s\n",
+			ev->reason ? ev->reason : "guest crashed");
+	else if (ev->exit_value >= 123)
+		fprintf(stderr,
+			"parapet run: guest exit value %d (exit status "
+			"122)\n",
+			ev->exit_value);
+	return 0;
+}
+
+/* ---------------------------------------------------------- host work */
+
+static char *hc_strdup(struct ipc_request *req, const char *s)
+{
+	size_t n = strlen(s) + 1;
+	char *d = ipc_request_alloc(req, n);
+
+	if (d)
+		memcpy(d, s, n);
+	return d;
+}
+
+static bool hc_cmd_due(const struct hc_cmd *c, uint64_t now)
+{
+	return c->used && (!c->sent || now - c->sent_ns > CMD_RESEND_NS);
+}
+
+static bool hc_has_work(struct hostchan *h)
+{
+	uint64_t now = util_now_ns();
+
+	if (h->in_len > 0)
+		return true;
+	for (int i = 0; i < CMDS_MAX; i++)
+		if (hc_cmd_due(&h->cmds[i], now))
+			return true;
+	return false;
+}
+
+static Parapet__HostCommand *hc_command_msg(struct ipc_request *req,
+					    struct hc_cmd *c)
+{
+	Parapet__HostCommand *hc = ipc_request_alloc(req, sizeof(*hc));
+	Parapet__PolicyCommand *pc = ipc_request_alloc(req, sizeof(*pc));
+
+	if (hc == NULL || pc == NULL)
+		return NULL;
+	parapet__host_command__init(hc);
+	parapet__policy_command__init(pc);
+	pc->command = hc_strdup(req, c->command);
+	hc->has_id = 1;
+	hc->id = c->id;
+	hc->command = pc;
+	return hc;
+}
+
+/* Fills a HostWork reply (lock held). */
+static void hc_fill_work(struct hostchan *h, struct ipc_request *req,
+			 Parapet__HostWork *w)
+{
+	size_t n = h->in_len < IN_CHUNK_MAX ? h->in_len : IN_CHUNK_MAX;
+	uint64_t now = util_now_ns();
+
+	w->has_input_offset = w->has_input_closed = 1;
+	w->input_offset = h->in_base;
+	w->input_closed = h->in_closed;
+	if (n > 0 && (w->input.data = ipc_request_alloc(req, n)) != NULL) {
+		memcpy(w->input.data, h->in_buf, n);
+		w->has_input = 1;
+		w->input.len = n;
+	}
+	w->commands = ipc_request_alloc(req, sizeof(void *) * CMDS_MAX);
+	for (int i = 0; w->commands && i < CMDS_MAX; i++) {
+		struct hc_cmd *c = &h->cmds[i];
+
+		if (!hc_cmd_due(c, now))
+			continue;
+		w->commands[w->n_commands] = hc_command_msg(req, c);
+		if (w->commands[w->n_commands] == NULL)
+			break;
+		w->n_commands++;
+		c->sent = true;
+		c->sent_ns = now;
+	}
+}
+
+/* Answers parked polls that have work, or whose time is up (lock held). */
+static void hc_wake_polls(struct hostchan *h, bool expire_only)
+{
+	uint64_t now = util_now_ns();
+
+	for (int i = 0; i < POLLS_MAX; i++) {
+		struct parked_poll *p = &h->polls[i];
+
+		if (p->req == NULL)
+			continue;
+		if (!expire_only && hc_has_work(h))
+			hc_fill_work(h, p->req, p->out);
+		else if (now < p->deadline)
+			continue;
+		ipc_request_finish(p->req, 0);
+		p->req = NULL;
+	}
+}
+
+static void hc_input_ack(struct hostchan *h, uint64_t ack)
+{
+	uint64_t drop;
+
+	if (ack <= h->in_base)
+		return;
+	drop = ack - h->in_base;
+	if (drop > h->in_len)
+		drop = h->in_len;
+	memmove(h->in_buf, h->in_buf + drop, h->in_len - drop);
+	h->in_len -= drop;
+	h->in_base += drop;
+}
+
+static int hc_park(struct hostchan *h, struct ipc_request *req,
+		   Parapet__HostWork *w, uint32_t wait_ms)
+{
+	for (int i = 0; i < POLLS_MAX; i++)
+		if (h->polls[i].req == NULL) {
+			h->polls[i] = (struct parked_poll){
+				req, w,
+				util_now_ns() + (uint64_t)wait_ms * 1000000ull
+			};
+			return IPC_ASYNC;
+		}
+	return 0; /* too many pollers: an empty answer at once */
+}
+
+static int on_poll(struct ipc_request *req, const ProtobufCMessage *in,
+		   ProtobufCMessage *out, void *arg)
+{
+	const Parapet__HostPoll *q = (const Parapet__HostPoll *)in;
+	Parapet__HostWork *w = (Parapet__HostWork *)out;
+	struct hostchan *h = arg;
+	uint32_t wait = q->wait_ms < POLL_MAX_MS ? q->wait_ms : POLL_MAX_MS;
+	int rc = 0;
+
+	pthread_mutex_lock(&h->lock);
+	hc_input_ack(h, q->input_ack);
+	if (hc_has_work(h) || wait == 0)
+		hc_fill_work(h, req, w);
+	else
+		rc = hc_park(h, req, w, wait);
+	if (rc == 0 && !w->has_input_offset)
+		hc_fill_work(h, req, w);
+	pthread_mutex_unlock(&h->lock);
+	return rc;
+}
+
+/* ------------------------------------------------------------ commands */
+
+/* Answers a ctl request from a HostCommandDone (copied: the done
+ * message belongs to the partition's request). Lock held. */
+static void hc_answer(struct hc_cmd *c, const Parapet__HostCommandDone *d,
+		      const char *error)
+{
+	Parapet__HostCommandDone *o = c->out;
+	ProtobufCMessage *copy = NULL;
+	uint8_t buf[BODY_MAX];
+	size_t n;
+
+	o->has_id = o->has_ok = 1;
+	o->id = c->id;
+	if (d && protobuf_c_message_get_packed_size(&d->base) <= sizeof(buf)) {
+		n = protobuf_c_message_pack(&d->base, buf);
+		copy =
+		    protobuf_c_message_unpack(d->base.descriptor, NULL, n, buf);
+	}
+	if (copy) {
+		const Parapet__HostCommandDone *cd =
+		    (const Parapet__HostCommandDone *)copy;
+
+		o->ok = cd->ok;
+		o->error = cd->error ? hc_strdup(c->req, cd->error) : NULL;
+		o->reply = cd->reply;
+	} else {
+		o->ok = false;
+		o->error = hc_strdup(c->req, error ? error : "no answer");
+	}
+	ipc_request_finish(c->req, 0); /* packs now */
+	if (copy)
+		protobuf_c_message_free_unpacked(copy, NULL);
+	c->used = false;
+	c->req = NULL;
+}
+
+static int on_command_done(struct ipc_request *req, const ProtobufCMessage *in,
+			   ProtobufCMessage *out, void *arg)
+{
+	const Parapet__HostCommandDone *d =
+	    (const Parapet__HostCommandDone *)in;
+	struct hostchan *h = arg;
+
+	(void)req;
+	(void)out;
+	pthread_mutex_lock(&h->lock);
+	for (int i = 0; i < CMDS_MAX; i++)
+		if (h->cmds[i].used && h->cmds[i].id == d->id)
+			hc_answer(&h->cmds[i], d, NULL);
+	pthread_mutex_unlock(&h->lock);
+	return 0; /* an unknown id: answered already (a duplicate) */
+}
+
+static int hc_ctl_refuse(struct ipc_request *req, Parapet__HostCommandDone *o,
+			 const char *why)
+{
+	o->has_ok = 1;
+	o->ok = false;
+	o->error = hc_strdup(req, why);
+	return 0;
+}
+
+static int on_ctl_command(struct ipc_request *req, const ProtobufCMessage *in,
+			  ProtobufCMessage *out, void *arg)
+{
+	const Parapet__PolicyCommand *pc = (const Parapet__PolicyCommand *)in;
+	Parapet__HostCommandDone *o = (Parapet__HostCommandDone *)out;
+	struct hostchan *h = arg;
+	int rc = 0;
+
+	if (pc->command == NULL || strlen(pc->command) >= 32)
+		return hc_ctl_refuse(req, o, "bad command");
+	pthread_mutex_lock(&h->lock);
+	if (h->vm_ended)
+		rc = hc_ctl_refuse(req, o, "VM not running (it has ended)");
+	for (int i = 0; h->vm_ended == false && i < CMDS_MAX; i++) {
+		struct hc_cmd *c = &h->cmds[i];
+
+		if (c->used)
+			continue;
+		*c = (struct hc_cmd){ true, false, ++h->next_id, util_now_ns(),
+				      0,    "",	   req,		 o };
+		snprintf(c->command, sizeof(c->command), "%s", pc->command);
+		rc = IPC_ASYNC;
+		break;
+	}
+	if (rc == 0 && !h->vm_ended)
+		rc = hc_ctl_refuse(req, o, "too many commands queued");
+	if (rc == IPC_ASYNC)
+		hc_wake_polls(h, false);
+	pthread_mutex_unlock(&h->lock);
+	return rc;
+}
+
+/* ---------------------------------------------------------- life cycle */
+
+static const struct ipc_method chan_methods[] = {
+	{ "Console", on_console, IPC_SENDER_ANY, BODY_MAX },
+	{ "Event", on_event, IPC_SENDER_ANY, 2048 },
+	{ "Poll", on_poll, IPC_SENDER_ANY, 256 },
+	{ "CommandDone", on_command_done, IPC_SENDER_ANY, BODY_MAX },
+};
+
+static const struct ipc_method ctl_methods[] = {
+	{ "Command", on_ctl_command, IPC_SENDER_ANY, 256 },
+};
+
+static struct ipc_server *hc_server(struct hostchan *h, const char *path,
+				    const ProtobufCServiceDescriptor *desc,
+				    const struct ipc_method *m, size_t n)
+{
+	struct ipc_listen l = { path, 1, 0600 };
+	struct ipc_server_config cfg = {
+		.name = "host",
+		.listen = &l,
+		.n_listen = 1,
+		.service = desc,
+		.methods = m,
+		.n_methods = n,
+		.recv_max = 64 * 1024,
+		.n_contexts = 8,
+		.arg = h,
+	};
+
+	return ipc_server_open(&cfg);
+}
+
+struct hostchan *hostchan_open(const char *run_dir, int out_fd, int in_fd)
+{
+	struct hostchan *h = calloc(1, sizeof(*h));
+	char path[4200];
+
+	if (h == NULL)
+		return NULL;
+	pthread_mutex_init(&h->lock, NULL);
+	pthread_mutex_init(&h->out_lock, NULL);
+	h->out_fd = out_fd;
+	h->in_fd = in_fd;
+	h->in_closed = in_fd < 0;
+	snprintf(path, sizeof(path), "%s/host.sock", run_dir);
+	h->chan = hc_server(h, path, &parapet__host_channel__descriptor,
+			    chan_methods, 4);
+	snprintf(path, sizeof(path), "%s/ctl.sock", run_dir);
+	h->ctl = h->chan ? hc_server(h, path, &parapet__host_ctl__descriptor,
+				     ctl_methods, 1)
+			 : NULL;
+	if (h->ctl == NULL) {
+		hostchan_close(h);
+		return NULL;
+	}
+	return h;
+}
+
+void hostchan_close(struct hostchan *h)
+{
+	if (h == NULL)
+		return;
+	if (h->ctl)
+		ipc_server_close(h->ctl);
+	if (h->chan)
+		ipc_server_close(h->chan);
+	pthread_mutex_destroy(&h->lock);
+	pthread_mutex_destroy(&h->out_lock);
+	free(h);
+}
+
+int hostchan_input_fd(struct hostchan *h)
+{
+	int fd;
+
+	pthread_mutex_lock(&h->lock);
+	fd = h->in_closed || h->in_len >= IN_BUF_MAX ? -1 : h->in_fd;
+	pthread_mutex_unlock(&h->lock);
+	return fd;
+}
+
+void hostchan_on_input(struct hostchan *h)
+{
+	ssize_t n;
+
+	pthread_mutex_lock(&h->lock);
+	n = read(h->in_fd, h->in_buf + h->in_len, IN_BUF_MAX - h->in_len);
+	if (n > 0)
+		h->in_len += (size_t)n;
+	else if (n == 0 || (errno != EINTR && errno != EAGAIN))
+		h->in_closed = true; /* EOF only closes the guest's input */
+	hc_wake_polls(h, false);
+	pthread_mutex_unlock(&h->lock);
+}
+
+int hostchan_tick(struct hostchan *h)
+{
+	uint64_t now = util_now_ns();
+
+	pthread_mutex_lock(&h->lock);
+	hc_wake_polls(h, true);
+	for (int i = 0; i < CMDS_MAX; i++) {
+		struct hc_cmd *c = &h->cmds[i];
+
+		if (c->used && now - c->queued_ns > CMD_TIMEOUT_NS)
+			hc_answer(c, NULL,
+				  "timed out: the partition did not answer");
+	}
+	pthread_mutex_unlock(&h->lock);
+	return 100;
+}
+
+uint64_t hostchan_first_console_ns(struct hostchan *h)
+{
+	uint64_t t;
+
+	pthread_mutex_lock(&h->out_lock);
+	t = h->first_console_ns;
+	pthread_mutex_unlock(&h->out_lock);
+	return t;
+}
+
+uint64_t hostchan_console_bytes(struct hostchan *h)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&h->out_lock);
+	n = h->out_offset;
+	pthread_mutex_unlock(&h->out_lock);
+	return n;
+}

@@ -1,0 +1,30 @@
+/* The host side of the host channel (DESIGN.md §5, services.md): serves
+ * HostChannel on RUN_DIR/host.sock for the partition's hostcomm (console
+ * bytes to stdout once each, stdin for the guest by long poll, the guest
+ * event) and HostCtl on RUN_DIR/ctl.sock for `parapet ctl`. */
+#ifndef PARAPET_HOST_HOSTCHAN_H
+#define PARAPET_HOST_HOSTCHAN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct hostchan;
+
+/* Opens both sockets in run_dir (owner-only). out_fd gets the console
+ * bytes, in_fd (or -1) is read for the guest's input. NULL on failure. */
+struct hostchan *hostchan_open(const char *run_dir, int out_fd, int in_fd);
+void hostchan_close(struct hostchan *h);
+
+/* The fd the caller polls for input (-1: none wanted now), and the call
+ * when it is readable. */
+int hostchan_input_fd(struct hostchan *h);
+void hostchan_on_input(struct hostchan *h);
+/* Expires long polls and ctl commands; returns ms until the next due. */
+int hostchan_tick(struct hostchan *h);
+
+/* Monotonic ns of the first console byte written, or 0. */
+uint64_t hostchan_first_console_ns(struct hostchan *h);
+/* Console bytes written so far. */
+uint64_t hostchan_console_bytes(struct hostchan *h);
+
+#endif

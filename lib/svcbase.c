@@ -1,0 +1,86 @@
+/* Shared start-up of Parapet services: trace tap, partition fds from the
+ * supervisor channel, peer clients (see svcbase.h). */
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "lib/log.h"
+#include "lib/partition.h"
+#include "lib/supervise.h"
+#include "lib/svcbase.h"
+
+#define SVCBASE_FLAG_PATH PARTITION_IPC_DIR "/trace.flag"
+
+static _Atomic uint32_t *svcbase_map_flag(void)
+{
+	int fd = open(SVCBASE_FLAG_PATH, O_RDWR | O_CLOEXEC);
+	void *p;
+
+	if (fd < 0)
+		return NULL;
+	p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+struct ipc_trace *svcbase_trace(const char *service)
+{
+	char path[128];
+	struct ipc_trace_config cfg = {
+		.service = service,
+		.path = path,
+		.flag = svcbase_map_flag(),
+	};
+
+	snprintf(path, sizeof(path), "%s/%s.trace.sock", PARTITION_IPC_DIR,
+		 service);
+	return ipc_trace_open(&cfg);
+}
+
+int svcbase_take_fd(const char *name, int wait_ms)
+{
+	struct pollfd p = { .fd = SUPERVISE_FD, .events = POLLIN };
+	Parapet__SupervisorMsg *msg = NULL;
+	int fds[SUPERVISE_MAX_FDS], found = -1;
+	size_t n = 0;
+
+	if (poll(&p, 1, wait_ms) <= 0 || !(p.revents & POLLIN))
+		return -1;
+	if (supervise_recv(SUPERVISE_FD, &msg, fds, SUPERVISE_MAX_FDS, &n) !=
+	    SUPERVISE_OK)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		if (found < 0 && name && !strcmp(msg->fd_names[i], name))
+			found = fds[i];
+		else
+			close(fds[i]);
+	}
+	supervise_msg_free(msg);
+	return found;
+}
+
+struct ipc_client *svcbase_client(const char *self, const char *peer,
+				  const char *path,
+				  const ProtobufCServiceDescriptor *desc,
+				  int timeout_ms, struct ipc_trace *trace)
+{
+	char def[128];
+	struct ipc_client_config cfg = {
+		.name = self,
+		.path = path,
+		.destination = peer,
+		.service = desc,
+		.timeout_ms = timeout_ms,
+		.trace = trace,
+	};
+
+	if (path == NULL) {
+		snprintf(def, sizeof(def), "%s/%s.sock", PARTITION_IPC_DIR,
+			 peer);
+		cfg.path = def;
+	}
+	return ipc_client_open(&cfg);
+}

@@ -1,0 +1,27 @@
+/* What every Parapet service does the same way inside a partition: its
+ * trace tap (flag shared through /run/parapet/ipc/trace.flag), the fds
+ * init sends first on the supervisor channel, and clients of its peers. */
+#ifndef PARAPET_SVCBASE_H
+#define PARAPET_SVCBASE_H
+
+#include <stddef.h>
+
+#include "lib/ipc.h"
+
+/* The tap publishing on /run/parapet/ipc/NAME.trace.sock, switched by the
+ * u32 at offset 0 of trace.flag when init created it (else by a private
+ * flag, off). NULL when the tap cannot start (the service runs without). */
+struct ipc_trace *svcbase_trace(const char *service);
+
+/* Takes the FDS message init queued on fd 3 (waits up to wait_ms): the fd
+ * named name is returned (the others are closed), or -1. */
+int svcbase_take_fd(const char *name, int wait_ms);
+
+/* A client of the service at /run/parapet/ipc/PEER.sock (path overrides
+ * the socket path when not NULL). */
+struct ipc_client *svcbase_client(const char *self, const char *peer,
+				  const char *path,
+				  const ProtobufCServiceDescriptor *desc,
+				  int timeout_ms, struct ipc_trace *trace);
+
+#endif

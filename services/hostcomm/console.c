@@ -1,0 +1,90 @@
+/* The console stream from vmworker to the host, exactly once for the
+ * user: offsets are the sequence numbers, the host drops what it already
+ * wrote, and vmworker drops nothing before the host acknowledged it
+ * (ConsoleTake's ack is the host's ConsoleBatchAck), so a restarted
+ * hostcomm picks up where the host is and loses no byte. */
+#include <time.h>
+
+#include "hostchan.pb-c.h"
+#include "lib/log.h"
+#include "services/hostcomm/hostcomm.h"
+#include "vmworker.pb-c.h"
+
+#define TAKE_WAIT_MS 200
+
+void hostcomm_sleep_ms(unsigned ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+/* Sends one chunk to the host; the host's ack (or 0) comes back. */
+static int hostcomm_send_chunk(struct hostcomm *h,
+			       const Parapet__ConsoleChunk *c)
+{
+	Parapet__ConsoleBatch b = PARAPET__CONSOLE_BATCH__INIT;
+	Parapet__ConsoleBatchAck *ack = NULL;
+	int rc;
+
+	b.has_offset = b.has_data = 1;
+	b.offset = c->offset;
+	b.data = c->data;
+	rc = ipc_call(h->host, "Console", &b.base, (ProtobufCMessage **)&ack);
+	if (rc != 0) {
+		log_debug("HostChannel.Console: %s", ipc_strerror(rc));
+		return rc;
+	}
+	pthread_mutex_lock(&h->lock);
+	if (ack->acked > h->acked)
+		h->acked = ack->acked;
+	pthread_cond_broadcast(&h->cond);
+	pthread_mutex_unlock(&h->lock);
+	ipc_free(&ack->base);
+	return 0;
+}
+
+/* Nothing left in vmworker past the host's ack: a Finish waiting for
+ * this generation may go on. */
+static void hostcomm_drained(struct hostcomm *h, uint64_t gen)
+{
+	pthread_mutex_lock(&h->lock);
+	if (gen > h->drained_gen)
+		h->drained_gen = gen;
+	pthread_cond_broadcast(&h->cond);
+	pthread_mutex_unlock(&h->lock);
+}
+
+void *hostcomm_console_loop(void *arg)
+{
+	struct hostcomm *h = arg;
+
+	for (;;) {
+		Parapet__ConsoleTakeRequest t =
+		    PARAPET__CONSOLE_TAKE_REQUEST__INIT;
+		Parapet__ConsoleChunk *c = NULL;
+		uint64_t gen;
+		int rc;
+
+		pthread_mutex_lock(&h->lock);
+		t.ack = h->acked;
+		gen = h->finish_gen;
+		pthread_mutex_unlock(&h->lock);
+		t.has_ack = t.has_max_bytes = t.has_wait_ms = 1;
+		t.max_bytes = HOSTCOMM_BODY_MAX;
+		t.wait_ms = gen ? 0 : TAKE_WAIT_MS;
+		rc = ipc_call(h->vm, "ConsoleTake", &t.base,
+			      (ProtobufCMessage **)&c);
+		if (rc != 0) {
+			log_debug("VmWorker.ConsoleTake: %s", ipc_strerror(rc));
+			hostcomm_sleep_ms(50);
+			continue;
+		}
+		if (c->data.len == 0)
+			hostcomm_drained(h, gen);
+		else if (hostcomm_send_chunk(h, c) != 0)
+			hostcomm_sleep_ms(50); /* the same bytes again */
+		ipc_free(&c->base);
+	}
+	return NULL;
+}

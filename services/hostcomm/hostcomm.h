@@ -1,0 +1,32 @@
+/* parapet-hostcomm's state, shared by its loops: console.c (vmworker's
+ * console stream to the host, at-least-once with offsets and acks),
+ * work.c (the host's long poll: stdin to the guest, ctl commands to
+ * policy) and main.c (Finish: drain, then the guest event). */
+#ifndef PARAPET_HOSTCOMM_H
+#define PARAPET_HOSTCOMM_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "lib/ipc.h"
+
+#define HOSTCOMM_BODY_MAX 8192 /* services.md: 8 KiB message bodies */
+
+struct hostcomm {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	uint64_t acked;	      /* console bytes the host has (stream offset) */
+	uint64_t finish_gen;  /* bumped by each Finish */
+	uint64_t drained_gen; /* a Take started at this gen came back empty */
+	unsigned cmds_in_flight;
+	struct ipc_client *vm, *host, *policy;
+	struct ipc_trace *trace;
+};
+
+void *hostcomm_console_loop(void *arg);
+void *hostcomm_work_loop(void *arg);
+/* Sleeps ms milliseconds. */
+void hostcomm_sleep_ms(unsigned ms);
+
+#endif

@@ -1,0 +1,209 @@
+/* parapet-hostcomm (OpenHCL's GET): the partition's end of the host
+ * channel (RUN_DIR/host.sock, served by `parapet run`). One thread moves
+ * the console to the host, one long-polls the host for stdin and ctl
+ * commands, and the main thread answers Finish: drain the console, let
+ * commands in flight complete, then report the guest event to the host. */
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hostchan.pb-c.h"
+#include "hostcomm.pb-c.h"
+#include "lib/log.h"
+#include "lib/partition.h"
+#include "lib/supervise.h"
+#include "lib/svcbase.h"
+#include "lib/util.h"
+#include "policy.pb-c.h"
+#include "services/hostcomm/hostcomm.h"
+#include "vmworker.pb-c.h"
+
+#define HOSTCOMM_SOCK	PARTITION_IPC_DIR "/hostcomm.sock"
+#define HOST_SOCK	PARTITION_HOST_DIR "/host.sock"
+#define FINISH_DRAIN_MS 5000
+#define FINISH_EVENT_MS 5000
+
+struct finish_req {
+	struct ipc_request *req;
+	const Parapet__GuestEvent *ev;
+	Parapet__FinishReply *out;
+};
+
+static struct hostcomm the_hc = {
+	.lock = PTHREAD_MUTEX_INITIALIZER,
+};
+static struct finish_req finish_slot;
+
+static void on_term(int sig)
+{
+	(void)sig;
+	/* Nothing to save: a restarted instance rebuilds its state from its
+	 * peers (at-least-once delivery), so stop at once. */
+	_exit(0);
+}
+
+static int on_finish(struct ipc_request *req, const ProtobufCMessage *in,
+		     ProtobufCMessage *out, void *arg)
+{
+	struct hostcomm *h = arg;
+	int rc = IPC_ASYNC;
+
+	pthread_mutex_lock(&h->lock);
+	if (finish_slot.req != NULL)
+		rc = IPC_ERR_UNAVAILABLE; /* one at a time */
+	else
+		finish_slot =
+		    (struct finish_req){ req, (const Parapet__GuestEvent *)in,
+					 (Parapet__FinishReply *)out };
+	pthread_cond_broadcast(&h->cond);
+	pthread_mutex_unlock(&h->lock);
+	return rc;
+}
+
+static const struct ipc_method hostcomm_methods[] = {
+	{ "Finish", on_finish, IPC_SENDER_ANY, 1024 },
+};
+
+static struct timespec deadline_in(unsigned ms)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	return ts;
+}
+
+/* Waits (lock held) until the console is drained and no host command is
+ * in flight, or the deadline passes. */
+static bool hostcomm_wait_drained(struct hostcomm *h)
+{
+	struct timespec until = deadline_in(FINISH_DRAIN_MS);
+	uint64_t gen = ++h->finish_gen;
+
+	while (h->drained_gen < gen || h->cmds_in_flight > 0)
+		if (pthread_cond_timedwait(&h->cond, &h->lock, &until) != 0)
+			return false;
+	return true;
+}
+
+static bool hostcomm_send_event(struct hostcomm *h,
+				const Parapet__GuestEvent *ev)
+{
+	uint64_t until = util_now_ns() + FINISH_EVENT_MS * 1000000ull;
+	ProtobufCMessage *ack = NULL;
+	int rc;
+
+	do {
+		rc = ipc_call(h->host, "Event", &ev->base, &ack);
+		if (rc == 0) {
+			ipc_free(ack);
+			return true;
+		}
+		log_warnx("HostChannel.Event: %s", ipc_strerror(rc));
+		hostcomm_sleep_ms(100);
+	} while (util_now_ns() < until);
+	return false;
+}
+
+static void hostcomm_finish(struct hostcomm *h, struct finish_req *f)
+{
+	bool drained;
+
+	pthread_mutex_lock(&h->lock);
+	drained = hostcomm_wait_drained(h);
+	f->out->has_console_offset = 1;
+	f->out->console_offset = h->acked;
+	pthread_mutex_unlock(&h->lock);
+	if (!drained)
+		log_warnx("finish: console not drained (host has %llu bytes)",
+			  (unsigned long long)f->out->console_offset);
+	f->out->has_delivered = 1;
+	f->out->delivered = hostcomm_send_event(h, f->ev) && drained;
+	log_info("guest event '%s' %s to the host",
+		 f->ev->state ? f->ev->state : "?",
+		 f->out->delivered ? "delivered" : "not fully delivered");
+	ipc_request_finish(f->req, 0);
+}
+
+static void hostcomm_main_loop(struct hostcomm *h)
+{
+	for (;;) {
+		struct timespec until = deadline_in(200);
+		struct finish_req f = { 0 };
+
+		pthread_mutex_lock(&h->lock);
+		if (finish_slot.req == NULL)
+			pthread_cond_timedwait(&h->cond, &h->lock, &until);
+		f = finish_slot;
+		pthread_mutex_unlock(&h->lock);
+		if (f.req == NULL)
+			continue;
+		hostcomm_finish(h, &f);
+		pthread_mutex_lock(&h->lock);
+		finish_slot.req = NULL;
+		pthread_mutex_unlock(&h->lock);
+	}
+}
+
+static int hostcomm_open(struct hostcomm *h, struct ipc_server **srv)
+{
+	static const struct ipc_listen listen = { HOSTCOMM_SOCK, 1, 0660 };
+	struct ipc_server_config cfg = {
+		.name = "hostcomm",
+		.listen = &listen,
+		.n_listen = 1,
+		.service = &parapet__host_comm__descriptor,
+		.methods = hostcomm_methods,
+		.n_methods = 1,
+		.arg = h,
+	};
+
+	h->trace = svcbase_trace("hostcomm");
+	cfg.trace = h->trace;
+	h->vm = svcbase_client("hostcomm", "vmworker", NULL,
+			       &parapet__vm_worker__descriptor, 5000, h->trace);
+	h->host =
+	    svcbase_client("hostcomm", "host", HOST_SOCK,
+			   &parapet__host_channel__descriptor, 5000, h->trace);
+	h->policy =
+	    svcbase_client("hostcomm", "policy", NULL,
+			   &parapet__policy__descriptor, 60000, h->trace);
+	*srv = ipc_server_open(&cfg);
+	return h->vm && h->host && h->policy && *srv ? 0 : -1;
+}
+
+int main(int argc, char **argv)
+{
+	struct hostcomm *h = &the_hc;
+	struct sigaction sa = { .sa_handler = on_term };
+	struct ipc_server *srv = NULL;
+	pthread_condattr_t ca;
+	pthread_t console, work;
+
+	(void)argc;
+	(void)argv;
+	log_init("hostcomm");
+	sigaction(SIGTERM, &sa, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&h->cond, &ca);
+	if (hostcomm_open(h, &srv) != 0) {
+		log_warnx("cannot open its endpoints");
+		return PARTITION_EXIT_SETUP;
+	}
+	if (pthread_create(&console, NULL, hostcomm_console_loop, h) != 0 ||
+	    pthread_create(&work, NULL, hostcomm_work_loop, h) != 0)
+		fatalx("cannot start its threads");
+	supervise_ready(SUPERVISE_FD, "hostcomm");
+	hostcomm_main_loop(h);
+	/* The loops block in calls; exiting ends them with the process. */
+	ipc_server_close(srv);
+	return 0;
+}

@@ -1,0 +1,46 @@
+/* parapet-policy's state shared by its modules: main.c (start-up, the
+ * work queue its one worker thread runs), vm.c (what each lifecycle
+ * event and command does through vmworker, hostcomm and init). */
+#ifndef PARAPET_POLICY_H
+#define PARAPET_POLICY_H
+
+#include <pthread.h>
+#include <stdbool.h>
+
+#include "lib/ipc.h"
+#include "policy.pb-c.h"
+#include "services/policy/state.h"
+
+struct policy {
+	pthread_mutex_t lock; /* state, queue */
+	pthread_cond_t cond;
+	struct policy_work *head, **tail;
+	enum pstate state;
+	bool reboot_on_crash;
+	bool vm_seen;	       /* vmworker answered Status once */
+	bool poweroff_pending; /* after the current reply: power off */
+	int poweroff_status;
+	char poweroff_reason[256];
+	struct ipc_client *vm, *init, *hostcomm;
+	struct ipc_server *srv;
+	struct ipc_trace *trace;
+};
+
+/* vm.c: each runs on the worker thread. */
+void policy_set_state(struct policy *p, enum pstate s);
+/* Asks vmworker for its state and acts on it (Start a created VM, adopt
+ * a running one after a policy restart, notice a vmworker that came back
+ * without its VM). */
+void policy_sync(struct policy *p);
+/* The VM ended (VmEvent, or seen by sync): 0 once handled. */
+int policy_vm_ended(struct policy *p, const char *state, int value,
+		    const char *reason);
+/* A command; fills out. Returns 0 or an ipc_err (message set on req). */
+int policy_command(struct policy *p, struct ipc_request *req,
+		   const Parapet__PolicyCommand *cmd, Parapet__PolicyReply *out,
+		   Parapet__VmStatus **vm_out);
+/* HostComm.Finish, then InitControl.Poweroff. */
+void policy_finish_and_poweroff(struct policy *p, const char *state, int value,
+				const char *reason, int status);
+
+#endif

@@ -1,0 +1,308 @@
+/* What parapet-policy does for each lifecycle event and command: the
+ * calls to vmworker (Start, Pause, Resume, Reset, Save), hostcomm
+ * (Finish) and init (Restart, Poweroff), driven by the state table. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "hostchan.pb-c.h"
+#include "init.pb-c.h"
+#include "lib/log.h"
+#include "lib/partition.h"
+#include "lib/util.h"
+#include "services/policy/policy.h"
+#include "vmworker.pb-c.h"
+
+#define SERVICING_WAIT_MS 10000
+
+void policy_set_state(struct policy *p, enum pstate s)
+{
+	pthread_mutex_lock(&p->lock);
+	if (p->state != s)
+		log_info("VM %s -> %s", pstate_name(p->state), pstate_name(s));
+	p->state = s;
+	pthread_mutex_unlock(&p->lock);
+}
+
+static enum pstate policy_state(struct policy *p)
+{
+	enum pstate s;
+
+	pthread_mutex_lock(&p->lock);
+	s = p->state;
+	pthread_mutex_unlock(&p->lock);
+	return s;
+}
+
+/* A vmworker call with an empty request of the method's own input type
+ * (also for methods this build's proto may lack, such as Reset). */
+static int policy_vm_call(struct policy *p, const char *method,
+			  Parapet__VmStatus **st_out)
+{
+	const ProtobufCMethodDescriptor *m =
+	    protobuf_c_service_descriptor_get_method_by_name(
+		&parapet__vm_worker__descriptor, method);
+	ProtobufCMessage *req, *reply = NULL;
+	int rc;
+
+	if (m == NULL)
+		return IPC_ERR_UNKNOWN_METHOD;
+	req = calloc(1, m->input->sizeof_message);
+	if (req == NULL)
+		return IPC_ERR_NOMEM;
+	protobuf_c_message_init(m->input, req);
+	rc = ipc_call(p->vm, method, req, &reply);
+	free(req);
+	if (rc == 0 && st_out != NULL &&
+	    reply->descriptor == &parapet__vm_status__descriptor)
+		*st_out = (Parapet__VmStatus *)reply;
+	else if (reply != NULL)
+		ipc_free(reply);
+	return rc;
+}
+
+static int policy_start_vm(struct policy *p)
+{
+	Parapet__VmStatus *st = NULL;
+	int rc = policy_vm_call(p, "Start", &st);
+
+	if (rc != 0) {
+		log_warnx("VmWorker.Start: %s", ipc_strerror(rc));
+		return rc;
+	}
+	log_info("VM started (vmworker: %s)", st ? st->state : "?");
+	policy_set_state(p, pstate_next(PS_STARTING, PE_STARTED));
+	if (st)
+		ipc_free(&st->base);
+	return 0;
+}
+
+void policy_sync(struct policy *p)
+{
+	Parapet__VmStatus *st = NULL;
+	enum pstate cur = policy_state(p), vm;
+
+	if (policy_vm_call(p, "Status", &st) != 0 || st == NULL)
+		return;
+	vm = pstate_from_vm(st->state);
+	if (!p->vm_seen)
+		log_info("vmworker: VM %s", st->state ? st->state : "?");
+	p->vm_seen = true;
+	if (vm == PS_STARTING && (cur == PS_RUNNING || cur == PS_PAUSED))
+		policy_vm_ended(p, "crashed", 0,
+				"vmworker restarted without its VM state");
+	else if (vm == PS_STARTING && cur == PS_STARTING)
+		policy_start_vm(p);
+	else if (vm == PS_STOPPED || vm == PS_CRASHED)
+		policy_vm_ended(p, vm == PS_CRASHED ? "crashed" : "poweroff",
+				st->exit_value,
+				st->crash_reason ? st->crash_reason : "");
+	else if (vm != PS_INVALID && cur == PS_STARTING)
+		policy_set_state(p, vm); /* a restarted policy adopts it */
+	ipc_free(&st->base);
+}
+
+static void policy_poweroff_call(struct policy *p, int status,
+				 const char *reason)
+{
+	Parapet__PoweroffRequest req = PARAPET__POWEROFF_REQUEST__INIT;
+	ProtobufCMessage *reply = NULL;
+	int rc;
+
+	req.has_status = 1;
+	req.status = status;
+	req.reason = (char *)(uintptr_t)reason;
+	for (int i = 0; i < 3; i++) {
+		rc = ipc_call(p->init, "Poweroff", &req.base, &reply);
+		if (rc == 0)
+			break;
+		log_warnx("InitControl.Poweroff: %s", ipc_strerror(rc));
+	}
+	if (reply)
+		ipc_free(reply);
+}
+
+void policy_finish_and_poweroff(struct policy *p, const char *state, int value,
+				const char *reason, int status)
+{
+	Parapet__GuestEvent ev = PARAPET__GUEST_EVENT__INIT;
+	ProtobufCMessage *reply = NULL;
+	int rc;
+
+	ev.state = (char *)(uintptr_t)state;
+	ev.has_exit_value = 1;
+	ev.exit_value = value;
+	ev.reason = (char *)(uintptr_t)reason;
+	rc = ipc_call(p->hostcomm, "Finish", &ev.base, &reply);
+	if (rc != 0)
+		log_warnx("HostComm.Finish: %s (powering off anyway)",
+			  ipc_strerror(rc));
+	if (reply)
+		ipc_free(reply);
+	log_info("power-off: status %d (%s)", status, reason);
+	policy_poweroff_call(p, status, reason);
+}
+
+/* on-crash=reboot: Reset then Start; 0 when the VM runs again. */
+static int policy_reboot(struct policy *p)
+{
+	int rc = policy_vm_call(p, "Reset", NULL);
+
+	if (rc != 0) {
+		log_warnx("on-crash=reboot: VmWorker.Reset: %s",
+			  ipc_strerror(rc));
+		return rc;
+	}
+	policy_set_state(p, PS_STARTING);
+	return policy_start_vm(p);
+}
+
+int policy_vm_ended(struct policy *p, const char *state, int value,
+		    const char *reason)
+{
+	enum pstate cur = policy_state(p);
+	bool crash = !strcmp(state, "crashed");
+	char why[300];
+
+	if (cur == PS_STOPPED)
+		return 0; /* a re-sent event: handled already */
+	if (crash) {
+		log_warnx("guest crashed: %s", reason);
+		policy_set_state(p, PS_CRASHED);
+		if (p->reboot_on_crash && policy_reboot(p) == 0)
+			return 0;
+		policy_set_state(p, PS_STOPPED);
+		snprintf(why, sizeof(why), "guest crashed: %s", reason);
+		policy_finish_and_poweroff(p, state, value, why,
+					   PARTITION_EXIT_CRASH);
+		return 0;
+	}
+	policy_set_state(p, PS_STOPPED);
+	if (value >= PARTITION_EXIT_CRASH)
+		snprintf(why, sizeof(why), "guest exit value %d", value);
+	else
+		snprintf(why, sizeof(why), "guest powered off (%d)", value);
+	policy_finish_and_poweroff(
+	    p, state, value, why,
+	    value >= PARTITION_EXIT_CRASH ? PARTITION_EXIT_BIG_VALUE : value);
+	return 0;
+}
+
+/* Servicing: save, restart vmworker, wait for the restored VM. */
+static int policy_service(struct policy *p, Parapet__VmStatus **st_out)
+{
+	Parapet__ServiceRef ref = PARAPET__SERVICE_REF__INIT;
+	ProtobufCMessage *reply = NULL;
+	uint64_t until;
+	int rc;
+
+	policy_set_state(p, PS_SAVING);
+	if ((rc = policy_vm_call(p, "Save", NULL)) != 0) {
+		policy_set_state(p, PS_RUNNING);
+		return rc;
+	}
+	policy_set_state(p, PS_RESTORING);
+	ref.name = (char *)(uintptr_t) "vmworker";
+	if ((rc = ipc_call(p->init, "Restart", &ref.base, &reply)) != 0)
+		return rc;
+	ipc_free(reply);
+	until = util_now_ns() + SERVICING_WAIT_MS * 1000000ull;
+	while (util_now_ns() < until) {
+		Parapet__VmStatus *st = NULL;
+
+		if (policy_vm_call(p, "Status", &st) == 0 && st && st->state &&
+		    strcmp(st->state, "created")) {
+			if (!strcmp(st->state, "paused"))
+				policy_vm_call(p, "Resume", NULL);
+			policy_set_state(p, PS_RUNNING);
+			*st_out = st;
+			return 0;
+		}
+		if (st)
+			ipc_free(&st->base);
+		usleep(20000);
+	}
+	return IPC_ERR_TIMEOUT;
+}
+
+static const char *const vm_methods[PE_COUNT] = {
+	[PE_PAUSE] = "Pause",
+	[PE_RESUME] = "Resume",
+};
+
+static int policy_refuse(struct ipc_request *req, const char *cmd,
+			 enum pstate s)
+{
+	char msg[128];
+
+	if (s == PS_STOPPED || s == PS_CRASHED || s == PS_STARTING)
+		snprintf(msg, sizeof(msg), "VM not running (state %s)",
+			 pstate_name(s));
+	else
+		snprintf(msg, sizeof(msg),
+			 "command '%s' not allowed in state %s", cmd,
+			 pstate_name(s));
+	ipc_request_set_error(req, msg);
+	return s == PS_STOPPED || s == PS_CRASHED || s == PS_STARTING
+		   ? IPC_ERR_UNAVAILABLE
+		   : IPC_ERR_DENIED;
+}
+
+static int policy_do(struct policy *p, int ev, Parapet__VmStatus **st)
+{
+	int rc;
+
+	switch (ev) {
+	case PE_PAUSE:
+	case PE_RESUME:
+		rc = policy_vm_call(p, vm_methods[ev], st);
+		if (rc == 0)
+			policy_set_state(p, pstate_next(policy_state(p), ev));
+		return rc;
+	case PE_POWEROFF:
+		policy_set_state(p, PS_STOPPED);
+		p->poweroff_pending = true;
+		p->poweroff_status = 0;
+		snprintf(p->poweroff_reason, sizeof(p->poweroff_reason),
+			 "powered off by the host");
+		return 0;
+	case PE_RESET:
+		return policy_reboot(p);
+	case PE_SAVE:
+		return policy_service(p, st);
+	default:
+		return 0;
+	}
+}
+
+int policy_command(struct policy *p, struct ipc_request *req,
+		   const Parapet__PolicyCommand *cmd, Parapet__PolicyReply *out,
+		   Parapet__VmStatus **vm_out)
+{
+	int ev = pevent_from_command(cmd->command);
+	enum pstate cur = policy_state(p);
+	int rc;
+
+	if (ev < 0) {
+		ipc_request_set_error(req, "unknown command (poweroff, reset, "
+					   "pause, resume, status, service)");
+		return IPC_ERR_INVAL;
+	}
+	if (ev != PE_COUNT && pstate_next(cur, (enum pevent)ev) == PS_INVALID)
+		return policy_refuse(req, cmd->command, cur);
+	rc = ev == PE_COUNT ? 0 : policy_do(p, ev, vm_out);
+	if (rc != 0) {
+		ipc_request_set_error(req, ipc_strerror(rc));
+		return rc;
+	}
+	if (*vm_out == NULL)
+		policy_vm_call(p, "Status", vm_out);
+	out->state = (char *)(uintptr_t)pstate_name(policy_state(p));
+	out->vm = *vm_out;
+	if (*vm_out && (*vm_out)->has_blackout_ns && ev == PE_SAVE) {
+		out->has_blackout_ns = 1;
+		out->blackout_ns = (*vm_out)->blackout_ns;
+	}
+	return 0;
+}
