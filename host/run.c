@@ -568,8 +568,7 @@ int run_main(int argc, char **argv)
 		return rc;
 	signal(SIGPIPE, SIG_IGN); /* stdout closed: console bytes dropped */
 	if ((rc = run_spawn(&r)) == 0 &&
-	    (r.hc = hostchan_open(r.dir, STDOUT_FILENO, STDIN_FILENO)) ==
-		NULL)
+	    (r.hc = hostchan_open(r.dir, STDOUT_FILENO, STDIN_FILENO)) == NULL)
 		rc = run_fail("cannot serve the host channel in %s", r.dir);
 	if (rc == 0) {
 		run_write_status(&r, "running");
