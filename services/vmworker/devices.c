@@ -169,7 +169,6 @@ void devices_pio(struct vp *vp, uint16_t port, uint64_t *data, unsigned len,
 	unsigned idx = d->pio_index[port];
 	const struct dev_entry *e;
 
-	vp->counters.exits_pio++;
 	if (!is_write)
 		*data = ~0ull;
 	if (idx == 0) {
@@ -189,7 +188,6 @@ void devices_mmio(struct vp *vp, uint64_t gpa, uint64_t *data, unsigned len,
 	struct devices *d = &vm->devs;
 	unsigned i;
 
-	vp->counters.exits_mmio++;
 	if (!is_write)
 		*data = ~0ull;
 	if (gpa - vm->cfg.hole_gpa < vm->cfg.hole_size) {
@@ -208,4 +206,20 @@ void devices_mmio(struct vp *vp, uint64_t gpa, uint64_t *data, unsigned len,
 	}
 	vp->counters.exits_unknown_mmio++;
 	devices_unknown(vp, "MMIO", gpa, is_write);
+}
+
+void vp_exit_totals(const struct vp *vp, uint64_t *pio, uint64_t *mmio)
+{
+	const struct devices *d = &vp->vm->devs;
+	const struct vp_counters *c = &vp->counters;
+	unsigned i;
+
+	*pio = c->exits_pio + c->exits_unknown_pio;
+	*mmio = c->exits_mmio + c->exits_unknown_mmio + c->vtl2_refused;
+	for (i = 0; i < d->n_entries; i++) {
+		if (d->entries[i].is_mmio)
+			*mmio += c->dev_exits[i];
+		else
+			*pio += c->dev_exits[i];
+	}
 }

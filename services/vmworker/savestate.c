@@ -124,8 +124,7 @@ static int save_vp(struct save_ctx *c, struct vm *vm, unsigned i)
 	out->sidecar_exits = sc ? sc->intercepts[i] : 0;
 	out->has_exits_pio = out->has_exits_mmio = 1;
 	out->has_exits_unknown = out->has_vtl2_refused = 1;
-	out->exits_pio = vp->counters.exits_pio;
-	out->exits_mmio = vp->counters.exits_mmio;
+	vp_exit_totals(vp, &out->exits_pio, &out->exits_mmio);
 	out->exits_unknown =
 	    vp->counters.exits_unknown_pio + vp->counters.exits_unknown_mmio;
 	out->vtl2_refused = vp->counters.vtl2_refused;

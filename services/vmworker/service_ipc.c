@@ -270,8 +270,8 @@ static void inspect_vp(struct vmw *w, struct ipc_request *req, unsigned i,
 		v->sidecar_exits = w->sidecar.intercepts[i];
 	}
 #define COUNT(f, v_) (v->has_##f = 1, v->f = (v_))
-	COUNT(exits_pio, c->exits_pio);
-	COUNT(exits_mmio, c->exits_mmio);
+	vp_exit_totals(vp, &v->exits_pio, &v->exits_mmio);
+	v->has_exits_pio = v->has_exits_mmio = 1;
 	COUNT(exits_unknown, c->exits_unknown_pio + c->exits_unknown_mmio);
 	COUNT(vtl2_refused, c->vtl2_refused);
 	COUNT(halts, c->halts);

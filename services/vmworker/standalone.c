@@ -307,12 +307,13 @@ static void log_counters(const struct vm *vm)
 
 	for (i = 0; i < vm->cfg.n_vps; i++) {
 		const struct vp_counters *c = &vm->vps[i].counters;
+		uint64_t pio, mmio;
 
+		vp_exit_totals(&vm->vps[i], &pio, &mmio);
 		log_debug("vp%u: %llu pio, %llu mmio, %llu unknown pio, "
 			  "%llu unknown mmio, %llu vtl2 refused, %llu runs, "
 			  "samples %llu guest / %llu handler",
-			  i, (unsigned long long)c->exits_pio,
-			  (unsigned long long)c->exits_mmio,
+			  i, (unsigned long long)pio, (unsigned long long)mmio,
 			  (unsigned long long)c->exits_unknown_pio,
 			  (unsigned long long)c->exits_unknown_mmio,
 			  (unsigned long long)c->vtl2_refused,

@@ -32,10 +32,11 @@ enum vm_state {
 	VM_STATE_STOPPED,  /* stopped from outside (timeout, signal) */
 };
 
-/* Per-VP counters: written only by the VP's own thread. */
+/* Per-VP counters: written only by the VP's own thread. The exit path
+ * counts per device; totals are summed when read (vp_exit_totals). */
 struct vp_counters {
-	uint64_t exits_pio;
-	uint64_t exits_mmio;
+	uint64_t exits_pio;  /* carried over from a saved state */
+	uint64_t exits_mmio; /* carried over from a saved state */
 	uint64_t exits_unknown_pio;
 	uint64_t exits_unknown_mmio;
 	uint64_t vtl2_refused;
@@ -162,6 +163,9 @@ static inline void vp_exit_mmio(struct vp *vp, uint64_t gpa, uint64_t *data,
 		devices_mmio(vp, gpa, data, len, is_write);
 	atomic_store_explicit(&vp->in_exit, 0, memory_order_relaxed);
 }
+
+/* Port and MMIO exits of vp so far (restored base included). */
+void vp_exit_totals(const struct vp *vp, uint64_t *pio, uint64_t *mmio);
 
 /* State changes requested by devices or from outside; the first one wins.
  * Every VP is kicked. */
