@@ -48,6 +48,9 @@ static void usage(FILE *out)
 		"  --guest-cmdline ARGS    the guest's command line\n"
 		"  --timeout SECONDS       stop the VM after this long (exit "
 		"124)\n"
+		"  --no-coalesce           kvm: every write to a sink device "
+		"exits\n"
+		"                          (for measuring exits)\n"
 		"  -h, --help              this text\n"
 		"\n"
 		"exit status: the guest's debug-exit value (122 when it is "
@@ -67,6 +70,7 @@ int main(int argc, char **argv)
 		{ "timeout", required_argument, NULL, 't' },
 		{ "sidecar-cpus", required_argument, NULL, 'S' },
 		{ "sidecar-hotplug", required_argument, NULL, 'H' },
+		{ "no-coalesce", no_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -105,6 +109,9 @@ int main(int argc, char **argv)
 			break;
 		case 'H':
 			args.sidecar_hotplug = optarg;
+			break;
+		case 'C':
+			args.no_coalesce = true;
 			break;
 		case 'h':
 			usage(stdout);

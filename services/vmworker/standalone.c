@@ -262,7 +262,7 @@ static int setup(const struct standalone_args *a, struct standalone *s)
 	cfg.hole_gpa = s->boot.hole_gpa;
 	cfg.hole_size = s->boot.hole_size;
 	cfg.console = &s->console;
-	cfg.coalesce_sinks = true;
+	cfg.coalesce_sinks = !a->no_coalesce;
 	if (vm_create(&s->vm, &cfg, -1) != 0) {
 		log_warnx("cannot create the VM");
 		return -1;
