@@ -479,7 +479,8 @@ static void *host_loop(void *arg)
 		uint64_t starts = 0, posted;
 
 		host_wait(sc);
-		if (atomic_exchange(&sc->resume_pending, false))
+		if (atomic_load(&sc->resume_pending) &&
+		    atomic_exchange(&sc->resume_pending, false))
 			host_resume(sc);
 		if (atomic_load(&sc->start_pending) != 0)
 			starts = atomic_exchange(&sc->start_pending, 0);
