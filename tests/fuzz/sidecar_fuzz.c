@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -78,20 +79,28 @@ static void setup(void)
 		abort();
 }
 
-/* Overlays the page with fuzzed bytes, keeping the words the two sides
- * synchronise on (the main loop owns them; no guest reaches them). */
+/* Overlays the page with fuzzed bytes, except the words the two sides
+ * synchronise on (the main loop owns them; no guest reaches them). They
+ * are never written, not even for a moment: the sidecar thread spins on
+ * seq and would take a half-written page as a command. */
 static void load_page(struct sidecar_cmd_page *p, const uint8_t *b, size_t n)
 {
-	uint32_t seq = p->seq, done = p->done, sw = p->sidecar_waiting;
-	uint32_t mw = p->main_waiting, posted = p->posted;
+	static const struct {
+		size_t off, len;
+	} fields[] = {
+		{ offsetof(struct sidecar_cmd_page, command), 4 },
+		{ offsetof(struct sidecar_cmd_page, has_error), 12 },
+		{ offsetof(struct sidecar_cmd_page, request_len), 4 },
+		{ offsetof(struct sidecar_cmd_page, intercept),
+		  PAGE_FUZZED - offsetof(struct sidecar_cmd_page, intercept) },
+	};
+	static uint8_t image[PAGE_FUZZED];
 
-	memset(p, 0, PAGE_FUZZED);
-	memcpy(p, b, n < PAGE_FUZZED ? n : PAGE_FUZZED);
-	p->seq = seq;
-	p->done = done;
-	p->sidecar_waiting = sw;
-	p->main_waiting = mw;
-	p->posted = posted;
+	memset(image, 0, sizeof(image));
+	memcpy(image, b, n < PAGE_FUZZED ? n : PAGE_FUZZED);
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+		memcpy((uint8_t *)p + fields[i].off, image + fields[i].off,
+		       fields[i].len);
 }
 
 static uint32_t call(uint32_t command)
@@ -109,17 +118,32 @@ static uint32_t call(uint32_t command)
 	return err;
 }
 
+/* Names the broken invariant on stderr (fd 2), then crashes. */
+static void fail(const char *what)
+{
+	dprintf(2, "sidecar_fuzz: %s\n", what);
+	__builtin_trap();
+}
+
 static void check_regs_now(const struct sidecar_regs *want)
 {
 	struct vp_regs r;
 	char why[128];
 
-	if (vm.cfg.accel->vp_get_regs(vm.vps[1].avp, &r) != 0 ||
-	    vpregs_check(&r, why, sizeof(why)) != 0)
-		__builtin_trap();
+	if (vm.cfg.accel->vp_get_regs(vm.vps[1].avp, &r) != 0)
+		fail("get_regs failed");
+	if (vpregs_check(&r, why, sizeof(why)) != 0)
+		fail(why);
 	if (want != NULL && (r.rip != want->rip || r.cr3 != want->cr3 ||
-			     r.gpr[VP_RSP] != want->gpr[VP_RSP]))
-		__builtin_trap();
+			     r.gpr[VP_RSP] != want->gpr[VP_RSP])) {
+		dprintf(
+		    2, "rip %llx/%llx cr3 %llx/%llx rsp %llx/%llx\n",
+		    (unsigned long long)r.rip, (unsigned long long)want->rip,
+		    (unsigned long long)r.cr3, (unsigned long long)want->cr3,
+		    (unsigned long long)r.gpr[VP_RSP],
+		    (unsigned long long)want->gpr[VP_RSP]);
+		fail("registers differ from those set");
+	}
 }
 
 static void check_intercept(const struct sidecar_intercept *ic)
