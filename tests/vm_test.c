@@ -246,6 +246,44 @@ static void test_vpregs_check(void **state)
 	assert_int_equal(vpregs_check(&r, why, sizeof(why)), -1);
 }
 
+/* A VP in long mode given a 32-bit PAE context: KVM leaves long mode;
+ * Unicorn cannot (it keeps EFER.LMA), so emu refuses the context and the
+ * VP keeps its state. emu used to accept it and run 64-bit code with
+ * EFER.LMA set and LME clear (found by the sidecar fuzz harness). */
+static void test_set_regs_outside_long_mode(void **state)
+{
+	const struct accel_ops *ops = accel_or_skip(state);
+	static const uint8_t hlt[] = { 0xf4 };
+	struct fixture f;
+	struct vp_regs pae, back;
+	struct accel_vp *avp;
+	char why[128];
+
+	assert_int_equal(setup_vm(&f, ops, 1, hlt, sizeof(hlt)), 0);
+	avp = f.vm.vps[0].avp;
+	assert_int_equal(ops->vp_set_regs(avp, &f.regs), 0);
+	pae = f.regs;
+	pae.efer = 0;
+	pae.seg[VP_CS].attrib = 0xc09b; /* 32-bit code */
+	assert_int_equal(vpregs_check(&pae, why, sizeof(why)), 0);
+	if (ops == &emu_ops) {
+		assert_int_equal(ops->vp_set_regs(avp, &pae), -1);
+		assert_int_equal(ops->vp_get_regs(avp, &back), 0);
+		assert_int_equal(back.efer, f.regs.efer);
+	} else {
+		assert_int_equal(ops->vp_set_regs(avp, &pae), 0);
+		assert_int_equal(ops->vp_get_regs(avp, &back), 0);
+		assert_int_equal(back.efer & VP_EFER_LMA, 0);
+	}
+	assert_int_equal(vpregs_check(&back, why, sizeof(why)), 0);
+	/* Long mode again. */
+	assert_int_equal(ops->vp_set_regs(avp, &f.regs), 0);
+	assert_int_equal(ops->vp_get_regs(avp, &back), 0);
+	assert_int_equal(back.efer & (VP_EFER_LMA | VP_EFER_LME),
+			 VP_EFER_LMA | VP_EFER_LME);
+	teardown_vm(&f);
+}
+
 #define BOTH(fn)                                                               \
 	{ #fn "/emu", fn, NULL, NULL, &emu_ops },                              \
 	{                                                                      \
@@ -260,6 +298,7 @@ int main(void)
 		BOTH(test_hole_and_unknown_read_all_ones),
 		BOTH(test_invalid_instruction_crashes),
 		BOTH(test_spin_is_stoppable),
+		BOTH(test_set_regs_outside_long_mode),
 		cmocka_unit_test(test_device_table),
 		cmocka_unit_test(test_vpregs_check),
 	};

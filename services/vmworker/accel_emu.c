@@ -445,12 +445,31 @@ static int emu_set_segments(struct accel_vp *v, const struct vp_regs *r)
 	return bad ? -1 : 0;
 }
 
+/* Unicorn keeps EFER.LMA once set: an EFER write cannot clear it (it is
+ * read-only there, as on the CPU) and, unlike the CPU and KVM, neither
+ * does turning CR0.PG off. A context outside long mode given to a VP that
+ * has been in long mode would run as 64-bit code: refused instead. */
+static int emu_check_mode(struct accel_vp *v, const struct vp_regs *r)
+{
+	uc_x86_msr efer = { .rid = 0xc0000080 };
+
+	if (r->efer & VP_EFER_LMA)
+		return 0;
+	if (uc.reg_read(v->uc, UC_X86_REG_MSR, &efer) != UC_ERR_OK)
+		return -1;
+	if (!(efer.value & VP_EFER_LMA))
+		return 0;
+	log_warnx("vp%u: emu cannot leave long mode (EFER 0x%llx asked)",
+		  v->vp->index, (unsigned long long)r->efer);
+	return -1;
+}
+
 static int emu_vp_set_regs(struct accel_vp *v, const struct vp_regs *r)
 {
 	int bad = 0, i;
 
-	if (emu_check_segments(v, r) != 0 || emu_set_control(v, r) != 0 ||
-	    emu_set_segments(v, r) != 0)
+	if (emu_check_mode(v, r) != 0 || emu_check_segments(v, r) != 0 ||
+	    emu_set_control(v, r) != 0 || emu_set_segments(v, r) != 0)
 		return -1;
 	for (i = 0; i < VP_NR_GPRS; i++)
 		bad |= uc.reg_write(v->uc, emu_gpr_ids[i], &r->gpr[i]);
