@@ -44,47 +44,38 @@ static int hostcomm_send_chunk(struct hostcomm *h,
 	return 0;
 }
 
-/* Nothing left in vmworker past the host's ack: a Finish waiting for
- * this generation may go on. */
-static void hostcomm_drained(struct hostcomm *h, uint64_t gen)
+/* One round: take what vmworker holds past the host's ack and send it.
+ * Returns 1 when vmworker had nothing more, 0 after a chunk, or an
+ * ipc_err. The console loop and Finish may both run it: the host drops
+ * bytes it already has and acks only grow, so overlap is harmless. */
+int hostcomm_console_step(struct hostcomm *h, unsigned wait_ms)
 {
+	Parapet__ConsoleTakeRequest t = PARAPET__CONSOLE_TAKE_REQUEST__INIT;
+	Parapet__ConsoleChunk *c = NULL;
+	int rc;
+
 	pthread_mutex_lock(&h->lock);
-	if (gen > h->drained_gen)
-		h->drained_gen = gen;
-	pthread_cond_broadcast(&h->cond);
+	t.ack = h->acked;
 	pthread_mutex_unlock(&h->lock);
+	t.has_ack = t.has_max_bytes = t.has_wait_ms = 1;
+	t.max_bytes = HOSTCOMM_BODY_MAX;
+	t.wait_ms = wait_ms;
+	rc = ipc_call(h->vm, "ConsoleTake", &t.base, (ProtobufCMessage **)&c);
+	if (rc != 0) {
+		log_debug("VmWorker.ConsoleTake: %s", ipc_strerror(rc));
+		return rc;
+	}
+	rc = c->data.len == 0 ? 1 : hostcomm_send_chunk(h, c);
+	ipc_free(&c->base);
+	return rc;
 }
 
 void *hostcomm_console_loop(void *arg)
 {
 	struct hostcomm *h = arg;
 
-	for (;;) {
-		Parapet__ConsoleTakeRequest t =
-		    PARAPET__CONSOLE_TAKE_REQUEST__INIT;
-		Parapet__ConsoleChunk *c = NULL;
-		uint64_t gen;
-		int rc;
-
-		pthread_mutex_lock(&h->lock);
-		t.ack = h->acked;
-		gen = h->finish_gen;
-		pthread_mutex_unlock(&h->lock);
-		t.has_ack = t.has_max_bytes = t.has_wait_ms = 1;
-		t.max_bytes = HOSTCOMM_BODY_MAX;
-		t.wait_ms = gen ? 0 : TAKE_WAIT_MS;
-		rc = ipc_call(h->vm, "ConsoleTake", &t.base,
-			      (ProtobufCMessage **)&c);
-		if (rc != 0) {
-			log_debug("VmWorker.ConsoleTake: %s", ipc_strerror(rc));
-			hostcomm_sleep_ms(50);
-			continue;
-		}
-		if (c->data.len == 0)
-			hostcomm_drained(h, gen);
-		else if (hostcomm_send_chunk(h, c) != 0)
+	for (;;)
+		if (hostcomm_console_step(h, TAKE_WAIT_MS) < 0)
 			hostcomm_sleep_ms(50); /* the same bytes again */
-		ipc_free(&c->base);
-	}
 	return NULL;
 }

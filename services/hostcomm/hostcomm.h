@@ -16,15 +16,14 @@
 struct hostcomm {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	uint64_t acked;	      /* console bytes the host has (stream offset) */
-	uint64_t finish_gen;  /* bumped by each Finish */
-	uint64_t drained_gen; /* a Take started at this gen came back empty */
+	uint64_t acked; /* console bytes the host has (stream offset) */
 	unsigned cmds_in_flight;
 	struct ipc_client *vm, *host, *policy;
 	struct ipc_trace *trace;
 };
 
 void *hostcomm_console_loop(void *arg);
+int hostcomm_console_step(struct hostcomm *h, unsigned wait_ms);
 void *hostcomm_work_loop(void *arg);
 /* Sleeps ms milliseconds. */
 void hostcomm_sleep_ms(unsigned ms);

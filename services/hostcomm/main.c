@@ -36,12 +36,24 @@ static struct hostcomm the_hc = {
 };
 static struct finish_req finish_slot;
 
-static void on_term(int sig)
+/* SIGTERM (init stops us, e.g. at power-off): hand the host what the
+ * guest printed so far, briefly, then leave. Nothing else to save: a
+ * restarted instance picks up from the host's acks. */
+static void *hostcomm_signal_loop(void *arg)
 {
-	(void)sig;
-	/* Nothing to save: a restarted instance rebuilds its state from its
-	 * peers (at-least-once delivery), so stop at once. */
+	struct hostcomm *h = arg;
+	uint64_t end;
+	sigset_t set;
+	int sig;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigwait(&set, &sig);
+	end = util_now_ns() + 300 * 1000000ull;
+	while (hostcomm_console_step(h, 0) == 0 && util_now_ns() < end)
+		;
 	_exit(0);
+	return NULL;
 }
 
 static int on_finish(struct ipc_request *req, const ProtobufCMessage *in,
@@ -80,17 +92,24 @@ static struct timespec deadline_in(unsigned ms)
 	return ts;
 }
 
-/* Waits (lock held) until the console is drained and no host command is
- * in flight, or the deadline passes. */
+/* Drains the console to the host (Takes without waiting until vmworker
+ * has nothing past the host's ack), then waits for host commands in
+ * flight; false when the deadline passes first. */
 static bool hostcomm_wait_drained(struct hostcomm *h)
 {
 	struct timespec until = deadline_in(FINISH_DRAIN_MS);
-	uint64_t gen = ++h->finish_gen;
+	uint64_t end = util_now_ns() + FINISH_DRAIN_MS * 1000000ull;
+	bool ok = true;
+	int rc;
 
-	while (h->drained_gen < gen || h->cmds_in_flight > 0)
-		if (pthread_cond_timedwait(&h->cond, &h->lock, &until) != 0)
-			return false;
-	return true;
+	while ((rc = hostcomm_console_step(h, 0)) != 1 && util_now_ns() < end)
+		if (rc < 0)
+			hostcomm_sleep_ms(20);
+	pthread_mutex_lock(&h->lock);
+	while (ok && h->cmds_in_flight > 0)
+		ok = pthread_cond_timedwait(&h->cond, &h->lock, &until) == 0;
+	pthread_mutex_unlock(&h->lock);
+	return ok && rc == 1;
 }
 
 static bool hostcomm_send_event(struct hostcomm *h,
@@ -116,8 +135,8 @@ static void hostcomm_finish(struct hostcomm *h, struct finish_req *f)
 {
 	bool drained;
 
-	pthread_mutex_lock(&h->lock);
 	drained = hostcomm_wait_drained(h);
+	pthread_mutex_lock(&h->lock);
 	f->out->has_console_offset = 1;
 	f->out->console_offset = h->acked;
 	pthread_mutex_unlock(&h->lock);
@@ -182,15 +201,17 @@ static int hostcomm_open(struct hostcomm *h, struct ipc_server **srv)
 int main(int argc, char **argv)
 {
 	struct hostcomm *h = &the_hc;
-	struct sigaction sa = { .sa_handler = on_term };
 	struct ipc_server *srv = NULL;
 	pthread_condattr_t ca;
-	pthread_t console, work;
+	pthread_t console, work, sig;
+	sigset_t set;
 
 	(void)argc;
 	(void)argv;
 	log_init("hostcomm");
-	sigaction(SIGTERM, &sa, NULL);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &set, NULL); /* for the signal thread */
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&h->cond, &ca);
@@ -199,7 +220,8 @@ int main(int argc, char **argv)
 		return PARTITION_EXIT_SETUP;
 	}
 	if (pthread_create(&console, NULL, hostcomm_console_loop, h) != 0 ||
-	    pthread_create(&work, NULL, hostcomm_work_loop, h) != 0)
+	    pthread_create(&work, NULL, hostcomm_work_loop, h) != 0 ||
+	    pthread_create(&sig, NULL, hostcomm_signal_loop, h) != 0)
 		fatalx("cannot start its threads");
 	supervise_ready(SUPERVISE_FD, "hostcomm");
 	hostcomm_main_loop(h);

@@ -9,3 +9,9 @@ $(B)/tests/parapet-fake-vmworker: $(call objs,tests/e2e/fake_vmworker.c) \
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.o,$^) $(B)/libparapet.a $(LDLIBS)
 all: $(B)/tests/parapet-fake-vmworker
+
+# The smallest bootable image for the parapet run e2e tests (not installed).
+$(B)/tests/igvm-minimal: $(call objs,tests/e2e/igvm_minimal.c) $(B)/libparapet.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.o,$^) $(B)/libparapet.a $(LDLIBS)
+all: $(B)/tests/igvm-minimal
