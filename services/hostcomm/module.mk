@@ -15,3 +15,5 @@ $(B)/tests/igvm-minimal: $(call objs,tests/e2e/igvm_minimal.c) $(B)/libparapet.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.o,$^) $(B)/libparapet.a $(LDLIBS)
 all: $(B)/tests/igvm-minimal
+
+E2E_TESTS += tests/e2e/run_guests.sh tests/e2e/run_services.sh

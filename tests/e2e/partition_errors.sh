@@ -1,8 +1,8 @@
 #!/bin/sh
 # `parapet run` refuses bad input with exit 125 and one line naming what
 # is wrong: bad flags, corrupt images, corrupt host device trees, bad
-# paravisor options, a bad manifest, a name already running. The default
-# manifest (no service can run the guest yet) ends with 125 too.
+# paravisor options, a bad manifest, a name already running, a manifest
+# whose every service fails. The default manifest runs the guest.
 . "$(dirname "$0")/lib_partition.sh"
 
 image img
@@ -89,8 +89,21 @@ expect125 "'dup' is already running" --name dup --manifest "$T/m" \
 stop_run dup
 assert_gone dup "$INIT"
 
-# The default manifest: no service can run the guest yet; 125, clearly.
-expect125 'no service left running' --timeout 60 "$T/img.igvm"
+# Every service failed (exit 125: not restarted): 125, clearly.
+manifest "$T/fail" "a $SVC -- --exit 125"
+expect125 'no service left running' --timeout 60 --manifest "$T/fail" \
+	"$T/img.igvm"
+
+# The default manifest (vmworker, policy, hostcomm) runs the guest: its
+# lines on stdout and its exit value.
+"$P" run --timeout 60 "$T/img.igvm" >"$T/out" 2>"$T/err"
+rc=$?
+[ $rc -eq 0 ] || {
+	cat "$T/err"
+	fail "default manifest: exit $rc, not the guest's 0"
+}
+grep -qx 'hello from parapet guest' "$T/out" ||
+	fail "default manifest: no guest output on stdout"
 [ ! -e "$RUNBASE" ] || [ -z "$(ls "$RUNBASE" | grep '^img-')" ] ||
 	fail "run directory of a failed run left behind"
 echo "ok"

@@ -1,0 +1,79 @@
+#!/bin/sh
+# parapet run end to end with the real services (vmworker, policy,
+# hostcomm): guest bytes only on stdout, the guest's exit value, the guest
+# command line, a crash (123, reason on stderr), --timeout (124), an image
+# with only a platform header, pages and a VP context, stdin to the echo
+# guest, and a big exit value (122, via a stand-in vmworker). Nothing is
+# left behind after any run.
+. "$(dirname "$0")/lib_partition.sh"
+G=$B/guests
+FAKE=$(pwd)/$B/tests/parapet-fake-vmworker
+for f in "$B/bin/parapet-vmworker" "$B/bin/parapet-policy" \
+	"$B/bin/parapet-hostcomm" "$FAKE" "$B/tests/igvm-minimal" \
+	"$G/hello.igvm" "$G/crash.igvm" "$G/counter.igvm" "$G/echo.igvm"; do
+	[ -e "$f" ] || fail "missing $f (run make all)"
+done
+
+# run NAME EXPECTED-STATUS ARGS...: synchronous parapet run; stdout in
+# $T/NAME.out, stderr in $T/NAME.err; then nothing may be left.
+run() {
+	n=$1
+	want=$2
+	shift 2
+	"$P" run --name "$n" "$@" >"$T/$n.out" 2>"$T/$n.err" </dev/null
+	rc=$?
+	[ "$rc" -eq "$want" ] || {
+		cat "$T/$n.err"
+		fail "$n: exit $rc, want $want"
+	}
+	[ ! -e "$RUNBASE/$n" ] || fail "$n: run directory left behind"
+	! pgrep -f "parapet run --name $n " >/dev/null ||
+		fail "$n: a process is left"
+}
+
+# hello: exactly the guest's lines on stdout, its exit value (0)
+run hello 0 "$G/hello.igvm"
+printf 'hello from parapet guest\ncmdline: \nvp count: 1\nboot: igvm\n' \
+	>"$T/hello.want"
+cmp -s "$T/hello.out" "$T/hello.want" || {
+	cat "$T/hello.out"
+	fail "hello: stdout is not the guest's bytes only"
+}
+
+# the guest command line reaches the guest
+run cmdline 0 --guest-cmdline "answer=42 x" "$G/hello.igvm"
+grep -qx 'cmdline: answer=42 x' "$T/cmdline.out" ||
+	fail "cmdline: guest did not see --guest-cmdline"
+
+# a crash: 123 and the reason on stderr
+run crash 123 "$G/crash.igvm"
+grep -q 'parapet run: guest crashed: .*triple fault' "$T/crash.err" ||
+	fail "crash: no reason on stderr"
+
+# --timeout: 124, and what the guest printed arrives whole
+run timeout 124 --timeout 1 --guest-cmdline delay_ms=20 "$G/counter.igvm"
+grep -q 'timeout after 1 s' "$T/timeout.err" || fail "timeout: no message"
+[ "$(head -n 1 "$T/timeout.out")" = 0 ] || fail "timeout: counter output"
+
+# an image with only a platform header, pages and a VP context
+"$B/tests/igvm-minimal" "$G/hello.igvm" "$T/min.igvm" || fail "igvm-minimal"
+run minimal 0 "$T/min.igvm"
+grep -qx 'hello from parapet guest' "$T/minimal.out" ||
+	fail "minimal image did not boot"
+
+# stdin reaches the guest (the echo guest upper-cases each line)
+printf 'hi\nquit\n' | "$P" run --name echo "$G/echo.igvm" >"$T/echo.out" \
+	2>"$T/echo.err"
+rc=$?
+[ "$rc" -eq 0 ] || fail "echo: exit $rc"
+grep -qx 'HI' "$T/echo.out" || fail "echo: input did not reach the guest"
+[ ! -e "$RUNBASE/echo" ] || fail "echo: run directory left behind"
+
+# an exit value of 123 or more: 122 with the value on stderr
+manifest "$T/m" \
+	"vmworker $FAKE fds=guest-ram,sidecar,boot-dtb -- --lines 2 --exit 200" \
+	"policy parapet-policy fds=boot-dtb" "hostcomm parapet-hostcomm"
+run big 122 --manifest "$T/m" "$G/hello.igvm"
+grep -q 'guest exit value 200' "$T/big.err" || fail "big: no value on stderr"
+printf 'line 1\nline 2\n' | cmp -s - "$T/big.out" || fail "big: console"
+echo "ok"
