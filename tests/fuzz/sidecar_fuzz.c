@@ -18,6 +18,7 @@
 #include "services/vmworker/vm.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerInitialize(int *argc, char ***argv);
 
 #define MEM_SIZE    (32u << 20)
 #define TABLES_GPA  0x200000u /* fuzzed tables go here */
@@ -35,6 +36,18 @@ static void discard(void *ctx, const uint8_t *d, size_t len)
 	(void)ctx;
 	(void)d;
 	(void)len;
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	(void)argc;
+	(void)argv;
+	/* Refused contexts are logged each time: keep the log quiet.
+	 * libFuzzer, the sanitizers and fail() write to fd 2 directly. */
+	stderr = fopen("/dev/null", "w");
+	if (stderr == NULL)
+		abort();
+	return 0;
 }
 
 /* The first 4 GiB identity-mapped with 2 MiB pages and the flat GDT, as
