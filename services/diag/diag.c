@@ -166,8 +166,7 @@ static int diag_control(struct diag *d, int argc, char **argv)
 	}
 	q.action = argv[0];
 	q.service = argv[1];
-	if (diag_connect(d, DIAG_CONTROL_MS) != 0 ||
-	    diag_call(d, "Control", &q.base, (ProtobufCMessage **)&r) != 0)
+	if (diag_call(d, "Control", &q.base, (ProtobufCMessage **)&r) != 0)
 		return 1;
 	if (d->json)
 		diag_print_json(pbjson_from_message(&r->base));
@@ -290,8 +289,7 @@ static int diag_vm(struct diag *d, int argc, char **argv)
 		return 2;
 	}
 	q.command = argv[1];
-	if (diag_connect(d, DIAG_CONTROL_MS) != 0 ||
-	    diag_call(d, "Vm", &q.base, &r) != 0)
+	if (diag_call(d, "Vm", &q.base, &r) != 0)
 		return 1;
 	if (d->json)
 		diag_print_json(pbjson_from_message(r));
@@ -472,6 +470,13 @@ static const struct {
 	{ "debug-bad-request", diag_debug_bad },
 };
 
+/* Commands that wait for a service to restart or the VM to change. */
+static bool diag_slow(const char *cmd)
+{
+	return !strcmp(cmd, "restart") || !strcmp(cmd, "stop") ||
+	       !strcmp(cmd, "start") || !strcmp(cmd, "vm");
+}
+
 /* Takes --json out of argv wherever it is; returns the new argc. */
 static int diag_strip_json(struct diag *d, int argc, char **argv)
 {
@@ -519,7 +524,10 @@ int main(int argc, char **argv)
 		if (diag_find_vm(&d, vm) != 0)
 			return 1;
 		snprintf(d.sock, sizeof(d.sock), "%s/diag.sock", d.run_dir);
-		if (diag_connect(&d, DIAG_TIMEOUT_MS) != 0)
+		/* one connection per run: nng 1.5.2 servers can spin on a
+		 * pipe closed during its handshake (see diagd_trace.c) */
+		if (diag_connect(&d, diag_slow(argv[i]) ? DIAG_CONTROL_MS
+							: DIAG_TIMEOUT_MS) != 0)
 			return 1;
 		return diag_commands[k].fn(&d, argc - i, argv + i);
 	}

@@ -164,7 +164,8 @@ static void view_ints(json_t *fams, json_t *obj, const char *prefix,
 		if (!json_is_integer(v) || (skip && !strcmp(k, skip)))
 			continue;
 		snprintf(name, sizeof(name), "%s%s", prefix, k);
-		view_sample(fams, name, type, k, json_deep_copy(labels),
+		view_sample(fams, name, type, k,
+			    labels ? json_deep_copy(labels) : json_object(),
 			    json_integer_value(v));
 	}
 }

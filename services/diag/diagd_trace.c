@@ -1,18 +1,28 @@
-/* diagd's side of the live IPC trace: one nng sub socket dialed to every
- * service's NAME.trace.sock, a ring of the frames received, and the
- * shared trace flag, set while a tracer keeps asking (a lease) and
- * cleared a few seconds after the last Trace call. */
+/* diagd's side of the live IPC trace: a connection to every service's
+ * NAME.trace.sock, a ring of the frames received, and the shared trace
+ * flag, set while a tracer keeps asking (a lease) and cleared a few
+ * seconds after the last Trace call.
+ *
+ * The taps are nng pub0 sockets, but diagd reads them as a plain AF_UNIX
+ * client speaking nng's IPC framing (8-byte SP header, then per message a
+ * type byte 1 and a 64-bit big-endian length): nng 1.5.2 loses EPOLLHUP
+ * in its poller (nanomsg/nng#2100), and a sub0 socket whose publisher
+ * died while sending left diagd's poller thread spinning, which stopped
+ * every nng socket of diagd. A plain poll loop handles the hang-up. */
 #include <dirent.h>
+#include <endian.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <stdbool.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
-
-#include <nng/nng.h>
-#include <nng/protocol/pubsub0/sub.h>
 
 #include "envelope.pb-c.h"
 #include "lib/log.h"
@@ -27,9 +37,20 @@
 #define TRACE_FRAME_MAX (80u * 1024)
 #define TRACE_REPLY_MAX 64
 #define TRACE_SUFFIX	".trace.sock"
+#define SP_PROTO_SUB0	0x21
+#define SP_PROTO_PUB0	0x20
+
+/* One connection to a tap, reading SP header then frames. */
+struct tap_conn {
+	int fd; /* -1: not connected */
+	size_t got;
+	uint8_t head[9];
+	bool hello_done;
+	uint8_t *buf;
+	size_t need;
+};
 
 struct diagd_trace {
-	nng_socket sub;
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -42,9 +63,11 @@ struct diagd_trace {
 	uint64_t lease_until;
 	char taps[TRACE_MAX_TAPS][64];
 	uint64_t tap_dropped[TRACE_MAX_TAPS];
+	struct tap_conn conn[TRACE_MAX_TAPS];
 	unsigned n_taps;
-	uint64_t received, undecodable;
+	uint64_t received, undecodable, reconnects;
 	struct ipc_arena arena;
+	bool stop;
 };
 
 static int trace_tap_index(struct diagd_trace *t, const char *name)
@@ -55,31 +78,62 @@ static int trace_tap_index(struct diagd_trace *t, const char *name)
 	return -1;
 }
 
-/* Dials every NAME.trace.sock not dialed yet (nng redials by itself
- * when a service restarts). Called with the lock held. */
+/* Connects and sends our SP header (sub0). -1 when nobody listens. */
+static int tap_connect(const char *name)
+{
+	static const uint8_t hello[8] = {
+		0, 'S', 'P', 0, 0, SP_PROTO_SUB0, 0, 0
+	};
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%s%s", PARTITION_IPC_DIR,
+		 name, TRACE_SUFFIX);
+	if (fd < 0)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+	    write(fd, hello, sizeof(hello)) != (ssize_t)sizeof(hello)) {
+		close(fd);
+		return -1;
+	}
+	fcntl(fd, F_SETFL, O_NONBLOCK);
+	return fd;
+}
+
+static void tap_close(struct tap_conn *c)
+{
+	if (c->fd >= 0)
+		close(c->fd);
+	free(c->buf);
+	*c = (struct tap_conn){ .fd = -1 };
+}
+
+/* Finds new NAME.trace.sock files and (re)connects taps that are down.
+ * Called with the lock held. */
 static void trace_scan(struct diagd_trace *t)
 {
 	DIR *dir = opendir(PARTITION_IPC_DIR);
+	size_t sfx = strlen(TRACE_SUFFIX), n;
 	struct dirent *de;
-	char url[300], name[64];
-	size_t n;
+	char name[64];
+	int i;
 
 	while (dir != NULL && (de = readdir(dir)) != NULL) {
 		n = strlen(de->d_name);
-		if (n <= strlen(TRACE_SUFFIX) ||
-		    n - strlen(TRACE_SUFFIX) >= sizeof(name) ||
-		    strcmp(de->d_name + n - strlen(TRACE_SUFFIX), TRACE_SUFFIX))
+		if (n <= sfx || n - sfx >= sizeof(name) ||
+		    strcmp(de->d_name + n - sfx, TRACE_SUFFIX))
 			continue;
-		snprintf(name, sizeof(name), "%.*s",
-			 (int)(n - strlen(TRACE_SUFFIX)), de->d_name);
-		if (trace_tap_index(t, name) >= 0 ||
-		    t->n_taps >= TRACE_MAX_TAPS)
-			continue;
-		snprintf(url, sizeof(url), "ipc://%s/%s", PARTITION_IPC_DIR,
+		snprintf(name, sizeof(name), "%.*s", (int)(n - sfx),
 			 de->d_name);
-		if (nng_dial(t->sub, url, NULL, NNG_FLAG_NONBLOCK) != 0)
-			continue;
-		snprintf(t->taps[t->n_taps++], sizeof(t->taps[0]), "%s", name);
+		i = trace_tap_index(t, name);
+		if (i < 0 && t->n_taps < TRACE_MAX_TAPS) {
+			i = (int)t->n_taps++;
+			snprintf(t->taps[i], sizeof(t->taps[0]), "%s", name);
+			t->conn[i] = (struct tap_conn){ .fd = -1 };
+		}
+		if (i >= 0 && t->conn[i].fd < 0 &&
+		    (t->conn[i].fd = tap_connect(name)) >= 0)
+			t->reconnects++;
 	}
 	if (dir != NULL)
 		closedir(dir);
@@ -121,28 +175,85 @@ static void trace_store(struct diagd_trace *t, const void *data, size_t len)
 	pthread_cond_broadcast(&t->cond);
 }
 
+/* Reads what is there; -1 when the connection must close. Lock held. */
+static int tap_read(struct diagd_trace *t, struct tap_conn *c)
+{
+	for (;;) {
+		size_t want = !c->hello_done ? 8 : c->buf ? c->need : 9;
+		uint8_t *dst = c->buf ? c->buf : c->head;
+		ssize_t n = read(c->fd, dst + c->got, want - c->got);
+
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+			return -1;
+		if (n < 0)
+			return errno == EAGAIN ? 0 : -1;
+		if ((c->got += (size_t)n) < want)
+			continue;
+		c->got = 0;
+		if (!c->hello_done) {
+			if (memcmp(c->head, "\0SP\0", 4) ||
+			    c->head[5] != SP_PROTO_PUB0)
+				return -1;
+			c->hello_done = true;
+		} else if (c->buf == NULL) {
+			uint64_t len;
+
+			memcpy(&len, c->head + 1, 8);
+			len = be64toh(len);
+			if (c->head[0] != 1 || len > TRACE_FRAME_MAX ||
+			    !(c->buf = malloc(len ? len : 1)))
+				return -1;
+			c->need = (size_t)len;
+			if (len == 0) {
+				free(c->buf);
+				c->buf = NULL;
+			}
+		} else {
+			trace_store(t, c->buf, c->need);
+			free(c->buf);
+			c->buf = NULL;
+		}
+	}
+}
+
+/* One round of the reader: poll the taps for up to 500 ms. */
+static void trace_poll_once(struct diagd_trace *t)
+{
+	struct pollfd p[TRACE_MAX_TAPS];
+	int idx[TRACE_MAX_TAPS];
+	nfds_t n = 0;
+
+	pthread_mutex_lock(&t->lock);
+	for (unsigned i = 0; i < t->n_taps; i++)
+		if (t->conn[i].fd >= 0) {
+			idx[n] = (int)i;
+			p[n++] = (struct pollfd){ .fd = t->conn[i].fd,
+						  .events = POLLIN };
+		}
+	pthread_mutex_unlock(&t->lock);
+	if (poll(p, n, 500) < 0 && errno != EINTR)
+		usleep(100 * 1000);
+	pthread_mutex_lock(&t->lock);
+	for (nfds_t k = 0; k < n; k++)
+		if (p[k].revents && tap_read(t, &t->conn[idx[k]]) != 0)
+			tap_close(&t->conn[idx[k]]);
+	if (t->lease_until && util_now_ns() > t->lease_until) {
+		t->lease_until = 0;
+		trace_set_flag(t, 0);
+		for (unsigned i = 0; i < t->n_taps; i++)
+			tap_close(&t->conn[i]);
+		log_info("trace: no tracer left; tap flag off");
+	} else if (t->lease_until)
+		trace_scan(t); /* services restart: reconnect their taps */
+	pthread_mutex_unlock(&t->lock);
+}
+
 static void *trace_reader(void *arg)
 {
 	struct diagd_trace *t = arg;
-	nng_msg *m;
-	int rv;
 
-	for (;;) {
-		rv = nng_recvmsg(t->sub, &m, 0);
-		if (rv == NNG_ECLOSED)
-			break;
-		pthread_mutex_lock(&t->lock);
-		if (rv == 0) {
-			trace_store(t, nng_msg_body(m), nng_msg_len(m));
-			nng_msg_free(m);
-		}
-		if (t->lease_until && util_now_ns() > t->lease_until) {
-			t->lease_until = 0;
-			trace_set_flag(t, 0);
-			log_info("trace: no tracer left; tap flag off");
-		}
-		pthread_mutex_unlock(&t->lock);
-	}
+	while (!t->stop)
+		trace_poll_once(t);
 	return NULL;
 }
 
@@ -166,12 +277,8 @@ struct diagd_trace *diagd_trace_open(void)
 		log_warn("%s: trace flag unavailable", PARTITION_TRACE_FLAG);
 	else
 		trace_set_flag(t, 0); /* a diagd that died tracing left it on */
-	if (nng_sub0_open(&t->sub) != 0 ||
-	    nng_socket_set(t->sub, NNG_OPT_SUB_SUBSCRIBE, "", 0) != 0 ||
-	    nng_socket_set_size(t->sub, NNG_OPT_RECVMAXSZ, TRACE_FRAME_MAX) ||
-	    nng_socket_set_ms(t->sub, NNG_OPT_RECVTIMEO, 500) != 0 ||
-	    pthread_create(&t->thread, NULL, trace_reader, t) != 0) {
-		log_warnx("trace: cannot open the subscriber");
+	if (pthread_create(&t->thread, NULL, trace_reader, t) != 0) {
+		log_warnx("trace: cannot start the reader");
 		return NULL;
 	}
 	return t;
@@ -182,7 +289,7 @@ void diagd_trace_close(struct diagd_trace *t)
 	if (t == NULL)
 		return;
 	trace_set_flag(t, 0);
-	nng_close(t->sub);
+	t->stop = true;
 	pthread_join(t->thread, NULL);
 }
 
@@ -287,10 +394,11 @@ json_t *diagd_trace_json(struct diagd_trace *t)
 		json_object_set_new(
 		    taps, t->taps[i],
 		    json_integer((json_int_t)t->tap_dropped[i]));
-	o = json_pack("{s:I, s:I, s:b, s:o}", "frames_received",
+	o = json_pack("{s:I, s:I, s:I, s:b, s:o}", "frames_received",
 		      (json_int_t)t->received, "undecodable",
-		      (json_int_t)t->undecodable, "tracing",
-		      t->lease_until != 0, "tap_dropped", taps);
+		      (json_int_t)t->undecodable, "connects",
+		      (json_int_t)t->reconnects, "tracing", t->lease_until != 0,
+		      "tap_dropped", taps);
 	pthread_mutex_unlock(&t->lock);
 	return o;
 }
