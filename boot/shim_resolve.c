@@ -109,25 +109,47 @@ static int shim_shape(struct shim *s)
 	return 0;
 }
 
+/* Whether /dev/kvm can create a VM. A child process tries: tearing a VM
+ * down can take hundreds of ms here (the first close in a process), so
+ * the answer comes over a pipe and the child finishes on its own (init,
+ * which this process becomes, reaps it). */
+static int shim_kvm_works(void)
+{
+	int p[2], kvm, vm;
+	char ok = 0;
+	pid_t pid;
+
+	if (pipe2(p, O_CLOEXEC) != 0)
+		return 0;
+	pid = fork();
+	if (pid == 0) {
+		kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+		vm = kvm >= 0 ? ioctl(kvm, KVM_CREATE_VM, 0) : -1;
+		ok = vm >= 0;
+		if (write(p[1], &ok, 1) != 1)
+			_exit(1);
+		_exit(0);
+	}
+	close(p[1]);
+	if (pid < 0 || read(p[0], &ok, 1) != 1)
+		ok = 0;
+	close(p[0]);
+	return ok;
+}
+
 /* auto: kvm when /dev/kvm opens and KVM_CREATE_VM works, else emu. */
 static int shim_accel(struct shim *s)
 {
 	const char *want = s->a.accel
 			       ? s->a.accel
 			       : (s->host.accel[0] ? s->host.accel : "auto");
-	int kvm, vm = -1;
+	int vm = -1;
 
 	if (!strcmp(want, "emu")) {
 		s->accel = "emu";
 		return 0;
 	}
-	kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-	if (kvm >= 0)
-		vm = ioctl(kvm, KVM_CREATE_VM, 0);
-	if (vm >= 0)
-		close(vm);
-	if (kvm >= 0)
-		close(kvm);
+	vm = shim_kvm_works() ? 0 : -1;
 	if (!strcmp(want, "kvm") && vm < 0) {
 		log_warnx("--accel kvm: /dev/kvm cannot create a VM here");
 		return -1;

@@ -37,3 +37,15 @@ const struct accel_ops *accel_select(const char *name, char *why,
 		 name);
 	return NULL;
 }
+
+const struct accel_ops *accel_lookup(const char *name, char *why,
+				     size_t why_len)
+{
+	if (strcmp(name, "kvm") == 0)
+		return &accel_kvm_ops;
+	if (strcmp(name, "emu") == 0)
+		return accel_emu_probe(why, why_len) == 0 ? &accel_emu_ops
+							  : NULL;
+	snprintf(why, why_len, "unknown accelerator '%s'", name);
+	return NULL;
+}

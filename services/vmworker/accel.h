@@ -64,6 +64,12 @@ int accel_kvm_probe(char *why, size_t why_len);
 /* Loads libunicorn; returns 0 or -1 with why. */
 int accel_emu_probe(char *why, size_t why_len);
 
+/* The named accelerator ("kvm" or "emu") without trying KVM: for a
+ * service whose accelerator the shim already chose (libunicorn is still
+ * loaded here, before any sandbox). NULL with why on failure. */
+const struct accel_ops *accel_lookup(const char *name, char *why,
+				     size_t why_len);
+
 /* Picks "kvm", "emu" or "auto" (kvm when it works, else emu). Returns the
  * ops or NULL with a message in why. */
 const struct accel_ops *accel_select(const char *name, char *why,

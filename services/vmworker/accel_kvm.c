@@ -72,15 +72,16 @@ static int kvm_open_vm(int *kvm_fd, int *vm_fd, char *why, size_t why_len)
 	return 0;
 }
 
+/* The probe's VM, kept for the first kvm_vm_create: closing a VM can take
+ * hundreds of ms on some hosts (nested KVM), so it is never closed only
+ * to be created again. */
+static int probe_kvm_fd = -1, probe_vm_fd = -1;
+
 int accel_kvm_probe(char *why, size_t why_len)
 {
-	int kvm_fd, vm_fd;
-
-	if (kvm_open_vm(&kvm_fd, &vm_fd, why, why_len) != 0)
-		return -1;
-	close(vm_fd);
-	close(kvm_fd);
-	return 0;
+	if (probe_vm_fd >= 0)
+		return 0;
+	return kvm_open_vm(&probe_kvm_fd, &probe_vm_fd, why, why_len);
 }
 
 static int kvm_set_slots(struct accel_vm *a, const struct accel_mem_slot *s,
@@ -145,7 +146,11 @@ static int kvm_vm_create(struct vm *vm, const struct accel_mem_slot *slots,
 	if (a == NULL)
 		return -1;
 	a->vm = vm;
-	if (kvm_open_vm(&a->kvm_fd, &a->vm_fd, why, sizeof(why)) != 0) {
+	if (probe_vm_fd >= 0) {
+		a->kvm_fd = probe_kvm_fd;
+		a->vm_fd = probe_vm_fd;
+		probe_kvm_fd = probe_vm_fd = -1;
+	} else if (kvm_open_vm(&a->kvm_fd, &a->vm_fd, why, sizeof(why)) != 0) {
 		log_warnx("%s", why);
 		free(a);
 		return -1;

@@ -319,7 +319,7 @@ int vmworker_service_main(void)
 	if (take_fds(&w) != 0 || read_config(&w) != 0)
 		return 125; /* init does not restart a 125 */
 	/* Loaded before the sandbox: its root has no libraries. */
-	w.accel = accel_select(w.cfg.accel, why, sizeof(why));
+	w.accel = accel_lookup(w.cfg.accel, why, sizeof(why));
 	if (w.accel == NULL) {
 		log_warnx("accel %s: %s", w.cfg.accel, why);
 		return 125;
