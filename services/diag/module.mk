@@ -10,3 +10,4 @@ $(eval $(call program,parapet-diag,$(DIAG_CLI_SRCS)))
 # `trace --help` prints the tshark command line with the .proto files here.
 $(B)/obj/services/diag/diag_trace.o: CPPFLAGS += \
 	-DDIAG_PROTO_DIR='"$(abspath proto)"'
+E2E_TESTS += tests/e2e/diag.sh
