@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "init/init.h"
@@ -114,6 +115,32 @@ static int init_trace_flag(void)
 	return 0;
 }
 
+/* diagd (its own uid when Parapet runs as root) creates diag.sock in the
+ * host run directory: a POSIX ACL entry lets that uid write there. The
+ * xattr is the kernel's posix_acl_xattr layout: a version, then (tag,
+ * perm, id) entries sorted by tag; the _OBJ entries keep the mode 0755. */
+static void init_acl_diagd(const char *dir)
+{
+	struct {
+		uint16_t tag, perm;
+		uint32_t id;
+	} e[] = {
+		{ 0x01, 7, UINT32_MAX }, /* USER_OBJ rwx */
+		{ 0x02, 7, SANDBOX_UID_BASE + SANDBOX_PROFILE_DIAGD },
+		{ 0x04, 5, UINT32_MAX }, /* GROUP_OBJ r-x */
+		{ 0x10, 7, UINT32_MAX }, /* MASK rwx */
+		{ 0x20, 5, UINT32_MAX }, /* OTHER r-x */
+	};
+	uint8_t blob[4 + sizeof(e)];
+	uint32_t version = 2;
+
+	memcpy(blob, &version, 4); /* little endian, as on x86-64 */
+	memcpy(blob + 4, e, sizeof(e));
+	/* unprivileged the uid is not mapped (diagd runs as the owner) */
+	if (setxattr(dir, "system.posix_acl_access", blob, sizeof(blob), 0))
+		log_debug("%s: ACL for diagd: %s", dir, strerror(errno));
+}
+
 static int init_mount_run(const char *host_dir)
 {
 	int tree = init_clone_tree(host_dir);
@@ -137,7 +164,10 @@ static int init_mount_run(const char *host_dir)
 		return -1;
 	if (init_trace_flag() != 0)
 		return -1;
-	return init_attach(tree, PARTITION_HOST_DIR, true);
+	if (init_attach(tree, PARTITION_HOST_DIR, true) != 0)
+		return -1;
+	init_acl_diagd(PARTITION_HOST_DIR);
+	return 0;
 }
 
 static int init_mount_dev(bool kvm)

@@ -19,10 +19,9 @@
 #include "lib/partition.h"
 #include "lib/supervise.h"
 #include "lib/util.h"
+#include "sandbox/sandbox.h"
 
 #define DIAGD_OWNER_BIT 1u
-
-static volatile sig_atomic_t diagd_stop;
 
 char *diagd_strdup(struct diagd_job *j, const char *s)
 {
@@ -441,17 +440,57 @@ static int diagd_open(struct diagd *d)
 	return d->srv != NULL ? 0 : -1;
 }
 
-static void diagd_on_term(int sig)
+/* Sandbox step 8: nng starts its threads here. */
+static int diagd_open_step(void *arg)
 {
-	(void)sig;
-	diagd_stop = 1;
+	return diagd_open(arg);
+}
+
+/* DESIGN.md §7: a root holding the IPC directory, the host run directory
+ * (diag.sock; init lets diagd's uid create it there), the boot device
+ * tree and /dev/null. Owned by a user, diagd runs as that user (it
+ * serves only them). */
+static int diagd_sandbox(struct diagd *d, gid_t owner_gid)
+{
+	static const struct sandbox_bind binds[] = {
+		{ PARTITION_IPC_DIR, SANDBOX_IPC_DIR, false, false },
+		{ PARTITION_HOST_DIR, SANDBOX_HOST_DIR, false, false },
+		{ "/sys/firmware", "/sys/firmware", true, false },
+		{ "/dev/null", "/dev/null", false, true },
+	};
+	struct sandbox_spec spec = {
+		.service = "diagd",
+		.profile = SANDBOX_PROFILE_DIAGD,
+		.binds = binds,
+		.n_binds = sizeof(binds) / sizeof(binds[0]),
+		.before_seccomp = diagd_open_step,
+		.ctx = d,
+		.uid = d->owner,
+		.gid = d->owner ? owner_gid : 0,
+	};
+	struct sandbox_status st;
+	char mode[16], err[256];
+
+	diagd_dt_string("sandbox", mode, sizeof(mode));
+	if (sandbox_mode_parse(mode[0] ? mode : "strict", &spec.mode) != 0) {
+		log_warnx("unknown sandbox mode '%s'", mode);
+		return -1;
+	}
+	if (sandbox_enter(&spec, &st, err, sizeof(err)) != 0) {
+		log_warnx("sandbox: %s", err);
+		return -1;
+	}
+	if (st.note[0])
+		log_info("sandbox: %s", st.note);
+	return 0;
 }
 
 int main(int argc, char **argv)
 {
 	static struct diagd d;
-	struct sigaction sa = { .sa_handler = diagd_on_term };
 	struct stat st;
+	sigset_t set;
+	int sig;
 
 	(void)argc;
 	(void)argv;
@@ -463,18 +502,19 @@ int main(int argc, char **argv)
 	}
 	/* the VM's owner: who owns the host run directory */
 	d.owner = st.st_uid;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	if (diagd_open(&d) != 0) {
+	if (diagd_sandbox(&d, st.st_gid) != 0) {
 		log_warnx("cannot serve %s", DIAGD_SOCK);
-		return 1;
+		return PARTITION_EXIT_SETUP;
 	}
 	log_info("serving %s for uid %u", DIAGD_SOCK, (unsigned)d.owner);
 	if (supervise_ready(SUPERVISE_FD, "diagd") != 0)
 		log_warnx("READY not sent");
-	while (!diagd_stop)
-		pause();
+	sigwait(&set, &sig);
 	/* Requests may still run on their threads: leave without freeing
 	 * what they use. */
 	unlink(DIAGD_SOCK);

@@ -3,6 +3,7 @@
  * device tree, the boot timeline and a service's sandbox status. */
 #include <fcntl.h>
 #include <libfdt.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,9 +22,17 @@
 
 #define INSPECT_STATS_MS    1500
 #define SANDBOX_MAX_THREADS 64
+#define INSPECT_MAX_CLIENTS 16
 
-static json_t *inspect_stats_of(struct diagd *d, const char *name)
+/* Clients for Stats, one per service, kept open: closing nng clients
+ * often is what nng 1.5.2 handles worst (see diagd_trace.c). */
+static struct ipc_client *inspect_client(struct diagd *d, const char *name)
 {
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	static struct {
+		char name[32];
+		struct ipc_client *c;
+	} cache[INSPECT_MAX_CLIENTS];
 	char path[128];
 	struct ipc_client_config cfg = {
 		.name = "diagd",
@@ -33,18 +42,39 @@ static json_t *inspect_stats_of(struct diagd *d, const char *name)
 		.timeout_ms = INSPECT_STATS_MS,
 		.trace = d->tap,
 	};
-	struct ipc_client *c;
-	ProtobufCMessage *r = NULL;
-	json_t *j = NULL;
+	struct ipc_client *c = NULL;
+	size_t i;
 
 	snprintf(path, sizeof(path), "%s/%s.sock", PARTITION_IPC_DIR, name);
-	if (access(path, F_OK) != 0 || (c = ipc_client_open(&cfg)) == NULL)
+	pthread_mutex_lock(&lock);
+	for (i = 0; i < INSPECT_MAX_CLIENTS && cache[i].c != NULL; i++)
+		if (!strcmp(cache[i].name, name))
+			break;
+	if (i < INSPECT_MAX_CLIENTS && cache[i].c == NULL &&
+	    strlen(name) < sizeof(cache[i].name) &&
+	    (cache[i].c = ipc_client_open(&cfg)) != NULL)
+		snprintf(cache[i].name, sizeof(cache[i].name), "%s", name);
+	if (i < INSPECT_MAX_CLIENTS)
+		c = cache[i].c;
+	pthread_mutex_unlock(&lock);
+	return c;
+}
+
+static json_t *inspect_stats_of(struct diagd *d, const char *name)
+{
+	char path[128];
+	ProtobufCMessage *r = NULL;
+	struct ipc_client *c;
+	json_t *j = NULL;
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/%s.sock", PARTITION_IPC_DIR, name);
+	if (stat(path, &st) != 0 || (c = inspect_client(d, name)) == NULL)
 		return NULL;
 	if (ipc_call_stats(c, &r) == 0) {
 		j = pbjson_from_message(r);
 		ipc_free(r);
 	}
-	ipc_client_close(c);
 	return j;
 }
 
