@@ -226,6 +226,9 @@ void ipc_client_close(struct ipc_client *c);
  * ERROR returns its code. */
 int ipc_call(struct ipc_client *c, const char *method,
 	     const ProtobufCMessage *req, ProtobufCMessage **reply_out);
+/* The Error.message of the last ERROR reply ipc_call returned on this
+ * thread ("" if it had none). */
+const char *ipc_last_error(void);
 /* The built-in Stats method of any server. */
 int ipc_call_stats(struct ipc_client *c, ProtobufCMessage **reply_out);
 /* Frees a message returned by ipc_call or ipc_sub_recv. */

@@ -1,5 +1,6 @@
 /* lib/ipc clients (req sockets with a pool of contexts, one per call in
  * flight) and pub/sub endpoints for events whose loss is harmless. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -165,7 +166,15 @@ static int slot_roundtrip(struct ipc_client *c, struct call_slot *sl,
 	return 0;
 }
 
-/* Decodes a REPLY body into *out, or an ERROR into its code. */
+static __thread char client_last_error[160];
+
+const char *ipc_last_error(void)
+{
+	return client_last_error;
+}
+
+/* Decodes a REPLY body into *out, or an ERROR into its code (and its
+ * message into this thread's ipc_last_error). */
 static int reply_decode(struct ipc_client *c, struct call_slot *sl,
 			nng_msg *msg, uint64_t seq,
 			const ProtobufCMessageDescriptor *type,
@@ -182,6 +191,8 @@ static int reply_decode(struct ipc_client *c, struct call_slot *sl,
 					     env->body.data);
 		if (err == NULL || err->code <= 0 || err->code >= IPC_ERR_COUNT)
 			return IPC_ERR_MALFORMED;
+		snprintf(client_last_error, sizeof(client_last_error), "%s",
+			 err->message ? err->message : "");
 		return -err->code;
 	}
 	if (env->kind != PARAPET__ENVELOPE__KIND__REPLY)

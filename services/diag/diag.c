@@ -65,6 +65,10 @@ int diag_call(struct diag *d, const char *method, const ProtobufCMessage *q,
 	else if (rc == IPC_ERR_TIMEOUT && access(d->sock, F_OK) != 0)
 		fprintf(stderr, "parapet-diag: %s: no %s (is diagd running?)\n",
 			method, d->sock);
+	else if ((rc == IPC_ERR_HANDLER || rc == IPC_ERR_UNAVAILABLE) &&
+		 *ipc_last_error())
+		fprintf(stderr, "parapet-diag: %s: %s\n", method,
+			ipc_last_error());
 	else if (rc != 0)
 		fprintf(stderr, "parapet-diag: %s: %s\n", method,
 			ipc_strerror(rc));

@@ -126,7 +126,11 @@ static int diagd_fail(struct diagd_job *j, const char *what, int rc)
 {
 	char msg[160];
 
-	snprintf(msg, sizeof(msg), "%s: %s", what, ipc_strerror(rc));
+	snprintf(msg, sizeof(msg), "%s: %s", what,
+		 (rc == IPC_ERR_HANDLER || rc == IPC_ERR_UNAVAILABLE) &&
+			 *ipc_last_error()
+		     ? ipc_last_error()
+		     : ipc_strerror(rc));
 	ipc_request_set_error(j->req, msg);
 	return IPC_ERR_HANDLER;
 }
