@@ -65,6 +65,11 @@ int diag_call(struct diag *d, const char *method, const ProtobufCMessage *q,
 	else if (rc == IPC_ERR_TIMEOUT && access(d->sock, F_OK) != 0)
 		fprintf(stderr, "parapet-diag: %s: no %s (is diagd running?)\n",
 			method, d->sock);
+	else if (rc == IPC_ERR_TIMEOUT && access(d->sock, W_OK) != 0)
+		fprintf(stderr,
+			"parapet-diag: %s: %s: permission denied (only "
+			"the VM's owner may use it)\n",
+			method, d->sock);
 	else if ((rc == IPC_ERR_HANDLER || rc == IPC_ERR_UNAVAILABLE) &&
 		 *ipc_last_error())
 		fprintf(stderr, "parapet-diag: %s: %s\n", method,
@@ -256,8 +261,12 @@ static int diag_logs(struct diag *d, int argc, char **argv)
 	do {
 		Parapet__LogsReply *r = NULL;
 
-		if (diag_call(d, "Logs", &q.base, (ProtobufCMessage **)&r))
-			return 1;
+		if (diag_call(d, "Logs", &q.base, (ProtobufCMessage **)&r)) {
+			if (!follow)
+				return 1;
+			sleep(1); /* diagd restarting: keep following */
+			continue;
+		}
 		if (d->json && !follow) {
 			json_t *arr = json_array();
 

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "diag.pb-c.h"
 #include "envelope.pb-c.h"
@@ -184,6 +185,41 @@ out:
 		protobuf_c_message_free_unpacked(&f->base, NULL);
 }
 
+struct trace_order {
+	uint64_t ts;
+	size_t i;
+};
+
+static int trace_cmp(const void *a, const void *b)
+{
+	const struct trace_order *x = a, *y = b;
+
+	return x->ts < y->ts ? -1 : x->ts > y->ts;
+}
+
+/* The frames of one reply in time order (taps publish independently). */
+static void trace_batch(struct trace_opts *o, const Parapet__DiagTraceReply *r)
+{
+	struct trace_order ord[64];
+	size_t n = r->n_frames < 64 ? r->n_frames : 64;
+
+	for (size_t i = 0; i < n; i++) {
+		Parapet__TraceFrame *f = NULL;
+
+		ord[i] = (struct trace_order){ UINT64_MAX, i };
+		if (pbjson_unpack(&parapet__trace_frame__descriptor,
+				  r->frames[i].data, r->frames[i].len,
+				  TRACE_FRAME_MAX, NULL,
+				  (ProtobufCMessage **)&f) == 0) {
+			ord[i].ts = f->ts_ns;
+			protobuf_c_message_free_unpacked(&f->base, NULL);
+		}
+	}
+	qsort(ord, n, sizeof(ord[0]), trace_cmp);
+	for (size_t i = 0; i < n; i++)
+		trace_frame(o, &r->frames[ord[i].i]);
+}
+
 static void trace_report_drops(struct trace_opts *o,
 			       const Parapet__DiagTraceReply *r)
 {
@@ -293,13 +329,16 @@ int diag_trace(struct diag *d, int argc, char **argv)
 		Parapet__DiagTraceReply *r = NULL;
 
 		if ((rc = diag_call(d, "Trace", &q.base,
-				    (ProtobufCMessage **)&r)) != 0)
-			break;
+				    (ProtobufCMessage **)&r)) != 0) {
+			if (!o.follow)
+				break;
+			sleep(1); /* diagd restarting: keep following */
+			continue;
+		}
 		q.cursor = r->cursor;
 		idle = r->n_frames ? 0 : idle + 1;
 		trace_report_drops(&o, r);
-		for (size_t i = 0; i < r->n_frames; i++)
-			trace_frame(&o, &r->frames[i]);
+		trace_batch(&o, r);
 		ipc_free(&r->base);
 	}
 	if (o.w != NULL) {
