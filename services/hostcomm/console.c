@@ -48,7 +48,8 @@ static int hostcomm_send_chunk(struct hostcomm *h,
  * Returns 1 when vmworker had nothing more, 0 after a chunk, or an
  * ipc_err. The console loop and Finish may both run it: the host drops
  * bytes it already has and acks only grow, so overlap is harmless. */
-int hostcomm_console_step(struct hostcomm *h, unsigned wait_ms)
+int hostcomm_console_step(struct hostcomm *h, struct ipc_client *vm,
+			  unsigned wait_ms)
 {
 	Parapet__ConsoleTakeRequest t = PARAPET__CONSOLE_TAKE_REQUEST__INIT;
 	Parapet__ConsoleChunk *c = NULL;
@@ -60,7 +61,7 @@ int hostcomm_console_step(struct hostcomm *h, unsigned wait_ms)
 	t.has_ack = t.has_max_bytes = t.has_wait_ms = 1;
 	t.max_bytes = HOSTCOMM_BODY_MAX;
 	t.wait_ms = wait_ms;
-	rc = ipc_call(h->vm, "ConsoleTake", &t.base, (ProtobufCMessage **)&c);
+	rc = ipc_call(vm, "ConsoleTake", &t.base, (ProtobufCMessage **)&c);
 	if (rc != 0) {
 		log_debug("VmWorker.ConsoleTake: %s", ipc_strerror(rc));
 		return rc;
@@ -75,7 +76,7 @@ void *hostcomm_console_loop(void *arg)
 	struct hostcomm *h = arg;
 
 	for (;;)
-		if (hostcomm_console_step(h, TAKE_WAIT_MS) < 0)
+		if (hostcomm_console_step(h, h->vm, TAKE_WAIT_MS) < 0)
 			hostcomm_sleep_ms(50); /* the same bytes again */
 	return NULL;
 }

@@ -19,11 +19,14 @@ struct hostcomm {
 	uint64_t acked; /* console bytes the host has (stream offset) */
 	unsigned cmds_in_flight;
 	struct ipc_client *vm, *host, *policy;
+	struct ipc_client *vm_quick; /* short timeout, for leaving */
 	struct ipc_trace *trace;
 };
 
 void *hostcomm_console_loop(void *arg);
-int hostcomm_console_step(struct hostcomm *h, unsigned wait_ms);
+/* vm: the client to use (h->vm, or h->vm_quick when leaving). */
+int hostcomm_console_step(struct hostcomm *h, struct ipc_client *vm,
+			  unsigned wait_ms);
 void *hostcomm_work_loop(void *arg);
 /* Sleeps ms milliseconds. */
 void hostcomm_sleep_ms(unsigned ms);

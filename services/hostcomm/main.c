@@ -50,7 +50,8 @@ static void *hostcomm_signal_loop(void *arg)
 	sigaddset(&set, SIGTERM);
 	sigwait(&set, &sig);
 	end = util_now_ns() + 300 * 1000000ull;
-	while (hostcomm_console_step(h, 0) == 0 && util_now_ns() < end)
+	while (hostcomm_console_step(h, h->vm_quick, 0) == 0 &&
+	       util_now_ns() < end)
 		;
 	_exit(0);
 	return NULL;
@@ -102,7 +103,8 @@ static bool hostcomm_wait_drained(struct hostcomm *h)
 	bool ok = true;
 	int rc;
 
-	while ((rc = hostcomm_console_step(h, 0)) != 1 && util_now_ns() < end)
+	while ((rc = hostcomm_console_step(h, h->vm, 0)) != 1 &&
+	       util_now_ns() < end)
 		if (rc < 0)
 			hostcomm_sleep_ms(20);
 	pthread_mutex_lock(&h->lock);
@@ -188,6 +190,9 @@ static int hostcomm_open(struct hostcomm *h, struct ipc_server **srv)
 	cfg.trace = h->trace;
 	h->vm = svcbase_client("hostcomm", "vmworker", NULL,
 			       &parapet__vm_worker__descriptor, 5000, h->trace);
+	h->vm_quick =
+	    svcbase_client("hostcomm", "vmworker", NULL,
+			   &parapet__vm_worker__descriptor, 300, h->trace);
 	h->host =
 	    svcbase_client("hostcomm", "host", HOST_SOCK,
 			   &parapet__host_channel__descriptor, 5000, h->trace);
@@ -195,7 +200,7 @@ static int hostcomm_open(struct hostcomm *h, struct ipc_server **srv)
 	    svcbase_client("hostcomm", "policy", NULL,
 			   &parapet__policy__descriptor, 60000, h->trace);
 	*srv = ipc_server_open(&cfg);
-	return h->vm && h->host && h->policy && *srv ? 0 : -1;
+	return h->vm && h->vm_quick && h->host && h->policy && *srv ? 0 : -1;
 }
 
 int main(int argc, char **argv)

@@ -37,7 +37,7 @@ static bool work_rate_ok(struct work_state *w)
 	return true;
 }
 
-/* Policy's refusal as words (lib/ipc carries only the code across). */
+/* Policy's refusal as words, from its code and state. */
 static void work_explain(struct hostcomm *h, const char *cmd, int rc, char *out,
 			 size_t len)
 {
@@ -62,6 +62,18 @@ static void work_explain(struct hostcomm *h, const char *cmd, int rc, char *out,
 		ipc_free(&st->base);
 }
 
+/* Policy's own words when its ERROR carried them. */
+static void work_error(struct hostcomm *h, const char *cmd, int rc, char *out,
+		       size_t len)
+{
+	const char *msg = ipc_last_error();
+
+	if (msg != NULL && *msg)
+		snprintf(out, len, "%s", msg);
+	else
+		work_explain(h, cmd, rc, out, len);
+}
+
 static void work_command(struct hostcomm *h, struct work_state *w,
 			 const Parapet__HostCommand *hc)
 {
@@ -84,7 +96,7 @@ static void work_command(struct hostcomm *h, struct work_state *w,
 			 CMD_RATE_PER_S);
 	else if ((rc = ipc_call(h->policy, "Command", &hc->command->base,
 				(ProtobufCMessage **)&reply)) != 0)
-		work_explain(h, name, rc, err, sizeof(err));
+		work_error(h, name, rc, err, sizeof(err));
 	d.ok = rc == 0 && reply != NULL;
 	d.error = d.ok ? NULL : err;
 	d.reply = reply;

@@ -199,6 +199,9 @@ static int policy_open(struct policy *p)
 	p->vm =
 	    svcbase_client("policy", "vmworker", NULL,
 			   &parapet__vm_worker__descriptor, 30000, p->trace);
+	p->vm_quick =
+	    svcbase_client("policy", "vmworker", NULL,
+			   &parapet__vm_worker__descriptor, 500, p->trace);
 	p->init =
 	    svcbase_client("policy", "init", NULL,
 			   &parapet__init_control__descriptor, 30000, p->trace);
@@ -206,7 +209,8 @@ static int policy_open(struct policy *p)
 	    svcbase_client("policy", "hostcomm", NULL,
 			   &parapet__host_comm__descriptor, 15000, p->trace);
 	p->srv = ipc_server_open(&cfg);
-	return p->vm && p->init && p->hostcomm && p->srv ? 0 : -1;
+	return p->vm && p->vm_quick && p->init && p->hostcomm && p->srv ? 0
+									: -1;
 }
 
 int main(int argc, char **argv)

@@ -22,6 +22,7 @@ struct policy {
 	int poweroff_status;
 	char poweroff_reason[256];
 	struct ipc_client *vm, *init, *hostcomm;
+	struct ipc_client *vm_quick; /* Status: a short timeout */
 	struct ipc_server *srv;
 	struct ipc_trace *trace;
 };

@@ -52,7 +52,8 @@ static int policy_vm_call(struct policy *p, const char *method,
 	if (req == NULL)
 		return IPC_ERR_NOMEM;
 	protobuf_c_message_init(m->input, req);
-	rc = ipc_call(p->vm, method, req, &reply);
+	rc = ipc_call(strcmp(method, "Status") ? p->vm : p->vm_quick, method,
+		      req, &reply);
 	free(req);
 	if (rc == 0 && st_out != NULL &&
 	    reply->descriptor == &parapet__vm_status__descriptor)
@@ -78,13 +79,54 @@ static int policy_start_vm(struct policy *p)
 	return 0;
 }
 
+static void policy_poweroff_call(struct policy *p, int status,
+				 const char *reason);
+
+/* vmworker does not answer: when init says it failed for good (or the
+ * manifest has none), nothing can run the guest: power off with 125.
+ * Asked at most every 500 ms. */
+static void policy_check_vmworker(struct policy *p)
+{
+	static uint64_t next;
+	Parapet__PsRequest q = PARAPET__PS_REQUEST__INIT;
+	Parapet__PsReply *ps = NULL;
+	const char *why = "the manifest has no vmworker";
+	char reason[160];
+	uint64_t now = util_now_ns();
+
+	if (now < next || policy_state(p) == PS_STOPPED)
+		return;
+	next = now + 500000000ull;
+	if (ipc_call(p->init, "Ps", &q.base, (ProtobufCMessage **)&ps) != 0)
+		return;
+	for (size_t i = 0; i < ps->n_services; i++) {
+		const Parapet__ServiceStatus *s = ps->services[i];
+
+		if (s->name && !strcmp(s->name, "vmworker"))
+			why = s->state && !strcmp(s->state, "failed")
+				  ? s->last_exit
+				  : NULL;
+	}
+	if (why != NULL) {
+		snprintf(reason, sizeof(reason),
+			 "vmworker failed (%s): nothing can run the guest",
+			 why);
+		log_warnx("%s", reason);
+		policy_set_state(p, PS_STOPPED);
+		policy_poweroff_call(p, PARTITION_EXIT_SETUP, reason);
+	}
+	ipc_free(&ps->base);
+}
+
 void policy_sync(struct policy *p)
 {
 	Parapet__VmStatus *st = NULL;
 	enum pstate cur = policy_state(p), vm;
 
-	if (policy_vm_call(p, "Status", &st) != 0 || st == NULL)
+	if (policy_vm_call(p, "Status", &st) != 0 || st == NULL) {
+		policy_check_vmworker(p);
 		return;
+	}
 	vm = pstate_from_vm(st->state);
 	if (!p->vm_seen)
 		log_info("vmworker: VM %s", st->state ? st->state : "?");
