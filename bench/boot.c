@@ -8,6 +8,7 @@
  *   PSS running the same guest. */
 #include <dirent.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -144,13 +145,15 @@ static size_t tree(pid_t root, pid_t *out, size_t max)
 	return n;
 }
 
-/* Reads until lines newlines have come. */
+/* Reads until lines newlines have come (10 s at most). */
 static int read_lines(int fd, int lines)
 {
+	struct pollfd p = { .fd = fd, .events = POLLIN };
 	char buf[4096];
-	ssize_t n;
+	ssize_t n = 0;
 
-	while (lines > 0 && (n = read(fd, buf, sizeof(buf))) > 0)
+	while (lines > 0 && poll(&p, 1, 10000) == 1 &&
+	       (n = read(fd, buf, sizeof(buf))) > 0)
 		for (ssize_t i = 0; i < n; i++)
 			lines -= buf[i] == '\n';
 	return lines > 0 ? -1 : 0;

@@ -6,6 +6,7 @@
 #define PARAPET_HOSTCOMM_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -18,6 +19,7 @@ struct hostcomm {
 	pthread_cond_t cond;
 	uint64_t acked; /* console bytes the host has (stream offset) */
 	unsigned cmds_in_flight;
+	_Atomic bool finished; /* the guest event reached the host */
 	struct ipc_client *vm, *host, *policy;
 	struct ipc_client *vm_quick; /* short timeout, for leaving */
 	struct ipc_trace *trace;

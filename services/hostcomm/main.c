@@ -49,6 +49,8 @@ static void *hostcomm_signal_loop(void *arg)
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigwait(&set, &sig);
+	if (atomic_load(&h->finished))
+		_exit(0); /* the host has everything and the event */
 	end = util_now_ns() + 300 * 1000000ull;
 	while (hostcomm_console_step(h, h->vm_quick, 0) == 0 &&
 	       util_now_ns() < end)
@@ -147,6 +149,7 @@ static void hostcomm_finish(struct hostcomm *h, struct finish_req *f)
 			  (unsigned long long)f->out->console_offset);
 	f->out->has_delivered = 1;
 	f->out->delivered = hostcomm_send_event(h, f->ev) && drained;
+	atomic_store(&h->finished, f->out->delivered);
 	log_info("guest event '%s' %s to the host",
 		 f->ev->state ? f->ev->state : "?",
 		 f->out->delivered ? "delivered" : "not fully delivered");

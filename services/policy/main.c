@@ -163,6 +163,7 @@ static struct policy_work *policy_next_work(struct policy *p, int wait_ms)
 
 static void policy_loop(struct policy *p)
 {
+	policy_sync(p); /* at once: Status waits for vmworker to listen */
 	for (;;) {
 		bool booting = !p->vm_seen || p->state == PS_STARTING;
 		struct policy_work *w =

@@ -334,10 +334,12 @@ int policy_command(struct policy *p, struct ipc_request *req,
 	if (ev != PE_COUNT && pstate_next(cur, (enum pevent)ev) == PS_INVALID)
 		return policy_refuse(req, cmd->command, cur);
 	rc = ev == PE_COUNT ? 0 : policy_do(p, ev, vm_out);
-	if (rc != 0) {
+	if (rc == IPC_ERR_UNKNOWN_METHOD && ev == PE_RESET)
+		ipc_request_set_error(req, "reset: this vmworker has no Reset");
+	else if (rc != 0)
 		ipc_request_set_error(req, ipc_strerror(rc));
+	if (rc != 0)
 		return rc;
-	}
 	if (*vm_out == NULL)
 		policy_vm_call(p, "Status", vm_out);
 	out->state = (char *)(uintptr_t)pstate_name(policy_state(p));
