@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "hostchan.pb-c.h"
@@ -15,6 +16,7 @@
 #include "lib/ipc.h"
 #include "lib/log.h"
 #include "lib/util.h"
+#include "sandbox/sandbox.h"
 
 #define IN_BUF_MAX     (64u * 1024)
 #define IN_CHUNK_MAX   4096u
@@ -399,6 +401,33 @@ static struct ipc_server *hc_server(struct hostchan *h, const char *path,
 	return ipc_server_open(&cfg);
 }
 
+/* host.sock is owner-only; as root the partition's hostcomm runs as its
+ * own uid, which a POSIX ACL entry lets connect (the kernel's
+ * posix_acl_xattr layout, as init does for diagd). Unprivileged,
+ * hostcomm is the owner and the uid is not mapped: nothing to do. */
+static void hc_grant_hostcomm(const char *path)
+{
+	struct {
+		uint16_t tag, perm;
+		uint32_t id;
+	} e[] = {
+		{ 0x01, 6, UINT32_MAX }, /* USER_OBJ rw- */
+		{ 0x02, 6, SANDBOX_UID_BASE + SANDBOX_PROFILE_HOSTCOMM },
+		{ 0x04, 0, UINT32_MAX }, /* GROUP_OBJ --- */
+		{ 0x10, 6, UINT32_MAX }, /* MASK rw- */
+		{ 0x20, 0, UINT32_MAX }, /* OTHER --- */
+	};
+	uint8_t blob[4 + sizeof(e)];
+	uint32_t version = 2;
+
+	if (geteuid() != 0)
+		return;
+	memcpy(blob, &version, 4); /* little endian, as on x86-64 */
+	memcpy(blob + 4, e, sizeof(e));
+	if (setxattr(path, "system.posix_acl_access", blob, sizeof(blob), 0))
+		log_warn("%s: ACL for hostcomm", path);
+}
+
 struct hostchan *hostchan_open(const char *run_dir, int out_fd, int in_fd)
 {
 	struct hostchan *h = calloc(1, sizeof(*h));
@@ -414,6 +443,8 @@ struct hostchan *hostchan_open(const char *run_dir, int out_fd, int in_fd)
 	snprintf(path, sizeof(path), "%s/host.sock", run_dir);
 	h->chan = hc_server(h, path, &parapet__host_channel__descriptor,
 			    chan_methods, 4);
+	if (h->chan)
+		hc_grant_hostcomm(path);
 	snprintf(path, sizeof(path), "%s/ctl.sock", run_dir);
 	h->ctl = h->chan ? hc_server(h, path, &parapet__host_ctl__descriptor,
 				     ctl_methods, 1)

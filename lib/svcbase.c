@@ -11,6 +11,7 @@
 #include "lib/partition.h"
 #include "lib/supervise.h"
 #include "lib/svcbase.h"
+#include "sandbox/sandbox.h"
 
 #define SVCBASE_FLAG_PATH PARTITION_IPC_DIR "/trace.flag"
 
@@ -83,4 +84,54 @@ struct ipc_client *svcbase_client(const char *self, const char *peer,
 		cfg.path = def;
 	}
 	return ipc_client_open(&cfg);
+}
+
+void svcbase_dt_string(const char *prop, char *out, size_t len)
+{
+	char path[256];
+	int fd;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "%s/parapet/%s", PARTITION_DT_BASE_PATH,
+		 prop);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	n = fd >= 0 ? read(fd, out, len - 1) : -1;
+	if (fd >= 0)
+		close(fd);
+	out[n > 0 ? n : 0] = '\0';
+}
+
+int svcbase_sandbox(const char *service, int profile,
+		    const struct sandbox_bind *extra, size_t n_extra,
+		    int (*open_fn)(void *ctx), void *ctx)
+{
+	struct sandbox_bind binds[SANDBOX_MAX_BINDS] = {
+		{ PARTITION_IPC_DIR, SANDBOX_IPC_DIR, false, false },
+		{ "/dev/null", "/dev/null", false, true },
+	};
+	struct sandbox_spec spec = {
+		.service = service,
+		.profile = (enum sandbox_profile)profile,
+		.binds = binds,
+		.n_binds = 2,
+		.before_seccomp = open_fn,
+		.ctx = ctx,
+	};
+	struct sandbox_status st;
+	char mode[16], err[256];
+
+	for (size_t i = 0; i < n_extra && spec.n_binds < SANDBOX_MAX_BINDS; i++)
+		binds[spec.n_binds++] = extra[i];
+	svcbase_dt_string("sandbox", mode, sizeof(mode));
+	if (sandbox_mode_parse(mode[0] ? mode : "strict", &spec.mode) != 0) {
+		log_warnx("unknown sandbox mode '%s'", mode);
+		return -1;
+	}
+	if (sandbox_enter(&spec, &st, err, sizeof(err)) != 0) {
+		log_warnx("sandbox: %s", err);
+		return -1;
+	}
+	if (st.note[0])
+		log_info("sandbox: %s", st.note);
+	return 0;
 }

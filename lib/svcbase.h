@@ -24,4 +24,16 @@ struct ipc_client *svcbase_client(const char *self, const char *peer,
 				  const ProtobufCServiceDescriptor *desc,
 				  int timeout_ms, struct ipc_trace *trace);
 
+/* Reads the string property prop of /parapet in the boot device tree
+ * (sysfs) into out ("" when absent). */
+void svcbase_dt_string(const char *prop, char *out, size_t len);
+
+struct sandbox_bind;
+/* Enters the service's sandbox (sandbox/sandbox.h) in the mode of
+ * /parapet/sandbox, binding the IPC directory, /dev/null and extra;
+ * open(ctx) runs at step 8 (nng starts there). 0, or -1 logged. */
+int svcbase_sandbox(const char *service, int profile,
+		    const struct sandbox_bind *extra, size_t n_extra,
+		    int (*open)(void *ctx), void *ctx);
+
 #endif

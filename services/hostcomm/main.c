@@ -17,6 +17,7 @@
 #include "lib/svcbase.h"
 #include "lib/util.h"
 #include "policy.pb-c.h"
+#include "sandbox/sandbox.h"
 #include "services/hostcomm/hostcomm.h"
 #include "vmworker.pb-c.h"
 
@@ -176,6 +177,8 @@ static void hostcomm_main_loop(struct hostcomm *h)
 	}
 }
 
+static struct ipc_server *hostcomm_srv;
+
 static int hostcomm_open(struct hostcomm *h, struct ipc_server **srv)
 {
 	static const struct ipc_listen listen = { HOSTCOMM_SOCK, 1, 0660 };
@@ -206,10 +209,21 @@ static int hostcomm_open(struct hostcomm *h, struct ipc_server **srv)
 	return h->vm && h->vm_quick && h->host && h->policy && *srv ? 0 : -1;
 }
 
+/* Sandbox step 8: nng starts its threads here. */
+static int hostcomm_open_step(void *ctx)
+{
+	return hostcomm_open(ctx, &hostcomm_srv);
+}
+
+/* DESIGN.md §7: hostcomm sees the IPC directory and the host run
+ * directory (host.sock; parapet run grants hostcomm's uid access). */
+static const struct sandbox_bind hostcomm_binds[] = {
+	{ PARTITION_HOST_DIR, SANDBOX_HOST_DIR, false, false },
+};
+
 int main(int argc, char **argv)
 {
 	struct hostcomm *h = &the_hc;
-	struct ipc_server *srv = NULL;
 	pthread_condattr_t ca;
 	pthread_t console, work, sig;
 	sigset_t set;
@@ -223,7 +237,8 @@ int main(int argc, char **argv)
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&h->cond, &ca);
-	if (hostcomm_open(h, &srv) != 0) {
+	if (svcbase_sandbox("hostcomm", SANDBOX_PROFILE_HOSTCOMM,
+			    hostcomm_binds, 1, hostcomm_open_step, h) != 0) {
 		log_warnx("cannot open its endpoints");
 		return PARTITION_EXIT_SETUP;
 	}
@@ -234,6 +249,6 @@ int main(int argc, char **argv)
 	supervise_ready(SUPERVISE_FD, "hostcomm");
 	hostcomm_main_loop(h);
 	/* The loops block in calls; exiting ends them with the process. */
-	ipc_server_close(srv);
+	ipc_server_close(hostcomm_srv);
 	return 0;
 }

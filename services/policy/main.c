@@ -16,6 +16,7 @@
 #include "lib/partition.h"
 #include "lib/supervise.h"
 #include "lib/svcbase.h"
+#include "sandbox/sandbox.h"
 #include "services/policy/policy.h"
 #include "vmworker.pb-c.h"
 
@@ -214,6 +215,17 @@ static int policy_open(struct policy *p)
 									: -1;
 }
 
+/* Sandbox step 8: nng starts its threads here. */
+static int policy_open_step(void *ctx)
+{
+	return policy_open(ctx);
+}
+
+/* DESIGN.md §7: policy sees the IPC directory and the boot device tree. */
+static const struct sandbox_bind policy_binds[] = {
+	{ "/sys/firmware", "/sys/firmware", true, false },
+};
+
 int main(int argc, char **argv)
 {
 	struct policy *p = &the_policy;
@@ -234,7 +246,8 @@ int main(int argc, char **argv)
 	if (fd >= 0)
 		close(fd);
 	policy_config(p);
-	if (policy_open(p) != 0) {
+	if (svcbase_sandbox("policy", SANDBOX_PROFILE_POLICY, policy_binds, 1,
+			    policy_open_step, p) != 0) {
 		log_warnx("cannot open its endpoints");
 		return PARTITION_EXIT_SETUP;
 	}
