@@ -7,3 +7,4 @@ PARAPET_RUN_SRCS := host/run.c host/list.c host/rundir.c host/hostchan.c \
 $(eval $(call program,parapet,host/main.c $(PARAPET_IGVM_SRCS) \
 	$(PARAPET_RUN_SRCS)))
 $(eval $(call unit_test,igvm_cmd_test,$(PARAPET_IGVM_SRCS)))
+$(eval $(call unit_test,hostchan_test,host/hostchan.c))

@@ -1,0 +1,280 @@
+/* The host side of the host channel (host/hostchan.c) over real nng
+ * sockets in a temporary run directory: console bytes written once each
+ * whatever the re-sends, stdin served by offset until acknowledged, ctl
+ * commands through Poll and CommandDone, refusals after the guest event. */
+#include <fcntl.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "host/hostchan.h"
+#include "hostchan.pb-c.h"
+#include "hostctl.pb-c.h"
+#include "lib/ipc.h"
+
+struct fixture {
+	char dir[64], sock[128], ctl[128];
+	int out[2], in[2];
+	struct hostchan *h;
+	struct ipc_client *c;
+	pthread_t ticker;
+	volatile int stop;
+};
+
+static void *ticker(void *arg)
+{
+	struct fixture *f = arg;
+
+	while (!f->stop) {
+		hostchan_tick(f->h);
+		usleep(5000);
+	}
+	return NULL;
+}
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	struct ipc_client_config cfg = {
+		.name = "hostcomm",
+		.path = f->sock,
+		.service = &parapet__host_channel__descriptor,
+		.timeout_ms = 5000,
+	};
+
+	snprintf(f->dir, sizeof(f->dir), "/tmp/hostchan-test.XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	snprintf(f->sock, sizeof(f->sock), "%s/host.sock", f->dir);
+	snprintf(f->ctl, sizeof(f->ctl), "%s/ctl.sock", f->dir);
+	assert_int_equal(pipe(f->out), 0);
+	assert_int_equal(pipe(f->in), 0);
+	fcntl(f->out[0], F_SETFL, O_NONBLOCK);
+	f->h = hostchan_open(f->dir, f->out[1], f->in[0]);
+	assert_non_null(f->h);
+	f->c = ipc_client_open(&cfg);
+	assert_non_null(f->c);
+	pthread_create(&f->ticker, NULL, ticker, f);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	f->stop = 1;
+	pthread_join(f->ticker, NULL);
+	ipc_client_close(f->c);
+	hostchan_close(f->h);
+	close(f->out[0]);
+	close(f->out[1]);
+	close(f->in[0]);
+	if (f->in[1] >= 0)
+		close(f->in[1]);
+	unlink(f->sock);
+	unlink(f->ctl);
+	rmdir(f->dir);
+	free(f);
+	return 0;
+}
+
+static uint64_t console(struct fixture *f, uint64_t off, const char *s)
+{
+	Parapet__ConsoleBatch b = PARAPET__CONSOLE_BATCH__INIT;
+	Parapet__ConsoleBatchAck *ack = NULL;
+	uint64_t acked;
+
+	b.has_offset = b.has_data = 1;
+	b.offset = off;
+	b.data.data = (uint8_t *)(uintptr_t)s;
+	b.data.len = strlen(s);
+	assert_int_equal(
+	    ipc_call(f->c, "Console", &b.base, (ProtobufCMessage **)&ack), 0);
+	acked = ack->acked;
+	ipc_free(&ack->base);
+	return acked;
+}
+
+static void test_console_once(void **state)
+{
+	struct fixture *f = *state;
+	char buf[64] = "";
+	ssize_t n;
+
+	assert_int_equal(console(f, 0, "abc"), 3);
+	assert_int_equal(console(f, 0, "abcdef"), 6); /* a re-send */
+	assert_int_equal(console(f, 2, "cdefgh"), 8); /* overlapping */
+	assert_int_equal(console(f, 0, "ab"), 8);     /* old: dropped */
+	n = read(f->out[0], buf, sizeof(buf) - 1);
+	assert_int_equal(n, 8);
+	assert_string_equal(buf, "abcdefgh");
+	assert_int_equal(hostchan_console_bytes(f->h), 8);
+	assert_true(hostchan_first_console_ns(f->h) > 0);
+}
+
+static Parapet__HostWork *poll_work(struct fixture *f, uint64_t ack,
+				    uint32_t wait_ms)
+{
+	Parapet__HostPoll q = PARAPET__HOST_POLL__INIT;
+	Parapet__HostWork *w = NULL;
+
+	q.has_wait_ms = q.has_input_ack = 1;
+	q.wait_ms = wait_ms;
+	q.input_ack = ack;
+	assert_int_equal(
+	    ipc_call(f->c, "Poll", &q.base, (ProtobufCMessage **)&w), 0);
+	return w;
+}
+
+static void test_input_until_acked(void **state)
+{
+	struct fixture *f = *state;
+	Parapet__HostWork *w;
+
+	assert_int_equal(write(f->in[1], "hello", 5), 5);
+	hostchan_on_input(f->h);
+	w = poll_work(f, 0, 500);
+	assert_int_equal(w->input_offset, 0);
+	assert_memory_equal(w->input.data, "hello", 5);
+	ipc_free(&w->base);
+	w = poll_work(f, 2, 500); /* hostcomm handed 2 bytes on */
+	assert_int_equal(w->input_offset, 2);
+	assert_int_equal(w->input.len, 3);
+	assert_memory_equal(w->input.data, "llo", 3);
+	ipc_free(&w->base);
+	w = poll_work(f, 0, 50); /* a restarted hostcomm: from the ack */
+	assert_int_equal(w->input_offset, 2);
+	ipc_free(&w->base);
+	w = poll_work(f, 5, 50); /* nothing left: the long poll expires */
+	assert_int_equal(w->input.len, 0);
+	assert_false(w->input_closed);
+	ipc_free(&w->base);
+	close(f->in[1]);
+	f->in[1] = -1;
+	hostchan_on_input(f->h); /* EOF closes input only */
+	assert_int_equal(hostchan_input_fd(f->h), -1);
+	w = poll_work(f, 5, 0);
+	assert_true(w->input_closed);
+	ipc_free(&w->base);
+}
+
+struct ctl_call {
+	struct fixture *f;
+	const char *command;
+	Parapet__HostCommandDone *done;
+	int rc;
+};
+
+static void *ctl_thread(void *arg)
+{
+	struct ctl_call *cc = arg;
+	struct ipc_client_config cfg = {
+		.name = "ctl",
+		.path = cc->f->ctl,
+		.service = &parapet__host_ctl__descriptor,
+		.timeout_ms = 5000,
+	};
+	Parapet__PolicyCommand pc = PARAPET__POLICY_COMMAND__INIT;
+	struct ipc_client *c = ipc_client_open(&cfg);
+
+	pc.command = (char *)(uintptr_t)cc->command;
+	cc->rc =
+	    ipc_call(c, "Command", &pc.base, (ProtobufCMessage **)&cc->done);
+	ipc_client_close(c);
+	return NULL;
+}
+
+/* Polls until a command arrives; returns its id. */
+static uint64_t take_command(struct fixture *f, const char *want)
+{
+	for (int i = 0; i < 50; i++) {
+		Parapet__HostWork *w = poll_work(f, 0, 200);
+		uint64_t id = 0;
+
+		if (w->n_commands == 1) {
+			assert_string_equal(w->commands[0]->command->command,
+					    want);
+			id = w->commands[0]->id;
+		}
+		ipc_free(&w->base);
+		if (id)
+			return id;
+	}
+	fail_msg("no command arrived");
+	return 0;
+}
+
+static void command_done(struct fixture *f, uint64_t id, int ok,
+			 const char *error, const char *state)
+{
+	Parapet__HostCommandDone d = PARAPET__HOST_COMMAND_DONE__INIT;
+	Parapet__PolicyReply r = PARAPET__POLICY_REPLY__INIT;
+	ProtobufCMessage *ack = NULL;
+
+	d.has_id = d.has_ok = 1;
+	d.id = id;
+	d.ok = ok;
+	d.error = (char *)(uintptr_t)error;
+	r.state = (char *)(uintptr_t)state;
+	d.reply = ok ? &r : NULL;
+	assert_int_equal(ipc_call(f->c, "CommandDone", &d.base, &ack), 0);
+	ipc_free(ack);
+}
+
+static void test_ctl_commands(void **state)
+{
+	struct fixture *f = *state;
+	struct ctl_call cc = { f, "pause", NULL, -1 };
+	Parapet__GuestEvent ev = PARAPET__GUEST_EVENT__INIT;
+	ProtobufCMessage *ack = NULL;
+	pthread_t t;
+
+	pthread_create(&t, NULL, ctl_thread, &cc);
+	command_done(f, take_command(f, "pause"), 1, NULL, "paused");
+	pthread_join(t, NULL);
+	assert_int_equal(cc.rc, 0);
+	assert_true(cc.done->ok);
+	assert_string_equal(cc.done->reply->state, "paused");
+	ipc_free(&cc.done->base);
+
+	cc = (struct ctl_call){ f, "resume", NULL, -1 };
+	pthread_create(&t, NULL, ctl_thread, &cc);
+	command_done(f, take_command(f, "resume"), 0, "not allowed", NULL);
+	pthread_join(t, NULL);
+	assert_false(cc.done->ok);
+	assert_string_equal(cc.done->error, "not allowed");
+	ipc_free(&cc.done->base);
+
+	/* after the guest event, commands are refused at once */
+	ev.state = (char *)(uintptr_t) "poweroff";
+	assert_int_equal(ipc_call(f->c, "Event", &ev.base, &ack), 0);
+	ipc_free(ack);
+	cc = (struct ctl_call){ f, "status", NULL, -1 };
+	ctl_thread(&cc);
+	assert_int_equal(cc.rc, 0);
+	assert_false(cc.done->ok);
+	assert_non_null(strstr(cc.done->error, "VM not running"));
+	ipc_free(&cc.done->base);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_console_once, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_input_until_acked, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_ctl_commands, setup,
+						teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
