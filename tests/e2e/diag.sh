@@ -59,10 +59,13 @@ for r in rows:
 	fail "ps --json keys: $(cat "$T/ps.json")"
 
 # restart while the guest prints: each returns once the new one is ready
+# (vmworker: servicing through policy, the guest continues)
 wait_grep '^20$' "$T/dg.out" || fail "the guest does not print"
 for s in hostcomm policy hostcomm; do
 	diag restart "$s" | grep -q "^$s: running" || fail "restart $s"
 done
+diag restart vmworker | grep -q '^vmworker: running .*servicing through policy' ||
+	fail "restart vmworker is not servicing through policy"
 diag restart diagd | grep -q "diagd answers first" || fail "restart diagd"
 sleep 0.5
 wait_diag || fail "no diagd after its restart"
