@@ -40,6 +40,29 @@ static uint64_t timeline_vm_start(pid_t init_pid)
 	return t;
 }
 
+/* VmStatus.uptime_ns counts from vmworker's start, not the VM's: the
+ * guest cannot have run before vmworker and policy were both ready (policy
+ * calls Start then), so that is the bound used until VmStatus carries the
+ * VM's own start stamp. */
+#define TIMELINE_GUEST_SOURCE                                                  \
+	"lower bound: vmworker and policy ready (VmStatus has no VM start "    \
+	"stamp)"
+
+static uint64_t timeline_guest_start(json_t *root, uint64_t from_status)
+{
+	json_t *ready = json_object_get(root, "service_ready");
+	const char *names[] = { "vmworker", "policy" };
+	uint64_t t = from_status;
+
+	for (size_t i = 0; i < 2; i++) {
+		json_t *v = json_object_get(ready, names[i]);
+
+		if (json_is_integer(v) && (uint64_t)json_integer_value(v) > t)
+			t = (uint64_t)json_integer_value(v);
+	}
+	return t;
+}
+
 static void timeline_set(json_t *root, const char *key, uint64_t ns)
 {
 	if (ns)
@@ -69,7 +92,10 @@ void timeline_update(const char *run_dir, pid_t init_pid,
 	    json_object_get(json_object_get(root, "service_ready"), "vmworker");
 	if (json_is_integer(ready))
 		json_object_set(root, "vm_created", ready);
-	timeline_set(root, "first_guest_instruction", t->first_guest_ns);
+	timeline_set(root, "first_guest_instruction",
+		     timeline_guest_start(root, t->first_guest_ns));
+	json_object_set_new(root, "first_guest_instruction_source",
+			    json_string(TIMELINE_GUEST_SOURCE));
 	timeline_set(root, "first_console_byte", t->first_console_ns);
 	snprintf(tmp, sizeof(tmp), "%s.host.tmp", path);
 	if (json_dump_file(root, tmp, JSON_INDENT(2)) == 0)

@@ -40,6 +40,10 @@ cmp -s "$T/hello.out" "$T/hello.want" || {
 	fail "hello: stdout is not the guest's bytes only"
 }
 
+# the same on the emu accelerator
+run helloemu 0 --accel emu "$G/hello.igvm"
+cmp -s "$T/helloemu.out" "$T/hello.want" || fail "hello on emu: stdout"
+
 # the guest command line reaches the guest
 run cmdline 0 --guest-cmdline "answer=42 x" "$G/hello.igvm"
 grep -qx 'cmdline: answer=42 x' "$T/cmdline.out" ||
