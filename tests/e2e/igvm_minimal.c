@@ -46,9 +46,9 @@ static void copy(const struct igvm_file *f, struct igvm_writer *w)
 	while ((h = igvm_next(f, h, IGVM_VHT_VP_CONTEXT)) != NULL) {
 		for (uint32_t i = 0; i < h->u.vp.register_count; i++)
 			igvm_vp_reg_at(f, h, i, &regs[i]);
-		igvm_write_vp_context(w, h->u.vp.gpa, h->u.vp.compatibility_mask,
-				      h->u.vp.vp_index, regs,
-				      h->u.vp.register_count);
+		igvm_write_vp_context(
+		    w, h->u.vp.gpa, h->u.vp.compatibility_mask,
+		    h->u.vp.vp_index, regs, h->u.vp.register_count);
 	}
 }
 
