@@ -2,15 +2,9 @@
  * NAME.trace.sock, a ring of the frames received, and the shared trace
  * flag, set while a tracer keeps asking (a lease) and cleared a few
  * seconds after the last Trace call.
- *
- * The taps are nng pub0 sockets, but diagd reads them as a plain AF_UNIX
- * client speaking nng's IPC framing (8-byte SP header, then per message a
- * type byte 1 and a 64-bit big-endian length): nng 1.5.2 loses EPOLLHUP
- * in its poller (nanomsg/nng#2100), and a sub0 socket whose publisher
- * died while sending left diagd's poller thread spinning, which stopped
- * every nng socket of diagd. A plain poll loop handles the hang-up. */
+ * The taps are read without nng (tapread.c): nng 1.5.2's poller can spin
+ * on a hung-up pipe and stop every nng socket of the process. */
 #include <dirent.h>
-#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -19,8 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -30,6 +22,7 @@
 #include "lib/pbjson.h"
 #include "lib/util.h"
 #include "services/diag/diagd.h"
+#include "services/diag/tapread.h"
 
 #define TRACE_RING	2048
 #define TRACE_MAX_TAPS	32
@@ -37,18 +30,6 @@
 #define TRACE_FRAME_MAX (80u * 1024)
 #define TRACE_REPLY_MAX 64
 #define TRACE_SUFFIX	".trace.sock"
-#define SP_PROTO_SUB0	0x21
-#define SP_PROTO_PUB0	0x20
-
-/* One connection to a tap, reading SP header then frames. */
-struct tap_conn {
-	int fd; /* -1: not connected */
-	size_t got;
-	uint8_t head[9];
-	bool hello_done;
-	uint8_t *buf;
-	size_t need;
-};
 
 struct diagd_trace {
 	pthread_t thread;
@@ -63,7 +44,7 @@ struct diagd_trace {
 	uint64_t lease_until;
 	char taps[TRACE_MAX_TAPS][64];
 	uint64_t tap_dropped[TRACE_MAX_TAPS];
-	struct tap_conn conn[TRACE_MAX_TAPS];
+	struct tapread conn[TRACE_MAX_TAPS];
 	unsigned n_taps;
 	uint64_t received, undecodable, reconnects;
 	struct ipc_arena arena;
@@ -78,36 +59,6 @@ static int trace_tap_index(struct diagd_trace *t, const char *name)
 	return -1;
 }
 
-/* Connects and sends our SP header (sub0). -1 when nobody listens. */
-static int tap_connect(const char *name)
-{
-	static const uint8_t hello[8] = {
-		0, 'S', 'P', 0, 0, SP_PROTO_SUB0, 0, 0
-	};
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%s%s", PARTITION_IPC_DIR,
-		 name, TRACE_SUFFIX);
-	if (fd < 0)
-		return -1;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
-	    write(fd, hello, sizeof(hello)) != (ssize_t)sizeof(hello)) {
-		close(fd);
-		return -1;
-	}
-	fcntl(fd, F_SETFL, O_NONBLOCK);
-	return fd;
-}
-
-static void tap_close(struct tap_conn *c)
-{
-	if (c->fd >= 0)
-		close(c->fd);
-	free(c->buf);
-	*c = (struct tap_conn){ .fd = -1 };
-}
-
 /* Finds new NAME.trace.sock files and (re)connects taps that are down.
  * Called with the lock held. */
 static void trace_scan(struct diagd_trace *t)
@@ -115,7 +66,7 @@ static void trace_scan(struct diagd_trace *t)
 	DIR *dir = opendir(PARTITION_IPC_DIR);
 	size_t sfx = strlen(TRACE_SUFFIX), n;
 	struct dirent *de;
-	char name[64];
+	char name[64], path[300];
 	int i;
 
 	while (dir != NULL && (de = readdir(dir)) != NULL) {
@@ -129,10 +80,12 @@ static void trace_scan(struct diagd_trace *t)
 		if (i < 0 && t->n_taps < TRACE_MAX_TAPS) {
 			i = (int)t->n_taps++;
 			snprintf(t->taps[i], sizeof(t->taps[0]), "%s", name);
-			t->conn[i] = (struct tap_conn){ .fd = -1 };
+			t->conn[i] = (struct tapread){ .fd = -1 };
 		}
+		snprintf(path, sizeof(path), "%s/%s", PARTITION_IPC_DIR,
+			 de->d_name);
 		if (i >= 0 && t->conn[i].fd < 0 &&
-		    (t->conn[i].fd = tap_connect(name)) >= 0)
+		    tapread_connect(&t->conn[i], path, TRACE_FRAME_MAX) == 0)
 			t->reconnects++;
 	}
 	if (dir != NULL)
@@ -146,8 +99,9 @@ static void trace_set_flag(struct diagd_trace *t, int on)
 }
 
 /* Keeps the frame and its tap's drop counter; lock held. */
-static void trace_store(struct diagd_trace *t, const void *data, size_t len)
+static void trace_store(const uint8_t *data, size_t len, void *arg)
 {
+	struct diagd_trace *t = arg;
 	Parapet__TraceFrame *f = NULL;
 	size_t slot = t->next % TRACE_RING;
 	uint8_t *copy;
@@ -175,47 +129,6 @@ static void trace_store(struct diagd_trace *t, const void *data, size_t len)
 	pthread_cond_broadcast(&t->cond);
 }
 
-/* Reads what is there; -1 when the connection must close. Lock held. */
-static int tap_read(struct diagd_trace *t, struct tap_conn *c)
-{
-	for (;;) {
-		size_t want = !c->hello_done ? 8 : c->buf ? c->need : 9;
-		uint8_t *dst = c->buf ? c->buf : c->head;
-		ssize_t n = read(c->fd, dst + c->got, want - c->got);
-
-		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
-			return -1;
-		if (n < 0)
-			return errno == EAGAIN ? 0 : -1;
-		if ((c->got += (size_t)n) < want)
-			continue;
-		c->got = 0;
-		if (!c->hello_done) {
-			if (memcmp(c->head, "\0SP\0", 4) ||
-			    c->head[5] != SP_PROTO_PUB0)
-				return -1;
-			c->hello_done = true;
-		} else if (c->buf == NULL) {
-			uint64_t len;
-
-			memcpy(&len, c->head + 1, 8);
-			len = be64toh(len);
-			if (c->head[0] != 1 || len > TRACE_FRAME_MAX ||
-			    !(c->buf = malloc(len ? len : 1)))
-				return -1;
-			c->need = (size_t)len;
-			if (len == 0) {
-				free(c->buf);
-				c->buf = NULL;
-			}
-		} else {
-			trace_store(t, c->buf, c->need);
-			free(c->buf);
-			c->buf = NULL;
-		}
-	}
-}
-
 /* One round of the reader: poll the taps for up to 500 ms. */
 static void trace_poll_once(struct diagd_trace *t)
 {
@@ -235,13 +148,14 @@ static void trace_poll_once(struct diagd_trace *t)
 		usleep(100 * 1000);
 	pthread_mutex_lock(&t->lock);
 	for (nfds_t k = 0; k < n; k++)
-		if (p[k].revents && tap_read(t, &t->conn[idx[k]]) != 0)
-			tap_close(&t->conn[idx[k]]);
+		if (p[k].revents &&
+		    tapread_feed(&t->conn[idx[k]], trace_store, t) != 0)
+			tapread_close(&t->conn[idx[k]]);
 	if (t->lease_until && util_now_ns() > t->lease_until) {
 		t->lease_until = 0;
 		trace_set_flag(t, 0);
 		for (unsigned i = 0; i < t->n_taps; i++)
-			tap_close(&t->conn[i]);
+			tapread_close(&t->conn[i]);
 		log_info("trace: no tracer left; tap flag off");
 	} else if (t->lease_until)
 		trace_scan(t); /* services restart: reconnect their taps */

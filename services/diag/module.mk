@@ -1,6 +1,7 @@
 # services/diag/: parapet-diagd (inside the partition) and the host CLI
 # parapet-diag (DESIGN.md §9).
 DIAGD_SRCS := services/diag/diagd.c services/diag/diagd_trace.c \
+	services/diag/tapread.c \
 	services/diag/diagd_inspect.c
 $(eval $(call program,parapet-diagd,$(DIAGD_SRCS)))
 
@@ -11,3 +12,4 @@ $(eval $(call program,parapet-diag,$(DIAG_CLI_SRCS)))
 $(B)/obj/services/diag/diag_trace.o: CPPFLAGS += \
 	-DDIAG_PROTO_DIR='"$(abspath proto)"'
 E2E_TESTS += tests/e2e/diag.sh
+$(eval $(call unit_test,tapread_test,services/diag/tapread.c))
