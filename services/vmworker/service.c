@@ -333,6 +333,10 @@ int vmworker_service_main(void)
 		    pthread_detach(tid);
 	pthread_create(&tid, NULL, supervisor_thread, &w);
 	pthread_detach(tid);
+	/* Servicing: the restored guest runs on at once (the blackout ends
+	 * here); policy sees it running. */
+	if (w.restored && vmw_start_vm(&w) != 0)
+		log_warnx("cannot run the restored VM");
 	supervise_ready(SUPERVISE_FD, "vmworker");
 	log_info("ready: %u VPs, %llu MiB, accel %s%s", w.cfg.n_vps,
 		 (unsigned long long)(w.cfg.mem_size >> 20), w.cfg.accel,
