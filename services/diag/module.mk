@@ -13,3 +13,5 @@ $(B)/obj/services/diag/diag_trace.o: CPPFLAGS += \
 	-DDIAG_PROTO_DIR='"$(abspath proto)"'
 E2E_TESTS += tests/e2e/diag.sh
 $(eval $(call unit_test,tapread_test,services/diag/tapread.c))
+# tests/fuzz/tapread_fuzz.c links the tap reader (outside libparapet).
+tapread_FUZZ_SRCS := services/diag/tapread.c
