@@ -22,7 +22,6 @@
 #define IN_CHUNK_MAX   4096u
 #define POLL_MAX_MS    1000u
 #define POLLS_MAX      4
-#define CMD_RESEND_NS  (15 * 1000000000ull) /* delivered, never done */
 #define CMD_TIMEOUT_NS (30 * 1000000000ull)
 #define CMDS_MAX       16
 #define BODY_MAX       (8u * 1024 + 512)
@@ -141,19 +140,17 @@ static char *hc_strdup(struct ipc_request *req, const char *s)
 	return d;
 }
 
-static bool hc_cmd_due(const struct hc_cmd *c, uint64_t now)
+static bool hc_cmd_due(const struct hc_cmd *c)
 {
-	return c->used && (!c->sent || now - c->sent_ns > CMD_RESEND_NS);
+	return c->used && !c->sent;
 }
 
 static bool hc_has_work(struct hostchan *h)
 {
-	uint64_t now = util_now_ns();
-
 	if (h->in_len > 0)
 		return true;
 	for (int i = 0; i < CMDS_MAX; i++)
-		if (hc_cmd_due(&h->cmds[i], now))
+		if (hc_cmd_due(&h->cmds[i]))
 			return true;
 	return false;
 }
@@ -194,7 +191,7 @@ static void hc_fill_work(struct hostchan *h, struct ipc_request *req,
 	for (int i = 0; w->commands && i < CMDS_MAX; i++) {
 		struct hc_cmd *c = &h->cmds[i];
 
-		if (!hc_cmd_due(c, now))
+		if (!hc_cmd_due(c))
 			continue;
 		w->commands[w->n_commands] = hc_command_msg(req, c);
 		if (w->commands[w->n_commands] == NULL)
@@ -252,6 +249,21 @@ static int hc_park(struct hostchan *h, struct ipc_request *req,
 	return 0; /* too many pollers: an empty answer at once */
 }
 
+/* hostcomm polls again only after it answered every command of the last
+ * poll (CommandDone comes first), and one hostcomm runs at a time: a
+ * command still not done was lost with a hostcomm that died (re-send
+ * it), and a poll still parked belongs to that dead one (answer it). */
+static void hc_new_poller(struct hostchan *h)
+{
+	for (int i = 0; i < CMDS_MAX; i++)
+		h->cmds[i].sent = false;
+	for (int i = 0; i < POLLS_MAX; i++)
+		if (h->polls[i].req != NULL) {
+			ipc_request_finish(h->polls[i].req, 0);
+			h->polls[i].req = NULL;
+		}
+}
+
 static int on_poll(struct ipc_request *req, const ProtobufCMessage *in,
 		   ProtobufCMessage *out, void *arg)
 {
@@ -262,6 +274,7 @@ static int on_poll(struct ipc_request *req, const ProtobufCMessage *in,
 	int rc = 0;
 
 	pthread_mutex_lock(&h->lock);
+	hc_new_poller(h);
 	hc_input_ack(h, q->input_ack);
 	if (hc_has_work(h) || wait == 0)
 		hc_fill_work(h, req, w);

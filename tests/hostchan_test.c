@@ -1,7 +1,8 @@
 /* The host side of the host channel (host/hostchan.c) over real nng
  * sockets in a temporary run directory: console bytes written once each
  * whatever the re-sends, stdin served by offset until acknowledged, ctl
- * commands through Poll and CommandDone, refusals after the guest event. */
+ * commands through Poll and CommandDone (re-sent to the next poll when
+ * not done), refusals after the guest event. */
 #include <fcntl.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -236,6 +237,7 @@ static void test_ctl_commands(void **state)
 	Parapet__GuestEvent ev = PARAPET__GUEST_EVENT__INIT;
 	ProtobufCMessage *ack = NULL;
 	pthread_t t;
+	uint64_t id;
 
 	pthread_create(&t, NULL, ctl_thread, &cc);
 	command_done(f, take_command(f, "pause"), 1, NULL, "paused");
@@ -245,9 +247,12 @@ static void test_ctl_commands(void **state)
 	assert_string_equal(cc.done->reply->state, "paused");
 	ipc_free(&cc.done->base);
 
+	/* a hostcomm that died with the command: the next poll has it */
 	cc = (struct ctl_call){ f, "resume", NULL, -1 };
 	pthread_create(&t, NULL, ctl_thread, &cc);
-	command_done(f, take_command(f, "resume"), 0, "not allowed", NULL);
+	id = take_command(f, "resume");
+	assert_int_equal(take_command(f, "resume"), id);
+	command_done(f, id, 0, "not allowed", NULL);
 	pthread_join(t, NULL);
 	assert_false(cc.done->ok);
 	assert_string_equal(cc.done->error, "not allowed");

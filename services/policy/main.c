@@ -138,6 +138,8 @@ static void policy_run_command(struct policy *p, struct policy_work *w)
 		ipc_free(&vm->base);
 	if (p->poweroff_pending) {
 		p->poweroff_pending = false;
+		/* stop the guest first, so the console can be drained */
+		policy_pause_vm(p);
 		policy_finish_and_poweroff(p, "poweroff", 0, p->poweroff_reason,
 					   p->poweroff_status);
 	}

@@ -40,6 +40,8 @@ int policy_vm_ended(struct policy *p, const char *state, int value,
 int policy_command(struct policy *p, struct ipc_request *req,
 		   const Parapet__PolicyCommand *cmd, Parapet__PolicyReply *out,
 		   Parapet__VmStatus **vm_out);
+/* Pauses the VM (best effort: a host power-off stops the guest). */
+void policy_pause_vm(struct policy *p);
 /* HostComm.Finish, then InitControl.Poweroff. */
 void policy_finish_and_poweroff(struct policy *p, const char *state, int value,
 				const char *reason, int status);

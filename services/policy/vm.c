@@ -63,6 +63,15 @@ static int policy_vm_call(struct policy *p, const char *method,
 	return rc;
 }
 
+void policy_pause_vm(struct policy *p)
+{
+	int rc = policy_vm_call(p, "Pause", NULL);
+
+	if (rc != 0)
+		log_warnx("VmWorker.Pause before power-off: %s",
+			  ipc_strerror(rc));
+}
+
 static int policy_start_vm(struct policy *p)
 {
 	Parapet__VmStatus *st = NULL;
