@@ -2,7 +2,9 @@
  * arguments say, it records where it runs (namespaces, pid, fds it got),
  * sends READY over its supervisor channel, exits with a code or on
  * SIGTERM (or ignores SIGTERM). With --ctl it is instead a client of
- * init's control endpoint, for tests that nsenter the partition. */
+ * init's control endpoint, for tests that nsenter the partition. With
+ * --violate SYSCALL it enters the test sandbox profile (strict) once
+ * ready and makes that forbidden call (ptrace or execve). */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -11,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "init.pb-c.h"
@@ -19,6 +22,7 @@
 #include "lib/partition.h"
 #include "lib/supervise.h"
 #include "lib/util.h"
+#include "sandbox/sandbox.h"
 
 static volatile sig_atomic_t stop;
 
@@ -146,6 +150,37 @@ static int ctl(const char *method, const char *name)
 	return 0;
 }
 
+/* Enters the strict test profile, then makes the forbidden call named
+ * (the SIGSYS reporter should end the process with exit 159). */
+static int violate(const char *call)
+{
+	static const struct sandbox_bind binds[] = {
+		{ "/dev/null", "/dev/null", false, true },
+	};
+	struct sandbox_spec spec = {
+		.service = "test-service",
+		.profile = SANDBOX_PROFILE_TEST,
+		.mode = SANDBOX_STRICT,
+		.binds = binds,
+		.n_binds = 1,
+	};
+	struct sandbox_status st;
+	char err[256];
+
+	if (sandbox_enter(&spec, &st, err, sizeof(err)) != 0) {
+		log_warnx("sandbox: %s", err);
+		return 1;
+	}
+	fprintf(stderr, "test-service: sandboxed (uid %u), calling %s\n",
+		(unsigned)st.uid, call);
+	if (!strcmp(call, "execve"))
+		syscall(SYS_execve, "/bin/sh", NULL, NULL);
+	else
+		syscall(SYS_ptrace, 0 /* PTRACE_TRACEME */, 0, 0, 0);
+	fprintf(stderr, "test-service: %s was allowed\n", call);
+	return 3;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -155,9 +190,10 @@ int main(int argc, char **argv)
 		{ "ignore-term", no_argument, NULL, 'i' },
 		{ "ctl", required_argument, NULL, 'c' },
 		{ "fds", no_argument, NULL, 'f' },
+		{ "violate", required_argument, NULL, 'v' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *rec = NULL, *method = NULL;
+	const char *rec = NULL, *method = NULL, *bad = NULL;
 	int c, exit_code = -1, ready = 1, ignore = 0, fd_wait = 0;
 	char fds[256];
 
@@ -182,6 +218,9 @@ int main(int argc, char **argv)
 		case 'f':
 			fd_wait = 5000;
 			break;
+		case 'v':
+			bad = optarg;
+			break;
 		default:
 			return 2;
 		}
@@ -197,6 +236,8 @@ int main(int argc, char **argv)
 		(int)getpid());
 	if (ready && supervise_ready(SUPERVISE_FD, "test") != 0)
 		log_warnx("READY not sent");
+	if (bad != NULL)
+		return violate(bad);
 	if (exit_code >= 0)
 		return exit_code;
 	while (!stop)
