@@ -1,0 +1,74 @@
+#!/bin/sh
+# Hostile guests through `parapet run`, on emu and on kvm where present:
+# evil's default mode exits 0 with every VTL2 read all ones and the
+# measured secret never on stdout; mode=flood and mode=spin end at
+# --timeout with 124 and the partition torn down; mode=ports and
+# mode=unmapped exit 0 with no service restarted.
+. "$(dirname "$0")/lib_partition.sh"
+EVIL=$B/guests/evil.pvh.elf
+SECRET=PaRaPeTsEcReT42
+[ -f "$EVIL" ] || fail "missing $EVIL (run make all)"
+for b in parapet-policy parapet-hostcomm parapet-vmworker parapet-diagd; do
+	[ -x "$B/bin/$b" ] || skip "$b not built yet: no default partition"
+done
+"$P" igvm build --guest "$EVIL" -o "$T/evil.igvm" \
+	--config "secret=$SECRET" >/dev/null || fail "igvm build --config"
+ACCELS=emu
+[ -c /dev/kvm ] && [ -r /dev/kvm ] && ACCELS="emu kvm"
+
+# no_restarts NAME: init logged no service death before the power-off.
+no_restarts() {
+	sed '/power-off\|powered off/,$d' "$T/$1.err" |
+		grep -E 'restarting|killed by|exited [0-9]+: not' &&
+		fail "$1: a service died: $(cat "$T/$1.err")"
+	return 0
+}
+
+# evil NAME ACCEL CMDLINE [run options]: runs to its end, status in RC.
+evil() {
+	n=$1 a=$2 c=$3
+	shift 3
+	"$P" run --name "$n" --accel "$a" --guest-cmdline "$c" "$@" \
+		"$T/evil.igvm" >"$T/$n.out" 2>"$T/$n.err"
+	RC=$?
+}
+
+# timed NAME ACCEL MODE TIMEOUT: flood or spin until --timeout: 124 and
+# nothing of the partition left.
+timed() {
+	start "$1" --accel "$2" --timeout "$4" --guest-cmdline "mode=$3" \
+		"$T/evil.igvm" >"$T/$1.out"
+	wait_run "$1"
+	[ "$RC" -eq 124 ] || fail "$1: mode=$3 exit $RC, want 124: $(tail "$T/$1.err")"
+	assert_gone "$1" "$INIT"
+	! grep -q "$SECRET" "$T/$1.out" || fail "$1: the secret reached stdout"
+}
+
+for a in $ACCELS; do
+	evil "d$a" "$a" ""
+	[ "$RC" -eq 0 ] || fail "evil default on $a: exit $RC: $(tail "$T/d$a.err")"
+	grep -q '^evil: vtl2: 32 of 32 reads all ones$' "$T/d$a.out" ||
+		fail "evil on $a: VTL2 reads not all ones: $(grep vtl2 "$T/d$a.out" | tail -3)"
+	grep -q '^evil: done$' "$T/d$a.out" || fail "evil on $a did not finish"
+	! grep -q "$SECRET" "$T/d$a.out" || fail "evil on $a: secret on stdout"
+	[ ! -e "$RUNBASE/d$a" ] || fail "d$a: run directory left behind"
+	no_restarts "d$a"
+
+	for m in ports unmapped; do
+		evil "$m$a" "$a" "mode=$m"
+		[ "$RC" -eq 0 ] || fail "mode=$m on $a: exit $RC: $(tail "$T/$m$a.err")"
+		grep -q '^evil: done$' "$T/$m$a.out" || fail "mode=$m on $a: not done"
+		no_restarts "$m$a"
+		[ ! -e "$RUNBASE/$m$a" ] || fail "$m$a: run directory left behind"
+	done
+	grep -q '^evil: ports: 100000 accesses survived' "$T/ports$a.out" ||
+		fail "mode=ports on $a: $(cat "$T/ports$a.out")"
+	[ "$(grep -c '^evil: unmapped ' "$T/unmapped$a.out")" -eq 7 ] ||
+		fail "mode=unmapped on $a: $(cat "$T/unmapped$a.out")"
+
+	timed "f$a" "$a" flood 3
+	[ "$(wc -l <"$T/f$a.out")" -gt 100 ] || fail "flood on $a: no output"
+	timed "s$a" "$a" spin 2
+	grep -q '^evil: spinning' "$T/s$a.out" || fail "spin on $a: no output"
+done
+echo "hostile guests passed on: $ACCELS"
