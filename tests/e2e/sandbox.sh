@@ -1,0 +1,193 @@
+#!/bin/sh
+# The service sandbox on running partitions (DESIGN.md §7): every thread of
+# policy, hostcomm, vmworker and diagd filtered (Seccomp 2), NoNewPrivs 1,
+# no capability, its own uid/gid; a minimal root and no host file among its
+# fds; `parapet-diag sandbox SVC` (text and --json) agrees; --sandbox log
+# and off; the sidecar thread's second filter on an SMP guest; a forbidden
+# call reported by init as "killed by seccomp" with the syscall's name.
+. "$(dirname "$0")/lib_partition.sh"
+
+D=$(pwd)/$B/bin/parapet-diag
+COUNTER=$B/guests/counter.igvm
+SMP=$B/guests/smp.igvm
+[ -x "$D" ] || fail "missing $D"
+[ -f "$COUNTER" ] && [ -f "$SMP" ] || fail "missing guests (make all)"
+for b in parapet-policy parapet-hostcomm parapet-vmworker parapet-diagd; do
+	[ -x "$B/bin/$b" ] || skip "$b not built yet: no default partition"
+done
+command -v python3 >/dev/null || skip "python3 missing (JSON checks)"
+
+SERVICES="policy hostcomm vmworker diagd"
+
+# uid_of SVC: 61000 + its profile number (sandbox/sandbox.h)
+uid_of() {
+	case $1 in
+	policy) echo 61000 ;;
+	hostcomm) echo 61001 ;;
+	vmworker) echo 61002 ;;
+	diagd) echo 61003 ;;
+	esac
+}
+
+# root_of SVC ACCEL: the expected top of its root (find, sorted)
+root_of() {
+	fw="./sys ./sys/firmware ./sys/firmware/devicetree ./sys/firmware/fdt"
+	r="./dev ./dev/null ./proc ./run ./run/parapet ./run/parapet/ipc"
+	case $1 in
+	policy) r="$r $fw" ;;
+	hostcomm) r="$r ./run/parapet/host" ;;
+	diagd) r="$r ./run/parapet/host $fw" ;;
+	vmworker) [ "$2" = kvm ] && r="$r ./dev/kvm" ;;
+	esac
+	echo ". $r" | tr ' ' '\n' | sort | tr '\n' ' '
+}
+
+# hostpid NAME SVC: the host pid of service SVC of partition NAME
+hostpid() {
+	i=$(cat "$RUNBASE/$1/init.pid")
+	for p in $(cat "/proc/$i/task/$i/children"); do
+		[ "$(tr '\0' '\n' <"/proc/$p/cmdline" | head -n 1)" = "$2" ] &&
+			echo "$p" && return 0
+	done
+	return 1
+}
+
+# threads PID: one line per thread: seccomp filters nnp caps... uid gid
+threads() {
+	for t in /proc/$1/task/*; do
+		awk '/^Seccomp:/ {s=$2} /^Seccomp_filters:/ {f=$2}
+		/^NoNewPrivs:/ {n=$2} /^Cap(Inh|Prm|Eff|Bnd|Amb):/ {c=c" "$2}
+		/^Uid:/ {u=$2"/"$3"/"$4"/"$5} /^Gid:/ {g=$2"/"$3"/"$4"/"$5}
+		END {print s, f, n, u, g, c}' "$t/status"
+	done
+}
+
+# check_threads NAME SVC SECCOMP: every thread of SVC as sandboxed
+check_threads() {
+	pid=$(hostpid "$1" "$2") || fail "$1: no $2 under init"
+	u=$(uid_of "$2")
+	z=0000000000000000
+	want="$3 $u/$u/$u/$u $u/$u/$u/$u $z $z $z $z $z"
+	threads "$pid" >"$T/th"
+	n=$(wc -l <"$T/th")
+	[ "$n" -ge 2 ] || fail "$1 $2: only $n threads"
+	awk -v w="$want" '{l=$1" "$4" "$5" "$6" "$7" "$8" "$9" "$10}
+		$3 != 1 || l != w {bad=1; print} END {exit bad}' "$T/th" ||
+		fail "$1 $2: threads not as '$want' (seccomp uids gids caps)"
+	grep -q "^Groups:.*61100" "/proc/$pid/status" ||
+		fail "$1 $2: not in the IPC group 61100"
+	echo "$2 pid $pid: $n threads seccomp $3 uid $u caps 0" >>"$T/seen"
+}
+
+# check_root NAME SVC ACCEL: minimal root, no host file among the fds
+check_root() {
+	pid=$(hostpid "$1" "$2")
+	got=$(cd "/proc/$pid/root" && find . -maxdepth 3 -not -path './proc/*' |
+		sort | tr '\n' ' ')
+	[ "$got" = "$(root_of "$2" "$3")" ] ||
+		fail "$1 $2: root is '$got', want '$(root_of "$2" "$3")'"
+	awk '$5 ~ "^/sys/firmware" && $6 !~ "^ro" {print; bad=1}
+		END {exit bad}' "/proc/$pid/mountinfo" ||
+		fail "$1 $2: /sys/firmware writable"
+	awk '$5 == "/" && $6 !~ "^ro" {print; bad=1} END {exit bad}' \
+		"/proc/$pid/mountinfo" || fail "$1 $2: root writable"
+	for f in /proc/$pid/fd/*; do
+		l=$(readlink "$f") || continue
+		case $l in
+		/dev/null | pipe:* | socket:* | anon_inode:*) ;;
+		/memfd:parapet-*) [ "$2" = vmworker ] || fail "$2 has $l" ;;
+		/dev/kvm) [ "$2" = vmworker ] || fail "$2 has $l" ;;
+		*) fail "$1 $2: fd ${f##*/} -> $l (a host file)" ;;
+		esac
+	done
+}
+
+# check_diag NAME SVC MODE SECCOMP: parapet-diag sandbox, text and JSON
+check_diag() {
+	"$D" --vm "$1" sandbox "$2" >"$T/sb.txt" || fail "diag sandbox $2"
+	head -n 1 "$T/sb.txt" |
+		grep -q "^service $2 (pid [0-9]*): profile $2 ([0-9]* syscalls), mode $3$" ||
+		fail "diag sandbox $2 text: $(head -n 1 "$T/sb.txt")"
+	grep -q "TID .*SECCOMP .*UID" "$T/sb.txt" || fail "no thread table"
+	"$D" --vm "$1" sandbox "$2" --json >"$T/sb.json" ||
+		fail "diag sandbox $2 --json"
+	python3 -m json.tool <"$T/sb.json" >/dev/null || fail "JSON: $2"
+	python3 -c 'import json,sys
+r=json.load(open(sys.argv[1]))
+svc,mode,sc,uid=sys.argv[2],sys.argv[3],int(sys.argv[4]),int(sys.argv[5])
+assert r["service"]==svc and r["profile"]==svc and r["mode"]==mode, r
+assert r["profile_syscalls"]>=10, r
+assert len(r["threads"])>=2, r
+for t in r["threads"]:
+    assert t.get("seccomp",0)==sc and t["no_new_privs"], t
+    assert t["uid"]==uid and t["gid"]==uid, t
+    for k in ("cap_eff","cap_prm","cap_bnd"):
+        assert int(t[k],16)==0, t
+print(svc, "profile", r["profile_syscalls"], "syscalls")' \
+		"$T/sb.json" "$2" "$3" "$4" "$(uid_of "$2")" >>"$T/seen" ||
+		fail "diag sandbox $2 --json: $(cat "$T/sb.json")"
+}
+
+# partition NAME ACCEL MODE SECCOMP: a counter guest, every check
+partition() {
+	start "$1" --accel "$2" --sandbox "$3" --guest-cmdline delay_ms=20 \
+		"$COUNTER" >"$T/$1.out"
+	wait_grep '^3$' "$T/$1.out" || fail "$1: the guest does not print"
+	wait_for "$RUNBASE/$1/diag.sock" || fail "$1: no diag.sock"
+	for s in $SERVICES; do
+		check_threads "$1" "$s" "$4"
+		check_root "$1" "$s" "$2"
+		check_diag "$1" "$s" "$3" "$4"
+	done
+	"$P" ctl "$1" poweroff >/dev/null || fail "$1: ctl poweroff"
+	wait_run "$1"
+	! grep -q "killed by seccomp" "$T/$1.err" ||
+		fail "$1: $(grep "killed by seccomp" "$T/$1.err")"
+}
+
+partition sbe emu strict 2
+partition sbl emu log 2
+partition sbo emu off 0
+if [ -r /dev/kvm ] && "$P" run --name sbk0 --accel kvm --timeout 10 \
+	"$B/guests/hello.igvm" >/dev/null 2>&1; then
+	partition sbk kvm strict 2
+else
+	echo "no usable /dev/kvm: kvm partition skipped"
+fi
+
+# Sidecar: with 3 VPs the APs' sidecar threads add their own filter
+# (Seccomp_filters 2); every other thread has the process filter only.
+start sbs --accel emu --cpus 3 --guest-cmdline pio=50000000 "$SMP" \
+	>"$T/sbs.out"
+i=0
+while [ $i -lt 50 ]; do
+	pid=$(hostpid sbs vmworker) &&
+		threads "$pid" | awk '$2 == 2 {f=1} END {exit !f}' && break
+	grep -q "killed by seccomp" "$T/sbs.err" && break
+	sleep 0.1
+	i=$((i + 1))
+done
+! grep -q "killed by seccomp" "$T/sbs.err" ||
+	fail "smp on emu: $(grep "seccomp" "$T/sbs.err" | head -n 2)"
+threads "$pid" >"$T/th"
+awk '$1 != 2 || ($2 != 1 && $2 != 2) {bad=1} $2 == 2 {n++}
+	END {exit bad || !n}' "$T/th" ||
+	fail "sidecar filters: $(cat "$T/th")"
+echo "sidecar threads with 2 filters: $(awk '$2 == 2' "$T/th" | wc -l)" \
+	>>"$T/seen"
+stop_run sbs
+
+# A forbidden call: init reports the seccomp kill and the syscall's name.
+image img
+for call in ptrace execve; do
+	manifest "$T/m" "v $SVC -- --violate $call"
+	start "sbv$call" --manifest "$T/m" "$T/img.igvm"
+	wait_grep "v: killed by seccomp (exit 159)" "$T/sbv$call.err" ||
+		fail "$call: no seccomp kill: $(cat "$T/sbv$call.err")"
+	grep -q "test-service: seccomp: killed by syscall $call (" \
+		"$T/sbv$call.err" || fail "$call: syscall not named"
+	! grep -q "was allowed" "$T/sbv$call.err" || fail "$call allowed"
+	stop_run "sbv$call"
+done
+cat "$T/seen"
+exit 0
