@@ -231,6 +231,7 @@ int main(int argc, char **argv)
 	(void)argc;
 	(void)argv;
 	log_init("hostcomm");
+	signal(SIGPIPE, SIG_IGN); /* a peer gone mid-write is an error return */
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &set, NULL); /* for the signal thread */

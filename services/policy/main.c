@@ -238,6 +238,7 @@ int main(int argc, char **argv)
 	(void)argc;
 	(void)argv;
 	log_init("policy");
+	signal(SIGPIPE, SIG_IGN); /* a peer gone mid-write is an error return */
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	pthread_condattr_init(&ca);

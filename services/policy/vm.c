@@ -270,11 +270,21 @@ static int policy_service(struct policy *p, Parapet__VmStatus **st_out)
 			*st_out = st;
 			return 0;
 		}
+		/* A fresh vmworker (the old one died before its state reached
+		 * init, or the new one died): the guest is lost, a crash. */
+		if (st && st->state && !strcmp(st->state, "created") &&
+		    !st->restored) {
+			ipc_free(&st->base);
+			break;
+		}
 		if (st)
 			ipc_free(&st->base);
 		usleep(20000);
 	}
-	return IPC_ERR_TIMEOUT;
+	policy_vm_ended(p, "crashed", 0,
+			"servicing failed: vmworker came back without its "
+			"saved state");
+	return IPC_ERR_UNAVAILABLE;
 }
 
 static const char *const vm_methods[PE_COUNT] = {

@@ -14,3 +14,4 @@ $(eval $(call unit_test,savestate_test,$(VMWORKER_SRCS)))
 # The live test boots the counter guest from this build.
 $(B)/obj/tests/savestate_test.o: CPPFLAGS += -DTEST_BUILD_DIR='"$(B)"'
 $(B)/tests/savestate_test: $(B)/guests/counter.igvm
+E2E_TESTS += tests/e2e/servicing.sh

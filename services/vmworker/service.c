@@ -310,6 +310,9 @@ int vmworker_service_main(void)
 
 	memset(&w, 0, sizeof(w));
 	main_thread = pthread_self();
+	/* A peer gone mid-write (init's channel, a log pipe) is an error
+	 * return, not the end of the guest. */
+	signal(SIGPIPE, SIG_IGN);
 	w.ram_fd = w.sidecar_fd = w.dtb_fd = w.saved_fd = -1;
 	pthread_mutex_init(&w.lock, NULL);
 	sigemptyset(&set);

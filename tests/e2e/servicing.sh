@@ -1,0 +1,140 @@
+#!/bin/sh
+# Servicing and service restarts under a running guest (DESIGN.md §8):
+# vmworker restarted 20 times with its state saved (counter guest, every
+# number once and in order; smp with sidecar CPUs keeps going), then
+# policy, hostcomm and diagd restarted 20 times each with no gap and no
+# repeat. BUILD is the build directory; exit 77 skips.
+set -u
+build=${BUILD:-build}
+P=$build/bin/parapet
+D=$build/bin/parapet-diag
+G=$build/guests
+tmp=$(mktemp -d)
+fails=0
+names=""
+
+cleanup() {
+	for n in $names; do
+		"$P" ctl "$n" poweroff >/dev/null 2>&1
+	done
+	sleep 1
+	for n in $names; do
+		[ -f "/run/parapet/$n/pid" ] && kill "$(cat "/run/parapet/$n/pid")" 2>/dev/null
+	done
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+fail() {
+	echo "FAIL: $*"
+	fails=$((fails + 1))
+	for f in "$tmp"/*.err; do
+		[ -f "$f" ] && { echo "--- $f"; tail -n 15 "$f"; }
+	done
+}
+
+[ "$(id -u)" -eq 0 ] || { echo "partitions need root here"; exit 77; }
+for f in "$P" "$D" "$G/counter.igvm" "$G/smp.igvm"; do
+	[ -e "$f" ] || { echo "missing $f"; exit 1; }
+done
+
+# boot NAME ARGS...: parapet run in the background, stdout to $tmp/NAME.out
+boot() {
+	n=$1
+	shift
+	names="$names $n"
+	"$P" run --name "$n" "$@" >"$tmp/$n.out" 2>"$tmp/$n.err" &
+	i=0
+	until "$D" --vm "$n" ps >/dev/null 2>&1; do
+		i=$((i + 1))
+		[ $i -gt 100 ] && { fail "$n did not come up"; return 1; }
+		sleep 0.1
+	done
+	# the guest prints before anything is restarted
+	i=0
+	until [ -s "$tmp/$n.out" ]; do
+		i=$((i + 1))
+		[ $i -gt 100 ] && { fail "$n printed nothing"; return 1; }
+		sleep 0.1
+	done
+}
+
+# restart NAME SVC COUNT: restarts through parapet-diag, each must succeed.
+restart() {
+	k=0
+	while [ $k -lt "$3" ]; do
+		"$D" --vm "$1" restart "$2" >/dev/null 2>>"$tmp/$1.diag" ||
+			fail "$1: restart $2 #$k failed"
+		sleep 0.05
+		k=$((k + 1))
+	done
+}
+
+# exact NAME: the counter's lines are 0, 1, 2, ... with nothing lost (a
+# last line cut short by the power-off does not count).
+exact() {
+	sed '$ { /^[0-9]*$/!d }' "$tmp/$1.out" | awk -v RS='\n' '
+	     NR - 1 != $1 { print "line " NR ": " $0; bad = 1; exit }
+	     END { exit bad }' ||
+		fail "$1: console numbers not exactly once in order"
+	[ "$(wc -l <"$tmp/$1.out")" -gt 20 ] || fail "$1: too few lines"
+}
+
+stop() {
+	"$P" ctl "$1" poweroff >/dev/null 2>&1
+	wait 2>/dev/null
+}
+
+accels="emu"
+if [ -w /dev/kvm ] && "$build/bin/parapet-vmworker" --standalone \
+	--accel kvm "$G/hello.igvm" >/dev/null 2>&1; then
+	accels="emu kvm"
+else
+	echo "kvm unusable here: servicing checked on emu only"
+fi
+
+for a in $accels; do
+	n=svc$a$$
+	boot "$n" --accel "$a" --timeout 60 --guest-cmdline delay_ms=2 \
+		"$G/counter.igvm" || continue
+	restart "$n" vmworker 20
+	sleep 0.3
+	stop "$n"
+	exact "$n"
+	got=$(grep -c "restored: blackout" "$tmp/$n.err")
+	[ "$got" -eq 20 ] || fail "$n: $got restored instances, want 20"
+	grep -q "crash" "$tmp/$n.err" && fail "$n: a crash was reported"
+	echo "$a: 20 restarts; blackouts (ms):" \
+		$(grep -o "blackout [0-9.]*" "$tmp/$n.err" | cut -d' ' -f2)
+done
+
+# smp with VPs 1-2 as sidecar CPUs, VP 1 looping on port writes: the
+# restarted vmworker carries the sidecar state and the loop finishes.
+n=smp$$
+boot "$n" --accel emu --cpus 3 --sidecar-cpus 1-2 --timeout 60 \
+	--guest-cmdline pio=3000000 "$G/smp.igvm" ||
+	grep -q "smp: vp1 pio" "$tmp/$n.out" || fail "smp did not start"
+restart "$n" vmworker 2
+wait_end=0
+while [ $wait_end -lt 300 ] && ! grep -q "smp: vp1 pio" "$tmp/$n.out"; do
+	sleep 0.1
+	wait_end=$((wait_end + 1))
+done
+grep -q "smp: vp1 pio 3000000 in" "$tmp/$n.out" ||
+	fail "smp: VP 1's loop did not finish across servicing"
+stop "$n"
+
+# The other services: restarts never pause the guest or lose a byte.
+n=svcs$$
+boot "$n" --accel emu --timeout 90 --guest-cmdline delay_ms=2 \
+	"$G/counter.igvm" && {
+	for s in policy hostcomm diagd; do
+		restart "$n" "$s" 20
+	done
+	sleep 0.3
+	stop "$n"
+	exact "$n"
+}
+
+[ $fails -eq 0 ] && echo "servicing: all checks passed"
+[ $fails -eq 0 ]
