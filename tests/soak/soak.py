@@ -244,7 +244,13 @@ class Soak:
         old = self.p.pid("vmworker")
         self.log_from = os.path.getsize(self.p.err)
         t0 = time.monotonic()
-        r = self.p.diag("restart", "vmworker", timeout=60)
+        try:
+            r = self.p.diag("restart", "vmworker", timeout=60)
+        except subprocess.TimeoutExpired:
+            self.failures.append("restart vmworker: no answer in 60 s "
+                                 "(at %d kills)" % self.total_kills())
+            self.note("servicing: no answer in 60 s")
+            return
         if r.returncode != 0 or "servicing" not in r.stdout:
             self.failures.append("restart vmworker: %s %s" % (
                 r.stdout.strip(), r.stderr.strip()))
@@ -341,9 +347,7 @@ def check_log(errlog, s):
         if n < s.kills[svc]:
             problems.append("%s: %d kills, %d logged with reason" % (
                 svc, s.kills[svc], n))
-    n = errlog.count("vmworker: exited 0; restarting as requested") + \
-        errlog.count("vmworker: ") * 0
-    req = errlog.count("restarting as requested")
+    req = errlog.count("vmworker: exited 0; restarting as requested")
     if req < s.servicings:
         problems.append("%d servicings, %d 'restarting as requested'" % (
             s.servicings, req))
