@@ -297,6 +297,9 @@ class Soak:
         acts = [self.kill9] * 6 + [self.servicing, self.stopcont, self.trace]
         n = 0
         while time.monotonic() < end and self.total_kills() < self.max_kills:
+            if self.p.proc.poll() is not None:
+                fail("the partition ended mid-soak (parapet run exit %d): "
+                     "%s" % (self.p.proc.returncode, self.p.errlog()[-1500:]))
             act = random.choice(acts)
             self.note(act.__name__)
             act()
