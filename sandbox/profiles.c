@@ -158,6 +158,12 @@ static const struct rule sidecar_rules[] = {
 	{ SCMP_SYS(madvise), ALLOW, 0, 0 }, /* thread exit frees its stack */
 	{ SCMP_SYS(exit), ALLOW, 0, 0 },
 	{ SCMP_SYS(exit_group), ALLOW, 0, 0 },
+	/* emu: Unicorn allocates while it runs the VP (translation blocks,
+	 * and in 2.0.1 its store slow path); never executable memory */
+	{ SCMP_SYS(brk), ALLOW, 0, 0 },
+	{ SCMP_SYS(mmap), ARG_NOBITS, 2, PROT_EXEC },
+	{ SCMP_SYS(munmap), ALLOW, 0, 0 },
+	{ SCMP_SYS(mremap), ALLOW, 0, 0 },
 };
 
 /* The vCPU ioctls vmworker uses after start (the VM, its memory and its
