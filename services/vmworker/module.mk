@@ -15,3 +15,4 @@ $(eval $(call unit_test,savestate_test,$(VMWORKER_SRCS)))
 $(B)/obj/tests/savestate_test.o: CPPFLAGS += -DTEST_BUILD_DIR='"$(B)"'
 $(B)/tests/savestate_test: $(B)/guests/counter.igvm
 E2E_TESTS += tests/e2e/servicing.sh
+$(eval $(call bench,servicing,bench/servicing.c bench/proc.c bench/report.c))

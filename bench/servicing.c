@@ -1,0 +1,129 @@
+/* bench/servicing: servicing_blackout_p50 / _p99 (DESIGN.md §10). A
+ * counter guest runs in a partition while vmworker is restarted with its
+ * state saved (`parapet-diag restart vmworker`) N times; each restored
+ * instance logs its blackout (last exit before the pause to the first VP
+ * run after the restore). Baseline: a cold boot of the same guest, whole
+ * `parapet run` to exit, same run. Also prints the whole restart time. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "bench/proc.h"
+#include "bench/report.h"
+
+#define MAX_RESTARTS 200
+
+static double percentile(double *v, size_t n, double p)
+{
+	size_t i;
+
+	bench_median(v, n); /* sorts */
+	i = (size_t)(p * (double)(n - 1) + 0.5);
+	return v[i < n ? i : n - 1];
+}
+
+/* Blackouts (ms) from the partition's vmworker log lines. */
+static size_t read_blackouts(const char *log, double *out, size_t max)
+{
+	FILE *f = fopen(log, "r");
+	char line[512];
+	size_t n = 0;
+
+	if (f == NULL)
+		return 0;
+	while (n < max && fgets(line, sizeof(line), f)) {
+		const char *p = strstr(line, "restored: blackout ");
+
+		if (p && sscanf(p, "restored: blackout %lf", &out[n]) == 1)
+			n++;
+	}
+	fclose(f);
+	return n;
+}
+
+static int run_restarts(const char *accel, int n, double *blackout,
+			size_t *n_black, double *restart_ms)
+{
+	const char *run[] = { proc_build_path("bin/parapet"),
+			      "run",
+			      "--name",
+			      "bench-svc",
+			      "--accel",
+			      accel,
+			      "--timeout",
+			      "300",
+			      "--guest-cmdline",
+			      "delay_ms=1",
+			      proc_build_path("guests/counter.igvm"),
+			      NULL };
+	const char *diag[] = { proc_build_path("bin/parapet-diag"),
+			       "--vm",
+			       "bench-svc",
+			       "restart",
+			       "vmworker",
+			       NULL };
+	const char *ps[] = { proc_build_path("bin/parapet-diag"), "--vm",
+			     "bench-svc", "ps", NULL };
+	int fd, i, status;
+	pid_t pid = proc_spawn_reader(run, &fd);
+
+	if (pid < 0)
+		return -1;
+	for (i = 0; i < 100 && proc_time(ps, 0) < 0; i++)
+		usleep(100000);
+	for (i = 0; i < n; i++) {
+		char buf[65536];
+
+		while (read(fd, buf, sizeof(buf)) == (ssize_t)sizeof(buf))
+			; /* keep the console flowing */
+		restart_ms[i] = proc_time(diag, 0) / 1e6;
+		if (restart_ms[i] < 0)
+			break;
+	}
+	*n_black = read_blackouts("/run/parapet/bench-svc/logs/vmworker.log",
+				  blackout, MAX_RESTARTS);
+	kill(pid, SIGTERM);
+	waitpid(pid, &status, 0);
+	close(fd);
+	return i == n ? 0 : -1;
+}
+
+int main(void)
+{
+	static double black[MAX_RESTARTS], restart[MAX_RESTARTS], cold[11];
+	int n = getenv("PARAPET_BENCH_QUICK") ? 10 : 50, i;
+	const char *cold_run[] = { proc_build_path("bin/parapet"),
+				   "run",
+				   "--accel",
+				   "emu",
+				   "--guest-cmdline",
+				   "count=1",
+				   proc_build_path("guests/counter.igvm"),
+				   NULL };
+	struct bench_row rows[2];
+	size_t nb = 0;
+	double cold_ms;
+
+	for (i = 0; i < 5; i++)
+		cold[i] = proc_time(cold_run, 0) / 1e6;
+	cold_ms = bench_median(cold, 5);
+	if (run_restarts("emu", n, black, &nb, restart) != 0 || nb == 0) {
+		fprintf(stderr, "bench servicing: restarts failed (%zu done)\n",
+			nb);
+		return 1;
+	}
+	rows[0] = (struct bench_row){ "servicing_blackout_p50", "ms",
+				      percentile(black, nb, 0.5), cold_ms,
+				      "cold boot (parapet run, emu)", 0 };
+	rows[1] = (struct bench_row){ "servicing_blackout_p99", "ms",
+				      percentile(black, nb, 0.99), cold_ms,
+				      "cold boot (parapet run, emu)", 0 };
+	printf("%zu restarts on emu; whole restart (parapet-diag) p50 %.1f "
+	       "ms, p99 %.1f ms\n",
+	       nb, percentile(restart, (size_t)n, 0.5),
+	       percentile(restart, (size_t)n, 0.99));
+	return bench_report("servicing", rows, 2) == 0 ? 0 : 1;
+}
