@@ -18,7 +18,7 @@
 #define DIAGD_SOCK	  "/run/parapet/host/diag.sock"
 #define DIAGD_MAX_JOBS	  16
 #define DIAGD_JOB_KEEP	  4
-#define DIAGD_RECV_MAX	  (64u * 1024)
+#define DIAGD_RECV_MAX	  (1024u * 1024)
 #define DIAGD_TRACE_REPLY (768u * 1024)
 
 struct diagd_trace;
