@@ -59,12 +59,16 @@ boot() {
 	done
 }
 
-# restart NAME SVC COUNT: restarts through parapet-diag, each must succeed.
+# restart NAME SVC COUNT: restarts through parapet-diag, each must succeed
+# (the first failure ends the series: the partition may be gone).
 restart() {
 	k=0
 	while [ $k -lt "$3" ]; do
-		"$D" --vm "$1" restart "$2" >/dev/null 2>>"$tmp/$1.diag" ||
-			fail "$1: restart $2 #$k failed"
+		if ! timeout 30 "$D" --vm "$1" restart "$2" >/dev/null \
+			2>>"$tmp/$1.diag"; then
+			fail "$1: restart $2 #$k failed: $(tail -n 1 "$tmp/$1.diag")"
+			return 1
+		fi
 		sleep 0.05
 		k=$((k + 1))
 	done
