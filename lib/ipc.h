@@ -218,6 +218,11 @@ struct ipc_client;
  * up later: calls wait for it up to their timeout). NULL on failure. */
 struct ipc_client *ipc_client_open(const struct ipc_client_config *cfg);
 void ipc_client_close(struct ipc_client *c);
+/* Re-sends a request that got no reply within resend_ms (nng's default
+ * is a minute). For servers that restart (vmworker): a request caught on
+ * the connection of an instance that just went is sent again to the next
+ * one. Only for methods that may run twice. */
+void ipc_client_set_resend(struct ipc_client *c, int resend_ms);
 
 /* Calls method with req (whose type must be the method's input type) and
  * waits for the reply, unpacked into *reply_out (the method's output

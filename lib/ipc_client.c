@@ -115,6 +115,13 @@ struct ipc_client *ipc_client_open(const struct ipc_client_config *cfg)
 	return c;
 }
 
+void ipc_client_set_resend(struct ipc_client *c, int resend_ms)
+{
+	for (unsigned i = 0; i < c->n_slots; i++)
+		nng_ctx_set_ms(c->slots[i].ctx, NNG_OPT_REQ_RESENDTIME,
+			       resend_ms);
+}
+
 void ipc_client_close(struct ipc_client *c)
 {
 	unsigned i;

@@ -206,6 +206,11 @@ static int policy_open(struct policy *p)
 	p->vm_quick =
 	    svcbase_client("policy", "vmworker", NULL,
 			   &parapet__vm_worker__descriptor, 500, p->trace);
+	/* vmworker restarts (servicing); its methods may run twice. */
+	if (p->vm)
+		ipc_client_set_resend(p->vm, 1000);
+	if (p->vm_quick)
+		ipc_client_set_resend(p->vm_quick, 250);
 	p->init =
 	    svcbase_client("policy", "init", NULL,
 			   &parapet__init_control__descriptor, 30000, p->trace);

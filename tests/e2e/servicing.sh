@@ -51,6 +51,7 @@ boot() {
 		sleep 0.1
 	done
 	# the guest prints before anything is restarted
+	[ -n "${QUIET_GUEST:-}" ] && return 0
 	i=0
 	until [ -s "$tmp/$n.out" ]; do
 		i=$((i + 1))
@@ -106,11 +107,13 @@ for a in $accels; do
 		"$G/counter.igvm" || continue
 	restart "$n" vmworker 20
 	sleep 0.3
+	got=$("$D" --vm "$n" ps --json | python3 -c '
+import json, sys
+print([s["restarts"] for s in json.load(sys.stdin) if s["name"] == "vmworker"][0])')
+	[ "$got" = 20 ] || fail "$n: vmworker restarted $got times, want 20"
 	stop "$n"
 	exact "$n"
-	got=$(grep -c "restored: blackout" "$tmp/$n.err")
-	[ "$got" -eq 20 ] || fail "$n: $got restored instances, want 20"
-	grep -q "crash" "$tmp/$n.err" && fail "$n: a crash was reported"
+	grep -q "guest crashed" "$tmp/$n.err" && fail "$n: a crash was reported"
 	echo "$a: 20 restarts; blackouts (ms):" \
 		$(grep -o "blackout [0-9.]*" "$tmp/$n.err" | cut -d' ' -f2)
 done
@@ -118,16 +121,17 @@ done
 # smp with VPs 1-2 as sidecar CPUs, VP 1 looping on port writes: the
 # restarted vmworker carries the sidecar state and the loop finishes.
 n=smp$$
-boot "$n" --accel emu --cpus 3 --sidecar-cpus 1-2 --timeout 60 \
-	--guest-cmdline pio=3000000 "$G/smp.igvm" ||
-	grep -q "smp: vp1 pio" "$tmp/$n.out" || fail "smp did not start"
+QUIET_GUEST=1 boot "$n" --accel emu --cpus 3 --sidecar-cpus 1-2 \
+	--timeout 90 --guest-cmdline pio=300000000 \
+	"$G/smp.igvm"
+sleep 0.5
 restart "$n" vmworker 2
 wait_end=0
-while [ $wait_end -lt 300 ] && ! grep -q "smp: vp1 pio" "$tmp/$n.out"; do
+while [ $wait_end -lt 600 ] && ! grep -q "smp: vp1 pio" "$tmp/$n.out"; do
 	sleep 0.1
 	wait_end=$((wait_end + 1))
 done
-grep -q "smp: vp1 pio 3000000 in" "$tmp/$n.out" ||
+grep -q "smp: vp1 pio 300000000 in" "$tmp/$n.out" ||
 	fail "smp: VP 1's loop did not finish across servicing"
 stop "$n"
 
