@@ -28,12 +28,10 @@ static int quick;
 
 static double boot_parapet(const char *accel)
 {
-	const char *argv[] = { proc_build_path("bin/parapet"),
-			       "run",
-			       "--accel",
-			       accel,
-			       proc_build_path("guests/hello.igvm"),
-			       NULL };
+	const char *argv[] = {
+		proc_build_path("bin/parapet"),	      "run", "--accel", accel,
+		proc_build_path("guests/hello.igvm"), NULL
+	};
 
 	return proc_time(argv, 0);
 }
@@ -95,10 +93,10 @@ static long pss_kb(pid_t pid, const char *file, int guest_only)
 	if (fp == NULL)
 		return 0;
 	while (fgets(line, sizeof(line), fp)) {
-		if (strchr(line, '-') && strchr(line, ':') &&
-		    line[0] != 'P' && strncmp(line, "Pss", 3))
-			in_guest = strstr(line, "/memfd:parapet-guest-ram") !=
-				   NULL;
+		if (strchr(line, '-') && strchr(line, ':') && line[0] != 'P' &&
+		    strncmp(line, "Pss", 3))
+			in_guest =
+			    strstr(line, "/memfd:parapet-guest-ram") != NULL;
 		if (sscanf(line, "Pss: %ld kB", &v) == 1 &&
 		    (!guest_only || in_guest))
 			sum += v;
@@ -225,8 +223,7 @@ static double pss_qemu(const char *accel)
 	return (double)kb / 1024.0;
 }
 
-static int pss_row(const char *accel, const char *qaccel,
-		   struct bench_row *row)
+static int pss_row(const char *accel, const char *qaccel, struct bench_row *row)
 {
 	double p[PSS_REPS];
 	int reps = quick ? 1 : PSS_REPS;
@@ -264,19 +261,19 @@ int main(void)
 	quick = getenv("PARAPET_BENCH_QUICK") != NULL;
 	if (!have_qemu)
 		fprintf(stderr, "boot: qemu-system-x86_64 missing: no rows\n");
-	for (size_t i = 0; have_qemu && i < sizeof(plan) / sizeof(*plan);
-	     i++) {
-		struct bench_row r = { plan[i].metric, plan[i].unit, 0, 0,
-				       plan[i].base, 0 };
+	for (size_t i = 0; have_qemu && i < sizeof(plan) / sizeof(*plan); i++) {
+		struct bench_row r = {
+			plan[i].metric, plan[i].unit, 0, 0, plan[i].base, 0
+		};
 
 		if (!strcmp(plan[i].accel, "kvm") && !have_kvm) {
 			fprintf(stderr, "%s: skipped (no /dev/kvm)\n",
 				plan[i].metric);
 			continue;
 		}
-		if ((plan[i].boot ? boot_row(plan[i].accel, plan[i].qaccel, &r)
-				  : pss_row(plan[i].accel, plan[i].qaccel,
-					    &r)) != 0) {
+		if ((plan[i].boot
+			 ? boot_row(plan[i].accel, plan[i].qaccel, &r)
+			 : pss_row(plan[i].accel, plan[i].qaccel, &r)) != 0) {
 			fprintf(stderr, "%s: failed\n", plan[i].metric);
 			continue;
 		}

@@ -115,11 +115,11 @@ int main(void)
 			nb);
 		return 1;
 	}
-	rows[0] = (struct bench_row){ "servicing_blackout_p50", "ms",
-				      percentile(black, nb, 0.5), cold_ms,
+	rows[0] = (struct bench_row){ "servicing_blackout_p50",	      "ms",
+				      percentile(black, nb, 0.5),     cold_ms,
 				      "cold boot (parapet run, emu)", 0 };
-	rows[1] = (struct bench_row){ "servicing_blackout_p99", "ms",
-				      percentile(black, nb, 0.99), cold_ms,
+	rows[1] = (struct bench_row){ "servicing_blackout_p99",	      "ms",
+				      percentile(black, nb, 0.99),    cold_ms,
 				      "cold boot (parapet run, emu)", 0 };
 	printf("%zu restarts on emu; whole restart (parapet-diag) p50 %.1f "
 	       "ms, p99 %.1f ms\n",

@@ -5,6 +5,10 @@
 #ifndef PARAPET_GUEST_ABI_H
 #define PARAPET_GUEST_ABI_H
 
+/* guests/module.mk reads the #defines below with sed: one space between
+ * name and value, so no alignment. */
+/* clang-format off */
+
 /* Guest-physical layout (identity mapped; see guests/README.md). */
 #define GUEST_GDT_GPA 0x1000ULL /* null, code64 (0x08), data (0x10) */
 #define GUEST_PML4_GPA 0x2000ULL
@@ -74,5 +78,7 @@ struct guest_start_vp {
 #define GUEST_MAILBOX_EINVAL 1 /* bad gpa, reserved, rip or rsp */
 #define GUEST_MAILBOX_ENOVP 2 /* vp_index out of range or is the BSP */
 #define GUEST_MAILBOX_EBUSY 3 /* VP already started */
+
+/* clang-format on */
 
 #endif

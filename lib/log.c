@@ -41,8 +41,7 @@ const char *log_procname(void)
 }
 
 /* One fprintf per line so lines from several threads do not interleave. */
-static void log_emit(const char *level, int errnum, const char *fmt,
-		     va_list ap)
+static void log_emit(const char *level, int errnum, const char *fmt, va_list ap)
 {
 	char msg[1024];
 

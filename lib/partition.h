@@ -24,15 +24,15 @@
 #define PARTITION_EXIT_SIGNAL_BASE 128
 
 /* Inside the partition. */
-#define PARTITION_IPC_DIR      "/run/parapet/ipc"
-#define PARTITION_INIT_SOCK    "/run/parapet/ipc/init.sock"
+#define PARTITION_IPC_DIR   "/run/parapet/ipc"
+#define PARTITION_INIT_SOCK "/run/parapet/ipc/init.sock"
 /* The trace tap's on/off flag: a u32 at offset 0 of this 4 KiB file (init
  * creates it, mode 0660; services map it MAP_SHARED, diagd sets it). */
 #define PARTITION_TRACE_FLAG	  "/run/parapet/ipc/trace.flag"
 #define PARTITION_TRACE_FLAG_SIZE 4096u
-#define PARTITION_HOST_DIR     "/run/parapet/host"
-#define PARTITION_FDT_PATH     "/sys/firmware/fdt"
-#define PARTITION_DT_BASE_PATH "/sys/firmware/devicetree/base"
+#define PARTITION_HOST_DIR	  "/run/parapet/host"
+#define PARTITION_FDT_PATH	  "/sys/firmware/fdt"
+#define PARTITION_DT_BASE_PATH	  "/sys/firmware/devicetree/base"
 
 /* Longest boot device tree the shim builds. */
 #define PARTITION_DTB_MAX (256u * 1024)

@@ -52,7 +52,7 @@ static void test_prefix_and_levels(void **state)
 	assert_null(strstr(out, "dbg 1"));
 	assert_non_null(strstr(out, "tester: info 2\n"));
 	assert_non_null(
-		strstr(out, "tester: warning: open x: No such file or directory"));
+	    strstr(out, "tester: warning: open x: No such file or directory"));
 	assert_non_null(strstr(out, "tester: warning: plain\n"));
 }
 

@@ -21,7 +21,7 @@ struct standalone_args {
 	const char *timeout;
 	const char *sidecar_cpus;    /* LIST, auto or none */
 	const char *sidecar_hotplug; /* exits before hot-plug */
-	bool no_coalesce; /* every sink write exits (benchmarks) */
+	bool no_coalesce;	     /* every sink write exits (benchmarks) */
 };
 
 int standalone_run(const struct standalone_args *args);
