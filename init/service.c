@@ -264,6 +264,11 @@ static void svc_died(struct init *in, struct service *s, int status)
 	enum svc_state was = s->state;
 	uint64_t now = util_now_ns();
 
+	/* What it sent last (a saved state before servicing) may still be
+	 * queued on its channel: read it before the next instance starts.
+	 * The peer is gone, so end of file follows the queued messages. */
+	for (int i = 0; i < 16 && s->chan >= 0; i++)
+		svc_on_channel(in, s);
 	svc_close_fds(s);
 	s->pid = 0;
 	s->deaths++;
