@@ -42,8 +42,15 @@ start dg --guest-cmdline delay_ms=20 "$COUNTER" >"$T/dg.out"
 wait_for "$RUNBASE/dg/diag.sock" || fail "no diag.sock: $(cat "$T/dg.err")"
 wait_diag || fail "diagd does not answer"
 
-# ps: the four services, running
-diag ps >"$T/ps" || fail "ps"
+# ps: the four services, running (vmworker may still be creating its VM:
+# give it a few seconds)
+i=0
+while [ $i -lt 100 ]; do
+	diag ps >"$T/ps" || fail "ps"
+	[ "$(grep -c ' running ' "$T/ps")" -ge 4 ] && break
+	sleep 0.1
+	i=$((i + 1))
+done
 for s in policy hostcomm vmworker diagd; do
 	grep -q "^$s .* running " "$T/ps" || fail "ps: $s not running: $(cat "$T/ps")"
 done
