@@ -3,6 +3,7 @@
  * the VTL2 hole, crashes, and the VP context checks. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -284,6 +285,66 @@ static void test_set_regs_outside_long_mode(void **state)
 	teardown_vm(&f);
 }
 
+/* Hostile page tables under the GDT. Unicorn reads a selector's
+ * descriptor through its MMU when the selector is written; a fault there
+ * would longjmp out of uc_reg_write and take the process down. Each row
+ * passes vpregs_check; whether the accelerator takes it or refuses it,
+ * the process lives on and the VP takes a good context afterwards. */
+static void test_set_regs_hostile_tables(void **state)
+{
+	const struct accel_ops *ops = accel_or_skip(state);
+	static const uint8_t hlt[] = { 0xf4 };
+	const uint64_t pml4_gpa = 0x300000, pdpt_gpa = 0x301000;
+	static const struct {
+		const char *what;
+		uint64_t pml4e, pdpte; /* flags; addresses are filled in */
+		bool pd_reserved, pae32;
+	} rows[] = {
+		{ "1 GiB page", 0x3, 0x83, false, false },
+		{ "PS in the PML4", 0x83, 0x3, false, false },
+		{ "NX with EFER.NXE clear", 0x3, 0x3 | (1ull << 63), false,
+		  false },
+		{ "reserved bits in a 2 MiB page", 0x3, 0x3, true, false },
+		{ "32-bit PAE paging", 0x3, 0x1, false, true },
+	};
+	struct fixture f;
+	size_t i;
+
+	assert_int_equal(setup_vm(&f, ops, 1, hlt, sizeof(hlt)), 0);
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		uint64_t *pml4 = vm_gpa_ptr(&f.vm, pml4_gpa, 4096);
+		uint64_t *pdpt = vm_gpa_ptr(&f.vm, pdpt_gpa, 4096);
+		uint64_t *pd = vm_gpa_ptr(&f.vm, GUEST_PD_GPA, 4096);
+		uint64_t pd0 = pd[0];
+		struct vp_regs r = f.regs;
+		char why[128];
+		int rc;
+
+		memset(pml4, 0, 4096);
+		memset(pdpt, 0, 4096);
+		pml4[0] = pdpt_gpa | rows[i].pml4e;
+		pdpt[0] =
+		    (rows[i].pdpte & 0x80 ? 0 : GUEST_PD_GPA) | rows[i].pdpte;
+		if (rows[i].pd_reserved)
+			pd[0] |= 1ull << 13;
+		r.cr3 = pml4_gpa;
+		if (rows[i].pae32) {
+			/* CR3 names the 4-entry PDPT: entry 0 is the PD. */
+			pml4[0] = GUEST_PD_GPA | 0x1;
+			r.efer = 0;
+			r.seg[VP_CS].attrib = 0xc09b;
+		}
+		assert_int_equal(vpregs_check(&r, why, sizeof(why)), 0);
+		rc = ops->vp_set_regs(f.vm.vps[0].avp, &r);
+		print_message("%s: %s\n", rows[i].what,
+			      rc == 0 ? "taken" : "refused");
+		pd[0] = pd0;
+		/* The VP still takes a good context afterwards. */
+		assert_int_equal(ops->vp_set_regs(f.vm.vps[0].avp, &f.regs), 0);
+	}
+	teardown_vm(&f);
+}
+
 #define BOTH(fn)                                                               \
 	{ #fn "/emu", fn, NULL, NULL, &emu_ops },                              \
 	{                                                                      \
@@ -299,6 +360,7 @@ int main(void)
 		BOTH(test_invalid_instruction_crashes),
 		BOTH(test_spin_is_stoppable),
 		BOTH(test_set_regs_outside_long_mode),
+		BOTH(test_set_regs_hostile_tables),
 		cmocka_unit_test(test_device_table),
 		cmocka_unit_test(test_vpregs_check),
 	};

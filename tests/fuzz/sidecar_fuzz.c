@@ -72,6 +72,14 @@ static void identity_map(void)
 	}
 }
 
+/* libFuzzer ends a timed run with exit(): the sidecar thread must not be
+ * left running while the process tears itself down. */
+static void teardown(void)
+{
+	sidecar_stop(&sc);
+	sidecar_destroy(&sc);
+}
+
 static void setup(void)
 {
 	struct vm_config cfg = { .accel = &accel_emu_ops,
@@ -90,6 +98,7 @@ static void setup(void)
 	if (sidecar_create(&sc, &vm, &scfg) != 0 || sidecar_start(&sc) != 0 ||
 	    vm.cfg.accel->vp_set_regs(vm.vps[1].avp, &base) != 0)
 		abort();
+	atexit(teardown);
 }
 
 /* Overlays the page with fuzzed bytes, except the words the two sides
