@@ -4,6 +4,7 @@
  * way (DESIGN.md §9, §11). */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -18,23 +19,52 @@
 
 static const char ctl_usage[] =
     "usage: parapet ctl NAME poweroff|reset|pause|resume|status [--json]\n"
+    "       parapet ctl NAME service [--binary PATH] [--json]\n"
+    "  service: restart vmworker with the guest's state saved and restored\n"
+    "           (the guest keeps running); --binary runs PATH from now on\n"
     "exit: 0 done, 1 failed (unknown VM, refused, no answer), 2 bad "
     "usage\n";
 
-static const char *const ctl_commands[] = { "poweroff", "reset", "pause",
-					    "resume", "status" };
+static const char *const ctl_commands[] = { "poweroff", "reset",  "pause",
+					    "resume",	"status", "service" };
 
-static int ctl_parse(int argc, char **argv, const char **name, const char **cmd,
-		     int *json)
+struct ctl_args {
+	const char *name, *cmd;
+	char binary[4096]; /* absolute; "" for none */
+	int json;
+};
+
+/* --binary PATH: made absolute here, checked by the partition's init. */
+static int ctl_binary(struct ctl_args *a, const char *path)
+{
+	if (path == NULL || *path == '\0') {
+		fprintf(stderr, "parapet ctl: --binary needs a path\n%s",
+			ctl_usage);
+		return 2;
+	}
+	if (realpath(path, a->binary) == NULL) {
+		fprintf(stderr, "parapet ctl: --binary %s: %s\n", path,
+			strerror(errno));
+		return 2;
+	}
+	return 0;
+}
+
+static int ctl_parse(int argc, char **argv, struct ctl_args *a)
 {
 	const char *ops[2];
-	int n = 0;
+	int n = 0, rc;
 
-	*json = 0;
+	a->json = 0;
+	a->binary[0] = '\0';
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--json"))
-			*json = 1;
-		else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+			a->json = 1;
+		else if (!strcmp(argv[i], "--binary")) {
+			rc = ctl_binary(a, i + 1 < argc ? argv[++i] : NULL);
+			if (rc != 0)
+				return rc;
+		} else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
 			return fputs(ctl_usage, stdout), -1;
 		else if (argv[i][0] == '-' || n == 2)
 			return fprintf(stderr,
@@ -46,13 +76,18 @@ static int ctl_parse(int argc, char **argv, const char **name, const char **cmd,
 	}
 	if (n != 2)
 		return fputs(ctl_usage, stderr), 2;
-	*name = ops[0];
-	*cmd = ops[1];
+	a->name = ops[0];
+	a->cmd = ops[1];
+	if (a->binary[0] != '\0' && strcmp(a->cmd, "service") != 0) {
+		fprintf(stderr, "parapet ctl: --binary goes with 'service' "
+				"only\n");
+		return 2;
+	}
 	for (size_t i = 0; i < sizeof(ctl_commands) / sizeof(*ctl_commands);
 	     i++)
-		if (!strcmp(*cmd, ctl_commands[i]))
+		if (!strcmp(a->cmd, ctl_commands[i]))
 			return 0;
-	fprintf(stderr, "parapet ctl: unknown command '%s'\n%s", *cmd,
+	fprintf(stderr, "parapet ctl: unknown command '%s'\n%s", a->cmd,
 		ctl_usage);
 	return 2;
 }
@@ -80,8 +115,7 @@ static void ctl_print(const char *name, const Parapet__HostCommandDone *d,
 	putchar('\n');
 }
 
-static int ctl_call(const char *sock, const char *name, const char *cmd,
-		    int json)
+static int ctl_call(const char *sock, const struct ctl_args *a)
 {
 	struct ipc_client_config cfg = {
 		.name = "ctl",
@@ -97,32 +131,35 @@ static int ctl_call(const char *sock, const char *name, const char *cmd,
 
 	if (c == NULL)
 		return 1;
-	pc.command = (char *)(uintptr_t)cmd;
+	pc.command = (char *)(uintptr_t)a->cmd;
+	if (a->binary[0] != '\0')
+		pc.binary = (char *)(uintptr_t)a->binary;
 	rc = ipc_call(c, "Command", &pc.base, (ProtobufCMessage **)&d);
 	ipc_client_close(c);
 	if (rc != 0) {
 		fprintf(stderr,
 			"parapet ctl: %s: no answer from the "
 			"partition: %s\n",
-			name, ipc_strerror(rc));
+			a->name, ipc_strerror(rc));
 		return 1;
 	}
 	if (!d->ok) {
-		fprintf(stderr, "parapet ctl: %s: %s: %s\n", name, cmd,
+		fprintf(stderr, "parapet ctl: %s: %s: %s\n", a->name, a->cmd,
 			d->error ? d->error : "failed");
 		rc = 1;
 	} else
-		ctl_print(name, d, json);
+		ctl_print(a->name, d, a->json);
 	ipc_free(&d->base);
 	return rc;
 }
 
 int ctl_main(int argc, char **argv)
 {
-	const char *name, *cmd;
+	static struct ctl_args a;
 	char base[3000], err[256], sock[4200];
 	struct stat st;
-	int json, rc = ctl_parse(argc, argv, &name, &cmd, &json);
+	int rc = ctl_parse(argc, argv, &a);
+	const char *name = a.name;
 
 	if (rc != 0)
 		return rc < 0 ? 0 : rc;
@@ -140,5 +177,5 @@ int ctl_main(int argc, char **argv)
 			name, strerror(errno));
 		return 1;
 	}
-	return ctl_call(sock, name, cmd, json);
+	return ctl_call(sock, &a);
 }

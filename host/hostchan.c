@@ -32,12 +32,15 @@ struct parked_poll {
 	uint64_t deadline;
 };
 
+#define HC_BINARY_MAX 1400 /* init's limit for a service's binary path */
+
 struct hc_cmd {
 	bool used, sent;
 	uint64_t id, queued_ns, sent_ns;
 	char command[32];
 	struct ipc_request *req; /* the ctl request waiting */
 	Parapet__HostCommandDone *out;
+	char binary[HC_BINARY_MAX]; /* service --binary; "" for none */
 };
 
 struct hostchan {
@@ -90,10 +93,13 @@ static int on_console(struct ipc_request *req, const ProtobufCMessage *in,
 		uint64_t from =
 		    b->offset > h->out_offset ? b->offset : h->out_offset;
 
-		if (h->first_console_ns == 0)
+		/* An empty batch past the end only declares a gap. */
+		if (end > from && h->first_console_ns == 0)
 			h->first_console_ns = util_now_ns();
-		hc_write_all(h->out_fd, b->data.data + (from - b->offset),
-			     (size_t)(end - from));
+		if (end > from)
+			hc_write_all(h->out_fd,
+				     b->data.data + (from - b->offset),
+				     (size_t)(end - from));
 		h->out_offset = end;
 	}
 	ack->has_acked = 1;
@@ -166,6 +172,8 @@ static Parapet__HostCommand *hc_command_msg(struct ipc_request *req,
 	parapet__host_command__init(hc);
 	parapet__policy_command__init(pc);
 	pc->command = hc_strdup(req, c->command);
+	if (c->binary[0] != '\0')
+		pc->binary = hc_strdup(req, c->binary);
 	hc->has_id = 1;
 	hc->id = c->id;
 	hc->command = pc;
@@ -359,6 +367,8 @@ static int on_ctl_command(struct ipc_request *req, const ProtobufCMessage *in,
 
 	if (pc->command == NULL || strlen(pc->command) >= 32)
 		return hc_ctl_refuse(req, o, "bad command");
+	if (pc->binary != NULL && strlen(pc->binary) >= HC_BINARY_MAX)
+		return hc_ctl_refuse(req, o, "binary path too long");
 	pthread_mutex_lock(&h->lock);
 	if (h->vm_ended)
 		rc = hc_ctl_refuse(req, o, "VM not running (it has ended)");
@@ -367,9 +377,14 @@ static int on_ctl_command(struct ipc_request *req, const ProtobufCMessage *in,
 
 		if (c->used)
 			continue;
-		*c = (struct hc_cmd){ true, false, ++h->next_id, util_now_ns(),
-				      0,    "",	   req,		 o };
+		*c = (struct hc_cmd){ .used = true,
+				      .id = ++h->next_id,
+				      .queued_ns = util_now_ns(),
+				      .req = req,
+				      .out = o };
 		snprintf(c->command, sizeof(c->command), "%s", pc->command);
+		snprintf(c->binary, sizeof(c->binary), "%s",
+			 pc->binary ? pc->binary : "");
 		rc = IPC_ASYNC;
 		break;
 	}

@@ -3,11 +3,13 @@
  * event loop through an eventfd; the loop answers (ipc_request_finish)
  * at once (Ps, Logs, Poweroff) or when the service is ready or gone
  * (Start, Restart, Stop). */
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "init.pb-c.h"
@@ -209,6 +211,38 @@ static int ctl_do_logs(struct init *in, struct ctl_req *r)
 	return out->logs == NULL && in->n_svc ? IPC_ERR_NOMEM : 0;
 }
 
+/* Restart with a binary: an absolute path to an executable regular
+ * file, kept for every later start of the service (unless only
+ * checked). */
+static int ctl_set_binary(struct ctl_req *r, struct service *s,
+			  const char *path, bool apply)
+{
+	char msg[1600];
+	struct stat st;
+
+	if (r->method != CTL_RESTART)
+		snprintf(msg, sizeof(msg), "a binary is for Restart only");
+	else if (path[0] != '/' || strlen(path) >= sizeof(s->path))
+		snprintf(msg, sizeof(msg),
+			 "binary '%.1400s': not an absolute path", path);
+	else if (stat(path, &st) != 0)
+		snprintf(msg, sizeof(msg), "binary %.1400s: %s", path,
+			 strerror(errno));
+	else if (!S_ISREG(st.st_mode) || access(path, X_OK) != 0)
+		snprintf(msg, sizeof(msg),
+			 "binary %.1400s: not an executable file", path);
+	else {
+		if (!apply)
+			return 0;
+		log_info("%s: next instances run %s (was %s)", s->m.name, path,
+			 s->path);
+		snprintf(s->path, sizeof(s->path), "%s", path);
+		return 0;
+	}
+	ipc_request_set_error(r->req, msg);
+	return -1;
+}
+
 /* Start, Stop, Restart: the reply waits on the service. */
 static int ctl_do_service(struct init *in, struct ctl_req *r)
 {
@@ -219,6 +253,11 @@ static int ctl_do_service(struct init *in, struct ctl_req *r)
 		ipc_request_set_error(r->req, "no such service");
 		return IPC_ERR_HANDLER;
 	}
+	if (q->binary != NULL &&
+	    ctl_set_binary(r, s, q->binary, !q->check_only) != 0)
+		return IPC_ERR_INVAL;
+	if (q->check_only)
+		return 0;
 	if (s->pending != NULL || in->powering_off)
 		return IPC_ERR_UNAVAILABLE;
 	s->pending = r;

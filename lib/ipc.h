@@ -232,7 +232,7 @@ void ipc_client_set_resend(struct ipc_client *c, int resend_ms);
 int ipc_call(struct ipc_client *c, const char *method,
 	     const ProtobufCMessage *req, ProtobufCMessage **reply_out);
 /* The Error.message of the last ERROR reply ipc_call returned on this
- * thread ("" if it had none). */
+ * thread ("" if it had none; every call clears it). */
 const char *ipc_last_error(void);
 /* The built-in Stats method of any server. */
 int ipc_call_stats(struct ipc_client *c, ProtobufCMessage **reply_out);

@@ -256,6 +256,7 @@ int ipc_call(struct ipc_client *c, const char *method,
 	const ProtobufCMethodDescriptor *md;
 
 	*reply_out = NULL;
+	client_last_error[0] = '\0';
 	md = protobuf_c_service_descriptor_get_method_by_name(c->service,
 							      method);
 	if (md == NULL || req == NULL || req->descriptor != md->input)

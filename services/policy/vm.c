@@ -240,14 +240,27 @@ int policy_vm_ended(struct policy *p, const char *state, int value,
 	return 0;
 }
 
-/* Servicing: save, restart vmworker, wait for the restored VM. */
-static int policy_service(struct policy *p, Parapet__VmStatus **st_out)
+/* Servicing: save, restart vmworker (binary: an update, or NULL for the
+ * same one), wait for the restored VM. */
+static int policy_service(struct policy *p, const char *binary,
+			  Parapet__VmStatus **st_out)
 {
 	Parapet__ServiceRef ref = PARAPET__SERVICE_REF__INIT;
 	ProtobufCMessage *reply = NULL;
 	uint64_t until;
 	int rc;
 
+	/* A binary init cannot run is refused before the guest pauses. */
+	if (binary != NULL) {
+		ref.name = (char *)(uintptr_t) "vmworker";
+		ref.binary = (char *)(uintptr_t)binary;
+		ref.has_check_only = ref.check_only = 1;
+		if ((rc = ipc_call(p->init, "Restart", &ref.base, &reply)) != 0)
+			return rc;
+		ipc_free(reply);
+		reply = NULL;
+		ref.has_check_only = ref.check_only = 0;
+	}
 	policy_set_state(p, PS_SAVING);
 	if ((rc = policy_vm_call(p, "Save", NULL)) != 0) {
 		policy_set_state(p, PS_RUNNING);
@@ -255,6 +268,7 @@ static int policy_service(struct policy *p, Parapet__VmStatus **st_out)
 	}
 	policy_set_state(p, PS_RESTORING);
 	ref.name = (char *)(uintptr_t) "vmworker";
+	ref.binary = (char *)(uintptr_t)binary;
 	if ((rc = ipc_call(p->init, "Restart", &ref.base, &reply)) != 0)
 		return rc;
 	ipc_free(reply);
@@ -310,7 +324,8 @@ static int policy_refuse(struct ipc_request *req, const char *cmd,
 		   : IPC_ERR_DENIED;
 }
 
-static int policy_do(struct policy *p, int ev, Parapet__VmStatus **st)
+static int policy_do(struct policy *p, int ev,
+		     const Parapet__PolicyCommand *cmd, Parapet__VmStatus **st)
 {
 	int rc;
 
@@ -331,7 +346,7 @@ static int policy_do(struct policy *p, int ev, Parapet__VmStatus **st)
 	case PE_RESET:
 		return policy_reboot(p);
 	case PE_SAVE:
-		return policy_service(p, st);
+		return policy_service(p, cmd->binary, st);
 	default:
 		return 0;
 	}
@@ -352,9 +367,15 @@ int policy_command(struct policy *p, struct ipc_request *req,
 	}
 	if (ev != PE_COUNT && pstate_next(cur, (enum pevent)ev) == PS_INVALID)
 		return policy_refuse(req, cmd->command, cur);
-	rc = ev == PE_COUNT ? 0 : policy_do(p, ev, vm_out);
+	if (cmd->binary != NULL && ev != PE_SAVE) {
+		ipc_request_set_error(req, "a binary goes with 'service' only");
+		return IPC_ERR_INVAL;
+	}
+	rc = ev == PE_COUNT ? 0 : policy_do(p, ev, cmd, vm_out);
 	if (rc == IPC_ERR_UNKNOWN_METHOD && ev == PE_RESET)
 		ipc_request_set_error(req, "reset: this vmworker has no Reset");
+	else if (rc != 0 && ipc_last_error()[0] != '\0')
+		ipc_request_set_error(req, ipc_last_error());
 	else if (rc != 0)
 		ipc_request_set_error(req, ipc_strerror(rc));
 	if (rc != 0)
