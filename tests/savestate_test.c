@@ -220,7 +220,13 @@ static void expect_refused(uint8_t *buf, size_t len, const char *want)
 			 -1);
 	if (strstr(err, want) == NULL)
 		fail_msg("error '%s' lacks '%s'", err, want);
-	assert_int_equal(atomic_load(&b.vm.vps[0].state), VP_NOT_STARTED);
+	for (unsigned i = 0; i < 2; i++) {
+		assert_int_equal(atomic_load(&b.vm.vps[i].state),
+				 VP_NOT_STARTED);
+		assert_int_equal(b.vm.vps[i].counters.exits_pio, 0);
+	}
+	assert_int_equal(atomic_load(&b.vm.devs.mailbox_status),
+			 GUEST_MAILBOX_OK);
 	assert_int_equal(b.vm.start_ns, 0);
 	assert_int_equal(console_ring_used(&b.con.in), 0);
 	box_destroy(&b);
@@ -258,6 +264,74 @@ static void edit_duplicate(Parapet__SavedState *st)
 static void edit_selector(Parapet__SavedState *st)
 {
 	st->vps[0]->seg[VP_SS]->selector = 0x40;
+}
+
+/* The same for VP 1: VP 0's state, valid, must not be applied alone. */
+static void edit_selector_ap(Parapet__SavedState *st)
+{
+	st->vps[1]->seg[VP_SS]->selector = 0x40;
+}
+
+static void edit_mailbox(Parapet__SavedState *st)
+{
+	st->mailbox_status = 7;
+}
+
+static void edit_refusals(Parapet__SavedState *st)
+{
+	st->vps[1]->vtl2_refused = st->vps[1]->exits_mmio + 1;
+}
+
+/* Each edit on a fresh state must be refused with want in the error. */
+static void expect_edit_refused(void (*edit)(Parapet__SavedState *st),
+				const char *want)
+{
+	uint8_t *buf;
+	size_t len;
+
+	make_state(&buf, &len);
+	repack(&buf, &len, edit);
+	expect_refused(buf, len, want);
+	free(buf);
+}
+
+static void test_corrupt_fields(void **state)
+{
+	(void)state;
+	expect_edit_refused(edit_selector_ap, "refused VP 1");
+	expect_edit_refused(edit_mailbox, "mailbox status 7");
+	expect_edit_refused(edit_refusals, "more VTL2 refusals");
+}
+
+/* Port and MMIO exit totals (refused VTL2 accesses count as MMIO exits)
+ * stay the same across any number of save/restore cycles. */
+static void test_counters_carried(void **state)
+{
+	uint64_t pio, mmio;
+	uint8_t *buf;
+	size_t len;
+	char err[256];
+
+	(void)state;
+	make_state(&buf, &len);
+	for (int round = 0; round < 3; round++) {
+		struct box b;
+
+		box_create(&b, &accel_emu_ops, 2, dup(state_mem_fd));
+		assert_int_equal(
+		    savestate_restore(&b.vm, buf, len, err, sizeof(err)), 0);
+		for (unsigned i = 0; i < 2; i++) {
+			vp_exit_totals(&b.vm.vps[i], &pio, &mmio);
+			assert_int_equal(pio, 100 + i);
+			assert_int_equal(mmio, 7 + i);
+			assert_int_equal(b.vm.vps[i].counters.vtl2_refused,
+					 7 + i);
+		}
+		free(buf);
+		assert_int_equal(savestate_save(&b.vm, &buf, &len), 0);
+		box_destroy(&b);
+	}
+	free(buf);
 }
 
 static void test_corrupt_states(void **state)
@@ -423,6 +497,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_corrupt_states),
+		cmocka_unit_test(test_corrupt_fields),
+		cmocka_unit_test(test_counters_carried),
 		{ "test_live_carry/emu", test_live_carry, NULL, NULL, &emu },
 		{ "test_live_carry/kvm", test_live_carry, NULL, NULL, &kvm },
 	};

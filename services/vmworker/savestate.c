@@ -8,6 +8,7 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "lib/guest_abi.h"
 #include "lib/ipc.h"
 #include "lib/log.h"
 #include "savedstate.pb-c.h"
@@ -321,6 +322,12 @@ static int check_vp(struct vm *vm, const Parapet__SavedVp *s, uint64_t *seen,
 	if (s->run_state > PARAPET__SAVED_VP__RUN_STATE__HALTED)
 		return fail(err, err_len, "saved VP %u: run state %d", s->index,
 			    s->run_state);
+	/* exits_mmio is a total (vp_exit_totals) that counts the refused
+	 * VTL2 accesses too. */
+	if (s->vtl2_refused > s->exits_mmio)
+		return fail(err, err_len,
+			    "saved VP %u: more VTL2 refusals than MMIO exits",
+			    s->index);
 	if ((s->has_xsave && s->xsave.len != VP_EXTRA_XSAVE) ||
 	    (s->has_vcpu_events && s->vcpu_events.len > VP_EXTRA_EVENTS) ||
 	    s->n_msrs > VP_EXTRA_MAX_MSRS)
@@ -376,6 +383,9 @@ static int check_state(struct vm *vm, const Parapet__SavedState *st, char *err,
 	for (i = 0; i < st->n_vps; i++)
 		if (check_vp(vm, st->vps[i], &seen, err, err_len) != 0)
 			return -1;
+	if (st->mailbox_status > GUEST_MAILBOX_EBUSY)
+		return fail(err, err_len, "saved mailbox status %u",
+			    st->mailbox_status);
 	if (st->ap_template == NULL ||
 	    check_regs(st->ap_template, false, err, err_len) != 0)
 		return fail(err, err_len, "saved state: bad AP template");
@@ -404,20 +414,31 @@ static int apply_extra(struct vm *vm, struct vp *vp, const Parapet__SavedVp *s)
 	return vm->cfg.accel->vp_set_extra(vp->avp, &x);
 }
 
-static int apply_vp(struct vm *vm, const Parapet__SavedVp *s)
+/* The accelerator's part: the only one that can still refuse. */
+static int apply_vp_regs(struct vm *vm, const Parapet__SavedVp *s)
+{
+	struct vp *vp = &vm->vps[s->index];
+	struct vp_regs r;
+
+	if (s->run_state == PARAPET__SAVED_VP__RUN_STATE__NOT_STARTED)
+		return 0;
+	regs_from_saved(s, &r);
+	if (vm->cfg.accel->vp_set_regs(vp->avp, &r) != 0 ||
+	    apply_extra(vm, vp, s) != 0)
+		return -1;
+	return 0;
+}
+
+/* Run state, counters and sidecar state, once every VP's registers were
+ * taken: a refusal leaves every VP as it was (not started). */
+static void apply_vp_state(struct vm *vm, const Parapet__SavedVp *s)
 {
 	struct vp *vp = &vm->vps[s->index];
 	struct sidecar *sc = vm->sidecar;
-	struct vp_regs r;
 
-	regs_from_saved(s, &r);
-	if (s->run_state != PARAPET__SAVED_VP__RUN_STATE__NOT_STARTED &&
-	    (vm->cfg.accel->vp_set_regs(vp->avp, &r) != 0 ||
-	     apply_extra(vm, vp, s) != 0))
-		return -1;
 	atomic_store(&vp->state, (int)s->run_state);
 	vp->counters.exits_pio = s->exits_pio;
-	vp->counters.exits_mmio = s->exits_mmio;
+	vp->counters.exits_mmio = s->exits_mmio - s->vtl2_refused;
 	vp->counters.vtl2_refused = s->vtl2_refused;
 	if (sc != NULL && s->index < SIDECAR_MAX_VPS) {
 		sc->intercepts[s->index] = s->sidecar_exits;
@@ -427,7 +448,6 @@ static int apply_vp(struct vm *vm, const Parapet__SavedVp *s)
 			atomic_fetch_or(&sc->hotplugged, 1ull << s->index);
 		}
 	}
-	return 0;
 }
 
 static void apply_uart(struct vm *vm, const Parapet__SavedUart *s)
@@ -474,12 +494,14 @@ int savestate_restore(struct vm *vm, const uint8_t *buf, size_t len, char *err,
 	if (check_state(vm, st, err, err_len) != 0)
 		goto out;
 	for (i = 0; i < st->n_vps; i++)
-		if (apply_vp(vm, st->vps[i]) != 0) {
+		if (apply_vp_regs(vm, st->vps[i]) != 0) {
 			fail(err, err_len,
 			     "the accelerator refused VP %u's saved state",
 			     st->vps[i]->index);
 			goto out;
 		}
+	for (i = 0; i < st->n_vps; i++)
+		apply_vp_state(vm, st->vps[i]);
 	regs_from_saved(st->ap_template, &vm->bsp_start_regs);
 	apply_uart(vm, st->uart);
 	atomic_store(&vm->devs.mailbox_status, st->mailbox_status);

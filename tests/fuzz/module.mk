@@ -11,6 +11,8 @@ host_dt_FUZZ_SRCS := boot/shim_config.c
 uart_FUZZ_SRCS := services/vmworker/uart.c services/vmworker/console.c
 mailbox_FUZZ_SRCS := $(VMWORKER_SRCS)
 sidecar_FUZZ_SRCS := $(VMWORKER_SRCS)
+savestate_FUZZ_SRCS := $(VMWORKER_SRCS)
+hostchan_FUZZ_SRCS := host/hostchan.c
 FUZZ_B := build-fuzz
 FUZZ_CC ?= clang
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined
