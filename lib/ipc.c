@@ -257,15 +257,6 @@ int ipc_listen_path(nng_socket s, const char *path, mode_t mode,
 	return rv;
 }
 
-int ipc_dial_path(nng_socket s, const char *path)
-{
-	char url[256];
-
-	if ((size_t)snprintf(url, sizeof(url), "ipc://%s", path) >= sizeof(url))
-		return NNG_EINVAL;
-	return nng_dial(s, url, NULL, NNG_FLAG_NONBLOCK);
-}
-
 /* ---------------------------------------------------------------- peers */
 
 static void peers_cb(nng_pipe pipe, nng_pipe_ev ev, void *arg)

@@ -35,6 +35,7 @@ struct ipc_client {
 	pthread_cond_t cond;
 	struct call_slot *slots, *free_slots;
 	unsigned n_slots;
+	struct ipc_redial *redial;
 };
 
 static struct call_slot *slot_get(struct ipc_client *c)
@@ -105,7 +106,7 @@ struct ipc_client *ipc_client_open(const struct ipc_client_config *cfg)
 	if (rv == 0)
 		rv = nng_socket_set_ms(c->sock, NNG_OPT_RECONNMAXT, 10);
 	if (rv == 0)
-		rv = ipc_dial_path(c->sock, cfg->path);
+		c->redial = ipc_redial_open(c->sock, cfg->path, &rv);
 	if (rv != 0) {
 		log_warnx("ipc %s: dial %s: %s", c->name, cfg->path,
 			  nng_strerror(rv));
@@ -128,7 +129,9 @@ void ipc_client_close(struct ipc_client *c)
 
 	if (c == NULL)
 		return;
-	if (nng_socket_id(c->sock) > 0)
+	if (c->redial != NULL)
+		ipc_redial_close(c->redial); /* closes the socket */
+	else if (nng_socket_id(c->sock) > 0)
 		nng_close(c->sock);
 	for (i = 0; c->slots != NULL && i < c->n_slots; i++) {
 		if (c->slots[i].aio != NULL)
@@ -362,6 +365,7 @@ int ipc_publish(struct ipc_pub *p, const char *event,
 
 struct ipc_sub {
 	nng_socket sock;
+	struct ipc_redial *redial;
 	nng_aio *aio;
 	const struct ipc_event_type *types;
 	size_t n_types, recv_max;
@@ -391,7 +395,7 @@ struct ipc_sub *ipc_sub_open(const char *path,
 	if (rv == 0)
 		rv = nng_socket_set(s->sock, NNG_OPT_SUB_SUBSCRIBE, "", 0);
 	if (rv == 0)
-		rv = ipc_dial_path(s->sock, path);
+		s->redial = ipc_redial_open(s->sock, path, &rv);
 	if (rv != 0) {
 		log_warnx("ipc: subscribe %s: %s", path, nng_strerror(rv));
 		ipc_sub_close(s);
@@ -404,7 +408,9 @@ void ipc_sub_close(struct ipc_sub *s)
 {
 	if (s == NULL)
 		return;
-	if (nng_socket_id(s->sock) > 0)
+	if (s->redial != NULL)
+		ipc_redial_close(s->redial); /* closes the socket */
+	else if (nng_socket_id(s->sock) > 0)
 		nng_close(s->sock);
 	if (s->aio != NULL)
 		nng_aio_free(s->aio);

@@ -28,8 +28,15 @@ int ipc_from_nng(int rv);
 /* Listens on ipc://path with the given permissions. 0 or nng error. */
 int ipc_listen_path(nng_socket s, const char *path, mode_t mode,
 		    nng_listener *out);
-/* Dials ipc://path in the background. 0 or nng error. */
-int ipc_dial_path(nng_socket s, const char *path);
+
+/* Dials ipc://path in the background and keeps dialing: replaces a
+ * dialer that has brought no pipe for a while (see lib/ipc_redial.c).
+ * NULL with *rv set on failure. */
+struct ipc_redial *ipc_redial_open(nng_socket s, const char *path, int *rv);
+/* Stops the watchdog and closes the socket. */
+void ipc_redial_close(struct ipc_redial *r);
+/* How many times a dialer was replaced. */
+uint64_t ipc_redial_count(const struct ipc_redial *r);
 
 /* The flag that stays 0 for endpoints without a trace tap. */
 extern _Atomic uint32_t ipc_trace_off;

@@ -8,7 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -508,6 +510,43 @@ static void test_trace_tap(void **state)
 	ipc_trace_close(t);
 }
 
+/* A server that exits with a client's connection still unanswered (in
+ * its listen backlog, mid-handshake: every vmworker at servicing): nng
+ * 1.5.2's dialer then never dials again. The client's redial watchdog
+ * must reach the next server at the same path. */
+static void test_redial_after_dropped_handshake(void **state)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct ipc_client *c;
+	struct ipc_server *s;
+	Parapet__PingReply *r;
+	int lfd, cfd;
+
+	(void)state;
+	assert_true(strlen(path_a) < sizeof(sa.sun_path));
+	memcpy(sa.sun_path, path_a, strlen(path_a) + 1);
+	unlink(path_a);
+	lfd = socket(AF_UNIX, SOCK_STREAM, 0);
+	assert_true(lfd >= 0);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(lfd, 4), 0);
+	c = open_client(path_a, 0, NULL);
+	assert_non_null(c);
+	cfd = accept(lfd, NULL, NULL); /* the dialer's first connection */
+	assert_true(cfd >= 0);
+	close(cfd); /* dropped before the SP header is read */
+	close(lfd);
+	unlink(path_a);
+	usleep(50000); /* the dialer has given up by now */
+	s = open_server(NULL);
+	assert_non_null(s);
+	assert_int_equal(call_ping(c, "Ping", "again", 1, &r), 0);
+	assert_string_equal(r->text, "again");
+	ipc_free(&r->base);
+	ipc_client_close(c);
+	ipc_server_close(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -518,6 +557,7 @@ int main(void)
 		cmocka_unit_test(test_timeout_without_server),
 		cmocka_unit_test(test_events),
 		cmocka_unit_test(test_trace_tap),
+		cmocka_unit_test(test_redial_after_dropped_handshake),
 	};
 	int rc;
 

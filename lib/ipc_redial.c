@@ -1,0 +1,139 @@
+/* A dialing socket's watchdog. nng 1.5.2's dialer stops redialing for
+ * good when the peer closes a connection during the SP handshake (a
+ * server exiting with a connection still in its listen backlog, as a
+ * vmworker does at every servicing): the client then never reaches the
+ * next instance. While the socket has no pipe, a timer checks it; when
+ * none has come for IPC_REDIAL_AFTER_MS since the last dial, the dialer
+ * is closed and a new one dials. Closing a dialer is only harmful while
+ * it negotiates (the server's listener has the mirror bug), and nothing
+ * negotiates for that long without a pipe coming of it. */
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/ipc_internal.h"
+#include "lib/log.h"
+#include "lib/util.h"
+
+#define IPC_REDIAL_CHECK_MS 100
+#define IPC_REDIAL_AFTER_MS 400
+
+struct ipc_redial {
+	nng_socket sock;
+	char url[256];
+	pthread_mutex_t lock;
+	nng_dialer dialer;
+	nng_aio *timer;
+	int pipes;
+	bool armed, closing;
+	uint64_t dialed_ns;
+	_Atomic uint64_t redials;
+};
+
+static int redial_dial(struct ipc_redial *r)
+{
+	r->dialed_ns = util_now_ns();
+	return nng_dial(r->sock, r->url, &r->dialer, NNG_FLAG_NONBLOCK);
+}
+
+/* Lock held. */
+static void redial_arm(struct ipc_redial *r)
+{
+	if (r->armed || r->closing)
+		return;
+	r->armed = true;
+	nng_sleep_aio(IPC_REDIAL_CHECK_MS, r->timer);
+}
+
+static void redial_tick(void *arg)
+{
+	struct ipc_redial *r = arg;
+
+	pthread_mutex_lock(&r->lock);
+	r->armed = false;
+	if (nng_aio_result(r->timer) != 0 || r->closing || r->pipes > 0) {
+		pthread_mutex_unlock(&r->lock);
+		return;
+	}
+	if (util_now_ns() - r->dialed_ns >= IPC_REDIAL_AFTER_MS * 1000000ull) {
+		nng_dialer_close(r->dialer);
+		if (redial_dial(r) != 0)
+			log_warnx("ipc: redial %s failed", r->url);
+		atomic_fetch_add(&r->redials, 1);
+	}
+	redial_arm(r);
+	pthread_mutex_unlock(&r->lock);
+}
+
+static void redial_pipe_event(nng_pipe pipe, nng_pipe_ev ev, void *arg)
+{
+	struct ipc_redial *r = arg;
+
+	(void)pipe;
+	pthread_mutex_lock(&r->lock);
+	if (ev == NNG_PIPE_EV_ADD_POST)
+		r->pipes++;
+	else if (r->pipes > 0 && --r->pipes == 0) {
+		/* The peer went away: its next instance gets a fresh wait. */
+		r->dialed_ns = util_now_ns();
+		redial_arm(r);
+	}
+	pthread_mutex_unlock(&r->lock);
+}
+
+struct ipc_redial *ipc_redial_open(nng_socket s, const char *path, int *rv)
+{
+	struct ipc_redial *r = calloc(1, sizeof(*r));
+
+	*rv = NNG_ENOMEM;
+	if (r == NULL)
+		return NULL;
+	r->sock = s;
+	pthread_mutex_init(&r->lock, NULL);
+	if ((size_t)snprintf(r->url, sizeof(r->url), "ipc://%s", path) >=
+	    sizeof(r->url)) {
+		*rv = NNG_EINVAL;
+		goto fail;
+	}
+	if ((*rv = nng_aio_alloc(&r->timer, redial_tick, r)) != 0 ||
+	    (*rv = nng_pipe_notify(s, NNG_PIPE_EV_ADD_POST, redial_pipe_event,
+				   r)) != 0 ||
+	    (*rv = nng_pipe_notify(s, NNG_PIPE_EV_REM_POST, redial_pipe_event,
+				   r)) != 0)
+		goto fail;
+	pthread_mutex_lock(&r->lock);
+	*rv = redial_dial(r);
+	if (*rv == 0)
+		redial_arm(r);
+	pthread_mutex_unlock(&r->lock);
+	if (*rv == 0)
+		return r;
+fail:
+	nng_pipe_notify(s, NNG_PIPE_EV_ADD_POST, NULL, NULL);
+	nng_pipe_notify(s, NNG_PIPE_EV_REM_POST, NULL, NULL);
+	if (r->timer != NULL)
+		nng_aio_free(r->timer);
+	pthread_mutex_destroy(&r->lock);
+	free(r);
+	return NULL;
+}
+
+void ipc_redial_close(struct ipc_redial *r)
+{
+	if (r == NULL)
+		return;
+	pthread_mutex_lock(&r->lock);
+	r->closing = true;
+	pthread_mutex_unlock(&r->lock);
+	nng_aio_stop(r->timer); /* no tick runs after this */
+	nng_close(r->sock);	/* nor any pipe event */
+	nng_aio_free(r->timer);
+	pthread_mutex_destroy(&r->lock);
+	free(r);
+}
+
+uint64_t ipc_redial_count(const struct ipc_redial *r)
+{
+	return r ? atomic_load(&r->redials) : 0;
+}
