@@ -15,6 +15,8 @@
 #include "vmworker.pb-c.h"
 
 #define SERVICING_WAIT_MS 10000
+#define STR_(x)		  #x
+#define STR(x)		  STR_(x)
 
 void policy_set_state(struct policy *p, enum pstate s)
 {
@@ -289,15 +291,18 @@ static int policy_service(struct policy *p, const char *binary,
 		if (st && st->state && !strcmp(st->state, "created") &&
 		    !st->restored) {
 			ipc_free(&st->base);
-			break;
+			policy_vm_ended(p, "crashed", 0,
+					"servicing failed: vmworker came back "
+					"without its saved state");
+			return IPC_ERR_UNAVAILABLE;
 		}
 		if (st)
 			ipc_free(&st->base);
 		usleep(20000);
 	}
 	policy_vm_ended(p, "crashed", 0,
-			"servicing failed: vmworker came back without its "
-			"saved state");
+			"servicing failed: the restarted vmworker did not "
+			"answer within " STR(SERVICING_WAIT_MS) " ms");
 	return IPC_ERR_UNAVAILABLE;
 }
 
