@@ -15,6 +15,7 @@
 
 #include "boot/shim.h"
 #include "lib/log.h"
+#include "lib/parse.h"
 #include "lib/partition.h"
 #include "lib/util.h"
 
@@ -69,13 +70,19 @@ static const char **shim_slot(struct shim_args *a, int c)
 
 static int shim_parse_args(int argc, char **argv, struct shim_args *a)
 {
+	uint64_t v;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "", shim_opts, NULL)) != -1) {
 		const char **slot = shim_slot(a, c);
 
-		if (c == 'T')
-			a->reftime_run_start = strtoull(optarg, NULL, 10);
+		if (c == 'T' && parse_uint(optarg, 0, UINT64_MAX, &v) != 0) {
+			log_warnx("--reftime-run-start '%s': want a "
+				  "CLOCK_MONOTONIC time in ns",
+				  optarg);
+			return -1;
+		} else if (c == 'T')
+			a->reftime_run_start = v;
 		else if (slot != NULL)
 			*slot = optarg;
 		else
@@ -83,8 +90,9 @@ static int shim_parse_args(int argc, char **argv, struct shim_args *a)
 	}
 	if (optind != argc - 1 || a->run_dir == NULL || a->libexec == NULL ||
 	    a->name == NULL) {
-		log_warnx("usage: parapet-boot --run-dir DIR --libexec DIR "
-			  "--name NAME [options] IMAGE.igvm (started by "
+		log_warnx("--run-dir, --libexec, --name and IMAGE are required "
+			  "(usage: parapet-boot --run-dir DIR --libexec DIR "
+			  "--name NAME [options] IMAGE.igvm, started by "
 			  "`parapet run`)");
 		return -1;
 	}

@@ -109,32 +109,33 @@ static int shim_shape(struct shim *s)
 	return 0;
 }
 
-/* Whether /dev/kvm can create a VM. A child process tries: tearing a VM
- * down can take hundreds of ms here (the first close in a process), so
- * the answer comes over a pipe and the child finishes on its own (init,
- * which this process becomes, reaps it). */
+/* Whether /dev/kvm can create a VM: 0, or the errno of the open or of
+ * KVM_CREATE_VM. A child process tries: tearing a VM down can take
+ * hundreds of ms here (the first close in a process), so the answer
+ * comes over a pipe and the child finishes on its own (init, which this
+ * process becomes, reaps it). */
 static int shim_kvm_works(void)
 {
 	int p[2], kvm, vm;
-	char ok = 0;
+	unsigned char err = EIO;
 	pid_t pid;
 
 	if (pipe2(p, O_CLOEXEC) != 0)
-		return 0;
+		return errno;
 	pid = fork();
 	if (pid == 0) {
 		kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 		vm = kvm >= 0 ? ioctl(kvm, KVM_CREATE_VM, 0) : -1;
-		ok = vm >= 0;
-		if (write(p[1], &ok, 1) != 1)
+		err = vm >= 0 ? 0 : (unsigned char)(errno ? errno : EIO);
+		if (write(p[1], &err, 1) != 1)
 			_exit(1);
 		_exit(0);
 	}
 	close(p[1]);
-	if (pid < 0 || read(p[0], &ok, 1) != 1)
-		ok = 0;
+	if (pid < 0 || read(p[0], &err, 1) != 1)
+		err = EIO;
 	close(p[0]);
-	return ok;
+	return err;
 }
 
 /* auto: kvm when /dev/kvm opens and KVM_CREATE_VM works, else emu. */
@@ -143,22 +144,23 @@ static int shim_accel(struct shim *s)
 	const char *want = s->a.accel
 			       ? s->a.accel
 			       : (s->host.accel[0] ? s->host.accel : "auto");
-	int vm = -1;
+	int err;
 
 	if (!strcmp(want, "emu")) {
 		s->accel = "emu";
 		return 0;
 	}
-	vm = shim_kvm_works() ? 0 : -1;
-	if (!strcmp(want, "kvm") && vm < 0) {
-		log_warnx("--accel kvm: /dev/kvm cannot create a VM here");
+	err = shim_kvm_works();
+	if (!strcmp(want, "kvm") && err != 0) {
+		log_warnx("--accel kvm: /dev/kvm cannot create a VM here: %s",
+			  strerror(err));
 		return -1;
 	}
 	if (strcmp(want, "kvm") && strcmp(want, "auto")) {
 		log_warnx("accel '%s': want kvm, emu or auto", want);
 		return -1;
 	}
-	s->accel = vm >= 0 ? "kvm" : "emu";
+	s->accel = err == 0 ? "kvm" : "emu";
 	return 0;
 }
 

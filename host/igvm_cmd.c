@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "boot/igvm.h"
@@ -68,6 +69,19 @@ static int bad_usage(const char *usage, const char *fmt, ...)
 	va_end(ap);
 	fprintf(stderr, "\n%s", usage);
 	return CMD_BAD_INPUT;
+}
+
+/* The option getopt (optstring starting with ':') stopped at: c is ':'
+ * for a missing value, else unknown. */
+static int bad_option(const char *usage, int c, char **argv)
+{
+	char opt[3] = { '-', (char)optopt, '\0' };
+	const char *o =
+	    strncmp(argv[optind - 1], "--", 2) ? opt : argv[optind - 1];
+
+	if (c == ':')
+		return bad_usage(usage, "%s needs a value", o);
+	return bad_usage(usage, "unknown option '%s'", o);
 }
 
 /* SIZE: decimal bytes with an optional K, M or G suffix (binary). */
@@ -237,8 +251,7 @@ static int parse_build_args(int argc, char **argv, struct build_args *a)
 		if (c == 'h')
 			return -1;
 		if (c == '?' || c == ':')
-			return bad_usage(build_usage, "bad option '%s'",
-					 argv[optind - 1]);
+			return bad_option(build_usage, c, argv);
 		rc = build_option(a, c, optarg);
 		if (rc)
 			return rc;
@@ -293,7 +306,14 @@ static int read_image(const char *path, uint8_t **out, size_t *len)
 	size_t cap = 1 << 20, n = 0;
 	uint8_t *buf = malloc(cap);
 	int rc = buf ? CMD_OK : CMD_FAILED;
+	struct stat st;
 
+	if (fp && (fstat(fileno(fp), &st) != 0 || !S_ISREG(st.st_mode))) {
+		fclose(fp);
+		fprintf(stderr, "%s: %s: not a regular file\n", PROG, path);
+		free(buf);
+		return CMD_BAD_INPUT;
+	}
 	if (!fp) {
 		fprintf(stderr, "%s: %s: %s\n", PROG, path, strerror(errno));
 		free(buf);
@@ -378,8 +398,7 @@ static int parse_file_args(int argc, char **argv, const char *usage,
 		if (c == 'j' && allow_json)
 			*json = true;
 		else
-			return bad_usage(usage, "bad option '%s'",
-					 argv[optind - 1]);
+			return bad_option(usage, c == 'j' ? '?' : c, argv);
 	}
 	if (argc - optind != 1)
 		return bad_usage(usage, "%s", "expected exactly one FILE");

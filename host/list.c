@@ -107,6 +107,10 @@ int list_main(int argc, char **argv)
 	int json = argc == 2 && !strcmp(argv[1], "--json");
 
 	if (argc > 2 || (argc == 2 && !json)) {
+		const char *bad = strcmp(argv[1], "--json") ? argv[1] : argv[2];
+
+		fprintf(stderr, "parapet list: %s '%s'\n",
+			bad[0] == '-' ? "unknown option" : "unexpected", bad);
 		fprintf(stderr, "usage: parapet list [--json]\n");
 		return 2;
 	}

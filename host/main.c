@@ -34,6 +34,7 @@ int main(int argc, char **argv)
 {
 	log_init("parapet");
 	if (argc < 2) {
+		fprintf(stderr, "parapet: missing COMMAND\n");
 		usage(stderr);
 		return 2;
 	}

@@ -172,13 +172,21 @@ int main(int argc, char **argv)
 	struct init *in = &the_init;
 	int status;
 
-	(void)argc;
-	(void)argv;
 	log_init("parapet-init");
 	in->start_ns = util_now_ns();
-	if (getpid() != 1)
-		log_warnx("not PID 1 (pid %d): started outside a partition?",
+	if (argc > 1) {
+		log_warnx("unexpected argument '%s': it takes none (started "
+			  "by parapet-boot)",
+			  argv[1]);
+		return PARTITION_EXIT_SETUP;
+	}
+	/* It mounts /dev and /run: never in the host's namespaces. */
+	if (getpid() != 1) {
+		log_warnx("not PID 1 (pid %d): runs only as the first process "
+			  "of a partition (started by parapet run)",
 			  (int)getpid());
+		return PARTITION_EXIT_SETUP;
+	}
 	if (init_signals(in) != 0 || init_setup(in) != 0)
 		return PARTITION_EXIT_SETUP;
 	in->control = control_open(in);

@@ -55,8 +55,13 @@ int diag_connect(struct diag *d, int timeout_ms)
 int diag_call(struct diag *d, const char *method, const ProtobufCMessage *q,
 	      ProtobufCMessage **reply)
 {
-	int rc = ipc_call(d->c, method, q, reply);
+	int rc = diag_open(d) != 0 ? IPC_ERR_INVAL
+				   : ipc_call(d->c, method, q, reply);
 
+	if (d->c == NULL)
+		return rc; /* diag_open said why */
+	if (d->what[0])
+		method = d->what;
 	if (rc == IPC_ERR_DENIED)
 		fprintf(stderr,
 			"parapet-diag: %s: refused: only the VM's "
@@ -88,6 +93,27 @@ int diag_print_json(json_t *j)
 	return rc == 0 ? 0 : 1;
 }
 
+int diag_bad_option(const char *cmd, int c, char **argv)
+{
+	char opt[3] = { '-', (char)optopt, '\0' };
+	/* a long option is named by argv; optopt holds a short one */
+	const char *o =
+	    strncmp(argv[optind - 1], "--", 2) ? opt : argv[optind - 1];
+
+	if (c == ':')
+		fprintf(stderr, "parapet-diag: %s: %s needs a value\n", cmd, o);
+	else
+		fprintf(stderr, "parapet-diag: %s: unknown option '%s'\n", cmd,
+			o);
+	return 2;
+}
+
+int diag_unexpected(const char *cmd, const char *arg)
+{
+	fprintf(stderr, "parapet-diag: %s: unexpected '%s'\n", cmd, arg);
+	return 2;
+}
+
 /* --vm NAME, or the only partition whose `parapet run` is alive. */
 static int diag_find_vm(struct diag *d, const char *vm)
 {
@@ -102,7 +128,13 @@ static int diag_find_vm(struct diag *d, const char *vm)
 	}
 	if (vm != NULL) {
 		snprintf(d->run_dir, sizeof(d->run_dir), "%s/%s", base, vm);
-		return 0;
+		if (access(d->run_dir, F_OK) == 0)
+			return 0;
+		fprintf(stderr,
+			"parapet-diag: no running VM named '%s' (see "
+			"parapet list)\n",
+			vm);
+		return -1;
 	}
 	dir = opendir(base);
 	while (dir != NULL && (de = readdir(dir)) != NULL) {
@@ -128,6 +160,19 @@ static int diag_find_vm(struct diag *d, const char *vm)
 	return 0;
 }
 
+int diag_open(struct diag *d)
+{
+	if (d->c != NULL)
+		return 0;
+	if (diag_find_vm(d, d->vm) != 0)
+		return -1;
+	snprintf(d->sock, sizeof(d->sock), "%s/diag.sock", d->run_dir);
+	if (diag_connect(d, d->timeout_ms) == 0)
+		return 0;
+	fprintf(stderr, "parapet-diag: %s: cannot connect\n", d->sock);
+	return -1;
+}
+
 /* --------------------------------------------------------------- ps */
 
 static int diag_ps(struct diag *d, int argc, char **argv)
@@ -136,10 +181,10 @@ static int diag_ps(struct diag *d, int argc, char **argv)
 	Parapet__DiagPsReply *r = NULL;
 	json_t *arr;
 
-	(void)argv;
-	if (argc != 1 ||
-	    diag_call(d, "Ps", &q.base, (ProtobufCMessage **)&r) != 0)
-		return argc != 1 ? 2 : 1;
+	if (argc != 1)
+		return diag_unexpected(argv[0], argv[1]);
+	if (diag_call(d, "Ps", &q.base, (ProtobufCMessage **)&r) != 0)
+		return 1;
 	if (d->json) {
 		arr = json_array();
 		for (size_t i = 0; i < r->n_services; i++)
@@ -164,17 +209,25 @@ static int diag_ps(struct diag *d, int argc, char **argv)
 
 /* ------------------------------------------------- restart/stop/start */
 
+/* For a command taking exactly one operand (what): 2, the error printed. */
+static int diag_want_one(int argc, char **argv, const char *what)
+{
+	if (argc > 2)
+		return diag_unexpected(argv[0], argv[2]);
+	fprintf(stderr, "parapet-diag: %s: expected %s\n", argv[0], what);
+	return 2;
+}
+
 static int diag_control(struct diag *d, int argc, char **argv)
 {
 	Parapet__DiagControlRequest q = PARAPET__DIAG_CONTROL_REQUEST__INIT;
 	Parapet__DiagControlReply *r = NULL;
 
-	if (argc != 2) {
-		fprintf(stderr, "usage: parapet-diag %s SVC\n", argv[0]);
-		return 2;
-	}
+	if (argc != 2)
+		return diag_want_one(argc, argv, "SVC");
 	q.action = argv[0];
 	q.service = argv[1];
+	snprintf(d->what, sizeof(d->what), "%s %s", argv[0], argv[1]);
 	if (diag_call(d, "Control", &q.base, (ProtobufCMessage **)&r) != 0)
 		return 1;
 	if (d->json)
@@ -250,11 +303,14 @@ static int diag_logs(struct diag *d, int argc, char **argv)
 	int c;
 
 	optind = 0;
-	while ((c = getopt(argc, argv, "f")) != -1)
+	opterr = 0;
+	while ((c = getopt(argc, argv, ":f")) != -1)
 		if (c == 'f')
 			follow = true;
 		else
-			return 2;
+			return diag_bad_option("logs", c, argv);
+	if (optind + 1 < argc)
+		return diag_unexpected("logs", argv[optind + 1]);
 	q.service = optind < argc ? argv[optind] : NULL;
 	q.has_max_bytes = 1;
 	q.max_bytes = DIAG_LOG_MAX;
@@ -296,9 +352,20 @@ static int diag_vm(struct diag *d, int argc, char **argv)
 	Parapet__DiagVmRequest q = PARAPET__DIAG_VM_REQUEST__INIT;
 	ProtobufCMessage *r = NULL;
 
-	if (argc != 2) {
-		fprintf(stderr, "usage: parapet-diag vm "
-				"status|pause|resume|reset\n");
+	static const char *const actions[] = { "status", "pause", "resume",
+					       "reset" };
+	size_t i = 0;
+
+	if (argc != 2)
+		return diag_want_one(argc, argv,
+				     "status, pause, resume or reset");
+	while (i < 4 && strcmp(argv[1], actions[i]))
+		i++;
+	if (i == 4) {
+		fprintf(stderr,
+			"parapet-diag: vm: unknown action '%s' (want status, "
+			"pause, resume or reset)\n",
+			argv[1]);
 		return 2;
 	}
 	q.command = argv[1];
@@ -336,11 +403,10 @@ static int diag_sandbox(struct diag *d, int argc, char **argv)
 	Parapet__DiagSandboxRequest q = PARAPET__DIAG_SANDBOX_REQUEST__INIT;
 	Parapet__DiagSandboxReply *r = NULL;
 
-	if (argc != 2) {
-		fprintf(stderr, "usage: parapet-diag sandbox SVC\n");
-		return 2;
-	}
+	if (argc != 2)
+		return diag_want_one(argc, argv, "SVC");
 	q.service = argv[1];
+	snprintf(d->what, sizeof(d->what), "sandbox %s", argv[1]);
 	if (diag_call(d, "Sandbox", &q.base, (ProtobufCMessage **)&r) != 0)
 		return 1;
 	if (d->json)
@@ -393,9 +459,8 @@ static int diag_dt(struct diag *d, int argc, char **argv)
 	Parapet__DiagDtReply *r = NULL;
 	char *dts;
 
-	(void)argv;
 	if (argc != 1)
-		return 2;
+		return diag_unexpected(argv[0], argv[1]);
 	if (diag_call(d, "Dt", &q.base, (ProtobufCMessage **)&r) != 0)
 		return 1;
 	dts = diag_dtc(&r->dtb);
@@ -457,7 +522,8 @@ static int diag_debug_bad(struct diag *d, int argc, char **argv)
 	sd.n_methods = 2;
 	sd.methods = m;
 	sd.method_indices_by_name = idx;
-	if ((c = ipc_client_open(&cfg)) == NULL || !(name = malloc(size + 1)))
+	if (diag_open(d) != 0 || (c = ipc_client_open(&cfg)) == NULL ||
+	    !(name = malloc(size + 1)))
 		return 1;
 	memset(name, 'x', size);
 	name[size] = '\0';
@@ -519,22 +585,44 @@ static int diag_strip_json(struct diag *d, int argc, char **argv)
 	return n;
 }
 
+/* [--vm NAME]: the index of the command in argv, or -1 (printed). */
+static int diag_parse_vm(struct diag *d, int argc, char **argv)
+{
+	if (argc < 2 || strcmp(argv[1], "--vm"))
+		return 1;
+	if (argc < 3) {
+		fprintf(stderr, "parapet-diag: --vm needs a value\n");
+		return -1;
+	}
+	if (!rundir_name_ok(argv[2])) {
+		fprintf(stderr,
+			"parapet-diag: --vm '%s': not a VM name (1-63 of "
+			"A-Z a-z 0-9 _ . -)\n",
+			argv[2]);
+		return -1;
+	}
+	d->vm = argv[2];
+	return 3;
+}
+
 int main(int argc, char **argv)
 {
 	static struct diag d;
-	const char *vm = NULL;
-	int i = 1;
+	int i;
 
 	log_init("parapet-diag");
 	signal(SIGPIPE, SIG_IGN);
 	argc = diag_strip_json(&d, argc, argv);
-	if (i + 1 < argc && !strcmp(argv[i], "--vm")) {
-		vm = argv[i + 1];
-		i += 2;
+	if ((i = diag_parse_vm(&d, argc, argv)) < 0)
+		return 2;
+	if (i >= argc) {
+		fprintf(stderr, "parapet-diag: missing COMMAND\n%s",
+			diag_usage);
+		return 2;
 	}
-	if (i >= argc || !strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-		fputs(diag_usage, i >= argc ? stderr : stdout);
-		return i >= argc ? 2 : 0;
+	if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+		fputs(diag_usage, stdout);
+		return 0;
 	}
 	for (size_t k = 0; k < sizeof(diag_commands) / sizeof(diag_commands[0]);
 	     k++) {
@@ -548,17 +636,14 @@ int main(int argc, char **argv)
 				fputs(diag_usage, stdout);
 				return 0;
 			}
-		if (diag_find_vm(&d, vm) != 0)
-			return 1;
-		snprintf(d.sock, sizeof(d.sock), "%s/diag.sock", d.run_dir);
-		/* one connection per run: nng 1.5.2 servers can spin on a
-		 * pipe closed during its handshake (see diagd_trace.c) */
-		if (diag_connect(&d, diag_slow(argv[i]) ? DIAG_CONTROL_MS
-							: DIAG_TIMEOUT_MS) != 0)
-			return 1;
+		/* one connection per run, made by the first call once the
+		 * command's arguments are checked: nng 1.5.2 servers can spin
+		 * on a pipe closed during its handshake (see diagd_trace.c) */
+		d.timeout_ms =
+		    diag_slow(argv[i]) ? DIAG_CONTROL_MS : DIAG_TIMEOUT_MS;
 		return diag_commands[k].fn(&d, argc - i, argv + i);
 	}
-	fprintf(stderr, "parapet-diag: unknown command %s\n%s", argv[i],
+	fprintf(stderr, "parapet-diag: unknown command '%s'\n%s", argv[i],
 		diag_usage);
 	return 2;
 }

@@ -17,6 +17,9 @@ struct diag {
 	char sock[4300];
 	bool json;
 	struct ipc_client *c;
+	const char *vm; /* --vm NAME, or NULL for the only running one */
+	int timeout_ms; /* per call, for the connection diag_open makes */
+	char what[160]; /* names the call in its errors ("": the method) */
 };
 
 /* Calls a Diag method, printing the error on failure; 0 or ipc_err. */
@@ -24,6 +27,15 @@ int diag_call(struct diag *d, const char *method, const ProtobufCMessage *q,
 	      ProtobufCMessage **reply);
 /* A (re)connected client with the given per-call timeout. */
 int diag_connect(struct diag *d, int timeout_ms);
+/* Finds the VM and connects, once (diag_call does it on first use, so
+ * that a command checks its arguments first). 0, or -1 with the error
+ * printed. */
+int diag_open(struct diag *d);
+/* Prints "parapet-diag: CMD: " and the option getopt (optstring starting
+ * with ':') stopped at: c is ':' (missing value) or '?'. Returns 2. */
+int diag_bad_option(const char *cmd, int c, char **argv);
+/* Prints "parapet-diag: CMD: unexpected 'ARG'" and returns 2. */
+int diag_unexpected(const char *cmd, const char *arg);
 /* Prints j (--json) and drops the reference; returns 0 or 1. */
 int diag_print_json(json_t *j);
 

@@ -1,6 +1,7 @@
 /* `parapet-diag trace`: the live IPC trace from diagd, printed frame by
  * frame with each body decoded from the protobuf-c descriptors (lib/pbjson)
  * and optionally written as pcapng (lib/pcapng) for tshark. */
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -21,6 +22,7 @@
 #define DIAG_HAVE_HOSTCOMM 1
 #endif
 #include "lib/jsonout.h"
+#include "lib/parse.h"
 #include "lib/pcapng.h"
 #include "services/diag/diag.h"
 
@@ -246,7 +248,8 @@ static int trace_open_w(struct trace_opts *o)
 	o->wf = fopen(o->wfile, "wb");
 	o->w = o->wf ? pcapng_open_stream(o->wf, "parapet-diag trace") : NULL;
 	if (o->w == NULL) {
-		perror(o->wfile);
+		fprintf(stderr, "parapet-diag: trace: %s: %s\n", o->wfile,
+			strerror(errno));
 		return -1;
 	}
 	snprintf(lua, sizeof(lua), "%s.lua", o->wfile);
@@ -266,16 +269,25 @@ static int trace_parse(struct trace_opts *o, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	uint64_t v;
 	int c;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "fc:w:", opts, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":fc:w:", opts, NULL)) != -1) {
 		switch (c) {
 		case 'f':
 			o->follow = true;
 			break;
 		case 'c':
-			o->count = strtol(optarg, NULL, 10);
+			if (parse_uint(optarg, 1, 1000000000, &v) != 0) {
+				fprintf(stderr,
+					"parapet-diag: trace: -c '%s': want a "
+					"count of 1 or more\n",
+					optarg);
+				return 2;
+			}
+			o->count = (long)v;
 			break;
 		case 'w':
 			o->wfile = optarg;
@@ -290,9 +302,11 @@ static int trace_parse(struct trace_opts *o, int argc, char **argv)
 			trace_help();
 			return 1;
 		default:
-			return 2;
+			return diag_bad_option("trace", c, argv);
 		}
 	}
+	if (optind < argc)
+		return diag_unexpected("trace", argv[optind]);
 	if (!o->follow && o->count <= 0)
 		o->count = 20;
 	return 0;
@@ -318,7 +332,8 @@ int diag_trace(struct diag *d, int argc, char **argv)
 		return rc == 1 ? 0 : rc;
 	o.json = d->json;
 	o.mono_to_real = trace_clock_offset();
-	if (o.wfile != NULL && trace_open_w(&o) != 0)
+	/* the VM first: no FILE.pcapng is left by a trace that cannot run */
+	if (diag_open(d) != 0 || (o.wfile != NULL && trace_open_w(&o) != 0))
 		return 1;
 	signal(SIGINT, trace_on_int);
 	q.has_cursor = q.has_max_frames = q.has_wait_ms = 1;

@@ -1,12 +1,14 @@
 /* `parapet-diag inspect`, `stats` and `timeline`: views of the live
  * values diagd gathers (a JSON tree), as an indented tree, as OpenMetrics
  * (lib/metrics) and as a boot timeline in text or SVG. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "lib/metrics.h"
+#include "lib/parse.h"
 #include "services/diag/diag.h"
 
 /* Fetches a JSON document from a Diag method whose reply is {json}. */
@@ -111,13 +113,24 @@ int diag_inspect(struct diag *d, int argc, char **argv)
 	const char *path = NULL;
 	int depth = 0, c, rc = 0;
 	json_t *root, *node;
+	uint64_t v;
 
 	optind = 0;
-	while ((c = getopt(argc, argv, "r:")) != -1)
-		if (c == 'r')
-			depth = atoi(optarg);
-		else
+	opterr = 0;
+	while ((c = getopt(argc, argv, ":r:")) != -1) {
+		if (c != 'r')
+			return diag_bad_option("inspect", c, argv);
+		if (parse_uint(optarg, 0, 1000, &v) != 0) {
+			fprintf(stderr,
+				"parapet-diag: inspect: -r '%s': want a depth "
+				"(0-1000, 0: all)\n",
+				optarg);
 			return 2;
+		}
+		depth = (int)v;
+	}
+	if (optind + 1 < argc)
+		return diag_unexpected("inspect", argv[optind + 1]);
 	if (optind < argc)
 		path = argv[optind];
 	if ((root = view_inspect_tree(d)) == NULL)
@@ -267,10 +280,9 @@ int diag_stats(struct diag *d, int argc, char **argv)
 	const char *k;
 	int rc;
 
-	(void)argv;
 	if (argc != 1 || (root = view_inspect_tree(d)) == NULL) {
 		json_decref(fams);
-		return argc != 1 ? 2 : 1;
+		return argc != 1 ? diag_unexpected(argv[0], argv[1]) : 1;
 	}
 	json_object_foreach(root, k, n) if (strcmp(k, "init"))
 	    view_service_metrics(fams, k, n);
@@ -330,7 +342,8 @@ static int view_svg(const char *file, json_t *rows)
 	json_t *r;
 
 	if (f == NULL) {
-		perror(file);
+		fprintf(stderr, "parapet-diag: timeline: %s: %s\n", file,
+			strerror(errno));
 		return 1;
 	}
 	end = end > 0 ? end : 1;
@@ -374,16 +387,22 @@ int diag_timeline(struct diag *d, int argc, char **argv)
 	size_t i;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1)
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1)
 		if (c == 's')
 			svg = optarg;
 		else
-			return 2;
+			return diag_bad_option("timeline", c, argv);
+	if (optind < argc)
+		return diag_unexpected("timeline", argv[optind]);
 	if ((t = view_fetch(d, "Timeline", &q.base)) == NULL)
 		return 1;
 	rows = view_stamps(json_object_get(t, "stamps"));
-	if (svg != NULL)
-		rc = view_svg(svg, rows);
+	if (svg != NULL && (rc = view_svg(svg, rows)) != 0) {
+		json_decref(rows);
+		json_decref(t);
+		return rc;
+	}
 	if (d->json) {
 		json_object_set_new(t, "stamps", rows);
 		return diag_print_json(t) | rc;

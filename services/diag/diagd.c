@@ -496,9 +496,13 @@ int main(int argc, char **argv)
 	sigset_t set;
 	int sig;
 
-	(void)argc;
-	(void)argv;
 	log_init("diagd");
+	if (argc > 1) {
+		log_warnx("unexpected argument '%s': it takes none (a service "
+			  "of parapet-init)",
+			  argv[1]);
+		return PARTITION_EXIT_SETUP;
+	}
 	d.start_ns = util_now_ns();
 	if (stat(PARTITION_HOST_DIR, &st) != 0) {
 		log_warn("%s", PARTITION_HOST_DIR);

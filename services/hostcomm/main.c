@@ -228,9 +228,13 @@ int main(int argc, char **argv)
 	pthread_t console, work, sig;
 	sigset_t set;
 
-	(void)argc;
-	(void)argv;
 	log_init("hostcomm");
+	if (argc > 1) {
+		log_warnx("unexpected argument '%s': it takes none (a service "
+			  "of parapet-init)",
+			  argv[1]);
+		return PARTITION_EXIT_SETUP;
+	}
 	signal(SIGPIPE, SIG_IGN); /* a peer gone mid-write is an error return */
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
