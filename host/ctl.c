@@ -75,7 +75,10 @@ static int ctl_parse(int argc, char **argv, struct ctl_args *a)
 			ops[n++] = argv[i];
 	}
 	if (n != 2)
-		return fputs(ctl_usage, stderr), 2;
+		return fprintf(stderr,
+			       "parapet ctl: expected NAME and COMMAND\n%s",
+			       ctl_usage),
+		       2;
 	a->name = ops[0];
 	a->cmd = ops[1];
 	if (a->binary[0] != '\0' && strcmp(a->cmd, "service") != 0) {

@@ -228,9 +228,13 @@ fi
 # --- parapet list / ctl ---------------------------------------------------
 row 2 "^parapet list: unknown option '--bogus'" "$P" list --bogus
 row 2 "^parapet list: unexpected 'x'" "$P" list --json x
-CTLX="host/ctl.c prints only its usage (file being edited elsewhere)"
-xrow "$CTLX" 2 '^parapet ctl: expected NAME and COMMAND' "$P" ctl
-xrow "$CTLX" 2 '^parapet ctl: expected NAME and COMMAND' "$P" ctl vm1
+row 2 '^parapet ctl: expected NAME and COMMAND' "$P" ctl
+row 2 '^parapet ctl: expected NAME and COMMAND' "$P" ctl vm1
+row 2 '^parapet ctl: --binary needs a path' "$P" ctl vm1 service --binary
+row 2 "^parapet ctl: --binary $T/none: No such file" \
+	"$P" ctl vm1 service --binary "$T/none"
+row 2 "^parapet ctl: --binary goes with 'service' only" \
+	"$P" ctl vm1 status --binary "$I"
 row 2 "^parapet ctl: unexpected '--bogus'" "$P" ctl --bogus vm1 status
 row 2 "^parapet ctl: unexpected 'extra'" "$P" ctl vm1 status extra
 row 2 "^parapet ctl: unknown command 'explode'" "$P" ctl vm1 explode
