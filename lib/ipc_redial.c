@@ -4,9 +4,11 @@
  * vmworker does at every servicing): the client then never reaches the
  * next instance. While the socket has no pipe, a timer checks it; when
  * none has come for IPC_REDIAL_AFTER_MS since the last dial, the dialer
- * is closed and a new one dials. Closing a dialer is only harmful while
- * it negotiates (the server's listener has the mirror bug), and nothing
- * negotiates for that long without a pipe coming of it. */
+ * is closed and a new one dials. Closing a dialer is harmful while it
+ * negotiates: nng 1.5.2's listener has the mirror bug and stops accepting
+ * for good when a client drops a connection mid-handshake (measured: a
+ * 400 ms wait did that to a vmworker starting under heavy load), so the
+ * wait is long enough that no live handshake is still running. */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,8 +18,8 @@
 #include "lib/log.h"
 #include "lib/util.h"
 
-#define IPC_REDIAL_CHECK_MS 100
-#define IPC_REDIAL_AFTER_MS 400
+#define IPC_REDIAL_CHECK_MS 250
+#define IPC_REDIAL_AFTER_MS 1500
 
 struct ipc_redial {
 	nng_socket sock;
