@@ -386,7 +386,7 @@ static struct ipc_client *diagd_client(struct diagd *d, const char *name,
 		.trace = d->tap,
 	};
 
-	snprintf(path, sizeof(path), "%s/%s.sock", PARTITION_IPC_DIR, name);
+	snprintf(path, sizeof(path), "%s/%s.sock", d->ipc_dir, name);
 	return ipc_client_open(&cfg);
 }
 
@@ -410,9 +410,9 @@ static void diagd_open_tap(struct diagd *d)
 	d->tap = ipc_trace_open(&tc);
 }
 
-static int diagd_open(struct diagd *d)
+struct ipc_server *diagd_server_open(struct diagd *d, const char *path)
 {
-	struct ipc_listen listen = { DIAGD_SOCK, 0, 0600 };
+	struct ipc_listen listen = { path, 0, 0600 };
 	struct ipc_peer_uid owner = { d->owner, DIAGD_OWNER_BIT };
 	struct ipc_server_config cfg = {
 		.name = "diagd",
@@ -429,6 +429,12 @@ static int diagd_open(struct diagd *d)
 		.arg = d,
 	};
 
+	return ipc_server_open(&cfg);
+}
+
+static int diagd_open(struct diagd *d)
+{
+	d->ipc_dir = PARTITION_IPC_DIR;
 	diagd_open_tap(d);
 	d->init =
 	    diagd_client(d, "init", &parapet__init_control__descriptor, 60000);
@@ -436,11 +442,11 @@ static int diagd_open(struct diagd *d)
 	    diagd_client(d, "policy", &parapet__policy__descriptor, 60000);
 	d->vmworker =
 	    diagd_client(d, "vmworker", &parapet__vm_worker__descriptor, 3000);
-	d->trace = diagd_trace_open();
+	d->trace = diagd_trace_open(d->ipc_dir);
 	if (d->init == NULL || d->policy == NULL || d->vmworker == NULL ||
 	    d->trace == NULL)
 		return -1;
-	d->srv = ipc_server_open(&cfg);
+	d->srv = diagd_server_open(d, DIAGD_SOCK);
 	return d->srv != NULL ? 0 : -1;
 }
 

@@ -25,6 +25,7 @@ struct diagd_trace;
 
 struct diagd {
 	uid_t owner;
+	const char *ipc_dir; /* the services' sockets: PARTITION_IPC_DIR */
 	struct ipc_server *srv;
 	struct ipc_trace *tap; /* diagd's own calls (to init, policy, ...) */
 	struct ipc_client *init, *policy, *vmworker;
@@ -56,8 +57,13 @@ char *diagd_strdup(struct diagd_job *j, const char *s);
  * none). */
 void diagd_dt_string(const char *prop, char *out, size_t len);
 
+/* The Diag endpoint on path, served for d->owner (d's clients and trace
+ * open already). NULL on failure (logged). */
+struct ipc_server *diagd_server_open(struct diagd *d, const char *path);
+
 /* diagd_trace.c */
-struct diagd_trace *diagd_trace_open(void);
+/* Reads the taps NAME.trace.sock in ipc_dir and switches its trace.flag. */
+struct diagd_trace *diagd_trace_open(const char *ipc_dir);
 void diagd_trace_close(struct diagd_trace *t);
 int diagd_trace_work(struct diagd_job *j);
 /* Counters of the trace subscription for inspect. */

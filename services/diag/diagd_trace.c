@@ -49,6 +49,7 @@ struct diagd_trace {
 	uint64_t received, undecodable, reconnects;
 	struct ipc_arena arena;
 	bool stop;
+	char dir[200]; /* where the taps are: PARTITION_IPC_DIR */
 };
 
 static int trace_tap_index(struct diagd_trace *t, const char *name)
@@ -63,7 +64,7 @@ static int trace_tap_index(struct diagd_trace *t, const char *name)
  * Called with the lock held. */
 static void trace_scan(struct diagd_trace *t)
 {
-	DIR *dir = opendir(PARTITION_IPC_DIR);
+	DIR *dir = opendir(t->dir);
 	size_t sfx = strlen(TRACE_SUFFIX), n;
 	struct dirent *de;
 	char name[64], path[300];
@@ -82,8 +83,7 @@ static void trace_scan(struct diagd_trace *t)
 			snprintf(t->taps[i], sizeof(t->taps[0]), "%s", name);
 			t->conn[i] = (struct tapread){ .fd = -1 };
 		}
-		snprintf(path, sizeof(path), "%s/%s", PARTITION_IPC_DIR,
-			 de->d_name);
+		snprintf(path, sizeof(path), "%s/%s", t->dir, de->d_name);
 		if (i >= 0 && t->conn[i].fd < 0 &&
 		    tapread_connect(&t->conn[i], path, TRACE_FRAME_MAX) == 0)
 			t->reconnects++;
@@ -171,9 +171,10 @@ static void *trace_reader(void *arg)
 	return NULL;
 }
 
-struct diagd_trace *diagd_trace_open(void)
+struct diagd_trace *diagd_trace_open(const char *ipc_dir)
 {
 	struct diagd_trace *t = calloc(1, sizeof(*t));
+	char flag[256];
 	int fd;
 
 	if (t == NULL || ipc_arena_init(&t->arena, 64u * 1024, 1u << 20))
@@ -181,14 +182,17 @@ struct diagd_trace *diagd_trace_open(void)
 	t->next = 1;
 	pthread_mutex_init(&t->lock, NULL);
 	pthread_cond_init(&t->cond, NULL);
-	fd = open(PARTITION_TRACE_FLAG, O_RDWR | O_CLOEXEC);
+	snprintf(t->dir, sizeof(t->dir), "%s", ipc_dir);
+	/* PARTITION_TRACE_FLAG in the partition's IPC directory */
+	snprintf(flag, sizeof(flag), "%s/trace.flag", ipc_dir);
+	fd = open(flag, O_RDWR | O_CLOEXEC);
 	if (fd >= 0) {
 		t->flag = (_Atomic uint32_t *)util_map(
 		    fd, PARTITION_TRACE_FLAG_SIZE, PROT_READ | PROT_WRITE);
 		close(fd);
 	}
 	if (t->flag == NULL)
-		log_warn("%s: trace flag unavailable", PARTITION_TRACE_FLAG);
+		log_warn("%s: trace flag unavailable", flag);
 	else
 		trace_set_flag(t, 0); /* a diagd that died tracing left it on */
 	if (pthread_create(&t->thread, NULL, trace_reader, t) != 0) {

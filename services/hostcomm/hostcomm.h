@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "hostchan.pb-c.h"
 #include "lib/ipc.h"
 
 #define HOSTCOMM_BODY_MAX 8192 /* services.md: 8 KiB message bodies */
@@ -30,6 +31,19 @@ void *hostcomm_console_loop(void *arg);
 int hostcomm_console_step(struct hostcomm *h, struct ipc_client *vm,
 			  unsigned wait_ms);
 void *hostcomm_work_loop(void *arg);
+
+/* The work loop's state: stdin handed to vmworker, the command rate. */
+struct hostcomm_work {
+	uint64_t input_ack;
+	double tokens;
+	uint64_t tokens_at;
+};
+void hostcomm_work_init(struct hostcomm_work *w);
+/* Handles one HostWork the host answered a poll with: each command
+ * through policy and answered with CommandDone, then the stdin bytes to
+ * vmworker. */
+void hostcomm_work_handle(struct hostcomm *h, struct hostcomm_work *w,
+			  const Parapet__HostWork *hw);
 /* Sleeps ms milliseconds. */
 void hostcomm_sleep_ms(unsigned ms);
 

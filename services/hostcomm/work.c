@@ -16,14 +16,8 @@
 #define CMD_RATE_PER_S 20 /* host commands per second (burst as many) */
 #define INPUT_RETRY_MS 20
 
-struct work_state {
-	uint64_t input_ack;
-	double tokens;
-	uint64_t tokens_at;
-};
-
 /* Token bucket: false when the host sends commands too fast. */
-static bool work_rate_ok(struct work_state *w)
+static bool work_rate_ok(struct hostcomm_work *w)
 {
 	uint64_t now = util_now_ns();
 
@@ -74,7 +68,7 @@ static void work_error(struct hostcomm *h, const char *cmd, int rc, char *out,
 		work_explain(h, cmd, rc, out, len);
 }
 
-static void work_command(struct hostcomm *h, struct work_state *w,
+static void work_command(struct hostcomm *h, struct hostcomm_work *w,
 			 const Parapet__HostCommand *hc)
 {
 	Parapet__HostCommandDone d = PARAPET__HOST_COMMAND_DONE__INIT;
@@ -114,7 +108,7 @@ static void work_command(struct hostcomm *h, struct work_state *w,
 
 /* Hands stdin bytes to the guest's UART; what vmworker does not accept
  * yet comes again with the next poll. */
-static void work_input(struct hostcomm *h, struct work_state *w,
+static void work_input(struct hostcomm *h, struct hostcomm_work *w,
 		       const Parapet__HostWork *hw)
 {
 	Parapet__ConsoleInputRequest in = PARAPET__CONSOLE_INPUT_REQUEST__INIT;
@@ -138,7 +132,7 @@ static void work_input(struct hostcomm *h, struct work_state *w,
 		ipc_free(&r->base);
 }
 
-static void work_commands(struct hostcomm *h, struct work_state *w,
+static void work_commands(struct hostcomm *h, struct hostcomm_work *w,
 			  const Parapet__HostWork *hw)
 {
 	pthread_mutex_lock(&h->lock);
@@ -152,10 +146,25 @@ static void work_commands(struct hostcomm *h, struct work_state *w,
 	pthread_mutex_unlock(&h->lock);
 }
 
+void hostcomm_work_init(struct hostcomm_work *w)
+{
+	*w = (struct hostcomm_work){ 0, CMD_RATE_PER_S, util_now_ns() };
+}
+
+void hostcomm_work_handle(struct hostcomm *h, struct hostcomm_work *w,
+			  const Parapet__HostWork *hw)
+{
+	if (hw->n_commands)
+		work_commands(h, w, hw);
+	work_input(h, w, hw);
+}
+
 void *hostcomm_work_loop(void *arg)
 {
 	struct hostcomm *h = arg;
-	struct work_state w = { 0, CMD_RATE_PER_S, util_now_ns() };
+	struct hostcomm_work w;
+
+	hostcomm_work_init(&w);
 
 	for (;;) {
 		Parapet__HostPoll q = PARAPET__HOST_POLL__INIT;
@@ -172,9 +181,7 @@ void *hostcomm_work_loop(void *arg)
 			hostcomm_sleep_ms(100);
 			continue;
 		}
-		if (hw->n_commands)
-			work_commands(h, &w, hw);
-		work_input(h, &w, hw);
+		hostcomm_work_handle(h, &w, hw);
 		ipc_free(&hw->base);
 	}
 	return NULL;
