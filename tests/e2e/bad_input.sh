@@ -96,7 +96,7 @@ row_fail() {
 	echo "${ROWTAG:-FAIL} row $N: $ROWCMD"
 	echo "  $1 (exit $rc)"
 	sed -n '1,5s/^/  stderr: /p' "$T/row.err"
-	BAD=$((BAD + 1))
+	[ $ROWBAD -eq 1 ] || BAD=$((BAD + 1))
 	ROWBAD=1
 }
 
@@ -133,6 +133,11 @@ row() {
 	[ ! -s "$T/row.new" ] || {
 		row_fail "left something behind:"
 		sed 's/^/  + /' "$T/row.new"
+		# and does not keep it: a leftover process is killed
+		for p in $(sed -n 's|^process /proc/\([0-9]*\)/environ|\1|p' \
+			"$T/row.new"); do
+			kill -KILL "$p" 2>/dev/null
+		done
 	}
 }
 
