@@ -5,6 +5,8 @@
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -491,6 +493,62 @@ static void test_live_carry(void **state)
 	free(buf);
 }
 
+struct acker {
+	struct console *con;
+	_Atomic bool stop;
+};
+
+/* hostcomm acknowledging console bytes while the VM is being saved. */
+static void *ack_forward(void *arg)
+{
+	struct acker *a = arg;
+
+	while (!atomic_load(&a->stop) &&
+	       console_out_tail(a->con) < console_out_head(a->con))
+		console_out_ack(a->con, console_out_tail(a->con) + 1);
+	return NULL;
+}
+
+/* Every saved console byte keeps its stream offset even while acks move
+ * the tail during the save: the byte at offset k is (k & 0xff). */
+static void test_console_offsets_under_acks(void **state)
+{
+	Parapet__SavedState *st;
+	struct acker ack;
+	pthread_t tid;
+	struct box a;
+	uint8_t *buf;
+	size_t len;
+
+	(void)state;
+	box_create(&a, &accel_emu_ops, 1, -1);
+	for (int round = 0; round < 200; round++) {
+		uint64_t head = console_out_head(&a.con);
+
+		while (console_ring_put(&a.con.out, (uint8_t)head))
+			head++;
+		ack = (struct acker){ .con = &a.con };
+		assert_int_equal(pthread_create(&tid, NULL, ack_forward, &ack),
+				 0);
+		assert_int_equal(savestate_save(&a.vm, &buf, &len), 0);
+		atomic_store(&ack.stop, true);
+		pthread_join(tid, NULL);
+		st = parapet__saved_state__unpack(NULL,
+						  len - SAVESTATE_HEADER_SIZE,
+						  buf + SAVESTATE_HEADER_SIZE);
+		assert_non_null(st);
+		for (size_t i = 0; i < st->uart->tx_fifo.len; i++)
+			if (st->uart->tx_fifo.data[i] !=
+			    (uint8_t)(st->uart->tx_offset + i))
+				fail_msg("round %d: byte %zu of the saved "
+					 "console is numbered wrong",
+					 round, i);
+		parapet__saved_state__free_unpacked(st, NULL);
+		free(buf);
+	}
+	box_destroy(&a);
+}
+
 int main(void)
 {
 	static struct accel_ops emu, kvm;
@@ -499,6 +557,7 @@ int main(void)
 		cmocka_unit_test(test_corrupt_states),
 		cmocka_unit_test(test_corrupt_fields),
 		cmocka_unit_test(test_counters_carried),
+		cmocka_unit_test(test_console_offsets_under_acks),
 		{ "test_live_carry/emu", test_live_carry, NULL, NULL, &emu },
 		{ "test_live_carry/kvm", test_live_carry, NULL, NULL, &kvm },
 	};

@@ -63,10 +63,15 @@ bool console_ring_get(struct console_ring *r, uint8_t *byte)
 	return ok;
 }
 
-size_t console_ring_peek(const struct console_ring *r, uint8_t *out, size_t cap)
+size_t console_ring_peek(const struct console_ring *r, uint8_t *out, size_t cap,
+			 uint64_t *from)
 {
 	size_t tail = atomic_load_explicit(&r->tail, memory_order_acquire);
-	size_t n = console_ring_used(r), i;
+	size_t n = atomic_load_explicit(&r->head, memory_order_acquire) - tail;
+	size_t i;
+
+	if (from != NULL)
+		*from = tail;
 
 	if (n > cap)
 		n = cap;
@@ -95,9 +100,10 @@ void console_out_ack(struct console *c, uint64_t ack)
 	}
 }
 
-size_t console_out_peek(const struct console *c, uint8_t *buf, size_t max)
+size_t console_out_peek(const struct console *c, uint8_t *buf, size_t max,
+			uint64_t *offset)
 {
-	return console_ring_peek(&c->out, buf, max);
+	return console_ring_peek(&c->out, buf, max, offset);
 }
 
 void console_out_set_offset(struct console *c, uint64_t offset)

@@ -55,15 +55,20 @@ uint64_t console_out_tail(const struct console *c); /* oldest kept byte */
 uint64_t console_out_head(const struct console *c); /* next byte */
 /* Forgets the bytes below ack when it lies in [tail, head]. */
 void console_out_ack(struct console *c, uint64_t ack);
-/* Copies up to max bytes from the tail; returns the count. */
-size_t console_out_peek(const struct console *c, uint8_t *buf, size_t max);
+/* Copies up to max bytes from the tail; returns the count and, in
+ * *offset, the stream offset of the first (the tail read once: an ack
+ * racing with the copy must not shift the numbering). */
+size_t console_out_peek(const struct console *c, uint8_t *buf, size_t max,
+			uint64_t *offset);
 /* Starts the stream at offset (a restored VM continues its numbering). */
 void console_out_set_offset(struct console *c, uint64_t offset);
 
 /* Copies up to cap unconsumed bytes of r without consuming them (for the
- * saved state; the consumer must be stopped). Returns the count. */
-size_t console_ring_peek(const struct console_ring *r, uint8_t *out,
-			 size_t cap);
+ * saved state: the producer must be stopped; a consumer may advance the
+ * tail meanwhile). Returns the count and, when from is not NULL, the
+ * tail the copy started at. */
+size_t console_ring_peek(const struct console_ring *r, uint8_t *out, size_t cap,
+			 uint64_t *from);
 
 /* Ring primitives, exposed for tests. */
 bool console_ring_put(struct console_ring *r, uint8_t byte);

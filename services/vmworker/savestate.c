@@ -154,11 +154,16 @@ static void save_uart(struct save_ctx *c, struct vm *vm)
 	s->loop_full = u->loop_full;
 	s->has_rx_fifo = s->has_tx_fifo = 1;
 	s->rx_fifo.data = c->rx;
-	s->rx_fifo.len = console_ring_peek(&con->in, c->rx, sizeof(c->rx));
+	s->rx_fifo.len =
+	    console_ring_peek(&con->in, c->rx, sizeof(c->rx), NULL);
 	s->tx_fifo.data = c->tx;
-	s->tx_fifo.len = console_ring_peek(&con->out, c->tx, sizeof(c->tx));
+	/* The offset is the tail the copy began at: hostcomm may ack bytes
+	 * (advance the tail) while the VPs are paused. Reading the tail
+	 * again afterwards numbered delivered bytes anew, and the host
+	 * printed them twice. */
 	s->has_tx_offset = 1;
-	s->tx_offset = console_out_tail(con);
+	s->tx_fifo.len =
+	    console_out_peek(con, c->tx, sizeof(c->tx), &s->tx_offset);
 }
 
 static int save_pack(const Parapet__SavedState *st, uint8_t **out, size_t *len)

@@ -159,10 +159,11 @@ static void take_fill(struct vmw *w, struct ipc_request *req,
 		      Parapet__ConsoleChunk *c, uint32_t max)
 {
 	uint8_t *data = ipc_request_alloc(req, max);
-	size_t n = data ? console_out_peek(&w->console, data, max) : 0;
+	uint64_t offset = console_out_tail(&w->console);
+	size_t n = data ? console_out_peek(&w->console, data, max, &offset) : 0;
 
 	c->has_offset = c->has_data = 1;
-	c->offset = console_out_tail(&w->console);
+	c->offset = offset;
 	c->data.data = data;
 	c->data.len = n;
 }
