@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/ioctl.h>
@@ -18,6 +19,9 @@
 #include "sandbox/profiles.h"
 
 #define NR_MAX 1024 /* distinct-syscall bitmap, x86_64 numbers */
+
+/* LeakSanitizer's stop-the-world tracer task (sanitizer builds only) */
+#define SAN_TRACER_CLONE (CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_UNTRACED)
 
 enum rule_how {
 	ALLOW,	    /* any arguments */
@@ -119,13 +123,33 @@ static const struct rule base_rules[] = {
 	{ SCMP_SYS(recvfrom), ALLOW, 0, 0 },
 	{ SCMP_SYS(shutdown), ALLOW, 0, 0 },
 #ifdef PARAPET_SAN
-	/* the ASan/UBSan runtime: reports read /proc/self/maps and the
-	 * binary's path, and query the dumpable flag */
+	/* Sanitizer builds only (make SAN=...; never in a release build):
+	 * what the ASan/UBSan/LSan runtime calls with raw syscalls. Reports
+	 * read /proc/self/maps (open, not openat, on x86_64) and the
+	 * binary's path; LeakSanitizer's check at exit stops the world: it
+	 * makes the process dumpable, clones a tracer task sharing memory
+	 * (exactly these flags, no SIGCHLD: not a fork), lets it ptrace,
+	 * and the tracer lists /proc/PID/task, attaches to every thread,
+	 * reads their registers, detaches and is reaped with wait4. */
+	{ SCMP_SYS(open), ALLOW, 0, 0 },
 	{ SCMP_SYS(readlink), ALLOW, 0, 0 },
 	{ SCMP_SYS(readlinkat), ALLOW, 0, 0 },
 	{ SCMP_SYS(getppid), ALLOW, 0, 0 },
+	{ SCMP_SYS(getdents), ALLOW, 0, 0 },
+	{ SCMP_SYS(getdents64), ALLOW, 0, 0 },
 	{ SCMP_SYS(prctl), ARG_EQ, 0, PR_GET_DUMPABLE },
 	{ SCMP_SYS(prctl), ARG_EQ, 0, PR_SET_DUMPABLE },
+	{ SCMP_SYS(prctl), ARG_EQ, 0, PR_SET_PDEATHSIG },
+	{ SCMP_SYS(prctl), ARG_EQ, 0, PR_SET_PTRACER },
+	{ SCMP_SYS(clone), ARG_EQ, 0, SAN_TRACER_CLONE },
+	{ SCMP_SYS(ptrace), ARG_EQ, 0, PTRACE_ATTACH },
+	{ SCMP_SYS(ptrace), ARG_EQ, 0, PTRACE_CONT },
+	{ SCMP_SYS(ptrace), ARG_EQ, 0, PTRACE_DETACH },
+	{ SCMP_SYS(ptrace), ARG_EQ, 0, PTRACE_KILL },
+	{ SCMP_SYS(ptrace), ARG_EQ, 0, PTRACE_GETREGS },
+	{ SCMP_SYS(ptrace), ARG_EQ, 0, PTRACE_GETREGSET },
+	{ SCMP_SYS(ptrace), ARG_EQ, 0, PTRACE_GETFPREGS },
+	{ SCMP_SYS(wait4), ALLOW, 0, 0 },
 #endif
 };
 
@@ -164,6 +188,11 @@ static const struct rule sidecar_rules[] = {
 	{ SCMP_SYS(mmap), ARG_NOBITS, 2, PROT_EXEC },
 	{ SCMP_SYS(munmap), ALLOW, 0, 0 },
 	{ SCMP_SYS(mremap), ALLOW, 0, 0 },
+#ifdef PARAPET_SAN
+	/* sanitizer builds only: ASan gives every thread an alternate
+	 * signal stack and takes it down when the thread exits */
+	{ SCMP_SYS(sigaltstack), ALLOW, 0, 0 },
+#endif
 };
 
 /* The vCPU ioctls vmworker uses after start (the VM, its memory and its

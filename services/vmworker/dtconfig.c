@@ -53,7 +53,7 @@ static int dt_u64(const void *fdt, int node, const char *name, uint64_t *out)
 
 	if (p == NULL || len != 8)
 		return -1;
-	*out = fdt64_to_cpu(*p);
+	*out = fdt64_ld(p); /* properties are only 4-aligned */
 	return 0;
 }
 
@@ -109,8 +109,8 @@ static int dt_memory(const void *fdt, struct dtconfig *c, char *err,
 			return dt_fail(err, err_len,
 				       "boot device tree: %s: bad reg",
 				       fdt_get_name(fdt, node, NULL));
-		c->hole_gpa = fdt64_to_cpu(reg[0]);
-		c->hole_size = fdt64_to_cpu(reg[1]);
+		c->hole_gpa = fdt64_ld(&reg[0]); /* only 4-aligned */
+		c->hole_size = fdt64_ld(&reg[1]);
 	}
 	return 0;
 }
