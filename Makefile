@@ -110,6 +110,11 @@ unit: deps
 	@$(MAKE) --no-print-directory all
 	@./scripts/run-tests.sh $(B) $(TESTS) --
 
+# End-to-end scripts only (with SAN=..., against the sanitizer build).
+e2e: deps
+	@$(MAKE) --no-print-directory all
+	@./scripts/run-tests.sh $(B) -- $(E2E_TESTS)
+
 bench: deps
 	@$(MAKE) --no-print-directory all
 	@./scripts/run-bench.sh $(B) $(BENCHES)

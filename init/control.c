@@ -236,6 +236,7 @@ static int ctl_set_binary(struct ctl_req *r, struct service *s,
 			return 0;
 		log_info("%s: next instances run %s (was %s)", s->m.name, path,
 			 s->path);
+		memcpy(s->prev_path, s->path, sizeof(s->prev_path));
 		snprintf(s->path, sizeof(s->path), "%s", path);
 		return 0;
 	}

@@ -55,6 +55,12 @@ struct service {
 	int log_fd;   /* read end of the stderr pipe, or -1 */
 	int log_file; /* host run dir logs/NAME.log, or -1 */
 	int saved_fd; /* servicing: state for the next instance, or -1 */
+	/* An update (Restart with a new binary) until its instance is ready:
+	 * the binary it replaced and the saved state it was given, for
+	 * going back if the new binary dies first. */
+	char prev_path[1400];
+	int update_saved_fd;
+	bool update_reverted;	 /* the Restart's answer is an error */
 	bool restart_after_stop; /* a requested restart is in progress */
 	uint64_t spawned_ns, ready_ns, respawn_at, kill_at;
 	unsigned quick_deaths; /* consecutive deaths within 1 s of spawn */

@@ -99,10 +99,52 @@ static void svc_send_fds(struct init *in, struct service *s)
 	if (rc != SUPERVISE_OK)
 		log_warnx("%s: sending fds: %s", s->m.name,
 			  supervise_strerror(rc));
-	if (s->saved_fd >= 0) {
+	if (s->saved_fd >= 0 && s->prev_path[0] != '\0') {
+		/* An update: kept until the new binary is ready. */
+		if (s->update_saved_fd >= 0)
+			close(s->update_saved_fd);
+		s->update_saved_fd = s->saved_fd;
+		s->saved_fd = -1;
+	} else if (s->saved_fd >= 0) {
 		close(s->saved_fd);
 		s->saved_fd = -1;
 	}
+}
+
+/* The updated binary is ready: the update is done. */
+static void svc_update_done(struct service *s)
+{
+	s->prev_path[0] = '\0';
+	if (s->update_saved_fd >= 0)
+		close(s->update_saved_fd);
+	s->update_saved_fd = -1;
+}
+
+/* The updated binary died before it was ready: back to the binary it
+ * replaced, with the same saved state, so a bad update loses nothing. */
+static bool svc_update_revert(struct init *in, struct service *s)
+{
+	if (s->prev_path[0] == '\0' || in->powering_off)
+		return false;
+	log_warnx("%s: the new binary %s %s before it was ready; back to %s",
+		  s->m.name, s->path, s->last_exit, s->prev_path);
+	{
+		char was[sizeof(s->last_exit)];
+
+		memcpy(was, s->last_exit, sizeof(was));
+		snprintf(s->last_exit, sizeof(s->last_exit),
+			 "update failed (%.50s); the previous binary runs",
+			 was);
+	}
+	s->update_reverted = true;
+	memcpy(s->path, s->prev_path, sizeof(s->path));
+	s->prev_path[0] = '\0';
+	if (s->saved_fd < 0) {
+		s->saved_fd = s->update_saved_fd;
+		s->update_saved_fd = -1;
+	}
+	svc_spawn(in, s);
+	return true;
 }
 
 /* A service hands init its saved state (vmworker before servicing). */
@@ -273,6 +315,8 @@ static void svc_died(struct init *in, struct service *s, int status)
 	s->pid = 0;
 	s->deaths++;
 	svc_describe_exit(s, status);
+	if (was == SVC_STARTING && svc_update_revert(in, s))
+		return;
 	if (was == SVC_STOPPING && s->restart_after_stop && !in->powering_off) {
 		s->restart_after_stop = false;
 		log_info("%s: %s; restarting as requested", s->m.name,
@@ -342,11 +386,13 @@ void svc_on_channel(struct init *in, struct service *s)
 	    s->state == SVC_STARTING) {
 		s->state = SVC_RUNNING;
 		s->ready_ns = util_now_ns();
+		svc_update_done(s);
 		log_info("%s: ready (pid %d, %llu ms)", s->m.name, (int)s->pid,
 			 (unsigned long long)((s->ready_ns - s->spawned_ns) /
 					      NS_PER_MS));
 		init_write_timeline(in);
-		control_finish(in, s, 0);
+		control_finish(in, s, s->update_reverted ? -1 : 0);
+		s->update_reverted = false;
 	}
 	supervise_msg_free(msg);
 }

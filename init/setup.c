@@ -289,7 +289,7 @@ static int init_services(struct init *in, int parapet)
 
 		s->m = m.svc[i];
 		s->pid = 0;
-		s->chan = s->log_fd = s->saved_fd = -1;
+		s->chan = s->log_fd = s->saved_fd = s->update_saved_fd = -1;
 		s->log_file = init_open_log(s->m.name);
 		s->state = SVC_STOPPED;
 		init_binary_path(in, s);

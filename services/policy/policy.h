@@ -17,6 +17,7 @@ struct policy {
 	struct policy_work *head, **tail;
 	enum pstate state;
 	bool reboot_on_crash;
+	char cmd_error[160];   /* the running command's error text, or "" */
 	bool vm_seen;	       /* vmworker answered Status once */
 	bool poweroff_pending; /* after the current reply: power off */
 	int poweroff_status;

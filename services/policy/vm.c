@@ -249,8 +249,9 @@ static int policy_service(struct policy *p, const char *binary,
 {
 	Parapet__ServiceRef ref = PARAPET__SERVICE_REF__INIT;
 	ProtobufCMessage *reply = NULL;
+	char restart_err[160] = "";
+	int rc, restart_rc;
 	uint64_t until;
-	int rc;
 
 	/* A binary init cannot run is refused before the guest pauses. */
 	if (binary != NULL) {
@@ -271,8 +272,16 @@ static int policy_service(struct policy *p, const char *binary,
 	policy_set_state(p, PS_RESTORING);
 	ref.name = (char *)(uintptr_t) "vmworker";
 	ref.binary = (char *)(uintptr_t)binary;
-	if ((rc = ipc_call(p->init, "Restart", &ref.base, &reply)) != 0)
-		return rc;
+	/* An update whose binary died before it was ready is an error here,
+	 * but init has brought the previous binary back with the saved
+	 * state: the guest runs on, and the error is the answer. */
+	restart_rc = ipc_call(p->init, "Restart", &ref.base, &reply);
+	if (restart_rc != 0) {
+		snprintf(restart_err, sizeof(restart_err), "%s",
+			 ipc_last_error()[0] ? ipc_last_error()
+					     : ipc_strerror(restart_rc));
+		log_warnx("servicing: Restart: %s", restart_err);
+	}
 	ipc_free(reply);
 	until = util_now_ns() + SERVICING_WAIT_MS * 1000000ull;
 	while (util_now_ns() < until) {
@@ -283,6 +292,12 @@ static int policy_service(struct policy *p, const char *binary,
 			if (!strcmp(st->state, "paused"))
 				policy_vm_call(p, "Resume", NULL);
 			policy_set_state(p, PS_RUNNING);
+			if (restart_rc != 0) {
+				ipc_free(&st->base);
+				snprintf(p->cmd_error, sizeof(p->cmd_error),
+					 "%s", restart_err);
+				return restart_rc;
+			}
 			*st_out = st;
 			return 0;
 		}
@@ -376,9 +391,12 @@ int policy_command(struct policy *p, struct ipc_request *req,
 		ipc_request_set_error(req, "a binary goes with 'service' only");
 		return IPC_ERR_INVAL;
 	}
+	p->cmd_error[0] = '\0';
 	rc = ev == PE_COUNT ? 0 : policy_do(p, ev, cmd, vm_out);
 	if (rc == IPC_ERR_UNKNOWN_METHOD && ev == PE_RESET)
 		ipc_request_set_error(req, "reset: this vmworker has no Reset");
+	else if (rc != 0 && p->cmd_error[0] != '\0')
+		ipc_request_set_error(req, p->cmd_error);
 	else if (rc != 0 && ipc_last_error()[0] != '\0')
 		ipc_request_set_error(req, ipc_last_error());
 	else if (rc != 0)
