@@ -240,9 +240,13 @@ int main(int argc, char **argv)
 	pthread_condattr_t ca;
 	int fd;
 
-	(void)argc;
-	(void)argv;
 	log_init("policy");
+	if (argc > 1) {
+		log_warnx("unexpected argument '%s': it takes none (a service "
+			  "of parapet-init)",
+			  argv[1]);
+		return PARTITION_EXIT_SETUP;
+	}
 	signal(SIGPIPE, SIG_IGN); /* a peer gone mid-write is an error return */
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);

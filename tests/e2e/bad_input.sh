@@ -352,8 +352,7 @@ row 125 "hostcomm: .*unexpected argument '--bogus'" \
 	unshare -m "$BB/parapet-hostcomm" --bogus
 row 125 "diagd: .*unexpected argument '--bogus'" \
 	unshare -m "$BB/parapet-diagd" --bogus
-xrow "services/policy/main.c ignores its arguments (file owned elsewhere)" \
-	125 "policy: .*unexpected argument '--bogus'" \
+row 125 "policy: .*unexpected argument '--bogus'" \
 	unshare -m "$BB/parapet-policy" --bogus
 
 # --- parapet-vmworker --standalone ----------------------------------------
