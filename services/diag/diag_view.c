@@ -111,8 +111,8 @@ static void view_tree(json_t *v, int indent, int depth)
 int diag_inspect(struct diag *d, int argc, char **argv)
 {
 	const char *path = NULL;
-	int depth = 0, c, rc = 0;
-	json_t *root, *node;
+	int depth = 0, c, rc;
+	json_t *root;
 	uint64_t v;
 
 	optind = 0;
@@ -135,16 +135,23 @@ int diag_inspect(struct diag *d, int argc, char **argv)
 		path = argv[optind];
 	if ((root = view_inspect_tree(d)) == NULL)
 		return 1;
-	node = path ? view_path(root, path) : root;
-	if (node == NULL) {
-		fprintf(stderr, "parapet-diag: inspect: no %s\n", path);
-		rc = 1;
-	} else if (d->json)
-		rc = diag_print_json(json_incref(node));
-	else
-		view_tree(node, 0, depth > 0 ? depth : -1);
+	rc = diag_view_inspect(root, path, depth, d->json);
 	json_decref(root);
 	return rc;
+}
+
+int diag_view_inspect(json_t *root, const char *path, int depth, bool json)
+{
+	json_t *node = path ? view_path(root, path) : root;
+
+	if (node == NULL) {
+		fprintf(stderr, "parapet-diag: inspect: no %s\n", path);
+		return 1;
+	}
+	if (json)
+		return diag_print_json(json_incref(node));
+	view_tree(node, 0, depth > 0 ? depth : -1);
+	return 0;
 }
 
 /* ------------------------------------------------------------ stats */
@@ -276,20 +283,27 @@ static int view_openmetrics(json_t *fams)
 
 int diag_stats(struct diag *d, int argc, char **argv)
 {
-	json_t *root, *fams = json_object(), *n;
+	json_t *root;
+	int rc;
+
+	if (argc != 1 || (root = view_inspect_tree(d)) == NULL)
+		return argc != 1 ? diag_unexpected(argv[0], argv[1]) : 1;
+	rc = diag_view_stats(root, d->json);
+	json_decref(root);
+	return rc;
+}
+
+int diag_view_stats(json_t *root, bool json)
+{
+	json_t *fams = json_object(), *n;
 	const char *k;
 	int rc;
 
-	if (argc != 1 || (root = view_inspect_tree(d)) == NULL) {
-		json_decref(fams);
-		return argc != 1 ? diag_unexpected(argv[0], argv[1]) : 1;
-	}
 	json_object_foreach(root, k, n) if (strcmp(k, "init"))
 	    view_service_metrics(fams, k, n);
 	view_ints(fams, json_object_get(root, "init"), "parapet_init_", "gauge",
 		  NULL, NULL);
-	json_decref(root);
-	if (d->json)
+	if (json)
 		return diag_print_json(fams);
 	rc = view_openmetrics(fams);
 	json_decref(fams);
@@ -325,11 +339,34 @@ static json_t *view_stamps(json_t *stamps)
 		json_int_t t0 =
 		    json_integer_value(json_object_get(rows[0], "ns"));
 
+		/* In double: diagd's stamps may be any two integers. */
 		json_object_set_new(rows[i], "ms",
-				    json_real((double)(ns - t0) / 1e6));
+				    json_real(((double)ns - (double)t0) / 1e6));
 		json_array_append_new(arr, rows[i]);
 	}
 	return arr;
+}
+
+/* s as SVG text: stamp names come from diagd, inside the partition. */
+static void view_svg_text(FILE *f, const char *s)
+{
+	for (; s != NULL && *s; s++)
+		switch (*s) {
+		case '<':
+			fputs("&lt;", f);
+			break;
+		case '>':
+			fputs("&gt;", f);
+			break;
+		case '&':
+			fputs("&amp;", f);
+			break;
+		case '"':
+			fputs("&quot;", f);
+			break;
+		default:
+			fputc(*s, f);
+		}
 }
 
 static int view_svg(const char *file, json_t *rows)
@@ -364,10 +401,11 @@ static int view_svg(const char *file, json_t *rows)
 		fprintf(f,
 			"<rect x=\"300\" y=\"%zu\" width=\"%.1f\" "
 			"height=\"16\" fill=\"#4a7bd0\"/>\n"
-			"<text x=\"10\" y=\"%zu\">%s</text>\n"
-			"<text x=\"%.1f\" y=\"%zu\">%.3f ms</text>\n",
-			i * 24 + 30, w > 1 ? w : 1, i * 24 + 42,
-			json_string_value(json_object_get(r, "name")),
+			"<text x=\"10\" y=\"%zu\">",
+			i * 24 + 30, w > 1 ? w : 1, i * 24 + 42);
+		view_svg_text(f, json_string_value(json_object_get(r, "name")));
+		fprintf(f,
+			"</text>\n<text x=\"%.1f\" y=\"%zu\">%.3f ms</text>\n",
 			300 + (w > 1 ? w : 1) + 4, i * 24 + 42, ms);
 	}
 	fprintf(f, "</svg>\n");
@@ -382,9 +420,8 @@ int diag_timeline(struct diag *d, int argc, char **argv)
 	};
 	Parapet__DiagTimelineRequest q = PARAPET__DIAG_TIMELINE_REQUEST__INIT;
 	const char *svg = NULL;
-	json_t *t, *rows, *r;
-	int c, rc = 0;
-	size_t i;
+	json_t *t;
+	int c;
 
 	optind = 0;
 	opterr = 0;
@@ -397,18 +434,27 @@ int diag_timeline(struct diag *d, int argc, char **argv)
 		return diag_unexpected("timeline", argv[optind]);
 	if ((t = view_fetch(d, "Timeline", &q.base)) == NULL)
 		return 1;
-	rows = view_stamps(json_object_get(t, "stamps"));
+	return diag_view_timeline(t, svg, d->json);
+}
+
+int diag_view_timeline(json_t *t, const char *svg, bool json)
+{
+	json_t *rows = view_stamps(json_object_get(t, "stamps")), *r;
+	const char *source;
+	int rc = 0;
+	size_t i;
+
 	if (svg != NULL && (rc = view_svg(svg, rows)) != 0) {
 		json_decref(rows);
 		json_decref(t);
 		return rc;
 	}
-	if (d->json) {
+	if (json) {
 		json_object_set_new(t, "stamps", rows);
 		return diag_print_json(t) | rc;
 	}
-	printf("boot timeline (from %s)\n",
-	       json_string_value(json_object_get(t, "source")));
+	source = json_string_value(json_object_get(t, "source"));
+	printf("boot timeline (from %s)\n", source ? source : "?");
 	json_array_foreach(rows, i, r) printf(
 	    "  +%10.3f ms  %s\n", json_real_value(json_object_get(r, "ms")),
 	    json_string_value(json_object_get(r, "name")));

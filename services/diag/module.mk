@@ -15,3 +15,5 @@ E2E_TESTS += tests/e2e/diag.sh
 $(eval $(call unit_test,tapread_test,services/diag/tapread.c))
 # tests/fuzz/tapread_fuzz.c links the tap reader (outside libparapet).
 tapread_FUZZ_SRCS := services/diag/tapread.c
+# parapet-diag's views over JSON from diagd (diag_view.c alone).
+$(eval $(call unit_test,diag_view_test,services/diag/diag_view.c))

@@ -5,7 +5,10 @@
  * beside it. Each input is one request as the owner's parapet-diag sends
  * it: a method and its body (or a raw envelope), plus how the stand-ins
  * answer. Every request gets a well-formed REPLY of the method's type or
- * an ERROR. PARAPET_FUZZ_SEEDS=DIR writes the seed corpus and exits. */
+ * an ERROR. An input that starts with 0xfe is the other direction: JSON
+ * as diagd sends it to parapet-diag's inspect, stats and timeline views
+ * (services/diag/diag_view.c), which must take any document.
+ * PARAPET_FUZZ_SEEDS=DIR writes the seed corpus and exits. */
 #include <fcntl.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -28,6 +31,7 @@
 #include "lib/partition.h"
 #include "lib/util.h"
 #include "policy.pb-c.h"
+#include "services/diag/diag.h"
 #include "services/diag/diagd.h"
 #include "vmworker.pb-c.h"
 
@@ -372,6 +376,35 @@ static size_t clamp_trace(const uint8_t *b, size_t n, uint8_t *out)
 	return n;
 }
 
+/* ------------------------------------------------- parapet-diag's views */
+
+/* 0xfe, a selector (inspect's path and depth, --json), then the JSON. */
+static void views(const uint8_t *data, size_t size)
+{
+	static const char *const paths[4] = { NULL, "vmworker.vm",
+					      "init/uptime_ns", "diagd.ipc.0" };
+	static bool quiet;
+	char *text = malloc(size - 1);
+	bool json = data[1] & 0x80;
+	json_t *root;
+
+	if (!quiet) /* the views print on stdout */
+		quiet = dup2(open("/dev/null", O_WRONLY), 1) == 1;
+	if (text == NULL)
+		abort();
+	memcpy(text, data + 2, size - 2);
+	text[size - 2] = '\0';
+	root = json_loads(text, 0, NULL);
+	free(text);
+	if (root == NULL)
+		return;
+	diag_view_inspect(root, paths[data[1] & 3], (data[1] >> 2) & 7, json);
+	diag_view_stats(root, json);
+	diag_view_timeline(json_incref(root), json ? NULL : "/dev/null", json);
+	json_decref(root);
+	fflush(stdout);
+}
+
 /* First byte: a Diag method (its index), or a raw envelope past them;
  * second: the scenario; the rest: the body. */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -382,6 +415,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	nng_msg *msg;
 	size_t n;
 
+	if (size >= 2 && data[0] == 0xfe) {
+		views(data, size);
+		return 0;
+	}
 	if (d.srv == NULL)
 		setup();
 	if (size < 2 || size - 2 > BODY_MAX)
@@ -429,6 +466,53 @@ static void seed(const char *dir_out, const char *name, const char *method,
 		abort();
 }
 
+/* The views' seeds: the Inspect document diagd gives for the stand-ins,
+ * and a Timeline document as diagd rebuilds it. */
+static void seed_text(const char *dir_out, const char *name, unsigned sel,
+		      const char *text)
+{
+	char path[4200];
+	size_t n = strlen(text);
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir_out, name);
+	if ((f = fopen(path, "wb")) == NULL || fputc(0xfe, f) != 0xfe ||
+	    fputc((int)sel, f) != (int)sel || fwrite(text, 1, n, f) != n ||
+	    fclose(f) != 0)
+		abort();
+}
+
+static void seed_views(const char *out)
+{
+	Parapet__DiagInspectRequest q = PARAPET__DIAG_INSPECT_REQUEST__INIT;
+	Parapet__DiagInspectReply *r;
+	Parapet__Envelope *env;
+	nng_msg *msg;
+
+	setup();
+	set_scenario(SC_POLICY_UP | SC_VMWORKER_UP);
+	msg = envelope("Inspect", NULL, 0);
+	(void)q;
+	if (nng_sendmsg(cli, msg, 0) != 0 || nng_recvmsg(cli, &msg, 0) != 0)
+		abort();
+	env = parapet__envelope__unpack(NULL, nng_msg_len(msg),
+					nng_msg_body(msg));
+	r = env ? parapet__diag_inspect_reply__unpack(NULL, env->body.len,
+						      env->body.data)
+		: NULL;
+	if (r == NULL || r->json == NULL)
+		abort();
+	seed_text(out, "view_inspect", 0, r->json);
+	seed_text(out, "view_inspect_path", 1 | (2 << 2), r->json);
+	seed_text(out, "view_timeline", 0,
+		  "{\"source\": \"/run/parapet/host/timeline.json\", "
+		  "\"stamps\": {\"run_start\": 1000, \"init_ready\": "
+		  "2500000, \"vm_first_exit\": 9000000}}");
+	parapet__diag_inspect_reply__free_unpacked(r, NULL);
+	parapet__envelope__free_unpacked(env, NULL);
+	nng_msg_free(msg);
+}
+
 static void seeds(const char *out)
 {
 	Parapet__DiagPsRequest ps = PARAPET__DIAG_PS_REQUEST__INIT;
@@ -467,6 +551,7 @@ static void seeds(const char *out)
 	seed(out, "vm_no_policy", "Vm", SC_VMWORKER_UP, &vm.base);
 	sb.service = (char *)(uintptr_t) "policy";
 	seed(out, "sandbox", "Sandbox", up, &sb.base);
+	seed_views(out);
 	exit(0);
 }
 

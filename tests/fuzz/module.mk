@@ -13,7 +13,7 @@ mailbox_FUZZ_SRCS := $(VMWORKER_SRCS)
 sidecar_FUZZ_SRCS := $(VMWORKER_SRCS)
 savestate_FUZZ_SRCS := $(VMWORKER_SRCS)
 hostchan_FUZZ_SRCS := host/hostchan.c $(HOSTCOMM_SRCS)
-diag_FUZZ_SRCS := $(DIAGD_SRCS)
+diag_FUZZ_SRCS := $(DIAGD_SRCS) $(DIAG_CLI_SRCS)
 FUZZ_B := build-fuzz
 FUZZ_CC ?= clang
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined
@@ -33,8 +33,9 @@ $(FUZZ_B)/obj/%.o: %.c | $(FUZZ_PROTO_C:.c=.h)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
 
-# diagd's main() would replace libFuzzer's.
+# diagd's and parapet-diag's main() would replace libFuzzer's.
 $(FUZZ_B)/obj/services/diag/diagd.o: FUZZ_CFLAGS += -Dmain=diagd_main
+$(FUZZ_B)/obj/services/diag/diag.o: FUZZ_CFLAGS += -Dmain=diag_main
 
 $(FUZZ_B)/lib.a: $(FUZZ_CORE_OBJS)
 	rm -f $@
