@@ -126,12 +126,15 @@ static const struct rule base_rules[] = {
 	/* Sanitizer builds only (make SAN=...; never in a release build):
 	 * what the ASan/UBSan/LSan runtime calls with raw syscalls. Reports
 	 * read /proc/self/maps (open, not openat, on x86_64) and the
-	 * binary's path; LeakSanitizer's check at exit stops the world: it
+	 * binary's path; UBSan's "pointer points here" dump first checks
+	 * that the memory is readable by writing it into a pipe (pipe2);
+	 * LeakSanitizer's check at exit stops the world: it
 	 * makes the process dumpable, clones a tracer task sharing memory
 	 * (exactly these flags, no SIGCHLD: not a fork), lets it ptrace,
 	 * and the tracer lists /proc/PID/task, attaches to every thread,
 	 * reads their registers, detaches and is reaped with wait4. */
 	{ SCMP_SYS(open), ALLOW, 0, 0 },
+	{ SCMP_SYS(pipe2), ALLOW, 0, 0 },
 	{ SCMP_SYS(readlink), ALLOW, 0, 0 },
 	{ SCMP_SYS(readlinkat), ALLOW, 0, 0 },
 	{ SCMP_SYS(getppid), ALLOW, 0, 0 },

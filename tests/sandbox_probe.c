@@ -231,6 +231,44 @@ static long mprotect_exec(void)
 	return mprotect(p, 4096, PROT_READ | PROT_EXEC);
 }
 
+#ifdef PARAPET_SAN
+/* Sanitizer builds: the runtime's own work under the filter. "leak" drops
+ * an allocation in a thread (so no stack of ours still points at it) and
+ * leaves by exit() so LeakSanitizer checks at exit; "overflow" reads past
+ * a heap block so AddressSanitizer reports; "misaligned" makes UBSan report
+ * a load with a dump of the memory it points at. */
+static void *volatile san_sink;
+
+static void *san_leak_thread(void *arg)
+{
+	(void)arg;
+	san_sink = malloc(64);
+	san_sink = NULL;
+	return NULL;
+}
+
+static long san_attempt(const char *a)
+{
+	volatile size_t i = 16, n = 16;
+	uint64_t words[2] = { 0, 0 };
+	char *volatile bytes = (char *)words;
+	char *p;
+
+	if (strcmp(a, "leak") == 0) {
+		run_thread(san_leak_thread);
+		fflush(stdout);
+		exit(0);
+	}
+	if (strcmp(a, "misaligned") == 0)
+		return (long)*(uint64_t *)(void *)(bytes + 4);
+	p = malloc(n); /* n unknown to UBSan's object-size check */
+	if (p == NULL)
+		return -1;
+	p[0] = 1;
+	return p[i];
+}
+#endif
+
 static void attempt(const char *a)
 {
 	char *argv[] = { NULL };
@@ -276,6 +314,11 @@ static void attempt(const char *a)
 		unicorn_run();
 	else if (strcmp(a, "unicorn_late") == 0)
 		rc = unicorn_setup(); /* an engine after start: traps */
+#ifdef PARAPET_SAN
+	else if (strcmp(a, "leak") == 0 || strcmp(a, "overflow") == 0 ||
+		 strcmp(a, "misaligned") == 0)
+		rc = san_attempt(a);
+#endif
 	printf("%s: returned %ld\n", a, rc);
 	done(0);
 }

@@ -424,6 +424,50 @@ static void test_unicorn_under_filter(void **state)
 	expect_trap("vmworker", "unicorn_late", "mmap");
 }
 
+/* Sanitizer builds: under the strict filter, LeakSanitizer's check at
+ * exit runs (it stops the world with ptrace) and finds the leak, and
+ * AddressSanitizer and UBSan reports are complete; none is a seccomp
+ * kill. */
+static void test_sanitizer_runtime_under_filter(void **state)
+{
+#ifdef PARAPET_SAN
+	struct probe p;
+
+	(void)state;
+	need_root();
+	probe_run(&p, "test", "strict", "leak");
+	if (strstr(p.err_text, "detected memory leaks") == NULL)
+		print_error("leak: status 0x%x, stderr: %s\n", p.status,
+			    p.err_text);
+	assert_non_null(
+	    strstr(p.err_text, "ERROR: LeakSanitizer: detected memory leaks"));
+	assert_null(strstr(p.err_text, "seccomp"));
+	assert_int_not_equal(exit_code(&p), 0);
+	probe_run(&p, "test", "strict", "overflow");
+	if (strstr(p.err_text, "SUMMARY: AddressSanitizer") == NULL)
+		print_error("overflow: status 0x%x, stderr: %s\n", p.status,
+			    p.err_text);
+	assert_non_null(strstr(
+	    p.err_text, "ERROR: AddressSanitizer: heap-buffer-overflow"));
+	assert_non_null(strstr(
+	    p.err_text, "SUMMARY: AddressSanitizer: heap-buffer-overflow"));
+	assert_null(strstr(p.err_text, "seccomp"));
+	assert_int_not_equal(exit_code(&p), SANDBOX_EXIT_SECCOMP);
+	probe_run(&p, "test", "strict", "misaligned");
+	if (strstr(p.err_text, "note: pointer points here") == NULL)
+		print_error("misaligned: status 0x%x, stderr: %s\n", p.status,
+			    p.err_text);
+	assert_non_null(
+	    strstr(p.err_text, "runtime error: load of misaligned"));
+	assert_non_null(strstr(p.err_text, "note: pointer points here"));
+	assert_null(strstr(p.err_text, "seccomp"));
+	assert_int_not_equal(exit_code(&p), SANDBOX_EXIT_SECCOMP);
+#else
+	(void)state;
+	skip(); /* only a sanitizer build has the runtime */
+#endif
+}
+
 /* A user namespace with one mapped uid: same steps, the uid kept, the
  * difference stated in the status; the filter still traps. */
 static void test_unprivileged_userns(void **state)
@@ -509,6 +553,7 @@ int main(void)
 		cmocka_unit_test(test_vmworker_ioctls),
 		cmocka_unit_test(test_sidecar_thread_filter),
 		cmocka_unit_test(test_unicorn_under_filter),
+		cmocka_unit_test(test_sanitizer_runtime_under_filter),
 		cmocka_unit_test(test_unprivileged_userns),
 		cmocka_unit_test(test_step_error_names_step),
 	};
