@@ -101,7 +101,7 @@ static void list_print(json_t *rows)
 int list_main(int argc, char **argv)
 {
 	char base[3000], err[256];
-	json_t *rows = json_array();
+	json_t *rows;
 	struct dirent *de;
 	DIR *d;
 	int json = argc == 2 && !strcmp(argv[1], "--json");
@@ -116,6 +116,11 @@ int list_main(int argc, char **argv)
 	}
 	if (rundir_base(base, sizeof(base), err, sizeof(err)) != 0) {
 		fprintf(stderr, "parapet list: %s\n", err);
+		return 1;
+	}
+	rows = json_array(); /* after the checks: their returns leak nothing */
+	if (rows == NULL) {
+		fprintf(stderr, "parapet list: out of memory\n");
 		return 1;
 	}
 	d = opendir(base);
