@@ -144,7 +144,12 @@ static int ctl(const char *method, const char *name)
 
 		printf("%s %s pid=%d\n", r->service->name, r->service->state,
 		       r->service->pid);
+	} else {
+		/* Poweroff: said before the partition (and, in its pid
+		 * namespace, this client) may be gone */
+		printf("%s: ok\n", method);
 	}
+	fflush(stdout);
 	ipc_free(reply);
 	ipc_client_close(c);
 	return 0;
