@@ -503,18 +503,44 @@ static void kvm_drain_ring(struct accel_vp *v)
 	atomic_flag_clear_explicit(&a->ring_lock, memory_order_release);
 }
 
+/* KVM finishes an IO or MMIO exit (an IN's value, the step past the
+ * instruction) only on the next KVM_RUN (KVM API, KVM_EXIT_IO): enter once
+ * with immediate_exit so that a stopped VP's state is whole before it is
+ * read, saved or replaced. A reset that replaced it first saw the old
+ * instruction's completion overwrite its RIP (the guest then crashed). */
+static void kvm_finish_exit(struct accel_vp *v)
+{
+	struct kvm_run *run = v->run;
+
+	run->immediate_exit = 1;
+	/* a string instruction may need more exits before it is done */
+	while (ioctl(v->fd, KVM_RUN, 0) == 0) {
+		if (run->exit_reason == KVM_EXIT_IO)
+			kvm_handle_io(v);
+		else if (run->exit_reason == KVM_EXIT_MMIO)
+			kvm_handle_mmio(v);
+		else
+			break;
+	}
+	run->immediate_exit = 0;
+}
+
 static int kvm_vp_run(struct accel_vp *v, enum vp_stop *why, char *reason,
 		      size_t reason_len)
 {
 	struct kvm_run *run = v->run;
+	bool pending = false; /* an IO or MMIO exit handled, not re-entered */
 
 	v->thread = pthread_self();
 	atomic_store(&v->thread_known, true);
 	for (;;) {
 		if (atomic_exchange(&v->kick, false)) {
+			if (pending)
+				kvm_finish_exit(v);
 			*why = VP_STOP_KICKED;
 			return 0;
 		}
+		pending = false;
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
 				run->immediate_exit = 0;
@@ -531,9 +557,11 @@ static int kvm_vp_run(struct accel_vp *v, enum vp_stop *why, char *reason,
 		switch (run->exit_reason) {
 		case KVM_EXIT_IO:
 			kvm_handle_io(v);
+			pending = true;
 			break;
 		case KVM_EXIT_MMIO:
 			kvm_handle_mmio(v);
+			pending = true;
 			break;
 		case KVM_EXIT_HLT:
 			*why = VP_STOP_HALT;
