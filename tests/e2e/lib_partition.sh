@@ -2,7 +2,8 @@
 # Shared helpers of the partition e2e tests (sourced, not a test): builds
 # the images a test needs in a temporary directory, starts `parapet run`
 # in the background, and on exit (pass or fail) stops it and checks that
-# no process, mount or run directory of the partition is left.
+# no process, mount or run directory of the partition is left, and that no
+# captured stderr holds a sanitizer report.
 set -u
 B=${BUILD:-build}
 P=$B/bin/parapet
@@ -29,6 +30,19 @@ done
 command -v dtc >/dev/null || skip "dtc (device-tree-compiler) missing"
 command -v nsenter >/dev/null || skip "nsenter (util-linux) missing"
 
+# san_reports: a sanitizer report (ASan, LeakSanitizer, UBSan) in any
+# captured stderr fails the test, even where a restarted service let every
+# check pass. Reports come at exit: called once the partitions are gone.
+san_reports() {
+	pat='ERROR: (Address|Leak)Sanitizer|runtime error: '
+	for f in "$T"/*.err; do
+		[ -f "$f" ] && grep -E -q "$pat" "$f" || continue
+		echo "FAIL: sanitizer report in ${f##*/}:"
+		grep -E -A 12 "$pat" "$f" | head -n 40
+		SAN_FAILED=1
+	done
+}
+
 cleanup() {
 	for p in $RUN_PIDS; do
 		kill -TERM "$p" 2>/dev/null
@@ -41,7 +55,10 @@ cleanup() {
 		done
 		kill -KILL "$p" 2>/dev/null
 	done
+	SAN_FAILED=
+	san_reports
 	rm -rf "$T"
+	[ -z "$SAN_FAILED" ] || exit 1
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
