@@ -100,6 +100,44 @@ static int shim_parse_args(int argc, char **argv, struct shim_args *a)
 	return 0;
 }
 
+/* The guest RAM as loaded, for vmworker's reset (on-crash=reboot): a
+ * sparse sealed memfd holding only what the loader wrote (the RAM memfd
+ * is new, so its data extents are exactly those pages). */
+static int shim_snapshot_ram(struct shim *s)
+{
+	static uint8_t buf[1u << 20];
+	off_t off = 0, end;
+
+	s->image_fd = util_memfd_create("parapet-boot-image", s->mem_size);
+	if (s->image_fd < 0) {
+		log_warn("boot image memfd");
+		return -1;
+	}
+	while ((off = lseek(s->ram_fd, off, SEEK_DATA)) >= 0) {
+		end = lseek(s->ram_fd, off, SEEK_HOLE);
+		if (end < 0)
+			break;
+		while (off < end) {
+			size_t n = (size_t)(end - off) < sizeof(buf)
+				       ? (size_t)(end - off)
+				       : sizeof(buf);
+
+			if (pread(s->ram_fd, buf, n, off) != (ssize_t)n ||
+			    pwrite(s->image_fd, buf, n, off) != (ssize_t)n) {
+				log_warn("boot image copy");
+				return -1;
+			}
+			off += (off_t)n;
+		}
+	}
+	if (util_memfd_seal(s->image_fd, F_SEAL_SHRINK | F_SEAL_GROW |
+					     F_SEAL_WRITE | F_SEAL_SEAL) != 0) {
+		log_warn("boot image seal");
+		return -1;
+	}
+	return 0;
+}
+
 /* Guest RAM memfd with the image's pages and parameter areas, the launch
  * measurement and the (empty) sidecar region. */
 int shim_load_ram(struct shim *s)
@@ -129,6 +167,8 @@ int shim_load_ram(struct shim *s)
 		log_warnx("image %s: %s", s->a.image, why);
 		return -1;
 	}
+	if (shim_snapshot_ram(s) != 0)
+		return -1;
 	if (igvm_measure(&s->image, s->measurement) != IGVM_OK) {
 		log_warnx("image %s: measurement failed", s->a.image);
 		return -1;
@@ -167,13 +207,33 @@ static int shim_publish_dt(struct shim *s)
 	return 0;
 }
 
-/* fd at the fixed number, inherited across exec. */
-static int shim_place_fd(int fd, int target)
+/* The partition fds at their fixed numbers, inherited across exec. A
+ * source may already sit at another one's target (a memfd opened after
+ * fds were closed gets a low number), so every source is first moved
+ * above all targets. */
+static int shim_place_fds(struct shim *s)
 {
-	if (dup2(fd, target) != target)
-		return -1;
-	if (fd != target)
-		close(fd);
+	int *src[] = { &s->ram_fd, &s->sidecar_fd, &s->dtb_fd, &s->image_fd };
+	static const int target[] = { PARTITION_FD_GUEST_RAM,
+				      PARTITION_FD_SIDECAR,
+				      PARTITION_FD_BOOT_DTB,
+				      PARTITION_FD_BOOT_IMAGE };
+	size_t i, n = sizeof(target) / sizeof(target[0]);
+
+	for (i = 0; i < n; i++) {
+		int high = fcntl(*src[i], F_DUPFD, PARTITION_FD_BOOT_IMAGE + 1);
+
+		if (high < 0)
+			return -1;
+		close(*src[i]);
+		*src[i] = high;
+	}
+	for (i = 0; i < n; i++) {
+		if (dup2(*src[i], target[i]) != target[i])
+			return -1;
+		close(*src[i]);
+		*src[i] = target[i];
+	}
 	return 0;
 }
 
@@ -183,14 +243,12 @@ static int shim_exec_init(struct shim *s)
 	char *argv[] = { init_name, NULL };
 	char path[4096];
 
-	if (shim_place_fd(s->ram_fd, PARTITION_FD_GUEST_RAM) != 0 ||
-	    shim_place_fd(s->sidecar_fd, PARTITION_FD_SIDECAR) != 0 ||
-	    shim_place_fd(s->dtb_fd, PARTITION_FD_BOOT_DTB) != 0) {
+	if (shim_place_fds(s) != 0) {
 		log_warn("placing the partition fds");
 		return -1;
 	}
 	close_range(3, PARTITION_FD_GUEST_RAM - 1, 0);
-	close_range(PARTITION_FD_BOOT_DTB + 1, ~0u, 0);
+	close_range(PARTITION_FD_BOOT_IMAGE + 1, ~0u, 0);
 	snprintf(path, sizeof(path), "%s/parapet-init", s->a.libexec);
 	execv(path, argv);
 	log_warn("exec %s", path);
@@ -203,7 +261,7 @@ int main(int argc, char **argv)
 
 	log_init("parapet-boot");
 	s.reftime_shim_start = util_now_ns();
-	s.ram_fd = s.sidecar_fd = s.dtb_fd = -1;
+	s.ram_fd = s.sidecar_fd = s.dtb_fd = s.image_fd = -1;
 	if (shim_parse_args(argc, argv, &s.a) != 0)
 		return PARTITION_EXIT_SETUP;
 	if (shim_read_image(&s) != 0 || shim_read_host_dt(&s) != 0 ||

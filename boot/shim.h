@@ -50,7 +50,7 @@ struct shim {
 	struct manifest manifest;
 	uint8_t measurement[IGVM_MEASUREMENT_SIZE];
 	uint8_t entropy[32];
-	int ram_fd, sidecar_fd, dtb_fd;
+	int ram_fd, sidecar_fd, dtb_fd, image_fd;
 	size_t sidecar_size;
 	uint64_t reftime_shim_start;
 	void *dtb;

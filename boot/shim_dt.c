@@ -142,6 +142,8 @@ static int dt_parapet(const struct shim *s, void *fdt)
 	DT_TRY(fdt_setprop_u32(fdt, node, "sidecar-fd", PARTITION_FD_SIDECAR));
 	DT_TRY(
 	    fdt_setprop_u32(fdt, node, "boot-dtb-fd", PARTITION_FD_BOOT_DTB));
+	DT_TRY(fdt_setprop_u32(fdt, node, "boot-image-fd",
+			       PARTITION_FD_BOOT_IMAGE));
 	DT_TRY(
 	    fdt_setprop(fdt, node, "entropy", s->entropy, sizeof(s->entropy)));
 	DT_TRY(fdt_setprop_u64(fdt, node, "reftime_run_start",

@@ -209,7 +209,8 @@ static int shim_default_manifest(struct shim *s)
 	} defaults[] = {
 		{ "vmworker", "parapet-vmworker",
 		  1u << MANIFEST_FD_GUEST_RAM | 1u << MANIFEST_FD_SIDECAR |
-		      1u << MANIFEST_FD_BOOT_DTB },
+		      1u << MANIFEST_FD_BOOT_DTB |
+		      1u << MANIFEST_FD_BOOT_IMAGE },
 		{ "policy", "parapet-policy", 1u << MANIFEST_FD_BOOT_DTB },
 		{ "hostcomm", "parapet-hostcomm", 0 },
 		{ "diagd", "parapet-diagd", 0 },

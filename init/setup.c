@@ -239,7 +239,8 @@ static void init_partition_fds(struct init *in)
 {
 	static const int fds[MANIFEST_FD_COUNT] = { PARTITION_FD_GUEST_RAM,
 						    PARTITION_FD_SIDECAR,
-						    PARTITION_FD_BOOT_DTB };
+						    PARTITION_FD_BOOT_DTB,
+						    PARTITION_FD_BOOT_IMAGE };
 
 	for (int i = 0; i < MANIFEST_FD_COUNT; i++) {
 		in->part_fds[i] =

@@ -25,7 +25,7 @@ static const char *const manifest_errors[] = {
 };
 
 static const char *const manifest_fd_names[] = { "guest-ram", "sidecar",
-						 "boot-dtb" };
+						 "boot-dtb", "boot-image" };
 
 const char *manifest_strerror(int err)
 {

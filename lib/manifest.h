@@ -8,8 +8,8 @@
  * NAME: 1-31 of [a-z0-9_-], unique. BINARY: a bare file name (looked up in
  * the libexec directory) or an absolute path. fds: comma-separated names
  * of the partition's fds the service gets over its supervisor channel
- * (guest-ram, sidecar, boot-dtb). stop-timeout: ms between SIGTERM and
- * SIGKILL (default 5000). ARGs: whitespace-separated, no quoting.
+ * (guest-ram, sidecar, boot-dtb, boot-image). stop-timeout: ms between SIGTERM
+ * and SIGKILL (default 5000). ARGs: whitespace-separated, no quoting.
  *
  * Device tree: /parapet/services/service@I { service (its name); binary; args
  * (stringlist, absent when none); fds (stringlist); stop-timeout-ms }. */
@@ -32,6 +32,7 @@ enum manifest_fd {
 	MANIFEST_FD_GUEST_RAM = 0,
 	MANIFEST_FD_SIDECAR,
 	MANIFEST_FD_BOOT_DTB,
+	MANIFEST_FD_BOOT_IMAGE,
 	MANIFEST_FD_COUNT
 };
 

@@ -10,6 +10,8 @@
 #define PARTITION_FD_GUEST_RAM 10 /* memfd: guest RAM, pages loaded */
 #define PARTITION_FD_SIDECAR   11 /* memfd: sidecar region */
 #define PARTITION_FD_BOOT_DTB  12 /* memfd: the boot device tree (sealed) */
+#define PARTITION_FD_BOOT_IMAGE                                                \
+	13 /* memfd: guest RAM as loaded, sparse and sealed (for reset) */
 
 /* Sidecar region: one control page, then one command page per VP. */
 #define PARTITION_SIDECAR_CONTROL_SIZE 4096u

@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -345,6 +347,78 @@ static void test_set_regs_hostile_tables(void **state)
 	teardown_vm(&f);
 }
 
+/* Reset: RAM back to the boot image (its data extents; the rest zero),
+ * VPs waiting to start, and the VM runs again from VP 0's entry. */
+static void test_reset(void **state)
+{
+	const struct accel_ops *ops = accel_or_skip(state);
+	static const uint8_t prog[] = { 0xb0, 0x07, 0xe6,
+					GUEST_PORT_DEBUG_EXIT };
+	struct fixture f;
+	uint8_t *p;
+	char err[256];
+	int image;
+
+	assert_int_equal(setup_vm(&f, ops, 2, prog, sizeof(prog)), 0);
+	/* The boot image: RAM as set up (sparse: written pages only). */
+	image = memfd_create("boot-image", 0);
+	assert_true(image >= 0);
+	assert_int_equal(ftruncate(image, (off_t)f.vm.cfg.mem_size), 0);
+	for (uint64_t off = 0; off < f.vm.cfg.mem_size; off += 4096) {
+		p = f.vm.mem + off;
+		if (p[0] || memcmp(p, p + 1, 4095))
+			assert_int_equal(pwrite(image, p, 4096, (off_t)off),
+					 4096);
+	}
+	assert_int_equal(run_vm(&f), 0);
+	assert_int_equal(f.vm.exit_value, 7);
+	/* The guest's RAM changes; a reset undoes it. */
+	memset(f.vm.mem + 0x300000, 0xaa, 8192);
+	f.vm.mem[CODE_GPA + 1] = 0x09;
+	assert_int_equal(vm_reset(&f.vm, image, err, sizeof(err)), 0);
+	assert_int_equal(f.vm.mem[0x300000], 0);
+	assert_int_equal(f.vm.mem[0x301fff], 0);
+	assert_int_equal(f.vm.mem[CODE_GPA + 1], 0x07);
+	assert_int_equal(atomic_load(&f.vm.state), VM_STATE_CREATED);
+	assert_int_equal(atomic_load(&f.vm.vps[1].state), VP_NOT_STARTED);
+	assert_int_equal(run_vm(&f), 0);
+	assert_int_equal(f.vm.exit_value, 7);
+	/* Not while it runs; not without an image. */
+	assert_int_equal(vm_reset(&f.vm, -1, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "no boot image"));
+	close(image);
+	teardown_vm(&f);
+}
+
+/* A guest that crashed crashes the same way after a reset: nothing of the
+ * crash (a pending fault or stop in the engine) survives it. */
+static void test_reset_after_crash(void **state)
+{
+	const struct accel_ops *ops = accel_or_skip(state);
+	static const uint8_t ud2[] = { 0x0f, 0x0b };
+	struct fixture f;
+	char err[256], first[256];
+	int image;
+
+	assert_int_equal(setup_vm(&f, ops, 1, ud2, sizeof(ud2)), 0);
+	image = memfd_create("boot-image", 0);
+	assert_true(image >= 0);
+	assert_int_equal(ftruncate(image, (off_t)f.vm.cfg.mem_size), 0);
+	assert_int_equal(pwrite(image, f.vm.mem, f.vm.cfg.mem_size, 0),
+			 (ssize_t)f.vm.cfg.mem_size);
+	assert_int_equal(run_vm(&f), 0);
+	assert_int_equal(atomic_load(&f.vm.state), VM_STATE_CRASHED);
+	snprintf(first, sizeof(first), "%s", f.vm.crash_reason);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(vm_reset(&f.vm, image, err, sizeof(err)), 0);
+		assert_int_equal(run_vm(&f), 0);
+		assert_int_equal(atomic_load(&f.vm.state), VM_STATE_CRASHED);
+		assert_string_equal(f.vm.crash_reason, first);
+	}
+	close(image);
+	teardown_vm(&f);
+}
+
 #define BOTH(fn)                                                               \
 	{ #fn "/emu", fn, NULL, NULL, &emu_ops },                              \
 	{                                                                      \
@@ -361,6 +435,8 @@ int main(void)
 		BOTH(test_spin_is_stoppable),
 		BOTH(test_set_regs_outside_long_mode),
 		BOTH(test_set_regs_hostile_tables),
+		BOTH(test_reset),
+		BOTH(test_reset_after_crash),
 		cmocka_unit_test(test_device_table),
 		cmocka_unit_test(test_vpregs_check),
 	};

@@ -115,12 +115,21 @@ static void policy_run_event(struct policy *p, struct policy_work *w)
 {
 	const Parapet__VmEventNotice *ev =
 	    (const Parapet__VmEventNotice *)w->in;
+	char state[16], reason[256];
+	int value = ev->exit_value;
+	bool stale = ev->has_boot && ev->boot < p->vm_boot;
 
-	if (policy_vm_ended(p, ev->state ? ev->state : "crashed",
-			    ev->exit_value, ev->reason ? ev->reason : "") == 0)
-		ipc_request_finish(w->req, 0);
-	else
-		ipc_request_finish(w->req, IPC_ERR_HANDLER);
+	/* Heard: vmworker's VM thread waits for this answer, and a reboot
+	 * (VmWorker.Reset) waits for that thread. */
+	snprintf(state, sizeof(state), "%s", ev->state ? ev->state : "crashed");
+	snprintf(reason, sizeof(reason), "%s", ev->reason ? ev->reason : "");
+	ipc_request_finish(w->req, 0);
+	if (stale) {
+		log_info("VM event '%s' of an earlier boot: already handled",
+			 state);
+		return;
+	}
+	policy_vm_ended(p, state, value, reason);
 }
 
 static void policy_run_command(struct policy *p, struct policy_work *w)

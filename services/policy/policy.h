@@ -17,9 +17,12 @@ struct policy {
 	struct policy_work *head, **tail;
 	enum pstate state;
 	bool reboot_on_crash;
-	char cmd_error[160];   /* the running command's error text, or "" */
-	bool vm_seen;	       /* vmworker answered Status once */
-	bool poweroff_pending; /* after the current reply: power off */
+	uint64_t reboot_window_ns; /* start of the current reboot window */
+	unsigned reboots;	   /* on-crash reboots in that window */
+	uint32_t vm_boot;	   /* vmworker's boot count, as last seen */
+	char cmd_error[160];	   /* the running command's error text, or "" */
+	bool vm_seen;		   /* vmworker answered Status once */
+	bool poweroff_pending;	   /* after the current reply: power off */
 	int poweroff_status;
 	char poweroff_reason[256];
 	struct ipc_client *vm, *init, *hostcomm;
@@ -35,6 +38,7 @@ void policy_set_state(struct policy *p, enum pstate s);
  * without its VM). */
 void policy_sync(struct policy *p);
 /* The VM ended (VmEvent, or seen by sync): 0 once handled. */
+void policy_note_boot(struct policy *p, const Parapet__VmStatus *st);
 int policy_vm_ended(struct policy *p, const char *state, int value,
 		    const char *reason);
 /* A command; fills out. Returns 0 or an ipc_err (message set on req). */

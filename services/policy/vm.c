@@ -14,9 +14,11 @@
 #include "services/policy/policy.h"
 #include "vmworker.pb-c.h"
 
-#define SERVICING_WAIT_MS 10000
-#define STR_(x)		  #x
-#define STR(x)		  STR_(x)
+#define SERVICING_WAIT_MS	10000
+#define POLICY_REBOOT_MAX	3
+#define POLICY_REBOOT_WINDOW_MS 60000u
+#define STR_(x)			#x
+#define STR(x)			STR_(x)
 
 void policy_set_state(struct policy *p, enum pstate s)
 {
@@ -84,6 +86,7 @@ static int policy_start_vm(struct policy *p)
 		return rc;
 	}
 	log_info("VM started (vmworker: %s)", st ? st->state : "?");
+	policy_note_boot(p, st);
 	policy_set_state(p, pstate_next(PS_STARTING, PE_STARTED));
 	if (st)
 		ipc_free(&st->base);
@@ -129,6 +132,13 @@ static void policy_check_vmworker(struct policy *p)
 	ipc_free(&ps->base);
 }
 
+/* The VM's boot count from a status: events of older boots are stale. */
+void policy_note_boot(struct policy *p, const Parapet__VmStatus *st)
+{
+	if (st != NULL && st->has_boot && st->boot > p->vm_boot)
+		p->vm_boot = st->boot;
+}
+
 void policy_sync(struct policy *p)
 {
 	Parapet__VmStatus *st = NULL;
@@ -139,6 +149,7 @@ void policy_sync(struct policy *p)
 		return;
 	}
 	vm = pstate_from_vm(st->state);
+	policy_note_boot(p, st);
 	if (!p->vm_seen)
 		log_info("vmworker: VM %s", st->state ? st->state : "?");
 	p->vm_seen = true;
@@ -197,18 +208,46 @@ void policy_finish_and_poweroff(struct policy *p, const char *state, int value,
 	policy_poweroff_call(p, status, reason);
 }
 
-/* on-crash=reboot: Reset then Start; 0 when the VM runs again. */
+/* Reset then Start (on-crash=reboot, or the host's reset); 0 when the VM
+ * runs again. */
 static int policy_reboot(struct policy *p)
 {
-	int rc = policy_vm_call(p, "Reset", NULL);
+	Parapet__VmStatus *st = NULL;
+	int rc = policy_vm_call(p, "Reset", &st);
 
 	if (rc != 0) {
-		log_warnx("on-crash=reboot: VmWorker.Reset: %s",
-			  ipc_strerror(rc));
+		log_warnx("reboot: VmWorker.Reset: %s", ipc_last_error()[0]
+							    ? ipc_last_error()
+							    : ipc_strerror(rc));
 		return rc;
 	}
+	policy_note_boot(p, st);
+	if (st != NULL)
+		ipc_free(&st->base);
 	policy_set_state(p, PS_STARTING);
 	return policy_start_vm(p);
+}
+
+/* on-crash=reboot, but a guest that crashes again and again is powered
+ * off: at most POLICY_REBOOT_MAX reboots within POLICY_REBOOT_WINDOW_MS. */
+static bool policy_may_reboot(struct policy *p)
+{
+	uint64_t now = util_now_ns();
+
+	if (now - p->reboot_window_ns > POLICY_REBOOT_WINDOW_MS * 1000000ull) {
+		p->reboot_window_ns = now;
+		p->reboots = 0;
+	}
+	if (p->reboots >= POLICY_REBOOT_MAX) {
+		log_warnx("on-crash=reboot: %u reboots within %u s; powering "
+			  "off",
+			  p->reboots, POLICY_REBOOT_WINDOW_MS / 1000);
+		return false;
+	}
+	p->reboots++;
+	log_info("on-crash=reboot: rebooting (%u of at most %u within %u s)",
+		 p->reboots, POLICY_REBOOT_MAX, POLICY_REBOOT_WINDOW_MS / 1000);
+	return true;
 }
 
 int policy_vm_ended(struct policy *p, const char *state, int value,
@@ -223,7 +262,8 @@ int policy_vm_ended(struct policy *p, const char *state, int value,
 	if (crash) {
 		log_warnx("guest crashed: %s", reason);
 		policy_set_state(p, PS_CRASHED);
-		if (p->reboot_on_crash && policy_reboot(p) == 0)
+		if (p->reboot_on_crash && policy_may_reboot(p) &&
+		    policy_reboot(p) == 0)
 			return 0;
 		policy_set_state(p, PS_STOPPED);
 		snprintf(why, sizeof(why), "guest crashed: %s", reason);

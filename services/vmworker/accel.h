@@ -54,6 +54,10 @@ struct accel_ops {
 	/* State beyond vp_regs, for save and restore; NULL: none. */
 	int (*vp_get_extra)(struct accel_vp *avp, struct vp_extra *x);
 	int (*vp_set_extra)(struct accel_vp *avp, const struct vp_extra *x);
+	/* Reset: guest RAM was rewritten behind the VP's back; forget any
+	 * code translated from it and stops pending from the VM that ended.
+	 * NULL: nothing cached. */
+	void (*vp_flush_code)(struct accel_vp *avp);
 };
 
 extern const struct accel_ops accel_kvm_ops;

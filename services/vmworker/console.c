@@ -106,6 +106,37 @@ size_t console_out_peek(const struct console *c, uint8_t *buf, size_t max,
 	return console_ring_peek(&c->out, buf, max, offset);
 }
 
+bool console_out_rebase(struct console *c, uint64_t offset)
+{
+	struct console_ring *r = &c->out;
+	uint8_t *moved;
+	size_t tail, n, i;
+	bool done = false;
+
+	moved = malloc(r->size);
+	if (moved == NULL)
+		return false;
+	while (
+	    atomic_flag_test_and_set_explicit(&r->lock, memory_order_acquire))
+		;
+	tail = atomic_load_explicit(&r->tail, memory_order_acquire);
+	n = atomic_load_explicit(&r->head, memory_order_relaxed) - tail;
+	if (offset > tail + n) {
+		/* The buffered bytes keep their order at their new numbers. */
+		for (i = 0; i < n; i++)
+			moved[i] = r->buf[(tail + i) & (r->size - 1)];
+		for (i = 0; i < n; i++)
+			r->buf[(offset + i) & (r->size - 1)] = moved[i];
+		atomic_store_explicit(&r->tail, offset, memory_order_release);
+		atomic_store_explicit(&r->head, offset + n,
+				      memory_order_release);
+		done = true;
+	}
+	atomic_flag_clear_explicit(&r->lock, memory_order_release);
+	free(moved);
+	return done;
+}
+
 void console_out_set_offset(struct console *c, uint64_t offset)
 {
 	atomic_store(&c->out.head, offset);

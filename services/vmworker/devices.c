@@ -110,6 +110,15 @@ static void devices_add(struct devices *d, const struct dev_entry *e)
 		d->pio_index[p] = (uint8_t)(idx + 1);
 }
 
+void devices_reset(struct devices *d, struct console *console)
+{
+	struct uart_backend be;
+
+	console_uart_backend(console, &be);
+	uart_init(&d->com1, &be);
+	atomic_store(&d->mailbox_status, GUEST_MAILBOX_OK);
+}
+
 void devices_init(struct devices *d, struct vm *vm, struct console *console)
 {
 	struct uart_backend be;

@@ -45,6 +45,8 @@ struct devices {
 /* Builds the table: COM1, debug exit, timestamp, mailbox, the test
  * no-op port and the test MMIO window. */
 void devices_init(struct devices *d, struct vm *vm, struct console *console);
+/* Device state as at power-on (the table stays). */
+void devices_reset(struct devices *d, struct console *console);
 
 /* The exit paths: dispatch one access from a VP. */
 void devices_pio(struct vp *vp, uint16_t port, uint64_t *data, unsigned len,

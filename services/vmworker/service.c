@@ -45,6 +45,8 @@ static int take_fds(struct vmw *w)
 			w->dtb_fd = fds[i];
 		else if (strcmp(name, "saved-state") == 0)
 			w->saved_fd = fds[i];
+		else if (strcmp(name, "boot-image") == 0)
+			w->image_fd = fds[i];
 		else
 			close(fds[i]);
 	}
@@ -166,7 +168,7 @@ static int enter_sandbox(struct vmw *w)
 		{ "/dev/null", "/dev/null", false, true },
 		{ "/dev/kvm", "/dev/kvm", false, true },
 	};
-	int keep[3], n_keep = 0;
+	int keep[4], n_keep = 0;
 	struct sandbox_spec spec = {
 		.service = "vmworker",
 		.profile = SANDBOX_PROFILE_VMWORKER,
@@ -177,7 +179,7 @@ static int enter_sandbox(struct vmw *w)
 		.before_seccomp = open_endpoint,
 		.ctx = w,
 	};
-	int *fds[] = { &w->ram_fd, &w->sidecar_fd, &w->saved_fd };
+	int *fds[] = { &w->ram_fd, &w->sidecar_fd, &w->saved_fd, &w->image_fd };
 	char err[256];
 
 	if (sandbox_mode_parse(w->cfg.sandbox, &spec.mode) != 0) {
@@ -186,7 +188,7 @@ static int enter_sandbox(struct vmw *w)
 	}
 	spec.flags = w->accel == &accel_kvm_ops ? SANDBOX_F_KVM : 0;
 	/* The kept fds move to 4, 5, ... in this order. */
-	for (size_t i = 0; i < 3; i++)
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		if (*fds[i] >= 0) {
 			keep[n_keep] = *fds[i];
 			*fds[i] = SANDBOX_FIRST_KEPT_FD + n_keep++;
@@ -207,16 +209,20 @@ static void report_end(struct vmw *w)
 {
 	Parapet__VmEventNotice ev = PARAPET__VM_EVENT_NOTICE__INIT;
 	int state = atomic_load(&w->vm.state);
+	char reason[sizeof(w->vm.crash_reason)];
 	ProtobufCMessage *reply;
 
 	if (state != VM_STATE_POWEROFF && state != VM_STATE_CRASHED)
 		return;
 	ev.state = (char *)(uintptr_t)(state == VM_STATE_POWEROFF ? "poweroff"
 								  : "crashed");
-	ev.has_exit_value = 1;
+	ev.has_exit_value = ev.has_boot = 1;
 	ev.exit_value = w->vm.exit_value;
-	ev.reason = w->vm.crash_reason;
-	while (!atomic_load(&w->stopping)) {
+	snprintf(reason, sizeof(reason), "%s", w->vm.crash_reason);
+	ev.reason = reason; /* a reset clears the VM's */
+	ev.boot = atomic_load(&w->boot);
+	/* A reset (a new boot) makes the news stale. */
+	while (!atomic_load(&w->stopping) && atomic_load(&w->boot) == ev.boot) {
 		if (ipc_call(w->policy, "VmEvent", &ev.base, &reply) == 0) {
 			ipc_free(reply);
 			return;
@@ -230,6 +236,7 @@ static void *vm_thread(void *arg)
 	struct vmw *w = arg;
 
 	vm_run(&w->vm, w->restored ? NULL : &w->cfg.bsp, 0);
+	atomic_store(&w->vm_ran, true);
 	if (!atomic_load(&w->saved))
 		report_end(w);
 	return NULL;
@@ -241,6 +248,7 @@ int vmw_start_vm(struct vmw *w)
 
 	pthread_mutex_lock(&w->lock);
 	if (!w->vm_started && !w->refused) {
+		atomic_store(&w->vm_ran, false);
 		rc = pthread_create(&w->vm_tid, NULL, vm_thread, w) == 0 ? 0
 									 : -1;
 		w->vm_started = rc == 0;
@@ -313,7 +321,7 @@ int vmworker_service_main(void)
 	/* A peer gone mid-write (init's channel, a log pipe) is an error
 	 * return, not the end of the guest. */
 	signal(SIGPIPE, SIG_IGN);
-	w.ram_fd = w.sidecar_fd = w.dtb_fd = w.saved_fd = -1;
+	w.ram_fd = w.sidecar_fd = w.dtb_fd = w.saved_fd = w.image_fd = -1;
 	pthread_mutex_init(&w.lock, NULL);
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);

@@ -34,6 +34,7 @@ struct vmw {
 	const struct accel_ops *accel;
 	struct sandbox_status sandbox;
 	int ram_fd, sidecar_fd, dtb_fd, saved_fd;
+	int image_fd; /* the boot image for Reset, or -1 */
 	struct console console;
 	struct vm vm;
 	struct sidecar sidecar;
@@ -46,6 +47,9 @@ struct vmw {
 	bool vm_started;
 	pthread_t vm_tid;
 	_Atomic bool saved;    /* servicing: state handed to init */
+	_Atomic bool vm_ran;   /* vm_run returned (the thread may still be
+				* telling policy) */
+	_Atomic uint32_t boot; /* resets so far */
 	_Atomic bool stopping; /* the process is ending */
 
 	struct ipc_server *server;

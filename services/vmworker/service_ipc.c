@@ -40,6 +40,8 @@ static void fill_status(struct vmw *w, Parapet__VmStatus *s)
 	s->vp_count = w->vm.cfg.n_vps;
 	s->uptime_ns = util_now_ns() - w->start_ns;
 	s->restored = w->restored;
+	s->has_boot = 1;
+	s->boot = atomic_load(&w->boot);
 	if (w->restored && w->vm.resumed_ns != 0) {
 		s->has_blackout_ns = 1;
 		s->blackout_ns = w->vm.resumed_ns - w->vm.paused_ns;
@@ -99,6 +101,44 @@ static int h_status(struct ipc_request *req, const ProtobufCMessage *in,
 	(void)req;
 	(void)in;
 	fill_status(arg, (Parapet__VmStatus *)out);
+	return 0;
+}
+
+/* Reset: the VM (stopped first if it runs) back to its boot state; Start
+ * runs it again. */
+static int h_reset(struct ipc_request *req, const ProtobufCMessage *in,
+		   ProtobufCMessage *out, void *arg)
+{
+	struct vmw *w = arg;
+	uint64_t t0 = util_now_ns();
+	char err[256];
+	int rc;
+
+	(void)in;
+	pthread_mutex_lock(&w->lock);
+	if (w->vm_started) {
+		/* Not joined: the VM thread may still be telling policy how
+		 * the VM ended (and policy may be waiting for this reset). */
+		vm_stop(&w->vm);
+		while (!atomic_load(&w->vm_ran))
+			usleep(200);
+		pthread_detach(w->vm_tid);
+		w->vm_started = false;
+	}
+	rc = vm_reset(&w->vm, w->image_fd, err, sizeof(err));
+	if (rc == 0) {
+		w->restored = w->refused = false;
+		atomic_fetch_add(&w->boot, 1);
+	}
+	pthread_mutex_unlock(&w->lock);
+	if (rc != 0) {
+		log_warnx("reset: %s", err);
+		ipc_request_set_error(req, err);
+		return IPC_ERR_UNAVAILABLE;
+	}
+	log_info("reset: the VM is back at its boot state (%.1f ms)",
+		 (double)(util_now_ns() - t0) / 1e6);
+	fill_status(w, (Parapet__VmStatus *)out);
 	return 0;
 }
 
@@ -210,6 +250,14 @@ static int h_console_take(struct ipc_request *req, const ProtobufCMessage *in,
 
 	if (max > VMW_CONSOLE_MAX)
 		max = VMW_CONSOLE_MAX;
+	/* An ack past everything here: the host holds bytes of a vmworker
+	 * that died (kill -9, crash); this one continues their numbering,
+	 * or the host would drop its first bytes as already seen. */
+	if (r->has_ack && !w->restored &&
+	    r->ack > console_out_head(&w->console) &&
+	    console_out_rebase(&w->console, r->ack))
+		log_info("console: continuing the host's stream at byte %llu",
+			 (unsigned long long)r->ack);
 	if (r->has_ack)
 		console_out_ack(&w->console, r->ack);
 	if (wait == 0 ||
@@ -332,6 +380,7 @@ static const struct ipc_method vmw_methods[] = {
 	{ "Resume", h_resume, IPC_SENDER_ANY, 64 },
 	{ "Status", h_status, IPC_SENDER_ANY, 64 },
 	{ "Save", h_save, IPC_SENDER_ANY, 64 },
+	{ "Reset", h_reset, IPC_SENDER_ANY, 64 },
 	{ "ConsoleTake", h_console_take, IPC_SENDER_ANY, 64 },
 	{ "ConsoleInput", h_console_input, IPC_SENDER_ANY, VMW_INPUT_MAX + 64 },
 	{ "Inspect", h_inspect, IPC_SENDER_ANY, 64 },

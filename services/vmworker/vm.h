@@ -173,6 +173,9 @@ void vm_poweroff(struct vm *vm, int value);
 void vm_crash(struct vm *vm, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void vm_stop(struct vm *vm);
+/* Back to the boot state from image_fd (the shim's boot image): see
+ * reset.c. The VM must have ended (vm_run returned). 0, or -1 and err. */
+int vm_reset(struct vm *vm, int image_fd, char *err, size_t err_len);
 
 const char *vm_state_name(int state);
 

@@ -1,0 +1,115 @@
+#!/bin/sh
+# Reset and on-crash=reboot (DESIGN.md §8): a guest that crashes is
+# booted again from its image, at most 3 times a minute, then powered
+# off; a vmworker killed without saving (kill -9) reboots the guest; the
+# host's `parapet ctl NAME reset` boots it again. The console continues
+# across every boot. On emu, and on kvm where it works. BUILD is the build
+# directory; exit 77 skips.
+set -u
+build=${BUILD:-build}
+P=$build/bin/parapet
+G=$build/guests
+tmp=$(mktemp -d)
+fails=0
+names=""
+
+cleanup() {
+	for n in $names; do
+		"$P" ctl "$n" poweroff >/dev/null 2>&1
+	done
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+fail() {
+	echo "FAIL: $*"
+	fails=$((fails + 1))
+}
+
+[ "$(id -u)" -eq 0 ] || { echo "partitions need root here"; exit 77; }
+for g in crash counter; do
+	"$P" igvm build --guest "$G/$g.pvh.elf" \
+		--paravisor-cmdline on-crash=reboot -o "$tmp/$g.igvm" ||
+		{ echo "cannot build $g.igvm"; exit 1; }
+done
+
+# vmw_pid NAME: host pid of the partition's vmworker
+vmw_pid() {
+	run=$(pgrep -f "parapet run --name $1 " | head -n 1)
+	for p in $(ps -eo pid,comm | awk '$2 ~ /parapet-vmworke/ { print $1 }'); do
+		q=$p
+		while [ "${q:-1}" -gt 1 ]; do
+			q=$(awk '/^PPid:/ { print $2 }' "/proc/$q/status" 2>/dev/null)
+			[ "$q" = "$run" ] && { echo "$p"; return; }
+		done
+	done
+}
+
+# boots FILE: how many times the counter started (lines "0"); every boot's
+# numbers run 0, 1, 2, ... without a gap (a last line cut short aside).
+boots() {
+	awk '$1 == "0" { n++; want = 1; next }
+	     $1 != want { if (NR < last) bad = 1 } { want = $1 + 1 }
+	     END { print n; exit bad }' last="$(wc -l <"$1")" "$1"
+}
+
+accels="emu"
+if [ -w /dev/kvm ] && "$build/bin/parapet-vmworker" --standalone \
+	--accel kvm "$G/hello.igvm" >/dev/null 2>&1; then
+	accels="emu kvm"
+else
+	echo "kvm unusable here: reboot checked on emu only"
+fi
+
+for a in $accels; do
+	# A guest that always crashes: booted 4 times, then powered off.
+	n=rbc$a$$
+	timeout 60 "$P" run --name "$n" --accel "$a" "$tmp/crash.igvm" \
+		>"$tmp/$n.out" 2>"$tmp/$n.err"
+	rc=$?
+	[ $rc -eq 123 ] || fail "$a: crashing guest: exit $rc, want 123"
+	got=$(grep -c "triple fault now" "$tmp/$n.out")
+	[ "$got" -eq 4 ] || fail "$a: crashing guest booted $got times, want 4"
+	grep -q "3 reboots within 60 s; powering off" "$tmp/$n.err" ||
+		fail "$a: no 'powering off' after 3 reboots"
+
+	# kill -9 of vmworker, then the host's reset: three boots in all.
+	n=rbk$a$$
+	names="$names $n"
+	"$P" run --name "$n" --accel "$a" --timeout 60 \
+		--guest-cmdline delay_ms=20 "$tmp/counter.igvm" \
+		>"$tmp/$n.out" 2>"$tmp/$n.err" &
+	i=0
+	until [ "$(wc -l <"$tmp/$n.out")" -gt 10 ]; do
+		i=$((i + 1))
+		[ $i -gt 100 ] && break
+		sleep 0.1
+	done
+	kill -9 "$(vmw_pid "$n")" 2>/dev/null || fail "$a: no vmworker to kill"
+	i=0
+	until [ "$(boots "$tmp/$n.out")" -ge 2 ] 2>/dev/null; do
+		i=$((i + 1))
+		[ $i -gt 100 ] && { fail "$a: no reboot after kill -9"; break; }
+		sleep 0.1
+	done
+	sleep 0.3
+	"$P" ctl "$n" reset >"$tmp/ctl.out" 2>&1 ||
+		fail "$a: parapet ctl reset: $(cat "$tmp/ctl.out")"
+	i=0
+	until [ "$(boots "$tmp/$n.out")" -ge 3 ] 2>/dev/null; do
+		i=$((i + 1))
+		[ $i -gt 100 ] && { fail "$a: no boot after ctl reset"; break; }
+		sleep 0.1
+	done
+	sleep 0.3
+	"$P" ctl "$n" poweroff >/dev/null 2>&1
+	wait
+	got=$(boots "$tmp/$n.out") || fail "$a: a boot's numbers have a gap"
+	[ "$got" = 3 ] || fail "$a: counter booted $got times, want 3"
+	grep -q "vmworker restarted without its VM state" "$tmp/$n.err" ||
+		fail "$a: the killed vmworker was not reported as a crash"
+	echo "$a: crash x4 then power-off; kill -9 and ctl reset: $got boots"
+done
+
+[ $fails -eq 0 ] && echo "reboot: all checks passed"
+[ $fails -eq 0 ]
