@@ -67,7 +67,7 @@ static void trace_scan(struct diagd_trace *t)
 	DIR *dir = opendir(t->dir);
 	size_t sfx = strlen(TRACE_SUFFIX), n;
 	struct dirent *de;
-	char name[64], path[300];
+	char name[64], path[sizeof(t->dir) + sizeof(de->d_name) + 2];
 	int i;
 
 	while (dir != NULL && (de = readdir(dir)) != NULL) {
