@@ -113,5 +113,13 @@ grep -q "bad.igvm: " "$tmp/bad.err" || fail "bad image: no error naming it"
 run badflag 125 "$g/hello.igvm" --cpus 0
 grep -q -- "--cpus" "$tmp/badflag.err" || fail "bad flag not named"
 
+# sanitizer builds: no report (ASan, LeakSanitizer, UBSan) in any run
+for f in "$tmp"/*.err; do
+	grep -E -q 'ERROR: (Address|Leak)Sanitizer|runtime error: ' "$f" ||
+		continue
+	echo "FAIL: sanitizer report in ${f##*/}: $(grep -E -m 1 \
+		'ERROR: (Address|Leak)Sanitizer|runtime error: ' "$f")"
+	fails=$((fails + 1))
+done
 [ $fails -eq 0 ] && echo "all vmworker cases passed on $accel"
 [ $fails -eq 0 ]
