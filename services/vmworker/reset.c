@@ -58,12 +58,6 @@ int vm_reset(struct vm *vm, int image_fd, char *err, size_t err_len)
 		snprintf(err, err_len, "the VM is still running");
 		return -1;
 	}
-	if (vm->sidecar != NULL) {
-		snprintf(err, err_len,
-			 "reset of a VM with sidecar CPUs is "
-			 "not supported");
-		return -1;
-	}
 	if (image_fd < 0) {
 		snprintf(err, err_len, "no boot image (init passed none)");
 		return -1;
@@ -79,6 +73,8 @@ int vm_reset(struct vm *vm, int image_fd, char *err, size_t err_len)
 		memset(&vp->start_regs, 0, sizeof(vp->start_regs));
 	}
 	devices_reset(&vm->devs, vm->cfg.console);
+	if (vm->sidecar != NULL)
+		sidecar_reset(vm->sidecar);
 	pthread_mutex_lock(&vm->lock);
 	atomic_store(&vm->state, VM_STATE_CREATED);
 	atomic_store(&vm->pause_requested, false);

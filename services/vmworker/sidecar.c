@@ -136,6 +136,14 @@ void sidecar_vp_access(struct vp *vp, uint32_t kind, uint64_t addr,
 	struct sidecar *sc = vp->vm->sidecar;
 	struct sidecar_cmd_page *p = page_of(sc, vp->index);
 
+	/* Stopping: the main loop answers no more. One KVM run can bring
+	 * many accesses (the coalesced ring drained at once); the stop's
+	 * single post of seq only ends the one waiting. */
+	if (atomic_load(&sc->stopping)) {
+		if (!is_write)
+			*data = ~0ull;
+		return;
+	}
 	p->intercept.kind = kind;
 	p->intercept.size = (uint8_t)len;
 	p->intercept.addr = addr;
@@ -311,7 +319,24 @@ uint32_t sidecar_call(struct sidecar *sc, unsigned index, uint32_t command)
 	p->has_error = 0;
 	p->error = 0;
 	post_command(sc, index, command);
-	futex_wait_change(&p->done, done, &p->main_waiting, SIDECAR_SPINS);
+	for (unsigned i = 0; i < SIDECAR_SPINS; i++) {
+		if (__atomic_load_n(&p->done, __ATOMIC_ACQUIRE) != done)
+			return p->has_error ? p->error : SIDECAR_OK;
+		cpu_relax();
+	}
+	/* A stopping sidecar thread may leave without answering: wait in
+	 * slices and give up once the sidecar stops. */
+	for (;;) {
+		__atomic_store_n(&p->main_waiting, 1, __ATOMIC_SEQ_CST);
+		if (__atomic_load_n(&p->done, __ATOMIC_SEQ_CST) != done)
+			break;
+		if (atomic_load(&sc->stopping)) {
+			__atomic_store_n(&p->main_waiting, 0, __ATOMIC_RELAXED);
+			return SIDECAR_ERR_STATE;
+		}
+		futex_wait(&p->done, done, SIDECAR_CALL_SLICE_NS);
+	}
+	__atomic_store_n(&p->main_waiting, 0, __ATOMIC_RELAXED);
 	return p->has_error ? p->error : SIDECAR_OK;
 }
 
@@ -597,6 +622,32 @@ int sidecar_start(struct sidecar *sc)
 		return -1;
 	sc->host_started = true;
 	return 0;
+}
+
+void sidecar_reset(struct sidecar *sc)
+{
+	unsigned i;
+
+	for (i = 0; i < sc->ctl->n_vps; i++) {
+		struct vp *vp = &sc->vm->vps[i];
+
+		if (!atomic_load(&vp->on_sidecar))
+			continue;
+		atomic_store(&vp->on_sidecar, false);
+		atomic_fetch_or(&sc->hotplugged, 1ull << i);
+		__atomic_store_n(&sc->ctl->status[i], (uint32_t)SIDECAR_REMOVED,
+				 __ATOMIC_RELEASE);
+		log_info("sidecar vp%u: a full VP from this reset on", i);
+	}
+	/* Nothing the stopped threads posted is news to the next main loop
+	 * (it would take a posted kick of a removed VP for a hot-plug). */
+	for (i = 0; i < sc->ctl->n_vps; i++)
+		sc->posted_seen[i] =
+		    __atomic_load_n(&sc->pages[i].posted, __ATOMIC_ACQUIRE);
+	atomic_store(&sc->start_pending, 0);
+	atomic_store(&sc->resume_pending, false);
+	sc->parked = 0;
+	atomic_store(&sc->stopping, false);
 }
 
 void sidecar_stop(struct sidecar *sc)

@@ -20,7 +20,8 @@ struct vp;
  * of pause instructions, longer than a round trip through the other
  * side (~0.1 us when it is running) and shorter than the cost of a
  * futex wake on these machines (tens of us). */
-#define SIDECAR_SPINS 2000
+#define SIDECAR_SPINS	      2000
+#define SIDECAR_CALL_SLICE_NS 10000000u /* sidecar_call notices a stop */
 
 struct sidecar_config {
 	uint64_t vp_mask;	    /* bit i: VP i is a sidecar CPU */
@@ -58,6 +59,10 @@ void sidecar_destroy(struct sidecar *sc);
 int sidecar_start(struct sidecar *sc);
 /* Stops every sidecar thread and the main loop; joins them. */
 void sidecar_stop(struct sidecar *sc);
+/* After sidecar_stop, for a VM reset: every sidecar VP leaves the sidecar
+ * (as a hot-plug does; its state would otherwise have to be rebuilt on
+ * the shared pages) and sidecar_start may run again. */
+void sidecar_reset(struct sidecar *sc);
 
 /* The mailbox started a sidecar VP: the main loop sets its registers and
  * runs it. */
