@@ -71,6 +71,8 @@ struct service {
 	enum svc_wait wait;
 };
 
+#define INIT_SERVICING_MAX 64 /* kept for the timeline */
+
 struct init {
 	struct service svc[MANIFEST_MAX_SERVICES];
 	unsigned n_svc;
@@ -87,11 +89,19 @@ struct init {
 	struct control *control;
 	/* boot timeline stamps from the device tree */
 	uint64_t reftime_run_start, reftime_shim_start, reftime_shim_end;
+	/* Servicings (restored instances' READY), newest last. */
+	struct {
+		char service[32];
+		uint64_t at_ns, blackout_ns;
+	} servicing[INIT_SERVICING_MAX];
+	unsigned n_servicing;
 };
 
 /* setup.c */
 int init_setup(struct init *in);
 void init_write_timeline(const struct init *in);
+void init_note_servicing(struct init *in, const char *service,
+			 uint64_t blackout_ns);
 
 /* service.c */
 void svc_spawn(struct init *in, struct service *s);

@@ -387,6 +387,8 @@ void svc_on_channel(struct init *in, struct service *s)
 		s->state = SVC_RUNNING;
 		s->ready_ns = util_now_ns();
 		svc_update_done(s);
+		if (msg->has_blackout_ns)
+			init_note_servicing(in, s->m.name, msg->blackout_ns);
 		log_info("%s: ready (pid %d, %llu ms)", s->m.name, (int)s->pid,
 			 (unsigned long long)((s->ready_ns - s->spawned_ns) /
 					      NS_PER_MS));

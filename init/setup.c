@@ -332,6 +332,45 @@ int init_setup(struct init *in)
 }
 
 /* timeline.json in the host run directory: the stamps so far. */
+void init_note_servicing(struct init *in, const char *service,
+			 uint64_t blackout_ns)
+{
+	unsigned n = in->n_servicing;
+
+	if (n == INIT_SERVICING_MAX) {
+		memmove(&in->servicing[0], &in->servicing[1],
+			sizeof(in->servicing[0]) * (n - 1));
+		n--;
+	}
+	snprintf(in->servicing[n].service, sizeof(in->servicing[n].service),
+		 "%s", service);
+	in->servicing[n].at_ns = util_now_ns();
+	in->servicing[n].blackout_ns = blackout_ns;
+	in->n_servicing = n + 1;
+	log_info("%s: servicing done, blackout %.3f ms", service,
+		 (double)blackout_ns / 1e6);
+}
+
+/* The servicings, oldest first: [{service, at, blackout_ns}, ...]. */
+static json_t *timeline_servicing(const struct init *in)
+{
+	json_t *list = json_array();
+
+	for (unsigned i = 0; i < in->n_servicing; i++) {
+		json_t *e = json_object();
+
+		json_object_set_new(e, "service",
+				    json_string(in->servicing[i].service));
+		json_object_set_new(
+		    e, "at", json_integer((json_int_t)in->servicing[i].at_ns));
+		json_object_set_new(
+		    e, "blackout_ns",
+		    json_integer((json_int_t)in->servicing[i].blackout_ns));
+		json_array_append_new(list, e);
+	}
+	return list;
+}
+
 void init_write_timeline(const struct init *in)
 {
 	json_t *root = json_object(), *svcs = json_object();
@@ -351,6 +390,7 @@ void init_write_timeline(const struct init *in)
 			    svcs, in->svc[i].m.name,
 			    json_integer((json_int_t)in->svc[i].ready_ns));
 	json_object_set_new(root, "service_ready", svcs);
+	json_object_set_new(root, "servicing", timeline_servicing(in));
 	snprintf(path, sizeof(path), "%s/timeline.json", PARTITION_HOST_DIR);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	if (json_dump_file(root, tmp, JSON_INDENT(2)) != 0 ||

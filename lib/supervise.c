@@ -150,10 +150,18 @@ void supervise_msg_free(Parapet__SupervisorMsg *msg)
 
 int supervise_ready(int sock, const char *service)
 {
+	return supervise_ready_restored(sock, service, 0);
+}
+
+int supervise_ready_restored(int sock, const char *service,
+			     uint64_t blackout_ns)
+{
 	Parapet__SupervisorMsg m = PARAPET__SUPERVISOR_MSG__INIT;
 
 	m.has_type = 1;
 	m.type = PARAPET__SUPERVISOR_MSG__TYPE__READY;
 	m.service = (char *)(uintptr_t)service;
+	m.has_blackout_ns = blackout_ns != 0;
+	m.blackout_ns = blackout_ns;
 	return supervise_send(sock, &m, NULL, 0);
 }

@@ -46,5 +46,9 @@ void supervise_msg_free(Parapet__SupervisorMsg *msg);
 
 /* Convenience: a READY message for service, no fds. */
 int supervise_ready(int sock, const char *service);
+/* READY of an instance that continued a saved state, with the blackout
+ * of that servicing (0: none), for init's timeline. */
+int supervise_ready_restored(int sock, const char *service,
+			     uint64_t blackout_ns);
 
 #endif

@@ -241,7 +241,34 @@ static json_t *timeline_rebuild(struct diagd_job *j)
 	return st;
 }
 
-/* Flattens {a: 1, b: {c: 2}} into {"a": 1, "b.c": 2}. */
+/* init's servicings [{service, at, blackout_ns}] as stamps named
+ * "servicing.N.SERVICE (blackout X ms)" at their time. */
+static void timeline_servicing(json_t *list, json_t *out)
+{
+	size_t i;
+	json_t *e;
+
+	json_array_foreach(list, i, e)
+	{
+		const char *svc =
+		    json_string_value(json_object_get(e, "service"));
+		json_t *at = json_object_get(e, "at");
+		char key[160];
+
+		if (svc == NULL || !json_is_integer(at) ||
+		    json_integer_value(at) <= 0)
+			continue;
+		snprintf(key, sizeof(key),
+			 "servicing.%zu.%.32s (blackout %.3f ms)", i + 1, svc,
+			 (double)json_integer_value(
+			     json_object_get(e, "blackout_ns")) /
+			     1e6);
+		json_object_set(out, key, at);
+	}
+}
+
+/* Flattens {a: 1, b: {c: 2}} into {"a": 1, "b.c": 2}; init's servicing
+ * list into one stamp each. */
 static void timeline_flatten(json_t *in, const char *prefix, json_t *out)
 {
 	const char *k;
@@ -257,6 +284,8 @@ static void timeline_flatten(json_t *in, const char *prefix, json_t *out)
 			json_object_set(out, key, v);
 		else if (json_is_object(v))
 			timeline_flatten(v, key, out);
+		else if (json_is_array(v) && !strcmp(k, "servicing"))
+			timeline_servicing(v, out);
 	}
 }
 

@@ -266,6 +266,21 @@ static void *refused_thread(void *arg)
 
 static pthread_t main_thread;
 
+/* The blackout of the servicing this instance continues, once its VM
+ * runs (a moment after its thread starts); 0 when not restored. */
+static uint64_t restored_blackout(struct vmw *w)
+{
+	for (int i = 0; i < 1000 && w->restored && w->vm_started; i++) {
+		uint64_t resumed =
+		    __atomic_load_n(&w->vm.resumed_ns, __ATOMIC_ACQUIRE);
+
+		if (resumed != 0)
+			return resumed - w->vm.paused_ns;
+		usleep(100);
+	}
+	return 0;
+}
+
 /* STOP from init ends the process like SIGTERM. */
 static void *supervisor_thread(void *arg)
 {
@@ -348,7 +363,8 @@ int vmworker_service_main(void)
 	 * here); policy sees it running. */
 	if (w.restored && vmw_start_vm(&w) != 0)
 		log_warnx("cannot run the restored VM");
-	supervise_ready(SUPERVISE_FD, "vmworker");
+	supervise_ready_restored(SUPERVISE_FD, "vmworker",
+				 restored_blackout(&w));
 	log_info("ready: %u VPs, %llu MiB, accel %s%s", w.cfg.n_vps,
 		 (unsigned long long)(w.cfg.mem_size >> 20), w.cfg.accel,
 		 w.restored ? ", restored" : "");

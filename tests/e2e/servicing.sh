@@ -176,6 +176,11 @@ import json, sys
 print([s["restarts"] for s in json.load(sys.stdin) if s["name"] == "vmworker"][0])')
 	[ "$got" -ge "$restarted" ] ||
 		fail "$n: vmworker restarted $got times, want $restarted"
+	tl=$(python3 -c 'import json, sys
+print(len(json.load(open(sys.argv[1])).get("servicing", [])))' \
+		"/run/parapet/$n/timeline.json")
+	[ "$tl" -ge "$restarted" ] ||
+		fail "$n: $tl servicings in timeline.json, want $restarted"
 	stop "$n"
 	exact "$n"
 	grep -q "guest crashed" "$tmp/$n.err" && fail "$n: a crash was reported"
