@@ -96,7 +96,7 @@ exact() {
 # largest measured blackouts, every gap covers its blackout: the guest saw
 # at least the pause that was measured.
 gaps_match() {
-	grep -o "blackout [0-9.]*" "$tmp/$1.err" | cut -d' ' -f2 |
+	grep -o "restored: blackout [0-9.]*" "$tmp/$1.err" | cut -d' ' -f3 |
 		sort -rn >"$tmp/blackouts"
 	k=$(wc -l <"$tmp/blackouts")
 	[ "$k" -gt 0 ] || { fail "$1: no blackout logged"; return; }
@@ -185,7 +185,7 @@ print(len(json.load(open(sys.argv[1])).get("servicing", [])))' \
 	exact "$n"
 	grep -q "guest crashed" "$tmp/$n.err" && fail "$n: a crash was reported"
 	echo "$a: 20 restarts; blackouts (ms):" \
-		$(grep -o "blackout [0-9.]*" "$tmp/$n.err" | cut -d' ' -f2)
+		$(grep -o "restored: blackout [0-9.]*" "$tmp/$n.err" | cut -d' ' -f3)
 	gaps_match "$n"
 done
 
