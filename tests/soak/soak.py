@@ -99,7 +99,8 @@ class Partition:
                 exe = os.readlink("/proc/%s/exe" % p)
             except OSError:
                 continue
-            base = os.path.basename(exe)
+            # " (deleted)": the binary was replaced (a rebuild) while it ran
+            base = os.path.basename(exe).replace(" (deleted)", "")
             if base.startswith("parapet-"):
                 res[base[len("parapet-"):]] = int(p)
         return res
