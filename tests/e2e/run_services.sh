@@ -22,10 +22,10 @@ lines() {
 	wc -l <"$1"
 }
 
-# wait_more FILE N: until FILE has more than N lines (5 s).
+# wait_more FILE N [TENTHS]: until FILE has more than N lines (5 s).
 wait_more() {
 	i=0
-	while [ "$(lines "$1")" -le "$2" ] && [ $i -lt 50 ]; do
+	while [ "$(lines "$1")" -le "$2" ] && [ $i -lt "${3:-50}" ]; do
 		sleep 0.1
 		i=$((i + 1))
 	done
@@ -89,13 +89,14 @@ for s in policy hostcomm; do
 	kill -KILL "$old"
 	n=$(lines "$T/kill1.out")
 	i=0
+	# generous bounds: a sanitizer build on a loaded host starts slowly
 	while { [ -z "$(svc_pid $s)" ] || [ "$(svc_pid $s)" = "$old" ]; } &&
-		[ $i -lt 50 ]; do
+		[ $i -lt 300 ]; do
 		sleep 0.1
 		i=$((i + 1))
 	done
 	[ -n "$(svc_pid $s)" ] || fail "$s was not restarted"
-	wait_more "$T/kill1.out" $((n + 20)) ||
+	wait_more "$T/kill1.out" $((n + 20)) 300 ||
 		fail "no output after $s was restarted"
 done
 "$P" ctl kill1 poweroff >/dev/null || fail "kill1: ctl poweroff"
