@@ -101,10 +101,13 @@ run: deps
 	@$(MAKE) --no-print-directory all
 	@./scripts/run-demo.sh $(B)
 
-# Unit tests (cmocka) then end-to-end tests; one summary line at the end.
+# Unit tests (cmocka) then end-to-end tests; one summary line at the end;
+# ... then every fuzz harness for TEST_FUZZ_SECONDS (tests/fuzz/module.mk).
+TEST_FUZZ_SECONDS ?= 3
 test: deps
 	@$(MAKE) --no-print-directory all
 	@./scripts/run-tests.sh $(B) $(TESTS) -- $(E2E_TESTS)
+	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(TEST_FUZZ_SECONDS)
 
 unit: deps
 	@$(MAKE) --no-print-directory all
