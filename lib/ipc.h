@@ -231,6 +231,9 @@ void ipc_client_set_resend(struct ipc_client *c, int resend_ms);
  * ERROR returns its code. */
 int ipc_call(struct ipc_client *c, const char *method,
 	     const ProtobufCMessage *req, ProtobufCMessage **reply_out);
+/* Clients and subscribers replace a dialer that has brought no pipe for
+ * this long (default 12 s; see lib/ipc_redial.c). For tests. */
+void ipc_redial_set_after_ms(unsigned ms);
 /* The Error.message of the last ERROR reply ipc_call returned on this
  * thread ("" if it had none; every call clears it). */
 const char *ipc_last_error(void);

@@ -6,9 +6,11 @@
  * none has come for IPC_REDIAL_AFTER_MS since the last dial, the dialer
  * is closed and a new one dials. Closing a dialer is harmful while it
  * negotiates: nng 1.5.2's listener has the mirror bug and stops accepting
- * for good when a client drops a connection mid-handshake (measured: a
- * 400 ms wait did that to a vmworker starting under heavy load), so the
- * wait is long enough that no live handshake is still running. */
+ * for good when a client drops a connection mid-handshake. Measured: a
+ * 400 ms wait did that to a vmworker starting under heavy load, and a
+ * 1.5 s one to init under a load average of 17. So the wait is longer
+ * than nng's own 10 s handshake timeout: a dialer that has brought no
+ * pipe for that long negotiates nothing (it is dead). */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,8 +20,14 @@
 #include "lib/log.h"
 #include "lib/util.h"
 
-#define IPC_REDIAL_CHECK_MS 250
-#define IPC_REDIAL_AFTER_MS 1500
+#define IPC_REDIAL_CHECK_MS 500
+
+static _Atomic unsigned redial_after_ms = 12000;
+
+void ipc_redial_set_after_ms(unsigned ms)
+{
+	atomic_store(&redial_after_ms, ms);
+}
 
 struct ipc_redial {
 	nng_socket sock;
@@ -58,7 +66,8 @@ static void redial_tick(void *arg)
 		pthread_mutex_unlock(&r->lock);
 		return;
 	}
-	if (util_now_ns() - r->dialed_ns >= IPC_REDIAL_AFTER_MS * 1000000ull) {
+	if (util_now_ns() - r->dialed_ns >=
+	    atomic_load(&redial_after_ms) * 1000000ull) {
 		nng_dialer_close(r->dialer);
 		if (redial_dial(r) != 0)
 			log_warnx("ipc: redial %s failed", r->url);

@@ -523,6 +523,7 @@ static void test_redial_after_dropped_handshake(void **state)
 	int lfd, cfd;
 
 	(void)state;
+	ipc_redial_set_after_ms(1000); /* no server is slow here */
 	assert_true(strlen(path_a) < sizeof(sa.sun_path));
 	memcpy(sa.sun_path, path_a, strlen(path_a) + 1);
 	unlink(path_a);

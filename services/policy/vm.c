@@ -14,7 +14,7 @@
 #include "services/policy/policy.h"
 #include "vmworker.pb-c.h"
 
-#define SERVICING_WAIT_MS	10000
+#define SERVICING_WAIT_MS	30000 /* > a dead dialer's 12 s redial */
 #define POLICY_REBOOT_MAX	3
 #define POLICY_REBOOT_WINDOW_MS 60000u
 #define STR_(x)			#x
