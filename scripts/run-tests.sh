@@ -41,8 +41,10 @@ done
 for t in "$@"; do
 	name=$(basename "$t" .sh)
 	echo "== e2e/$name"
-	BUILD="$build" "$t" >"$log" 2>&1
+	# A hang fails the script (124) instead of stalling the whole run.
+	BUILD="$build" timeout -k 10 "${E2E_TIMEOUT:-900}" "$t" >"$log" 2>&1
 	rc=$?
+	[ $rc -eq 124 ] && echo "(timed out after ${E2E_TIMEOUT:-900} s)" >>"$log"
 	case $rc in
 	0)
 		passed=$((passed + 1))

@@ -29,8 +29,8 @@ no_restarts() {
 evil() {
 	n=$1 a=$2 c=$3
 	shift 3
-	"$P" run --name "$n" --accel "$a" --guest-cmdline "$c" "$@" \
-		"$T/evil.igvm" >"$T/$n.out" 2>"$T/$n.err"
+	"$P" run --name "$n" --accel "$a" --timeout 120 --guest-cmdline "$c" \
+		"$@" "$T/evil.igvm" >"$T/$n.out" 2>"$T/$n.err"
 	RC=$?
 }
 
