@@ -8,9 +8,13 @@
  * negotiates: nng 1.5.2's listener has the mirror bug and stops accepting
  * for good when a client drops a connection mid-handshake. Measured: a
  * 400 ms wait did that to a vmworker starting under heavy load, and a
- * 1.5 s one to init under a load average of 17. So the wait is longer
- * than nng's own 10 s handshake timeout: a dialer that has brought no
- * pipe for that long negotiates nothing (it is dead). */
+ * 1.5 s one to init under a load average of 17. So a dialer is replaced
+ * only when it is idle: its statistics (nng counts every attempt:
+ * refused, connected, timed out...) have not moved for
+ * IPC_REDIAL_FROZEN_MS while it had no pipe (a live dialer retries every
+ * 2-10 ms while its server is away; a dead one never moves again), or
+ * when it has brought no pipe for longer than nng's own 10 s handshake
+ * timeout (redial_after_ms). */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,7 +24,8 @@
 #include "lib/log.h"
 #include "lib/util.h"
 
-#define IPC_REDIAL_CHECK_MS 500
+#define IPC_REDIAL_CHECK_MS  250
+#define IPC_REDIAL_FROZEN_MS 2000
 
 static _Atomic unsigned redial_after_ms = 12000;
 
@@ -38,12 +43,51 @@ struct ipc_redial {
 	int pipes;
 	bool armed, closing;
 	uint64_t dialed_ns;
+	uint64_t attempts, moved_ns; /* the dialer's counters, last change */
 	_Atomic uint64_t redials;
 };
 
+/* The sum of the dialer's attempt counters; UINT64_MAX if unknown. */
+static uint64_t redial_attempts(nng_dialer d)
+{
+	static const char *const names[] = { "connect",	   "refused",
+					     "disconnect", "canceled",
+					     "other",	   "timeout",
+					     "proto",	   "reject" };
+	uint64_t sum = 0;
+	nng_stat *all, *ds;
+
+	if (nng_stats_get(&all) != 0)
+		return UINT64_MAX;
+	ds = nng_stat_find_dialer(all, d);
+	for (size_t i = 0; ds != NULL && i < sizeof(names) / sizeof(*names);
+	     i++) {
+		nng_stat *c = nng_stat_find(ds, names[i]);
+
+		if (c != NULL)
+			sum += nng_stat_value(c);
+	}
+	nng_stats_free(all);
+	return ds != NULL ? sum : UINT64_MAX;
+}
+
+/* Lock held, no pipe: true when the dialer made no attempt for a while. */
+static bool redial_frozen(struct ipc_redial *r, uint64_t now)
+{
+	uint64_t n = redial_attempts(r->dialer);
+
+	if (n == UINT64_MAX || n != r->attempts) {
+		r->attempts = n;
+		r->moved_ns = now;
+		return false;
+	}
+	return now - r->moved_ns >= IPC_REDIAL_FROZEN_MS * 1000000ull;
+}
+
 static int redial_dial(struct ipc_redial *r)
 {
-	r->dialed_ns = util_now_ns();
+	r->dialed_ns = r->moved_ns = util_now_ns();
+	r->attempts = UINT64_MAX;
 	return nng_dial(r->sock, r->url, &r->dialer, NNG_FLAG_NONBLOCK);
 }
 
@@ -59,6 +103,7 @@ static void redial_arm(struct ipc_redial *r)
 static void redial_tick(void *arg)
 {
 	struct ipc_redial *r = arg;
+	uint64_t now;
 
 	pthread_mutex_lock(&r->lock);
 	r->armed = false;
@@ -66,8 +111,9 @@ static void redial_tick(void *arg)
 		pthread_mutex_unlock(&r->lock);
 		return;
 	}
-	if (util_now_ns() - r->dialed_ns >=
-	    atomic_load(&redial_after_ms) * 1000000ull) {
+	now = util_now_ns();
+	if (redial_frozen(r, now) ||
+	    now - r->dialed_ns >= atomic_load(&redial_after_ms) * 1000000ull) {
 		nng_dialer_close(r->dialer);
 		if (redial_dial(r) != 0)
 			log_warnx("ipc: redial %s failed", r->url);
@@ -87,7 +133,8 @@ static void redial_pipe_event(nng_pipe pipe, nng_pipe_ev ev, void *arg)
 		r->pipes++;
 	else if (r->pipes > 0 && --r->pipes == 0) {
 		/* The peer went away: its next instance gets a fresh wait. */
-		r->dialed_ns = util_now_ns();
+		r->dialed_ns = r->moved_ns = util_now_ns();
+		r->attempts = UINT64_MAX;
 		redial_arm(r);
 	}
 	pthread_mutex_unlock(&r->lock);
