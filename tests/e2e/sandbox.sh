@@ -182,7 +182,7 @@ done
 start sbs --accel emu --cpus 3 --guest-cmdline pio=2000000000 "$SMP" \
 	>"$T/sbs.out"
 i=0
-while [ $i -lt 50 ]; do
+while [ $i -lt 300 ]; do # a slow (sanitizer, loaded) start takes a while
 	pid=$(hostpid sbs vmworker) &&
 		threads "$pid" 2>/dev/null |
 		awk '$2 == 2 {f=1} END {exit !f}' && break
