@@ -130,5 +130,15 @@ for a in $accels; do
 		fail "$a: smp after reset: $(cat "$tmp/$n.out")"
 done
 
+# A sanitizer report (ASan, LeakSanitizer, UBSan) in any partition's
+# stderr fails the test (sanitizer builds; they come at exit).
+for f in "$tmp"/*.err; do
+	[ -f "$f" ] || continue
+	grep -E -q 'ERROR: (Address|Leak)Sanitizer|runtime error: ' "$f" &&
+		fail "sanitizer report in ${f##*/}: $(grep -E -A 8 \
+			'ERROR: (Address|Leak)Sanitizer|runtime error: ' "$f" |
+			head -n 20)"
+done
+
 [ $fails -eq 0 ] && echo "reboot: all checks passed"
 [ $fails -eq 0 ]

@@ -218,5 +218,15 @@ boot "$n" --accel emu --timeout 90 --guest-cmdline delay_ms=2 \
 	exact "$n"
 }
 
+# A sanitizer report (ASan, LeakSanitizer, UBSan) in any partition's
+# stderr fails the test (sanitizer builds; they come at exit).
+for f in "$tmp"/*.err; do
+	[ -f "$f" ] || continue
+	grep -E -q 'ERROR: (Address|Leak)Sanitizer|runtime error: ' "$f" &&
+		fail "sanitizer report in ${f##*/}: $(grep -E -A 8 \
+			'ERROR: (Address|Leak)Sanitizer|runtime error: ' "$f" |
+			head -n 20)"
+done
+
 [ $fails -eq 0 ] && echo "servicing: all checks passed"
 [ $fails -eq 0 ]
