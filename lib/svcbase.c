@@ -41,6 +41,16 @@ struct ipc_trace *svcbase_trace(const char *service)
 	return ipc_trace_open(&cfg);
 }
 
+int svcbase_no_args(int argc, char **argv)
+{
+	if (argc <= 1)
+		return 0;
+	log_warnx("unexpected argument '%s': it takes none (a service of "
+		  "parapet-init)",
+		  argv[1]);
+	return -1;
+}
+
 int svcbase_take_fd(const char *name, int wait_ms)
 {
 	struct pollfd p = { .fd = SUPERVISE_FD, .events = POLLIN };

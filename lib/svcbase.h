@@ -8,6 +8,10 @@
 
 #include "lib/ipc.h"
 
+/* Services take no arguments (init starts them): 0, or -1 after naming
+ * the first one. */
+int svcbase_no_args(int argc, char **argv);
+
 /* The tap publishing on /run/parapet/ipc/NAME.trace.sock, switched by the
  * u32 at offset 0 of trace.flag when init created it (else by a private
  * flag, off). NULL when the tap cannot start (the service runs without). */

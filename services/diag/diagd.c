@@ -18,6 +18,7 @@
 #include "lib/log.h"
 #include "lib/partition.h"
 #include "lib/supervise.h"
+#include "lib/svcbase.h"
 #include "lib/util.h"
 #include "sandbox/sandbox.h"
 
@@ -503,12 +504,8 @@ int main(int argc, char **argv)
 	int sig;
 
 	log_init("diagd");
-	if (argc > 1) {
-		log_warnx("unexpected argument '%s': it takes none (a service "
-			  "of parapet-init)",
-			  argv[1]);
+	if (svcbase_no_args(argc, argv) != 0)
 		return PARTITION_EXIT_SETUP;
-	}
 	d.start_ns = util_now_ns();
 	if (stat(PARTITION_HOST_DIR, &st) != 0) {
 		log_warn("%s", PARTITION_HOST_DIR);

@@ -229,12 +229,8 @@ int main(int argc, char **argv)
 	sigset_t set;
 
 	log_init("hostcomm");
-	if (argc > 1) {
-		log_warnx("unexpected argument '%s': it takes none (a service "
-			  "of parapet-init)",
-			  argv[1]);
+	if (svcbase_no_args(argc, argv) != 0)
 		return PARTITION_EXIT_SETUP;
-	}
 	signal(SIGPIPE, SIG_IGN); /* a peer gone mid-write is an error return */
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);

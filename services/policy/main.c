@@ -250,12 +250,8 @@ int main(int argc, char **argv)
 	int fd;
 
 	log_init("policy");
-	if (argc > 1) {
-		log_warnx("unexpected argument '%s': it takes none (a service "
-			  "of parapet-init)",
-			  argv[1]);
+	if (svcbase_no_args(argc, argv) != 0)
 		return PARTITION_EXIT_SETUP;
-	}
 	signal(SIGPIPE, SIG_IGN); /* a peer gone mid-write is an error return */
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);

@@ -147,14 +147,14 @@ def fd_count(pid):
 
 def tree(pid):
     """pid and all its descendants (host pids)."""
-    out, todo = [], [pid]
-    while todo:
-        p = todo.pop()
+    out, pending = [], [pid]
+    while pending:
+        p = pending.pop()
         out.append(p)
         try:
             for t in os.listdir("/proc/%d/task" % p):
                 kids = open("/proc/%d/task/%s/children" % (p, t)).read()
-                todo.extend(int(k) for k in kids.split())
+                pending.extend(int(k) for k in kids.split())
         except OSError:
             pass
     return out
