@@ -6,6 +6,7 @@
 # captured stderr holds a sanitizer report.
 set -u
 B=${BUILD:-build}
+. "$(dirname "$0")/lib_e2e.sh"
 P=$B/bin/parapet
 SVC=$(pwd)/$B/tests/parapet-test-service
 HELLO=$B/guests/hello.pvh.elf
@@ -34,13 +35,7 @@ command -v nsenter >/dev/null || skip "nsenter (util-linux) missing"
 # captured stderr fails the test, even where a restarted service let every
 # check pass. Reports come at exit: called once the partitions are gone.
 san_reports() {
-	pat='ERROR: (Address|Leak)Sanitizer|runtime error: '
-	for f in "$T"/*.err; do
-		[ -f "$f" ] && grep -E -q "$pat" "$f" || continue
-		echo "FAIL: sanitizer report in ${f##*/}:"
-		grep -E -A 12 "$pat" "$f" | head -n 40
-		SAN_FAILED=1
-	done
+	san_scan "$T" || SAN_FAILED=1
 }
 
 cleanup() {

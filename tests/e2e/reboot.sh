@@ -7,6 +7,7 @@
 # directory; exit 77 skips.
 set -u
 build=${BUILD:-build}
+. "$(dirname "$0")/lib_e2e.sh"
 P=$build/bin/parapet
 G=$build/guests
 tmp=$(mktemp -d)
@@ -53,13 +54,7 @@ boots() {
 	     END { print n; exit bad }' last="$(wc -l <"$1")" "$1"
 }
 
-accels="emu"
-if [ -w /dev/kvm ] && "$build/bin/parapet-vmworker" --standalone \
-	--accel kvm "$G/hello.igvm" >/dev/null 2>&1; then
-	accels="emu kvm"
-else
-	echo "kvm unusable here: reboot checked on emu only"
-fi
+usable_accels reboot
 
 for a in $accels; do
 	# A guest that always crashes: booted 4 times, then powered off.
@@ -130,15 +125,7 @@ for a in $accels; do
 		fail "$a: smp after reset: $(cat "$tmp/$n.out")"
 done
 
-# A sanitizer report (ASan, LeakSanitizer, UBSan) in any partition's
-# stderr fails the test (sanitizer builds; they come at exit).
-for f in "$tmp"/*.err; do
-	[ -f "$f" ] || continue
-	grep -E -q 'ERROR: (Address|Leak)Sanitizer|runtime error: ' "$f" &&
-		fail "sanitizer report in ${f##*/}: $(grep -E -A 8 \
-			'ERROR: (Address|Leak)Sanitizer|runtime error: ' "$f" |
-			head -n 20)"
-done
+san_scan "$tmp" || fails=$((fails + 1))
 
 [ $fails -eq 0 ] && echo "reboot: all checks passed"
 [ $fails -eq 0 ]

@@ -6,6 +6,7 @@
 # repeat. BUILD is the build directory; exit 77 skips.
 set -u
 build=${BUILD:-build}
+. "$(dirname "$0")/lib_e2e.sh"
 P=$build/bin/parapet
 D=$build/bin/parapet-diag
 G=$build/guests
@@ -156,13 +157,7 @@ host_service() {
 		fail "$1: servicing after a failed update: $(cat "$tmp/ctl.out")"
 }
 
-accels="emu"
-if [ -w /dev/kvm ] && "$build/bin/parapet-vmworker" --standalone \
-	--accel kvm "$G/hello.igvm" >/dev/null 2>&1; then
-	accels="emu kvm"
-else
-	echo "kvm unusable here: servicing checked on emu only"
-fi
+usable_accels servicing
 
 for a in $accels; do
 	n=svc$a$$
@@ -218,15 +213,7 @@ boot "$n" --accel emu --timeout 90 --guest-cmdline delay_ms=2 \
 	exact "$n"
 }
 
-# A sanitizer report (ASan, LeakSanitizer, UBSan) in any partition's
-# stderr fails the test (sanitizer builds; they come at exit).
-for f in "$tmp"/*.err; do
-	[ -f "$f" ] || continue
-	grep -E -q 'ERROR: (Address|Leak)Sanitizer|runtime error: ' "$f" &&
-		fail "sanitizer report in ${f##*/}: $(grep -E -A 8 \
-			'ERROR: (Address|Leak)Sanitizer|runtime error: ' "$f" |
-			head -n 20)"
-done
+san_scan "$tmp" || fails=$((fails + 1))
 
 [ $fails -eq 0 ] && echo "servicing: all checks passed"
 [ $fails -eq 0 ]
