@@ -156,6 +156,10 @@ struct ipc_server_config {
 	unsigned n_contexts;  /* calls in flight; 0: 8 */
 	void *arg;	      /* passed to every handler */
 	struct ipc_trace *trace;
+	/* Listen but take no request until ipc_server_serve: a service
+	 * opens its endpoint before its seccomp filter loads (nng starts
+	 * its threads then) and serves only once its sandbox is whole. */
+	int held;
 };
 
 struct ipc_server;
@@ -167,6 +171,9 @@ struct ipc_server;
  * must not block for long (answer with IPC_ASYNC instead).
  * Returns NULL on failure (logged). */
 struct ipc_server *ipc_server_open(const struct ipc_server_config *cfg);
+/* Starts the receivers of a server opened held (once; no-op otherwise).
+ * Clients that called meanwhile wait in their own timeouts. */
+void ipc_server_serve(struct ipc_server *s);
 /* Stops and frees the server; pending asynchronous requests are
  * abandoned and must not be finished afterwards. */
 void ipc_server_close(struct ipc_server *s);

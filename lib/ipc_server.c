@@ -57,6 +57,7 @@ struct ipc_server {
 	_Atomic uint32_t *trace_flag;
 	_Atomic uint64_t seq;
 	_Atomic int closing;
+	_Atomic int serving;
 	struct ipc_listen_id {
 		int id;
 		uint32_t identity;
@@ -532,7 +533,6 @@ static int server_contexts(struct ipc_server *s,
 struct ipc_server *ipc_server_open(const struct ipc_server_config *c)
 {
 	struct ipc_server *s;
-	unsigned i;
 
 	if (c->name == NULL || c->service == NULL || c->n_listen == 0)
 		return NULL;
@@ -558,9 +558,19 @@ struct ipc_server *ipc_server_open(const struct ipc_server_config *c)
 		ipc_server_close(s);
 		return NULL;
 	}
+	if (!c->held)
+		ipc_server_serve(s);
+	return s;
+}
+
+void ipc_server_serve(struct ipc_server *s)
+{
+	unsigned i;
+
+	if (s == NULL || atomic_exchange(&s->serving, 1))
+		return;
 	for (i = 0; i < s->n_reqs; i++)
 		req_recv(&s->reqs[i]);
-	return s;
 }
 
 void ipc_server_close(struct ipc_server *s)

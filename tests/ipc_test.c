@@ -97,7 +97,7 @@ static const struct ipc_method methods[] = {
 	{ "Secret", ping, ID_B, SMALL_MAX },
 };
 
-static struct ipc_server *open_server(struct ipc_trace *trace)
+static struct ipc_server *open_server_held(struct ipc_trace *trace, int held)
 {
 	struct ipc_listen listen[] = { { path_a, ID_A, 0 },
 				       { path_b, ID_B, 0 } };
@@ -111,9 +111,15 @@ static struct ipc_server *open_server(struct ipc_trace *trace)
 		.recv_max = RECV_MAX,
 		.n_contexts = 16,
 		.trace = trace,
+		.held = held,
 	};
 
 	return ipc_server_open(&cfg);
+}
+
+static struct ipc_server *open_server(struct ipc_trace *trace)
+{
+	return open_server_held(trace, 0);
 }
 
 static struct ipc_client *open_client(const char *path, unsigned slots,
@@ -393,6 +399,38 @@ static void test_timeout_without_server(void **state)
 	ipc_client_close(c);
 }
 
+/* A held server listens (clients connect) but answers nothing until
+ * ipc_server_serve; then the same client's call is answered. */
+static void test_held_server(void **state)
+{
+	struct ipc_server *s = open_server_held(NULL, 1);
+	struct ipc_client_config cfg = {
+		.name = "client",
+		.path = path_a,
+		.service = &parapet__test__descriptor,
+		.timeout_ms = 300,
+	};
+	struct ipc_client *c = ipc_client_open(&cfg);
+	Parapet__PingReply *r;
+	Parapet__StatsReply *st;
+
+	(void)state;
+	assert_non_null(s);
+	assert_non_null(c);
+	assert_int_equal(call_ping(c, "Ping", "early", 1, &r), IPC_ERR_TIMEOUT);
+	assert_null(r);
+	ipc_server_serve(s);
+	ipc_server_serve(s); /* a second call changes nothing */
+	assert_int_equal(call_ping(c, "Ping", "served", 1, &r), 0);
+	assert_string_equal(r->text, "served");
+	ipc_free(&r->base);
+	st = stats(c);
+	assert_int_equal(st->received, 2 + 1); /* early, served, Stats */
+	ipc_free(&st->base);
+	ipc_client_close(c);
+	ipc_server_close(s);
+}
+
 static const struct ipc_event_type event_types[] = {
 	{ "Tick", &parapet__counter__descriptor },
 };
@@ -556,6 +594,7 @@ int main(void)
 		cmocka_unit_test(test_error_replies),
 		cmocka_unit_test(test_oversize_dropped),
 		cmocka_unit_test(test_timeout_without_server),
+		cmocka_unit_test(test_held_server),
 		cmocka_unit_test(test_events),
 		cmocka_unit_test(test_trace_tap),
 		cmocka_unit_test(test_redial_after_dropped_handshake),

@@ -428,6 +428,7 @@ struct ipc_server *diagd_server_open(struct diagd *d, const char *path)
 		.decode_budget = 4u << 20,
 		.n_contexts = 8,
 		.arg = d,
+		.held = 1, /* served once the sandbox is whole */
 	};
 
 	return ipc_server_open(&cfg);
@@ -522,6 +523,7 @@ int main(int argc, char **argv)
 		log_warnx("cannot serve %s", DIAGD_SOCK);
 		return PARTITION_EXIT_SETUP;
 	}
+	ipc_server_serve(d.srv);
 	log_info("serving %s for uid %u", DIAGD_SOCK, (unsigned)d.owner);
 	if (supervise_ready(SUPERVISE_FD, "diagd") != 0)
 		log_warnx("READY not sent");

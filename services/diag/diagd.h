@@ -57,8 +57,9 @@ char *diagd_strdup(struct diagd_job *j, const char *s);
  * none). */
 void diagd_dt_string(const char *prop, char *out, size_t len);
 
-/* The Diag endpoint on path, served for d->owner (d's clients and trace
- * open already). NULL on failure (logged). */
+/* The Diag endpoint on path, for d->owner (d's clients and trace open
+ * already), held: it answers after ipc_server_serve. NULL on failure
+ * (logged). */
 struct ipc_server *diagd_server_open(struct diagd *d, const char *path);
 
 /* diagd_trace.c */

@@ -190,6 +190,7 @@ static int hostcomm_open(struct hostcomm *h, struct ipc_server **srv)
 		.methods = hostcomm_methods,
 		.n_methods = 1,
 		.arg = h,
+		.held = 1, /* served once the sandbox is whole */
 	};
 
 	h->trace = svcbase_trace("hostcomm");
@@ -243,6 +244,7 @@ int main(int argc, char **argv)
 		log_warnx("cannot open its endpoints");
 		return PARTITION_EXIT_SETUP;
 	}
+	ipc_server_serve(hostcomm_srv);
 	if (pthread_create(&console, NULL, hostcomm_console_loop, h) != 0 ||
 	    pthread_create(&work, NULL, hostcomm_work_loop, h) != 0 ||
 	    pthread_create(&sig, NULL, hostcomm_signal_loop, h) != 0)

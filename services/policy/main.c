@@ -205,6 +205,7 @@ static int policy_open(struct policy *p)
 		.methods = policy_methods,
 		.n_methods = sizeof(policy_methods) / sizeof(policy_methods[0]),
 		.arg = p,
+		.held = 1, /* served once the sandbox is whole */
 	};
 
 	p->trace = svcbase_trace("policy");
@@ -268,6 +269,7 @@ int main(int argc, char **argv)
 		log_warnx("cannot open its endpoints");
 		return PARTITION_EXIT_SETUP;
 	}
+	ipc_server_serve(p->srv);
 	supervise_ready(SUPERVISE_FD, "policy");
 	policy_loop(p);
 	ipc_server_close(p->srv);

@@ -200,6 +200,9 @@ static int enter_sandbox(struct vmw *w)
 		log_warnx("sandbox: %s", err);
 		return -1;
 	}
+	/* Not before: a Start then would run sidecar threads that take no
+	 * filter of their own (the process one was not loaded yet). */
+	ipc_server_serve(w->server);
 	return 0;
 }
 

@@ -413,6 +413,7 @@ int vmw_ipc_open(struct vmw *w)
 		.n_methods = sizeof(vmw_methods) / sizeof(vmw_methods[0]),
 		.recv_max = 64 * 1024,
 		.arg = w,
+		.held = 1, /* served once the sandbox is whole */
 	};
 	struct ipc_client_config pc = {
 		.name = "vmworker",

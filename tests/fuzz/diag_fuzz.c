@@ -280,6 +280,7 @@ static void setup(void)
 	d.trace = diagd_trace_open(dir);
 	snprintf(url, sizeof(url), "%s/diag.sock", dir);
 	d.srv = diagd_server_open(&d, url);
+	ipc_server_serve(d.srv);
 	snprintf(url, sizeof(url), "ipc://%s/diag.sock", dir);
 	if (d.trace == NULL || d.srv == NULL || nng_req0_open(&cli) != 0 ||
 	    nng_socket_set_ms(cli, NNG_OPT_RECVTIMEO, REPLY_WAIT_MS) != 0 ||
