@@ -81,8 +81,16 @@ static void init_on_signal(struct init *in)
 	svc_reap(in);
 }
 
+/* Whose fd a poll entry is, and which instance: handling one entry (a
+ * reap, a restart) may close fds and spawn an instance whose new fds
+ * reuse the numbers of entries still to be handled. */
+struct poll_owner {
+	struct service *s;
+	unsigned spawns;
+};
+
 static nfds_t init_poll_set(struct init *in, struct pollfd *p,
-			    struct service **owner)
+			    struct poll_owner *owner)
 {
 	nfds_t n = 0;
 
@@ -92,12 +100,12 @@ static nfds_t init_poll_set(struct init *in, struct pollfd *p,
 		struct service *s = &in->svc[i];
 
 		if (s->chan >= 0) {
-			owner[n] = s;
+			owner[n] = (struct poll_owner){ s, s->spawns };
 			p[n++] =
 			    (struct pollfd){ .fd = s->chan, .events = POLLIN };
 		}
 		if (s->log_fd >= 0) {
-			owner[n] = s;
+			owner[n] = (struct poll_owner){ s, s->spawns };
 			p[n++] = (struct pollfd){ .fd = s->log_fd,
 						  .events = POLLIN };
 		}
@@ -106,16 +114,17 @@ static nfds_t init_poll_set(struct init *in, struct pollfd *p,
 }
 
 static void init_dispatch(struct init *in, struct pollfd *p, nfds_t n,
-			  struct service **owner)
+			  const struct poll_owner *owner)
 {
 	if (p[0].revents)
 		init_on_signal(in);
 	if (p[1].revents)
 		control_run_queue(in);
 	for (nfds_t i = 2; i < n; i++) {
-		struct service *s = owner[i];
+		struct service *s = owner[i].s;
 
-		if (!p[i].revents)
+		/* an earlier entry replaced the instance: a stale event */
+		if (!p[i].revents || s->spawns != owner[i].spawns)
 			continue;
 		if (p[i].fd == s->chan)
 			svc_on_channel(in, s);
@@ -133,7 +142,7 @@ static void init_dispatch(struct init *in, struct pollfd *p, nfds_t n,
 static int init_loop(struct init *in)
 {
 	struct pollfd p[INIT_MAX_POLL];
-	struct service *owner[INIT_MAX_POLL];
+	struct poll_owner owner[INIT_MAX_POLL];
 
 	for (;;) {
 		int timeout;

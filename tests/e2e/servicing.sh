@@ -179,6 +179,12 @@ print(len(json.load(open(sys.argv[1])).get("servicing", [])))' \
 	stop "$n"
 	exact "$n"
 	grep -q "guest crashed" "$tmp/$n.err" && fail "$n: a crash was reported"
+	# Every instance init saw ready logged its own ready line: init read
+	# each new instance's log pipe (none closed as the old one's EOF).
+	i=$(grep -c "^parapet-init: vmworker: ready (pid" "$tmp/$n.err")
+	v=$(grep -c "^vmworker: ready: " "$tmp/$n.err")
+	[ "$i" -eq "$v" ] ||
+		fail "$n: $i vmworker instances ready, $v ready lines logged"
 	echo "$a: 20 restarts; blackouts (ms):" \
 		$(grep -o "restored: blackout [0-9.]*" "$tmp/$n.err" | cut -d' ' -f3)
 	gaps_match "$n"
