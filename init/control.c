@@ -254,12 +254,23 @@ static int ctl_do_service(struct init *in, struct ctl_req *r)
 		ipc_request_set_error(r->req, "no such service");
 		return IPC_ERR_HANDLER;
 	}
+	if (q->standby && (q->binary != NULL || r->method != CTL_RESTART)) {
+		ipc_request_set_error(r->req, "a standby is for a Restart of "
+					      "the current binary only");
+		return IPC_ERR_INVAL;
+	}
 	if (q->binary != NULL &&
 	    ctl_set_binary(r, s, q->binary, !q->check_only) != 0)
 		return IPC_ERR_INVAL;
 	if (q->check_only)
 		return 0;
-	if (s->pending != NULL || in->powering_off)
+	if (in->powering_off)
+		return IPC_ERR_UNAVAILABLE;
+	if (q->standby) {
+		standby_start(in, s, r);
+		return IPC_ASYNC; /* answered by standby_start or later */
+	}
+	if (s->pending != NULL)
 		return IPC_ERR_UNAVAILABLE;
 	s->pending = r;
 	s->wait = r->method == CTL_STOP ? SVC_WAIT_GONE : SVC_WAIT_READY;
@@ -314,10 +325,20 @@ static void ctl_dispatch(struct init *in, struct ctl_req *r)
 	free(r);
 }
 
+void control_answer(struct ctl_req *r, struct service *s, const char *why)
+{
+	Parapet__ControlReply *out = (Parapet__ControlReply *)r->out;
+
+	out->service = ctl_status(r->req, s);
+	if (why != NULL)
+		ipc_request_set_error(r->req, why);
+	ipc_request_finish(r->req, why != NULL ? IPC_ERR_HANDLER : 0);
+	free(r);
+}
+
 void control_finish(struct init *in, struct service *s, int rc)
 {
 	struct ctl_req *r = s->pending;
-	Parapet__ControlReply *out;
 
 	(void)in;
 	if (r == NULL)
@@ -326,12 +347,7 @@ void control_finish(struct init *in, struct service *s, int rc)
 		return; /* a stop on the way to a restart */
 	s->pending = NULL;
 	s->wait = SVC_WAIT_NONE;
-	out = (Parapet__ControlReply *)r->out;
-	out->service = ctl_status(r->req, s);
-	if (rc != 0)
-		ipc_request_set_error(r->req, s->last_exit);
-	ipc_request_finish(r->req, rc != 0 ? IPC_ERR_HANDLER : 0);
-	free(r);
+	control_answer(r, s, rc != 0 ? s->last_exit : NULL);
 }
 
 void control_run_queue(struct init *in)

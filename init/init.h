@@ -42,6 +42,23 @@ enum svc_wait { SVC_WAIT_NONE, SVC_WAIT_READY, SVC_WAIT_GONE };
 
 struct ctl_req;
 
+/* One forked instance: pid, init's end of its channel, its log pipe. */
+struct svc_proc {
+	pid_t pid;
+	int chan, log_fd;
+};
+
+/* The next instance started ahead (servicing): exec'ed and loaded, it
+ * waits for its fds until the service's next start takes it over. */
+struct svc_standby {
+	struct svc_proc proc;	 /* pid 0: none */
+	bool loaded;		 /* it sent LOADED */
+	uint64_t expires_ns;	 /* killed if not taken over by then */
+	char path[1400];	 /* the binary it runs */
+	struct ctl_req *pending; /* the Restart{standby} waiting for LOADED */
+	unsigned starts;
+};
+
 /* The fd name a service hands init before servicing (supervisor channel
  * FDS message); init passes it to the service's next instance. */
 #define SVC_SAVED_STATE "saved-state"
@@ -69,6 +86,7 @@ struct service {
 	struct logring log;
 	struct ctl_req *pending; /* answered when the wait is over */
 	enum svc_wait wait;
+	struct svc_standby standby;
 };
 
 #define INIT_SERVICING_MAX 64 /* kept for the timeline */
@@ -104,6 +122,13 @@ void init_note_servicing(struct init *in, const char *service,
 			 uint64_t blackout_ns);
 
 /* service.c */
+/* Forks and execs an instance of s (a standby: PARAPET_STANDBY=1 in its
+ * environment); 0, or -1 with errno (ENOENT: no binary, logged). */
+int svc_fork(struct init *in, struct service *s, bool standby,
+	     struct svc_proc *out);
+/* Copies what fd holds of s's stderr into its ring, init's stderr and
+ * its log file. */
+void svc_copy_log(struct service *s, int fd);
 void svc_spawn(struct init *in, struct service *s);
 void svc_stop(struct init *in, struct service *s);
 void svc_start(struct init *in, struct service *s);
@@ -116,6 +141,22 @@ int svc_timers(struct init *in);
 struct service *svc_find(struct init *in, const char *name);
 void init_poweroff(struct init *in, int status, const char *reason);
 
+/* standby.c */
+/* Starts s's standby (once); the request r is answered when it loaded
+ * (or died). 0, or -1 with r answered at once. */
+int standby_start(struct init *in, struct service *s, struct ctl_req *r);
+/* At s's next start: takes over its standby when it runs s's binary
+ * (out filled, true); a standby of another binary is killed. */
+bool standby_adopt(struct init *in, struct service *s, struct svc_proc *out);
+void standby_on_channel(struct init *in, struct service *s);
+void standby_on_log(struct service *s, bool hup);
+/* pid was a standby: cleaned up, its request answered; true. */
+bool standby_reaped(struct init *in, pid_t pid, int status);
+/* Kills an expired standby (or every one at power-off); returns the
+ * earlier of next and its expiry. */
+uint64_t standby_timer(struct init *in, struct service *s, uint64_t now,
+		       uint64_t next);
+
 /* control.c */
 struct control;
 struct control *control_open(struct init *in);
@@ -124,5 +165,7 @@ void control_close(struct control *c);
 void control_run_queue(struct init *in);
 /* Completes a control request waiting on s. */
 void control_finish(struct init *in, struct service *s, int rc);
+/* Completes request r about s: 0, or an error with message why. */
+void control_answer(struct ctl_req *r, struct service *s, const char *why);
 
 #endif

@@ -18,7 +18,7 @@
 #include "lib/partition.h"
 #include "lib/util.h"
 
-#define INIT_MAX_POLL (2 + 2 * MANIFEST_MAX_SERVICES)
+#define INIT_MAX_POLL (2 + 4 * MANIFEST_MAX_SERVICES) /* + standbys */
 
 static struct init the_init;
 
@@ -86,7 +86,7 @@ static void init_on_signal(struct init *in)
  * reuse the numbers of entries still to be handled. */
 struct poll_owner {
 	struct service *s;
-	unsigned spawns;
+	unsigned spawns, standbys;
 };
 
 static nfds_t init_poll_set(struct init *in, struct pollfd *p,
@@ -100,13 +100,27 @@ static nfds_t init_poll_set(struct init *in, struct pollfd *p,
 		struct service *s = &in->svc[i];
 
 		if (s->chan >= 0) {
-			owner[n] = (struct poll_owner){ s, s->spawns };
+			owner[n] = (struct poll_owner){ s, s->spawns,
+							s->standby.starts };
 			p[n++] =
 			    (struct pollfd){ .fd = s->chan, .events = POLLIN };
 		}
 		if (s->log_fd >= 0) {
-			owner[n] = (struct poll_owner){ s, s->spawns };
+			owner[n] = (struct poll_owner){ s, s->spawns,
+							s->standby.starts };
 			p[n++] = (struct pollfd){ .fd = s->log_fd,
+						  .events = POLLIN };
+		}
+		if (s->standby.proc.chan >= 0) {
+			owner[n] = (struct poll_owner){ s, s->spawns,
+							s->standby.starts };
+			p[n++] = (struct pollfd){ .fd = s->standby.proc.chan,
+						  .events = POLLIN };
+		}
+		if (s->standby.proc.log_fd >= 0) {
+			owner[n] = (struct poll_owner){ s, s->spawns,
+							s->standby.starts };
+			p[n++] = (struct pollfd){ .fd = s->standby.proc.log_fd,
 						  .events = POLLIN };
 		}
 	}
@@ -124,17 +138,24 @@ static void init_dispatch(struct init *in, struct pollfd *p, nfds_t n,
 		struct service *s = owner[i].s;
 
 		/* an earlier entry replaced the instance: a stale event */
-		if (!p[i].revents || s->spawns != owner[i].spawns)
+		if (!p[i].revents || s->spawns != owner[i].spawns ||
+		    s->standby.starts != owner[i].standbys)
 			continue;
-		if (p[i].fd == s->chan)
+		bool hup = p[i].revents & (POLLHUP | POLLERR) &&
+			   !(p[i].revents & POLLIN); /* EOF; output is over */
+
+		if (p[i].fd == s->chan) {
 			svc_on_channel(in, s);
-		else if (p[i].fd == s->log_fd) {
+		} else if (p[i].fd == s->log_fd) {
 			svc_on_log(in, s);
-			if (p[i].revents & (POLLHUP | POLLERR) &&
-			    !(p[i].revents & POLLIN)) {
-				close(s->log_fd); /* EOF; output is over */
+			if (hup) {
+				close(s->log_fd);
 				s->log_fd = -1;
 			}
+		} else if (p[i].fd == s->standby.proc.chan) {
+			standby_on_channel(in, s);
+		} else if (p[i].fd == s->standby.proc.log_fd) {
+			standby_on_log(s, hup);
 		}
 	}
 }

@@ -42,7 +42,8 @@ struct service *svc_find(struct init *in, const char *name)
 }
 
 /* In the child: environment, limits, fds, then exec. Never returns. */
-static void svc_child(struct init *in, struct service *s, int chan, int logw)
+static void svc_child(struct init *in, struct service *s, int chan, int logw,
+		      bool standby)
 {
 	char *argv[MANIFEST_MAX_ARGS + 2];
 	struct rlimit stack = { SERVICE_STACK_LIMIT, SERVICE_STACK_LIMIT };
@@ -59,6 +60,8 @@ static void svc_child(struct init *in, struct service *s, int chan, int logw)
 	/* glibc reads RLIMIT_STACK at start: set before exec (PITFALLS). */
 	setrlimit(RLIMIT_STACK, &stack);
 	setenv("PARAPET_SERVICE", s->m.name, 1);
+	if (standby)
+		setenv("PARAPET_STANDBY", "1", 1);
 	argv[0] = s->m.name;
 	for (unsigned i = 0; i < s->m.n_args; i++)
 		argv[i + 1] = s->m.args[i];
@@ -169,7 +172,8 @@ static void svc_fail(struct service *s, const char *why)
 	snprintf(s->last_exit, sizeof(s->last_exit), "%s", why);
 }
 
-void svc_spawn(struct init *in, struct service *s)
+int svc_fork(struct init *in, struct service *s, bool standby,
+	     struct svc_proc *out)
 {
 	int sv[2], lp[2];
 	pid_t pid;
@@ -177,36 +181,54 @@ void svc_spawn(struct init *in, struct service *s)
 	if (access(s->path, X_OK) != 0) {
 		log_warnx("%s: missing binary %s: %s; not started", s->m.name,
 			  s->path, strerror(errno));
-		svc_fail(s, "missing binary");
-		return;
+		errno = ENOENT;
+		return -1;
 	}
-	if (supervise_pair(sv) != 0 || pipe2(lp, O_CLOEXEC) != 0) {
-		log_warn("%s: channel", s->m.name);
-		svc_fail(s, "cannot create its channel");
-		return;
+	if (supervise_pair(sv) != 0)
+		return -1;
+	if (pipe2(lp, O_CLOEXEC) != 0) {
+		close(sv[0]);
+		close(sv[1]);
+		return -1;
 	}
 	pid = fork();
 	if (pid == 0)
-		svc_child(in, s, sv[1], lp[1]);
+		svc_child(in, s, sv[1], lp[1], standby);
 	close(sv[1]);
 	close(lp[1]);
 	if (pid < 0) {
-		log_warn("%s: fork", s->m.name);
 		close(sv[0]);
 		close(lp[0]);
-		svc_fail(s, "fork failed");
-		return;
+		return -1;
 	}
 	fcntl(lp[0], F_SETFL, O_NONBLOCK);
-	s->pid = pid;
-	s->chan = sv[0];
-	s->log_fd = lp[0];
+	*out = (struct svc_proc){ pid, sv[0], lp[0] };
+	return 0;
+}
+
+void svc_spawn(struct init *in, struct service *s)
+{
+	struct svc_proc p;
+	bool adopted = standby_adopt(in, s, &p);
+
+	if (!adopted && svc_fork(in, s, false, &p) != 0) {
+		if (errno != ENOENT)
+			log_warn("%s: cannot start", s->m.name);
+		svc_fail(s, errno == ENOENT
+				? "missing binary"
+				: "cannot fork or create its channel");
+		return;
+	}
+	s->pid = p.pid;
+	s->chan = p.chan;
+	s->log_fd = p.log_fd;
 	s->state = SVC_STARTING;
 	s->spawned_ns = util_now_ns();
 	s->ready_ns = 0;
 	s->spawns++;
 	svc_send_fds(in, s);
-	log_info("%s: started (pid %d)", s->m.name, (int)pid);
+	log_info("%s: started (pid %d)%s", s->m.name, (int)p.pid,
+		 adopted ? " from its standby" : "");
 }
 
 /* SIGTERM and a STOP message; SIGKILL when the timeout passes. */
@@ -352,7 +374,7 @@ void svc_reap(struct init *in)
 				s = &in->svc[i];
 		if (s != NULL)
 			svc_died(in, s, status);
-		else
+		else if (!standby_reaped(in, pid, status))
 			in->orphans++;
 	}
 }
@@ -402,11 +424,16 @@ void svc_on_channel(struct init *in, struct service *s)
 /* Service stderr into its ring (and on init's stderr). */
 void svc_on_log(struct init *in, struct service *s)
 {
+	(void)in;
+	svc_copy_log(s, s->log_fd);
+}
+
+void svc_copy_log(struct service *s, int fd)
+{
 	uint8_t buf[4096];
 	ssize_t n;
 
-	(void)in;
-	while (s->log_fd >= 0 && (n = read(s->log_fd, buf, sizeof(buf))) > 0) {
+	while (fd >= 0 && (n = read(fd, buf, sizeof(buf))) > 0) {
 		logring_write(&s->log, buf, (size_t)n);
 		/* best effort: the ring keeps the tail whatever happens */
 		if (write(2, buf, (size_t)n) < 0 ||
@@ -435,6 +462,7 @@ int svc_timers(struct init *in)
 		}
 		if (s->state == SVC_BACKOFF && s->respawn_at < next)
 			next = s->respawn_at;
+		next = standby_timer(in, s, now, next);
 		if (s->state == SVC_STOPPING && s->kill_at < next)
 			next = s->kill_at;
 	}

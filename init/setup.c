@@ -291,6 +291,7 @@ static int init_services(struct init *in, int parapet)
 		s->m = m.svc[i];
 		s->pid = 0;
 		s->chan = s->log_fd = s->saved_fd = s->update_saved_fd = -1;
+		s->standby.proc = (struct svc_proc){ 0, -1, -1 };
 		s->log_file = init_open_log(s->m.name);
 		s->state = SVC_STOPPED;
 		init_binary_path(in, s);

@@ -153,6 +153,16 @@ int supervise_ready(int sock, const char *service)
 	return supervise_ready_restored(sock, service, 0);
 }
 
+int supervise_loaded(int sock, const char *service)
+{
+	Parapet__SupervisorMsg m = PARAPET__SUPERVISOR_MSG__INIT;
+
+	m.has_type = 1;
+	m.type = PARAPET__SUPERVISOR_MSG__TYPE__LOADED;
+	m.service = (char *)(uintptr_t)service;
+	return supervise_send(sock, &m, NULL, 0);
+}
+
 int supervise_ready_restored(int sock, const char *service,
 			     uint64_t blackout_ns)
 {

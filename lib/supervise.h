@@ -50,5 +50,8 @@ int supervise_ready(int sock, const char *service);
  * of that servicing (0: none), for init's timeline. */
 int supervise_ready_restored(int sock, const char *service,
 			     uint64_t blackout_ns);
+/* LOADED of a standby instance (init started it ahead, with
+ * PARAPET_STANDBY=1 in its environment): it waits for its FDS. */
+int supervise_loaded(int sock, const char *service);
 
 #endif

@@ -16,6 +16,7 @@
 #include "lib/log.h"
 #include "lib/partition.h"
 #include "lib/supervise.h"
+#include "lib/svcbase.h"
 #include "lib/util.h"
 #include "sandbox/sandbox.h"
 #include "policy.pb-c.h"
@@ -269,6 +270,23 @@ static void *refused_thread(void *arg)
 
 static pthread_t main_thread;
 
+/* The accelerator's library loads before the fds arrive: a standby
+ * (init started it ahead of servicing) then tells init it has loaded and
+ * waits, so the guest's blackout does not pay for the load (dlopen of
+ * libunicorn: 5-20 ms). Errors are reported by the lookup that follows
+ * the fds. */
+static void preload_accel(void)
+{
+	char name[16], why[256];
+
+	svcbase_dt_string("accel", name, sizeof(name));
+	if (name[0] != '\0')
+		(void)accel_lookup(name, why, sizeof(why));
+	if (getenv("PARAPET_STANDBY") != NULL &&
+	    supervise_loaded(SUPERVISE_FD, "vmworker") != SUPERVISE_OK)
+		log_warnx("standby: LOADED not sent");
+}
+
 /* The blackout of the servicing this instance continues, once its VM
  * runs (a moment after its thread starts); 0 when not restored. */
 static uint64_t restored_blackout(struct vmw *w)
@@ -345,6 +363,7 @@ int vmworker_service_main(void)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	preload_accel();
 	if (take_fds(&w) != 0 || read_config(&w) != 0)
 		return 125; /* init does not restart a 125 */
 	/* Loaded before the sandbox: its root has no libraries. */
