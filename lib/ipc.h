@@ -171,6 +171,12 @@ struct ipc_server;
  * must not block for long (answer with IPC_ASYNC instead).
  * Returns NULL on failure (logged). */
 struct ipc_server *ipc_server_open(const struct ipc_server_config *cfg);
+/* Closes the server's listening sockets; its connections stay. A process
+ * about to exit calls it first: else its exit may close a connection
+ * before the listener, a client's immediate redial lands in the closing
+ * listener's backlog and is dropped mid-handshake, which stops an nng
+ * 1.5.2 dialer for good (lib/ipc_redial.c replaces it, 2 s later). */
+void ipc_server_stop_listening(struct ipc_server *s);
 /* Starts the receivers of a server opened held (once; no-op otherwise).
  * Clients that called meanwhile wait in their own timeouts. */
 void ipc_server_serve(struct ipc_server *s);

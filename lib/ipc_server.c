@@ -563,6 +563,15 @@ struct ipc_server *ipc_server_open(const struct ipc_server_config *c)
 	return s;
 }
 
+void ipc_server_stop_listening(struct ipc_server *s)
+{
+	for (size_t i = 0; s != NULL && i < s->n_listeners; i++) {
+		nng_listener l = { (uint32_t)s->listeners[i].id };
+
+		nng_listener_close(l);
+	}
+}
+
 void ipc_server_serve(struct ipc_server *s)
 {
 	unsigned i;

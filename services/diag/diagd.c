@@ -530,6 +530,7 @@ int main(int argc, char **argv)
 	sigwait(&set, &sig);
 	/* Requests may still run on their threads: leave without freeing
 	 * what they use. */
+	ipc_server_stop_listening(d.srv);
 	unlink(DIAGD_SOCK);
 	log_info("stopping");
 	_exit(0);

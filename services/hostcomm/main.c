@@ -37,6 +37,8 @@ static struct hostcomm the_hc = {
 };
 static struct finish_req finish_slot;
 
+static struct ipc_server *hostcomm_srv;
+
 /* SIGTERM (init stops us, e.g. at power-off): hand the host what the
  * guest printed so far, briefly, then leave. Nothing else to save: a
  * restarted instance picks up from the host's acks. */
@@ -50,6 +52,7 @@ static void *hostcomm_signal_loop(void *arg)
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigwait(&set, &sig);
+	ipc_server_stop_listening(hostcomm_srv); /* before any exit */
 	if (atomic_load(&h->finished))
 		_exit(0); /* the host has everything and the event */
 	end = util_now_ns() + 300 * 1000000ull;
@@ -176,8 +179,6 @@ static void hostcomm_main_loop(struct hostcomm *h)
 		pthread_mutex_unlock(&h->lock);
 	}
 }
-
-static struct ipc_server *hostcomm_srv;
 
 static int hostcomm_open(struct hostcomm *h, struct ipc_server **srv)
 {

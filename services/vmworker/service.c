@@ -394,7 +394,9 @@ int vmworker_service_main(void)
 	if (atomic_load(&w.saved)) {
 		/* Servicing: the state is with init and the guest RAM stays in
 		 * its memfd; the next instance waits for this one to go, so go
-		 * now and let the kernel tear the VM down. */
+		 * now and let the kernel tear the VM down (listener first:
+		 * lib/ipc.h). */
+		ipc_server_stop_listening(w.server);
 		_exit(0);
 	}
 	shutdown_vm(&w);
