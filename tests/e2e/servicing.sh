@@ -164,6 +164,19 @@ for a in $accels; do
 	boot "$n" --accel "$a" --timeout 60 \
 		--guest-cmdline "delay_ms=2 stamp=1" "$G/counter.igvm" || continue
 	restart "$n" vmworker 20
+	# Each servicing of the same binary took over a standby that loaded
+	# while the guest ran (init/standby.c); none was left behind.
+	sb=$(grep -c "vmworker: started (pid [0-9]*) from its standby" \
+		"$tmp/$n.err")
+	[ "$sb" -eq 20 ] ||
+		fail "$n: $sb of 20 servicings took over a standby"
+	ip=$(cat "/run/parapet/$n/init.pid")
+	c=0
+	for q in $(cat "/proc/$ip/task/$ip/children"); do
+		[ "$(tr '\0' '\n' <"/proc/$q/cmdline" | head -n 1)" = vmworker ] &&
+			c=$((c + 1))
+	done
+	[ "$c" -eq 1 ] || fail "$n: $c vmworker processes after servicing"
 	[ "$a" = emu ] && host_service "$n"
 	sleep 0.3
 	got=$("$D" --vm "$n" ps --json | python3 -c '
