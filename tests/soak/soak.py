@@ -201,16 +201,21 @@ class Soak:
         self.log_from = 0
 
     def wait_new(self, svc, old, secs=30):
-        """Until svc runs with a pid other than old and diag/ready says so."""
+        """Until init logged svc ready and it runs with a pid other than
+        old. The log is watched, not /proc: scanning /proc every few ms
+        slows the kernel's reaping of the killed process (release_task
+        flushes its /proc dentries while the scan adds more), which showed
+        as 1.5-3 s restarts here that were the soak's own doing."""
         end = time.monotonic() + secs
         while time.monotonic() < end:
-            p = self.p.pid(svc)
-            if p and p != old and self.ready(svc, p):
-                return p
+            if self.ready(svc):
+                p = self.p.pid(svc)
+                if p and p != old:
+                    return p
             time.sleep(0.005)
         return None
 
-    def ready(self, svc, hostpid):
+    def ready(self, svc):
         """init logged "svc: ready" after the last start of svc."""
         txt = self.p.errlog(self.log_from)
         i = txt.rfind("%s: started (pid" % svc)
