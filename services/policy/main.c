@@ -3,6 +3,7 @@
  * and commands from the host (through hostcomm) and diagd. Handlers on
  * nng's threads only queue; one worker thread runs the queue in order. */
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,12 +40,22 @@ static struct policy the_policy = {
 	.state = PS_STARTING,
 };
 
-static void on_term(int sig)
+/* SIGTERM or SIGINT (blocked in every thread, taken here). Nothing to
+ * save: a restarted instance rebuilds its state from its peers
+ * (at-least-once delivery), so stop at once, listener first (lib/ipc.h). */
+static void *policy_signal_loop(void *arg)
 {
-	(void)sig;
-	/* Nothing to save: a restarted instance rebuilds its state from its
-	 * peers (at-least-once delivery), so stop at once. */
+	struct policy *p = arg;
+	sigset_t set;
+	int sig;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigwait(&set, &sig);
+	ipc_server_stop_listening(p->srv);
 	_exit(0);
+	return NULL;
 }
 
 static int policy_enqueue(struct ipc_request *req, const ProtobufCMessage *in,
@@ -246,16 +257,20 @@ static const struct sandbox_bind policy_binds[] = {
 int main(int argc, char **argv)
 {
 	struct policy *p = &the_policy;
-	struct sigaction sa = { .sa_handler = on_term };
 	pthread_condattr_t ca;
+	pthread_t sig;
+	sigset_t set;
 	int fd;
 
 	log_init("policy");
 	if (svcbase_no_args(argc, argv) != 0)
 		return PARTITION_EXIT_SETUP;
 	signal(SIGPIPE, SIG_IGN); /* a peer gone mid-write is an error return */
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
+	/* before nng starts its threads: they inherit the mask */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&p->cond, &ca);
@@ -267,6 +282,10 @@ int main(int argc, char **argv)
 	if (svcbase_sandbox("policy", SANDBOX_PROFILE_POLICY, policy_binds, 1,
 			    policy_open_step, p) != 0) {
 		log_warnx("cannot open its endpoints");
+		return PARTITION_EXIT_SETUP;
+	}
+	if (pthread_create(&sig, NULL, policy_signal_loop, p) != 0) {
+		log_warnx("cannot start its signal thread");
 		return PARTITION_EXIT_SETUP;
 	}
 	ipc_server_serve(p->srv);
