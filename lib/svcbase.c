@@ -115,6 +115,15 @@ int svcbase_sandbox(const char *service, int profile,
 		    const struct sandbox_bind *extra, size_t n_extra,
 		    int (*open_fn)(void *ctx), void *ctx)
 {
+	return svcbase_sandbox_as(service, profile, extra, n_extra, open_fn,
+				  ctx, 0, 0);
+}
+
+int svcbase_sandbox_as(const char *service, int profile,
+		       const struct sandbox_bind *extra, size_t n_extra,
+		       int (*open_fn)(void *ctx), void *ctx, uid_t uid,
+		       gid_t gid)
+{
 	struct sandbox_bind binds[SANDBOX_MAX_BINDS] = {
 		{ PARTITION_IPC_DIR, SANDBOX_IPC_DIR, false, false },
 		{ "/dev/null", "/dev/null", false, true },
@@ -126,6 +135,8 @@ int svcbase_sandbox(const char *service, int profile,
 		.n_binds = 2,
 		.before_seccomp = open_fn,
 		.ctx = ctx,
+		.uid = uid,
+		.gid = gid,
 	};
 	struct sandbox_status st;
 	char mode[16], err[256];

@@ -5,6 +5,7 @@
 #define PARAPET_SVCBASE_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "lib/ipc.h"
 
@@ -39,5 +40,10 @@ struct sandbox_bind;
 int svcbase_sandbox(const char *service, int profile,
 		    const struct sandbox_bind *extra, size_t n_extra,
 		    int (*open)(void *ctx), void *ctx);
+/* The same, running as uid/gid (0: the profile's own ids), as diagd does
+ * for the VM's owner. */
+int svcbase_sandbox_as(const char *service, int profile,
+		       const struct sandbox_bind *extra, size_t n_extra,
+		       int (*open)(void *ctx), void *ctx, uid_t uid, gid_t gid);
 
 #endif

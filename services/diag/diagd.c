@@ -465,36 +465,13 @@ static int diagd_open_step(void *arg)
 static int diagd_sandbox(struct diagd *d, gid_t owner_gid)
 {
 	static const struct sandbox_bind binds[] = {
-		{ PARTITION_IPC_DIR, SANDBOX_IPC_DIR, false, false },
 		{ PARTITION_HOST_DIR, SANDBOX_HOST_DIR, false, false },
 		{ "/sys/firmware", "/sys/firmware", true, false },
-		{ "/dev/null", "/dev/null", false, true },
 	};
-	struct sandbox_spec spec = {
-		.service = "diagd",
-		.profile = SANDBOX_PROFILE_DIAGD,
-		.binds = binds,
-		.n_binds = sizeof(binds) / sizeof(binds[0]),
-		.before_seccomp = diagd_open_step,
-		.ctx = d,
-		.uid = d->owner,
-		.gid = d->owner ? owner_gid : 0,
-	};
-	struct sandbox_status st;
-	char mode[16], err[256];
 
-	diagd_dt_string("sandbox", mode, sizeof(mode));
-	if (sandbox_mode_parse(mode[0] ? mode : "strict", &spec.mode) != 0) {
-		log_warnx("unknown sandbox mode '%s'", mode);
-		return -1;
-	}
-	if (sandbox_enter(&spec, &st, err, sizeof(err)) != 0) {
-		log_warnx("sandbox: %s", err);
-		return -1;
-	}
-	if (st.note[0])
-		log_info("sandbox: %s", st.note);
-	return 0;
+	return svcbase_sandbox_as("diagd", SANDBOX_PROFILE_DIAGD, binds, 2,
+				  diagd_open_step, d, d->owner,
+				  d->owner ? owner_gid : 0);
 }
 
 int main(int argc, char **argv)
