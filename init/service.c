@@ -99,9 +99,13 @@ static void svc_send_fds(struct init *in, struct service *s)
 	msg.n_fd_names = n;
 	msg.fd_names = names;
 	rc = supervise_send(s->chan, &msg, fds, n);
-	if (rc != SUPERVISE_OK)
+	if (rc != SUPERVISE_OK) {
+		/* The instance is gone already: the saved state stays for the
+		 * next one. */
 		log_warnx("%s: sending fds: %s", s->m.name,
 			  supervise_strerror(rc));
+		return;
+	}
 	if (s->saved_fd >= 0 && s->prev_path[0] != '\0') {
 		/* An update: kept until the new binary is ready. */
 		if (s->update_saved_fd >= 0)

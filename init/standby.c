@@ -75,8 +75,15 @@ bool standby_adopt(struct init *in, struct service *s, struct svc_proc *out)
 {
 	struct svc_standby *sb = &s->standby;
 
+	siginfo_t si = { 0 };
+
 	(void)in;
 	if (sb->proc.pid <= 0 || sb->proc.chan < 0)
+		return false;
+	/* Dead but not yet reaped: reaped as a standby, not taken over. */
+	if (waitid(P_PID, (id_t)sb->proc.pid, &si,
+		   WEXITED | WNOHANG | WNOWAIT) == 0 &&
+	    si.si_pid == sb->proc.pid)
 		return false;
 	if (strcmp(sb->path, s->path) != 0) {
 		/* an update since: the standby runs the old binary */
