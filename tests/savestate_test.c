@@ -134,6 +134,8 @@ static void set_distinct_regs(struct vm *vm, unsigned i)
 	atomic_store(&vm->vps[i].state, i == 0 ? VP_RUNNING : VP_HALTED);
 	vm->vps[i].counters.exits_pio = 100 + i;
 	vm->vps[i].counters.vtl2_refused = 7 + i;
+	vm->vps[i].counters.exits_unknown_pio = 3 + i;
+	vm->vps[i].counters.exits_unknown_mmio = 2 + i;
 }
 
 /* The guest RAM the saved states below belong to. */
@@ -192,6 +194,9 @@ static void test_round_trip(void **state)
 		assert_int_equal(r.seg[VP_TR].attrib, 0x008b);
 		assert_int_equal(b.vm.vps[i].counters.exits_pio, 100 + i);
 		assert_int_equal(b.vm.vps[i].counters.vtl2_refused, 7 + i);
+		assert_int_equal(b.vm.vps[i].counters.exits_unknown_pio, 3 + i);
+		assert_int_equal(b.vm.vps[i].counters.exits_unknown_mmio,
+				 2 + i);
 	}
 	assert_int_equal(atomic_load(&b.vm.vps[0].state), VP_RUNNING);
 	assert_int_equal(atomic_load(&b.vm.vps[1].state), VP_HALTED);
@@ -284,6 +289,18 @@ static void edit_refusals(Parapet__SavedState *st)
 	st->vps[1]->vtl2_refused = st->vps[1]->exits_mmio + 1;
 }
 
+static void edit_unknown_pio(Parapet__SavedState *st)
+{
+	st->vps[0]->exits_unknown_pio = st->vps[0]->exits_pio + 1;
+}
+
+/* The refused VTL2 accesses and the unclaimed ones share the MMIO total. */
+static void edit_unknown_mmio(Parapet__SavedState *st)
+{
+	st->vps[1]->exits_unknown_mmio =
+	    st->vps[1]->exits_mmio - st->vps[1]->vtl2_refused + 1;
+}
+
 /* Each edit on a fresh state must be refused with want in the error. */
 static void expect_edit_refused(void (*edit)(Parapet__SavedState *st),
 				const char *want)
@@ -303,6 +320,8 @@ static void test_corrupt_fields(void **state)
 	expect_edit_refused(edit_selector_ap, "refused VP 1");
 	expect_edit_refused(edit_mailbox, "mailbox status 7");
 	expect_edit_refused(edit_refusals, "more VTL2 refusals");
+	expect_edit_refused(edit_unknown_pio, "more unclaimed accesses");
+	expect_edit_refused(edit_unknown_mmio, "more unclaimed accesses");
 }
 
 /* Port and MMIO exit totals (refused VTL2 accesses count as MMIO exits)
@@ -324,8 +343,8 @@ static void test_counters_carried(void **state)
 		    savestate_restore(&b.vm, buf, len, err, sizeof(err)), 0);
 		for (unsigned i = 0; i < 2; i++) {
 			vp_exit_totals(&b.vm.vps[i], &pio, &mmio);
-			assert_int_equal(pio, 100 + i);
-			assert_int_equal(mmio, 7 + i);
+			assert_int_equal(pio, 100 + i + 3 + i);
+			assert_int_equal(mmio, 7 + i + 2 + i);
 			assert_int_equal(b.vm.vps[i].counters.vtl2_refused,
 					 7 + i);
 		}

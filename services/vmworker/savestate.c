@@ -129,6 +129,9 @@ static int save_vp(struct save_ctx *c, struct vm *vm, unsigned i)
 	out->exits_unknown =
 	    vp->counters.exits_unknown_pio + vp->counters.exits_unknown_mmio;
 	out->vtl2_refused = vp->counters.vtl2_refused;
+	out->has_exits_unknown_pio = out->has_exits_unknown_mmio = 1;
+	out->exits_unknown_pio = vp->counters.exits_unknown_pio;
+	out->exits_unknown_mmio = vp->counters.exits_unknown_mmio;
 	c->vp_ptrs[i] = out;
 	return 0;
 }
@@ -333,6 +336,11 @@ static int check_vp(struct vm *vm, const Parapet__SavedVp *s, uint64_t *seen,
 		return fail(err, err_len,
 			    "saved VP %u: more VTL2 refusals than MMIO exits",
 			    s->index);
+	if (s->exits_unknown_pio > s->exits_pio ||
+	    s->exits_unknown_mmio > s->exits_mmio - s->vtl2_refused)
+		return fail(err, err_len,
+			    "saved VP %u: more unclaimed accesses than exits",
+			    s->index);
 	if ((s->has_xsave && s->xsave.len != VP_EXTRA_XSAVE) ||
 	    (s->has_vcpu_events && s->vcpu_events.len > VP_EXTRA_EVENTS) ||
 	    s->n_msrs > VP_EXTRA_MAX_MSRS)
@@ -442,8 +450,12 @@ static void apply_vp_state(struct vm *vm, const Parapet__SavedVp *s)
 	struct sidecar *sc = vm->sidecar;
 
 	atomic_store(&vp->state, (int)s->run_state);
-	vp->counters.exits_pio = s->exits_pio;
-	vp->counters.exits_mmio = s->exits_mmio - s->vtl2_refused;
+	/* the saved exits are totals: the unclaimed and refused ones apart */
+	vp->counters.exits_pio = s->exits_pio - s->exits_unknown_pio;
+	vp->counters.exits_unknown_pio = s->exits_unknown_pio;
+	vp->counters.exits_mmio =
+	    s->exits_mmio - s->vtl2_refused - s->exits_unknown_mmio;
+	vp->counters.exits_unknown_mmio = s->exits_unknown_mmio;
 	vp->counters.vtl2_refused = s->vtl2_refused;
 	if (sc != NULL && s->index < SIDECAR_MAX_VPS) {
 		sc->intercepts[s->index] = s->sidecar_exits;
