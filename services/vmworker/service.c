@@ -151,8 +151,11 @@ static int create_vm(void *arg)
 		if (sidecar_create(&w->sidecar, &w->vm, &sc) != 0)
 			return -1;
 	}
-	if (w->saved_fd >= 0)
+	if (w->saved_fd >= 0) {
 		restore_saved(w);
+		close(w->saved_fd); /* read whole: not kept in the sandbox */
+		w->saved_fd = -1;
+	}
 	return 0;
 }
 
