@@ -3,11 +3,13 @@
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -271,6 +273,58 @@ static Parapet__Envelope *raw_call(const char *path, const void *data,
 	return env;
 }
 
+/* A req0 peer speaking the SP-over-IPC framing itself (8-byte hello, then
+ * a type byte, a 64-bit big-endian length and the message, whose header
+ * is the request id) sends one len-byte request; returns true when the
+ * server then closes the connection (within 10 s) without a reply. An
+ * nng req socket would do, but closing one whose pipe the server
+ * dropped can hang in nng 1.5.2. */
+static bool oversize_dropped(const char *path, size_t len)
+{
+	static const uint8_t hello[8] = { 0, 'S', 'P', 0, 0, 0x30, 0, 0 };
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	uint8_t head[9 + 4] = { 1 }, peer[8], buf[4096];
+	uint64_t n = len + 4;
+	struct pollfd p;
+	bool closed = false;
+	int fd;
+
+	assert_true(strlen(path) < sizeof(sa.sun_path));
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(write(fd, hello, sizeof(hello)), sizeof(hello));
+	assert_int_equal(read(fd, peer, sizeof(peer)), sizeof(peer));
+	assert_int_equal(peer[5], 0x31); /* rep0 */
+	for (int i = 0; i < 8; i++)
+		head[1 + i] = (uint8_t)(n >> (56 - 8 * i));
+	head[9] = 0x80; /* request id 0x80000001 */
+	head[12] = 1;
+	assert_int_equal(write(fd, head, sizeof(head)), sizeof(head));
+	memset(buf, 0x5a, sizeof(buf));
+	/* The server may close before it has all: stop at the first error. */
+	for (size_t sent = 0; sent < len;) {
+		size_t k = len - sent < sizeof(buf) ? len - sent : sizeof(buf);
+		ssize_t w = send(fd, buf, k, MSG_NOSIGNAL);
+
+		if (w <= 0)
+			break;
+		sent += (size_t)w;
+	}
+	p = (struct pollfd){ .fd = fd, .events = POLLIN };
+	while (!closed && poll(&p, 1, 10000) == 1) {
+		ssize_t r = read(fd, buf, sizeof(buf));
+
+		if (r <= 0)
+			closed = true;
+		else
+			break; /* bytes: a reply */
+	}
+	close(fd);
+	return closed;
+}
+
 /* Sends an envelope for method with body bytes; returns the Error code
  * of the reply (0 for a REPLY). */
 static int raw_envelope(const char *path, const char *method, const void *body,
@@ -353,15 +407,13 @@ static void test_oversize_dropped(void **state)
 {
 	struct ipc_server *s = open_server(NULL);
 	struct ipc_client *c = open_client(path_a, 0, NULL);
-	static uint8_t big[2 * RECV_MAX];
 	Parapet__PingReply *r;
 	Parapet__StatsReply *st;
 	int tries;
 
 	(void)state;
 	assert_non_null(s);
-	memset(big, 0x5a, sizeof(big));
-	assert_null(raw_call(path_a, big, sizeof(big)));
+	assert_true(oversize_dropped(path_a, 2 * RECV_MAX));
 	assert_int_equal(call_ping(c, "Ping", "after", 10, &r), 0);
 	assert_string_equal(r->text, "after");
 	ipc_free(&r->base);
