@@ -18,8 +18,10 @@ while [ $# -gt 0 ] && [ "$1" != "--" ]; do
 	t=$1
 	shift
 	echo "== $(basename "$t")"
-	"$t" >"$log" 2>&1
+	# A hang fails the binary (124) instead of stalling the whole run.
+	timeout -k 10 "${UNIT_TIMEOUT:-600}" "$t" >"$log" 2>&1
 	rc=$?
+	[ $rc -eq 124 ] && echo "(timed out after ${UNIT_TIMEOUT:-600} s)" >>"$log"
 	grep -E '^\[ *(PASSED|FAILED|SKIPPED) *\]|^\[ +FAILED|^\[==========\]' \
 		"$log" | grep -v '^\[==========\] Running'
 	p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$log" | tail -n 1)
