@@ -58,3 +58,21 @@ void util_unmap(void *addr, size_t size)
 	if (addr != NULL)
 		munmap(addr, size);
 }
+
+void util_stop_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGINT);
+}
+
+int util_wait_stop_signal(void)
+{
+	sigset_t set;
+	int sig = 0;
+
+	util_stop_signals(&set);
+	while (sigwait(&set, &sig) != 0)
+		;
+	return sig;
+}

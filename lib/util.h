@@ -1,8 +1,10 @@
-/* Small helpers more than one Parapet process needs: the monotonic clock
- * and memfd regions (create, seal, map) for guest RAM and shared rings. */
+/* Small helpers more than one Parapet process needs: the monotonic clock,
+ * memfd regions (create, seal, map) for guest RAM and shared rings, and
+ * the stop signals. */
 #ifndef PARAPET_UTIL_H
 #define PARAPET_UTIL_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -23,5 +25,11 @@ long long util_fd_size(int fd);
  * or NULL with errno set. Unmap with util_unmap. */
 void *util_map(int fd, size_t size, int prot);
 void util_unmap(void *addr, size_t size);
+
+/* The stop signals, SIGTERM and SIGINT: a process blocks them in every
+ * thread (set them before starting threads) and one thread waits. */
+void util_stop_signals(sigset_t *set);
+/* Waits for a stop signal (blocked beforehand); returns it. */
+int util_wait_stop_signal(void);
 
 #endif

@@ -17,6 +17,7 @@
 #include "lib/partition.h"
 #include "lib/supervise.h"
 #include "lib/svcbase.h"
+#include "lib/util.h"
 #include "sandbox/sandbox.h"
 #include "services/policy/policy.h"
 #include "vmworker.pb-c.h"
@@ -46,13 +47,8 @@ static struct policy the_policy = {
 static void *policy_signal_loop(void *arg)
 {
 	struct policy *p = arg;
-	sigset_t set;
-	int sig;
 
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigwait(&set, &sig);
+	util_wait_stop_signal();
 	ipc_server_stop_listening(p->srv);
 	_exit(0);
 	return NULL;
@@ -267,9 +263,7 @@ int main(int argc, char **argv)
 		return PARTITION_EXIT_SETUP;
 	signal(SIGPIPE, SIG_IGN); /* a peer gone mid-write is an error return */
 	/* before nng starts its threads: they inherit the mask */
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
+	util_stop_signals(&set);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);

@@ -288,16 +288,9 @@ static int setup(const struct standalone_args *a, struct standalone *s)
 static void *signal_waiter(void *arg)
 {
 	struct vm *vm = arg;
-	sigset_t set;
-	int sig;
 
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	if (sigwait(&set, &sig) == 0) {
-		log_info("signal %d: stopping the VM", sig);
-		vm_stop(vm);
-	}
+	log_info("signal %d: stopping the VM", util_wait_stop_signal());
+	vm_stop(vm);
 	return NULL;
 }
 
@@ -355,9 +348,7 @@ int standalone_run(const struct standalone_args *args)
 	if (s == NULL)
 		return STANDALONE_EXIT_SETUP;
 	s->vm.mem_fd = -1;
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
+	util_stop_signals(&set);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	if (setup(args, s) != 0) {
 		rc = STANDALONE_EXIT_SETUP;
