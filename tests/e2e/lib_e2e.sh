@@ -1,5 +1,7 @@
-# Shared by the e2e scripts (sourced): which accelerators to check, and the
-# sanitizer-report scan of captured stderr files.
+# Shared by the e2e scripts (sourced): which accelerators to check, the
+# sanitizer-report scan of captured stderr files, and (partition_script)
+# the temporary directory, failure count and clean-up of scripts that run
+# partitions with `parapet run`.
 
 # usable_accels WHAT: sets $accels to "emu", plus kvm where a VM really
 # runs on it (BUILD's vmworker boots hello.igvm); says so when it does not.
@@ -26,4 +28,37 @@ san_scan() {
 		found=1
 	done
 	return $found
+}
+
+# partition_script: root or skip (77); sets $tmp (removed at exit), $fails
+# and $names (partitions powered off at exit, and killed a second later if
+# still there). fail MESSAGE counts a failure and shows the captured
+# stderr tails.
+partition_script() {
+	[ "$(id -u)" -eq 0 ] || { echo "partitions need root here"; exit 77; }
+	tmp=$(mktemp -d)
+	fails=0
+	names=""
+	trap partition_cleanup EXIT
+}
+
+partition_cleanup() {
+	[ -n "$names" ] || { rm -rf "$tmp"; return; }
+	for n in $names; do
+		"$P" ctl "$n" poweroff >/dev/null 2>&1
+	done
+	sleep 1
+	for n in $names; do
+		[ -f "/run/parapet/$n/pid" ] &&
+			kill "$(cat "/run/parapet/$n/pid")" 2>/dev/null
+	done
+	rm -rf "$tmp"
+}
+
+fail() {
+	echo "FAIL: $*"
+	fails=$((fails + 1))
+	for f in "$tmp"/*.err; do
+		[ -f "$f" ] && { echo "--- $f"; tail -n 15 "$f"; }
+	done
 }

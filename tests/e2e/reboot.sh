@@ -10,24 +10,7 @@ build=${BUILD:-build}
 . "$(dirname "$0")/lib_e2e.sh"
 P=$build/bin/parapet
 G=$build/guests
-tmp=$(mktemp -d)
-fails=0
-names=""
-
-cleanup() {
-	for n in $names; do
-		"$P" ctl "$n" poweroff >/dev/null 2>&1
-	done
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-fail() {
-	echo "FAIL: $*"
-	fails=$((fails + 1))
-}
-
-[ "$(id -u)" -eq 0 ] || { echo "partitions need root here"; exit 77; }
+partition_script
 for g in crash counter smp; do
 	"$P" igvm build --guest "$G/$g.pvh.elf" \
 		--paravisor-cmdline on-crash=reboot -o "$tmp/$g.igvm" ||
@@ -52,6 +35,16 @@ boots() {
 	awk '$1 == "0" { n++; want = 1; next }
 	     $1 != want { if (NR < last) bad = 1 } { want = $1 + 1 }
 	     END { print n; exit bad }' last="$(wc -l <"$1")" "$1"
+}
+
+# wait_boots FILE N WHAT: until FILE shows N boots (10 s), else fail WHAT
+wait_boots() {
+	i=0
+	until [ "$(boots "$1")" -ge "$2" ] 2>/dev/null; do
+		i=$((i + 1))
+		[ $i -gt 100 ] && { fail "$3"; return 1; }
+		sleep 0.1
+	done
 }
 
 usable_accels reboot
@@ -82,21 +75,11 @@ for a in $accels; do
 		sleep 0.1
 	done
 	kill -9 "$(vmw_pid "$n")" 2>/dev/null || fail "$a: no vmworker to kill"
-	i=0
-	until [ "$(boots "$tmp/$n.out")" -ge 2 ] 2>/dev/null; do
-		i=$((i + 1))
-		[ $i -gt 100 ] && { fail "$a: no reboot after kill -9"; break; }
-		sleep 0.1
-	done
+	wait_boots "$tmp/$n.out" 2 "$a: no reboot after kill -9"
 	sleep 0.3
 	"$P" ctl "$n" reset >"$tmp/ctl.out" 2>&1 ||
 		fail "$a: parapet ctl reset: $(cat "$tmp/ctl.out")"
-	i=0
-	until [ "$(boots "$tmp/$n.out")" -ge 3 ] 2>/dev/null; do
-		i=$((i + 1))
-		[ $i -gt 100 ] && { fail "$a: no boot after ctl reset"; break; }
-		sleep 0.1
-	done
+	wait_boots "$tmp/$n.out" 3 "$a: no boot after ctl reset"
 	sleep 0.3
 	"$P" ctl "$n" poweroff >/dev/null 2>&1
 	wait

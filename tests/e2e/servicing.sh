@@ -10,31 +10,7 @@ build=${BUILD:-build}
 P=$build/bin/parapet
 D=$build/bin/parapet-diag
 G=$build/guests
-tmp=$(mktemp -d)
-fails=0
-names=""
-
-cleanup() {
-	for n in $names; do
-		"$P" ctl "$n" poweroff >/dev/null 2>&1
-	done
-	sleep 1
-	for n in $names; do
-		[ -f "/run/parapet/$n/pid" ] && kill "$(cat "/run/parapet/$n/pid")" 2>/dev/null
-	done
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-fail() {
-	echo "FAIL: $*"
-	fails=$((fails + 1))
-	for f in "$tmp"/*.err; do
-		[ -f "$f" ] && { echo "--- $f"; tail -n 15 "$f"; }
-	done
-}
-
-[ "$(id -u)" -eq 0 ] || { echo "partitions need root here"; exit 77; }
+partition_script
 for f in "$P" "$D" "$G/counter.igvm" "$G/smp.igvm"; do
 	[ -e "$f" ] || { echo "missing $f"; exit 1; }
 done
