@@ -33,6 +33,7 @@
 #include "policy.pb-c.h"
 #include "services/diag/diag.h"
 #include "services/diag/diagd.h"
+#include "tests/fuzz/fuzz_ipc.h"
 #include "vmworker.pb-c.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -182,40 +183,13 @@ static struct ipc_server *fake(const char *name,
 			       const struct ipc_method *m, size_t n,
 			       struct ipc_trace *tap)
 {
-	char path[128];
-	struct ipc_listen l = { path, 1, 0600 };
-	struct ipc_server_config cfg = { .name = name,
-					 .listen = &l,
-					 .n_listen = 1,
-					 .service = svc,
-					 .methods = m,
-					 .n_methods = n,
-					 .n_contexts = 4,
-					 .trace = tap };
-	struct ipc_server *s;
-
-	snprintf(path, sizeof(path), "%s/%s.sock", dir, name);
-	if ((s = ipc_server_open(&cfg)) == NULL)
-		abort();
-	return s;
+	return fuzz_server(dir, name, svc, m, n, 4, tap);
 }
 
 static struct ipc_client *client(const char *name,
 				 const ProtobufCServiceDescriptor *svc)
 {
-	char path[128];
-	struct ipc_client_config cfg = { .name = "diagd",
-					 .path = path,
-					 .destination = name,
-					 .service = svc,
-					 .timeout_ms = REPLY_WAIT_MS,
-					 .recv_max = 4u << 20 };
-	struct ipc_client *c;
-
-	snprintf(path, sizeof(path), "%s/%s.sock", dir, name);
-	if ((c = ipc_client_open(&cfg)) == NULL)
-		abort();
-	return c;
+	return fuzz_client(dir, "diagd", name, svc, REPLY_WAIT_MS, 4u << 20);
 }
 
 /* The trace flag diagd switches, and a tap on init's endpoint under it:
@@ -309,53 +283,17 @@ static void set_scenario(unsigned sc)
 
 static nng_msg *envelope(const char *method, const uint8_t *body, size_t len)
 {
-	Parapet__Envelope env = PARAPET__ENVELOPE__INIT;
-	nng_msg *msg;
-	size_t n;
-
-	env.source = (char *)(uintptr_t) "parapet-diag";
-	env.method = (char *)(uintptr_t)method;
-	env.has_kind = env.has_seq = env.has_correlation_id = 1;
-	env.kind = PARAPET__ENVELOPE__KIND__REQUEST;
-	env.seq = env.correlation_id = 1;
-	env.has_body = 1;
-	env.body.data = (uint8_t *)(uintptr_t)body;
-	env.body.len = len;
-	n = parapet__envelope__get_packed_size(&env);
-	if (nng_msg_alloc(&msg, n) != 0)
-		abort();
-	parapet__envelope__pack(&env, nng_msg_body(msg));
-	return msg;
+	return fuzz_envelope("parapet-diag", method, body, len);
 }
 
 /* The answer: a REPLY whose body is the method's output, or an ERROR
- * with a known code. */
+ * with a known code and a message. */
 static void check_reply(nng_msg *msg, const ProtobufCMessageDescriptor *type)
 {
-	Parapet__Envelope *env = parapet__envelope__unpack(
-	    NULL, nng_msg_len(msg), nng_msg_body(msg));
-	ProtobufCMessage *body;
-	Parapet__Error *err;
+	ProtobufCMessage *body = fuzz_check_reply(msg, type, true);
 
-	if (env == NULL || !env->has_kind)
-		FAIL("undecodable answer");
-	if (env->kind == PARAPET__ENVELOPE__KIND__ERROR) {
-		err =
-		    parapet__error__unpack(NULL, env->body.len, env->body.data);
-		if (err == NULL || !err->has_code || err->code <= 0 ||
-		    err->code >= IPC_ERR_COUNT || err->message == NULL)
-			FAIL("ERROR without a known code and a message");
-		parapet__error__free_unpacked(err, NULL);
-	} else if (env->kind != PARAPET__ENVELOPE__KIND__REPLY) {
-		FAIL("answer neither REPLY nor ERROR");
-	} else if (type != NULL) {
-		body = protobuf_c_message_unpack(type, NULL, env->body.len,
-						 env->body.data);
-		if (body == NULL)
-			FAIL("REPLY body is not the method's output");
+	if (body != NULL)
 		protobuf_c_message_free_unpacked(body, NULL);
-	}
-	parapet__envelope__free_unpacked(env, NULL);
 }
 
 /* A Trace body that decodes waits at most 2 ms (not the 1 s a tracer

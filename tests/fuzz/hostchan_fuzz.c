@@ -34,6 +34,7 @@
 #include "lib/log.h"
 #include "policy.pb-c.h"
 #include "services/hostcomm/hostcomm.h"
+#include "tests/fuzz/fuzz_ipc.h"
 #include "vmworker.pb-c.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -162,52 +163,15 @@ static void setup(void)
 
 static nng_msg *envelope(const char *method, const uint8_t *body, size_t len)
 {
-	Parapet__Envelope env = PARAPET__ENVELOPE__INIT;
-	nng_msg *msg;
-	size_t n;
-
-	env.source = (char *)(uintptr_t) "hostcomm";
-	env.method = (char *)(uintptr_t)method;
-	env.has_kind = env.has_seq = env.has_correlation_id = 1;
-	env.kind = PARAPET__ENVELOPE__KIND__REQUEST;
-	env.seq = env.correlation_id = 1;
-	env.has_body = 1;
-	env.body.data = (uint8_t *)(uintptr_t)body;
-	env.body.len = len;
-	n = parapet__envelope__get_packed_size(&env);
-	if (nng_msg_alloc(&msg, n) != 0)
-		abort();
-	parapet__envelope__pack(&env, nng_msg_body(msg));
-	return msg;
+	return fuzz_envelope("hostcomm", method, body, len);
 }
 
-/* A REPLY's body unpacked as type, or NULL for a valid ERROR. */
+/* A REPLY's body unpacked as type, or NULL for a valid ERROR; frees msg. */
 static ProtobufCMessage *check_reply(nng_msg *msg,
 				     const ProtobufCMessageDescriptor *type)
 {
-	Parapet__Envelope *env = parapet__envelope__unpack(
-	    NULL, nng_msg_len(msg), nng_msg_body(msg));
-	ProtobufCMessage *body = NULL;
-	Parapet__Error *err;
+	ProtobufCMessage *body = fuzz_check_reply(msg, type, false);
 
-	if (env == NULL || !env->has_kind)
-		FAIL("undecodable answer");
-	if (env->kind == PARAPET__ENVELOPE__KIND__ERROR) {
-		err =
-		    parapet__error__unpack(NULL, env->body.len, env->body.data);
-		if (err == NULL || !err->has_code || err->code <= 0 ||
-		    err->code >= IPC_ERR_COUNT)
-			FAIL("ERROR without a known code");
-		parapet__error__free_unpacked(err, NULL);
-	} else if (env->kind != PARAPET__ENVELOPE__KIND__REPLY) {
-		FAIL("answer neither REPLY nor ERROR");
-	} else if (type != NULL) {
-		body = protobuf_c_message_unpack(type, NULL, env->body.len,
-						 env->body.data);
-		if (body == NULL)
-			FAIL("undecodable REPLY body");
-	}
-	parapet__envelope__free_unpacked(env, NULL);
 	nng_msg_free(msg);
 	return body;
 }
@@ -604,38 +568,13 @@ static struct ipc_server *pt_server(const char *name,
 				    const ProtobufCServiceDescriptor *svc,
 				    const struct ipc_method *m, size_t n)
 {
-	char path[128];
-	struct ipc_listen l = { path, 1, 0600 };
-	struct ipc_server_config cfg = { .name = name,
-					 .listen = &l,
-					 .n_listen = 1,
-					 .service = svc,
-					 .methods = m,
-					 .n_methods = n,
-					 .n_contexts = 2 };
-	struct ipc_server *srv;
-
-	snprintf(path, sizeof(path), "%s/%s.sock", pt.dir, name);
-	if ((srv = ipc_server_open(&cfg)) == NULL)
-		abort();
-	return srv;
+	return fuzz_server(pt.dir, name, svc, m, n, 2, NULL);
 }
 
 static struct ipc_client *pt_client(const char *name,
 				    const ProtobufCServiceDescriptor *svc)
 {
-	char path[128];
-	struct ipc_client_config cfg = { .name = "hostcomm",
-					 .path = path,
-					 .destination = name,
-					 .service = svc,
-					 .timeout_ms = REPLY_WAIT_MS };
-	struct ipc_client *c;
-
-	snprintf(path, sizeof(path), "%s/%s.sock", pt.dir, name);
-	if ((c = ipc_client_open(&cfg)) == NULL)
-		abort();
-	return c;
+	return fuzz_client(pt.dir, "hostcomm", name, svc, REPLY_WAIT_MS, 0);
 }
 
 static void pt_teardown(void)

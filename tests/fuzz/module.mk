@@ -12,8 +12,8 @@ uart_FUZZ_SRCS := services/vmworker/uart.c services/vmworker/console.c
 mailbox_FUZZ_SRCS := $(VMWORKER_SRCS)
 sidecar_FUZZ_SRCS := $(VMWORKER_SRCS)
 savestate_FUZZ_SRCS := $(VMWORKER_SRCS)
-hostchan_FUZZ_SRCS := host/hostchan.c $(HOSTCOMM_SRCS)
-diag_FUZZ_SRCS := $(DIAGD_SRCS) $(DIAG_CLI_SRCS)
+hostchan_FUZZ_SRCS := host/hostchan.c $(HOSTCOMM_SRCS) tests/fuzz/fuzz_ipc.c
+diag_FUZZ_SRCS := $(DIAGD_SRCS) $(DIAG_CLI_SRCS) tests/fuzz/fuzz_ipc.c
 FUZZ_B := build-fuzz
 FUZZ_CC ?= clang
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined
