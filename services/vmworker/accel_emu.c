@@ -18,6 +18,7 @@
 #include "lib/log.h"
 #include "lib/guest_ram.h"
 #include "services/vmworker/accel.h"
+#include "services/vmworker/exception.h"
 #include "services/vmworker/translate.h"
 #include "services/vmworker/vm.h"
 
@@ -69,6 +70,7 @@ struct accel_vp {
 	uc_context *boot; /* the engine's CPU state before it first ran */
 	_Atomic uint32_t stop;
 	bool faulted;
+	int exc_vector; /* the exception that stopped the run, or -1 */
 	char fault[160];
 	struct vp_regs shadow; /* attributes Unicorn does not keep */
 	struct emu_region regions[EMU_MAX_REGIONS];
@@ -243,17 +245,24 @@ static void emu_block(uc_engine *engine, uint64_t addr, uint32_t size,
 		uc.emu_stop(engine);
 }
 
-/* Exceptions are never delivered to the guest on emu: a crash. */
+/* Exceptions are never delivered to the guest on emu: a crash, named
+ * in emu_exception_stop as the hardware would end it. */
 static void emu_intr(uc_engine *engine, uint32_t intno, void *user)
 {
+	struct accel_vp *v = user;
+
 	(void)engine;
-	emu_fault(user, "exception %u", intno);
+	v->exc_vector = (int)intno;
+	emu_fault(v, "exception %u", intno);
 }
 
 static bool emu_invalid(uc_engine *engine, void *user)
 {
+	struct accel_vp *v = user;
+
 	(void)engine;
-	emu_fault_nostop(user, "invalid instruction");
+	v->exc_vector = EXC_UD;
+	emu_fault_nostop(v, "invalid instruction");
 	return false;
 }
 
@@ -330,6 +339,7 @@ static int emu_vp_create(struct accel_vm *a, struct vp *vp,
 		return -1;
 	v->avm = a;
 	v->vp = vp;
+	v->exc_vector = -1;
 	err = uc.open(UC_ARCH_X86, UC_MODE_64, &v->uc);
 	if (err != UC_ERR_OK) {
 		log_warnx("uc_open: %s", uc.strerror(err));
@@ -580,6 +590,33 @@ static void emu_exec_unlock(struct accel_vm *a)
 	pthread_mutex_unlock(&a->lock);
 }
 
+/* The end a CPU would reach for the exception that stopped the run: a
+ * triple fault (the kvm accelerator's KVM_EXIT_SHUTDOWN) when the IDT
+ * cannot deliver it, else a handler emu cannot enter. */
+static enum vp_stop emu_exception_stop(struct accel_vp *v, char *reason,
+				       size_t reason_len)
+{
+	struct guest_ram ram = vm_guest_ram(v->vp->vm);
+	unsigned vector = (unsigned)v->exc_vector, handler;
+	char name[16], hname[16];
+	struct vp_regs regs;
+
+	exception_name(vector, name, sizeof(name));
+	if (emu_vp_get_regs(v, &regs) != 0 ||
+	    exception_outcome(&ram, &regs, vector, &handler) ==
+		EXC_TRIPLE_FAULT) {
+		snprintf(reason, reason_len,
+			 "triple fault (%s with no IDT gate to deliver it)",
+			 name);
+		return VP_STOP_SHUTDOWN;
+	}
+	snprintf(reason, reason_len,
+		 "exception %s: the guest's %s handler is not entered "
+		 "(the emu accelerator delivers no exceptions)",
+		 name, exception_name(handler, hname, sizeof(hname)));
+	return VP_STOP_FAULT;
+}
+
 static int emu_vp_run(struct accel_vp *v, enum vp_stop *why, char *reason,
 		      size_t reason_len)
 {
@@ -604,6 +641,12 @@ static int emu_vp_run(struct accel_vp *v, enum vp_stop *why, char *reason,
 		err = uc.emu_start(v->uc, rip, ~0ull, 0, 0);
 		emu_exec_unlock(v->avm);
 		stop = atomic_exchange(&v->stop, 0);
+		if (v->exc_vector >= 0) {
+			*why = emu_exception_stop(v, reason, reason_len);
+			v->faulted = false;
+			v->exc_vector = -1;
+			return 0;
+		}
 		if (v->faulted || err != UC_ERR_OK) {
 			if (v->faulted)
 				snprintf(reason, reason_len, "%s", v->fault);
