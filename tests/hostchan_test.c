@@ -48,7 +48,7 @@ static int setup(void **state)
 		.name = "hostcomm",
 		.path = f->sock,
 		.service = &parapet__host_channel__descriptor,
-		.timeout_ms = 5000,
+		.timeout_ms = 30000, /* bounds a hang only */
 	};
 
 	snprintf(f->dir, sizeof(f->dir), "/tmp/hostchan-test.XXXXXX");
@@ -204,7 +204,7 @@ static void *ctl_thread(void *arg)
 		.name = "ctl",
 		.path = cc->f->ctl,
 		.service = &parapet__host_ctl__descriptor,
-		.timeout_ms = 5000,
+		.timeout_ms = 30000, /* bounds a hang only */
 	};
 	Parapet__PolicyCommand pc = PARAPET__POLICY_COMMAND__INIT;
 	struct ipc_client *c = ipc_client_open(&cfg);

@@ -437,9 +437,11 @@ static void load_counter(struct box *b, struct vp_regs *bsp)
 	igvm_free(&f);
 }
 
+/* Waits for n bytes of guest output; the 60 s bound only catches a
+ * stall (a sanitizer build on a loaded machine is slow, not stuck). */
 static void wait_output(size_t n)
 {
-	for (int i = 0; i < 2000; i++) {
+	for (int i = 0; i < 12000; i++) {
 		size_t got;
 
 		pthread_mutex_lock(&out_lock);

@@ -150,14 +150,14 @@ static void test_real_tap(void **state)
 	p = ipc_pub_open("tester", ev, 0, t);
 	assert_non_null(p);
 	assert_int_equal(tapread_connect(&r, tap, 64u << 10), 0);
-	assert_int_equal(ipc_trace_wait_peers(t, 1, 5000), 0);
+	assert_int_equal(ipc_trace_wait_peers(t, 1, 30000), 0);
 	ipc_trace_enable(t, 1);
 	c.has_value = 1;
 	for (int i = 0; i < 3; i++) {
 		c.value = (uint64_t)i;
 		assert_int_equal(ipc_publish(p, "Tick", &c.base), 0);
 	}
-	for (int tries = 0; g.n < 3 && tries < 50; tries++) {
+	for (int tries = 0; g.n < 3 && tries < 600; tries++) {
 		struct pollfd pf = { .fd = r.fd, .events = POLLIN };
 
 		poll(&pf, 1, 100);
@@ -172,7 +172,7 @@ static void test_real_tap(void **state)
 	{
 		struct pollfd pf = { .fd = r.fd, .events = POLLIN };
 
-		assert_int_equal(poll(&pf, 1, 2000), 1);
+		assert_int_equal(poll(&pf, 1, 30000), 1);
 		assert_int_equal(tapread_feed(&r, on_msg, &g), -1);
 	}
 	tapread_close(&r);
