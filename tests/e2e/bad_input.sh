@@ -25,7 +25,7 @@ N=0        # rows run
 BAD=0      # rows failed
 XFAIL=""   # rows failing for a known reason (see xrow)
 DUP=bidup$$
-mkdir -p "$T/cwd" "$T/tmp" "$T/dev" "$T/ro" "$T/sub"
+mkdir -p "$T/cwd" "$T/tmp" "$T/ro" "$T/sub"
 
 # --- inputs -------------------------------------------------------------
 image bi
@@ -49,30 +49,18 @@ cat >"$T/rorun" <<'EOF'
 mount -t tmpfs -o ro,size=64k parapet-bi-ro /run/parapet || exit 99
 exec "$@"
 EOF
-# nokvm CMD...: CMD with a /dev holding only null, zero, full, random,
-# urandom and tty (no kvm); under unshare -m as well.
-cat >"$T/nokvm" <<EOF
-#!/bin/sh
-mount -t tmpfs -o size=64k parapet-bi-dev "$T/dev" || exit 99
-for n in null zero full random urandom tty; do
-	[ -e /dev/\$n ] || continue
-	: >"$T/dev/\$n" && mount --bind /dev/\$n "$T/dev/\$n" || exit 99
-done
-mount --bind "$T/dev" /dev || exit 99
-[ ! -e /dev/kvm ] || exit 99
-exec "\$@"
-EOF
+# nokvm CMD...: CMD with /dev/kvm hidden (scripts/without-kvm.sh).
+nokvm="$(cd "$(dirname "$0")/../.." && pwd)/scripts/without-kvm.sh"
 # rodir CMD...: CMD with a read-only tmpfs on $T/ro.
 cat >"$T/rodir" <<EOF
 #!/bin/sh
 mount -t tmpfs -o ro,size=64k parapet-bi-ro "$T/ro" || exit 99
 exec "\$@"
 EOF
-chmod +x "$T/rorun" "$T/nokvm" "$T/rodir"
+chmod +x "$T/rorun" "$T/rodir"
 mkdir -p -m 0700 "$RUNBASE"
 NOKVM=yes
-unshare -m "$T/nokvm" true 2>/dev/null || NOKVM=""
-[ -z "$(ls -A "$T/dev")" ] || fail "nokvm helper left $T/dev mounted"
+"$nokvm" true 2>/dev/null || NOKVM=""
 ROFS=yes
 unshare -m "$T/rorun" true 2>/dev/null || ROFS=""
 
@@ -244,7 +232,7 @@ else
 fi
 if [ -n "$NOKVM" ]; then
 	row 125 "--accel kvm: /dev/kvm" \
-		unshare -m "$T/nokvm" "$P" run --name bi-kvm --accel kvm "$I"
+		"$nokvm" "$P" run --name bi-kvm --accel kvm "$I"
 else
 	echo "note: cannot hide /dev/kvm in a mount namespace: kvm rows skipped"
 fi
@@ -342,7 +330,7 @@ row 125 "$BOOT.*--sandbox 'maybe'" \
 row 125 "$BOOT.*$NONE" unshare -m "$SHIM" $SHIM_OK "$NONE"
 row 125 "$BOOT.*$T/flip.igvm" unshare -m "$SHIM" $SHIM_OK "$T/flip.igvm"
 [ -n "$NOKVM" ] && row 125 "$BOOT.*--accel kvm: /dev/kvm" \
-	unshare -m "$T/nokvm" "$SHIM" $SHIM_OK --accel kvm "$I"
+	"$nokvm" "$SHIM" $SHIM_OK --accel kvm "$I"
 
 # --- parapet-init and the services: no arguments, only under init --------
 row 125 "parapet-init: .*unexpected argument '--bogus'" \
@@ -395,7 +383,7 @@ for c in empty trunc flip junk; do
 	row 125 "${VWK}$T/$c.igvm" "$VW" --standalone "$T/$c.igvm"
 done
 [ -n "$NOKVM" ] && row 125 "${VWK}/dev/kvm: No such file" \
-	unshare -m "$T/nokvm" "$VW" --standalone --accel kvm "$I"
+	"$nokvm" "$VW" --standalone --accel kvm "$I"
 
 # --- parapet-diag without a VM --------------------------------------------
 row 2 "${DG}missing COMMAND" "$D"

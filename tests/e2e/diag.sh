@@ -28,10 +28,10 @@ for l in sys.stdin:
     json.loads(l); n+=1
 sys.exit(0 if n else 1)'
 }
-# wait_diag: until diagd answers (after its restart), 10 s
+# wait_diag: until diagd answers (after its restart), 60 s at most
 wait_diag() {
 	i=0
-	while ! diag ps >/dev/null 2>&1 && [ $i -lt 50 ]; do
+	while ! diag ps >/dev/null 2>&1 && [ $i -lt 300 ]; do
 		sleep 0.2
 		i=$((i + 1))
 	done
@@ -153,7 +153,7 @@ for c in "ps" "logs" "logs policy" "inspect" "inspect vmworker -r 1" \
 		fail "$c --json: $(cat "$T/j.err") $(head -c 300 "$T/j")"
 done
 diag trace -c 3 --json | jsonl_ok || fail "trace --json"
-timeout 2 "$D" --vm dg logs -f --json policy | jsonl_ok || fail "logs -f --json"
+timeout 10 "$D" --vm dg logs -f --json policy | jsonl_ok || fail "logs -f --json"
 diag stats >"$T/om" || fail "stats"
 tail -n 1 "$T/om" | grep -qx '# EOF' || fail "stats: no # EOF"
 grep -v '^#' "$T/om" | grep -vqE '^[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="[^"]*",?)*\})? -?[0-9]+(\.[0-9]+)?$' &&

@@ -96,10 +96,11 @@ runpid() {
 	eval "echo \$RUNPID_$(echo "$1" | tr -c 'a-zA-Z0-9\n' _)"
 }
 
-# wait_for FILE [TENTHS]: until FILE exists (default 10 s).
+# wait_for FILE [TENTHS]: until FILE exists (default 60 s: the bound only
+# catches a hang; a loaded machine is slow, not stuck).
 wait_for() {
 	i=0
-	while [ ! -e "$1" ] && [ $i -lt "${2:-100}" ]; do
+	while [ ! -e "$1" ] && [ $i -lt "${2:-600}" ]; do
 		sleep 0.1
 		i=$((i + 1))
 	done
@@ -109,7 +110,7 @@ wait_for() {
 # wait_grep PATTERN FILE [TENTHS]
 wait_grep() {
 	i=0
-	while ! grep -q -- "$1" "$2" 2>/dev/null && [ $i -lt "${3:-100}" ]; do
+	while ! grep -q -- "$1" "$2" 2>/dev/null && [ $i -lt "${3:-600}" ]; do
 		sleep 0.1
 		i=$((i + 1))
 	done
