@@ -13,6 +13,7 @@
 #include "hostchan.pb-c.h"
 #include "hostctl.pb-c.h"
 #include "host/hostchan.h"
+#include "lib/caller.h"
 #include "lib/ipc.h"
 #include "lib/log.h"
 #include "lib/util.h"
@@ -398,13 +399,17 @@ static int on_ctl_command(struct ipc_request *req, const ProtobufCMessage *in,
 
 /* ---------------------------------------------------------- life cycle */
 
+/* host.sock: the partition's hostcomm (by its uid, hc_server), and the
+ * VM's owner itself, who could do all of it as the owner anyway. */
 static const struct ipc_method chan_methods[] = {
-	{ "Console", on_console, IPC_SENDER_ANY, BODY_MAX },
-	{ "Event", on_event, IPC_SENDER_ANY, 2048 },
-	{ "Poll", on_poll, IPC_SENDER_ANY, 256 },
-	{ "CommandDone", on_command_done, IPC_SENDER_ANY, BODY_MAX },
+	{ "Console", on_console, CALLER_HOSTCOMM, BODY_MAX },
+	{ "Event", on_event, CALLER_HOSTCOMM, 2048 },
+	{ "Poll", on_poll, CALLER_HOSTCOMM, 256 },
+	{ "CommandDone", on_command_done, CALLER_HOSTCOMM, BODY_MAX },
 };
 
+/* ctl.sock is the owner's (mode 0600 in the owner's run directory): the
+ * file mode is the check, so any peer that can connect may command. */
 static const struct ipc_method ctl_methods[] = {
 	{ "Command", on_ctl_command, IPC_SENDER_ANY, 256 },
 };
@@ -413,11 +418,18 @@ static struct ipc_server *hc_server(struct hostchan *h, const char *path,
 				    const ProtobufCServiceDescriptor *desc,
 				    const struct ipc_method *m, size_t n)
 {
-	struct ipc_listen l = { path, 1, 0600 };
+	struct ipc_listen l = { path, 0, 0600 };
+	struct ipc_peer_uid uids[] = {
+		{ SANDBOX_UID_BASE + SANDBOX_PROFILE_HOSTCOMM,
+		  CALLER_HOSTCOMM },
+		{ getuid(), CALLER_HOSTCOMM },
+	};
 	struct ipc_server_config cfg = {
 		.name = "host",
 		.listen = &l,
 		.n_listen = 1,
+		.uids = uids,
+		.n_uids = 2,
 		.service = desc,
 		.methods = m,
 		.n_methods = n,

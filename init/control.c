@@ -4,6 +4,7 @@
  * at once (Ps, Logs, Poweroff) or when the service is ready or gone
  * (Start, Restart, Stop). */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 
 #include "init.pb-c.h"
 #include "init/init.h"
+#include "lib/caller.h"
 #include "lib/ipc.h"
 #include "lib/log.h"
 #include "lib/partition.h"
@@ -91,13 +93,17 @@ CTL_HANDLER(ctl_start, CTL_START)
 CTL_HANDLER(ctl_logs, CTL_LOGS)
 CTL_HANDLER(ctl_poweroff, CTL_POWEROFF)
 
+/* Callers (sandbox/README.md): policy drives the VM's lifecycle and
+ * servicing; diagd serves the partition's owner (ps, restart, stop,
+ * start, logs). A Restart with a binary is policy's alone (checked in
+ * ctl_do_service). Nobody else reaches init. */
 static const struct ipc_method ctl_methods[] = {
-	{ "Ps", ctl_ps, IPC_SENDER_ANY, 64 },
-	{ "Restart", ctl_restart, IPC_SENDER_ANY, 256 },
-	{ "Stop", ctl_stop, IPC_SENDER_ANY, 256 },
-	{ "Start", ctl_start, IPC_SENDER_ANY, 256 },
-	{ "Logs", ctl_logs, IPC_SENDER_ANY, 256 },
-	{ "Poweroff", ctl_poweroff, IPC_SENDER_ANY, 1024 },
+	{ "Ps", ctl_ps, CALLER_POLICY | CALLER_DIAGD, 64 },
+	{ "Restart", ctl_restart, CALLER_POLICY | CALLER_DIAGD, 256 },
+	{ "Stop", ctl_stop, CALLER_DIAGD, 256 },
+	{ "Start", ctl_start, CALLER_DIAGD, 256 },
+	{ "Logs", ctl_logs, CALLER_DIAGD, 256 },
+	{ "Poweroff", ctl_poweroff, CALLER_POLICY, 1024 },
 };
 
 static char *ctl_strdup(struct ipc_request *req, const char *s)
@@ -211,37 +217,69 @@ static int ctl_do_logs(struct init *in, struct ctl_req *r)
 	return out->logs == NULL && in->n_svc ? IPC_ERR_NOMEM : 0;
 }
 
-/* Restart with a binary: an absolute path to an executable regular
- * file, kept for every later start of the service (unless only
- * checked). */
+/* Why the binary open as fd may not run as a service: init runs it as
+ * root before the sandbox drops anything, so only a file no service can
+ * have written qualifies (DESIGN.md §7a): a regular, executable file
+ * owned by root and writable by nobody else. NULL: it may. */
+static const char *ctl_binary_refusal(int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) != 0)
+		return strerror(errno);
+	if (!S_ISREG(st.st_mode) || !(st.st_mode & 0111))
+		return "not an executable file";
+	if (st.st_uid != 0)
+		return "not owned by root";
+	if (st.st_mode & 022)
+		return "writable by group or others";
+	return NULL;
+}
+
+/* Restart with a binary (policy's alone): an absolute path to a file
+ * that passes ctl_binary_refusal. init keeps the descriptor it checked
+ * and execs that (svc_child), never the path again. Only checked when
+ * !apply. */
 static int ctl_set_binary(struct ctl_req *r, struct service *s,
 			  const char *path, bool apply)
 {
+	const char *why = NULL;
 	char msg[1600];
-	struct stat st;
+	int fd = -1;
 
+	if (!(ipc_request_sender(r->req) & CALLER_POLICY)) {
+		ipc_request_set_error(r->req, "a binary comes from the host "
+					      "through policy only");
+		return IPC_ERR_DENIED;
+	}
 	if (r->method != CTL_RESTART)
-		snprintf(msg, sizeof(msg), "a binary is for Restart only");
+		why = "a binary is for Restart only";
 	else if (path[0] != '/' || strlen(path) >= sizeof(s->path))
-		snprintf(msg, sizeof(msg),
-			 "binary '%.1400s': not an absolute path", path);
-	else if (stat(path, &st) != 0)
-		snprintf(msg, sizeof(msg), "binary %.1400s: %s", path,
-			 strerror(errno));
-	else if (!S_ISREG(st.st_mode) || access(path, X_OK) != 0)
-		snprintf(msg, sizeof(msg),
-			 "binary %.1400s: not an executable file", path);
-	else {
-		if (!apply)
-			return 0;
-		log_info("%s: next instances run %s (was %s)", s->m.name, path,
-			 s->path);
-		memcpy(s->prev_path, s->path, sizeof(s->prev_path));
-		snprintf(s->path, sizeof(s->path), "%s", path);
+		why = "not an absolute path";
+	else if ((fd = open(path, O_PATH | O_CLOEXEC)) < 0)
+		why = strerror(errno);
+	else
+		why = ctl_binary_refusal(fd);
+	if (why != NULL) {
+		if (fd >= 0)
+			close(fd);
+		snprintf(msg, sizeof(msg), "binary '%.1400s': %s", path, why);
+		ipc_request_set_error(r->req, msg);
+		return IPC_ERR_INVAL;
+	}
+	if (!apply) {
+		close(fd);
 		return 0;
 	}
-	ipc_request_set_error(r->req, msg);
-	return -1;
+	log_info("%s: next instances run %s (was %s)", s->m.name, path,
+		 s->path);
+	memcpy(s->prev_path, s->path, sizeof(s->prev_path));
+	snprintf(s->path, sizeof(s->path), "%s", path);
+	if (s->prev_bin_fd >= 0)
+		close(s->prev_bin_fd);
+	s->prev_bin_fd = s->bin_fd;
+	s->bin_fd = fd;
+	return 0;
 }
 
 /* Start, Stop, Restart: the reply waits on the service. */
@@ -249,6 +287,7 @@ static int ctl_do_service(struct init *in, struct ctl_req *r)
 {
 	const Parapet__ServiceRef *q = (const Parapet__ServiceRef *)r->in;
 	struct service *s = q->name ? svc_find(in, q->name) : NULL;
+	int rc;
 
 	if (s == NULL) {
 		ipc_request_set_error(r->req, "no such service");
@@ -260,8 +299,8 @@ static int ctl_do_service(struct init *in, struct ctl_req *r)
 		return IPC_ERR_INVAL;
 	}
 	if (q->binary != NULL &&
-	    ctl_set_binary(r, s, q->binary, !q->check_only) != 0)
-		return IPC_ERR_INVAL;
+	    (rc = ctl_set_binary(r, s, q->binary, !q->check_only)) != 0)
+		return rc;
 	if (q->check_only)
 		return 0;
 	if (in->powering_off)
@@ -376,11 +415,14 @@ void control_run_queue(struct init *in)
 struct control *control_open(struct init *in)
 {
 	struct control *c = calloc(1, sizeof(*c));
-	struct ipc_listen listen = { PARTITION_INIT_SOCK, 1, 0660 };
+	struct ipc_listen listen = { PARTITION_INIT_SOCK, 0, 0660 };
+	struct ipc_peer_uid uids[CALLER_UIDS_MAX];
 	struct ipc_server_config cfg = {
 		.name = "init",
 		.listen = &listen,
 		.n_listen = 1,
+		.uids = uids,
+		.n_uids = caller_peer_uids(uids),
 		.service = &parapet__init_control__descriptor,
 		.methods = ctl_methods,
 		.n_methods = sizeof(ctl_methods) / sizeof(ctl_methods[0]),

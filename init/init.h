@@ -76,6 +76,10 @@ struct service {
 	 * the binary it replaced and the saved state it was given, for
 	 * going back if the new binary dies first. */
 	char prev_path[1400];
+	/* A binary set by Restart: the descriptor init opened and checked
+	 * (exec'd instead of path), and the one it replaced; -1: the
+	 * manifest's binary, by path. */
+	int bin_fd, prev_bin_fd;
 	int update_saved_fd;
 	bool update_reverted;	 /* the Restart's answer is an error */
 	bool restart_after_stop; /* a requested restart is in progress */

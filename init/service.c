@@ -56,7 +56,11 @@ static void svc_child(struct init *in, struct service *s, int chan, int logw,
 	if (null < 0 || dup2(null, 0) < 0 || dup2(logw, 1) < 0 ||
 	    dup2(logw, 2) < 0 || dup2(chan, SUPERVISE_FD) < 0)
 		_exit(PARTITION_EXIT_SETUP);
-	close_range(SUPERVISE_FD + 1, ~0u, 0);
+	/* The checked binary's descriptor survives as fd 4, close-on-exec. */
+	if (s->bin_fd >= 0 && s->bin_fd != SUPERVISE_FD + 1 &&
+	    dup3(s->bin_fd, SUPERVISE_FD + 1, O_CLOEXEC) < 0)
+		_exit(PARTITION_EXIT_SETUP);
+	close_range(SUPERVISE_FD + (s->bin_fd >= 0 ? 2 : 1), ~0u, 0);
 	/* glibc reads RLIMIT_STACK at start: set before exec (PITFALLS). */
 	setrlimit(RLIMIT_STACK, &stack);
 	setenv("PARAPET_SERVICE", s->m.name, 1);
@@ -67,7 +71,10 @@ static void svc_child(struct init *in, struct service *s, int chan, int logw,
 		argv[i + 1] = s->m.args[i];
 	argv[s->m.n_args + 1] = NULL;
 	(void)in;
-	execv(s->path, argv);
+	if (s->bin_fd >= 0) /* close-on-exec: ELF only, no script */
+		execveat(SUPERVISE_FD + 1, "", argv, environ, AT_EMPTY_PATH);
+	else
+		execv(s->path, argv);
 	dprintf(2, "parapet-init: exec %s: %s\n", s->path, strerror(errno));
 	_exit(PARTITION_EXIT_SETUP);
 }
@@ -122,6 +129,9 @@ static void svc_send_fds(struct init *in, struct service *s)
 static void svc_update_done(struct service *s)
 {
 	s->prev_path[0] = '\0';
+	if (s->prev_bin_fd >= 0)
+		close(s->prev_bin_fd);
+	s->prev_bin_fd = -1;
 	if (s->update_saved_fd >= 0)
 		close(s->update_saved_fd);
 	s->update_saved_fd = -1;
@@ -146,6 +156,10 @@ static bool svc_update_revert(struct init *in, struct service *s)
 	s->update_reverted = true;
 	memcpy(s->path, s->prev_path, sizeof(s->path));
 	s->prev_path[0] = '\0';
+	if (s->bin_fd >= 0)
+		close(s->bin_fd);
+	s->bin_fd = s->prev_bin_fd;
+	s->prev_bin_fd = -1;
 	if (s->saved_fd < 0) {
 		s->saved_fd = s->update_saved_fd;
 		s->update_saved_fd = -1;
@@ -182,9 +196,10 @@ int svc_fork(struct init *in, struct service *s, bool standby,
 	int sv[2], lp[2];
 	pid_t pid;
 
-	if (access(s->path, X_OK) != 0) {
-		log_warnx("%s: missing binary %s: %s; not started", s->m.name,
-			  s->path, strerror(errno));
+	if (s->bin_fd >= 0 ? faccessat(s->bin_fd, "", X_OK, AT_EMPTY_PATH)
+			   : access(s->path, X_OK)) {
+		log_warnx("%s: binary %s: %s; not started", s->m.name, s->path,
+			  strerror(errno));
 		errno = ENOENT;
 		return -1;
 	}
@@ -221,6 +236,10 @@ void svc_spawn(struct init *in, struct service *s)
 		svc_fail(s, errno == ENOENT
 				? "missing binary"
 				: "cannot fork or create its channel");
+		/* An update whose binary cannot even start: back to the one
+		 * it replaced; else whoever waits hears of the failure. */
+		if (!svc_update_revert(in, s))
+			control_finish(in, s, -1);
 		return;
 	}
 	s->pid = p.pid;

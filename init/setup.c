@@ -141,13 +141,25 @@ static void init_acl_diagd(const char *dir)
 		log_debug("%s: ACL for diagd: %s", dir, strerror(errno));
 }
 
+/* Services write under /run (their sockets) and hostcomm and diagd in
+ * the host run directory: nothing there may be executed, least of all by
+ * init, which runs as root (DESIGN.md §7a). */
 static int init_mount_run(const char *host_dir)
 {
+	struct mount_attr inert = { .attr_set = MOUNT_ATTR_NOEXEC |
+						MOUNT_ATTR_NOSUID |
+						MOUNT_ATTR_NODEV };
 	int tree = init_clone_tree(host_dir);
 
 	if (tree < 0)
 		return -1;
-	if (mount("tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV,
+	if (mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &inert,
+			  sizeof(inert)) != 0) {
+		log_warn("%s: noexec", host_dir);
+		close(tree);
+		return -1;
+	}
+	if (mount("tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
 		  "mode=0755,size=16m") != 0) {
 		log_warn("mount /run");
 		return -1;
@@ -291,6 +303,7 @@ static int init_services(struct init *in, int parapet)
 		s->m = m.svc[i];
 		s->pid = 0;
 		s->chan = s->log_fd = s->saved_fd = s->update_saved_fd = -1;
+		s->bin_fd = s->prev_bin_fd = -1;
 		s->standby.proc = (struct svc_proc){ 0, -1, -1 };
 		s->log_file = init_open_log(s->m.name);
 		s->state = SVC_STOPPED;

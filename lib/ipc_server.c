@@ -12,6 +12,10 @@
 #include "lib/util.h"
 
 #define CTX_INLINE_ARENA (16u << 10)
+/* Distinct (caller, method) refusals logged by name; past that, one line
+ * every IPC_DENIED_LOG_NS at most. */
+#define IPC_DENIED_LOG_MAX 32
+#define IPC_DENIED_LOG_NS  (10ull * 1000000000ull)
 
 enum req_state { REQ_RECV, REQ_SEND, REQ_HANDLER };
 
@@ -70,6 +74,13 @@ struct ipc_server {
 	size_t n_pipes, cap_pipes;
 	struct ipc_request *reqs;
 	unsigned n_reqs;
+	/* Refusals logged so far, one line per caller uid and method. */
+	struct denied_seen {
+		uid_t uid;
+		const struct method_entry *method;
+	} denied_seen[IPC_DENIED_LOG_MAX];
+	size_t n_denied_seen;
+	uint64_t denied_full_log_ns;
 	struct {
 		_Atomic uint64_t sent, received, malformed, unknown_method,
 		    denied, too_big, handler, oversize, unknown_fields,
@@ -79,6 +90,7 @@ struct ipc_server {
 
 static void req_recv(struct ipc_request *r);
 static void req_finish(struct ipc_request *r, int rc);
+static void log_denied(struct ipc_request *r, const struct method_entry *m);
 static int stats_handler(struct ipc_request *r, const ProtobufCMessage *in,
 			 ProtobufCMessage *out, void *arg);
 
@@ -213,8 +225,10 @@ static int req_decode(struct ipc_request *r, ProtobufCMessage **in)
 	m = r->method = req_method(r);
 	if (m == NULL)
 		return IPC_ERR_UNKNOWN_METHOD;
-	if (m->allowed != IPC_SENDER_ANY && (m->allowed & r->sender) == 0)
+	if (m->allowed != IPC_SENDER_ANY && (m->allowed & r->sender) == 0) {
+		log_denied(r, m);
 		return IPC_ERR_DENIED;
+	}
 	if (r->env->body.len > m->max_body)
 		return IPC_ERR_TOO_BIG;
 	*in = protobuf_c_message_unpack(m->desc->input, &r->arena.pb,
@@ -228,6 +242,37 @@ static int req_decode(struct ipc_request *r, ProtobufCMessage **in)
 		return IPC_ERR_NOMEM;
 	protobuf_c_message_init(od, r->out);
 	return 0;
+}
+
+/* A refused call is logged once per caller uid and method: a hostile
+ * peer repeating it cannot flood the log (the counter counts them all). */
+static void log_denied(struct ipc_request *r, const struct method_entry *m)
+{
+	struct ipc_server *s = r->srv;
+	bool say = true;
+	size_t i;
+
+	pthread_mutex_lock(&s->pipes_lock);
+	for (i = 0; i < s->n_denied_seen; i++)
+		if (s->denied_seen[i].uid == r->uid &&
+		    s->denied_seen[i].method == m)
+			say = false;
+	if (say && s->n_denied_seen < IPC_DENIED_LOG_MAX) {
+		s->denied_seen[s->n_denied_seen].uid = r->uid;
+		s->denied_seen[s->n_denied_seen++].method = m;
+	} else if (say) {
+		uint64_t now = util_now_ns();
+
+		say = now - s->denied_full_log_ns >= IPC_DENIED_LOG_NS;
+		if (say)
+			s->denied_full_log_ns = now;
+	}
+	pthread_mutex_unlock(&s->pipes_lock);
+	if (say)
+		log_warnx("ipc %s: refused %s from uid %d: not an allowed "
+			  "caller",
+			  s->name, m->desc ? m->desc->name : "Stats",
+			  r->uid == (uid_t)-1 ? -1 : (int)r->uid);
 }
 
 static void count_error(struct ipc_server *s, int rc)

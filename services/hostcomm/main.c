@@ -11,6 +11,7 @@
 
 #include "hostchan.pb-c.h"
 #include "hostcomm.pb-c.h"
+#include "lib/caller.h"
 #include "lib/log.h"
 #include "lib/partition.h"
 #include "lib/supervise.h"
@@ -82,7 +83,7 @@ static int on_finish(struct ipc_request *req, const ProtobufCMessage *in,
 }
 
 static const struct ipc_method hostcomm_methods[] = {
-	{ "Finish", on_finish, IPC_SENDER_ANY, 1024 },
+	{ "Finish", on_finish, CALLER_POLICY, 1024 }, /* the VM's end */
 };
 
 static struct timespec deadline_in(unsigned ms)
@@ -182,11 +183,14 @@ static void hostcomm_main_loop(struct hostcomm *h)
 
 static int hostcomm_open(struct hostcomm *h, struct ipc_server **srv)
 {
-	static const struct ipc_listen listen = { HOSTCOMM_SOCK, 1, 0660 };
+	static const struct ipc_listen listen = { HOSTCOMM_SOCK, 0, 0660 };
+	struct ipc_peer_uid uids[CALLER_UIDS_MAX];
 	struct ipc_server_config cfg = {
 		.name = "hostcomm",
 		.listen = &listen,
 		.n_listen = 1,
+		.uids = uids,
+		.n_uids = caller_peer_uids(uids),
 		.service = &parapet__host_comm__descriptor,
 		.methods = hostcomm_methods,
 		.n_methods = 1,

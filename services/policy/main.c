@@ -13,6 +13,7 @@
 
 #include "hostcomm.pb-c.h"
 #include "init.pb-c.h"
+#include "lib/caller.h"
 #include "lib/log.h"
 #include "lib/partition.h"
 #include "lib/supervise.h"
@@ -98,9 +99,11 @@ static int on_status(struct ipc_request *req, const ProtobufCMessage *in,
 }
 
 static const struct ipc_method policy_methods[] = {
-	{ "VmEvent", on_vm_event, IPC_SENDER_ANY, 1024 },
-	{ "Command", on_command, IPC_SENDER_ANY, 1024 },
-	{ "Status", on_status, IPC_SENDER_ANY, 64 },
+	/* vmworker reports its VM's events; host commands come through
+	 * hostcomm, the owner's through diagd. */
+	{ "VmEvent", on_vm_event, CALLER_VMWORKER, 1024 },
+	{ "Command", on_command, CALLER_HOSTCOMM | CALLER_DIAGD, 1024 },
+	{ "Status", on_status, CALLER_HOSTCOMM | CALLER_DIAGD, 64 },
 };
 
 /* /parapet/on-crash of the boot device tree (poweroff by default). */
@@ -203,11 +206,14 @@ static void policy_loop(struct policy *p)
 
 static int policy_open(struct policy *p)
 {
-	static const struct ipc_listen listen = { POLICY_SOCK, 1, 0660 };
+	static const struct ipc_listen listen = { POLICY_SOCK, 0, 0660 };
+	struct ipc_peer_uid uids[CALLER_UIDS_MAX];
 	struct ipc_server_config cfg = {
 		.name = "policy",
 		.listen = &listen,
 		.n_listen = 1,
+		.uids = uids,
+		.n_uids = caller_peer_uids(uids),
 		.service = &parapet__policy__descriptor,
 		.methods = policy_methods,
 		.n_methods = sizeof(policy_methods) / sizeof(policy_methods[0]),

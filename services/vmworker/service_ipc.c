@@ -9,6 +9,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "lib/caller.h"
 #include "lib/log.h"
 #include "lib/supervise.h"
 #include "lib/util.h"
@@ -375,15 +376,18 @@ static int h_inspect(struct ipc_request *req, const ProtobufCMessage *in,
 }
 
 static const struct ipc_method vmw_methods[] = {
-	{ "Start", h_start, IPC_SENDER_ANY, 64 },
-	{ "Pause", h_pause, IPC_SENDER_ANY, 64 },
-	{ "Resume", h_resume, IPC_SENDER_ANY, 64 },
-	{ "Status", h_status, IPC_SENDER_ANY, 64 },
-	{ "Save", h_save, IPC_SENDER_ANY, 64 },
-	{ "Reset", h_reset, IPC_SENDER_ANY, 64 },
-	{ "ConsoleTake", h_console_take, IPC_SENDER_ANY, 64 },
-	{ "ConsoleInput", h_console_input, IPC_SENDER_ANY, VMW_INPUT_MAX + 64 },
-	{ "Inspect", h_inspect, IPC_SENDER_ANY, 64 },
+	/* policy drives the VM; hostcomm carries the console (and only
+	 * it); diagd inspects. */
+	{ "Start", h_start, CALLER_POLICY, 64 },
+	{ "Pause", h_pause, CALLER_POLICY, 64 },
+	{ "Resume", h_resume, CALLER_POLICY, 64 },
+	{ "Status", h_status, CALLER_POLICY, 64 },
+	{ "Save", h_save, CALLER_POLICY, 64 },
+	{ "Reset", h_reset, CALLER_POLICY, 64 },
+	{ "ConsoleTake", h_console_take, CALLER_HOSTCOMM, 64 },
+	{ "ConsoleInput", h_console_input, CALLER_HOSTCOMM,
+	  VMW_INPUT_MAX + 64 },
+	{ "Inspect", h_inspect, CALLER_DIAGD, 64 },
 };
 
 /* The trace flag every service shares (init creates the file). */
@@ -401,13 +405,16 @@ static _Atomic uint32_t *map_trace_flag(void)
 
 int vmw_ipc_open(struct vmw *w)
 {
-	struct ipc_listen listen = { VMW_SOCK, 1, 0660 };
+	struct ipc_listen listen = { VMW_SOCK, 0, 0660 };
+	struct ipc_peer_uid uids[CALLER_UIDS_MAX];
 	struct ipc_trace_config tc = { .service = "vmworker",
 				       .path = VMW_TRACE_SOCK };
 	struct ipc_server_config sc = {
 		.name = "vmworker",
 		.listen = &listen,
 		.n_listen = 1,
+		.uids = uids,
+		.n_uids = caller_peer_uids(uids),
 		.service = &parapet__vm_worker__descriptor,
 		.methods = vmw_methods,
 		.n_methods = sizeof(vmw_methods) / sizeof(vmw_methods[0]),

@@ -40,7 +40,7 @@ grep -q '^a running pid=' "$T/ps" || fail "a not running: $(cat "$T/ps")"
 [ "$(starts "$T/b.rec")" -eq 1 ] || fail "b (exit 125) was restarted"
 grep -q '^m failed .*last=missing binary' "$T/ps" ||
 	fail "missing binary not reported: $(cat "$T/ps")"
-grep -q 'missing binary /nonexistent/parapet-nothing' "$T/sv1.err" ||
+grep -q 'binary /nonexistent/parapet-nothing: No such file' "$T/sv1.err" ||
 	fail "no missing-binary message on stderr"
 
 # SIGKILL after more than 1 s up: restarted at once
@@ -70,6 +70,36 @@ ctl "$INIT" Start c | grep -q '^c running' || fail "Start c"
 [ "$(starts "$T/c.rec")" -eq 2 ] || fail "Start did not spawn c"
 ctl "$INIT" Logs a | grep -q 'test-service a: up' || fail "Logs a"
 ctl "$INIT" Restart nosuch 2>/dev/null && fail "Restart of an unknown service"
+
+# init answers by the caller's uid (sandbox/README.md): hostcomm, vmworker
+# and root reach none of its methods, diagd cannot power off, and a binary
+# comes from policy only
+for who in hostcomm vmworker root; do
+	PARAPET_TEST_CALLER=$who ctl "$INIT" Ps 2>"$T/deny" &&
+		fail "Ps answered $who"
+	grep -q 'not allowed' "$T/deny" || fail "Ps from $who: $(cat "$T/deny")"
+done
+PARAPET_TEST_CALLER=diagd ctl "$INIT" Poweroff 9 2>/dev/null &&
+	fail "diagd powered the partition off"
+PARAPET_TEST_CALLER=policy ctl "$INIT" Stop a 2>/dev/null &&
+	fail "policy stopped a service"
+# A Restart with a binary: policy's alone, and only a root-owned file that
+# nobody else may write; /run (where services write) is noexec for init.
+evil=/run/parapet/ipc/evil
+nsenter -t "$INIT" -m sh -c "printf '#!/bin/sh\necho pwned >$T/pwned\n' >$evil &&
+	chmod 0755 $evil && chown $((61000 + 1)) $evil" || fail "cannot plant $evil"
+PARAPET_TEST_BINARY=/bin/true PARAPET_TEST_CALLER=diagd ctl "$INIT" Restart a \
+	2>"$T/deny" && fail "diagd set a binary"
+grep -q 'through policy only' "$T/deny" || fail "binary from diagd: $(cat "$T/deny")"
+PARAPET_TEST_BINARY=$evil PARAPET_TEST_CALLER=policy ctl "$INIT" Restart a \
+	2>"$T/deny" && fail "init took a binary hostcomm wrote"
+grep -q 'not owned by root' "$T/deny" || fail "hostcomm's binary: $(cat "$T/deny")"
+nsenter -t "$INIT" -m chown 0 "$evil"
+PARAPET_TEST_BINARY=$evil PARAPET_TEST_CALLER=policy ctl "$INIT" Restart a \
+	2>"$T/deny" && fail "init ran a binary from /run"
+[ ! -e "$T/pwned" ] || fail "init executed $evil"
+ctl "$INIT" Ps >"$T/ps" 2>&1; grep -q "^a running" "$T/ps" ||
+	fail "a not back on its own binary: $(cat "$T/deny" "$T/ps")"
 
 # Poweroff(status): parapet run exits with it. The answer is what counts:
 # the caller lives in init's pid namespace and is killed with it when init

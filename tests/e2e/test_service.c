@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -87,6 +88,39 @@ out:
 	fcntl(SUPERVISE_FD, F_SETFL, 0);
 }
 
+/* Takes the uid of the service named by PARAPET_TEST_CALLER (policy,
+ * hostcomm, vmworker, diagd; "root" stays root) as a real caller of
+ * init would run: init answers by the caller's uid. Default: policy for
+ * Poweroff, diagd for the rest, as in a partition. */
+static int ctl_become_caller(const char *method)
+{
+	static const char *const names[] = { "policy", "hostcomm", "vmworker",
+					     "diagd" };
+	const char *who = getenv("PARAPET_TEST_CALLER");
+	gid_t ipc = SANDBOX_IPC_GID;
+	uid_t id;
+
+	if (who == NULL)
+		who = strcmp(method, "Poweroff") ? "diagd" : "policy";
+	if (!strcmp(who, "root"))
+		return 0;
+	for (id = 0; id < sizeof(names) / sizeof(*names); id++)
+		if (!strcmp(who, names[id]))
+			break;
+	if (id == sizeof(names) / sizeof(*names)) {
+		fprintf(stderr, "PARAPET_TEST_CALLER: no service '%s'\n", who);
+		return -1;
+	}
+	id += SANDBOX_UID_BASE;
+	if (setgroups(1, &ipc) != 0 || setresgid(id, id, id) != 0 ||
+	    setresuid(id, id, id) != 0) {
+		fprintf(stderr, "becoming %s (uid %u): %s\n", who, (unsigned)id,
+			strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 static int ctl(const char *method, const char *name)
 {
 	struct ipc_client_config cfg = {
@@ -101,12 +135,14 @@ static int ctl(const char *method, const char *name)
 	Parapet__LogsRequest logs = PARAPET__LOGS_REQUEST__INIT;
 	const ProtobufCMessage *req = &ref.base;
 	ProtobufCMessage *reply = NULL;
-	struct ipc_client *c = ipc_client_open(&cfg);
+	struct ipc_client *c;
 	int rc;
 
-	if (c == NULL)
+	if (ctl_become_caller(method) != 0 ||
+	    (c = ipc_client_open(&cfg)) == NULL)
 		return 1;
 	ref.name = (char *)(uintptr_t)name;
+	ref.binary = getenv("PARAPET_TEST_BINARY");
 	if (!strcmp(method, "Ps"))
 		req = &ps.base;
 	if (!strcmp(method, "Logs")) {
@@ -120,7 +156,8 @@ static int ctl(const char *method, const char *name)
 	}
 	rc = ipc_call(c, method, req, &reply);
 	if (rc != 0) {
-		fprintf(stderr, "%s: %s\n", method, ipc_strerror(rc));
+		fprintf(stderr, "%s: %s: %s\n", method, ipc_strerror(rc),
+			ipc_last_error());
 		ipc_client_close(c);
 		return 1;
 	}
