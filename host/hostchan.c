@@ -447,24 +447,10 @@ static struct ipc_server *hc_server(struct hostchan *h, const char *path,
  * hostcomm is the owner and the uid is not mapped: nothing to do. */
 static void hc_grant_hostcomm(const char *path)
 {
-	struct {
-		uint16_t tag, perm;
-		uint32_t id;
-	} e[] = {
-		{ 0x01, 6, UINT32_MAX }, /* USER_OBJ rw- */
-		{ 0x02, 6, SANDBOX_UID_BASE + SANDBOX_PROFILE_HOSTCOMM },
-		{ 0x04, 0, UINT32_MAX }, /* GROUP_OBJ --- */
-		{ 0x10, 6, UINT32_MAX }, /* MASK rw- */
-		{ 0x20, 0, UINT32_MAX }, /* OTHER --- */
-	};
-	uint8_t blob[4 + sizeof(e)];
-	uint32_t version = 2;
-
 	if (geteuid() != 0)
 		return;
-	memcpy(blob, &version, 4); /* little endian, as on x86-64 */
-	memcpy(blob + 4, e, sizeof(e));
-	if (setxattr(path, "system.posix_acl_access", blob, sizeof(blob), 0))
+	if (util_acl_grant(path, 6, SANDBOX_UID_BASE + SANDBOX_PROFILE_HOSTCOMM,
+			   6, 0, 0) != 0)
 		log_warn("%s: ACL for hostcomm", path);
 }
 

@@ -13,3 +13,10 @@ $(B)/tests/parapet-test-service: $(call objs,tests/e2e/test_service.c) \
 all: $(B)/tests/parapet-test-service
 
 E2E_TESTS += $(wildcard tests/e2e/partition_*.sh)
+
+# The caller-matrix probe of tests/e2e/trust.sh (not installed).
+$(B)/tests/parapet-ipc-probe: $(call objs,tests/e2e/ipc_probe.c) \
+		$(B)/libparapet.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.o,$^) $(B)/libparapet.a $(LDLIBS)
+all: $(B)/tests/parapet-ipc-probe

@@ -93,8 +93,9 @@ static int init_attach(int tree, const char *path, bool dir)
 	return 0;
 }
 
-/* The trace flag every service maps: zero (off), group SANDBOX_IPC_GID so
- * that diagd can set it under its own uid. */
+/* The trace flag every service maps: zero (off), readable by the IPC
+ * group, writable by diagd alone (an ACL entry for its uid): no other
+ * service can switch tracing on. */
 static int init_trace_flag(void)
 {
 	int fd = open(PARTITION_TRACE_FLAG,
@@ -110,34 +111,23 @@ static int init_trace_flag(void)
 	if (fchown(fd, 0, SANDBOX_IPC_GID) != 0)
 		log_debug("%s: chown: %s", PARTITION_TRACE_FLAG,
 			  strerror(errno));
-	fchmod(fd, 0660);
+	fchmod(fd, 0640);
 	close(fd);
+	if (util_acl_grant(PARTITION_TRACE_FLAG, 6,
+			   SANDBOX_UID_BASE + SANDBOX_PROFILE_DIAGD, 6, 4, 0))
+		log_debug("%s: ACL for diagd: %s", PARTITION_TRACE_FLAG,
+			  strerror(errno));
 	return 0;
 }
 
 /* diagd (its own uid when Parapet runs as root) creates diag.sock in the
- * host run directory: a POSIX ACL entry lets that uid write there. The
- * xattr is the kernel's posix_acl_xattr layout: a version, then (tag,
- * perm, id) entries sorted by tag; the _OBJ entries keep the mode 0755. */
+ * host run directory: a POSIX ACL entry lets that uid write there; the
+ * mode stays 0755. Unprivileged the uid is not mapped (diagd runs as the
+ * owner): nothing to grant. */
 static void init_acl_diagd(const char *dir)
 {
-	struct {
-		uint16_t tag, perm;
-		uint32_t id;
-	} e[] = {
-		{ 0x01, 7, UINT32_MAX }, /* USER_OBJ rwx */
-		{ 0x02, 7, SANDBOX_UID_BASE + SANDBOX_PROFILE_DIAGD },
-		{ 0x04, 5, UINT32_MAX }, /* GROUP_OBJ r-x */
-		{ 0x10, 7, UINT32_MAX }, /* MASK rwx */
-		{ 0x20, 5, UINT32_MAX }, /* OTHER r-x */
-	};
-	uint8_t blob[4 + sizeof(e)];
-	uint32_t version = 2;
-
-	memcpy(blob, &version, 4); /* little endian, as on x86-64 */
-	memcpy(blob + 4, e, sizeof(e));
-	/* unprivileged the uid is not mapped (diagd runs as the owner) */
-	if (setxattr(dir, "system.posix_acl_access", blob, sizeof(blob), 0))
+	if (util_acl_grant(dir, 7, SANDBOX_UID_BASE + SANDBOX_PROFILE_DIAGD, 7,
+			   5, 5) != 0)
 		log_debug("%s: ACL for diagd: %s", dir, strerror(errno));
 }
 

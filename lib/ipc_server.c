@@ -454,6 +454,32 @@ void ipc_server_stats(struct ipc_server *s, struct ipc_stats *o)
 	o->send_failures = atomic_load(&s->st.send_failures);
 }
 
+/* The method table's callers, as the server enforces them (for
+ * `parapet-diag inspect` and the caller-matrix test). */
+static int stats_callers(struct ipc_request *r, Parapet__StatsReply *o)
+{
+	struct ipc_server *s = r->srv;
+	size_t n = s->service->n_methods, k = 0;
+	Parapet__MethodCallers *mc;
+
+	o->callers = ipc_request_alloc(r, n * sizeof(*o->callers));
+	mc = ipc_request_alloc(r, n * sizeof(*mc));
+	if (n > 0 && (o->callers == NULL || mc == NULL))
+		return IPC_ERR_NOMEM;
+	for (size_t i = 0; i < n; i++) {
+		if (s->methods[i].handler == NULL)
+			continue;
+		parapet__method_callers__init(&mc[k]);
+		mc[k].method = (char *)(uintptr_t)s->service->methods[i].name;
+		mc[k].has_allowed = 1;
+		mc[k].allowed = s->methods[i].allowed;
+		o->callers[k] = &mc[k];
+		k++;
+	}
+	o->n_callers = k;
+	return 0;
+}
+
 static int stats_handler(struct ipc_request *r, const ProtobufCMessage *in,
 			 ProtobufCMessage *out, void *arg)
 {
@@ -481,7 +507,7 @@ static int stats_handler(struct ipc_request *r, const ProtobufCMessage *in,
 	SET(unknown_fields, st.unknown_fields);
 	SET(send_failures, st.send_failures);
 #undef SET
-	return 0;
+	return stats_callers(r, o);
 }
 
 /* ------------------------------------------------------------ open/close */

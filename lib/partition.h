@@ -29,7 +29,8 @@
 #define PARTITION_IPC_DIR   "/run/parapet/ipc"
 #define PARTITION_INIT_SOCK "/run/parapet/ipc/init.sock"
 /* The trace tap's on/off flag: a u32 at offset 0 of this 4 KiB file (init
- * creates it, mode 0660; services map it MAP_SHARED, diagd sets it). */
+ * creates it, mode 0640 plus an ACL entry for diagd; services map it
+ * read-only, diagd sets it). */
 #define PARTITION_TRACE_FLAG	  "/run/parapet/ipc/trace.flag"
 #define PARTITION_TRACE_FLAG_SIZE 4096u
 #define PARTITION_HOST_DIR	  "/run/parapet/host"

@@ -1,5 +1,6 @@
 /* Shared start-up of Parapet services: trace tap, partition fds from the
  * supervisor channel, peer clients (see svcbase.h). */
+#include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
@@ -11,18 +12,21 @@
 #include "lib/partition.h"
 #include "lib/supervise.h"
 #include "lib/svcbase.h"
+#include "lib/util.h"
 #include "sandbox/sandbox.h"
 
 #define SVCBASE_FLAG_PATH PARTITION_IPC_DIR "/trace.flag"
 
+/* Read-only: only diagd switches the flag (init made the file writable
+ * by diagd alone). The tap only loads it. */
 static _Atomic uint32_t *svcbase_map_flag(void)
 {
-	int fd = open(SVCBASE_FLAG_PATH, O_RDWR | O_CLOEXEC);
+	int fd = open(SVCBASE_FLAG_PATH, O_RDONLY | O_CLOEXEC);
 	void *p;
 
 	if (fd < 0)
 		return NULL;
-	p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	p = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0);
 	close(fd);
 	return p == MAP_FAILED ? NULL : p;
 }
@@ -34,11 +38,22 @@ struct ipc_trace *svcbase_trace(const char *service)
 		.service = service,
 		.path = path,
 		.flag = svcbase_map_flag(),
+		.mode = 0600,
 	};
+	struct ipc_trace *t;
 
 	snprintf(path, sizeof(path), "%s/%s.trace.sock", PARTITION_IPC_DIR,
 		 service);
-	return ipc_trace_open(&cfg);
+	t = ipc_trace_open(&cfg);
+	/* The trace carries the console, input included: diagd alone may
+	 * subscribe. Unprivileged, diagd shares this uid: 0600 is enough. */
+	if (t != NULL &&
+	    geteuid() != SANDBOX_UID_BASE + SANDBOX_PROFILE_DIAGD &&
+	    util_acl_grant(path, 6, SANDBOX_UID_BASE + SANDBOX_PROFILE_DIAGD, 6,
+			   0, 0) != 0 &&
+	    errno != EINVAL)
+		log_warn("%s: ACL for diagd", path);
+	return t;
 }
 
 int svcbase_no_args(int argc, char **argv)

@@ -1,8 +1,10 @@
 /* Small shared helpers: monotonic time and memfd create/seal/map. */
 #include <errno.h>
 #include <fcntl.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -75,4 +77,28 @@ int util_wait_stop_signal(void)
 	while (sigwait(&set, &sig) != 0)
 		;
 	return sig;
+}
+
+/* The kernel's posix_acl_xattr layout: a version, then (tag, perm, id)
+ * entries sorted by tag (little endian, as on x86-64). */
+int util_acl_grant(const char *path, unsigned owner_perm, uid_t uid,
+		   unsigned uid_perm, unsigned group_perm, unsigned other_perm)
+{
+	struct {
+		uint16_t tag, perm;
+		uint32_t id;
+	} e[] = {
+		{ 0x01, (uint16_t)owner_perm, UINT32_MAX },  /* USER_OBJ */
+		{ 0x02, (uint16_t)uid_perm, (uint32_t)uid }, /* USER */
+		{ 0x04, (uint16_t)group_perm, UINT32_MAX },  /* GROUP_OBJ */
+		{ 0x10, (uint16_t)(uid_perm | group_perm),
+		  UINT32_MAX },				    /* MASK */
+		{ 0x20, (uint16_t)other_perm, UINT32_MAX }, /* OTHER */
+	};
+	uint8_t blob[4 + sizeof(e)];
+	uint32_t version = 2;
+
+	memcpy(blob, &version, 4);
+	memcpy(blob + 4, e, sizeof(e));
+	return setxattr(path, "system.posix_acl_access", blob, sizeof(blob), 0);
 }

@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /* CLOCK_MONOTONIC in nanoseconds. */
 uint64_t util_now_ns(void);
@@ -31,5 +32,12 @@ void util_unmap(void *addr, size_t size);
 void util_stop_signals(sigset_t *set);
 /* Waits for a stop signal (blocked beforehand); returns it. */
 int util_wait_stop_signal(void);
+
+/* Sets path's POSIX access ACL: the owner, one more user (uid) and the
+ * group and others with the given rwx bits (4 r, 2 w, 1 x); the mask is
+ * uid_perm | group_perm. 0, or -1 with errno (EINVAL where uid is not
+ * mapped in this user namespace). */
+int util_acl_grant(const char *path, unsigned owner_perm, uid_t uid,
+		   unsigned uid_perm, unsigned group_perm, unsigned other_perm);
 
 #endif

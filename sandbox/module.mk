@@ -10,4 +10,4 @@ $(B)/tests/sandbox_probe: $(call objs,tests/sandbox_probe.c) $(B)/libparapet.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.o,$^) $(B)/libparapet.a $(LDLIBS)
 $(B)/tests/sandbox_test: $(B)/tests/sandbox_probe
 all: $(B)/tests/sandbox_probe
-E2E_TESTS += tests/e2e/sandbox.sh
+E2E_TESTS += tests/e2e/sandbox.sh tests/e2e/trust.sh

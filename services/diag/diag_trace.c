@@ -2,9 +2,11 @@
  * frame with each body decoded from the protobuf-c descriptors (lib/pbjson)
  * and optionally written as pcapng (lib/pcapng) for tshark. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -245,7 +247,14 @@ static int trace_open_w(struct trace_opts *o)
 	char lua[4200];
 	FILE *lf;
 
-	o->wf = fopen(o->wfile, "wb");
+	/* The capture holds the console, input included: for its owner. */
+	int fd = open(o->wfile, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+	if (fd >= 0 && fchmod(fd, 0600) != 0) {
+		close(fd);
+		fd = -1;
+	}
+	o->wf = fd >= 0 ? fdopen(fd, "wb") : NULL;
 	o->w = o->wf ? pcapng_open_stream(o->wf, "parapet-diag trace") : NULL;
 	if (o->w == NULL) {
 		fprintf(stderr, "parapet-diag: trace: %s: %s\n", o->wfile,

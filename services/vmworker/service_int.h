@@ -18,9 +18,6 @@
 #define VMW_CONSOLE_MAX 8192 /* bytes per ConsoleChunk */
 #define VMW_INPUT_MAX	4096 /* bytes per ConsoleInput */
 #define VMW_SOCK	"/run/parapet/ipc/vmworker.sock"
-#define VMW_TRACE_SOCK	"/run/parapet/ipc/vmworker.trace.sock"
-#define VMW_POLICY_SOCK "/run/parapet/ipc/policy.sock"
-#define VMW_TRACE_FLAG	"/run/parapet/ipc/trace.flag"
 
 struct vmw_take {
 	struct ipc_request *req;
@@ -55,7 +52,6 @@ struct vmw {
 	struct ipc_server *server;
 	struct ipc_client *policy;
 	struct ipc_trace *trace;
-	_Atomic uint32_t *trace_flag;
 	struct vmw_take takes[VMW_MAX_TAKES];
 	unsigned n_takes;
 	pthread_t console_tid;

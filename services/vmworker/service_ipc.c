@@ -9,6 +9,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "lib/svcbase.h"
 #include "lib/caller.h"
 #include "lib/log.h"
 #include "lib/supervise.h"
@@ -391,24 +392,10 @@ static const struct ipc_method vmw_methods[] = {
 };
 
 /* The trace flag every service shares (init creates the file). */
-static _Atomic uint32_t *map_trace_flag(void)
-{
-	int fd = open(VMW_TRACE_FLAG, O_RDWR | O_CLOEXEC);
-	void *p;
-
-	if (fd < 0)
-		return NULL;
-	p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	close(fd);
-	return p == MAP_FAILED ? NULL : p;
-}
-
 int vmw_ipc_open(struct vmw *w)
 {
 	struct ipc_listen listen = { VMW_SOCK, 0, 0660 };
 	struct ipc_peer_uid uids[CALLER_UIDS_MAX];
-	struct ipc_trace_config tc = { .service = "vmworker",
-				       .path = VMW_TRACE_SOCK };
 	struct ipc_server_config sc = {
 		.name = "vmworker",
 		.listen = &listen,
@@ -422,21 +409,13 @@ int vmw_ipc_open(struct vmw *w)
 		.arg = w,
 		.held = 1, /* served once the sandbox is whole */
 	};
-	struct ipc_client_config pc = {
-		.name = "vmworker",
-		.path = VMW_POLICY_SOCK,
-		.destination = "policy",
-		.service = &parapet__policy__descriptor,
-		.timeout_ms = 2000,
-	};
 
-	w->trace_flag = map_trace_flag();
-	tc.flag = w->trace_flag;
-	w->trace = ipc_trace_open(&tc);
+	w->trace = svcbase_trace("vmworker");
 	sc.trace = w->trace;
-	pc.trace = w->trace;
 	w->server = ipc_server_open(&sc);
-	w->policy = ipc_client_open(&pc);
+	w->policy =
+	    svcbase_client("vmworker", "policy", NULL,
+			   &parapet__policy__descriptor, 2000, w->trace);
 	if (w->server == NULL || w->policy == NULL)
 		return -1;
 	if (pthread_create(&w->console_tid, NULL, console_thread, w) != 0)
@@ -456,6 +435,4 @@ void vmw_ipc_close(struct vmw *w)
 		ipc_client_close(w->policy);
 	if (w->trace)
 		ipc_trace_close(w->trace);
-	if (w->trace_flag)
-		munmap((void *)(uintptr_t)w->trace_flag, 4096);
 }

@@ -96,12 +96,16 @@ assert len(nums) > 40, len(nums)' "$T/dg.out" ||
 # trace during vm pause: policy -> vmworker with decoded bodies; pcapng
 diag trace -c 20 --svc policy -w "$T/t.pcapng" >"$T/trace" 2>"$T/trace.err" &
 tp=$!
-sleep 0.5
-for k in 1 2 3 4; do
+# until the trace has its 20 frames (it may attach late on a busy machine)
+k=0
+while kill -0 "$tp" 2>/dev/null && [ $k -lt 100 ]; do
 	diag vm pause >/dev/null || fail "vm pause"
 	diag vm resume >/dev/null || fail "vm resume"
+	k=$((k + 1))
 done
 wait "$tp" || fail "trace: $(cat "$T/trace.err")"
+[ "$(stat -c %a "$T/t.pcapng")" = 600 ] ||
+	fail "trace -w capture is mode $(stat -c %a "$T/t.pcapng"), not 600"
 grep -q 'policy -> vmworker REQUEST Pause ' "$T/trace" ||
 	fail "no policy -> vmworker Pause in the trace: $(cat "$T/trace")"
 grep -q 'vmworker -> policy REPLY Pause ' "$T/trace" || fail "no Pause reply"

@@ -1,0 +1,208 @@
+/* ipc_probe [--as SERVICE|root] SOCKET: the caller matrix of one endpoint,
+ * or with --connect PATH / --write PATH after SOCKET's place: whether
+ * that service may connect to a socket file / open a file for writing
+ * (exit 0 yes, 3 refused by permissions).
+ * tried for real (e2e only, never installed). As the named service's uid
+ * (and the IPC group), it asks the endpoint's Stats for its method table's
+ * callers, then calls every method in it with a body that cannot decode:
+ * an allowed caller gets "malformed" (the check comes first, so no
+ * handler runs and nothing changes), a refused one "sender not allowed".
+ * Prints one line per method and exits 1 when any answer differs from the
+ * table, 2 on a usage or connection error. */
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <grp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/req.h>
+
+#include "envelope.pb-c.h"
+#include "lib/caller.h"
+#include "lib/ipc.h"
+#include "sandbox/sandbox.h"
+
+static const char *const service_names[CALLER_SERVICES] = {
+	"policy", "hostcomm", "vmworker", "diagd"
+};
+
+/* Becomes the service named (its uid, gid and the IPC group); returns its
+ * caller bit, 0 for root (no bit). -1 on error. */
+static long become(const char *who)
+{
+	gid_t ipc = SANDBOX_IPC_GID;
+	uid_t id;
+
+	if (!strcmp(who, "root"))
+		return 0;
+	for (id = 0; id < CALLER_SERVICES; id++)
+		if (!strcmp(who, service_names[id]))
+			break;
+	if (id == CALLER_SERVICES) {
+		fprintf(stderr, "ipc_probe: no service '%s'\n", who);
+		return -1;
+	}
+	if (setgroups(1, &ipc) != 0 ||
+	    setresgid(SANDBOX_UID_BASE + id, SANDBOX_UID_BASE + id,
+		      SANDBOX_UID_BASE + id) != 0 ||
+	    setresuid(SANDBOX_UID_BASE + id, SANDBOX_UID_BASE + id,
+		      SANDBOX_UID_BASE + id) != 0) {
+		fprintf(stderr, "ipc_probe: becoming %s: %s\n", who,
+			strerror(errno));
+		return -1;
+	}
+	return 1L << id;
+}
+
+/* One request envelope for method with body; the reply envelope or NULL. */
+static Parapet__Envelope *call(nng_socket sock, const char *method,
+			       const uint8_t *body, size_t len)
+{
+	Parapet__Envelope env = PARAPET__ENVELOPE__INIT;
+	uint8_t buf[256];
+	nng_msg *m;
+	Parapet__Envelope *rep = NULL;
+	size_t n;
+
+	env.method = (char *)(uintptr_t)method;
+	env.source = (char *)(uintptr_t) "ipc_probe";
+	env.has_kind = 1;
+	env.kind = PARAPET__ENVELOPE__KIND__REQUEST;
+	env.has_body = 1;
+	env.body.len = len;
+	env.body.data = (uint8_t *)(uintptr_t)body;
+	if (parapet__envelope__get_packed_size(&env) > sizeof(buf))
+		return NULL;
+	n = parapet__envelope__pack(&env, buf);
+	if (nng_msg_alloc(&m, n) != 0)
+		return NULL;
+	memcpy(nng_msg_body(m), buf, n);
+	if (nng_sendmsg(sock, m, 0) != 0) {
+		nng_msg_free(m);
+		return NULL;
+	}
+	if (nng_recvmsg(sock, &m, 0) != 0)
+		return NULL;
+	rep = parapet__envelope__unpack(NULL, nng_msg_len(m), nng_msg_body(m));
+	nng_msg_free(m);
+	return rep;
+}
+
+/* The error code of an ERROR reply (as a negative ipc_err), 0 for a
+ * REPLY, 1 for no answer. */
+static int answer_code(Parapet__Envelope *rep)
+{
+	Parapet__Error *err;
+	int code = 0;
+
+	if (rep == NULL)
+		return 1;
+	if (rep->kind == PARAPET__ENVELOPE__KIND__ERROR) {
+		err =
+		    parapet__error__unpack(NULL, rep->body.len, rep->body.data);
+		code = err ? -err->code : 1;
+		parapet__error__free_unpacked(err, NULL);
+	}
+	parapet__envelope__free_unpacked(rep, NULL);
+	return code;
+}
+
+/* --connect / --write: 0 allowed, 3 refused (EACCES/EPERM), 2 other. */
+static int try_access(const char *how, const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd, rc;
+
+	if (!strcmp(how, "--write")) {
+		fd = open(path, O_WRONLY | O_CLOEXEC);
+	} else {
+		if (strlen(path) >= sizeof(sa.sun_path))
+			return 2;
+		memcpy(sa.sun_path, path, strlen(path) + 1);
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd >= 0 &&
+		    connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+			close(fd);
+			fd = -1;
+		}
+	}
+	rc = fd >= 0 ? 0 : errno == EACCES || errno == EPERM ? 3 : 2;
+	if (fd >= 0)
+		close(fd);
+	printf("%s %s: %s\n", how + 2, path,
+	       rc == 0	 ? "allowed"
+	       : rc == 3 ? "refused"
+			 : strerror(errno));
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	static const uint8_t garbage[] = { 0xff, 0xff, 0xff, 0x07, 0x42 };
+	const char *who = "root";
+	Parapet__StatsReply *st;
+	Parapet__Envelope *rep;
+	nng_socket sock;
+	char url[300];
+	int mismatches = 0;
+	long bit;
+
+	if (argc >= 4 && !strcmp(argv[1], "--as")) {
+		who = argv[2];
+		argv += 2;
+		argc -= 2;
+	}
+	if (argc != 2 && !(argc == 3 && (!strcmp(argv[1], "--connect") ||
+					 !strcmp(argv[1], "--write")))) {
+		fprintf(stderr, "usage: ipc_probe [--as SERVICE|root] "
+				"SOCKET|--connect PATH|--write PATH\n");
+		return 2;
+	}
+	if ((bit = become(who)) < 0)
+		return 2;
+	if (argc == 3)
+		return try_access(argv[1], argv[2]);
+	snprintf(url, sizeof(url), "ipc://%s", argv[1]);
+	if (nng_req0_open(&sock) != 0 ||
+	    nng_socket_set_ms(sock, NNG_OPT_RECVTIMEO, 30000) != 0 ||
+	    nng_dial(sock, url, NULL, 0) != 0) {
+		fprintf(stderr, "ipc_probe: cannot reach %s\n", argv[1]);
+		return 2;
+	}
+	rep = call(sock, "Stats", NULL, 0);
+	st = rep && rep->kind == PARAPET__ENVELOPE__KIND__REPLY
+		 ? parapet__stats_reply__unpack(NULL, rep->body.len,
+						rep->body.data)
+		 : NULL;
+	if (rep != NULL)
+		parapet__envelope__free_unpacked(rep, NULL);
+	if (st == NULL || st->n_callers == 0) {
+		fprintf(stderr, "ipc_probe: %s: no caller table\n", argv[1]);
+		return 2;
+	}
+	for (size_t i = 0; i < st->n_callers; i++) {
+		const Parapet__MethodCallers *mc = st->callers[i];
+		int want = mc->allowed == IPC_SENDER_ANY ||
+			   (mc->allowed & (uint32_t)bit) != 0;
+		int code = answer_code(
+		    call(sock, mc->method, garbage, sizeof(garbage)));
+		int got = code == IPC_ERR_DENIED ? 0 : 1;
+
+		printf("%s %s %s: table %s, answer %s\n", who,
+		       st->service ? st->service : "?", mc->method,
+		       want ? "allows" : "refuses",
+		       code == IPC_ERR_DENIED ? "refused"
+		       : code == 1	      ? "none"
+					      : ipc_strerror(code));
+		if (code == 1 || want != got)
+			mismatches++;
+	}
+	parapet__stats_reply__free_unpacked(st, NULL);
+	nng_close(sock);
+	return mismatches ? 1 : 0;
+}

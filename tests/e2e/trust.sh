@@ -1,0 +1,98 @@
+#!/bin/sh
+# Trust between services (DESIGN.md §7a, sandbox/README.md) on a running
+# partition: every method of init, policy, hostcomm and vmworker answers
+# exactly the callers its table names (the caller matrix comes from the
+# endpoints' own Stats, so a new method is covered without editing this
+# test), each refusal counted; the attacks a compromised service would try
+# first are refused; the trace taps and the trace flag are diagd's alone;
+# the guest runs on through all of it and its console stays whole.
+. "$(dirname "$0")/lib_partition.sh"
+
+PROBE=$(pwd)/$B/tests/parapet-ipc-probe
+D=$(pwd)/$B/bin/parapet-diag
+COUNTER=$B/guests/counter.igvm
+[ -x "$PROBE" ] && [ -x "$D" ] && [ -f "$COUNTER" ] || fail "missing binaries (make all)"
+command -v python3 >/dev/null || skip "python3 missing (JSON checks)"
+
+start tr --accel emu --guest-cmdline delay_ms=20 "$COUNTER" >"$T/tr.out"
+wait_for "$RUNBASE/tr/diag.sock" || fail "no diag.sock"
+IPC=/run/parapet/ipc
+
+# inside COMMAND...: in the partition's mount, net and pid namespaces
+inside() {
+	nsenter -t "$INIT" -m -n -p "$@"
+}
+
+# the caller matrix: every service's endpoint, as every service and root
+for ep in init policy hostcomm vmworker; do
+	for who in policy hostcomm vmworker diagd root; do
+		inside "$PROBE" --as "$who" "$IPC/$ep.sock" >>"$T/matrix" 2>&1 ||
+			fail "$ep as $who: $(tail -n 20 "$T/matrix")"
+	done
+done
+grep -q 'table allows, answer' "$T/matrix" || fail "no allowed call probed"
+# the rows an attacker tries first (all follow from the tables)
+for row in 'hostcomm init Restart: table refuses' \
+	'vmworker init Restart: table refuses' \
+	'hostcomm vmworker Reset: table refuses' \
+	'hostcomm vmworker Save: table refuses' \
+	'hostcomm policy VmEvent: table refuses' \
+	'diagd init Poweroff: table refuses' \
+	'hostcomm init Logs: table refuses' \
+	'policy vmworker ConsoleInput: table refuses' \
+	'root init Ps: table refuses'; do
+	grep -q "^$row, answer refused" "$T/matrix" ||
+		fail "not refused: $row: $(cat "$T/matrix")"
+done
+# every refusal is counted in the callee's Stats
+"$D" --vm tr inspect --json >"$T/inspect" || fail "inspect"
+python3 - "$T/inspect" <<'PY' || fail "refusals not counted: $(head -c 600 "$T/inspect")"
+import json, sys
+doc = json.load(open(sys.argv[1]))
+def denied(node):
+    if isinstance(node, dict):
+        if "err_denied" in node and node.get("service") == "vmworker":
+            return int(node["err_denied"])
+        for v in node.values():
+            d = denied(v)
+            if d is not None:
+                return d
+    if isinstance(node, list):
+        for v in node:
+            d = denied(v)
+            if d is not None:
+                return d
+    return None
+sys.exit(0 if (denied(doc) or 0) > 0 else 1)
+PY
+
+# the trace taps carry the console: only diagd may subscribe; only diagd
+# switches tracing on
+for svc in policy hostcomm vmworker; do
+	sock=$IPC/$svc.trace.sock
+	for who in policy hostcomm vmworker; do
+		[ "$who" = "$svc" ] && continue
+		inside "$PROBE" --as "$who" --connect "$sock" >>"$T/access"
+		[ $? = 3 ] || fail "$who reached $sock: $(cat "$T/access")"
+	done
+	inside "$PROBE" --as diagd --connect "$sock" >>"$T/access" ||
+		fail "diagd cannot reach $sock: $(cat "$T/access")"
+done
+for who in policy hostcomm vmworker; do
+	inside "$PROBE" --as "$who" --write "$IPC/trace.flag" >>"$T/access"
+	[ $? = 3 ] || fail "$who may switch tracing: $(cat "$T/access")"
+done
+inside "$PROBE" --as diagd --write "$IPC/trace.flag" >>"$T/access" ||
+	fail "diagd cannot switch tracing: $(cat "$T/access")"
+
+# the guest ran through all of it, its console whole
+"$P" ctl tr status >"$T/st" 2>&1 || fail "ctl status: $(cat "$T/st")"
+grep -q running "$T/st" || fail "the VM is not running: $(cat "$T/st")"
+"$P" ctl tr poweroff >/dev/null 2>&1
+wait_run tr
+python3 - "$T/tr.out" <<'PY' || fail "console not exactly once: $(tail -c 300 "$T/tr.out")"
+import re, sys
+nums = [int(l) for l in open(sys.argv[1], errors="replace").read().split("\n")[:-1] if l.isdigit()]
+sys.exit(0 if nums and nums == list(range(nums[0], nums[0] + len(nums))) else 1)
+PY
+echo "ok"
