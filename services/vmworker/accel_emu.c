@@ -19,7 +19,6 @@
 #include "lib/guest_ram.h"
 #include "services/vmworker/accel.h"
 #include "services/vmworker/exception.h"
-#include "services/vmworker/translate.h"
 #include "services/vmworker/vm.h"
 
 #define EMU_SLICE_NS	   2000000 /* a waiting VP asks the runner to yield */
@@ -28,6 +27,11 @@
 #define EMU_STOP_KICK	   1u
 #define EMU_STOP_YIELD	   2u
 #define EMU_MMIO_TOP	   (1ull << 32)
+#define EMU_PTE_P	   (1ull << 0)
+#define EMU_PTE_PS	   (1ull << 7)
+#define EMU_PTE_NX	   (1ull << 63)
+#define EMU_PTE_ADDR	   0x000ffffffffff000ull
+#define EMU_CR4_LA57	   (1ull << 12)
 
 static struct {
 	void *handle;
@@ -400,29 +404,65 @@ static int emu_set_control(struct accel_vp *v, const struct vp_regs *r)
 	return bad ? -1 : 0;
 }
 
-/* Reads the 8-byte descriptor for sel from the GDT r describes, through
- * r's page tables when paging is on. */
+/* Whether Unicorn 2.0.1 reads va through the page tables at cr3 without
+ * a fault, and reads it where a CPU would. Its walk, measured: a #PF on
+ * bit 63 (EFER.NXE cannot be set there), on PS in a PML4E and on a large
+ * page's reserved bits (13 up to its size); 1 GiB pages are taken. Then
+ * it reads the virtual address as the physical one (PITFALLS.md), so only
+ * an identity-mapped va is read where KVM would read it. */
+static int emu_walk_identity(const struct guest_ram *ram, uint64_t cr3,
+			     uint64_t va)
+{
+	uint64_t table = cr3 & ~0xfffull, pte = 0, mask = 0;
+	int level;
+
+	for (level = 3; level >= 0; level--) {
+		unsigned shift = 12 + 9 * (unsigned)level;
+		const void *p =
+		    guest_ram_ptr(ram, table + ((va >> shift) & 0x1ff) * 8, 8);
+
+		if (p == NULL)
+			return -1;
+		memcpy(&pte, p, sizeof(pte));
+		mask = (1ull << shift) - 1;
+		if (!(pte & EMU_PTE_P) || (pte & EMU_PTE_NX))
+			return -1;
+		if (level == 0)
+			break;
+		if (pte & EMU_PTE_PS) {
+			if (level == 3 || (pte & mask & ~0x1fffull))
+				return -1;
+			break;
+		}
+		table = pte & EMU_PTE_ADDR;
+	}
+	return ((pte & EMU_PTE_ADDR & ~mask) | (va & mask)) == va ? 0 : -1;
+}
+
+/* Reads the 8-byte descriptor for sel from the GDT r describes, where
+ * Unicorn will read it: the GDT must be identity-mapped in RAM. */
 static int emu_read_descriptor(struct accel_vp *v, const struct vp_regs *r,
 			       uint16_t sel, uint64_t *desc)
 {
 	struct guest_ram ram = vm_guest_ram(v->avm->vm);
-	uint64_t va = r->gdtr.base + (sel & ~7u), gpa = va;
+	uint64_t va = r->gdtr.base + (sel & ~7u);
 	const void *p;
 
 	if ((va & 0xfff) > 0xff8)
 		return -1; /* crosses a page */
-	if ((r->cr0 & VP_CR0_PG) && translate_gva(&ram, r->cr3, va, &gpa) != 0)
+	if ((r->cr0 & VP_CR0_PG) && emu_walk_identity(&ram, r->cr3, va) != 0)
 		return -1;
-	p = guest_ram_ptr(&ram, gpa, 8);
+	p = guest_ram_ptr(&ram, va, 8);
 	if (p == NULL)
-		return -1;
+		return -1; /* Unicorn would read a device or unmapped memory */
 	memcpy(desc, p, 8);
 	return 0;
 }
 
 /* Unicorn loads a selector's descriptor through the guest MMU when it is
- * written, and on any fault there (page fault, #GP, #NP) it longjmps out
- * of uc_reg_write with no handler: the whole process dies. So every
+ * written (in 64-bit mode FS and GS only, measured), and on any fault
+ * there (page fault, #GP, #NP, unmapped memory) it longjmps out of
+ * uc_reg_write with no handler: the whole process dies. So every
  * selector is checked here first, by the same rules, and a context that
  * would fault is refused. The accessed bit must already be set: Unicorn
  * would write it back through the MMU otherwise. */
@@ -498,11 +538,17 @@ static int emu_set_segments(struct accel_vp *v, const struct vp_regs *r)
 /* Unicorn keeps EFER.LMA once set: an EFER write cannot clear it (it is
  * read-only there, as on the CPU) and, unlike the CPU and KVM, neither
  * does turning CR0.PG off. A context outside long mode given to a VP that
- * has been in long mode would run as 64-bit code: refused instead. */
+ * has been in long mode would run as 64-bit code: refused instead. Also
+ * refused: CR4.LA57, which its CPU lacks but its page walk obeys (five
+ * levels, measured), so the 4-level descriptor checks would not hold. */
 static int emu_check_mode(struct accel_vp *v, const struct vp_regs *r)
 {
 	uc_x86_msr efer = { .rid = 0xc0000080 };
 
+	if (r->cr4 & EMU_CR4_LA57) {
+		log_warnx("vp%u: emu refuses CR4.LA57", v->vp->index);
+		return -1;
+	}
 	if (r->efer & VP_EFER_LMA)
 		return 0;
 	if (uc.reg_read(v->uc, UC_X86_REG_MSR, &efer) != UC_ERR_OK)
