@@ -3,6 +3,9 @@
  * (IPC_ASYNC) when stdin bytes or a command's result arrive, or at their
  * deadline from hostchan_tick in run's poll loop. */
 #include <errno.h>
+#include <stdatomic.h>
+#include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,7 +51,10 @@ struct hostchan {
 	pthread_mutex_t lock, out_lock;
 	struct ipc_server *chan, *ctl;
 	int out_fd, in_fd;
-	uint64_t out_offset, first_console_ns;
+	/* Written under out_lock (which a console write may hold for as
+	 * long as stdout stalls), read without it by the main loop. */
+	_Atomic uint64_t out_offset, first_console_ns;
+	_Atomic bool closing; /* console writes give up: the run is ending */
 	uint8_t in_buf[IN_BUF_MAX];
 	uint64_t in_base; /* stream offset of in_buf[0] */
 	size_t in_len;
@@ -60,12 +66,21 @@ struct hostchan {
 
 /* ------------------------------------------------------------- console */
 
-static void hc_write_all(int fd, const uint8_t *p, size_t n)
+/* Writes the console bytes, waiting as long as stdout stalls (that
+ * back-pressures the guest: hostcomm is not acked meanwhile), but in
+ * PIPE_BUF pieces after POLLOUT, so that a write never blocks for good
+ * and the run can end (hostchan_close) while its reader sleeps. */
+static void hc_write_all(struct hostchan *h, int fd, const uint8_t *p, size_t n)
 {
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
+	while (n > 0 && !atomic_load(&h->closing)) {
+		struct pollfd pf = { .fd = fd, .events = POLLOUT };
+		size_t k = n < PIPE_BUF ? n : PIPE_BUF;
+		ssize_t w;
 
-		if (w < 0 && errno == EINTR)
+		if (poll(&pf, 1, 100) == 0)
+			continue;
+		w = write(fd, p, k);
+		if (w < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (w <= 0)
 			return; /* stdout gone: the bytes count as written */
@@ -98,7 +113,7 @@ static int on_console(struct ipc_request *req, const ProtobufCMessage *in,
 		if (end > from && h->first_console_ns == 0)
 			h->first_console_ns = util_now_ns();
 		if (end > from)
-			hc_write_all(h->out_fd,
+			hc_write_all(h, h->out_fd,
 				     b->data.data + (from - b->offset),
 				     (size_t)(end - from));
 		h->out_offset = end;
@@ -486,6 +501,7 @@ void hostchan_close(struct hostchan *h)
 {
 	if (h == NULL)
 		return;
+	atomic_store(&h->closing, true);
 	if (h->ctl)
 		ipc_server_close(h->ctl);
 	if (h->chan)
@@ -538,20 +554,10 @@ int hostchan_tick(struct hostchan *h)
 
 uint64_t hostchan_first_console_ns(struct hostchan *h)
 {
-	uint64_t t;
-
-	pthread_mutex_lock(&h->out_lock);
-	t = h->first_console_ns;
-	pthread_mutex_unlock(&h->out_lock);
-	return t;
+	return atomic_load(&h->first_console_ns);
 }
 
 uint64_t hostchan_console_bytes(struct hostchan *h)
 {
-	uint64_t n;
-
-	pthread_mutex_lock(&h->out_lock);
-	n = h->out_offset;
-	pthread_mutex_unlock(&h->out_lock);
-	return n;
+	return atomic_load(&h->out_offset);
 }

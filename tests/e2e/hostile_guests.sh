@@ -4,7 +4,8 @@
 # measured secret never on stdout; mode=flood and mode=spin end at
 # --timeout with 124 and the partition torn down; mode=ports and
 # mode=unmapped exit 0 with no service restarted; a spinning guest is
-# paused, resumed, serviced and powered off from the host.
+# paused, resumed, serviced and powered off from the host; a flooding
+# guest whose stdout nobody reads still obeys ctl, SIGTERM and --timeout.
 . "$(dirname "$0")/lib_partition.sh"
 EVIL=$B/guests/evil.pvh.elf
 SECRET=PaRaPeTsEcReT42
@@ -67,6 +68,50 @@ spin_controlled() {
 	[ "$RC" -eq 0 ] || fail "$1: powered off spinning guest: exit $RC"
 	assert_gone "$1" "$INIT"
 }
+
+# ends_within NAME SECONDS: parapet run NAME ends in time (else fail);
+# its status in RC.
+ends_within() {
+	p=$(runpid "$1")
+	i=0
+	while kill -0 "$p" 2>/dev/null && [ $i -lt $(($2 * 10)) ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	kill -0 "$p" 2>/dev/null && fail "$1: parapet run still running after $2 s"
+	wait_run "$1"
+}
+
+# stalled NAME ACCEL: a flooding guest whose console nobody reads (stdout
+# a full pipe): parapet run still answers ctl, obeys ctl poweroff, SIGTERM
+# and --timeout, and the guest is held back meanwhile, not dropped.
+stalled() {
+	rm -f "$T/fifo"
+	mkfifo "$T/fifo"
+	sleep 600 <"$T/fifo" &
+	reader=$!
+	start "$1p" --accel "$2" --timeout 120 --guest-cmdline mode=flood \
+		"$T/evil.igvm" >"$T/fifo"
+	sleep 1 # the pipe fills in a moment
+	timeout 60 "$P" ctl "$1p" status >"$T/$1.st" 2>&1 ||
+		fail "$1: ctl status with stdout stalled: $(cat "$T/$1.st")"
+	"$P" ctl "$1p" poweroff >/dev/null 2>&1 || fail "$1: ctl poweroff"
+	ends_within "$1p" 60
+	start "$1t" --accel "$2" --timeout 120 --guest-cmdline mode=flood \
+		"$T/evil.igvm" >"$T/fifo"
+	sleep 1
+	kill -TERM "$(runpid "$1t")"
+	ends_within "$1t" 60
+	[ "$RC" -eq 143 ] || fail "$1: SIGTERM with stdout stalled: exit $RC"
+	start "$1o" --accel "$2" --timeout 3 --guest-cmdline mode=flood \
+		"$T/evil.igvm" >"$T/fifo"
+	ends_within "$1o" 60
+	[ "$RC" -eq 124 ] || fail "$1: --timeout with stdout stalled: exit $RC"
+	kill "$reader" 2>/dev/null
+	wait "$reader" 2>/dev/null
+}
+
+stalled "st" emu
 
 for a in $ACCELS; do
 	evil "d$a" "$a" ""
