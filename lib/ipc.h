@@ -209,6 +209,8 @@ struct ipc_stats {
 	/* Unknown fields of envelopes and request bodies (top level). */
 	uint64_t unknown_fields;
 	uint64_t send_failures;
+	/* Listeners that stopped accepting and were listened on anew. */
+	uint64_t listeners_recreated;
 };
 void ipc_server_stats(struct ipc_server *s, struct ipc_stats *out);
 

@@ -8,6 +8,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <nng/nng.h>
 
@@ -37,6 +38,30 @@ struct ipc_redial *ipc_redial_open(nng_socket s, const char *path, int *rv);
 void ipc_redial_close(struct ipc_redial *r);
 /* How many times a dialer was replaced. */
 uint64_t ipc_redial_count(const struct ipc_redial *r);
+
+/* One listening path of a server; id changes when the watchdog
+ * re-creates the listener (under the lock given to ipc_watch_open). */
+struct ipc_listen_slot {
+	int id;
+	uint32_t identity;
+	char *path;
+	mode_t mode;
+	int probe_fd; /* the watchdog's last probe connection, or -1 */
+};
+
+/* The listener watchdog (lib/ipc_watch.c): a thread that checks every
+ * IPC_WATCH_PERIOD_MS that a connection to each listener of sock becomes
+ * a pipe of the socket (own_pipes: pipes added whose peer is this
+ * process, counted by the owner's pipe callback), and re-creates a
+ * listener where none did (nng 1.5.2 stops taking pipes for good after a
+ * connection closed mid-handshake). NULL on failure. */
+struct ipc_watch *ipc_watch_open(const char *name, nng_socket sock,
+				 struct ipc_listen_slot *slots, size_t n,
+				 pthread_mutex_t *lock,
+				 const _Atomic uint64_t *own_pipes);
+void ipc_watch_close(struct ipc_watch *w);
+/* Listeners re-created so far. */
+uint64_t ipc_watch_recreated(const struct ipc_watch *w);
 
 /* The flag that stays 0 for endpoints without a trace tap. */
 extern _Atomic uint32_t ipc_trace_off;

@@ -1,7 +1,9 @@
 /* lib/ipc servers: a rep socket with n aio contexts, each running
  * receive -> check -> decode -> handler -> reply from a dispatch table. */
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
@@ -32,6 +34,7 @@ struct pipe_info {
 	uint32_t identity;
 	uid_t uid;
 	int delivered;
+	bool own; /* the listener watchdog's probe (this process) */
 };
 
 struct ipc_request {
@@ -62,11 +65,10 @@ struct ipc_server {
 	_Atomic uint64_t seq;
 	_Atomic int closing;
 	_Atomic int serving;
-	struct ipc_listen_id {
-		int id;
-		uint32_t identity;
-	} * listeners;
+	struct ipc_listen_slot *listeners; /* ids under pipes_lock */
 	size_t n_listeners;
+	struct ipc_watch *watch;
+	_Atomic uint64_t own_pipes; /* pipes added whose peer is us */
 	struct ipc_peer_uid *uids;
 	size_t n_uids;
 	pthread_mutex_t pipes_lock;
@@ -123,6 +125,7 @@ static struct pipe_info *pipe_find(struct ipc_server *s, nng_pipe p, int add)
 {
 	uint32_t id = (uint32_t)nng_pipe_id(p);
 	struct pipe_info *pi;
+	uint64_t pid;
 	size_t i;
 
 	for (i = 0; i < s->n_pipes; i++)
@@ -143,6 +146,8 @@ static struct pipe_info *pipe_find(struct ipc_server *s, nng_pipe p, int add)
 	pi->id = id;
 	pi->identity = pipe_identity(s, p, &pi->uid);
 	pi->delivered = 0;
+	pi->own = nng_pipe_get_uint64(p, NNG_OPT_IPC_PEER_PID, &pid) == 0 &&
+		  pid == (uint64_t)getpid();
 	return pi;
 }
 
@@ -157,8 +162,10 @@ static void pipe_event(nng_pipe p, nng_pipe_ev ev, void *arg)
 
 	pthread_mutex_lock(&s->pipes_lock);
 	pi = pipe_find(s, p, ev == NNG_PIPE_EV_ADD_POST);
+	if (ev == NNG_PIPE_EV_ADD_POST && pi != NULL && pi->own)
+		atomic_fetch_add(&s->own_pipes, 1);
 	if (ev == NNG_PIPE_EV_REM_POST && pi != NULL) {
-		if (!pi->delivered)
+		if (!pi->delivered && !pi->own)
 			BUMP(s, oversize);
 		*pi = s->pipes[--s->n_pipes];
 	}
@@ -452,6 +459,7 @@ void ipc_server_stats(struct ipc_server *s, struct ipc_stats *o)
 	o->oversize_drops = atomic_load(&s->st.oversize);
 	o->unknown_fields = atomic_load(&s->st.unknown_fields);
 	o->send_failures = atomic_load(&s->st.send_failures);
+	o->listeners_recreated = ipc_watch_recreated(s->watch);
 }
 
 /* The method table's callers, as the server enforces them (for
@@ -506,6 +514,7 @@ static int stats_handler(struct ipc_request *r, const ProtobufCMessage *in,
 	SET(oversize_drops, st.oversize_drops);
 	SET(unknown_fields, st.unknown_fields);
 	SET(send_failures, st.send_failures);
+	SET(listeners_recreated, st.listeners_recreated);
 #undef SET
 	return stats_callers(r, o);
 }
@@ -573,9 +582,17 @@ static int server_listen(struct ipc_server *s,
 		}
 		s->listeners[i].id = nng_listener_id(l);
 		s->listeners[i].identity = c->listen[i].identity;
+		s->listeners[i].mode = c->listen[i].mode;
+		s->listeners[i].probe_fd = -1;
 		s->n_listeners = i + 1;
+		if ((s->listeners[i].path = strdup(c->listen[i].path)) == NULL)
+			return -1;
 	}
-	return 0;
+	/* No peer may stop a listener (DESIGN.md §7a): see ipc_watch.c. */
+	s->watch =
+	    ipc_watch_open(s->name, s->sock, s->listeners, s->n_listeners,
+			   &s->pipes_lock, &s->own_pipes);
+	return s->watch != NULL ? 0 : -1;
 }
 
 static int server_contexts(struct ipc_server *s,
@@ -636,11 +653,17 @@ struct ipc_server *ipc_server_open(const struct ipc_server_config *c)
 
 void ipc_server_stop_listening(struct ipc_server *s)
 {
-	for (size_t i = 0; s != NULL && i < s->n_listeners; i++) {
+	if (s == NULL)
+		return;
+	ipc_watch_close(s->watch); /* else it would listen again */
+	s->watch = NULL;
+	pthread_mutex_lock(&s->pipes_lock);
+	for (size_t i = 0; i < s->n_listeners; i++) {
 		nng_listener l = { (uint32_t)s->listeners[i].id };
 
 		nng_listener_close(l);
 	}
+	pthread_mutex_unlock(&s->pipes_lock);
 }
 
 void ipc_server_serve(struct ipc_server *s)
@@ -661,6 +684,7 @@ void ipc_server_close(struct ipc_server *s)
 	if (s == NULL)
 		return;
 	atomic_store(&s->closing, 1);
+	ipc_watch_close(s->watch);
 	if (nng_socket_id(s->sock) > 0)
 		nng_close(s->sock);
 	for (i = 0; s->reqs != NULL && i < s->n_reqs; i++) {
@@ -674,6 +698,8 @@ void ipc_server_close(struct ipc_server *s)
 	pthread_mutex_destroy(&s->pipes_lock);
 	free(s->reqs);
 	free(s->pipes);
+	for (i = 0; s->listeners != NULL && i < s->n_listeners; i++)
+		free(s->listeners[i].path);
 	free(s->listeners);
 	free(s->uids);
 	free(s->methods);

@@ -112,6 +112,28 @@ static int answer_code(Parapet__Envelope *rep)
 	return code;
 }
 
+/* --drop PATH: 20 connections closed before the SP handshake, what
+ * stops an nng 1.5.2 listener for good unless its watchdog re-creates
+ * it. 0, or 2 when a connect fails. */
+static int drop_handshakes(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return 2;
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	for (int i = 0; i < 20; i++) {
+		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+		if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+			perror(path);
+			return 2;
+		}
+		close(fd);
+	}
+	return 0;
+}
+
 /* --connect / --write: 0 allowed, 3 refused (EACCES/EPERM), 2 other. */
 static int try_access(const char *how, const char *path)
 {
@@ -158,13 +180,17 @@ int main(int argc, char **argv)
 		argc -= 2;
 	}
 	if (argc != 2 && !(argc == 3 && (!strcmp(argv[1], "--connect") ||
-					 !strcmp(argv[1], "--write")))) {
+					 !strcmp(argv[1], "--write") ||
+					 !strcmp(argv[1], "--drop")))) {
 		fprintf(stderr, "usage: ipc_probe [--as SERVICE|root] "
-				"SOCKET|--connect PATH|--write PATH\n");
+				"SOCKET|--connect PATH|--write PATH|"
+				"--drop PATH\n");
 		return 2;
 	}
 	if ((bit = become(who)) < 0)
 		return 2;
+	if (argc == 3 && !strcmp(argv[1], "--drop"))
+		return drop_handshakes(argv[2]);
 	if (argc == 3)
 		return try_access(argv[1], argv[2]);
 	snprintf(url, sizeof(url), "ipc://%s", argv[1]);

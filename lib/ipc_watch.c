@@ -1,0 +1,231 @@
+/* The listener watchdog. nng 1.5.2's ipc listener stops accepting for
+ * good when a peer closes a connection before or during the SP handshake
+ * (upstream issue 1518; a plain connect-and-close is enough), and any
+ * local process that can reach a socket can do that. So a thread checks,
+ * every IPC_WATCH_PERIOD_MS, that each listener still answers an SP
+ * hello, and re-creates (unlink, bind, listen) one that gave none within
+ * IPC_WATCH_DEADLINE_MS. A probe that got its answer is kept open until
+ * the next round and only then closed: a connection closed after the
+ * handshake is harmless, one closed during it is the bug itself. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lib/ipc_internal.h"
+#include "lib/log.h"
+#include "lib/util.h"
+
+#define IPC_WATCH_PERIOD_MS   1000
+#define IPC_WATCH_DEADLINE_MS 3000
+
+struct ipc_watch {
+	char *name;
+	nng_socket sock;
+	struct ipc_listen_slot *slots;
+	size_t n;
+	pthread_mutex_t *lock;
+	const _Atomic uint64_t *own_pipes;
+	pthread_mutex_t wake_lock;
+	pthread_cond_t wake;
+	bool stop;
+	pthread_t thread;
+	_Atomic uint64_t recreated;
+};
+
+/* The SP-over-IPC hello: 0, 'S', 'P', version 0, the sender's protocol
+ * (16 bits, big endian), two reserved bytes. A rep0 listener (0x31)
+ * answers a req0 peer (0x30) with its own. */
+static const uint8_t hello_req0[8] = { 0, 'S', 'P', 0, 0x00, 0x30, 0, 0 };
+
+/* Reads n bytes from the nonblocking fd until deadline_ns. */
+static bool read_until(int fd, uint8_t *buf, size_t n, uint64_t deadline_ns)
+{
+	size_t got = 0;
+
+	while (got < n) {
+		uint64_t now = util_now_ns();
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		ssize_t r;
+
+		if (now >= deadline_ns ||
+		    poll(&p, 1, (int)((deadline_ns - now) / 1000000) + 1) < 0)
+			return false;
+		r = read(fd, buf + got, n - got);
+		if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR))
+			return false;
+		if (r > 0)
+			got += (size_t)r;
+	}
+	return true;
+}
+
+/* Waits until the socket has added a pipe of ours past before. */
+static bool pipe_added(const struct ipc_watch *w, uint64_t before,
+		       uint64_t deadline_ns)
+{
+	while (atomic_load(w->own_pipes) <= before) {
+		if (util_now_ns() >= deadline_ns)
+			return false;
+		usleep(2000);
+	}
+	return true;
+}
+
+/* Whether a connection to the listener at path becomes a pipe of the
+ * socket: the transport answers the hello even when frozen; it is the
+ * hand-over to the socket that stops. The connection is left in
+ * *keep_fd. */
+static bool probe(const struct ipc_watch *w, const char *path, int *keep_fd)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	uint64_t deadline = util_now_ns() + IPC_WATCH_DEADLINE_MS * 1000000ull;
+	uint64_t before = atomic_load(w->own_pipes);
+	uint8_t peer[8];
+	int fd;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return true; /* nothing to check */
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return true; /* cannot tell: no verdict */
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+	    send(fd, hello_req0, sizeof(hello_req0), MSG_NOSIGNAL) !=
+		sizeof(hello_req0) ||
+	    !read_until(fd, peer, sizeof(peer), deadline) ||
+	    memcmp(peer, hello_req0, 4) != 0 ||
+	    !pipe_added(w, before, deadline)) {
+		/* Left open: closing now, mid-handshake, is what freezes. */
+		*keep_fd = fd;
+		return false;
+	}
+	*keep_fd = fd;
+	return true;
+}
+
+/* Closes listener i and listens on its path again. Lock held. */
+static void recreate(struct ipc_watch *w, struct ipc_listen_slot *sl)
+{
+	nng_listener old = { (uint32_t)sl->id };
+	nng_listener l;
+	int rv;
+
+	nng_listener_close(old);
+	rv = ipc_listen_path(w->sock, sl->path, sl->mode, &l);
+	if (rv != 0) {
+		log_warnx("ipc %s: listener %s stopped accepting; listening "
+			  "again failed: %s",
+			  w->name, sl->path, nng_strerror(rv));
+		return;
+	}
+	sl->id = nng_listener_id(l);
+	atomic_fetch_add(&w->recreated, 1);
+	log_warnx("ipc %s: listener %s stopped accepting (a connection "
+		  "dropped mid-handshake): listening anew",
+		  w->name, sl->path);
+}
+
+static void watch_round(struct ipc_watch *w)
+{
+	for (size_t i = 0; i < w->n; i++) {
+		struct ipc_listen_slot *sl = &w->slots[i];
+		int fd = -1, old = sl->probe_fd;
+		bool ok = probe(w, sl->path, &fd);
+
+		sl->probe_fd = fd;
+		if (old >= 0)
+			close(old); /* a round old: past any handshake */
+		if (!ok) {
+			pthread_mutex_lock(w->lock);
+			recreate(w, sl);
+			pthread_mutex_unlock(w->lock);
+		}
+	}
+}
+
+static void *watch_thread(void *arg)
+{
+	struct ipc_watch *w = arg;
+	struct timespec until;
+
+	pthread_mutex_lock(&w->wake_lock);
+	while (!w->stop) {
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_nsec += IPC_WATCH_PERIOD_MS % 1000 * 1000000L;
+		until.tv_sec +=
+		    IPC_WATCH_PERIOD_MS / 1000 + until.tv_nsec / 1000000000L;
+		until.tv_nsec %= 1000000000L;
+		pthread_cond_timedwait(&w->wake, &w->wake_lock, &until);
+		if (w->stop)
+			break;
+		pthread_mutex_unlock(&w->wake_lock);
+		watch_round(w);
+		pthread_mutex_lock(&w->wake_lock);
+	}
+	pthread_mutex_unlock(&w->wake_lock);
+	return NULL;
+}
+
+struct ipc_watch *ipc_watch_open(const char *name, nng_socket sock,
+				 struct ipc_listen_slot *slots, size_t n,
+				 pthread_mutex_t *lock,
+				 const _Atomic uint64_t *own_pipes)
+{
+	struct ipc_watch *w = calloc(1, sizeof(*w));
+	pthread_condattr_t ca;
+
+	if (w == NULL || (w->name = strdup(name)) == NULL) {
+		free(w);
+		return NULL;
+	}
+	w->sock = sock;
+	w->slots = slots;
+	w->n = n;
+	w->lock = lock;
+	w->own_pipes = own_pipes;
+	pthread_mutex_init(&w->wake_lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&w->wake, &ca);
+	pthread_condattr_destroy(&ca);
+	if (pthread_create(&w->thread, NULL, watch_thread, w) != 0) {
+		pthread_cond_destroy(&w->wake);
+		pthread_mutex_destroy(&w->wake_lock);
+		free(w->name);
+		free(w);
+		return NULL;
+	}
+	return w;
+}
+
+void ipc_watch_close(struct ipc_watch *w)
+{
+	if (w == NULL)
+		return;
+	pthread_mutex_lock(&w->wake_lock);
+	w->stop = true;
+	pthread_cond_signal(&w->wake);
+	pthread_mutex_unlock(&w->wake_lock);
+	pthread_join(w->thread, NULL);
+	for (size_t i = 0; i < w->n; i++)
+		if (w->slots[i].probe_fd >= 0) {
+			close(w->slots[i].probe_fd);
+			w->slots[i].probe_fd = -1;
+		}
+	pthread_cond_destroy(&w->wake);
+	pthread_mutex_destroy(&w->wake_lock);
+	free(w->name);
+	free(w);
+}
+
+uint64_t ipc_watch_recreated(const struct ipc_watch *w)
+{
+	return w ? atomic_load(&w->recreated) : 0;
+}
