@@ -32,6 +32,7 @@
 #include "lib/parse.h"
 #include "lib/partition.h"
 #include "lib/util.h"
+#include "sandbox/sandbox.h"
 
 #define RUN_KILL_GRACE_MS 30000 /* power-off to SIGKILL */
 
@@ -282,6 +283,24 @@ static int run_write_pid(const struct run *r, const char *file, pid_t pid)
 	return fclose(fp);
 }
 
+/* diag/: where diagd puts diag.sock, the one place of the run directory
+ * diagd writes (DESIGN.md §11): its own uid's when Parapet runs as root
+ * (unprivileged, diagd runs as the owner, who made it). Never the
+ * directory that holds pid and ctl.sock. */
+static int run_make_diag_dir(const struct run *r)
+{
+	char diag[sizeof(r->dir) + 8];
+
+	snprintf(diag, sizeof(diag), "%s/diag", r->dir);
+	if (mkdir(diag, 0755) != 0)
+		return -1;
+	if (geteuid() == 0 &&
+	    chown(diag, SANDBOX_UID_BASE + SANDBOX_PROFILE_DIAGD,
+		  SANDBOX_UID_BASE + SANDBOX_PROFILE_DIAGD) != 0)
+		return -1;
+	return 0;
+}
+
 static int run_make_dir(struct run *r)
 {
 	char base[3000], err[256], logs[4200];
@@ -324,7 +343,8 @@ static int run_make_dir(struct run *r)
 		if (mkdir(r->dir, 0755) != 0)
 			return run_fail("%s: %s", r->dir, strerror(errno));
 	}
-	if (mkdir(logs, 0755) != 0 || run_write_pid(r, "pid", getpid()) != 0)
+	if (mkdir(logs, 0755) != 0 || run_make_diag_dir(r) != 0 ||
+	    run_write_pid(r, "pid", getpid()) != 0)
 		return run_fail("%s: %s", r->dir, strerror(errno));
 	run_write_status(r, "booting");
 	return 0;

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "init/init.h"
+#include "lib/caller.h"
 #include "lib/log.h"
 #include "lib/partition.h"
 #include "lib/util.h"
@@ -120,15 +121,30 @@ static int init_trace_flag(void)
 	return 0;
 }
 
-/* diagd (its own uid when Parapet runs as root) creates diag.sock in the
- * host run directory: a POSIX ACL entry lets that uid write there; the
- * mode stays 0755. Unprivileged the uid is not mapped (diagd runs as the
- * owner): nothing to grant. */
-static void init_acl_diagd(const char *dir)
+/* PARTITION_IPC_DIR/NAME for init and every service: owned by that
+ * service's uid (root for init), group IPC, 0750. */
+static int init_service_dirs(void)
 {
-	if (util_acl_grant(dir, 7, SANDBOX_UID_BASE + SANDBOX_PROFILE_DIAGD, 7,
-			   5, 5) != 0)
-		log_debug("%s: ACL for diagd: %s", dir, strerror(errno));
+	char path[128];
+
+	for (unsigned i = 0; i <= CALLER_SERVICES; i++) {
+		const char *name =
+		    i < CALLER_SERVICES ? caller_name(1u << i) : "init";
+		uid_t uid = i < CALLER_SERVICES ? SANDBOX_UID_BASE + i : 0;
+
+		snprintf(path, sizeof(path), "%s/%s", PARTITION_IPC_DIR, name);
+		if (mkdir(path, 0750) != 0) {
+			log_warn("mkdir %s", path);
+			return -1;
+		}
+		/* unprivileged the uids are not mapped: root's, as all */
+		if (chown(path, uid, SANDBOX_IPC_GID) != 0 &&
+		    chown(path, 0, SANDBOX_IPC_GID) != 0)
+			log_debug("%s: chown: %s", path, strerror(errno));
+		if (chmod(path, 02750) != 0)
+			return -1;
+	}
+	return 0;
 }
 
 /* Services write under /run (their sockets) and hostcomm and diagd in
@@ -158,17 +174,17 @@ static int init_mount_run(const char *host_dir)
 	    mkdir(PARTITION_IPC_DIR, 0755) != 0)
 		return -1;
 	/* Sandboxed services each run as their own uid and share the IPC
-	 * group: the directory is the group's, setgid so sockets are too.
+	 * group: the directory is the group's, setgid so sockets are too,
+	 * but only root writes it; each service writes its own directory.
 	 * Unprivileged the group may not be mapped; one uid runs all. */
 	if (chown(PARTITION_IPC_DIR, 0, SANDBOX_IPC_GID) != 0)
 		log_debug("%s: chown: %s", PARTITION_IPC_DIR, strerror(errno));
-	if (chmod(PARTITION_IPC_DIR, 02770) != 0)
+	if (chmod(PARTITION_IPC_DIR, 02750) != 0 || init_service_dirs() != 0)
 		return -1;
 	if (init_trace_flag() != 0)
 		return -1;
 	if (init_attach(tree, PARTITION_HOST_DIR, true) != 0)
 		return -1;
-	init_acl_diagd(PARTITION_HOST_DIR);
 	return 0;
 }
 

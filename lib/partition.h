@@ -4,6 +4,8 @@
 #ifndef PARAPET_PARTITION_H
 #define PARAPET_PARTITION_H
 
+#include <stdio.h>
+
 /* Inherited by parapet-init at these numbers (also recorded in the boot
  * device tree, /parapet/...-fd); init marks them close-on-exec and hands
  * them to services over their supervisor channel (manifest fds=). */
@@ -26,8 +28,11 @@
 #define PARTITION_EXIT_SIGNAL_BASE 128
 
 /* Inside the partition. */
+/* Each service's sockets sit in PARTITION_IPC_DIR/NAME/, a directory
+ * only that service may write (init makes it: the service's uid, group
+ * SANDBOX_IPC_GID, 0750), so it creates and removes only its own. */
 #define PARTITION_IPC_DIR   "/run/parapet/ipc"
-#define PARTITION_INIT_SOCK "/run/parapet/ipc/init.sock"
+#define PARTITION_INIT_SOCK "/run/parapet/ipc/init/init.sock"
 /* The trace tap's on/off flag: a u32 at offset 0 of this 4 KiB file (init
  * creates it, mode 0640 plus an ACL entry for diagd; services map it
  * read-only, diagd sets it). */
@@ -36,6 +41,14 @@
 #define PARTITION_HOST_DIR	  "/run/parapet/host"
 #define PARTITION_FDT_PATH	  "/sys/firmware/fdt"
 #define PARTITION_DT_BASE_PATH	  "/sys/firmware/devicetree/base"
+
+/* buf = IPC_DIR/SVC/SVC SUFFIX (".sock", ".trace.sock"); as snprintf. */
+static inline int partition_sock_path(char *buf, size_t len,
+				      const char *ipc_dir, const char *svc,
+				      const char *suffix)
+{
+	return snprintf(buf, len, "%s/%s/%s%s", ipc_dir, svc, svc, suffix);
+}
 
 /* Longest boot device tree the shim builds. */
 #define PARTITION_DTB_MAX (256u * 1024)

@@ -42,8 +42,8 @@ struct ipc_trace *svcbase_trace(const char *service)
 	};
 	struct ipc_trace *t;
 
-	snprintf(path, sizeof(path), "%s/%s.trace.sock", PARTITION_IPC_DIR,
-		 service);
+	partition_sock_path(path, sizeof(path), PARTITION_IPC_DIR, service,
+			    ".trace.sock");
 	t = ipc_trace_open(&cfg);
 	/* The trace carries the console, input included: diagd alone may
 	 * subscribe. Unprivileged, diagd shares this uid: 0600 is enough. */
@@ -104,8 +104,8 @@ struct ipc_client *svcbase_client(const char *self, const char *peer,
 	};
 
 	if (path == NULL) {
-		snprintf(def, sizeof(def), "%s/%s.sock", PARTITION_IPC_DIR,
-			 peer);
+		partition_sock_path(def, sizeof(def), PARTITION_IPC_DIR, peer,
+				    ".sock");
 		cfg.path = def;
 	}
 	return ipc_client_open(&cfg);

@@ -166,7 +166,7 @@ int diag_open(struct diag *d)
 		return 0;
 	if (diag_find_vm(d, d->vm) != 0)
 		return -1;
-	snprintf(d->sock, sizeof(d->sock), "%s/diag.sock", d->run_dir);
+	snprintf(d->sock, sizeof(d->sock), "%s/diag/diag.sock", d->run_dir);
 	if (diag_connect(d, d->timeout_ms) == 0)
 		return 0;
 	fprintf(stderr, "parapet-diag: %s: cannot connect\n", d->sock);

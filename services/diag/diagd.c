@@ -387,7 +387,7 @@ static struct ipc_client *diagd_client(struct diagd *d, const char *name,
 		.trace = d->tap,
 	};
 
-	snprintf(path, sizeof(path), "%s/%s.sock", d->ipc_dir, name);
+	partition_sock_path(path, sizeof(path), d->ipc_dir, name, ".sock");
 	return ipc_client_open(&cfg);
 }
 
@@ -396,7 +396,7 @@ static void diagd_open_tap(struct diagd *d)
 {
 	struct ipc_trace_config tc = {
 		.service = "diagd",
-		.path = PARTITION_IPC_DIR "/diagd.trace.sock",
+		.path = PARTITION_IPC_DIR "/diagd/diagd.trace.sock",
 	};
 	int fd = open(PARTITION_TRACE_FLAG, O_RDWR | O_CLOEXEC);
 

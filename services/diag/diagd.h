@@ -15,7 +15,7 @@
 #include "init.pb-c.h"
 #include "lib/ipc.h"
 
-#define DIAGD_SOCK	  "/run/parapet/host/diag.sock"
+#define DIAGD_SOCK	  "/run/parapet/host/diag/diag.sock"
 #define DIAGD_MAX_JOBS	  16
 #define DIAGD_JOB_KEEP	  4
 #define DIAGD_RECV_MAX	  (1024u * 1024)

@@ -45,7 +45,7 @@ static struct ipc_client *inspect_client(struct diagd *d, const char *name)
 	struct ipc_client *c = NULL;
 	size_t i;
 
-	snprintf(path, sizeof(path), "%s/%s.sock", d->ipc_dir, name);
+	partition_sock_path(path, sizeof(path), d->ipc_dir, name, ".sock");
 	pthread_mutex_lock(&lock);
 	for (i = 0; i < INSPECT_MAX_CLIENTS && cache[i].c != NULL; i++)
 		if (!strcmp(cache[i].name, name))
@@ -68,7 +68,7 @@ static json_t *inspect_stats_of(struct diagd *d, const char *name)
 	json_t *j = NULL;
 	struct stat st;
 
-	snprintf(path, sizeof(path), "%s/%s.sock", d->ipc_dir, name);
+	partition_sock_path(path, sizeof(path), d->ipc_dir, name, ".sock");
 	if (stat(path, &st) != 0 || (c = inspect_client(d, name)) == NULL)
 		return NULL;
 	if (ipc_call_stats(c, &r) == 0) {

@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
@@ -60,30 +61,31 @@ static int trace_tap_index(struct diagd_trace *t, const char *name)
 	return -1;
 }
 
-/* Finds new NAME.trace.sock files and (re)connects taps that are down.
- * Called with the lock held. */
+/* Finds new taps, NAME/NAME.trace.sock in the services' directories, and
+ * (re)connects taps that are down. Called with the lock held. */
 static void trace_scan(struct diagd_trace *t)
 {
 	DIR *dir = opendir(t->dir);
-	size_t sfx = strlen(TRACE_SUFFIX), n;
 	struct dirent *de;
-	char name[64], path[sizeof(t->dir) + sizeof(de->d_name) + 2];
+	char name[64], path[sizeof(t->dir) + 2 * sizeof(de->d_name) + 16];
+	struct stat st;
 	int i;
 
 	while (dir != NULL && (de = readdir(dir)) != NULL) {
-		n = strlen(de->d_name);
-		if (n <= sfx || n - sfx >= sizeof(name) ||
-		    strcmp(de->d_name + n - sfx, TRACE_SUFFIX))
+		if (de->d_name[0] == '.' ||
+		    strlen(de->d_name) >= sizeof(name) ||
+		    (size_t)partition_sock_path(path, sizeof(path), t->dir,
+						de->d_name,
+						TRACE_SUFFIX) >= sizeof(path) ||
+		    stat(path, &st) != 0 || !S_ISSOCK(st.st_mode))
 			continue;
-		snprintf(name, sizeof(name), "%.*s", (int)(n - sfx),
-			 de->d_name);
+		snprintf(name, sizeof(name), "%s", de->d_name);
 		i = trace_tap_index(t, name);
 		if (i < 0 && t->n_taps < TRACE_MAX_TAPS) {
 			i = (int)t->n_taps++;
 			snprintf(t->taps[i], sizeof(t->taps[0]), "%s", name);
 			t->conn[i] = (struct tapread){ .fd = -1 };
 		}
-		snprintf(path, sizeof(path), "%s/%s", t->dir, de->d_name);
 		if (i >= 0 && t->conn[i].fd < 0 &&
 		    tapread_connect(&t->conn[i], path, TRACE_FRAME_MAX) == 0)
 			t->reconnects++;

@@ -22,7 +22,7 @@
 #include "services/hostcomm/hostcomm.h"
 #include "vmworker.pb-c.h"
 
-#define HOSTCOMM_SOCK	PARTITION_IPC_DIR "/hostcomm.sock"
+#define HOSTCOMM_SOCK	PARTITION_IPC_DIR "/hostcomm/hostcomm.sock"
 #define HOST_SOCK	PARTITION_HOST_DIR "/host.sock"
 #define FINISH_DRAIN_MS 5000
 #define FINISH_EVENT_MS 5000

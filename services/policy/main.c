@@ -23,7 +23,7 @@
 #include "services/policy/policy.h"
 #include "vmworker.pb-c.h"
 
-#define POLICY_SOCK  PARTITION_IPC_DIR "/policy.sock"
+#define POLICY_SOCK  PARTITION_IPC_DIR "/policy/policy.sock"
 #define SYNC_IDLE_MS 1000 /* vmworker Status while the VM runs */
 #define SYNC_BOOT_MS 20	  /* ... while waiting for it to come up */
 

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "lib/ipc.h"
+#include "lib/partition.h"
 #include "sandbox/sandbox.h"
 #include "services/vmworker/console.h"
 #include "services/vmworker/dtconfig.h"
@@ -17,7 +18,7 @@
 #define VMW_MAX_TAKES	4    /* ConsoleTake calls waiting for data */
 #define VMW_CONSOLE_MAX 8192 /* bytes per ConsoleChunk */
 #define VMW_INPUT_MAX	4096 /* bytes per ConsoleInput */
-#define VMW_SOCK	"/run/parapet/ipc/vmworker.sock"
+#define VMW_SOCK	PARTITION_IPC_DIR "/vmworker/vmworker.sock"
 
 struct vmw_take {
 	struct ipc_request *req;

@@ -39,7 +39,7 @@ wait_diag() {
 }
 
 start dg --guest-cmdline delay_ms=20 "$COUNTER" >"$T/dg.out"
-wait_for "$RUNBASE/dg/diag.sock" || fail "no diag.sock: $(cat "$T/dg.err")"
+wait_for "$RUNBASE/dg/diag/diag.sock" || fail "no diag.sock: $(cat "$T/dg.err")"
 wait_diag || fail "diagd does not answer"
 
 # ps: the four services, running (vmworker may still be creating its VM:
@@ -134,17 +134,17 @@ grep -q 'err_malformed: [1-9]' "$T/ipc" && grep -q 'err_too_big: [1-9]' "$T/ipc"
 
 # not the owner: nobody reaches the socket (bound into a directory it may
 # enter) and is refused by diagd
-mkdir -p "$T/x/parapet/dg"
-chmod 0755 "$T" "$T/x" "$T/x/parapet" "$T/x/parapet/dg"
-: >"$T/x/parapet/dg/diag.sock"
-mount --bind "$RUNBASE/dg/diag.sock" "$T/x/parapet/dg/diag.sock" ||
+mkdir -p "$T/x/parapet/dg/diag"
+chmod 0755 "$T" "$T/x" "$T/x/parapet" "$T/x/parapet/dg" "$T/x/parapet/dg/diag"
+: >"$T/x/parapet/dg/diag/diag.sock"
+mount --bind "$RUNBASE/dg/diag/diag.sock" "$T/x/parapet/dg/diag/diag.sock" ||
 	fail "bind diag.sock"
-chmod 0666 "$RUNBASE/dg/diag.sock"
+chmod 0666 "$RUNBASE/dg/diag/diag.sock"
 setpriv --reuid=nobody --regid=nogroup --clear-groups \
 	env XDG_RUNTIME_DIR="$T/x" "$D" --vm dg ps >"$T/nobody" 2>&1
 rc=$?
-umount "$T/x/parapet/dg/diag.sock"
-chmod 0600 "$RUNBASE/dg/diag.sock"
+umount "$T/x/parapet/dg/diag/diag.sock"
+chmod 0600 "$RUNBASE/dg/diag/diag.sock"
 [ $rc -ne 0 ] && grep -q "refused" "$T/nobody" ||
 	fail "a client that is not the owner was served: $(cat "$T/nobody")"
 diag inspect diagd.ipc.err_denied | grep -q '^[1-9]' || fail "denial not counted"

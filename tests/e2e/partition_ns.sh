@@ -36,7 +36,7 @@ grep -q ' /sys/firmware ' /proc/self/mountinfo &&
 	fail "partition mount /sys/firmware visible on the host"
 grep -q ' /run/parapet/host ' /proc/self/mountinfo &&
 	fail "partition mount /run/parapet/host visible on the host"
-nsenter -t "$INIT" -m test -S /run/parapet/ipc/init.sock ||
+nsenter -t "$INIT" -m test -S /run/parapet/ipc/init/init.sock ||
 	fail "no init.sock in the partition"
 "$P" list | grep -q '^ns1 ' || fail "parapet list does not show ns1"
 "$P" list --json | grep -q '"name": "ns1"' || fail "list --json"

@@ -139,7 +139,7 @@ partition() {
 	start "$1" --accel "$2" --sandbox "$3" --guest-cmdline delay_ms=20 \
 		"$COUNTER" >"$T/$1.out"
 	wait_grep '^3$' "$T/$1.out" || fail "$1: the guest does not print"
-	wait_for "$RUNBASE/$1/diag.sock" || fail "$1: no diag.sock"
+	wait_for "$RUNBASE/$1/diag/diag.sock" || fail "$1: no diag.sock"
 	for s in $SERVICES; do
 		check_threads "$1" "$s" "$4"
 		check_root "$1" "$s" "$2"

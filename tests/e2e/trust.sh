@@ -15,7 +15,7 @@ COUNTER=$B/guests/counter.igvm
 command -v python3 >/dev/null || skip "python3 missing (JSON checks)"
 
 start tr --accel emu --guest-cmdline delay_ms=20 "$COUNTER" >"$T/tr.out"
-wait_for "$RUNBASE/tr/diag.sock" || fail "no diag.sock"
+wait_for "$RUNBASE/tr/diag/diag.sock" || fail "no diag.sock"
 IPC=/run/parapet/ipc
 
 # inside COMMAND...: in the partition's mount, net and pid namespaces
@@ -26,7 +26,7 @@ inside() {
 # the caller matrix: every service's endpoint, as every service and root
 for ep in init policy hostcomm vmworker; do
 	for who in policy hostcomm vmworker diagd root; do
-		inside "$PROBE" --as "$who" "$IPC/$ep.sock" >>"$T/matrix" 2>&1 ||
+		inside "$PROBE" --as "$who" "$IPC/$ep/$ep.sock" >>"$T/matrix" 2>&1 ||
 			fail "$ep as $who: $(tail -n 20 "$T/matrix")"
 	done
 done
@@ -69,7 +69,7 @@ PY
 # the trace taps carry the console: only diagd may subscribe; only diagd
 # switches tracing on
 for svc in policy hostcomm vmworker; do
-	sock=$IPC/$svc.trace.sock
+	sock=$IPC/$svc/$svc.trace.sock
 	for who in policy hostcomm vmworker; do
 		[ "$who" = "$svc" ] && continue
 		inside "$PROBE" --as "$who" --connect "$sock" >>"$T/access"
@@ -90,14 +90,14 @@ inside "$PROBE" --as diagd --write "$IPC/trace.flag" >>"$T/access" ||
 # serves again (the watchdog listens anew within a few seconds; the calls
 # below wait for it within their own timeouts)
 for ep in init policy hostcomm vmworker; do
-	inside "$PROBE" --drop "$IPC/$ep.sock" || fail "drop on $ep.sock"
+	inside "$PROBE" --drop "$IPC/$ep/$ep.sock" || fail "drop on $ep.sock"
 done
-for f in diag.sock ctl.sock host.sock; do
+for f in diag/diag.sock ctl.sock host.sock; do
 	"$PROBE" --drop "$RUNBASE/tr/$f" || fail "drop on $f"
 done
 lines=$(wc -l <"$T/tr.out")
 for ep in init policy hostcomm vmworker; do
-	inside "$PROBE" --as diagd "$IPC/$ep.sock" >/dev/null 2>&1 ||
+	inside "$PROBE" --as diagd "$IPC/$ep/$ep.sock" >/dev/null 2>&1 ||
 		fail "$ep.sock does not serve after dropped handshakes"
 done
 "$P" ctl tr status >/dev/null 2>&1 ||

@@ -9,7 +9,9 @@
  * as diagd sends it to parapet-diag's inspect, stats and timeline views
  * (services/diag/diag_view.c), which must take any document.
  * PARAPET_FUZZ_SEEDS=DIR writes the seed corpus and exits. */
+#include <errno.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -178,18 +180,30 @@ static const struct ipc_method vm_methods[] = {
 	{ "Inspect", vm_inspect, IPC_SENDER_ANY, 0 },
 };
 
+/* A stand-in's own directory, as in a partition: dir/NAME (made once). */
+static const char *svc_dir(const char *name)
+{
+	static char path[128];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if (mkdir(path, 0700) != 0 && errno != EEXIST)
+		abort();
+	return path;
+}
+
 static struct ipc_server *fake(const char *name,
 			       const ProtobufCServiceDescriptor *svc,
 			       const struct ipc_method *m, size_t n,
 			       struct ipc_trace *tap)
 {
-	return fuzz_server(dir, name, svc, m, n, 4, tap);
+	return fuzz_server(svc_dir(name), name, svc, m, n, 4, tap);
 }
 
 static struct ipc_client *client(const char *name,
 				 const ProtobufCServiceDescriptor *svc)
 {
-	return fuzz_client(dir, "diagd", name, svc, REPLY_WAIT_MS, 4u << 20);
+	return fuzz_client(svc_dir(name), "diagd", name, svc, REPLY_WAIT_MS,
+			   4u << 20);
 }
 
 /* The trace flag diagd switches, and a tap on init's endpoint under it:
@@ -207,7 +221,7 @@ static void open_tap(void)
 	tc.flag =
 	    util_map(fd, PARTITION_TRACE_FLAG_SIZE, PROT_READ | PROT_WRITE);
 	close(fd);
-	snprintf(path, sizeof(path), "%s/init.trace.sock", dir);
+	snprintf(path, sizeof(path), "%s/init.trace.sock", svc_dir("init"));
 	if (tc.flag == NULL || (init_tap = ipc_trace_open(&tc)) == NULL)
 		abort();
 }
@@ -217,15 +231,23 @@ static void open_tap(void)
 static void teardown(void)
 {
 	static const char *const files[] = {
-		"diag.sock",	 "init.sock",	    "policy.sock",
-		"vmworker.sock", "init.trace.sock", "trace.flag",
+		"diag.sock",
+		"init/init.sock",
+		"policy/policy.sock",
+		"vmworker/vmworker.sock",
+		"init/init.trace.sock",
+		"trace.flag",
+		"init",
+		"policy",
+		"vmworker",
 	};
 	char path[128];
 
 	nng_close(cli);
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
-		unlink(path);
+		if (unlink(path) != 0)
+			rmdir(path);
 	}
 	rmdir(dir);
 }
