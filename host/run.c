@@ -283,6 +283,15 @@ static int run_write_pid(const struct run *r, const char *file, pid_t pid)
 	return fclose(fp);
 }
 
+/* logs/: the owner's and, as root, diagd's group's (init writes the
+ * files 0640): no other service of the partition reads the logs. */
+static int run_logs_group(const char *logs)
+{
+	if (geteuid() != 0)
+		return 0;
+	return chown(logs, 0, SANDBOX_UID_BASE + SANDBOX_PROFILE_DIAGD);
+}
+
 /* diag/: where diagd puts diag.sock, the one place of the run directory
  * diagd writes (DESIGN.md §11): its own uid's when Parapet runs as root
  * (unprivileged, diagd runs as the owner, who made it). Never the
@@ -343,7 +352,8 @@ static int run_make_dir(struct run *r)
 		if (mkdir(r->dir, 0755) != 0)
 			return run_fail("%s: %s", r->dir, strerror(errno));
 	}
-	if (mkdir(logs, 0755) != 0 || run_make_diag_dir(r) != 0 ||
+	if (mkdir(logs, 0750) != 0 || run_logs_group(logs) != 0 ||
+	    run_make_diag_dir(r) != 0 ||
 	    run_write_pid(r, "pid", getpid()) != 0)
 		return run_fail("%s: %s", r->dir, strerror(errno));
 	run_write_status(r, "booting");

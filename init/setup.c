@@ -270,13 +270,20 @@ static void init_partition_fds(struct init *in)
 }
 
 /* logs/NAME.log in the host run directory (bound at PARTITION_HOST_DIR). */
+/* logs/NAME.log: for the owner, and diagd's group (root: diagd serves
+ * logs to the owner); no other service reads another's log. */
 static int init_open_log(const char *name)
 {
 	char path[128];
+	int fd;
 
 	snprintf(path, sizeof(path), "%s/logs/%s.log", PARTITION_HOST_DIR,
 		 name);
-	return open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	if (fd >= 0 && getuid() == 0 &&
+	    fchown(fd, 0, SANDBOX_UID_BASE + SANDBOX_PROFILE_DIAGD) != 0)
+		log_debug("%s: chown: %s", path, strerror(errno));
+	return fd;
 }
 
 /* A bare binary name is looked up in the libexec directory. */

@@ -248,8 +248,10 @@ int ipc_listen_path(nng_socket s, const char *path, mode_t mode,
 	rv = nng_listener_create(out, s, url);
 	if (rv != 0)
 		return rv;
-	rv = nng_listener_set_int(*out, NNG_OPT_IPC_PERMISSIONS,
-				  (int)(mode ? mode : IPC_DEFAULT_MODE));
+	rv = mode == IPC_MODE_UMASK
+		 ? 0
+		 : nng_listener_set_int(*out, NNG_OPT_IPC_PERMISSIONS,
+					(int)(mode ? mode : IPC_DEFAULT_MODE));
 	if (rv == 0)
 		rv = nng_listener_start(*out, 0);
 	if (rv != 0)

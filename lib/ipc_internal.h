@@ -6,6 +6,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -26,7 +27,10 @@ Parapet__Envelope *ipc_unpack_envelope(struct ipc_arena *a, nng_msg *msg);
 /* Maps an nng error to an ipc_err. */
 int ipc_from_nng(int rv);
 
-/* Listens on ipc://path with the given permissions. 0 or nng error. */
+/* Listens on ipc://path with the given permissions (mode 0: 0660), or
+ * with IPC_MODE_UMASK, leaving the mode to the umask (no chmod: a
+ * seccomp-filtered service may not). 0 or nng error. */
+#define IPC_MODE_UMASK ((mode_t)-1)
 int ipc_listen_path(nng_socket s, const char *path, mode_t mode,
 		    nng_listener *out);
 
@@ -41,13 +45,28 @@ uint64_t ipc_redial_count(const struct ipc_redial *r);
 
 /* One listening path of a server; id changes when the watchdog
  * re-creates the listener (under the lock given to ipc_watch_open). */
+#define IPC_RETIRED_MAX 4
 struct ipc_listen_slot {
 	int id;
 	uint32_t identity;
 	char *path;
 	mode_t mode;
 	int probe_fd; /* the watchdog's last probe connection, or -1 */
+	/* Listeners replaced by the watchdog, kept (0: none) while pipes
+	 * they accepted live on: closing a listener closes its pipes. */
+	int retired[IPC_RETIRED_MAX];
 };
+
+/* Whether listener id, or one it replaced, is slot's (lock held). */
+static inline bool ipc_slot_has(const struct ipc_listen_slot *sl, int id)
+{
+	if (sl->id == id)
+		return true;
+	for (int i = 0; i < IPC_RETIRED_MAX; i++)
+		if (sl->retired[i] != 0 && sl->retired[i] == id)
+			return true;
+	return false;
+}
 
 /* The listener watchdog (lib/ipc_watch.c): a thread that checks every
  * IPC_WATCH_PERIOD_MS that a connection to each listener of sock becomes
@@ -58,7 +77,9 @@ struct ipc_listen_slot {
 struct ipc_watch *ipc_watch_open(const char *name, nng_socket sock,
 				 struct ipc_listen_slot *slots, size_t n,
 				 pthread_mutex_t *lock,
-				 const _Atomic uint64_t *own_pipes);
+				 const _Atomic uint64_t *own_pipes,
+				 size_t (*pipes_of)(void *owner, int listener),
+				 void *owner);
 void ipc_watch_close(struct ipc_watch *w);
 /* Listeners re-created so far. */
 uint64_t ipc_watch_recreated(const struct ipc_watch *w);

@@ -31,6 +31,7 @@ struct method_entry {
 /* What a pipe's peer is: looked up once per pipe, not per message. */
 struct pipe_info {
 	uint32_t id;
+	int listener;
 	uint32_t identity;
 	uid_t uid;
 	int delivered;
@@ -109,7 +110,7 @@ static uint32_t pipe_identity(struct ipc_server *s, nng_pipe p, uid_t *uid)
 	size_t i;
 
 	for (i = 0; i < s->n_listeners; i++)
-		if (s->listeners[i].id == lid)
+		if (ipc_slot_has(&s->listeners[i], lid))
 			identity |= s->listeners[i].identity;
 	*uid = (uid_t)-1;
 	if (nng_pipe_get_uint64(p, NNG_OPT_IPC_PEER_UID, &u) == 0)
@@ -145,6 +146,7 @@ static struct pipe_info *pipe_find(struct ipc_server *s, nng_pipe p, int add)
 	pi = &s->pipes[s->n_pipes++];
 	pi->id = id;
 	pi->identity = pipe_identity(s, p, &pi->uid);
+	pi->listener = nng_listener_id(nng_pipe_listener(p));
 	pi->delivered = 0;
 	pi->own = nng_pipe_get_uint64(p, NNG_OPT_IPC_PEER_PID, &pid) == 0 &&
 		  pid == (uint64_t)getpid();
@@ -558,6 +560,17 @@ static int server_methods(struct ipc_server *s,
 	return 0;
 }
 
+/* Pipes accepted by listener (pipes_lock held): for the watchdog. */
+static size_t pipes_of(void *owner, int listener)
+{
+	struct ipc_server *s = owner;
+	size_t n = 0;
+
+	for (size_t i = 0; i < s->n_pipes; i++)
+		n += s->pipes[i].listener == listener;
+	return n;
+}
+
 static int server_listen(struct ipc_server *s,
 			 const struct ipc_server_config *c)
 {
@@ -591,7 +604,7 @@ static int server_listen(struct ipc_server *s,
 	/* No peer may stop a listener (DESIGN.md §7a): see ipc_watch.c. */
 	s->watch =
 	    ipc_watch_open(s->name, s->sock, s->listeners, s->n_listeners,
-			   &s->pipes_lock, &s->own_pipes);
+			   &s->pipes_lock, &s->own_pipes, pipes_of, s);
 	return s->watch != NULL ? 0 : -1;
 }
 
@@ -662,6 +675,14 @@ void ipc_server_stop_listening(struct ipc_server *s)
 		nng_listener l = { (uint32_t)s->listeners[i].id };
 
 		nng_listener_close(l);
+		for (int k = 0; k < IPC_RETIRED_MAX; k++) {
+			nng_listener r = {
+				(uint32_t)s->listeners[i].retired[k]
+			};
+
+			if (r.id != 0)
+				nng_listener_close(r);
+		}
 	}
 	pthread_mutex_unlock(&s->pipes_lock);
 }

@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -32,6 +33,8 @@ struct ipc_watch {
 	size_t n;
 	pthread_mutex_t *lock;
 	const _Atomic uint64_t *own_pipes;
+	size_t (*pipes_of)(void *owner, int listener); /* lock held */
+	void *owner;
 	pthread_mutex_t wake_lock;
 	pthread_cond_t wake;
 	bool stop;
@@ -110,21 +113,69 @@ static bool probe(const struct ipc_watch *w, const char *path, int *keep_fd)
 	return true;
 }
 
-/* Closes listener i and listens on its path again. Lock held. */
+/* Whether this process runs under a seccomp filter (which refuses the
+ * chmod nng makes for NNG_OPT_IPC_PERMISSIONS). */
+static bool filtered(void)
+{
+	char line[128];
+	bool on = false;
+	FILE *f = fopen("/proc/self/status", "re");
+
+	while (f != NULL && fgets(line, sizeof(line), f) != NULL)
+		if (!strncmp(line, "Seccomp:", 8))
+			on = atoi(line + 8) != 0;
+	if (f != NULL)
+		fclose(f);
+	return on;
+}
+
+/* Closes the retired listeners whose pipes are all gone; with no room
+ * left, the oldest goes regardless (its pipes with it). Lock held. */
+static void retire(struct ipc_watch *w, struct ipc_listen_slot *sl,
+		   int room_for)
+{
+	for (int i = 0; i < IPC_RETIRED_MAX; i++) {
+		nng_listener l = { (uint32_t)sl->retired[i] };
+
+		if (sl->retired[i] == 0 ||
+		    w->pipes_of(w->owner, sl->retired[i]))
+			continue;
+		nng_listener_close(l);
+		sl->retired[i] = 0;
+	}
+	if (room_for == 0)
+		return;
+	if (sl->retired[IPC_RETIRED_MAX - 1] != 0) {
+		nng_listener l = { (uint32_t)sl->retired[0] };
+
+		nng_listener_close(l);
+		sl->retired[0] = 0;
+	}
+	for (int i = 0; i < IPC_RETIRED_MAX; i++)
+		if (sl->retired[i] == 0) {
+			sl->retired[i] = room_for;
+			return;
+		}
+}
+
+/* Listens on the path anew; the old listener is retired, not closed:
+ * closing a listener closes the pipes it accepted, every client's
+ * connection. Lock held. Under a filter the socket's mode comes from the
+ * umask the sandbox set. */
 static void recreate(struct ipc_watch *w, struct ipc_listen_slot *sl)
 {
-	nng_listener old = { (uint32_t)sl->id };
 	nng_listener l;
 	int rv;
 
-	nng_listener_close(old);
-	rv = ipc_listen_path(w->sock, sl->path, sl->mode, &l);
+	rv = ipc_listen_path(w->sock, sl->path,
+			     filtered() ? IPC_MODE_UMASK : sl->mode, &l);
 	if (rv != 0) {
 		log_warnx("ipc %s: listener %s stopped accepting; listening "
 			  "again failed: %s",
 			  w->name, sl->path, nng_strerror(rv));
 		return;
 	}
+	retire(w, sl, sl->id);
 	sl->id = nng_listener_id(l);
 	atomic_fetch_add(&w->recreated, 1);
 	log_warnx("ipc %s: listener %s stopped accepting (a connection "
@@ -142,11 +193,12 @@ static void watch_round(struct ipc_watch *w)
 		sl->probe_fd = fd;
 		if (old >= 0)
 			close(old); /* a round old: past any handshake */
-		if (!ok) {
-			pthread_mutex_lock(w->lock);
+		pthread_mutex_lock(w->lock);
+		if (!ok)
 			recreate(w, sl);
-			pthread_mutex_unlock(w->lock);
-		}
+		else
+			retire(w, sl, 0);
+		pthread_mutex_unlock(w->lock);
 	}
 }
 
@@ -176,7 +228,9 @@ static void *watch_thread(void *arg)
 struct ipc_watch *ipc_watch_open(const char *name, nng_socket sock,
 				 struct ipc_listen_slot *slots, size_t n,
 				 pthread_mutex_t *lock,
-				 const _Atomic uint64_t *own_pipes)
+				 const _Atomic uint64_t *own_pipes,
+				 size_t (*pipes_of)(void *owner, int listener),
+				 void *owner)
 {
 	struct ipc_watch *w = calloc(1, sizeof(*w));
 	pthread_condattr_t ca;
@@ -190,6 +244,8 @@ struct ipc_watch *ipc_watch_open(const char *name, nng_socket sock,
 	w->n = n;
 	w->lock = lock;
 	w->own_pipes = own_pipes;
+	w->pipes_of = pipes_of;
+	w->owner = owner;
 	pthread_mutex_init(&w->wake_lock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);

@@ -492,6 +492,10 @@ int sandbox_enter(const struct sandbox_spec *spec, struct sandbox_status *out,
 		return -1;
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
 		return fail(&r, 7, "%s", strerror(errno));
+	/* Under the filter chmod is refused: a socket the service creates
+	 * later (lib/ipc_watch.c listening anew) takes its mode from the
+	 * umask, 0660 as the IPC sockets are. Nothing else is created. */
+	umask(SANDBOX_UMASK);
 	if (run_callback(&r, 8, spec->before_seccomp) != 0 ||
 	    step_seccomp(&r) != 0)
 		return -1;

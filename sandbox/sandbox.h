@@ -57,9 +57,11 @@
  * the supplementary group SANDBOX_IPC_GID, which should own the IPC
  * directory (mode 02770, so sockets inherit the group; nng sockets need
  * NNG_OPT_IPC_PERMISSIONS 0660). */
-#define SANDBOX_UID_BASE     61000
-#define SANDBOX_IPC_GID	     61100
-#define SANDBOX_MAX_BINDS    16
+#define SANDBOX_UID_BASE  61000
+#define SANDBOX_IPC_GID	  61100
+#define SANDBOX_MAX_BINDS 16
+/* The umask from step 8 on: files and sockets 0660, for the IPC group. */
+#define SANDBOX_UMASK	     0117
 #define SANDBOX_MAX_KEEP_FDS 16
 
 enum sandbox_profile {

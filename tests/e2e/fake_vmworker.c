@@ -246,7 +246,8 @@ int main(int argc, char **argv)
 		{ "echo", no_argument, NULL, 'E' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct ipc_listen l = { PARTITION_IPC_DIR "/vmworker/vmworker.sock", 1, 0660 };
+	struct ipc_listen l = { PARTITION_IPC_DIR "/vmworker/vmworker.sock", 1,
+				0660 };
 	struct ipc_server_config cfg = {
 		.name = "vmworker",
 		.listen = &l,

@@ -1,6 +1,6 @@
 /* ipc_probe [--as SERVICE|root] SOCKET: the caller matrix of one endpoint,
- * or with --connect PATH / --write PATH after SOCKET's place: whether
- * that service may connect to a socket file / open a file for writing
+ * or with --connect PATH / --read PATH / --write PATH in SOCKET's place:
+ * whether that service may connect to a socket file / open a file
  * (exit 0 yes, 3 refused by permissions).
  * tried for real (e2e only, never installed). As the named service's uid
  * (and the IPC group), it asks the endpoint's Stats for its method table's
@@ -140,8 +140,9 @@ static int try_access(const char *how, const char *path)
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int fd, rc;
 
-	if (!strcmp(how, "--write")) {
-		fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (!strcmp(how, "--write") || !strcmp(how, "--read")) {
+		fd = open(path,
+			  (how[2] == 'w' ? O_WRONLY : O_RDONLY) | O_CLOEXEC);
 	} else {
 		if (strlen(path) >= sizeof(sa.sun_path))
 			return 2;
@@ -179,11 +180,13 @@ int main(int argc, char **argv)
 		argv += 2;
 		argc -= 2;
 	}
-	if (argc != 2 && !(argc == 3 && (!strcmp(argv[1], "--connect") ||
-					 !strcmp(argv[1], "--write") ||
-					 !strcmp(argv[1], "--drop")))) {
+	if (argc != 2 &&
+	    !(argc == 3 &&
+	      (!strcmp(argv[1], "--connect") || !strcmp(argv[1], "--write") ||
+	       !strcmp(argv[1], "--read") || !strcmp(argv[1], "--drop")))) {
 		fprintf(stderr, "usage: ipc_probe [--as SERVICE|root] "
-				"SOCKET|--connect PATH|--write PATH|"
+				"SOCKET|--connect PATH|--read PATH|"
+				"--write PATH|"
 				"--drop PATH\n");
 		return 2;
 	}
