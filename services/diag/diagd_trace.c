@@ -79,7 +79,7 @@ static void trace_scan(struct diagd_trace *t)
 						TRACE_SUFFIX) >= sizeof(path) ||
 		    stat(path, &st) != 0 || !S_ISSOCK(st.st_mode))
 			continue;
-		snprintf(name, sizeof(name), "%s", de->d_name);
+		memcpy(name, de->d_name, strlen(de->d_name) + 1);
 		i = trace_tap_index(t, name);
 		if (i < 0 && t->n_taps < TRACE_MAX_TAPS) {
 			i = (int)t->n_taps++;
