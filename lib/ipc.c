@@ -1,6 +1,7 @@
 /* lib/ipc common parts: error strings, bounded decode allocators, envelope
  * packing, listeners with explicit permissions, peer counting. */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -234,16 +235,25 @@ Parapet__Envelope *ipc_unpack_envelope(struct ipc_arena *a, nng_msg *msg)
 
 /* -------------------------------------------------------------- sockets */
 
+/* Every listener binds a name of its own (PATH.lN) that is then renamed
+ * to PATH: nng unlinks a listener's bound name when the listener closes,
+ * and the watchdog (ipc_watch.c) closes a replaced listener only after a
+ * new one took PATH over; unlinking PATH then would remove the new one's
+ * socket. The rename also replaces a socket left by a dead instance, and
+ * PATH never goes missing while a listener is replaced. */
 int ipc_listen_path(nng_socket s, const char *path, mode_t mode,
 		    nng_listener *out)
 {
-	char url[256];
+	static _Atomic unsigned serial;
+	char url[256], bound[240];
 	int rv;
 
-	if ((size_t)snprintf(url, sizeof(url), "ipc://%s", path) >= sizeof(url))
+	if ((size_t)snprintf(bound, sizeof(bound), "%s.l%u", path,
+			     atomic_fetch_add(&serial, 1)) >= sizeof(bound) ||
+	    (size_t)snprintf(url, sizeof(url), "ipc://%s", bound) >=
+		sizeof(url))
 		return NNG_EINVAL;
-	/* A socket file left by a dead instance would make bind fail. */
-	if (unlink(path) < 0 && errno != ENOENT)
+	if (unlink(bound) < 0 && errno != ENOENT)
 		return NNG_EPERM;
 	rv = nng_listener_create(out, s, url);
 	if (rv != 0)
@@ -254,6 +264,8 @@ int ipc_listen_path(nng_socket s, const char *path, mode_t mode,
 					(int)(mode ? mode : IPC_DEFAULT_MODE));
 	if (rv == 0)
 		rv = nng_listener_start(*out, 0);
+	if (rv == 0 && rename(bound, path) != 0)
+		rv = NNG_EPERM;
 	if (rv != 0)
 		nng_listener_close(*out);
 	return rv;

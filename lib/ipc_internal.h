@@ -45,7 +45,7 @@ uint64_t ipc_redial_count(const struct ipc_redial *r);
 
 /* One listening path of a server; id changes when the watchdog
  * re-creates the listener (under the lock given to ipc_watch_open). */
-#define IPC_RETIRED_MAX 4
+#define IPC_RETIRED_MAX 8
 struct ipc_listen_slot {
 	int id;
 	uint32_t identity;

@@ -158,10 +158,15 @@ static void retire(struct ipc_watch *w, struct ipc_listen_slot *sl,
 		}
 }
 
-/* Listens on the path anew; the old listener is retired, not closed:
- * closing a listener closes the pipes it accepted, every client's
- * connection. Lock held. Under a filter the socket's mode comes from the
- * umask the sandbox set. */
+/* Listens on the path anew (the new socket is renamed over the path, so
+ * it never goes missing, see ipc_listen_path); the old listener is
+ * retired, not closed: established connections work on through a frozen
+ * listener, and closing it would end them (seen: hostcomm's connection to
+ * host.sock never came back). A retired listener is closed once its pipes
+ * are gone, or when IPC_RETIRED_MAX newer ones wait. Connections caught
+ * in its hand-over stay stuck until it closes: a client that connected in
+ * the few seconds before the watchdog acted times out once. Lock held.
+ * Under a filter the socket's mode comes from the umask the sandbox set. */
 static void recreate(struct ipc_watch *w, struct ipc_listen_slot *sl)
 {
 	nng_listener l;

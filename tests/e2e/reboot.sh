@@ -37,12 +37,24 @@ boots() {
 	     END { print n; exit bad }' last="$(wc -l <"$1")" "$1"
 }
 
-# wait_boots FILE N WHAT: until FILE shows N boots (10 s), else fail WHAT
+# wait_boots FILE N WHAT: until FILE shows N boots (60 s at most: the
+# bound only catches a hang), else fail WHAT
 wait_boots() {
 	i=0
 	until [ "$(boots "$1")" -ge "$2" ] 2>/dev/null; do
 		i=$((i + 1))
-		[ $i -gt 100 ] && { fail "$3"; return 1; }
+		[ $i -gt 600 ] && { fail "$3"; return 1; }
+		sleep 0.1
+	done
+}
+
+# wait_running NAME: until the VM runs (a reset before that is refused as
+# unavailable; a loaded machine takes a while to boot), 60 s at most
+wait_running() {
+	i=0
+	until "$P" ctl "$1" status 2>/dev/null | grep -q 'vm running'; do
+		i=$((i + 1))
+		[ $i -gt 600 ] && return 1
 		sleep 0.1
 	done
 }
@@ -71,12 +83,12 @@ for a in $accels; do
 	i=0
 	until [ "$(wc -l <"$tmp/$n.out")" -gt 10 ]; do
 		i=$((i + 1))
-		[ $i -gt 100 ] && break
+		[ $i -gt 600 ] && break
 		sleep 0.1
 	done
 	kill -9 "$(vmw_pid "$n")" 2>/dev/null || fail "$a: no vmworker to kill"
 	wait_boots "$tmp/$n.out" 2 "$a: no reboot after kill -9"
-	sleep 0.3
+	wait_running "$n"
 	"$P" ctl "$n" reset >"$tmp/ctl.out" 2>&1 ||
 		fail "$a: parapet ctl reset: $(cat "$tmp/ctl.out")"
 	wait_boots "$tmp/$n.out" 3 "$a: no boot after ctl reset"
@@ -95,12 +107,12 @@ for a in $accels; do
 	# here, 25 ns on emu)
 	n=rbs$a$$
 	names="$names $n"
-	loops=30000000
-	[ "$a" = kvm ] && loops=400000
+	loops=200000000 # long enough that the reset lands mid-run, even loaded
+	[ "$a" = kvm ] && loops=2000000
 	"$P" run --name "$n" --accel "$a" --cpus 3 --timeout 60 \
 		--guest-cmdline pio=$loops "$tmp/smp.igvm" \
 		>"$tmp/$n.out" 2>"$tmp/$n.err" &
-	sleep 0.3
+	wait_running "$n"
 	"$P" ctl "$n" reset >"$tmp/ctl.out" 2>&1 ||
 		fail "$a: smp: ctl reset: $(cat "$tmp/ctl.out")"
 	wait
