@@ -353,8 +353,7 @@ static int run_make_dir(struct run *r)
 			return run_fail("%s: %s", r->dir, strerror(errno));
 	}
 	if (mkdir(logs, 0750) != 0 || run_logs_group(logs) != 0 ||
-	    run_make_diag_dir(r) != 0 ||
-	    run_write_pid(r, "pid", getpid()) != 0)
+	    run_make_diag_dir(r) != 0 || run_write_pid(r, "pid", getpid()) != 0)
 		return run_fail("%s: %s", r->dir, strerror(errno));
 	run_write_status(r, "booting");
 	return 0;
