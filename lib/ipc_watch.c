@@ -37,7 +37,7 @@ struct ipc_watch {
 	void *owner;
 	pthread_mutex_t wake_lock;
 	pthread_cond_t wake;
-	bool stop;
+	_Atomic bool stop; /* also read, without the lock, inside a probe */
 	pthread_t thread;
 	_Atomic uint64_t recreated;
 };
@@ -47,8 +47,11 @@ struct ipc_watch {
  * answers a req0 peer (0x30) with its own. */
 static const uint8_t hello_req0[8] = { 0, 'S', 'P', 0, 0x00, 0x30, 0, 0 };
 
-/* Reads n bytes from the nonblocking fd until deadline_ns. */
-static bool read_until(int fd, uint8_t *buf, size_t n, uint64_t deadline_ns)
+/* Reads n bytes from the nonblocking fd until deadline_ns; gives up at
+ * once when the watchdog is told to stop (a service about to exit must
+ * not wait out a probe: init kills it 5 s after SIGTERM). */
+static bool read_until(const struct ipc_watch *w, int fd, uint8_t *buf,
+		       size_t n, uint64_t deadline_ns)
 {
 	size_t got = 0;
 
@@ -57,8 +60,8 @@ static bool read_until(int fd, uint8_t *buf, size_t n, uint64_t deadline_ns)
 		struct pollfd p = { .fd = fd, .events = POLLIN };
 		ssize_t r;
 
-		if (now >= deadline_ns ||
-		    poll(&p, 1, (int)((deadline_ns - now) / 1000000) + 1) < 0)
+		if (now >= deadline_ns || atomic_load(&w->stop) ||
+		    poll(&p, 1, 50) < 0)
 			return false;
 		r = read(fd, buf + got, n - got);
 		if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR))
@@ -74,7 +77,7 @@ static bool pipe_added(const struct ipc_watch *w, uint64_t before,
 		       uint64_t deadline_ns)
 {
 	while (atomic_load(w->own_pipes) <= before) {
-		if (util_now_ns() >= deadline_ns)
+		if (util_now_ns() >= deadline_ns || atomic_load(&w->stop))
 			return false;
 		usleep(2000);
 	}
@@ -102,7 +105,7 @@ static bool probe(const struct ipc_watch *w, const char *path, int *keep_fd)
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
 	    send(fd, hello_req0, sizeof(hello_req0), MSG_NOSIGNAL) !=
 		sizeof(hello_req0) ||
-	    !read_until(fd, peer, sizeof(peer), deadline) ||
+	    !read_until(w, fd, peer, sizeof(peer), deadline) ||
 	    memcmp(peer, hello_req0, 4) != 0 ||
 	    !pipe_added(w, before, deadline)) {
 		/* Left open: closing now, mid-handshake, is what freezes. */
@@ -190,7 +193,7 @@ static void recreate(struct ipc_watch *w, struct ipc_listen_slot *sl)
 
 static void watch_round(struct ipc_watch *w)
 {
-	for (size_t i = 0; i < w->n; i++) {
+	for (size_t i = 0; i < w->n && !atomic_load(&w->stop); i++) {
 		struct ipc_listen_slot *sl = &w->slots[i];
 		int fd = -1, old = sl->probe_fd;
 		bool ok = probe(w, sl->path, &fd);
@@ -198,6 +201,8 @@ static void watch_round(struct ipc_watch *w)
 		sl->probe_fd = fd;
 		if (old >= 0)
 			close(old); /* a round old: past any handshake */
+		if (atomic_load(&w->stop))
+			break; /* a probe cut short proves nothing */
 		pthread_mutex_lock(w->lock);
 		if (!ok)
 			recreate(w, sl);

@@ -24,7 +24,7 @@ boot() {
 	i=0
 	until "$D" --vm "$n" ps >/dev/null 2>&1; do
 		i=$((i + 1))
-		[ $i -gt 100 ] && { fail "$n did not come up"; return 1; }
+		[ $i -gt 600 ] && { fail "$n did not come up"; return 1; }
 		sleep 0.1
 	done
 	# the guest prints before anything is restarted
@@ -32,7 +32,7 @@ boot() {
 	i=0
 	until [ -s "$tmp/$n.out" ]; do
 		i=$((i + 1))
-		[ $i -gt 100 ] && { fail "$n printed nothing"; return 1; }
+		[ $i -gt 600 ] && { fail "$n printed nothing"; return 1; }
 		sleep 0.1
 	done
 }
@@ -198,7 +198,7 @@ stop "$n"
 
 # The other services: restarts never pause the guest or lose a byte.
 n=svcs$$
-boot "$n" --accel emu --timeout 90 --guest-cmdline delay_ms=2 \
+boot "$n" --accel emu --timeout 300 --guest-cmdline delay_ms=2 \
 	"$G/counter.igvm" && {
 	for s in policy hostcomm diagd; do
 		restart "$n" "$s" 20
