@@ -29,7 +29,9 @@ endif
 
 CPPFLAGS := -D_GNU_SOURCE -I. -I$(B)/proto $(if $(SAN),-DPARAPET_SAN=1)
 CFLAGS := -std=gnu11 $(OPT) $(WARN) $(HARDEN) -MMD -MP
-LDFLAGS := $(LDHARDEN) -Wl,--as-needed
+# Sanitizer builds link LeakSanitizer's suppressions into every binary.
+SAN_OBJS := $(if $(SAN),$(B)/obj/tests/lsan_suppressions.o)
+LDFLAGS := $(LDHARDEN) -Wl,--as-needed $(SAN_OBJS)
 LDLIBS := -lnng -lprotobuf-c -lfdt -lseccomp -lz -lcrypto -ljansson \
 	-lpthread -ldl -latomic
 
@@ -83,7 +85,7 @@ $(B)/obj/$(B)/proto/%.pb-c.o: $(B)/proto/%.pb-c.c $(PROTO_H)
 include $(sort $(wildcard */module.mk services/*/module.mk tests/*/module.mk))
 
 CORE_OBJS := $(call objs,$(CORE_SRCS)) $(call objs,$(PROTO_C))
-$(B)/libparapet.a: $(CORE_OBJS)
+$(B)/libparapet.a: $(CORE_OBJS) | $(SAN_OBJS)
 	@mkdir -p $(@D)
 	rm -f $@
 	$(AR) rcs $@ $^

@@ -6,9 +6,6 @@
 # reason printed), anything else fails.
 set -u
 build=$1
-# nng 1.5.2 leaks listeners it froze (tests/lsan.supp says why).
-LSAN_OPTIONS="suppressions=$(cd "$(dirname "$0")/.." && pwd)/tests/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
-export LSAN_OPTIONS
 shift
 passed=0
 failed=0
