@@ -13,6 +13,7 @@
 
 #include "bench/proc.h"
 #include "bench/report.h"
+#include "lib/registry.h"
 
 #define MAX_RESTARTS 200
 
@@ -63,7 +64,7 @@ static int run_restarts(const char *accel, int n, double *blackout,
 			       "--vm",
 			       "bench-svc",
 			       "restart",
-			       "vmworker",
+			       SVC_NAME_VMWORKER,
 			       NULL };
 	const char *ps[] = { proc_build_path("bin/parapet-diag"), "--vm",
 			     "bench-svc", "ps", NULL };

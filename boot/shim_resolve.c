@@ -14,6 +14,7 @@
 #include "lib/guest_abi.h"
 #include "lib/log.h"
 #include "lib/parse.h"
+#include "lib/registry.h"
 
 #define SHIM_MAX_VPS 64
 #define SHIM_MAX_MEM (64ull << 30)
@@ -197,37 +198,25 @@ static int shim_split_cpus(struct shim *s)
 }
 
 /* The services of a partition when no --manifest names them: those of
- * DESIGN.md §2 whose binaries are installed. vmworker first (it builds
- * the VM while the others start; every client dials in the background,
- * so any order boots), diagd last; power-off stops them in reverse, so
- * hostcomm outlives nothing it must report. */
+ * the registry (lib/registry.h, in its start order) whose binaries are
+ * installed. */
 static int shim_default_manifest(struct shim *s)
 {
-	static const struct {
-		const char *name, *binary;
-		uint32_t fds;
-	} defaults[] = {
-		{ "vmworker", "parapet-vmworker",
-		  1u << MANIFEST_FD_GUEST_RAM | 1u << MANIFEST_FD_SIDECAR |
-		      1u << MANIFEST_FD_BOOT_DTB |
-		      1u << MANIFEST_FD_BOOT_IMAGE },
-		{ "policy", "parapet-policy", 1u << MANIFEST_FD_BOOT_DTB },
-		{ "hostcomm", "parapet-hostcomm", 0 },
-		{ "diagd", "parapet-diagd", 0 },
-	};
 	char path[4096];
 
-	for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++) {
-		snprintf(path, sizeof(path), "%s/%s", s->a.libexec,
-			 defaults[i].binary);
+	for (size_t i = 0; i < registry_count; i++) {
+		const struct registry_entry *e = &registry[i];
+
+		if (e->binary == NULL)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", s->a.libexec, e->binary);
 		if (access(path, X_OK) != 0) {
 			log_info("default manifest: %s is not installed; "
 				 "service %s left out",
-				 path, defaults[i].name);
+				 path, e->name);
 			continue;
 		}
-		manifest_add(&s->manifest, defaults[i].name, defaults[i].binary,
-			     defaults[i].fds);
+		manifest_add(&s->manifest, e->name, e->binary, e->fds);
 	}
 	return 0;
 }

@@ -6,6 +6,7 @@
 
 #include "host/timeline.h"
 #include "lib/ipc.h"
+#include "lib/registry.h"
 #include "lib/util.h"
 #include "vmworker.pb-c.h"
 
@@ -15,7 +16,7 @@ static uint64_t timeline_vm_start(pid_t init_pid)
 	struct ipc_client_config cfg = {
 		.name = "host",
 		.path = path,
-		.destination = "vmworker",
+		.destination = SVC_NAME_VMWORKER,
 		.service = &parapet__vm_worker__descriptor,
 		.timeout_ms = 500,
 	};
@@ -51,7 +52,7 @@ static uint64_t timeline_vm_start(pid_t init_pid)
 static uint64_t timeline_guest_start(json_t *root, uint64_t from_status)
 {
 	json_t *ready = json_object_get(root, "service_ready");
-	const char *names[] = { "vmworker", "policy" };
+	const char *names[] = { SVC_NAME_VMWORKER, SVC_NAME_POLICY };
 	uint64_t t = from_status;
 
 	for (size_t i = 0; i < 2; i++) {
@@ -88,8 +89,8 @@ void timeline_update(const char *run_dir, pid_t init_pid,
 		t->first_guest_ns = timeline_vm_start(init_pid);
 	}
 	/* vmworker creates the VM before it tells init it is ready */
-	ready =
-	    json_object_get(json_object_get(root, "service_ready"), "vmworker");
+	ready = json_object_get(json_object_get(root, "service_ready"),
+				SVC_NAME_VMWORKER);
 	if (json_is_integer(ready))
 		json_object_set(root, "vm_created", ready);
 	timeline_set(root, "first_guest_instruction",

@@ -18,6 +18,7 @@
 #include "lib/caller.h"
 #include "lib/ipc.h"
 #include "lib/log.h"
+#include "lib/registry.h"
 #include "lib/partition.h"
 #include "lib/util.h"
 
@@ -418,7 +419,7 @@ struct control *control_open(struct init *in)
 	struct ipc_listen listen = { PARTITION_INIT_SOCK, 0, 0660 };
 	struct ipc_peer_uid uids[CALLER_UIDS_MAX];
 	struct ipc_server_config cfg = {
-		.name = "init",
+		.name = SVC_NAME_INIT,
 		.listen = &listen,
 		.n_listen = 1,
 		.uids = uids,

@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "init/init.h"
-#include "lib/caller.h"
+#include "lib/registry.h"
 #include "lib/log.h"
 #include "lib/partition.h"
 #include "lib/util.h"
@@ -127,12 +127,15 @@ static int init_service_dirs(void)
 {
 	char path[128];
 
-	for (unsigned i = 0; i <= CALLER_SERVICES; i++) {
-		const char *name =
-		    i < CALLER_SERVICES ? caller_name(1u << i) : "init";
-		uid_t uid = i < CALLER_SERVICES ? SANDBOX_UID_BASE + i : 0;
+	for (size_t i = 0; i < registry_count; i++) {
+		const struct registry_entry *e = &registry[i];
+		uid_t uid = registry_uid(e);
 
-		snprintf(path, sizeof(path), "%s/%s", PARTITION_IPC_DIR, name);
+		/* the host and the diag CLI listen outside the partition */
+		if (e->binary == NULL && strcmp(e->name, SVC_NAME_INIT) != 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", PARTITION_IPC_DIR,
+			 e->name);
 		if (mkdir(path, 0750) != 0) {
 			log_warn("mkdir %s", path);
 			return -1;

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <unistd.h>
 
+#include "lib/registry.h"
 #include "sandbox/sandbox.h"
 
 _Static_assert(CALLER_POLICY == 1u << SANDBOX_PROFILE_POLICY &&
@@ -12,9 +13,6 @@ _Static_assert(CALLER_POLICY == 1u << SANDBOX_PROFILE_POLICY &&
 		   CALLER_VMWORKER == 1u << SANDBOX_PROFILE_VMWORKER &&
 		   CALLER_DIAGD == 1u << SANDBOX_PROFILE_DIAGD,
 	       "caller bits follow the sandbox profiles");
-
-static const char *const names[CALLER_SERVICES] = { "policy", "hostcomm",
-						    "vmworker", "diagd" };
 
 /* Whether uid is mapped in this process's user namespace (always, outside
  * any user namespace). */
@@ -55,8 +53,10 @@ size_t caller_peer_uids(struct ipc_peer_uid *out)
 
 const char *caller_name(uint32_t bit)
 {
-	for (unsigned i = 0; i < CALLER_SERVICES; i++)
+	const struct registry_entry *e = NULL;
+
+	for (unsigned i = 0; e == NULL && i < CALLER_SERVICES; i++)
 		if (bit == 1u << i)
-			return names[i];
-	return "unknown";
+			e = registry_by_profile((int)i);
+	return e != NULL ? e->name : "unknown";
 }

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "lib/pcapng.h"
+#include "lib/registry.h"
 
 #define BT_SHB 0x0a0d0d0au
 #define BT_IDB 0x00000001u
@@ -48,25 +49,11 @@ const char *pcapng_strerror(int err)
 	return err < PCAPNG_ERR_COUNT ? pcapng_errors[err] : "unknown error";
 }
 
-static const struct {
-	const char *name;
-	uint16_t port;
-} service_ports[] = {
-	{ "init", 30000 },     { "policy", 30001 }, { "hostcomm", 30002 },
-	{ "vmworker", 30003 }, { "diagd", 30004 },  { "host", 30005 },
-	{ "diag", 30006 },
-};
-
 uint16_t pcapng_service_port(const char *service)
 {
-	size_t i;
+	const struct registry_entry *e = registry_find(service);
 
-	for (i = 0; service != NULL &&
-		    i < sizeof(service_ports) / sizeof(service_ports[0]);
-	     i++)
-		if (strcmp(service_ports[i].name, service) == 0)
-			return service_ports[i].port;
-	return PCAPNG_PORT_OTHER;
+	return e != NULL ? e->trace_port : PCAPNG_PORT_OTHER;
 }
 
 /* -------------------------------------------------------------- packets */

@@ -7,13 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/registry.h"
 #include "sandbox/sandbox.h"
 
+/* The services' profiles are named after them (lib/registry.h). */
 static const char *const profile_names[] = {
-	[SANDBOX_PROFILE_POLICY] = "policy",
-	[SANDBOX_PROFILE_HOSTCOMM] = "hostcomm",
-	[SANDBOX_PROFILE_VMWORKER] = "vmworker",
-	[SANDBOX_PROFILE_DIAGD] = "diagd",
 	[SANDBOX_PROFILE_SIDECAR] = "sidecar",
 	[SANDBOX_PROFILE_TEST] = "test",
 };
@@ -28,6 +26,10 @@ static const char *const mode_names[] = {
 
 const char *sandbox_profile_name(enum sandbox_profile profile)
 {
+	const struct registry_entry *e = registry_by_profile((int)profile);
+
+	if (e != NULL)
+		return e->name;
 	if ((unsigned)profile >= NELEM(profile_names))
 		return NULL;
 	return profile_names[profile];
@@ -52,6 +54,12 @@ int sandbox_mode_parse(const char *name, enum sandbox_mode *out)
 
 int sandbox_profile_parse(const char *name, enum sandbox_profile *out)
 {
+	const struct registry_entry *e = registry_find(name);
+
+	if (e != NULL && e->profile >= 0) {
+		*out = (enum sandbox_profile)e->profile;
+		return 0;
+	}
 	for (size_t i = 0; i < NELEM(profile_names); i++)
 		if (profile_names[i] != NULL &&
 		    strcmp(name, profile_names[i]) == 0) {

@@ -15,6 +15,7 @@
 #include "host/rundir.h"
 #include "lib/jsonout.h"
 #include "lib/log.h"
+#include "lib/registry.h"
 #include "services/diag/diag.h"
 
 #define DIAG_TIMEOUT_MS 10000
@@ -40,7 +41,7 @@ int diag_connect(struct diag *d, int timeout_ms)
 	struct ipc_client_config cfg = {
 		.name = "diag",
 		.path = d->sock,
-		.destination = "diagd",
+		.destination = SVC_NAME_DIAGD,
 		.service = &parapet__diag__descriptor,
 		.timeout_ms = timeout_ms,
 		.recv_max = 4u << 20,

@@ -19,13 +19,10 @@
 #include "policy.pb-c.h"
 #include "test.pb-c.h"
 #include "vmworker.pb-c.h"
-#if __has_include("hostcomm.pb-c.h")
-#include "hostcomm.pb-c.h"
-#define DIAG_HAVE_HOSTCOMM 1
-#endif
 #include "lib/jsonout.h"
 #include "lib/parse.h"
 #include "lib/pcapng.h"
+#include "lib/registry.h"
 #include "services/diag/diag.h"
 
 #ifndef DIAG_PROTO_DIR
@@ -34,23 +31,23 @@
 #define TRACE_IDLE_POLLS 10 /* without -f: stop after 10 s of silence */
 #define TRACE_FRAME_MAX	 (80u * 1024)
 
-static const ProtobufCServiceDescriptor *const diag_services[] = {
-	&parapet__endpoint__descriptor,	    &parapet__init_control__descriptor,
-	&parapet__vm_worker__descriptor,    &parapet__policy__descriptor,
-	&parapet__host_channel__descriptor,
-#ifdef DIAG_HAVE_HOSTCOMM
-	&parapet__host_comm__descriptor,
-#endif
-	&parapet__diag__descriptor,	    &parapet__test__descriptor,
-};
-
-static const struct pbjson_registry diag_reg = {
-	.services = diag_services,
-	.n_services = sizeof(diag_services) / sizeof(diag_services[0]),
-};
+/* Every interface of the registry (lib/registry.h), the methods every
+ * endpoint serves, and the test service's. */
+static const ProtobufCServiceDescriptor *diag_services[REGISTRY_MAX + 2];
+static struct pbjson_registry diag_reg = { .services = diag_services };
 
 const struct pbjson_registry *diag_registry(void)
 {
+	if (diag_reg.n_services == 0) {
+		size_t n = 0;
+
+		diag_services[n++] = &parapet__endpoint__descriptor;
+		for (size_t i = 0; i < registry_count; i++)
+			if (registry[i].desc != NULL)
+				diag_services[n++] = registry[i].desc;
+		diag_services[n++] = &parapet__test__descriptor;
+		diag_reg.n_services = n;
+	}
 	return &diag_reg;
 }
 

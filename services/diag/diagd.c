@@ -17,6 +17,7 @@
 #include "services/diag/diagd.h"
 #include "lib/log.h"
 #include "lib/partition.h"
+#include "lib/registry.h"
 #include "lib/supervise.h"
 #include "lib/svcbase.h"
 #include "lib/util.h"
@@ -192,7 +193,7 @@ static void *diagd_self_control(void *arg)
 	ProtobufCMessage *reply = NULL;
 
 	usleep(200 * 1000);
-	ref.name = (char *)(uintptr_t) "diagd";
+	ref.name = (char *)(uintptr_t)SVC_NAME_DIAGD;
 	if (ipc_call(l->d->init, l->method, &ref.base, &reply) == 0)
 		ipc_free(reply);
 	free(l);
@@ -235,8 +236,9 @@ static int diagd_service_vmworker(struct diagd_job *j)
 	out->note = diagd_strdup(j, "servicing through policy");
 	if (diagd_ps(j->d, &ps) == 0) {
 		j->keep[2] = &ps->base;
-		if (diagd_find(ps, "vmworker"))
-			out->service = diagd_row(j, diagd_find(ps, "vmworker"));
+		if (diagd_find(ps, SVC_NAME_VMWORKER))
+			out->service =
+			    diagd_row(j, diagd_find(ps, SVC_NAME_VMWORKER));
 	}
 	return 0;
 }
@@ -261,12 +263,12 @@ static int diagd_control_work(struct diagd_job *j)
 					      "of a service");
 		return IPC_ERR_HANDLER;
 	}
-	if (!strcmp(q->service, "diagd") && strcmp(method, "Start"))
+	if (!strcmp(q->service, SVC_NAME_DIAGD) && strcmp(method, "Start"))
 		return diagd_control_self(j, method);
-	if (!strcmp(q->service, "vmworker") && !strcmp(method, "Restart") &&
-	    diagd_ps(j->d, &ps) == 0) {
+	if (!strcmp(q->service, SVC_NAME_VMWORKER) &&
+	    !strcmp(method, "Restart") && diagd_ps(j->d, &ps) == 0) {
 		j->keep[0] = &ps->base;
-		if (diagd_running(ps, "policy"))
+		if (diagd_running(ps, SVC_NAME_POLICY))
 			return diagd_service_vmworker(j);
 	}
 	ref.name = q->service;
@@ -324,7 +326,7 @@ static int diagd_vm_work(struct diagd_job *j)
 	}
 	if (diagd_ps(j->d, &ps) == 0) {
 		j->keep[0] = &ps->base;
-		if (!diagd_running(ps, "policy")) {
+		if (!diagd_running(ps, SVC_NAME_POLICY)) {
 			ipc_request_set_error(j->req, "policy is not running");
 			return IPC_ERR_UNAVAILABLE;
 		}
@@ -378,7 +380,7 @@ static struct ipc_client *diagd_client(struct diagd *d, const char *name,
 {
 	char path[128];
 	struct ipc_client_config cfg = {
-		.name = "diagd",
+		.name = SVC_NAME_DIAGD,
 		.path = path,
 		.destination = name,
 		.service = svc,
@@ -395,7 +397,7 @@ static struct ipc_client *diagd_client(struct diagd *d, const char *name,
 static void diagd_open_tap(struct diagd *d)
 {
 	struct ipc_trace_config tc = {
-		.service = "diagd",
+		.service = SVC_NAME_DIAGD,
 		.path = PARTITION_IPC_DIR "/diagd/diagd.trace.sock",
 	};
 	int fd = open(PARTITION_TRACE_FLAG, O_RDWR | O_CLOEXEC);
@@ -416,7 +418,7 @@ struct ipc_server *diagd_server_open(struct diagd *d, const char *path)
 	struct ipc_listen listen = { path, 0, 0600 };
 	struct ipc_peer_uid owner = { d->owner, DIAGD_OWNER_BIT };
 	struct ipc_server_config cfg = {
-		.name = "diagd",
+		.name = SVC_NAME_DIAGD,
 		.listen = &listen,
 		.n_listen = 1,
 		.uids = &owner,
@@ -440,10 +442,10 @@ static int diagd_open(struct diagd *d)
 	diagd_open_tap(d);
 	d->init =
 	    diagd_client(d, "init", &parapet__init_control__descriptor, 60000);
-	d->policy =
-	    diagd_client(d, "policy", &parapet__policy__descriptor, 60000);
-	d->vmworker =
-	    diagd_client(d, "vmworker", &parapet__vm_worker__descriptor, 3000);
+	d->policy = diagd_client(d, SVC_NAME_POLICY,
+				 &parapet__policy__descriptor, 60000);
+	d->vmworker = diagd_client(d, SVC_NAME_VMWORKER,
+				   &parapet__vm_worker__descriptor, 3000);
 	d->trace = diagd_trace_open(d->ipc_dir);
 	if (d->init == NULL || d->policy == NULL || d->vmworker == NULL ||
 	    d->trace == NULL)
@@ -469,8 +471,8 @@ static int diagd_sandbox(struct diagd *d, gid_t owner_gid)
 		{ "/sys/firmware", "/sys/firmware", true, false },
 	};
 
-	return svcbase_sandbox_as("diagd", SANDBOX_PROFILE_DIAGD, binds, 2,
-				  diagd_open_step, d, d->owner,
+	return svcbase_sandbox_as(SVC_NAME_DIAGD, SANDBOX_PROFILE_DIAGD, binds,
+				  2, diagd_open_step, d, d->owner,
 				  d->owner ? owner_gid : 0);
 }
 
@@ -481,7 +483,7 @@ int main(int argc, char **argv)
 	sigset_t set;
 	int sig;
 
-	log_init("diagd");
+	log_init(SVC_NAME_DIAGD);
 	if (svcbase_no_args(argc, argv) != 0)
 		return PARTITION_EXIT_SETUP;
 	d.start_ns = util_now_ns();
@@ -502,7 +504,7 @@ int main(int argc, char **argv)
 	}
 	ipc_server_serve(d.srv);
 	log_info("serving %s for uid %u", DIAGD_SOCK, (unsigned)d.owner);
-	if (supervise_ready(SUPERVISE_FD, "diagd") != 0)
+	if (supervise_ready(SUPERVISE_FD, SVC_NAME_DIAGD) != 0)
 		log_warnx("READY not sent");
 	sigwait(&set, &sig);
 	/* Requests may still run on their threads: leave without freeing

@@ -16,6 +16,7 @@
 #include "lib/log.h"
 #include "lib/partition.h"
 #include "lib/pbjson.h"
+#include "lib/registry.h"
 #include "lib/util.h"
 #include "sandbox/sandbox.h"
 #include "services/diag/diagd.h"
@@ -35,7 +36,7 @@ static struct ipc_client *inspect_client(struct diagd *d, const char *name)
 	} cache[INSPECT_MAX_CLIENTS];
 	char path[128];
 	struct ipc_client_config cfg = {
-		.name = "diagd",
+		.name = SVC_NAME_DIAGD,
 		.path = path,
 		.destination = name,
 		.service = &parapet__endpoint__descriptor,
@@ -83,14 +84,15 @@ static json_t *inspect_own_stats(struct diagd *d)
 	struct ipc_stats s;
 
 	ipc_server_stats(d->srv, &s);
-	return json_pack(
-	    "{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "service", "diagd",
-	    "sent", (json_int_t)s.sent, "received", (json_int_t)s.received,
-	    "err_malformed", (json_int_t)s.err_malformed, "err_unknown_method",
-	    (json_int_t)s.err_unknown_method, "err_denied",
-	    (json_int_t)s.err_denied, "err_too_big", (json_int_t)s.err_too_big,
-	    "err_handler", (json_int_t)s.err_handler, "oversize_drops",
-	    (json_int_t)s.oversize_drops);
+	return json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+			 "service", SVC_NAME_DIAGD, "sent", (json_int_t)s.sent,
+			 "received", (json_int_t)s.received, "err_malformed",
+			 (json_int_t)s.err_malformed, "err_unknown_method",
+			 (json_int_t)s.err_unknown_method, "err_denied",
+			 (json_int_t)s.err_denied, "err_too_big",
+			 (json_int_t)s.err_too_big, "err_handler",
+			 (json_int_t)s.err_handler, "oversize_drops",
+			 (json_int_t)s.oversize_drops);
 }
 
 /* Adds the service's own live values (vmworker Inspect, policy Status). */
@@ -98,19 +100,19 @@ static void inspect_extra(struct diagd *d, const char *name, json_t *node)
 {
 	ProtobufCMessage *r = NULL;
 
-	if (!strcmp(name, "vmworker")) {
+	if (!strcmp(name, SVC_NAME_VMWORKER)) {
 		Parapet__VmInspectRequest q = PARAPET__VM_INSPECT_REQUEST__INIT;
 
 		if (ipc_call(d->vmworker, "Inspect", &q.base, &r) == 0)
 			json_object_set_new(node, "vm", pbjson_from_message(r));
-	} else if (!strcmp(name, "policy")) {
+	} else if (!strcmp(name, SVC_NAME_POLICY)) {
 		Parapet__PolicyStatusRequest q =
 		    PARAPET__POLICY_STATUS_REQUEST__INIT;
 
 		if (ipc_call(d->policy, "Status", &q.base, &r) == 0)
 			json_object_set_new(node, "status",
 					    pbjson_from_message(r));
-	} else if (!strcmp(name, "diagd")) {
+	} else if (!strcmp(name, SVC_NAME_DIAGD)) {
 		json_object_set_new(node, "trace", diagd_trace_json(d->trace));
 	}
 	if (r != NULL)
@@ -124,8 +126,9 @@ static json_t *inspect_service(struct diagd *d, const Parapet__ServiceStatus *s)
 
 	json_object_set_new(node, "process", pbjson_from_message(&s->base));
 	if (running)
-		ipc = !strcmp(s->name, "diagd") ? inspect_own_stats(d)
-						: inspect_stats_of(d, s->name);
+		ipc = !strcmp(s->name, SVC_NAME_DIAGD)
+			  ? inspect_own_stats(d)
+			  : inspect_stats_of(d, s->name);
 	if (ipc != NULL)
 		json_object_set_new(node, "ipc", ipc);
 	if (running)

@@ -14,6 +14,7 @@
 #include "lib/caller.h"
 #include "lib/log.h"
 #include "lib/partition.h"
+#include "lib/registry.h"
 #include "lib/supervise.h"
 #include "lib/svcbase.h"
 #include "lib/util.h"
@@ -186,7 +187,7 @@ static int hostcomm_open(struct hostcomm *h, struct ipc_server **srv)
 	static const struct ipc_listen listen = { HOSTCOMM_SOCK, 0, 0660 };
 	struct ipc_peer_uid uids[CALLER_UIDS_MAX];
 	struct ipc_server_config cfg = {
-		.name = "hostcomm",
+		.name = SVC_NAME_HOSTCOMM,
 		.listen = &listen,
 		.n_listen = 1,
 		.uids = uids,
@@ -198,18 +199,18 @@ static int hostcomm_open(struct hostcomm *h, struct ipc_server **srv)
 		.held = 1, /* served once the sandbox is whole */
 	};
 
-	h->trace = svcbase_trace("hostcomm");
+	h->trace = svcbase_trace(SVC_NAME_HOSTCOMM);
 	cfg.trace = h->trace;
-	h->vm = svcbase_client("hostcomm", "vmworker", NULL,
+	h->vm = svcbase_client(SVC_NAME_HOSTCOMM, SVC_NAME_VMWORKER, NULL,
 			       &parapet__vm_worker__descriptor, 5000, h->trace);
 	h->vm_quick =
-	    svcbase_client("hostcomm", "vmworker", NULL,
+	    svcbase_client(SVC_NAME_HOSTCOMM, SVC_NAME_VMWORKER, NULL,
 			   &parapet__vm_worker__descriptor, 300, h->trace);
 	h->host =
-	    svcbase_client("hostcomm", "host", HOST_SOCK,
+	    svcbase_client(SVC_NAME_HOSTCOMM, "host", HOST_SOCK,
 			   &parapet__host_channel__descriptor, 5000, h->trace);
 	h->policy =
-	    svcbase_client("hostcomm", "policy", NULL,
+	    svcbase_client(SVC_NAME_HOSTCOMM, SVC_NAME_POLICY, NULL,
 			   &parapet__policy__descriptor, 60000, h->trace);
 	*srv = ipc_server_open(&cfg);
 	return h->vm && h->vm_quick && h->host && h->policy && *srv ? 0 : -1;
@@ -234,7 +235,7 @@ int main(int argc, char **argv)
 	pthread_t console, work, sig;
 	sigset_t set;
 
-	log_init("hostcomm");
+	log_init(SVC_NAME_HOSTCOMM);
 	if (svcbase_no_args(argc, argv) != 0)
 		return PARTITION_EXIT_SETUP;
 	signal(SIGPIPE, SIG_IGN); /* a peer gone mid-write is an error return */
@@ -244,7 +245,7 @@ int main(int argc, char **argv)
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&h->cond, &ca);
-	if (svcbase_sandbox("hostcomm", SANDBOX_PROFILE_HOSTCOMM,
+	if (svcbase_sandbox(SVC_NAME_HOSTCOMM, SANDBOX_PROFILE_HOSTCOMM,
 			    hostcomm_binds, 1, hostcomm_open_step, h) != 0) {
 		log_warnx("cannot open its endpoints");
 		return PARTITION_EXIT_SETUP;
@@ -254,7 +255,7 @@ int main(int argc, char **argv)
 	    pthread_create(&work, NULL, hostcomm_work_loop, h) != 0 ||
 	    pthread_create(&sig, NULL, hostcomm_signal_loop, h) != 0)
 		fatalx("cannot start its threads");
-	supervise_ready(SUPERVISE_FD, "hostcomm");
+	supervise_ready(SUPERVISE_FD, SVC_NAME_HOSTCOMM);
 	hostcomm_main_loop(h);
 	/* The loops block in calls; exiting ends them with the process. */
 	ipc_server_close(hostcomm_srv);

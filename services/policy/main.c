@@ -16,6 +16,7 @@
 #include "lib/caller.h"
 #include "lib/log.h"
 #include "lib/partition.h"
+#include "lib/registry.h"
 #include "lib/supervise.h"
 #include "lib/svcbase.h"
 #include "lib/util.h"
@@ -209,7 +210,7 @@ static int policy_open(struct policy *p)
 	static const struct ipc_listen listen = { POLICY_SOCK, 0, 0660 };
 	struct ipc_peer_uid uids[CALLER_UIDS_MAX];
 	struct ipc_server_config cfg = {
-		.name = "policy",
+		.name = SVC_NAME_POLICY,
 		.listen = &listen,
 		.n_listen = 1,
 		.uids = uids,
@@ -221,13 +222,13 @@ static int policy_open(struct policy *p)
 		.held = 1, /* served once the sandbox is whole */
 	};
 
-	p->trace = svcbase_trace("policy");
+	p->trace = svcbase_trace(SVC_NAME_POLICY);
 	cfg.trace = p->trace;
 	p->vm =
-	    svcbase_client("policy", "vmworker", NULL,
+	    svcbase_client(SVC_NAME_POLICY, SVC_NAME_VMWORKER, NULL,
 			   &parapet__vm_worker__descriptor, 30000, p->trace);
 	p->vm_quick =
-	    svcbase_client("policy", "vmworker", NULL,
+	    svcbase_client(SVC_NAME_POLICY, SVC_NAME_VMWORKER, NULL,
 			   &parapet__vm_worker__descriptor, 500, p->trace);
 	/* vmworker restarts (servicing); its methods may run twice. */
 	if (p->vm)
@@ -235,10 +236,10 @@ static int policy_open(struct policy *p)
 	if (p->vm_quick)
 		ipc_client_set_resend(p->vm_quick, 250);
 	p->init =
-	    svcbase_client("policy", "init", NULL,
+	    svcbase_client(SVC_NAME_POLICY, "init", NULL,
 			   &parapet__init_control__descriptor, 30000, p->trace);
 	p->hostcomm =
-	    svcbase_client("policy", "hostcomm", NULL,
+	    svcbase_client(SVC_NAME_POLICY, SVC_NAME_HOSTCOMM, NULL,
 			   &parapet__host_comm__descriptor, 15000, p->trace);
 	p->srv = ipc_server_open(&cfg);
 	return p->vm && p->vm_quick && p->init && p->hostcomm && p->srv ? 0
@@ -264,7 +265,7 @@ int main(int argc, char **argv)
 	sigset_t set;
 	int fd;
 
-	log_init("policy");
+	log_init(SVC_NAME_POLICY);
 	if (svcbase_no_args(argc, argv) != 0)
 		return PARTITION_EXIT_SETUP;
 	signal(SIGPIPE, SIG_IGN); /* a peer gone mid-write is an error return */
@@ -279,8 +280,8 @@ int main(int argc, char **argv)
 	if (fd >= 0)
 		close(fd);
 	policy_config(p);
-	if (svcbase_sandbox("policy", SANDBOX_PROFILE_POLICY, policy_binds, 1,
-			    policy_open_step, p) != 0) {
+	if (svcbase_sandbox(SVC_NAME_POLICY, SANDBOX_PROFILE_POLICY,
+			    policy_binds, 1, policy_open_step, p) != 0) {
 		log_warnx("cannot open its endpoints");
 		return PARTITION_EXIT_SETUP;
 	}
@@ -289,7 +290,7 @@ int main(int argc, char **argv)
 		return PARTITION_EXIT_SETUP;
 	}
 	ipc_server_serve(p->srv);
-	supervise_ready(SUPERVISE_FD, "policy");
+	supervise_ready(SUPERVISE_FD, SVC_NAME_POLICY);
 	policy_loop(p);
 	ipc_server_close(p->srv);
 	ipc_client_close(p->vm);

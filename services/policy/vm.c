@@ -10,6 +10,7 @@
 #include "init.pb-c.h"
 #include "lib/log.h"
 #include "lib/partition.h"
+#include "lib/registry.h"
 #include "lib/util.h"
 #include "services/policy/policy.h"
 #include "vmworker.pb-c.h"
@@ -116,7 +117,7 @@ static void policy_check_vmworker(struct policy *p)
 	for (size_t i = 0; i < ps->n_services; i++) {
 		const Parapet__ServiceStatus *s = ps->services[i];
 
-		if (s->name && !strcmp(s->name, "vmworker"))
+		if (s->name && !strcmp(s->name, SVC_NAME_VMWORKER))
 			why = s->state && !strcmp(s->state, "failed")
 				  ? s->last_exit
 				  : NULL;
@@ -291,7 +292,7 @@ static void policy_start_standby(struct policy *p)
 	ProtobufCMessage *reply = NULL;
 	int rc;
 
-	ref.name = (char *)(uintptr_t) "vmworker";
+	ref.name = (char *)(uintptr_t)SVC_NAME_VMWORKER;
 	ref.has_standby = ref.standby = 1;
 	rc = ipc_call(p->init, "Restart", &ref.base, &reply);
 	if (rc != 0)
@@ -314,7 +315,7 @@ static int policy_service(struct policy *p, const char *binary,
 
 	/* A binary init cannot run is refused before the guest pauses. */
 	if (binary != NULL) {
-		ref.name = (char *)(uintptr_t) "vmworker";
+		ref.name = (char *)(uintptr_t)SVC_NAME_VMWORKER;
 		ref.binary = (char *)(uintptr_t)binary;
 		ref.has_check_only = ref.check_only = 1;
 		if ((rc = ipc_call(p->init, "Restart", &ref.base, &reply)) != 0)
@@ -331,7 +332,7 @@ static int policy_service(struct policy *p, const char *binary,
 		return rc;
 	}
 	policy_set_state(p, PS_RESTORING);
-	ref.name = (char *)(uintptr_t) "vmworker";
+	ref.name = (char *)(uintptr_t)SVC_NAME_VMWORKER;
 	ref.binary = (char *)(uintptr_t)binary;
 	/* An update whose binary died before it was ready is an error here,
 	 * but init has brought the previous binary back with the saved

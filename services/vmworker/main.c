@@ -15,6 +15,7 @@
 #include "boot/igvm.h"
 #include "lib/guest_abi.h"
 #include "lib/log.h"
+#include "lib/registry.h"
 #include "services/vmworker/console.h"
 #include "services/vmworker/service.h"
 #include "services/vmworker/standalone.h"
@@ -78,7 +79,7 @@ int main(int argc, char **argv)
 	bool standalone = false;
 	int c;
 
-	log_init("vmworker");
+	log_init(SVC_NAME_VMWORKER);
 	memset(&args, 0, sizeof(args));
 	args.accel = "auto";
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {

@@ -15,6 +15,7 @@
 
 #include "lib/log.h"
 #include "lib/partition.h"
+#include "lib/registry.h"
 #include "lib/supervise.h"
 #include "lib/svcbase.h"
 #include "lib/util.h"
@@ -174,7 +175,7 @@ static int enter_sandbox(struct vmw *w)
 	};
 	int keep[4], n_keep = 0;
 	struct sandbox_spec spec = {
-		.service = "vmworker",
+		.service = SVC_NAME_VMWORKER,
 		.profile = SANDBOX_PROFILE_VMWORKER,
 		.binds = binds,
 		.n_binds = w->accel == &accel_kvm_ops ? 3 : 2,
@@ -286,7 +287,7 @@ static void preload_accel(void)
 	if (name[0] != '\0')
 		(void)accel_lookup(name, why, sizeof(why));
 	if (getenv("PARAPET_STANDBY") != NULL &&
-	    supervise_loaded(SUPERVISE_FD, "vmworker") != SUPERVISE_OK)
+	    supervise_loaded(SUPERVISE_FD, SVC_NAME_VMWORKER) != SUPERVISE_OK)
 		log_warnx("standby: LOADED not sent");
 }
 
@@ -388,7 +389,7 @@ int vmworker_service_main(void)
 	 * here); policy sees it running. */
 	if (w.restored && vmw_start_vm(&w) != 0)
 		log_warnx("cannot run the restored VM");
-	supervise_ready_restored(SUPERVISE_FD, "vmworker",
+	supervise_ready_restored(SUPERVISE_FD, SVC_NAME_VMWORKER,
 				 restored_blackout(&w));
 	log_info("ready: %u VPs, %llu MiB, accel %s%s", w.cfg.n_vps,
 		 (unsigned long long)(w.cfg.mem_size >> 20), w.cfg.accel,

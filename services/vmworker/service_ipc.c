@@ -9,6 +9,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "lib/registry.h"
 #include "lib/svcbase.h"
 #include "lib/caller.h"
 #include "lib/log.h"
@@ -151,7 +152,7 @@ static int h_save(struct ipc_request *req, const ProtobufCMessage *in,
 	Parapet__SupervisorMsg msg = PARAPET__SUPERVISOR_MSG__INIT;
 	Parapet__VmSaveReply *r = (Parapet__VmSaveReply *)out;
 	struct vmw *w = arg;
-	char name[] = "saved-state", service[] = "vmworker";
+	char name[] = "saved-state", service[] = SVC_NAME_VMWORKER;
 	char *names[] = { name };
 	uint8_t *buf;
 	size_t len;
@@ -397,7 +398,7 @@ int vmw_ipc_open(struct vmw *w)
 	struct ipc_listen listen = { VMW_SOCK, 0, 0660 };
 	struct ipc_peer_uid uids[CALLER_UIDS_MAX];
 	struct ipc_server_config sc = {
-		.name = "vmworker",
+		.name = SVC_NAME_VMWORKER,
 		.listen = &listen,
 		.n_listen = 1,
 		.uids = uids,
@@ -410,11 +411,11 @@ int vmw_ipc_open(struct vmw *w)
 		.held = 1, /* served once the sandbox is whole */
 	};
 
-	w->trace = svcbase_trace("vmworker");
+	w->trace = svcbase_trace(SVC_NAME_VMWORKER);
 	sc.trace = w->trace;
 	w->server = ipc_server_open(&sc);
 	w->policy =
-	    svcbase_client("vmworker", "policy", NULL,
+	    svcbase_client(SVC_NAME_VMWORKER, SVC_NAME_POLICY, NULL,
 			   &parapet__policy__descriptor, 2000, w->trace);
 	if (w->server == NULL || w->policy == NULL)
 		return -1;
