@@ -1,15 +1,20 @@
-/* Shared start-up of Parapet services: trace tap, partition fds from the
+/* The life of a Parapet service (svcbase_main) and the start-up pieces
+ * it and the services share: trace tap, partition fds from the
  * supervisor channel, peer clients (see svcbase.h). */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "lib/caller.h"
 #include "lib/log.h"
 #include "lib/partition.h"
+#include "lib/registry.h"
 #include "lib/supervise.h"
 #include "lib/svcbase.h"
 #include "lib/util.h"
@@ -126,6 +131,51 @@ void svcbase_dt_string(const char *prop, char *out, size_t len)
 	out[n > 0 ? n : 0] = '\0';
 }
 
+/* The spec of service's sandbox in the mode of /parapet/sandbox, binding
+ * the IPC directory, /dev/null and extra (binds holds
+ * SANDBOX_MAX_BINDS). 0, or -1 logged. */
+static int svcbase_spec(struct sandbox_spec *spec, struct sandbox_bind *binds,
+			const char *service, int profile,
+			const struct sandbox_bind *extra, size_t n_extra)
+{
+	char mode[16];
+
+	binds[0] = (struct sandbox_bind){ PARTITION_IPC_DIR, SANDBOX_IPC_DIR,
+					  false, false };
+	binds[1] =
+	    (struct sandbox_bind){ "/dev/null", "/dev/null", false, true };
+	*spec = (struct sandbox_spec){
+		.service = service,
+		.profile = (enum sandbox_profile)profile,
+		.binds = binds,
+		.n_binds = 2,
+	};
+	for (size_t i = 0; i < n_extra && spec->n_binds < SANDBOX_MAX_BINDS;
+	     i++)
+		binds[spec->n_binds++] = extra[i];
+	svcbase_dt_string("sandbox", mode, sizeof(mode));
+	if (sandbox_mode_parse(mode[0] ? mode : "strict", &spec->mode) != 0) {
+		log_warnx("unknown sandbox mode '%s'", mode);
+		return -1;
+	}
+	return 0;
+}
+
+static int svcbase_enter(const struct sandbox_spec *spec,
+			 struct sandbox_status *out)
+{
+	struct sandbox_status st;
+	char err[256];
+
+	if (sandbox_enter(spec, out ? out : &st, err, sizeof(err)) != 0) {
+		log_warnx("sandbox: %s", err);
+		return -1;
+	}
+	if ((out ? out : &st)->note[0])
+		log_info("sandbox: %s", (out ? out : &st)->note);
+	return 0;
+}
+
 int svcbase_sandbox(const char *service, int profile,
 		    const struct sandbox_bind *extra, size_t n_extra,
 		    int (*open_fn)(void *ctx), void *ctx)
@@ -139,35 +189,208 @@ int svcbase_sandbox_as(const char *service, int profile,
 		       int (*open_fn)(void *ctx), void *ctx, uid_t uid,
 		       gid_t gid)
 {
-	struct sandbox_bind binds[SANDBOX_MAX_BINDS] = {
-		{ PARTITION_IPC_DIR, SANDBOX_IPC_DIR, false, false },
-		{ "/dev/null", "/dev/null", false, true },
-	};
-	struct sandbox_spec spec = {
-		.service = service,
-		.profile = (enum sandbox_profile)profile,
-		.binds = binds,
-		.n_binds = 2,
-		.before_seccomp = open_fn,
-		.ctx = ctx,
-		.uid = uid,
-		.gid = gid,
-	};
-	struct sandbox_status st;
-	char mode[16], err[256];
+	struct sandbox_bind binds[SANDBOX_MAX_BINDS];
+	struct sandbox_spec spec;
 
-	for (size_t i = 0; i < n_extra && spec.n_binds < SANDBOX_MAX_BINDS; i++)
-		binds[spec.n_binds++] = extra[i];
-	svcbase_dt_string("sandbox", mode, sizeof(mode));
-	if (sandbox_mode_parse(mode[0] ? mode : "strict", &spec.mode) != 0) {
-		log_warnx("unknown sandbox mode '%s'", mode);
+	if (svcbase_spec(&spec, binds, service, profile, extra, n_extra) != 0)
+		return -1;
+	spec.before_seccomp = open_fn;
+	spec.ctx = ctx;
+	spec.uid = uid;
+	spec.gid = gid;
+	return svcbase_enter(&spec, NULL);
+}
+
+/* ------------------------------------------------------ the service */
+
+void svcbase_stop_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGHUP);
+}
+
+int svcbase_push(struct svcbase *sb, struct evqueue_item *it)
+{
+	return evqueue_push(&sb->queue, it);
+}
+
+/* Sandbox step 8: the trace tap, the service's clients, its server
+ * (held: it answers once the sandbox is whole). */
+static int svcbase_open_step(void *arg)
+{
+	struct svcbase *sb = arg;
+	const struct svcbase_desc *d = sb->desc;
+	const struct registry_entry *e = registry_find(d->name);
+	struct ipc_peer_uid uids[CALLER_UIDS_MAX];
+	char path[128];
+	struct ipc_listen listen = { path, 0, 0660 };
+	sigset_t set;
+	struct ipc_server_config cfg = {
+		.name = d->name,
+		.listen = &listen,
+		.n_listen = 1,
+		.uids = uids,
+		.n_uids = caller_peer_uids(uids),
+		.service = e->desc,
+		.methods = d->methods,
+		.n_methods = d->n_methods,
+		.arg = sb->ctx,
+		.held = 1,
+	};
+
+	/* Here, not before: the sandbox closes every fd it does not keep. */
+	svcbase_stop_signals(&set);
+	sb->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sb->sigfd < 0 || evqueue_init(&sb->queue, d->queue_max) != 0) {
+		log_warn("signalfd or eventfd");
 		return -1;
 	}
-	if (sandbox_enter(&spec, &st, err, sizeof(err)) != 0) {
-		log_warnx("sandbox: %s", err);
+	partition_sock_path(path, sizeof(path), PARTITION_IPC_DIR, d->name,
+			    ".sock");
+	sb->trace = svcbase_trace(d->name);
+	cfg.trace = sb->trace;
+	if (d->open != NULL && d->open(sb) != 0)
+		return -1;
+	sb->srv =
+	    d->server != NULL ? d->server(sb, &cfg) : ipc_server_open(&cfg);
+	return sb->srv != NULL ? 0 : -1;
+}
+
+static int svcbase_sandbox_step(struct svcbase *sb)
+{
+	const struct svcbase_desc *d = sb->desc;
+	struct sandbox_bind binds[SANDBOX_MAX_BINDS];
+	struct sandbox_spec spec;
+
+	if (svcbase_spec(&spec, binds, d->name, sb->profile, d->binds,
+			 d->n_binds) != 0)
+		return -1;
+	spec.before_seccomp = svcbase_open_step;
+	spec.ctx = sb;
+	if (d->sandbox != NULL)
+		d->sandbox(sb, &spec);
+	return svcbase_enter(&spec, sb->sandbox_status);
+}
+
+/* Everything before the loop; 0 once READY went to init. */
+static int svcbase_start(struct svcbase *sb, int argc, char **argv)
+{
+	const struct svcbase_desc *d = sb->desc;
+	const struct registry_entry *e = registry_find(d->name);
+	sigset_t set;
+
+	log_init(d->name);
+	if (e == NULL || e->profile < 0 || svcbase_no_args(argc, argv) != 0)
+		return -1;
+	sb->profile = e->profile;
+	/* A peer gone mid-write is an error return, not the end. */
+	signal(SIGPIPE, SIG_IGN);
+	/* Before any thread starts (nng's inherit the mask). */
+	svcbase_stop_signals(&set);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	if (d->init != NULL && d->init(sb) != 0)
+		return -1;
+	if (svcbase_sandbox_step(sb) != 0) {
+		log_warnx("cannot open its endpoints");
 		return -1;
 	}
-	if (st.note[0])
-		log_info("sandbox: %s", st.note);
+	/* Not before: a request then would run threads that the process
+	 * filter does not cover yet. */
+	ipc_server_serve(sb->srv);
+	if (d->start != NULL && d->start(sb) != 0)
+		return -1;
+	if (supervise_ready_restored(SUPERVISE_FD, d->name, sb->blackout_ns) !=
+	    SUPERVISE_OK)
+		log_warnx("READY not sent");
+	return 0;
+}
+
+/* A message from init: STOP, or fds nobody asked for. True to stop. */
+static bool svcbase_on_channel(void)
+{
+	Parapet__SupervisorMsg *msg = NULL;
+	int fds[SUPERVISE_MAX_FDS];
+	size_t n = 0;
+	bool stop;
+	int rc = supervise_recv(SUPERVISE_FD, &msg, fds, SUPERVISE_MAX_FDS, &n);
+
+	if (rc == SUPERVISE_ERR_CLOSED)
+		return true; /* init is gone: so is the partition */
+	if (rc != SUPERVISE_OK)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		close(fds[i]);
+	stop = msg->type == PARAPET__SUPERVISOR_MSG__TYPE__STOP;
+	supervise_msg_free(msg);
+	return stop;
+}
+
+static int svcbase_timeout(uint64_t deadline, uint64_t now)
+{
+	uint64_t ms;
+
+	if (deadline == 0)
+		return -1;
+	if (deadline <= now)
+		return 0;
+	ms = (deadline - now + 999999) / 1000000;
+	return ms > 60000 ? 60000 : (int)ms;
+}
+
+/* The loop: the queue's items, the timers, signals and init's channel.
+ * Returns the stop signal (SIGTERM for init's STOP). */
+static int svcbase_loop(struct svcbase *sb)
+{
+	const struct svcbase_desc *d = sb->desc;
+	struct pollfd p[3] = {
+		{ .fd = sb->sigfd, .events = POLLIN },
+		{ .fd = evqueue_fd(&sb->queue), .events = POLLIN },
+		{ .fd = SUPERVISE_FD, .events = POLLIN },
+	};
+	uint64_t deadline = 0;
+
+	for (;;) {
+		struct signalfd_siginfo si;
+		uint64_t now = util_now_ns();
+
+		if (d->timer != NULL && (deadline == 0 || deadline <= now))
+			deadline = d->timer(sb, now);
+		if (poll(p, 3, svcbase_timeout(deadline, util_now_ns())) < 0 &&
+		    errno != EINTR)
+			fatal("poll");
+		if (p[0].revents & POLLIN &&
+		    read(sb->sigfd, &si, sizeof(si)) == sizeof(si))
+			return (int)si.ssi_signo;
+		if (p[2].revents && svcbase_on_channel())
+			return SIGTERM;
+		if (p[2].revents & (POLLHUP | POLLERR | POLLNVAL))
+			p[2].fd = -1; /* read to the end: init is gone */
+		if (p[1].revents & POLLIN && evqueue_run(&sb->queue, sb->ctx))
+			deadline = 0; /* the work may have moved a deadline */
+	}
+}
+
+int svcbase_main(const struct svcbase_desc *d, void *ctx, int argc, char **argv)
+{
+	struct svcbase sb = { .desc = d, .ctx = ctx, .sigfd = -1 };
+	int sig;
+
+	if (svcbase_start(&sb, argc, argv) != 0)
+		return PARTITION_EXIT_SETUP;
+	sig = svcbase_loop(&sb);
+	sb.stopping = true;
+	/* Listener first, before any exit (lib/ipc.h). */
+	ipc_server_stop_listening(sb.srv);
+	if (d->stop != NULL)
+		d->stop(&sb, sig);
+	if (d->fini == NULL)
+		_exit(0); /* requests may still run: free nothing */
+	d->fini(&sb);
+	ipc_server_close(sb.srv);
+	ipc_trace_close(sb.trace);
+	evqueue_destroy(&sb.queue);
+	close(sb.sigfd);
 	return 0;
 }
