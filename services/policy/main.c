@@ -1,7 +1,8 @@
 /* parapet-policy (OpenHCL's openvmm_hcl): config discovery from the boot
  * device tree, the VM lifecycle state machine, VM events from vmworker
  * and commands from the host (through hostcomm) and diagd. Handlers on
- * nng's threads only queue; one worker thread runs the queue in order. */
+ * nng's threads only queue; the service's loop (lib/svcbase.h) runs the
+ * queue in order. */
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -24,18 +25,15 @@
 #include "services/policy/policy.h"
 #include "vmworker.pb-c.h"
 
-#define POLICY_SOCK  PARTITION_IPC_DIR "/policy/policy.sock"
 #define SYNC_IDLE_MS 1000 /* vmworker Status while the VM runs */
 #define SYNC_BOOT_MS 20	  /* ... while waiting for it to come up */
 
-enum work_kind { WORK_EVENT, WORK_COMMAND };
-
+/* A request the loop runs (queued from nng's threads). */
 struct policy_work {
-	enum work_kind kind;
+	struct evqueue_item item; /* first: the queue hands it back */
 	struct ipc_request *req;
 	const ProtobufCMessage *in;
 	ProtobufCMessage *out;
-	struct policy_work *next;
 };
 
 static struct policy the_policy = {
@@ -43,46 +41,59 @@ static struct policy the_policy = {
 	.state = PS_STARTING,
 };
 
-/* SIGTERM or SIGINT (blocked in every thread, taken here). Nothing to
- * save: a restarted instance rebuilds its state from its peers
- * (at-least-once delivery), so stop at once, listener first (lib/ipc.h). */
-static void *policy_signal_loop(void *arg)
-{
-	struct policy *p = arg;
+static void policy_run_event(struct policy *p, struct policy_work *w);
+static void policy_run_command(struct policy *p, struct policy_work *w);
 
-	util_wait_stop_signal();
-	ipc_server_stop_listening(p->srv);
-	_exit(0);
-	return NULL;
+static void policy_run_item(struct evqueue_item *it, void *ctx, bool event)
+{
+	struct policy_work *w = (struct policy_work *)it;
+
+	if (event)
+		policy_run_event(ctx, w);
+	else
+		policy_run_command(ctx, w);
+	free(w);
+}
+
+static void policy_run_event_item(struct evqueue_item *it, void *ctx)
+{
+	policy_run_item(it, ctx, true);
+}
+
+static void policy_run_command_item(struct evqueue_item *it, void *ctx)
+{
+	policy_run_item(it, ctx, false);
 }
 
 static int policy_enqueue(struct ipc_request *req, const ProtobufCMessage *in,
-			  ProtobufCMessage *out, void *arg, enum work_kind kind)
+			  ProtobufCMessage *out, void *arg, bool event)
 {
 	struct policy *p = arg;
 	struct policy_work *w = calloc(1, sizeof(*w));
 
 	if (w == NULL)
 		return IPC_ERR_NOMEM;
-	*w = (struct policy_work){ kind, req, in, out, NULL };
-	pthread_mutex_lock(&p->lock);
-	*p->tail = w;
-	p->tail = &w->next;
-	pthread_cond_signal(&p->cond);
-	pthread_mutex_unlock(&p->lock);
+	w->item.run = event ? policy_run_event_item : policy_run_command_item;
+	w->req = req;
+	w->in = in;
+	w->out = out;
+	if (svcbase_push(p->sb, &w->item) != 0) {
+		free(w);
+		return IPC_ERR_UNAVAILABLE;
+	}
 	return IPC_ASYNC;
 }
 
 static int on_vm_event(struct ipc_request *req, const ProtobufCMessage *in,
 		       ProtobufCMessage *out, void *arg)
 {
-	return policy_enqueue(req, in, out, arg, WORK_EVENT);
+	return policy_enqueue(req, in, out, arg, true);
 }
 
 static int on_command(struct ipc_request *req, const ProtobufCMessage *in,
 		      ProtobufCMessage *out, void *arg)
 {
-	return policy_enqueue(req, in, out, arg, WORK_COMMAND);
+	return policy_enqueue(req, in, out, arg, false);
 }
 
 static int on_status(struct ipc_request *req, const ProtobufCMessage *in,
@@ -165,65 +176,28 @@ static void policy_run_command(struct policy *p, struct policy_work *w)
 	}
 }
 
-static struct policy_work *policy_next_work(struct policy *p, int wait_ms)
+/* Status of vmworker, due every SYNC_*_MS (not while the VM is off). */
+static uint64_t policy_timer(struct svcbase *sb, uint64_t now)
 {
-	struct policy_work *w;
-	struct timespec ts;
+	struct policy *p = sb->ctx;
+	bool booting = !p->vm_seen || p->state == PS_STARTING;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_nsec += (long)wait_ms * 1000000L;
-	ts.tv_sec += ts.tv_nsec / 1000000000L;
-	ts.tv_nsec %= 1000000000L;
-	pthread_mutex_lock(&p->lock);
-	if (p->head == NULL)
-		pthread_cond_timedwait(&p->cond, &p->lock, &ts);
-	w = p->head;
-	if (w != NULL && (p->head = w->next) == NULL)
-		p->tail = &p->head;
-	pthread_mutex_unlock(&p->lock);
-	return w;
-}
-
-static void policy_loop(struct policy *p)
-{
-	policy_sync(p); /* at once: Status waits for vmworker to listen */
-	for (;;) {
-		bool booting = !p->vm_seen || p->state == PS_STARTING;
-		struct policy_work *w =
-		    policy_next_work(p, booting ? SYNC_BOOT_MS : SYNC_IDLE_MS);
-
-		if (w == NULL) {
-			if (p->state != PS_STOPPED)
-				policy_sync(p);
-			continue;
-		}
-		if (w->kind == WORK_EVENT)
-			policy_run_event(p, w);
-		else
-			policy_run_command(p, w);
-		free(w);
+	if (now >= p->sync_at) {
+		policy_sync(p); /* at once first: Status waits for vmworker */
+		now = util_now_ns();
+		booting = !p->vm_seen || p->state == PS_STARTING;
+		p->sync_at =
+		    now + (booting ? SYNC_BOOT_MS : SYNC_IDLE_MS) * 1000000ull;
 	}
+	return p->state == PS_STOPPED ? 0 : p->sync_at;
 }
 
-static int policy_open(struct policy *p)
+static int policy_open(struct svcbase *sb)
 {
-	static const struct ipc_listen listen = { POLICY_SOCK, 0, 0660 };
-	struct ipc_peer_uid uids[CALLER_UIDS_MAX];
-	struct ipc_server_config cfg = {
-		.name = SVC_NAME_POLICY,
-		.listen = &listen,
-		.n_listen = 1,
-		.uids = uids,
-		.n_uids = caller_peer_uids(uids),
-		.service = &parapet__policy__descriptor,
-		.methods = policy_methods,
-		.n_methods = sizeof(policy_methods) / sizeof(policy_methods[0]),
-		.arg = p,
-		.held = 1, /* served once the sandbox is whole */
-	};
+	struct policy *p = sb->ctx;
 
-	p->trace = svcbase_trace(SVC_NAME_POLICY);
-	cfg.trace = p->trace;
+	p->sb = sb;
+	p->trace = sb->trace;
 	p->vm =
 	    svcbase_client(SVC_NAME_POLICY, SVC_NAME_VMWORKER, NULL,
 			   &parapet__vm_worker__descriptor, 30000, p->trace);
@@ -236,20 +210,22 @@ static int policy_open(struct policy *p)
 	if (p->vm_quick)
 		ipc_client_set_resend(p->vm_quick, 250);
 	p->init =
-	    svcbase_client(SVC_NAME_POLICY, "init", NULL,
+	    svcbase_client(SVC_NAME_POLICY, SVC_NAME_INIT, NULL,
 			   &parapet__init_control__descriptor, 30000, p->trace);
 	p->hostcomm =
 	    svcbase_client(SVC_NAME_POLICY, SVC_NAME_HOSTCOMM, NULL,
 			   &parapet__host_comm__descriptor, 15000, p->trace);
-	p->srv = ipc_server_open(&cfg);
-	return p->vm && p->vm_quick && p->init && p->hostcomm && p->srv ? 0
-									: -1;
+	return p->vm && p->vm_quick && p->init && p->hostcomm ? 0 : -1;
 }
 
-/* Sandbox step 8: nng starts its threads here. */
-static int policy_open_step(void *ctx)
+static int policy_init(struct svcbase *sb)
 {
-	return policy_open(ctx);
+	int fd = svcbase_take_fd(NULL, 50); /* the boot dtb: sysfs has it */
+
+	if (fd >= 0)
+		close(fd);
+	policy_config(sb->ctx);
+	return 0;
 }
 
 /* DESIGN.md §7: policy sees the IPC directory and the boot device tree. */
@@ -257,45 +233,20 @@ static const struct sandbox_bind policy_binds[] = {
 	{ "/sys/firmware", "/sys/firmware", true, false },
 };
 
+/* Nothing to save at a stop: a restarted instance rebuilds its state
+ * from its peers (at-least-once delivery), so it ends at once. */
+static const struct svcbase_desc policy_desc = {
+	.name = SVC_NAME_POLICY,
+	.binds = policy_binds,
+	.n_binds = 1,
+	.methods = policy_methods,
+	.n_methods = sizeof(policy_methods) / sizeof(policy_methods[0]),
+	.init = policy_init,
+	.open = policy_open,
+	.timer = policy_timer,
+};
+
 int main(int argc, char **argv)
 {
-	struct policy *p = &the_policy;
-	pthread_condattr_t ca;
-	pthread_t sig;
-	sigset_t set;
-	int fd;
-
-	log_init(SVC_NAME_POLICY);
-	if (svcbase_no_args(argc, argv) != 0)
-		return PARTITION_EXIT_SETUP;
-	signal(SIGPIPE, SIG_IGN); /* a peer gone mid-write is an error return */
-	/* before nng starts its threads: they inherit the mask */
-	util_stop_signals(&set);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&p->cond, &ca);
-	p->tail = &p->head;
-	fd = svcbase_take_fd(NULL, 50); /* the boot dtb: sysfs has it too */
-	if (fd >= 0)
-		close(fd);
-	policy_config(p);
-	if (svcbase_sandbox(SVC_NAME_POLICY, SANDBOX_PROFILE_POLICY,
-			    policy_binds, 1, policy_open_step, p) != 0) {
-		log_warnx("cannot open its endpoints");
-		return PARTITION_EXIT_SETUP;
-	}
-	if (pthread_create(&sig, NULL, policy_signal_loop, p) != 0) {
-		log_warnx("cannot start its signal thread");
-		return PARTITION_EXIT_SETUP;
-	}
-	ipc_server_serve(p->srv);
-	supervise_ready(SUPERVISE_FD, SVC_NAME_POLICY);
-	policy_loop(p);
-	ipc_server_close(p->srv);
-	ipc_client_close(p->vm);
-	ipc_client_close(p->init);
-	ipc_client_close(p->hostcomm);
-	ipc_trace_close(p->trace);
-	return 0;
+	return svcbase_main(&policy_desc, &the_policy, argc, argv);
 }

@@ -1,5 +1,5 @@
-/* parapet-policy's state shared by its modules: main.c (start-up, the
- * work queue its one worker thread runs), vm.c (what each lifecycle
+/* parapet-policy's state shared by its modules: main.c (the service
+ * description, the work queue its loop runs), vm.c (what each lifecycle
  * event and command does through vmworker, hostcomm and init). */
 #ifndef PARAPET_POLICY_H
 #define PARAPET_POLICY_H
@@ -8,13 +8,14 @@
 #include <stdbool.h>
 
 #include "lib/ipc.h"
+#include "lib/svcbase.h"
 #include "policy.pb-c.h"
 #include "services/policy/state.h"
 
 struct policy {
-	pthread_mutex_t lock; /* state, queue */
-	pthread_cond_t cond;
-	struct policy_work *head, **tail;
+	pthread_mutex_t lock; /* state (Status reads it on nng's threads) */
+	struct svcbase *sb;   /* its loop: requests queue there */
+	uint64_t sync_at;     /* next vmworker Status (monotonic ns) */
 	enum pstate state;
 	bool reboot_on_crash;
 	uint64_t reboot_window_ns; /* start of the current reboot window */
@@ -27,7 +28,6 @@ struct policy {
 	char poweroff_reason[256];
 	struct ipc_client *vm, *init, *hostcomm;
 	struct ipc_client *vm_quick; /* Status: a short timeout */
-	struct ipc_server *srv;
 	struct ipc_trace *trace;
 };
 
