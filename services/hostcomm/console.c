@@ -10,7 +10,7 @@
 #include "services/hostcomm/hostcomm.h"
 #include "vmworker.pb-c.h"
 
-#define TAKE_WAIT_MS 200
+#define TAKE_WAIT_MS 1000 /* vmworker answers at once when bytes arrive */
 
 void hostcomm_sleep_ms(unsigned ms)
 {

@@ -1,7 +1,8 @@
 /* parapet-hostcomm's state, shared by its loops: console.c (vmworker's
  * console stream to the host, at-least-once with offsets and acks),
  * work.c (the host's long poll: stdin to the guest, ctl commands to
- * policy) and main.c (Finish: drain, then the guest event). */
+ * policy) and main.c (the service; Finish: drain, then the guest
+ * event). */
 #ifndef PARAPET_HOSTCOMM_H
 #define PARAPET_HOSTCOMM_H
 
@@ -12,6 +13,7 @@
 
 #include "hostchan.pb-c.h"
 #include "lib/ipc.h"
+#include "lib/svcbase.h"
 
 #define HOSTCOMM_BODY_MAX 8192 /* services.md: 8 KiB message bodies */
 
@@ -20,6 +22,8 @@ struct hostcomm {
 	pthread_cond_t cond;
 	uint64_t acked; /* console bytes the host has (stream offset) */
 	unsigned cmds_in_flight;
+	bool finishing; /* a Finish is queued or running */
+	struct svcbase *sb;
 	_Atomic bool finished; /* the guest event reached the host */
 	struct ipc_client *vm, *host, *policy;
 	struct ipc_client *vm_quick; /* short timeout, for leaving */

@@ -1,8 +1,9 @@
 /* parapet-hostcomm (OpenHCL's GET): the partition's end of the host
  * channel (RUN_DIR/host.sock, served by `parapet run`). One thread moves
  * the console to the host, one long-polls the host for stdin and ctl
- * commands, and the main thread answers Finish: drain the console, let
- * commands in flight complete, then report the guest event to the host. */
+ * commands, and the service's loop (lib/svcbase.h) answers Finish: drain
+ * the console, let commands in flight complete, then report the guest
+ * event to the host. */
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,12 +24,13 @@
 #include "services/hostcomm/hostcomm.h"
 #include "vmworker.pb-c.h"
 
-#define HOSTCOMM_SOCK	PARTITION_IPC_DIR "/hostcomm/hostcomm.sock"
 #define HOST_SOCK	PARTITION_HOST_DIR "/host.sock"
 #define FINISH_DRAIN_MS 5000
 #define FINISH_EVENT_MS 5000
 
+/* Finish, queued for the loop (one at a time). */
 struct finish_req {
+	struct evqueue_item item; /* first: the queue hands it back */
 	struct ipc_request *req;
 	const Parapet__GuestEvent *ev;
 	Parapet__FinishReply *out;
@@ -37,24 +39,16 @@ struct finish_req {
 static struct hostcomm the_hc = {
 	.lock = PTHREAD_MUTEX_INITIALIZER,
 };
-static struct finish_req finish_slot;
 
-static struct ipc_server *hostcomm_srv;
-
-/* SIGTERM (init stops us, e.g. at power-off): hand the host what the
+/* A stop (init stops us, e.g. at power-off): hand the host what the
  * guest printed so far, briefly, then leave. Nothing else to save: a
  * restarted instance picks up from the host's acks. */
-static void *hostcomm_signal_loop(void *arg)
+static void hostcomm_stop(struct svcbase *sb, int sig)
 {
-	struct hostcomm *h = arg;
+	struct hostcomm *h = sb->ctx;
 	uint64_t end;
-	sigset_t set;
-	int sig;
 
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigwait(&set, &sig);
-	ipc_server_stop_listening(hostcomm_srv); /* before any exit */
+	(void)sig;
 	if (atomic_load(&h->finished))
 		_exit(0); /* the host has everything and the event */
 	end = util_now_ns() + 300 * 1000000ull;
@@ -62,25 +56,48 @@ static void *hostcomm_signal_loop(void *arg)
 	       util_now_ns() < end)
 		;
 	_exit(0);
-	return NULL;
+}
+
+static void hostcomm_finish(struct hostcomm *h, struct finish_req *f);
+
+static void hostcomm_run_finish(struct evqueue_item *it, void *ctx)
+{
+	struct hostcomm *h = ctx;
+
+	hostcomm_finish(h, (struct finish_req *)it);
+	free(it);
+	pthread_mutex_lock(&h->lock);
+	h->finishing = false;
+	pthread_mutex_unlock(&h->lock);
 }
 
 static int on_finish(struct ipc_request *req, const ProtobufCMessage *in,
 		     ProtobufCMessage *out, void *arg)
 {
 	struct hostcomm *h = arg;
-	int rc = IPC_ASYNC;
+	struct finish_req *f;
+	bool busy;
 
 	pthread_mutex_lock(&h->lock);
-	if (finish_slot.req != NULL)
-		rc = IPC_ERR_UNAVAILABLE; /* one at a time */
-	else
-		finish_slot =
-		    (struct finish_req){ req, (const Parapet__GuestEvent *)in,
-					 (Parapet__FinishReply *)out };
-	pthread_cond_broadcast(&h->cond);
+	busy = h->finishing; /* one at a time */
+	h->finishing = true;
 	pthread_mutex_unlock(&h->lock);
-	return rc;
+	if (busy)
+		return IPC_ERR_UNAVAILABLE;
+	f = calloc(1, sizeof(*f));
+	if (f != NULL) {
+		*f = (struct finish_req){ { NULL, hostcomm_run_finish },
+					  req,
+					  (const Parapet__GuestEvent *)in,
+					  (Parapet__FinishReply *)out };
+		if (svcbase_push(h->sb, &f->item) == 0)
+			return IPC_ASYNC;
+		free(f);
+	}
+	pthread_mutex_lock(&h->lock);
+	h->finishing = false;
+	pthread_mutex_unlock(&h->lock);
+	return IPC_ERR_NOMEM;
 }
 
 static const struct ipc_method hostcomm_methods[] = {
@@ -162,64 +179,51 @@ static void hostcomm_finish(struct hostcomm *h, struct finish_req *f)
 	ipc_request_finish(f->req, 0);
 }
 
-static void hostcomm_main_loop(struct hostcomm *h)
+/* Sandbox step 8: nng starts its threads here. */
+static int hostcomm_open(struct svcbase *sb)
 {
-	for (;;) {
-		struct timespec until = deadline_in(200);
-		struct finish_req f = { 0 };
+	struct hostcomm *h = sb->ctx;
 
-		pthread_mutex_lock(&h->lock);
-		if (finish_slot.req == NULL)
-			pthread_cond_timedwait(&h->cond, &h->lock, &until);
-		f = finish_slot;
-		pthread_mutex_unlock(&h->lock);
-		if (f.req == NULL)
-			continue;
-		hostcomm_finish(h, &f);
-		pthread_mutex_lock(&h->lock);
-		finish_slot.req = NULL;
-		pthread_mutex_unlock(&h->lock);
-	}
-}
-
-static int hostcomm_open(struct hostcomm *h, struct ipc_server **srv)
-{
-	static const struct ipc_listen listen = { HOSTCOMM_SOCK, 0, 0660 };
-	struct ipc_peer_uid uids[CALLER_UIDS_MAX];
-	struct ipc_server_config cfg = {
-		.name = SVC_NAME_HOSTCOMM,
-		.listen = &listen,
-		.n_listen = 1,
-		.uids = uids,
-		.n_uids = caller_peer_uids(uids),
-		.service = &parapet__host_comm__descriptor,
-		.methods = hostcomm_methods,
-		.n_methods = 1,
-		.arg = h,
-		.held = 1, /* served once the sandbox is whole */
-	};
-
-	h->trace = svcbase_trace(SVC_NAME_HOSTCOMM);
-	cfg.trace = h->trace;
+	h->sb = sb;
+	h->trace = sb->trace;
 	h->vm = svcbase_client(SVC_NAME_HOSTCOMM, SVC_NAME_VMWORKER, NULL,
 			       &parapet__vm_worker__descriptor, 5000, h->trace);
 	h->vm_quick =
 	    svcbase_client(SVC_NAME_HOSTCOMM, SVC_NAME_VMWORKER, NULL,
 			   &parapet__vm_worker__descriptor, 300, h->trace);
 	h->host =
-	    svcbase_client(SVC_NAME_HOSTCOMM, "host", HOST_SOCK,
+	    svcbase_client(SVC_NAME_HOSTCOMM, SVC_NAME_HOST, HOST_SOCK,
 			   &parapet__host_channel__descriptor, 5000, h->trace);
 	h->policy =
 	    svcbase_client(SVC_NAME_HOSTCOMM, SVC_NAME_POLICY, NULL,
 			   &parapet__policy__descriptor, 60000, h->trace);
-	*srv = ipc_server_open(&cfg);
-	return h->vm && h->vm_quick && h->host && h->policy && *srv ? 0 : -1;
+	return h->vm && h->vm_quick && h->host && h->policy ? 0 : -1;
 }
 
-/* Sandbox step 8: nng starts its threads here. */
-static int hostcomm_open_step(void *ctx)
+/* The console and the host's work: each a thread blocked in its long
+ * poll (ends with the process). */
+static int hostcomm_start(struct svcbase *sb)
 {
-	return hostcomm_open(ctx, &hostcomm_srv);
+	pthread_t console, work;
+
+	if (pthread_create(&console, NULL, hostcomm_console_loop, sb->ctx) !=
+		0 ||
+	    pthread_create(&work, NULL, hostcomm_work_loop, sb->ctx) != 0) {
+		log_warnx("cannot start its threads");
+		return -1;
+	}
+	return 0;
+}
+
+static int hostcomm_init(struct svcbase *sb)
+{
+	struct hostcomm *h = sb->ctx;
+	pthread_condattr_t ca;
+
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&h->cond, &ca);
+	return 0;
 }
 
 /* DESIGN.md §7: hostcomm sees the IPC directory and the host run
@@ -228,36 +232,19 @@ static const struct sandbox_bind hostcomm_binds[] = {
 	{ PARTITION_HOST_DIR, SANDBOX_HOST_DIR, false, false },
 };
 
+static const struct svcbase_desc hostcomm_desc = {
+	.name = SVC_NAME_HOSTCOMM,
+	.binds = hostcomm_binds,
+	.n_binds = 1,
+	.methods = hostcomm_methods,
+	.n_methods = 1,
+	.init = hostcomm_init,
+	.open = hostcomm_open,
+	.start = hostcomm_start,
+	.stop = hostcomm_stop,
+};
+
 int main(int argc, char **argv)
 {
-	struct hostcomm *h = &the_hc;
-	pthread_condattr_t ca;
-	pthread_t console, work, sig;
-	sigset_t set;
-
-	log_init(SVC_NAME_HOSTCOMM);
-	if (svcbase_no_args(argc, argv) != 0)
-		return PARTITION_EXIT_SETUP;
-	signal(SIGPIPE, SIG_IGN); /* a peer gone mid-write is an error return */
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	pthread_sigmask(SIG_BLOCK, &set, NULL); /* for the signal thread */
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&h->cond, &ca);
-	if (svcbase_sandbox(SVC_NAME_HOSTCOMM, SANDBOX_PROFILE_HOSTCOMM,
-			    hostcomm_binds, 1, hostcomm_open_step, h) != 0) {
-		log_warnx("cannot open its endpoints");
-		return PARTITION_EXIT_SETUP;
-	}
-	ipc_server_serve(hostcomm_srv);
-	if (pthread_create(&console, NULL, hostcomm_console_loop, h) != 0 ||
-	    pthread_create(&work, NULL, hostcomm_work_loop, h) != 0 ||
-	    pthread_create(&sig, NULL, hostcomm_signal_loop, h) != 0)
-		fatalx("cannot start its threads");
-	supervise_ready(SUPERVISE_FD, SVC_NAME_HOSTCOMM);
-	hostcomm_main_loop(h);
-	/* The loops block in calls; exiting ends them with the process. */
-	ipc_server_close(hostcomm_srv);
-	return 0;
+	return svcbase_main(&hostcomm_desc, &the_hc, argc, argv);
 }
