@@ -1,8 +1,10 @@
 /* parapet-diagd: main, the Diag endpoint (owner only), and the handlers
  * that go through init and policy: Ps, Control, Logs, Vm. Each request
- * runs on a thread of its own (bounded), as it waits on other services. */
+ * waits on other services: the handlers queue it (lib/evqueue.h) for a
+ * fixed set of workers. */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <libfdt.h>
 #include <pthread.h>
 #include <signal.h>
@@ -79,18 +81,59 @@ static bool diagd_running(const Parapet__PsReply *ps, const char *name)
 
 /* ------------------------------------------------------------- jobs */
 
-static void *diagd_job_main(void *arg)
+static void diagd_job_run(struct evqueue_item *it, void *ctx)
 {
-	struct diagd_job *j = arg;
+	struct diagd_job *j = (struct diagd_job *)it;
 	int rc = j->work(j);
 
+	(void)ctx;
 	ipc_request_finish(j->req, rc);
 	for (int i = 0; i < DIAGD_JOB_KEEP; i++)
 		if (j->keep[i] != NULL)
 			ipc_free(j->keep[i]);
-	atomic_fetch_sub(&j->d->jobs, 1);
+	atomic_fetch_sub(&j->d->n_jobs, 1);
 	free(j);
+}
+
+/* A worker: sleeps in poll until a job is queued, runs it. */
+static void *diagd_worker(void *arg)
+{
+	struct diagd *d = arg;
+	struct pollfd p = { .fd = evqueue_fd(&d->jobs), .events = POLLIN };
+
+	for (;;) {
+		struct evqueue_item *it;
+		int woken;
+
+		if (poll(&p, 1, -1) < 0 && errno != EINTR)
+			usleep(100 * 1000);
+		/* Another worker may have taken it: NULL then. */
+		while ((it = evqueue_take(&d->jobs, &woken)) != NULL || woken)
+			if (it != NULL)
+				it->run(it, d);
+	}
 	return NULL;
+}
+
+/* DIAGD_WORKERS threads serve the job queue: as many as requests the
+ * server runs at once (its contexts), so none waits for a worker. */
+static int diagd_workers_start(struct diagd *d)
+{
+	pthread_attr_t attr;
+	int rc = 0;
+
+	if (evqueue_init(&d->jobs, DIAGD_MAX_JOBS) != 0)
+		return -1;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&attr, 256u * 1024);
+	for (int i = 0; i < DIAGD_WORKERS && rc == 0; i++) {
+		pthread_t t;
+
+		rc = pthread_create(&t, &attr, diagd_worker, d);
+	}
+	pthread_attr_destroy(&attr);
+	return rc == 0 ? 0 : -1;
 }
 
 static int diagd_spawn(struct ipc_request *req, const ProtobufCMessage *in,
@@ -98,26 +141,21 @@ static int diagd_spawn(struct ipc_request *req, const ProtobufCMessage *in,
 		       int (*work)(struct diagd_job *))
 {
 	struct diagd_job *j;
-	pthread_attr_t attr;
-	pthread_t t;
-	int rc;
 
-	if (atomic_fetch_add(&d->jobs, 1) >= DIAGD_MAX_JOBS ||
+	if (atomic_fetch_add(&d->n_jobs, 1) >= DIAGD_MAX_JOBS ||
 	    (j = calloc(1, sizeof(*j))) == NULL) {
-		atomic_fetch_sub(&d->jobs, 1);
+		atomic_fetch_sub(&d->n_jobs, 1);
 		return IPC_ERR_UNAVAILABLE;
 	}
-	*j = (struct diagd_job){
-		.d = d, .req = req, .in = in, .out = out, .work = work
-	};
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	pthread_attr_setstacksize(&attr, 256u * 1024);
-	rc = pthread_create(&t, &attr, diagd_job_main, j);
-	pthread_attr_destroy(&attr);
-	if (rc != 0) {
+	*j = (struct diagd_job){ .item.run = diagd_job_run,
+				 .d = d,
+				 .req = req,
+				 .in = in,
+				 .out = out,
+				 .work = work };
+	if (evqueue_push(&d->jobs, &j->item) != 0) {
 		free(j);
-		atomic_fetch_sub(&d->jobs, 1);
+		atomic_fetch_sub(&d->n_jobs, 1);
 		return IPC_ERR_UNAVAILABLE;
 	}
 	return IPC_ASYNC;
@@ -393,26 +431,6 @@ static struct ipc_client *diagd_client(struct diagd *d, const char *name,
 	return ipc_client_open(&cfg);
 }
 
-/* The trace tap of diagd's own calls, switched by the shared flag. */
-static void diagd_open_tap(struct diagd *d)
-{
-	struct ipc_trace_config tc = {
-		.service = SVC_NAME_DIAGD,
-		.path = PARTITION_IPC_DIR "/diagd/diagd.trace.sock",
-	};
-	int fd = open(PARTITION_TRACE_FLAG, O_RDWR | O_CLOEXEC);
-
-	if (fd >= 0) {
-		tc.flag = (_Atomic uint32_t *)util_map(
-		    fd, PARTITION_TRACE_FLAG_SIZE, PROT_READ | PROT_WRITE);
-		close(fd);
-	}
-	if (tc.flag == NULL)
-		log_warnx("%s: cannot map; own calls untraced",
-			  PARTITION_TRACE_FLAG);
-	d->tap = ipc_trace_open(&tc);
-}
-
 struct ipc_server *diagd_server_open(struct diagd *d, const char *path)
 {
 	struct ipc_listen listen = { path, 0, 0600 };
@@ -428,89 +446,114 @@ struct ipc_server *diagd_server_open(struct diagd *d, const char *path)
 		.n_methods = sizeof(diagd_methods) / sizeof(diagd_methods[0]),
 		.recv_max = DIAGD_RECV_MAX,
 		.decode_budget = 4u << 20,
-		.n_contexts = 8,
+		.n_contexts = DIAGD_WORKERS,
 		.arg = d,
 		.held = 1, /* served once the sandbox is whole */
 	};
 
+	if (diagd_workers_start(d) != 0) {
+		log_warnx("cannot start its workers");
+		return NULL;
+	}
 	return ipc_server_open(&cfg);
 }
 
-static int diagd_open(struct diagd *d)
+/* Sandbox step 8: its clients and the trace reader (nng starts its
+ * threads here); its tap (sb->trace) traces its own calls. */
+static int diagd_open(struct svcbase *sb)
 {
+	struct diagd *d = sb->ctx;
+
 	d->ipc_dir = PARTITION_IPC_DIR;
-	diagd_open_tap(d);
-	d->init =
-	    diagd_client(d, "init", &parapet__init_control__descriptor, 60000);
+	d->tap = sb->trace;
+	d->init = diagd_client(d, SVC_NAME_INIT,
+			       &parapet__init_control__descriptor, 60000);
 	d->policy = diagd_client(d, SVC_NAME_POLICY,
 				 &parapet__policy__descriptor, 60000);
 	d->vmworker = diagd_client(d, SVC_NAME_VMWORKER,
 				   &parapet__vm_worker__descriptor, 3000);
 	d->trace = diagd_trace_open(d->ipc_dir);
-	if (d->init == NULL || d->policy == NULL || d->vmworker == NULL ||
-	    d->trace == NULL)
-		return -1;
-	d->srv = diagd_server_open(d, DIAGD_SOCK);
-	return d->srv != NULL ? 0 : -1;
+	return d->init && d->policy && d->vmworker && d->trace ? 0 : -1;
 }
 
-/* Sandbox step 8: nng starts its threads here. */
-static int diagd_open_step(void *arg)
+/* The Diag endpoint: diag.sock in the host run directory, the VM's
+ * owner its only caller (diagd_server_open). */
+static struct ipc_server *diagd_server(struct svcbase *sb,
+				       struct ipc_server_config *cfg)
 {
-	return diagd_open(arg);
+	struct diagd *d = sb->ctx;
+
+	(void)cfg;
+	d->srv = diagd_server_open(d, DIAGD_SOCK);
+	return d->srv;
+}
+
+/* Who owns the host run directory owns the VM: diagd serves that user
+ * and runs as them. */
+static int diagd_init(struct svcbase *sb)
+{
+	struct diagd *d = sb->ctx;
+	struct stat st;
+
+	d->start_ns = util_now_ns();
+	if (stat(PARTITION_HOST_DIR, &st) != 0) {
+		log_warn("%s", PARTITION_HOST_DIR);
+		return -1;
+	}
+	d->owner = st.st_uid;
+	d->owner_gid = st.st_gid;
+	return 0;
+}
+
+static void diagd_sandbox(struct svcbase *sb, struct sandbox_spec *spec)
+{
+	struct diagd *d = sb->ctx;
+
+	spec->uid = d->owner;
+	spec->gid = d->owner ? d->owner_gid : 0;
+}
+
+static int diagd_start(struct svcbase *sb)
+{
+	struct diagd *d = sb->ctx;
+
+	log_info("serving %s for uid %u", DIAGD_SOCK, (unsigned)d->owner);
+	return 0;
+}
+
+/* Requests may still run on the workers: leave without freeing what
+ * they use. */
+static void diagd_stop(struct svcbase *sb, int sig)
+{
+	(void)sb;
+	(void)sig;
+	unlink(DIAGD_SOCK);
+	log_info("stopping");
 }
 
 /* DESIGN.md §7: a root holding the IPC directory, the host run directory
  * (diag.sock; init lets diagd's uid create it there), the boot device
- * tree and /dev/null. Owned by a user, diagd runs as that user (it
- * serves only them). */
-static int diagd_sandbox(struct diagd *d, gid_t owner_gid)
-{
-	static const struct sandbox_bind binds[] = {
-		{ PARTITION_HOST_DIR, SANDBOX_HOST_DIR, false, false },
-		{ "/sys/firmware", "/sys/firmware", true, false },
-	};
+ * tree and /dev/null. */
+static const struct sandbox_bind diagd_binds[] = {
+	{ PARTITION_HOST_DIR, SANDBOX_HOST_DIR, false, false },
+	{ "/sys/firmware", "/sys/firmware", true, false },
+};
 
-	return svcbase_sandbox_as(SVC_NAME_DIAGD, SANDBOX_PROFILE_DIAGD, binds,
-				  2, diagd_open_step, d, d->owner,
-				  d->owner ? owner_gid : 0);
-}
+static const struct svcbase_desc diagd_desc = {
+	.name = SVC_NAME_DIAGD,
+	.binds = diagd_binds,
+	.n_binds = 2,
+	.init = diagd_init,
+	.sandbox = diagd_sandbox,
+	.open = diagd_open,
+	.server = diagd_server,
+	.start = diagd_start,
+	.stop = diagd_stop,
+};
 
 int main(int argc, char **argv)
 {
 	static struct diagd d;
-	struct stat st;
-	sigset_t set;
-	int sig;
 
-	log_init(SVC_NAME_DIAGD);
-	if (svcbase_no_args(argc, argv) != 0)
-		return PARTITION_EXIT_SETUP;
-	d.start_ns = util_now_ns();
-	if (stat(PARTITION_HOST_DIR, &st) != 0) {
-		log_warn("%s", PARTITION_HOST_DIR);
-		return PARTITION_EXIT_SETUP;
-	}
-	/* the VM's owner: who owns the host run directory */
-	d.owner = st.st_uid;
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	if (diagd_sandbox(&d, st.st_gid) != 0) {
-		log_warnx("cannot serve %s", DIAGD_SOCK);
-		return PARTITION_EXIT_SETUP;
-	}
-	ipc_server_serve(d.srv);
-	log_info("serving %s for uid %u", DIAGD_SOCK, (unsigned)d.owner);
-	if (supervise_ready(SUPERVISE_FD, SVC_NAME_DIAGD) != 0)
-		log_warnx("READY not sent");
-	sigwait(&set, &sig);
-	/* Requests may still run on their threads: leave without freeing
-	 * what they use. */
-	ipc_server_stop_listening(d.srv);
-	unlink(DIAGD_SOCK);
-	log_info("stopping");
-	_exit(0);
+	return svcbase_main(&diagd_desc, &d, argc, argv);
 }

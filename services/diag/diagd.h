@@ -13,10 +13,13 @@
 
 #include "diag.pb-c.h"
 #include "init.pb-c.h"
+#include "lib/evqueue.h"
 #include "lib/ipc.h"
+#include "lib/svcbase.h"
 
 #define DIAGD_SOCK	  "/run/parapet/host/diag/diag.sock"
-#define DIAGD_MAX_JOBS	  16
+#define DIAGD_MAX_JOBS	  16 /* queued or running */
+#define DIAGD_WORKERS	  8
 #define DIAGD_JOB_KEEP	  4
 #define DIAGD_RECV_MAX	  (1024u * 1024)
 #define DIAGD_TRACE_REPLY (768u * 1024)
@@ -25,19 +28,22 @@ struct diagd_trace;
 
 struct diagd {
 	uid_t owner;
+	gid_t owner_gid;
 	const char *ipc_dir; /* the services' sockets: PARTITION_IPC_DIR */
 	struct ipc_server *srv;
 	struct ipc_trace *tap; /* diagd's own calls (to init, policy, ...) */
 	struct ipc_client *init, *policy, *vmworker;
 	struct diagd_trace *trace;
-	atomic_int jobs;
+	struct evqueue jobs; /* for the workers */
+	atomic_int n_jobs;
 	uint64_t start_ns;
 };
 
-/* One request served on a thread of its own: the handlers block on calls
- * to init and the services. keep[] are freed after the reply is sent
- * (reply fields may point into them). */
+/* One request, run by a worker: the handlers block on calls to init and
+ * the services. keep[] are freed after the reply is sent (reply fields
+ * may point into them). */
 struct diagd_job {
+	struct evqueue_item item; /* first: the queue hands it back */
 	struct diagd *d;
 	struct ipc_request *req;
 	const ProtobufCMessage *in;
