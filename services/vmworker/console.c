@@ -232,11 +232,28 @@ size_t console_input(struct console *c, const uint8_t *data, size_t len)
 	return i;
 }
 
+void console_out_notify(struct console *c, struct evqueue *q)
+{
+	c->wake = q;
+}
+
+void console_out_arm(struct console *c)
+{
+	atomic_store(&c->wake_armed, true);
+}
+
+/* A VP thread: one relaxed load per byte, a write(2) only for the first
+ * byte after the consumer armed the kick. */
 static bool be_tx(void *ctx, uint8_t byte)
 {
 	struct console *c = ctx;
+	bool ok = console_ring_put(&c->out, byte);
 
-	return console_ring_put(&c->out, byte);
+	if (ok && c->wake != NULL &&
+	    atomic_load_explicit(&c->wake_armed, memory_order_relaxed) &&
+	    atomic_exchange(&c->wake_armed, false))
+		evqueue_kick(c->wake);
+	return ok;
 }
 
 /* THRE promises room for a whole FIFO load, as a 16550A's empty FIFO. */

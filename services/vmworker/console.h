@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lib/evqueue.h"
 #include "services/vmworker/uart.h"
 
 #define CONSOLE_OUT_SIZE (256u * 1024) /* power of two */
@@ -33,6 +34,8 @@ struct console {
 	bool flusher_started;
 	_Atomic bool stopping;
 	_Atomic uint64_t bytes_out, bytes_in;
+	struct evqueue *wake; /* service mode: kicked by the next byte out */
+	_Atomic bool wake_armed;
 };
 
 int console_init(struct console *c, console_sink_fn sink, void *sink_ctx);
@@ -65,6 +68,11 @@ size_t console_out_peek(const struct console *c, uint8_t *buf, size_t max,
  * buffered bytes are renumbered from offset. Producers may run; the
  * consumer must not. True when it renumbered. */
 bool console_out_rebase(struct console *c, uint64_t offset);
+/* The queue the first byte out after console_out_arm kicks (service
+ * mode: the loop answering ConsoleTake sleeps until then). */
+void console_out_notify(struct console *c, struct evqueue *q);
+/* Arms the kick; look at the ring after arming, not before. */
+void console_out_arm(struct console *c);
 /* Starts the stream at offset (a restored VM continues its numbering). */
 void console_out_set_offset(struct console *c, uint64_t offset);
 

@@ -13,6 +13,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "lib/futex.h"
 #include "lib/log.h"
 #include "lib/partition.h"
 #include "lib/registry.h"
@@ -126,7 +127,8 @@ crashed:
  * sidecar region and the restored state. */
 static int create_vm(void *arg)
 {
-	struct vmw *w = arg;
+	struct svcbase *sb = arg; /* the skeleton's sandbox context */
+	struct vmw *w = sb->ctx;
 	struct vm_config vc = { 0 };
 	struct sidecar_config sc = { 0 };
 
@@ -160,55 +162,32 @@ static int create_vm(void *arg)
 	return 0;
 }
 
-/* Sandbox step 8: nng starts its threads here. */
-static int open_endpoint(void *arg)
+/* vmworker's sandbox: its mode from its device tree config, /dev/kvm
+ * (the last bind) only for kvm, the VM built at step 3 and the fds it
+ * keeps. */
+static void vmw_sandbox(struct svcbase *sb, struct sandbox_spec *spec)
 {
-	return vmw_ipc_open(arg);
-}
-
-static int enter_sandbox(struct vmw *w)
-{
-	struct sandbox_bind binds[3] = {
-		{ PARTITION_IPC_DIR, SANDBOX_IPC_DIR, false, false },
-		{ "/dev/null", "/dev/null", false, true },
-		{ "/dev/kvm", "/dev/kvm", false, true },
-	};
-	int keep[4], n_keep = 0;
-	struct sandbox_spec spec = {
-		.service = SVC_NAME_VMWORKER,
-		.profile = SANDBOX_PROFILE_VMWORKER,
-		.binds = binds,
-		.n_binds = w->accel == &accel_kvm_ops ? 3 : 2,
-		.keep_fds = keep,
-		.before_privdrop = create_vm,
-		.before_seccomp = open_endpoint,
-		.ctx = w,
-	};
+	struct vmw *w = sb->ctx;
+	static int keep[4];
 	int *fds[] = { &w->ram_fd, &w->sidecar_fd, &w->saved_fd, &w->image_fd };
-	char err[256];
+	size_t n_keep = 0;
 
-	if (sandbox_mode_parse(w->cfg.sandbox, &spec.mode) != 0) {
+	if (sandbox_mode_parse(w->cfg.sandbox, &spec->mode) != 0)
 		log_warnx("unknown sandbox mode '%s'", w->cfg.sandbox);
-		return -1;
-	}
-	spec.flags = w->accel == &accel_kvm_ops ? SANDBOX_F_KVM : 0;
+	if (w->accel != &accel_kvm_ops)
+		spec->n_binds--;
+	spec->flags = w->accel == &accel_kvm_ops ? SANDBOX_F_KVM : 0;
 	/* The kept fds move to 4, 5, ... in this order. */
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		if (*fds[i] >= 0) {
 			keep[n_keep] = *fds[i];
-			*fds[i] = SANDBOX_FIRST_KEPT_FD + n_keep++;
+			*fds[i] = SANDBOX_FIRST_KEPT_FD + (int)n_keep++;
 		}
-	spec.n_keep_fds = (size_t)n_keep;
+	spec->keep_fds = keep;
+	spec->n_keep_fds = n_keep;
+	spec->before_privdrop = create_vm;
 	close(w->dtb_fd);
 	w->dtb_fd = -1;
-	if (sandbox_enter(&spec, &w->sandbox, err, sizeof(err)) != 0) {
-		log_warnx("sandbox: %s", err);
-		return -1;
-	}
-	/* Not before: a Start then would run sidecar threads that take no
-	 * filter of their own (the process one was not loaded yet). */
-	ipc_server_serve(w->server);
-	return 0;
 }
 
 /* Tells policy how the VM ended, until it hears it (policy may be
@@ -245,6 +224,9 @@ static void *vm_thread(void *arg)
 
 	vm_run(&w->vm, w->restored ? NULL : &w->cfg.bsp, 0);
 	atomic_store(&w->vm_ran, true);
+	/* Start and Reset wait for one of these. */
+	futex_wake_all((uint32_t *)(uintptr_t)&w->vm_ran);
+	futex_wake_all((uint32_t *)(uintptr_t)&w->vm.state);
 	if (!atomic_load(&w->saved))
 		report_end(w);
 	return NULL;
@@ -272,8 +254,6 @@ static void *refused_thread(void *arg)
 	return NULL;
 }
 
-static pthread_t main_thread;
-
 /* The accelerator's library loads before the fds arrive: a standby
  * (init started it ahead of servicing) then tells init it has loaded and
  * waits, so the guest's blackout does not pay for the load (dlopen of
@@ -295,43 +275,20 @@ static void preload_accel(void)
  * runs (a moment after its thread starts); 0 when not restored. */
 static uint64_t restored_blackout(struct vmw *w)
 {
-	for (int i = 0; i < 1000 && w->restored && w->vm_started; i++) {
+	uint64_t until = util_now_ns() + 100 * 1000000ull;
+
+	while (w->restored && w->vm_started) {
 		uint64_t resumed =
 		    __atomic_load_n(&w->vm.resumed_ns, __ATOMIC_ACQUIRE);
 
 		if (resumed != 0)
 			return resumed - w->vm.paused_ns;
-		usleep(100);
+		if (atomic_load(&w->vm_ran) || util_now_ns() >= until)
+			return 0;
+		/* vm_run wakes the state once resumed_ns is set */
+		vmw_wait_change(&w->vm.state, VM_STATE_CREATED, until);
 	}
 	return 0;
-}
-
-/* STOP from init ends the process like SIGTERM. */
-static void *supervisor_thread(void *arg)
-{
-	Parapet__SupervisorMsg *msg;
-	int fds[SUPERVISE_MAX_FDS];
-	size_t n;
-
-	(void)arg;
-	for (;;) {
-		int rc = supervise_recv(SUPERVISE_FD, &msg, fds,
-					SUPERVISE_MAX_FDS, &n);
-
-		if (rc == SUPERVISE_ERR_CLOSED)
-			break;
-		if (rc != SUPERVISE_OK)
-			continue;
-		for (size_t i = 0; i < n; i++)
-			close(fds[i]);
-		if (msg->type == PARAPET__SUPERVISOR_MSG__TYPE__STOP) {
-			supervise_msg_free(msg);
-			break;
-		}
-		supervise_msg_free(msg);
-	}
-	pthread_kill(main_thread, SIGTERM); /* tgkill: own process only */
-	return NULL;
 }
 
 static void shutdown_vm(struct vmw *w)
@@ -348,61 +305,92 @@ static void shutdown_vm(struct vmw *w)
 	console_destroy(&w->console);
 }
 
+/* Privileged: the fds init sent (after a standby's LOADED), the
+ * config of the boot device tree, the accelerator. */
+static int vmw_init(struct svcbase *sb)
+{
+	struct vmw *w = sb->ctx;
+	char why[256];
+
+	w->ram_fd = w->sidecar_fd = w->dtb_fd = w->saved_fd = w->image_fd = -1;
+	pthread_mutex_init(&w->lock, NULL);
+	sb->sandbox_status = &w->sandbox;
+	preload_accel();
+	if (take_fds(w) != 0 || read_config(w) != 0)
+		return -1;
+	/* Loaded before the sandbox: its root has no libraries. */
+	w->accel = accel_lookup(w->cfg.accel, why, sizeof(why));
+	if (w->accel == NULL) {
+		log_warnx("accel %s: %s", w->cfg.accel, why);
+		return -1;
+	}
+	w->start_ns = util_now_ns();
+	return 0;
+}
+
+/* Served: policy hears of a refused state; a restored guest runs on at
+ * once (the blackout ends here) and READY carries the blackout. */
+static int vmw_start(struct svcbase *sb)
+{
+	struct vmw *w = sb->ctx;
+	pthread_t tid;
+
+	w->has_sidecar = w->cfg.sidecar_mask != 0;
+	if (w->refused && pthread_create(&tid, NULL, refused_thread, w) == 0)
+		pthread_detach(tid);
+	if (w->restored && vmw_start_vm(w) != 0)
+		log_warnx("cannot run the restored VM");
+	sb->blackout_ns = restored_blackout(w);
+	log_info("ready: %u VPs, %llu MiB, accel %s%s", w->cfg.n_vps,
+		 (unsigned long long)(w->cfg.mem_size >> 20), w->cfg.accel,
+		 w->restored ? ", restored" : "");
+	return 0;
+}
+
+/* Servicing: the state is with init and the guest RAM stays in its
+ * memfd; the next instance waits for this one to go, so go now (the
+ * listener closed already) and let the kernel tear the VM down. */
+static void vmw_stop(struct svcbase *sb, int sig)
+{
+	struct vmw *w = sb->ctx;
+
+	(void)sig;
+	if (atomic_load(&w->saved))
+		_exit(0);
+}
+
+static void vmw_fini(struct svcbase *sb)
+{
+	shutdown_vm(sb->ctx);
+}
+
+/* DESIGN.md §7: /dev/kvm besides the IPC directory (kvm only: the
+ * sandbox hook drops it). */
+static const struct sandbox_bind vmw_binds[] = {
+	{ "/dev/kvm", "/dev/kvm", false, true },
+};
+
+static const struct svcbase_desc vmw_desc = {
+	.name = SVC_NAME_VMWORKER,
+	.binds = vmw_binds,
+	.n_binds = 1,
+	.methods = vmw_methods,
+	.n_methods = VMW_N_METHODS,
+	.init = vmw_init,
+	.sandbox = vmw_sandbox,
+	.open = vmw_ipc_open,
+	.server = vmw_ipc_server,
+	.start = vmw_start,
+	.timer = vmw_takes_due,
+	.stop = vmw_stop,
+	.fini = vmw_fini,
+};
+
 int vmworker_service_main(void)
 {
 	static struct vmw w;
-	char why[256];
-	pthread_t tid;
-	sigset_t set;
-	int sig;
+	static char *argv[] = { (char *)(uintptr_t)SVC_NAME_VMWORKER, NULL };
 
-	memset(&w, 0, sizeof(w));
-	main_thread = pthread_self();
-	/* A peer gone mid-write (init's channel, a log pipe) is an error
-	 * return, not the end of the guest. */
-	signal(SIGPIPE, SIG_IGN);
-	w.ram_fd = w.sidecar_fd = w.dtb_fd = w.saved_fd = w.image_fd = -1;
-	pthread_mutex_init(&w.lock, NULL);
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	preload_accel();
-	if (take_fds(&w) != 0 || read_config(&w) != 0)
-		return 125; /* init does not restart a 125 */
-	/* Loaded before the sandbox: its root has no libraries. */
-	w.accel = accel_lookup(w.cfg.accel, why, sizeof(why));
-	if (w.accel == NULL) {
-		log_warnx("accel %s: %s", w.cfg.accel, why);
-		return 125;
-	}
-	w.start_ns = util_now_ns();
-	if (enter_sandbox(&w) != 0)
-		return 125;
-	w.has_sidecar = w.cfg.sidecar_mask != 0;
-	if (w.refused)
-		pthread_create(&tid, NULL, refused_thread, &w),
-		    pthread_detach(tid);
-	pthread_create(&tid, NULL, supervisor_thread, &w);
-	pthread_detach(tid);
-	/* Servicing: the restored guest runs on at once (the blackout ends
-	 * here); policy sees it running. */
-	if (w.restored && vmw_start_vm(&w) != 0)
-		log_warnx("cannot run the restored VM");
-	supervise_ready_restored(SUPERVISE_FD, SVC_NAME_VMWORKER,
-				 restored_blackout(&w));
-	log_info("ready: %u VPs, %llu MiB, accel %s%s", w.cfg.n_vps,
-		 (unsigned long long)(w.cfg.mem_size >> 20), w.cfg.accel,
-		 w.restored ? ", restored" : "");
-	sigwait(&set, &sig);
-	if (atomic_load(&w.saved)) {
-		/* Servicing: the state is with init and the guest RAM stays in
-		 * its memfd; the next instance waits for this one to go, so go
-		 * now and let the kernel tear the VM down (listener first:
-		 * lib/ipc.h). */
-		ipc_server_stop_listening(w.server);
-		_exit(0);
-	}
-	shutdown_vm(&w);
-	return 0;
+	/* main.c checked the arguments (none besides the options). */
+	return svcbase_main(&vmw_desc, &w, 1, argv);
 }

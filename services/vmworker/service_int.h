@@ -9,6 +9,7 @@
 
 #include "lib/ipc.h"
 #include "lib/partition.h"
+#include "lib/svcbase.h"
 #include "sandbox/sandbox.h"
 #include "services/vmworker/console.h"
 #include "services/vmworker/dtconfig.h"
@@ -18,7 +19,6 @@
 #define VMW_MAX_TAKES	4    /* ConsoleTake calls waiting for data */
 #define VMW_CONSOLE_MAX 8192 /* bytes per ConsoleChunk */
 #define VMW_INPUT_MAX	4096 /* bytes per ConsoleInput */
-#define VMW_SOCK	PARTITION_IPC_DIR "/vmworker/vmworker.sock"
 
 struct vmw_take {
 	struct ipc_request *req;
@@ -44,23 +44,34 @@ struct vmw {
 	pthread_mutex_t lock; /* vm_started, takes */
 	bool vm_started;
 	pthread_t vm_tid;
-	_Atomic bool saved;    /* servicing: state handed to init */
-	_Atomic bool vm_ran;   /* vm_run returned (the thread may still be
-				* telling policy) */
-	_Atomic uint32_t boot; /* resets so far */
-	_Atomic bool stopping; /* the process is ending */
+	_Atomic bool saved;	 /* servicing: state handed to init */
+	_Atomic uint32_t vm_ran; /* vm_run returned (the thread may still be
+				  * telling policy) */
+	_Atomic uint32_t boot;	 /* resets so far */
+	_Atomic bool stopping;	 /* the process is ending */
 
+	struct svcbase *sb; /* its loop answers the waiting ConsoleTakes */
 	struct ipc_server *server;
 	struct ipc_client *policy;
-	struct ipc_trace *trace;
-	struct vmw_take takes[VMW_MAX_TAKES];
+	struct vmw_take takes[VMW_MAX_TAKES]; /* under lock */
 	unsigned n_takes;
-	pthread_t console_tid;
-	bool console_started;
+	uint64_t data_at; /* when the loop saw bytes for them (0: none) */
 };
 
-int vmw_ipc_open(struct vmw *w);
+#define VMW_N_METHODS 9
+extern const struct ipc_method vmw_methods[VMW_N_METHODS];
+
+/* Sandbox step 8: the client of policy, the console's kick. */
+int vmw_ipc_open(struct svcbase *sb);
+/* The VmWorker server from the skeleton's configuration. */
+struct ipc_server *vmw_ipc_server(struct svcbase *sb,
+				  struct ipc_server_config *cfg);
+/* The loop's timer: answers the ConsoleTakes whose bytes or time came;
+ * the next deadline (0: none). */
+uint64_t vmw_takes_due(struct svcbase *sb, uint64_t now);
 void vmw_ipc_close(struct vmw *w);
+/* Sleeps until *word is no longer old, or until (monotonic ns). */
+void vmw_wait_change(const void *word, uint32_t old, uint64_t until);
 /* Starts the VM's thread (Start); idempotent. */
 int vmw_start_vm(struct vmw *w);
 

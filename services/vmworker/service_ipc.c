@@ -12,6 +12,7 @@
 #include "lib/registry.h"
 #include "lib/svcbase.h"
 #include "lib/caller.h"
+#include "lib/futex.h"
 #include "lib/log.h"
 #include "lib/supervise.h"
 #include "lib/util.h"
@@ -61,12 +62,12 @@ static int h_start(struct ipc_request *req, const ProtobufCMessage *in,
 		ipc_request_set_error(req, "cannot start the VM thread");
 		return IPC_ERR_HANDLER;
 	}
-	/* vm_run sets the state on its thread: report it as running. */
-	for (int i = 0;
-	     i < 1000 && atomic_load(&w->vm.state) == VM_STATE_CREATED &&
-	     !w->refused;
-	     i++)
-		usleep(100);
+	/* vm_run sets the state on its thread: report it as running (it
+	 * wakes this wait; a VM that fails to start sets vm_ran). */
+	for (uint64_t until = util_now_ns() + 100 * 1000000ull;
+	     atomic_load(&w->vm.state) == VM_STATE_CREATED && !w->refused &&
+	     !atomic_load(&w->vm_ran) && util_now_ns() < until;)
+		vmw_wait_change(&w->vm.state, VM_STATE_CREATED, until);
 	fill_status(w, (Parapet__VmStatus *)out);
 	return 0;
 }
@@ -124,7 +125,7 @@ static int h_reset(struct ipc_request *req, const ProtobufCMessage *in,
 		 * the VM ended (and policy may be waiting for this reset). */
 		vm_stop(&w->vm);
 		while (!atomic_load(&w->vm_ran))
-			usleep(200);
+			vmw_wait_change(&w->vm_ran, 0, 0);
 		pthread_detach(w->vm_tid);
 		w->vm_started = false;
 	}
@@ -211,35 +212,63 @@ static void take_fill(struct vmw *w, struct ipc_request *req,
 	c->data.len = n;
 }
 
-/* Waiting ConsoleTake calls are answered when bytes arrive or their wait
- * ends, checked every millisecond while any waits. */
-static void *console_thread(void *arg)
+/* Bytes gather this long before a waiting ConsoleTake is answered, so
+ * a line goes in one chunk rather than byte by byte. */
+#define VMW_TAKE_BATCH_NS 1000000ull
+
+/* Whether bytes wait past the ack; with takes waiting and none, the
+ * console's next byte kicks the loop (armed before the second look). */
+static bool takes_data(struct vmw *w)
 {
-	struct vmw *w = arg;
+	bool data =
+	    console_out_head(&w->console) > console_out_tail(&w->console);
 
-	while (!atomic_load(&w->stopping)) {
-		bool data = console_out_head(&w->console) >
-			    console_out_tail(&w->console);
-		uint64_t now = util_now_ns();
-		unsigned i = 0;
-
-		pthread_mutex_lock(&w->lock);
-		while (i < w->n_takes) {
-			struct vmw_take *t = &w->takes[i];
-
-			if (!data && now < t->deadline_ns) {
-				i++;
-				continue;
-			}
-			take_fill(w, t->req, (Parapet__ConsoleChunk *)t->out,
-				  t->max);
-			ipc_request_finish(t->req, 0);
-			*t = w->takes[--w->n_takes];
-		}
-		pthread_mutex_unlock(&w->lock);
-		usleep(1000);
+	if (!data && w->n_takes > 0) {
+		console_out_arm(&w->console);
+		data = console_out_head(&w->console) >
+		       console_out_tail(&w->console);
 	}
-	return NULL;
+	return data;
+}
+
+static uint64_t earliest(uint64_t a, uint64_t b)
+{
+	return a == 0 || b < a ? b : a;
+}
+
+uint64_t vmw_takes_due(struct svcbase *sb, uint64_t now)
+{
+	struct vmw *w = sb->ctx;
+	uint64_t next = 0;
+	unsigned i = 0;
+	bool data;
+
+	pthread_mutex_lock(&w->lock);
+	data = takes_data(w);
+	if (!data || w->n_takes == 0)
+		w->data_at = 0;
+	else if (w->data_at == 0)
+		w->data_at = now;
+	while (i < w->n_takes) {
+		struct vmw_take *t = &w->takes[i];
+
+		if (!(data && now >= w->data_at + VMW_TAKE_BATCH_NS) &&
+		    now < t->deadline_ns) {
+			next = earliest(next, t->deadline_ns);
+			if (data)
+				next = earliest(next,
+						w->data_at + VMW_TAKE_BATCH_NS);
+			i++;
+			continue;
+		}
+		take_fill(w, t->req, (Parapet__ConsoleChunk *)t->out, t->max);
+		ipc_request_finish(t->req, 0);
+		*t = w->takes[--w->n_takes];
+	}
+	if (w->n_takes == 0)
+		w->data_at = 0;
+	pthread_mutex_unlock(&w->lock);
+	return next;
 }
 
 static int h_console_take(struct ipc_request *req, const ProtobufCMessage *in,
@@ -278,6 +307,7 @@ static int h_console_take(struct ipc_request *req, const ProtobufCMessage *in,
 	    (struct vmw_take){ req, out,
 			       util_now_ns() + (uint64_t)wait * 1000000, max };
 	pthread_mutex_unlock(&w->lock);
+	evqueue_kick(&w->sb->queue); /* its deadline joins the loop's */
 	return IPC_ASYNC;
 }
 
@@ -377,7 +407,7 @@ static int h_inspect(struct ipc_request *req, const ProtobufCMessage *in,
 	return 0;
 }
 
-static const struct ipc_method vmw_methods[] = {
+const struct ipc_method vmw_methods[VMW_N_METHODS] = {
 	/* policy drives the VM; hostcomm carries the console (and only
 	 * it); diagd inspects. */
 	{ "Start", h_start, CALLER_POLICY, 64 },
@@ -391,49 +421,45 @@ static const struct ipc_method vmw_methods[] = {
 	  VMW_INPUT_MAX + 64 },
 	{ "Inspect", h_inspect, CALLER_DIAGD, 64 },
 };
+_Static_assert(sizeof(vmw_methods) / sizeof(vmw_methods[0]) == VMW_N_METHODS,
+	       "VMW_N_METHODS counts the methods");
 
-/* The trace flag every service shares (init creates the file). */
-int vmw_ipc_open(struct vmw *w)
+struct ipc_server *vmw_ipc_server(struct svcbase *sb,
+				  struct ipc_server_config *cfg)
 {
-	struct ipc_listen listen = { VMW_SOCK, 0, 0660 };
-	struct ipc_peer_uid uids[CALLER_UIDS_MAX];
-	struct ipc_server_config sc = {
-		.name = SVC_NAME_VMWORKER,
-		.listen = &listen,
-		.n_listen = 1,
-		.uids = uids,
-		.n_uids = caller_peer_uids(uids),
-		.service = &parapet__vm_worker__descriptor,
-		.methods = vmw_methods,
-		.n_methods = sizeof(vmw_methods) / sizeof(vmw_methods[0]),
-		.recv_max = 64 * 1024,
-		.arg = w,
-		.held = 1, /* served once the sandbox is whole */
-	};
+	struct vmw *w = sb->ctx;
 
-	w->trace = svcbase_trace(SVC_NAME_VMWORKER);
-	sc.trace = w->trace;
-	w->server = ipc_server_open(&sc);
-	w->policy =
-	    svcbase_client(SVC_NAME_VMWORKER, SVC_NAME_POLICY, NULL,
-			   &parapet__policy__descriptor, 2000, w->trace);
-	if (w->server == NULL || w->policy == NULL)
-		return -1;
-	if (pthread_create(&w->console_tid, NULL, console_thread, w) != 0)
-		return -1;
-	w->console_started = true;
-	return 0;
+	cfg->recv_max = 64 * 1024;
+	w->server = ipc_server_open(cfg);
+	return w->server;
 }
 
+int vmw_ipc_open(struct svcbase *sb)
+{
+	struct vmw *w = sb->ctx;
+
+	w->sb = sb;
+	console_out_notify(&w->console, &sb->queue);
+	w->policy =
+	    svcbase_client(SVC_NAME_VMWORKER, SVC_NAME_POLICY, NULL,
+			   &parapet__policy__descriptor, 2000, sb->trace);
+	return w->policy != NULL ? 0 : -1;
+}
+
+/* The server and the trace tap are the skeleton's to close. */
 void vmw_ipc_close(struct vmw *w)
 {
 	atomic_store(&w->stopping, true);
-	if (w->console_started)
-		pthread_join(w->console_tid, NULL);
-	if (w->server)
-		ipc_server_close(w->server);
 	if (w->policy)
 		ipc_client_close(w->policy);
-	if (w->trace)
-		ipc_trace_close(w->trace);
+}
+
+void vmw_wait_change(const void *word, uint32_t old, uint64_t until)
+{
+	uint64_t now = util_now_ns();
+
+	if (until != 0 && now >= until)
+		return;
+	futex_wait((uint32_t *)(uintptr_t)word, old,
+		   until != 0 ? until - now : 0);
 }

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "lib/guest_abi.h"
+#include "lib/futex.h"
 #include "lib/log.h"
 #include "lib/util.h"
 
@@ -480,6 +481,8 @@ int vm_run(struct vm *vm, const struct vp_regs *bsp_regs, unsigned timeout_ms)
 		log_info("restored: blackout %.3f ms",
 			 (double)(vm->resumed_ns - vm->paused_ns) / 1e6);
 	}
+	/* Whoever waits for the VM to run (vmworker's Start) sleeps on it. */
+	futex_wake_all((uint32_t *)(uintptr_t)&vm->state);
 	vm_start_threads(vm, restored);
 	timed_out = vm_wait_end(vm, timeout_ms);
 	if (timed_out)
