@@ -36,6 +36,7 @@ struct diagd_trace {
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
+	struct evqueue wake; /* kicks the reader: its taps changed */
 	_Atomic uint32_t *flag;
 	struct {
 		uint8_t *data;
@@ -131,12 +132,15 @@ static void trace_store(const uint8_t *data, size_t len, void *arg)
 	pthread_cond_broadcast(&t->cond);
 }
 
-/* One round of the reader: poll the taps for up to 500 ms. */
+/* One round of the reader: poll the taps (and the kick) until a frame
+ * or a kick comes; while tracing, at most 500 ms (the lease may end, a
+ * restarted service's tap wants reconnecting); idle, without end. */
 static void trace_poll_once(struct diagd_trace *t)
 {
-	struct pollfd p[TRACE_MAX_TAPS];
+	struct pollfd p[TRACE_MAX_TAPS + 1];
 	int idx[TRACE_MAX_TAPS];
 	nfds_t n = 0;
+	int timeout;
 
 	pthread_mutex_lock(&t->lock);
 	for (unsigned i = 0; i < t->n_taps; i++)
@@ -145,9 +149,13 @@ static void trace_poll_once(struct diagd_trace *t)
 			p[n++] = (struct pollfd){ .fd = t->conn[i].fd,
 						  .events = POLLIN };
 		}
+	timeout = t->lease_until ? 500 : -1;
 	pthread_mutex_unlock(&t->lock);
-	if (poll(p, n, 500) < 0 && errno != EINTR)
+	p[n] = (struct pollfd){ .fd = evqueue_fd(&t->wake), .events = POLLIN };
+	if (poll(p, n + 1, timeout) < 0 && errno != EINTR)
 		usleep(100 * 1000);
+	if (p[n].revents & POLLIN)
+		evqueue_run(&t->wake, NULL);
 	pthread_mutex_lock(&t->lock);
 	for (nfds_t k = 0; k < n; k++)
 		if (p[k].revents &&
@@ -182,6 +190,8 @@ struct diagd_trace *diagd_trace_open(const char *ipc_dir)
 	if (t == NULL || ipc_arena_init(&t->arena, 64u * 1024, 1u << 20))
 		return NULL;
 	t->next = 1;
+	if (evqueue_init(&t->wake, 0) != 0)
+		return NULL;
 	pthread_mutex_init(&t->lock, NULL);
 	pthread_cond_init(&t->cond, NULL);
 	snprintf(t->dir, sizeof(t->dir), "%s", ipc_dir);
@@ -210,6 +220,7 @@ void diagd_trace_close(struct diagd_trace *t)
 		return;
 	trace_set_flag(t, 0);
 	t->stop = true;
+	evqueue_kick(&t->wake);
 	pthread_join(t->thread, NULL);
 }
 
@@ -297,6 +308,7 @@ int diagd_trace_work(struct diagd_job *j)
 	t->lease_until = util_now_ns() + TRACE_LEASE_NS;
 	trace_set_flag(t, 1);
 	trace_scan(t);
+	evqueue_kick(&t->wake); /* the reader polls the new taps now */
 	cursor = q->has_cursor && q->cursor ? q->cursor : t->next;
 	trace_wait(t, cursor, wait);
 	rc = trace_fill(j, t, cursor, max);
