@@ -1,15 +1,14 @@
 /* init's control endpoint (InitControl on /run/parapet/ipc/init.sock).
- * Handlers run on nng's threads: they queue the request and wake the
- * event loop through an eventfd; the loop answers (ipc_request_finish)
- * at once (Ps, Logs, Poweroff) or when the service is ready or gone
- * (Start, Restart, Stop). */
+ * Handlers run on nng's threads: they queue the request on init's
+ * evqueue (lib/evqueue.h), which wakes the event loop; the loop answers
+ * (ipc_request_finish) at once (Ps, Logs, Poweroff) or when the service is
+ * ready or gone (Start, Restart, Stop). */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -23,7 +22,6 @@
 #include "lib/util.h"
 
 #define CTL_LOG_DEFAULT (16u * 1024)
-#define CTL_QUEUE_MAX	64
 
 enum ctl_method {
 	CTL_PS,
@@ -35,49 +33,42 @@ enum ctl_method {
 };
 
 struct ctl_req {
+	struct evqueue_item item; /* first: the queue hands it back */
 	struct ipc_request *req;
 	enum ctl_method method;
 	const ProtobufCMessage *in;
 	ProtobufCMessage *out;
-	struct ctl_req *next;
 };
 
 struct control {
 	struct init *init;
 	struct ipc_server *srv;
-	pthread_mutex_t lock;
-	struct ctl_req *head, **tail;
-	unsigned queued;
 };
+
+static void ctl_dispatch(struct init *in, struct ctl_req *r);
+
+static void ctl_run(struct evqueue_item *it, void *ctx)
+{
+	ctl_dispatch(ctx, (struct ctl_req *)it);
+}
 
 static int ctl_enqueue(struct ipc_request *req, const ProtobufCMessage *in,
 		       ProtobufCMessage *out, void *arg, enum ctl_method m)
 {
 	struct control *c = arg;
 	struct ctl_req *r = calloc(1, sizeof(*r));
-	uint64_t one = 1;
-	int full;
 
 	if (r == NULL)
 		return IPC_ERR_NOMEM;
+	r->item.run = ctl_run;
 	r->req = req;
 	r->method = m;
 	r->in = in;
 	r->out = out;
-	pthread_mutex_lock(&c->lock);
-	full = c->queued >= CTL_QUEUE_MAX;
-	if (!full) {
-		*c->tail = r;
-		c->tail = &r->next;
-		c->queued++;
-	}
-	pthread_mutex_unlock(&c->lock);
-	if (full) {
+	if (evqueue_push(&c->init->queue, &r->item) != 0) {
 		free(r);
 		return IPC_ERR_UNAVAILABLE;
 	}
-	if (write(c->init->eventfd, &one, sizeof(one)) < 0)
-		log_warn("control: eventfd");
 	return IPC_ASYNC;
 }
 
@@ -392,25 +383,7 @@ void control_finish(struct init *in, struct service *s, int rc)
 
 void control_run_queue(struct init *in)
 {
-	struct control *c = in->control;
-	struct ctl_req *list, *next;
-	uint64_t count;
-
-	if (read(in->eventfd, &count, sizeof(count)) < 0) {
-		/* EAGAIN: nothing queued */
-	}
-	if (c == NULL)
-		return;
-	pthread_mutex_lock(&c->lock);
-	list = c->head;
-	c->head = NULL;
-	c->tail = &c->head;
-	c->queued = 0;
-	pthread_mutex_unlock(&c->lock);
-	for (; list != NULL; list = next) {
-		next = list->next;
-		ctl_dispatch(in, list);
-	}
+	evqueue_run(&in->queue, in);
 }
 
 struct control *control_open(struct init *in)
@@ -435,8 +408,6 @@ struct control *control_open(struct init *in)
 	if (c == NULL)
 		return NULL;
 	c->init = in;
-	c->tail = &c->head;
-	pthread_mutex_init(&c->lock, NULL);
 	cfg.arg = c;
 	c->srv = ipc_server_open(&cfg);
 	if (c->srv == NULL) {
@@ -448,14 +419,13 @@ struct control *control_open(struct init *in)
 
 void control_close(struct control *c)
 {
-	struct ctl_req *r, *next;
+	struct evqueue_item *it;
+	int woken;
 
 	if (c == NULL)
 		return;
 	ipc_server_close(c->srv);
-	for (r = c->head; r != NULL; r = next) {
-		next = r->next;
-		free(r);
-	}
+	while ((it = evqueue_take(&c->init->queue, &woken)) != NULL || woken)
+		free(it);
 	free(c);
 }

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "lib/evqueue.h"
 #include "lib/manifest.h"
 
 #define LOGRING_SIZE (64u * 1024)
@@ -94,11 +95,13 @@ struct service {
 };
 
 #define INIT_SERVICING_MAX 64 /* kept for the timeline */
+#define INIT_QUEUE_MAX	   64 /* control requests waiting for the loop */
 
 struct init {
 	struct service svc[MANIFEST_MAX_SERVICES];
 	unsigned n_svc;
-	int sigfd, eventfd;
+	int sigfd;
+	struct evqueue queue;		 /* control requests for the loop */
 	int part_fds[MANIFEST_FD_COUNT]; /* guest RAM, sidecar, boot dtb */
 	char libexec[1024];
 	char name[64];
@@ -165,7 +168,8 @@ uint64_t standby_timer(struct init *in, struct service *s, uint64_t now,
 struct control;
 struct control *control_open(struct init *in);
 void control_close(struct control *c);
-/* Runs the queued requests in the event loop (after the eventfd fired). */
+/* Runs the queued requests in the event loop (after the queue's fd
+ * fired). */
 void control_run_queue(struct init *in);
 /* Completes a control request waiting on s. */
 void control_finish(struct init *in, struct service *s, int rc);

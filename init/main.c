@@ -1,15 +1,14 @@
 /* parapet-init: PID 1 of a partition (OpenHCL's underhill_init). Sets up
  * /run and /dev, starts the services of the manifest in order, then runs
  * one poll loop over a signalfd (SIGCHLD, SIGTERM, SIGINT), the control
- * endpoint's eventfd, each service's supervisor channel and log pipe, and
- * the restart and stop timers. Exits with the power-off status. */
+ * endpoint's queue (lib/evqueue.h), each service's supervisor channel and log
+ * pipe, and the restart and stop timers. Exits with the power-off status. */
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -95,7 +94,8 @@ static nfds_t init_poll_set(struct init *in, struct pollfd *p,
 	nfds_t n = 0;
 
 	p[n++] = (struct pollfd){ .fd = in->sigfd, .events = POLLIN };
-	p[n++] = (struct pollfd){ .fd = in->eventfd, .events = POLLIN };
+	p[n++] =
+	    (struct pollfd){ .fd = evqueue_fd(&in->queue), .events = POLLIN };
 	for (unsigned i = 0; i < in->n_svc; i++) {
 		struct service *s = &in->svc[i];
 
@@ -193,8 +193,9 @@ static int init_signals(struct init *in)
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	in->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-	in->eventfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	return in->sigfd >= 0 && in->eventfd >= 0 ? 0 : -1;
+	return in->sigfd >= 0 && evqueue_init(&in->queue, INIT_QUEUE_MAX) == 0
+		   ? 0
+		   : -1;
 }
 
 int main(int argc, char **argv)
