@@ -176,31 +176,6 @@ static int svcbase_enter(const struct sandbox_spec *spec,
 	return 0;
 }
 
-int svcbase_sandbox(const char *service, int profile,
-		    const struct sandbox_bind *extra, size_t n_extra,
-		    int (*open_fn)(void *ctx), void *ctx)
-{
-	return svcbase_sandbox_as(service, profile, extra, n_extra, open_fn,
-				  ctx, 0, 0);
-}
-
-int svcbase_sandbox_as(const char *service, int profile,
-		       const struct sandbox_bind *extra, size_t n_extra,
-		       int (*open_fn)(void *ctx), void *ctx, uid_t uid,
-		       gid_t gid)
-{
-	struct sandbox_bind binds[SANDBOX_MAX_BINDS];
-	struct sandbox_spec spec;
-
-	if (svcbase_spec(&spec, binds, service, profile, extra, n_extra) != 0)
-		return -1;
-	spec.before_seccomp = open_fn;
-	spec.ctx = ctx;
-	spec.uid = uid;
-	spec.gid = gid;
-	return svcbase_enter(&spec, NULL);
-}
-
 /* ------------------------------------------------------ the service */
 
 void svcbase_stop_signals(sigset_t *set)

@@ -111,16 +111,4 @@ struct ipc_client *svcbase_client(const char *self, const char *peer,
  * (sysfs) into out ("" when absent). */
 void svcbase_dt_string(const char *prop, char *out, size_t len);
 
-/* Enters the service's sandbox (sandbox/sandbox.h) in the mode of
- * /parapet/sandbox, binding the IPC directory, /dev/null and extra;
- * open(ctx) runs at step 8 (nng starts there). 0, or -1 logged. */
-int svcbase_sandbox(const char *service, int profile,
-		    const struct sandbox_bind *extra, size_t n_extra,
-		    int (*open)(void *ctx), void *ctx);
-/* The same, running as uid/gid (0: the profile's own ids), as diagd does
- * for the VM's owner. */
-int svcbase_sandbox_as(const char *service, int profile,
-		       const struct sandbox_bind *extra, size_t n_extra,
-		       int (*open)(void *ctx), void *ctx, uid_t uid, gid_t gid);
-
 #endif
