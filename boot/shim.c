@@ -247,7 +247,10 @@ static int shim_exec_init(struct shim *s)
 		log_warn("placing the partition fds");
 		return -1;
 	}
-	close_range(3, PARTITION_FD_GUEST_RAM - 1, 0);
+	/* keeps PARTITION_FD_HOST_FDS, which parapet run handed us */
+	close_range(3, PARTITION_FD_HOST_FDS - 1, 0);
+	_Static_assert(PARTITION_FD_HOST_FDS + 1 == PARTITION_FD_GUEST_RAM,
+		       "no gap between the inherited fds");
 	close_range(PARTITION_FD_BOOT_IMAGE + 1, ~0u, 0);
 	snprintf(path, sizeof(path), "%s/parapet-init", s->a.libexec);
 	execv(path, argv);

@@ -28,6 +28,7 @@
 #include "host/rundir.h"
 #include "host/timeline.h"
 #include "lib/cpulist.h"
+#include "lib/fdchan.h"
 #include "lib/log.h"
 #include "lib/parse.h"
 #include "lib/partition.h"
@@ -52,6 +53,7 @@ struct run {
 	pid_t child;
 	bool userns;
 	struct hostchan *hc; /* the host channel and ctl.sock */
+	int fdchan[2];	     /* the descriptor channel: ours, init's */
 	struct timeline_host tl;
 	uint64_t tl_next_ns;
 };
@@ -380,6 +382,9 @@ static void run_child(struct run *r, int sync_fd)
 	if (read(sync_fd, &c, 1) != 1)
 		_exit(PARTITION_EXIT_SETUP); /* the parent failed */
 	close(sync_fd);
+	/* init's end of the descriptor channel, at its number across exec */
+	if (dup2(r->fdchan[1], PARTITION_FD_HOST_FDS) < 0)
+		_exit(PARTITION_EXIT_SETUP);
 	if (sethostname(r->name, strlen(r->name)) != 0)
 		dprintf(2, "parapet run: sethostname: %s\n", strerror(errno));
 	/* stdout carries only guest console bytes; Parapet talks on
@@ -453,12 +458,19 @@ static int run_spawn(struct run *r)
 		flags |= CLONE_NEWUSER;
 	if (pipe2(sync, O_CLOEXEC) != 0)
 		return run_fail("pipe: %s", strerror(errno));
+	if (fdchan_pair(r->fdchan) != 0) {
+		close(sync[0]);
+		close(sync[1]);
+		return run_fail("socketpair: %s", strerror(errno));
+	}
 	pid = (pid_t)syscall(SYS_clone, flags, NULL, NULL, NULL, NULL);
 	if (pid == 0) {
 		close(sync[1]);
 		run_child(r, sync[0]);
 	}
 	close(sync[0]);
+	close(r->fdchan[1]);
+	r->fdchan[1] = -1;
 	if (pid < 0) {
 		close(sync[1]);
 		return run_fail("cannot create the partition's namespaces: %s",
@@ -630,7 +642,8 @@ int run_main(int argc, char **argv)
 		return rc;
 	signal(SIGPIPE, SIG_IGN); /* stdout closed: console bytes dropped */
 	if ((rc = run_spawn(&r)) == 0 &&
-	    (r.hc = hostchan_open(r.dir, STDOUT_FILENO, STDIN_FILENO)) == NULL)
+	    (r.hc = hostchan_open(r.dir, STDOUT_FILENO, STDIN_FILENO,
+				  r.fdchan[0])) == NULL)
 		rc = run_fail("cannot serve the host channel in %s", r.dir);
 	if (rc == 0) {
 		run_write_status(&r, "running");

@@ -237,49 +237,48 @@ static const char *ctl_binary_refusal(int fd)
 	return NULL;
 }
 
-/* Restart with a binary (policy's alone): an absolute path to a file
- * that passes ctl_binary_refusal. init keeps the descriptor it checked
- * and execs that (svc_child), never the path again. Only checked when
- * !apply. */
-static int ctl_set_binary(struct ctl_req *r, struct service *s,
-			  const char *path, bool apply)
+/* Restart with a binary (policy's alone, relaying the host): the
+ * descriptor the host sent on the descriptor channel under token
+ * (hostfds.c), if it passes ctl_binary_refusal. init execs that
+ * descriptor (svc_child), never a path. Only checked when !apply. */
+static int ctl_set_binary(struct init *in, struct ctl_req *r, struct service *s,
+			  uint64_t token, bool apply)
 {
+	struct init_host_fd *h;
 	const char *why = NULL;
 	char msg[1600];
-	int fd = -1;
 
 	if (!(ipc_request_sender(r->req) & CALLER_POLICY)) {
 		ipc_request_set_error(r->req, "a binary comes from the host "
 					      "through policy only");
 		return IPC_ERR_DENIED;
 	}
-	if (r->method != CTL_RESTART)
-		why = "a binary is for Restart only";
-	else if (path[0] != '/' || strlen(path) >= sizeof(s->path))
-		why = "not an absolute path";
-	else if ((fd = open(path, O_PATH | O_CLOEXEC)) < 0)
-		why = strerror(errno);
-	else
-		why = ctl_binary_refusal(fd);
-	if (why != NULL) {
-		if (fd >= 0)
-			close(fd);
-		snprintf(msg, sizeof(msg), "binary '%.1400s': %s", path, why);
+	if (r->method != CTL_RESTART) {
+		ipc_request_set_error(r->req, "a binary is for Restart only");
+		return IPC_ERR_INVAL;
+	}
+	if ((h = hostfds_find(in, token)) == NULL) {
+		ipc_request_set_error(r->req, "no binary from the host under "
+					      "that token");
+		return IPC_ERR_INVAL;
+	}
+	if ((why = ctl_binary_refusal(h->fd)) != NULL) {
+		snprintf(msg, sizeof(msg), "binary '%.1400s': %s", h->label,
+			 why);
+		close(hostfds_take(h));
 		ipc_request_set_error(r->req, msg);
 		return IPC_ERR_INVAL;
 	}
-	if (!apply) {
-		close(fd);
+	if (!apply)
 		return 0;
-	}
-	log_info("%s: next instances run %s (was %s)", s->m.name, path,
+	log_info("%s: next instances run %s (was %s)", s->m.name, h->label,
 		 s->path);
 	memcpy(s->prev_path, s->path, sizeof(s->prev_path));
-	snprintf(s->path, sizeof(s->path), "%s", path);
+	snprintf(s->path, sizeof(s->path), "%s", h->label);
 	if (s->prev_bin_fd >= 0)
 		close(s->prev_bin_fd);
 	s->prev_bin_fd = s->bin_fd;
-	s->bin_fd = fd;
+	s->bin_fd = hostfds_take(h);
 	return 0;
 }
 
@@ -294,13 +293,19 @@ static int ctl_do_service(struct init *in, struct ctl_req *r)
 		ipc_request_set_error(r->req, "no such service");
 		return IPC_ERR_HANDLER;
 	}
-	if (q->standby && (q->binary != NULL || r->method != CTL_RESTART)) {
+	if (q->binary != NULL) {
+		ipc_request_set_error(r->req, "a binary is never named by "
+					      "path: the host sends it");
+		return IPC_ERR_INVAL;
+	}
+	if (q->standby && (q->has_binary_token || r->method != CTL_RESTART)) {
 		ipc_request_set_error(r->req, "a standby is for a Restart of "
 					      "the current binary only");
 		return IPC_ERR_INVAL;
 	}
-	if (q->binary != NULL &&
-	    (rc = ctl_set_binary(r, s, q->binary, !q->check_only)) != 0)
+	if (q->has_binary_token &&
+	    (rc = ctl_set_binary(in, r, s, q->binary_token, !q->check_only)) !=
+		0)
 		return rc;
 	if (q->check_only)
 		return 0;

@@ -95,11 +95,22 @@ struct service {
 
 #define INIT_SERVICING_MAX 64 /* kept for the timeline */
 
+/* A descriptor the host sent (hostfds.c), until a request takes it. */
+#define INIT_HOST_FDS_MAX 8
+struct init_host_fd {
+	int fd; /* -1: a free slot */
+	uint64_t token, seq;
+	char label[1024]; /* its host path */
+};
+
 struct init {
 	struct service svc[MANIFEST_MAX_SERVICES];
 	unsigned n_svc;
 	int sigfd, eventfd;
 	int part_fds[MANIFEST_FD_COUNT]; /* guest RAM, sidecar, boot dtb */
+	int host_fds; /* the descriptor channel from the host, or -1 */
+	struct init_host_fd host_fd[INIT_HOST_FDS_MAX];
+	uint64_t host_fd_seq;
 	char libexec[1024];
 	char name[64];
 	char log_env[16]; /* PARAPET_LOG value, or "" */
@@ -171,5 +182,13 @@ void control_run_queue(struct init *in);
 void control_finish(struct init *in, struct service *s, int rc);
 /* Completes request r about s: 0, or an error with message why. */
 void control_answer(struct ctl_req *r, struct service *s, const char *why);
+
+/* hostfds.c: the host→init descriptor channel (lib/fdchan.h). */
+void hostfds_open(struct init *in);
+void hostfds_on_readable(struct init *in);
+/* The descriptor sent with token (after taking what is waiting), or NULL. */
+struct init_host_fd *hostfds_find(struct init *in, uint64_t token);
+/* Hands over a found descriptor (the slot is free again). */
+int hostfds_take(struct init_host_fd *h);
 
 #endif

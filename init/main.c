@@ -18,7 +18,7 @@
 #include "lib/partition.h"
 #include "lib/util.h"
 
-#define INIT_MAX_POLL (2 + 4 * MANIFEST_MAX_SERVICES) /* + standbys */
+#define INIT_MAX_POLL (3 + 4 * MANIFEST_MAX_SERVICES) /* + standbys */
 
 static struct init the_init;
 
@@ -96,6 +96,7 @@ static nfds_t init_poll_set(struct init *in, struct pollfd *p,
 
 	p[n++] = (struct pollfd){ .fd = in->sigfd, .events = POLLIN };
 	p[n++] = (struct pollfd){ .fd = in->eventfd, .events = POLLIN };
+	p[n++] = (struct pollfd){ .fd = in->host_fds, .events = POLLIN };
 	for (unsigned i = 0; i < in->n_svc; i++) {
 		struct service *s = &in->svc[i];
 
@@ -134,7 +135,9 @@ static void init_dispatch(struct init *in, struct pollfd *p, nfds_t n,
 		init_on_signal(in);
 	if (p[1].revents)
 		control_run_queue(in);
-	for (nfds_t i = 2; i < n; i++) {
+	if (p[2].revents)
+		hostfds_on_readable(in);
+	for (nfds_t i = 3; i < n; i++) {
 		struct service *s = owner[i].s;
 
 		/* an earlier entry replaced the instance: a stale event */

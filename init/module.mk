@@ -2,7 +2,7 @@
 # partition (parapet run -> parapet-boot -> parapet-init) and their test
 # service.
 INIT_SRCS := init/main.c init/setup.c init/service.c init/control.c \
-	init/logring.c init/standby.c
+	init/logring.c init/standby.c init/hostfds.c
 $(eval $(call program,parapet-init,$(INIT_SRCS)))
 
 # A service for the e2e tests only (not installed): $(B)/tests/.

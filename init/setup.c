@@ -358,6 +358,7 @@ int init_setup(struct init *in)
 	init_env(in);
 	init_seed_rng(parapet);
 	init_partition_fds(in);
+	hostfds_open(in);
 	return init_services(in, parapet);
 }
 

@@ -15,6 +15,11 @@
 #define PARTITION_FD_BOOT_IMAGE                                                \
 	13 /* memfd: guest RAM as loaded, sparse and sealed (for reset) */
 
+/* The host→init descriptor channel (lib/fdchan.h): init's end of a
+ * SOCK_SEQPACKET socketpair whose other end `parapet run` keeps. Not
+ * handed to services. */
+#define PARTITION_FD_HOST_FDS 9
+
 /* Sidecar region: one control page, then one command page per VP. */
 #define PARTITION_SIDECAR_CONTROL_SIZE 4096u
 #define PARTITION_SIDECAR_VP_SIZE      4096u

@@ -49,7 +49,8 @@ const struct registry_entry *registry_find(const char *name)
 const struct registry_entry *registry_by_profile(int profile)
 {
 	for (size_t i = 0; i < registry_count; i++)
-		if (registry[i].binary != NULL && registry[i].profile == profile)
+		if (registry[i].binary != NULL &&
+		    registry[i].profile == profile)
 			return &registry[i];
 	return NULL;
 }

@@ -91,20 +91,21 @@ PARAPET_TEST_CALLER=diagd ctl "$INIT" Poweroff 9 2>/dev/null &&
 	fail "diagd powered the partition off"
 PARAPET_TEST_CALLER=policy ctl "$INIT" Stop a 2>/dev/null &&
 	fail "policy stopped a service"
-# A Restart with a binary: policy's alone, and only a root-owned file that
-# nobody else may write; /run (where services write) is noexec for init.
+# A Restart with a binary: policy's alone, and never by path: only a
+# descriptor the host sent init (lib/fdchan.h) under a token, so a file a
+# service wrote cannot be named at all; /run is noexec for init anyway.
 evil=/run/parapet/ipc/hostcomm/evil
 nsenter -t "$INIT" -m sh -c "printf '#!/bin/sh\necho pwned >$T/pwned\n' >$evil &&
-	chmod 0755 $evil && chown $((61000 + 1)) $evil" || fail "cannot plant $evil"
-PARAPET_TEST_BINARY=/bin/true PARAPET_TEST_CALLER=diagd ctl "$INIT" Restart a \
+	chmod 0755 $evil" || fail "cannot plant $evil"
+PARAPET_TEST_BINARY_TOKEN=1 PARAPET_TEST_CALLER=diagd ctl "$INIT" Restart a \
 	2>"$T/deny" && fail "diagd set a binary"
 grep -q 'through policy only' "$T/deny" || fail "binary from diagd: $(cat "$T/deny")"
 PARAPET_TEST_BINARY=$evil PARAPET_TEST_CALLER=policy ctl "$INIT" Restart a \
-	2>"$T/deny" && fail "init took a binary hostcomm wrote"
-grep -q 'not owned by root' "$T/deny" || fail "hostcomm's binary: $(cat "$T/deny")"
-nsenter -t "$INIT" -m chown 0 "$evil"
-PARAPET_TEST_BINARY=$evil PARAPET_TEST_CALLER=policy ctl "$INIT" Restart a \
-	2>"$T/deny" && fail "init ran a binary from /run"
+	2>"$T/deny" && fail "init took a binary by path"
+grep -q 'never named by path' "$T/deny" || fail "binary path: $(cat "$T/deny")"
+PARAPET_TEST_BINARY_TOKEN=12345 PARAPET_TEST_CALLER=policy ctl "$INIT" Restart a \
+	2>"$T/deny" && fail "init took a token the host never sent"
+grep -q 'no binary from the host' "$T/deny" || fail "unknown token: $(cat "$T/deny")"
 [ ! -e "$T/pwned" ] || fail "init executed $evil"
 ctl "$INIT" Ps >"$T/ps" 2>&1; grep -q "^a running" "$T/ps" ||
 	fail "a not back on its own binary: $(cat "$T/deny" "$T/ps")"

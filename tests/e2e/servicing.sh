@@ -118,6 +118,13 @@ host_service() {
 		! grep -q "not an executable file" "$tmp/ctl.out"; then
 		fail "$1: a bad --binary was not refused: $(cat "$tmp/ctl.out")"
 	fi
+	# init runs only a root-owned file nobody else may write
+	cp "$build/bin/parapet-vmworker" "$tmp/vmw-nobody"
+	chown 65534 "$tmp/vmw-nobody"
+	if "$P" ctl "$1" service --binary "$tmp/vmw-nobody" >"$tmp/ctl.out" 2>&1 ||
+		! grep -q "not owned by root" "$tmp/ctl.out"; then
+		fail "$1: a binary owned by another user ran: $(cat "$tmp/ctl.out")"
+	fi
 	# A binary that runs but dies before it is ready: init brings the
 	# previous one back with the saved state; the answer is an error.
 	cp /bin/false "$tmp/vmw-broken"

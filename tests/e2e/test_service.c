@@ -143,6 +143,11 @@ static int ctl(const char *method, const char *name)
 		return 1;
 	ref.name = (char *)(uintptr_t)name;
 	ref.binary = getenv("PARAPET_TEST_BINARY");
+	if (getenv("PARAPET_TEST_BINARY_TOKEN") != NULL) {
+		ref.has_binary_token = 1;
+		ref.binary_token =
+		    strtoull(getenv("PARAPET_TEST_BINARY_TOKEN"), NULL, 0);
+	}
 	if (!strcmp(method, "Ps"))
 		req = &ps.base;
 	if (!strcmp(method, "Logs")) {
