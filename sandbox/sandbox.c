@@ -355,6 +355,10 @@ static int step_ids(struct run *r)
 			    strerror(errno));
 	if (getresuid(&ru, &eu, &su) != 0 || ru != u || eu != u || su != u)
 		return fail(r, 5, "uid is not %u after setresuid", (unsigned)u);
+	/* No core dumps, and no ptrace or /proc/PID access by other
+	 * processes of the same uid (unprivileged: the user's own). */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
+		return fail(r, 5, "PR_SET_DUMPABLE: %s", strerror(errno));
 	st->uid = u;
 	st->gid = g;
 	return 0;
