@@ -476,7 +476,7 @@ static struct ipc_server *hc_server(struct hostchan *h, const char *path,
 {
 	struct ipc_listen l = { path, 0, 0600 };
 	struct ipc_peer_uid uids[] = {
-		{ SANDBOX_UID_BASE + SANDBOX_PROFILE_HOSTCOMM,
+		{ sandbox_service_uid(SANDBOX_PROFILE_HOSTCOMM),
 		  CALLER_HOSTCOMM },
 		{ getuid(), CALLER_HOSTCOMM },
 	};
@@ -505,8 +505,9 @@ static void hc_grant_hostcomm(const char *path)
 {
 	if (geteuid() != 0)
 		return;
-	if (util_acl_grant(path, 6, SANDBOX_UID_BASE + SANDBOX_PROFILE_HOSTCOMM,
-			   6, 0, 0) != 0)
+	if (util_acl_grant(path, 6,
+			   sandbox_service_uid(SANDBOX_PROFILE_HOSTCOMM), 6, 0,
+			   0) != 0)
 		log_warn("%s: ACL for hostcomm", path);
 }
 

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
@@ -291,7 +292,7 @@ static int run_logs_group(const char *logs)
 {
 	if (geteuid() != 0)
 		return 0;
-	return chown(logs, 0, SANDBOX_UID_BASE + SANDBOX_PROFILE_DIAGD);
+	return chown(logs, 0, sandbox_service_uid(SANDBOX_PROFILE_DIAGD));
 }
 
 /* diag/: where diagd puts diag.sock, the one place of the run directory
@@ -306,10 +307,44 @@ static int run_make_diag_dir(const struct run *r)
 	if (mkdir(diag, 0755) != 0)
 		return -1;
 	if (geteuid() == 0 &&
-	    chown(diag, SANDBOX_UID_BASE + SANDBOX_PROFILE_DIAGD,
-		  SANDBOX_UID_BASE + SANDBOX_PROFILE_DIAGD) != 0)
+	    chown(diag, sandbox_service_uid(SANDBOX_PROFILE_DIAGD),
+		  sandbox_service_uid(SANDBOX_PROFILE_DIAGD)) != 0)
 		return -1;
 	return 0;
+}
+
+/* A root partition's block of service uids (sandbox/sandbox.h): the
+ * first block whose lock file in BASE/.uid-blocks/ no live parapet run
+ * holds. The lock lives with us (a crashed run frees it); our children
+ * learn the block from the environment, init passes it to the services. */
+static int run_take_uid_block(const char *base)
+{
+	char path[3100];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/.uid-blocks", base);
+	if (mkdir(path, 0700) != 0 && errno != EEXIST)
+		return run_fail("%s: %s", path, strerror(errno));
+	for (unsigned k = 0; k < SANDBOX_UID_BLOCKS; k++) {
+		char val[16];
+
+		snprintf(path, sizeof(path), "%s/.uid-blocks/%u", base, k);
+		fd =
+		    open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+		if (fd < 0)
+			return run_fail("%s: %s", path, strerror(errno));
+		if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+			close(fd);
+			continue;
+		}
+		snprintf(val, sizeof(val), "%u",
+			 SANDBOX_UID_BASE + k * SANDBOX_UID_BLOCK);
+		setenv(SANDBOX_UID_BASE_ENV, val, 1);
+		return 0; /* fd stays open: the block is ours */
+	}
+	return run_fail("no free block of service uids: %u root partitions "
+			"are running",
+			SANDBOX_UID_BLOCKS);
 }
 
 static int run_make_dir(struct run *r)
@@ -320,6 +355,9 @@ static int run_make_dir(struct run *r)
 
 	if (rundir_base(base, sizeof(base), err, sizeof(err)) != 0)
 		return run_fail("%s", err);
+	unsetenv(SANDBOX_UID_BASE_ENV); /* ours, not inherited */
+	if (geteuid() == 0 && run_take_uid_block(base) != 0)
+		return PARTITION_EXIT_SETUP;
 	if (r->a.name)
 		snprintf(r->name, sizeof(r->name), "%s", r->a.name);
 	else {

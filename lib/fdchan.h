@@ -18,7 +18,8 @@
 #define FDCHAN_LABEL_MAX 1024 /* the file's host path, for logs and ps */
 
 enum fdchan_kind {
-	FDCHAN_BINARY = 1, /* a service's new binary (O_PATH, checked by init) */
+	FDCHAN_BINARY =
+	    1, /* a service's new binary (O_PATH, checked by init) */
 };
 
 struct fdchan_msg {

@@ -35,7 +35,7 @@
 /* Inside the partition. */
 /* Each service's sockets sit in PARTITION_IPC_DIR/NAME/, a directory
  * only that service may write (init makes it: the service's uid, group
- * SANDBOX_IPC_GID, 0750), so it creates and removes only its own. */
+ * sandbox_ipc_gid(), 0750), so it creates and removes only its own. */
 #define PARTITION_IPC_DIR   "/run/parapet/ipc"
 #define PARTITION_INIT_SOCK "/run/parapet/ipc/init/init.sock"
 /* The trace tap's on/off flag: a u32 at offset 0 of this 4 KiB file (init

@@ -57,5 +57,5 @@ const struct registry_entry *registry_by_profile(int profile)
 
 uid_t registry_uid(const struct registry_entry *e)
 {
-	return e->profile < 0 ? 0 : SANDBOX_UID_BASE + (uid_t)e->profile;
+	return e->profile < 0 ? 0 : sandbox_service_uid(e->profile);
 }

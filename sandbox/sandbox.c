@@ -321,11 +321,11 @@ static void pick_ids(struct run *r)
 	const struct sandbox_spec *s = r->spec;
 	struct sandbox_status *st = r->st;
 
-	st->want_uid = s->uid ? s->uid : SANDBOX_UID_BASE + (uid_t)s->profile;
-	st->want_gid = s->gid ? s->gid : SANDBOX_UID_BASE + (gid_t)s->profile;
+	st->want_uid = s->uid ? s->uid : sandbox_service_uid(s->profile);
+	st->want_gid = s->gid ? s->gid : sandbox_service_uid(s->profile);
 	st->unprivileged = !id_mapped("/proc/self/uid_map", st->want_uid) ||
 			   !id_mapped("/proc/self/gid_map", st->want_gid) ||
-			   !id_mapped("/proc/self/gid_map", SANDBOX_IPC_GID);
+			   !id_mapped("/proc/self/gid_map", sandbox_ipc_gid());
 	if (st->unprivileged)
 		snprintf(st->note, sizeof(st->note),
 			 "unprivileged: uid %u not mapped, kept uid %u gid %u; "
@@ -337,7 +337,7 @@ static void pick_ids(struct run *r)
 static int step_ids(struct run *r)
 {
 	struct sandbox_status *st = r->st;
-	gid_t groups[1] = { SANDBOX_IPC_GID };
+	gid_t groups[1] = { sandbox_ipc_gid() };
 	uid_t u = st->want_uid, ru, eu, su;
 	gid_t g = st->want_gid;
 

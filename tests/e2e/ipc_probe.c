@@ -26,37 +26,13 @@
 #include "lib/caller.h"
 #include "lib/ipc.h"
 #include "sandbox/sandbox.h"
+#include "tests/e2e/become.h"
 
-static const char *const service_names[CALLER_SERVICES] = {
-	"policy", "hostcomm", "vmworker", "diagd"
-};
-
-/* Becomes the service named (its uid, gid and the IPC group); returns its
- * caller bit, 0 for root (no bit). -1 on error. */
+/* Becomes the service named (tests/e2e/become.h); returns its caller
+ * bit, 0 for root (no bit). -1 on error. */
 static long become(const char *who)
 {
-	gid_t ipc = SANDBOX_IPC_GID;
-	uid_t id;
-
-	if (!strcmp(who, "root"))
-		return 0;
-	for (id = 0; id < CALLER_SERVICES; id++)
-		if (!strcmp(who, service_names[id]))
-			break;
-	if (id == CALLER_SERVICES) {
-		fprintf(stderr, "ipc_probe: no service '%s'\n", who);
-		return -1;
-	}
-	if (setgroups(1, &ipc) != 0 ||
-	    setresgid(SANDBOX_UID_BASE + id, SANDBOX_UID_BASE + id,
-		      SANDBOX_UID_BASE + id) != 0 ||
-	    setresuid(SANDBOX_UID_BASE + id, SANDBOX_UID_BASE + id,
-		      SANDBOX_UID_BASE + id) != 0) {
-		fprintf(stderr, "ipc_probe: becoming %s: %s\n", who,
-			strerror(errno));
-		return -1;
-	}
-	return 1L << id;
+	return become_service("ipc_probe", who);
 }
 
 /* One request envelope for method with body; the reply envelope or NULL. */

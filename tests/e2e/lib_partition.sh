@@ -92,6 +92,24 @@ start() {
 	INIT=$(cat "$RUNBASE/$name/init.pid")
 }
 
+# uid_base NAME: the first id of the partition's block of service uids
+# (sandbox/sandbox.h): in init's environment; block 0 without it.
+uid_base() {
+	b=$(tr '\0' '\n' <"/proc/$(cat "$RUNBASE/$1/init.pid")/environ" |
+		sed -n 's/^PARAPET_UID_BASE=//p')
+	echo "${b:-61000}"
+}
+
+# hostpid NAME SVC: the host pid of service SVC of partition NAME
+hostpid() {
+	i=$(cat "$RUNBASE/$1/init.pid")
+	for p in $(cat "/proc/$i/task/$i/children"); do
+		[ "$(tr '\0' '\n' <"/proc/$p/cmdline" | head -n 1)" = "$2" ] &&
+			echo "$p" && return 0
+	done
+	return 1
+}
+
 runpid() {
 	eval "echo \$RUNPID_$(echo "$1" | tr -c 'a-zA-Z0-9\n' _)"
 }

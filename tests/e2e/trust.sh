@@ -134,6 +134,21 @@ grep -c 'stopped accepting' "$T/tr.err" | sed 's/^/listeners re-created: /'
 grep -q 'killed by seccomp' "$T/tr.err" &&
 	fail "a service died listening anew: $(grep seccomp "$T/tr.err")"
 
+# partitions never share service uids: a second one gets a block of its
+# own, so its vmworker is another uid (and another RLIMIT_NPROC count)
+start tr2 --accel emu --guest-cmdline delay_ms=20 "$COUNTER" >"$T/tr2.out"
+wait_for "$RUNBASE/tr2/diag/diag.sock" || fail "tr2: no diag.sock"
+[ "$(uid_base tr)" != "$(uid_base tr2)" ] ||
+	fail "two partitions share the service uids from $(uid_base tr)"
+v1=$(hostpid tr vmworker) && v2=$(hostpid tr2 vmworker) ||
+	fail "no vmworker under one of the inits"
+[ "$(stat -c %u "/proc/$v1")" = $(($(uid_base tr) + 2)) ] &&
+	[ "$(stat -c %u "/proc/$v2")" = $(($(uid_base tr2) + 2)) ] ||
+	fail "vmworker uids: $(stat -c %u "/proc/$v1" "/proc/$v2")"
+echo "service uids: tr from $(uid_base tr), tr2 from $(uid_base tr2)"
+"$P" ctl tr2 poweroff >/dev/null 2>&1
+wait_run tr2
+
 # the guest ran through all of it, its console whole
 "$P" ctl tr status >"$T/st" 2>&1 || fail "ctl status: $(cat "$T/st")"
 grep -q running "$T/st" || fail "the VM is not running: $(cat "$T/st")"
