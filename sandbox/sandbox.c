@@ -510,13 +510,19 @@ int sandbox_enter(const struct sandbox_spec *spec, struct sandbox_status *out,
 int sandbox_thread_filter(enum sandbox_profile profile, unsigned flags,
 			  char *err, size_t errlen)
 {
+	return sandbox_load_filter(profile, flags, process_mode, err, errlen);
+}
+
+int sandbox_load_filter(enum sandbox_profile profile, unsigned flags,
+			enum sandbox_mode mode, char *err, size_t errlen)
+{
 	scmp_filter_ctx ctx;
 	unsigned n;
 	int rc;
 
-	if (process_mode == SANDBOX_OFF)
+	if (mode == SANDBOX_OFF)
 		return 0;
-	ctx = new_filter(profile, flags, process_mode, false, &n, &rc);
+	ctx = new_filter(profile, flags, mode, false, &n, &rc);
 	if (ctx == NULL) {
 		snprintf(err, errlen, "thread filter %s: %s",
 			 sandbox_profile_name(profile) ?: "?", strerror(-rc));

@@ -144,6 +144,11 @@ int sandbox_enter(const struct sandbox_spec *spec, struct sandbox_status *out,
 /* Adds a filter of profile to the calling thread only (no TSYNC), in the
  * mode of the process's sandbox (no-op in OFF). Call it from a sidecar
  * thread after sandbox_enter; the process filter still applies. */
+/* The filter of profile (in mode), for the calling thread and the
+ * threads it starts later (no TSYNC), as a test tool takes on a service's
+ * filter. 0, or -1 with err. */
+int sandbox_load_filter(enum sandbox_profile profile, unsigned flags,
+			enum sandbox_mode mode, char *err, size_t errlen);
 int sandbox_thread_filter(enum sandbox_profile profile, unsigned flags,
 			  char *err, size_t errlen);
 

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "lib/registry.h"
@@ -37,11 +38,17 @@ static inline void become_take_uid_base(void)
 			setenv(SANDBOX_UID_BASE_ENV, env + i + want + 1, 1);
 }
 
-/* Becomes the service named who ("root" stays root): its caller bit
- * (1 << profile), 0 for root, -1 on error (printed with tool's name). */
+/* Becomes the service named who ("root" stays root) as a compromised one
+ * would be: its uid, gid and IPC group, no capabilities (bounding set
+ * too), NoNewPrivs, and that service's own seccomp profile (strict; a
+ * refused call kills the tool with SIGSYS). The partition's namespaces
+ * are the caller's (nsenter): init's mount view, a superset of the
+ * service's. Returns the caller bit (1 << profile), 0 for root, -1 on
+ * error (printed with tool's name). */
 static inline long become_service(const char *tool, const char *who)
 {
 	const struct registry_entry *e = registry_find(who);
+	char err[256];
 	gid_t ipc;
 	uid_t id;
 
@@ -54,10 +61,19 @@ static inline long become_service(const char *tool, const char *who)
 	become_take_uid_base();
 	ipc = sandbox_ipc_gid();
 	id = sandbox_service_uid(e->profile);
+	for (int cap = 0; cap <= 63; cap++)
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL)
+			break;
 	if (setgroups(1, &ipc) != 0 || setresgid(id, id, id) != 0 ||
-	    setresuid(id, id, id) != 0) {
+	    setresuid(id, id, id) != 0 ||
+	    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
 		fprintf(stderr, "%s: becoming %s (uid %u): %s\n", tool, who,
 			(unsigned)id, strerror(errno));
+		return -1;
+	}
+	if (sandbox_load_filter((enum sandbox_profile)e->profile, 0,
+				SANDBOX_STRICT, err, sizeof(err)) != 0) {
+		fprintf(stderr, "%s: %s\n", tool, err);
 		return -1;
 	}
 	return 1L << e->profile;
