@@ -52,6 +52,7 @@ struct hostchan {
 	struct ipc_server *chan, *ctl;
 	int out_fd, in_fd;
 	int fds_fd; /* the descriptor channel to init */
+	uid_t hostcomm_uid;
 	/* Written under out_lock (which a console write may hold for as
 	 * long as stdout stalls), read without it by the main loop. */
 	_Atomic uint64_t out_offset, first_console_ns;
@@ -476,8 +477,7 @@ static struct ipc_server *hc_server(struct hostchan *h, const char *path,
 {
 	struct ipc_listen l = { path, 0, 0600 };
 	struct ipc_peer_uid uids[] = {
-		{ sandbox_service_uid(SANDBOX_PROFILE_HOSTCOMM),
-		  CALLER_HOSTCOMM },
+		{ h->hostcomm_uid, CALLER_HOSTCOMM },
 		{ getuid(), CALLER_HOSTCOMM },
 	};
 	struct ipc_server_config cfg = {
@@ -497,22 +497,20 @@ static struct ipc_server *hc_server(struct hostchan *h, const char *path,
 	return ipc_server_open(&cfg);
 }
 
-/* host.sock is owner-only; as root the partition's hostcomm runs as its
- * own uid, which a POSIX ACL entry lets connect (the kernel's
- * posix_acl_xattr layout, as init does for diagd). Unprivileged,
- * hostcomm is the owner and the uid is not mapped: nothing to do. */
-static void hc_grant_hostcomm(const char *path)
+/* host.sock is owner-only; the partition's hostcomm runs as its own uid
+ * (host/ids.h), which a POSIX ACL entry lets connect (the kernel's
+ * posix_acl_xattr layout, as init does for diagd). Where every service
+ * runs as the owner: nothing to do. */
+static void hc_grant_hostcomm(const char *path, uid_t uid)
 {
-	if (geteuid() != 0)
+	if (uid == getuid())
 		return;
-	if (util_acl_grant(path, 6,
-			   sandbox_service_uid(SANDBOX_PROFILE_HOSTCOMM), 6, 0,
-			   0) != 0)
+	if (util_acl_grant(path, 6, uid, 6, 0, 0) != 0)
 		log_warn("%s: ACL for hostcomm", path);
 }
 
 struct hostchan *hostchan_open(const char *run_dir, int out_fd, int in_fd,
-			       int fds_fd)
+			       int fds_fd, uid_t hostcomm_uid)
 {
 	struct hostchan *h = calloc(1, sizeof(*h));
 	char path[4200];
@@ -524,12 +522,13 @@ struct hostchan *hostchan_open(const char *run_dir, int out_fd, int in_fd,
 	h->out_fd = out_fd;
 	h->in_fd = in_fd;
 	h->fds_fd = fds_fd;
+	h->hostcomm_uid = hostcomm_uid;
 	h->in_closed = in_fd < 0;
 	snprintf(path, sizeof(path), "%s/host.sock", run_dir);
 	h->chan = hc_server(h, path, &parapet__host_channel__descriptor,
 			    chan_methods, 4);
 	if (h->chan)
-		hc_grant_hostcomm(path);
+		hc_grant_hostcomm(path, h->hostcomm_uid);
 	snprintf(path, sizeof(path), "%s/ctl.sock", run_dir);
 	h->ctl = h->chan ? hc_server(h, path, &parapet__host_ctl__descriptor,
 				     ctl_methods, 1)

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "host/hostchan.h"
+#include "host/ids.h"
 #include "host/run.h"
 #include "host/rundir.h"
 #include "host/timeline.h"
@@ -55,6 +56,7 @@ struct run {
 	bool userns;
 	struct hostchan *hc; /* the host channel and ctl.sock */
 	int fdchan[2];	     /* the descriptor channel: ours, init's */
+	struct run_ids ids;  /* the ids its services run as */
 	struct timeline_host tl;
 	uint64_t tl_next_ns;
 };
@@ -286,13 +288,19 @@ static int run_write_pid(const struct run *r, const char *file, pid_t pid)
 	return fclose(fp);
 }
 
-/* logs/: the owner's and, as root, diagd's group's (init writes the
- * files 0640): no other service of the partition reads the logs. */
-static int run_logs_group(const char *logs)
+/* logs/: the owner's and diagd's (init writes the files 0640, group
+ * diagd's): no other service of the partition reads the logs. As root
+ * the directory's group is diagd's; unprivileged with subordinate ids an
+ * ACL entry lets diagd's uid in (the user cannot chown to it). */
+static int run_logs_group(const struct run *r, const char *logs)
 {
-	if (geteuid() != 0)
+	if (geteuid() == 0)
+		return chown(logs, 0,
+			     ids_service_gid(&r->ids, SANDBOX_PROFILE_DIAGD));
+	if (!r->ids.separated)
 		return 0;
-	return chown(logs, 0, sandbox_service_uid(SANDBOX_PROFILE_DIAGD));
+	return util_acl_grant(
+	    logs, 7, ids_service_uid(&r->ids, SANDBOX_PROFILE_DIAGD), 5, 0, 0);
 }
 
 /* diag/: where diagd puts diag.sock, the one place of the run directory
@@ -306,45 +314,14 @@ static int run_make_diag_dir(const struct run *r)
 	snprintf(diag, sizeof(diag), "%s/diag", r->dir);
 	if (mkdir(diag, 0755) != 0)
 		return -1;
-	if (geteuid() == 0 &&
-	    chown(diag, sandbox_service_uid(SANDBOX_PROFILE_DIAGD),
-		  sandbox_service_uid(SANDBOX_PROFILE_DIAGD)) != 0)
-		return -1;
-	return 0;
-}
-
-/* A root partition's block of service uids (sandbox/sandbox.h): the
- * first block whose lock file in BASE/.uid-blocks/ no live parapet run
- * holds. The lock lives with us (a crashed run frees it); our children
- * learn the block from the environment, init passes it to the services. */
-static int run_take_uid_block(const char *base)
-{
-	char path[3100];
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/.uid-blocks", base);
-	if (mkdir(path, 0700) != 0 && errno != EEXIST)
-		return run_fail("%s: %s", path, strerror(errno));
-	for (unsigned k = 0; k < SANDBOX_UID_BLOCKS; k++) {
-		char val[16];
-
-		snprintf(path, sizeof(path), "%s/.uid-blocks/%u", base, k);
-		fd =
-		    open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-		if (fd < 0)
-			return run_fail("%s: %s", path, strerror(errno));
-		if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-			close(fd);
-			continue;
-		}
-		snprintf(val, sizeof(val), "%u",
-			 SANDBOX_UID_BASE + k * SANDBOX_UID_BLOCK);
-		setenv(SANDBOX_UID_BASE_ENV, val, 1);
-		return 0; /* fd stays open: the block is ours */
-	}
-	return run_fail("no free block of service uids: %u root partitions "
-			"are running",
-			SANDBOX_UID_BLOCKS);
+	if (geteuid() == 0)
+		return chown(diag,
+			     ids_service_uid(&r->ids, SANDBOX_PROFILE_DIAGD),
+			     ids_service_gid(&r->ids, SANDBOX_PROFILE_DIAGD));
+	if (!r->ids.separated)
+		return 0;
+	return util_acl_grant(
+	    diag, 7, ids_service_uid(&r->ids, SANDBOX_PROFILE_DIAGD), 7, 5, 5);
 }
 
 static int run_make_dir(struct run *r)
@@ -355,9 +332,12 @@ static int run_make_dir(struct run *r)
 
 	if (rundir_base(base, sizeof(base), err, sizeof(err)) != 0)
 		return run_fail("%s", err);
-	unsetenv(SANDBOX_UID_BASE_ENV); /* ours, not inherited */
-	if (geteuid() == 0 && run_take_uid_block(base) != 0)
+	if (ids_take(&r->ids, base) != 0)
 		return PARTITION_EXIT_SETUP;
+	if (!r->ids.separated)
+		log_info("services are not separated from each other (one uid "
+			 "for all): %s",
+			 r->ids.why);
 	if (r->a.name)
 		snprintf(r->name, sizeof(r->name), "%s", r->a.name);
 	else {
@@ -392,7 +372,7 @@ static int run_make_dir(struct run *r)
 		if (mkdir(r->dir, 0755) != 0)
 			return run_fail("%s: %s", r->dir, strerror(errno));
 	}
-	if (mkdir(logs, 0750) != 0 || run_logs_group(logs) != 0 ||
+	if (mkdir(logs, 0750) != 0 || run_logs_group(r, logs) != 0 ||
 	    run_make_diag_dir(r) != 0 || run_write_pid(r, "pid", getpid()) != 0)
 		return run_fail("%s: %s", r->dir, strerror(errno));
 	run_write_status(r, "booting");
@@ -456,34 +436,6 @@ static void run_child(struct run *r, int sync_fd)
 	_exit(PARTITION_EXIT_SETUP);
 }
 
-static int run_write_file(pid_t pid, const char *file, const char *text)
-{
-	char path[64];
-	int fd, rc;
-
-	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	rc = write(fd, text, strlen(text)) == (ssize_t)strlen(text) ? 0 : -1;
-	close(fd);
-	return rc;
-}
-
-/* Unprivileged: our uid and gid become root inside. */
-static int run_map_ids(pid_t pid)
-{
-	char map[64];
-
-	snprintf(map, sizeof(map), "0 %u 1\n", (unsigned)getuid());
-	if (run_write_file(pid, "uid_map", map) != 0)
-		return -1;
-	if (run_write_file(pid, "setgroups", "deny") != 0)
-		return -1;
-	snprintf(map, sizeof(map), "0 %u 1\n", (unsigned)getgid());
-	return run_write_file(pid, "gid_map", map);
-}
-
 static int run_spawn(struct run *r)
 {
 	unsigned long flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC |
@@ -515,9 +467,9 @@ static int run_spawn(struct run *r)
 				strerror(errno));
 	}
 	r->child = pid;
-	if (r->userns && run_map_ids(pid) != 0) {
+	if (r->userns && ids_map(&r->ids, pid) != 0) {
 		close(sync[1]);
-		return run_fail("user namespace id maps: %s", strerror(errno));
+		return PARTITION_EXIT_SETUP;
 	}
 	if (write(sync[1], "g", 1) != 1 ||
 	    run_write_pid(r, "init.pid", pid) != 0) {
@@ -680,8 +632,9 @@ int run_main(int argc, char **argv)
 		return rc;
 	signal(SIGPIPE, SIG_IGN); /* stdout closed: console bytes dropped */
 	if ((rc = run_spawn(&r)) == 0 &&
-	    (r.hc = hostchan_open(r.dir, STDOUT_FILENO, STDIN_FILENO,
-				  r.fdchan[0])) == NULL)
+	    (r.hc = hostchan_open(
+		 r.dir, STDOUT_FILENO, STDIN_FILENO, r.fdchan[0],
+		 ids_service_uid(&r.ids, SANDBOX_PROFILE_HOSTCOMM))) == NULL)
 		rc = run_fail("cannot serve the host channel in %s", r.dir);
 	if (rc == 0) {
 		run_write_status(&r, "running");

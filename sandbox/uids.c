@@ -23,7 +23,7 @@ uid_t sandbox_uid_base(void)
 		return SANDBOX_UID_BASE;
 	base = strtoul(v, &end, 10);
 	return *end == '\0' && sandbox_uid_base_ok(base) ? (uid_t)base
-							  : SANDBOX_UID_BASE;
+							 : SANDBOX_UID_BASE;
 }
 
 uid_t sandbox_service_uid(int profile)

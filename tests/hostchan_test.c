@@ -63,7 +63,7 @@ static int setup(void **state)
 	assert_int_equal(pipe(f->in), 0);
 	fcntl(f->out[0], F_SETFL, O_NONBLOCK);
 	assert_int_equal(fdchan_pair(f->fds), 0);
-	f->h = hostchan_open(f->dir, f->out[1], f->in[0], f->fds[0]);
+	f->h = hostchan_open(f->dir, f->out[1], f->in[0], f->fds[0], getuid());
 	assert_non_null(f->h);
 	f->c = ipc_client_open(&cfg);
 	assert_non_null(f->c);

@@ -62,7 +62,8 @@ static inline long become_service(const char *tool, const char *who)
 	ipc = sandbox_ipc_gid();
 	id = sandbox_service_uid(e->profile);
 	for (int cap = 0; cap <= 63; cap++)
-		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL)
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 &&
+		    errno != EINVAL)
 			break;
 	if (setgroups(1, &ipc) != 0 || setresgid(id, id, id) != 0 ||
 	    setresuid(id, id, id) != 0 ||
