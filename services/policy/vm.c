@@ -8,6 +8,7 @@
 
 #include "hostchan.pb-c.h"
 #include "init.pb-c.h"
+#include "lib/caller.h"
 #include "lib/log.h"
 #include "lib/partition.h"
 #include "lib/registry.h"
@@ -456,6 +457,13 @@ int policy_command(struct policy *p, struct ipc_request *req,
 		ipc_request_set_error(req, "a binary is never named by path: "
 					   "the host sends it");
 		return IPC_ERR_INVAL;
+	}
+	/* the host's request alone: diagd (the owner's diag) has no way to
+	 * hand init a binary, and may not pick one the host sent */
+	if (cmd->has_binary_token &&
+	    !(ipc_request_sender(req) & CALLER_HOSTCOMM)) {
+		ipc_request_set_error(req, "a binary comes from the host only");
+		return IPC_ERR_DENIED;
 	}
 	if (cmd->has_binary_token && ev != PE_SAVE) {
 		ipc_request_set_error(req, "a binary goes with 'service' only");
