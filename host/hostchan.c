@@ -471,9 +471,14 @@ static const struct ipc_method ctl_methods[] = {
 	{ "Command", on_ctl_command, IPC_SENDER_ANY, 256 },
 };
 
+/* Both sockets are owner-only; host.sock also lets the partition's
+ * hostcomm in (its own uid, host/ids.h) by a POSIX ACL entry, kept when
+ * the watchdog listens anew. Where every service runs as the owner, no
+ * entry is needed. */
 static struct ipc_server *hc_server(struct hostchan *h, const char *path,
 				    const ProtobufCServiceDescriptor *desc,
-				    const struct ipc_method *m, size_t n)
+				    const struct ipc_method *m, size_t n,
+				    bool hostcomm)
 {
 	struct ipc_listen l = { path, 0, 0600 };
 	struct ipc_peer_uid uids[] = {
@@ -484,6 +489,8 @@ static struct ipc_server *hc_server(struct hostchan *h, const char *path,
 		.name = "host",
 		.listen = &l,
 		.n_listen = 1,
+		.acl = { h->hostcomm_uid,
+			 hostcomm && h->hostcomm_uid != getuid() },
 		.uids = uids,
 		.n_uids = 2,
 		.service = desc,
@@ -495,18 +502,6 @@ static struct ipc_server *hc_server(struct hostchan *h, const char *path,
 	};
 
 	return ipc_server_open(&cfg);
-}
-
-/* host.sock is owner-only; the partition's hostcomm runs as its own uid
- * (host/ids.h), which a POSIX ACL entry lets connect (the kernel's
- * posix_acl_xattr layout, as init does for diagd). Where every service
- * runs as the owner: nothing to do. */
-static void hc_grant_hostcomm(const char *path, uid_t uid)
-{
-	if (uid == getuid())
-		return;
-	if (util_acl_grant(path, 6, uid, 6, 0, 0) != 0)
-		log_warn("%s: ACL for hostcomm", path);
 }
 
 struct hostchan *hostchan_open(const char *run_dir, int out_fd, int in_fd,
@@ -526,12 +521,10 @@ struct hostchan *hostchan_open(const char *run_dir, int out_fd, int in_fd,
 	h->in_closed = in_fd < 0;
 	snprintf(path, sizeof(path), "%s/host.sock", run_dir);
 	h->chan = hc_server(h, path, &parapet__host_channel__descriptor,
-			    chan_methods, 4);
-	if (h->chan)
-		hc_grant_hostcomm(path, h->hostcomm_uid);
+			    chan_methods, 4, true);
 	snprintf(path, sizeof(path), "%s/ctl.sock", run_dir);
 	h->ctl = h->chan ? hc_server(h, path, &parapet__host_ctl__descriptor,
-				     ctl_methods, 1)
+				     ctl_methods, 1, false)
 			 : NULL;
 	if (h->ctl == NULL) {
 		hostchan_close(h);

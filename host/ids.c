@@ -18,8 +18,7 @@
 
 #define SUBID_BLOCKS_MAX 512u
 
-static int ids_fail(const char *fmt, ...)
-    __attribute__((format(printf, 1, 2)));
+static int ids_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int ids_fail(const char *fmt, ...)
 {
 	va_list ap;
@@ -87,8 +86,7 @@ static unsigned ids_subid_blocks(struct run_ids *ids)
 }
 
 /* The first of n blocks whose lock file no live parapet run holds. */
-static int ids_lock_block(struct run_ids *ids, const char *base_dir,
-			  unsigned n)
+static int ids_lock_block(struct run_ids *ids, const char *base_dir, unsigned n)
 {
 	char path[4200];
 
@@ -99,8 +97,8 @@ static int ids_lock_block(struct run_ids *ids, const char *base_dir,
 		int fd;
 
 		snprintf(path, sizeof(path), "%s/.uid-blocks/%u", base_dir, k);
-		fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
-			  0600);
+		fd =
+		    open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 		if (fd < 0)
 			return ids_fail("%s: %s", path, strerror(errno));
 		if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
@@ -168,8 +166,7 @@ static int ids_write(pid_t pid, const char *file, const char *text)
 }
 
 /* newuidmap/newgidmap PID 0 OWN 1 SANDBOX_UID_BASE BASE BLOCK. */
-static int ids_run_map(const char *tool, pid_t pid, unsigned own,
-		       unsigned base)
+static int ids_run_map(const char *tool, pid_t pid, unsigned own, unsigned base)
 {
 	char p[16], o[16], in[16], out[16], n[16];
 	int status;

@@ -16,7 +16,7 @@ struct run_ids {
 	bool subids;	/* unprivileged, from the subordinate ranges */
 	uid_t uid_base; /* host view: the block's first uid and gid */
 	gid_t gid_base;
-	int lock_fd; /* holds the block while we live; -1 */
+	int lock_fd;   /* holds the block while we live; -1 */
 	char why[160]; /* not separated: why (for the log) */
 };
 

@@ -12,6 +12,7 @@
 #include <nng/transport/ipc/ipc.h>
 
 #include "lib/ipc_internal.h"
+#include "lib/util.h"
 #include "lib/log.h"
 
 _Atomic uint32_t ipc_trace_off;
@@ -242,7 +243,7 @@ Parapet__Envelope *ipc_unpack_envelope(struct ipc_arena *a, nng_msg *msg)
  * socket. The rename also replaces a socket left by a dead instance, and
  * PATH never goes missing while a listener is replaced. */
 int ipc_listen_path(nng_socket s, const char *path, mode_t mode,
-		    nng_listener *out)
+		    const struct ipc_listen_acl *acl, nng_listener *out)
 {
 	static _Atomic unsigned serial;
 	char url[256], bound[240];
@@ -264,6 +265,10 @@ int ipc_listen_path(nng_socket s, const char *path, mode_t mode,
 					(int)(mode ? mode : IPC_DEFAULT_MODE));
 	if (rv == 0)
 		rv = nng_listener_start(*out, 0);
+	/* without it the uid is refused at connect, nothing else breaks */
+	if (rv == 0 && acl != NULL && acl->on &&
+	    util_acl_grant(bound, 6, acl->uid, 6, 0, 0) != 0)
+		log_warn("%s: ACL for uid %u", path, (unsigned)acl->uid);
 	if (rv == 0 && rename(bound, path) != 0)
 		rv = NNG_EPERM;
 	if (rv != 0)

@@ -310,7 +310,7 @@ struct ipc_pub *ipc_pub_open(const char *name, const char *path, mode_t mode,
 	if (rv == 0)
 		rv = nng_socket_set_int(p->sock, NNG_OPT_SENDBUF, 256);
 	if (rv == 0)
-		rv = ipc_listen_path(p->sock, path, mode, &l);
+		rv = ipc_listen_path(p->sock, path, mode, NULL, &l);
 	if (rv != 0) {
 		log_warnx("ipc %s: listen %s: %s", name, path,
 			  nng_strerror(rv));

@@ -176,7 +176,8 @@ static void recreate(struct ipc_watch *w, struct ipc_listen_slot *sl)
 	int rv;
 
 	rv = ipc_listen_path(w->sock, sl->path,
-			     filtered() ? IPC_MODE_UMASK : sl->mode, &l);
+			     filtered() ? IPC_MODE_UMASK : sl->mode, &sl->acl,
+			     &l);
 	if (rv != 0) {
 		log_warnx("ipc %s: listener %s stopped accepting; listening "
 			  "again failed: %s",

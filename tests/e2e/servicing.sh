@@ -144,7 +144,7 @@ usable_accels servicing
 
 for a in $accels; do
 	n=svc$a$$
-	boot "$n" --accel "$a" --timeout 60 \
+	boot "$n" --accel "$a" --timeout 600 \
 		--guest-cmdline "delay_ms=2 stamp=1" "$G/counter.igvm" || continue
 	restart "$n" vmworker 20
 	# Each servicing of the same binary took over a standby that loaded
