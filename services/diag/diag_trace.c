@@ -124,7 +124,7 @@ static void trace_text(const struct trace_opts *o, const Parapet__TraceFrame *f,
 	    kind ? kind->name : "?", e->method ? e->method : "-", e->body.len,
 	    (unsigned long long)e->seq, (unsigned long long)e->correlation_id,
 	    f->service, f->direction ? "received" : "sent");
-	bt = pbjson_body_type(&diag_reg, (int)e->kind, e->method);
+	bt = pbjson_body_type(diag_registry(), (int)e->kind, e->method);
 	if (bt != NULL && pbjson_unpack(bt, e->body.data, e->body.len,
 					TRACE_FRAME_MAX, NULL, &body) == 0) {
 		printf("    %s\n", bt->name);
@@ -139,7 +139,7 @@ static void trace_json(const Parapet__TraceFrame *f, const uint8_t *env,
 {
 	json_t *j = NULL;
 
-	pbjson_decode_envelope(&diag_reg, env, len, &j);
+	pbjson_decode_envelope(diag_registry(), env, len, &j);
 	j = json_pack("{s:I, s:s, s:s, s:o*}", "ts_ns", (json_int_t)f->ts_ns,
 		      "service", f->service, "direction",
 		      f->direction ? "received" : "sent", "envelope", j);
@@ -260,7 +260,7 @@ static int trace_open_w(struct trace_opts *o)
 	}
 	snprintf(lua, sizeof(lua), "%s.lua", o->wfile);
 	lf = fopen(lua, "w");
-	if (lf == NULL || pcapng_write_lua(lf, &diag_reg) != 0)
+	if (lf == NULL || pcapng_write_lua(lf, diag_registry()) != 0)
 		fprintf(stderr, "parapet-diag: %s: cannot write\n", lua);
 	if (lf != NULL)
 		fclose(lf);
