@@ -400,8 +400,11 @@ static void run_child(struct run *r, int sync_fd)
 	if (read(sync_fd, &c, 1) != 1)
 		_exit(PARTITION_EXIT_SETUP); /* the parent failed */
 	close(sync_fd);
-	/* init's end of the descriptor channel, at its number across exec */
-	if (dup2(r->fdchan[1], PARTITION_FD_HOST_FDS) < 0)
+	/* init's end of the descriptor channel, at its number across exec
+	 * (already there, dup2 would leave it close-on-exec) */
+	if (r->fdchan[1] == PARTITION_FD_HOST_FDS
+		? fcntl(PARTITION_FD_HOST_FDS, F_SETFD, 0) < 0
+		: dup2(r->fdchan[1], PARTITION_FD_HOST_FDS) < 0)
 		_exit(PARTITION_EXIT_SETUP);
 	if (sethostname(r->name, strlen(r->name)) != 0)
 		dprintf(2, "parapet run: sethostname: %s\n", strerror(errno));
