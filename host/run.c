@@ -25,12 +25,12 @@
 
 #include "host/hostchan.h"
 #include "host/run.h"
-#include "host/rundir.h"
 #include "host/timeline.h"
 #include "lib/cpulist.h"
 #include "lib/log.h"
 #include "lib/parse.h"
 #include "lib/partition.h"
+#include "lib/rundir.h"
 #include "lib/util.h"
 #include "sandbox/sandbox.h"
 
