@@ -505,19 +505,16 @@ static void run_poweroff(struct run *r, struct run_wait *w, const char *why)
 		return;
 	log_info("%s: power-off (%s)", r->name, why);
 	w->stopping = true;
-	w->kill_at_ns = util_now_ns() + RUN_KILL_GRACE_MS * 1000000ull;
+	w->kill_at_ns = util_deadline_ns(RUN_KILL_GRACE_MS);
 	kill(r->child, SIGTERM);
 	run_write_status(r, "stopping");
 }
 
 static int run_wait_timeout(const struct run_wait *w)
 {
-	uint64_t now = util_now_ns(),
-		 next = w->stopping ? w->kill_at_ns : w->deadline_ns;
+	uint64_t next = w->stopping ? w->kill_at_ns : w->deadline_ns;
 
-	if (next == 0)
-		return -1;
-	return next <= now ? 0 : (int)((next - now) / 1000000) + 1;
+	return next == 0 ? -1 : util_ms_until(next);
 }
 
 /* Between polls: the host channel's timers and the boot timeline. */
@@ -529,7 +526,7 @@ static int run_tick(struct run *r, int timeout)
 	if (now >= r->tl_next_ns) {
 		r->tl.first_console_ns = hostchan_first_console_ns(r->hc);
 		timeline_update(r->dir, r->child, &r->tl);
-		r->tl_next_ns = now + 300000000ull;
+		r->tl_next_ns = now + 300 * UTIL_NS_PER_MS;
 	}
 	return timeout < 0 || next < timeout ? next : timeout;
 }
@@ -636,7 +633,7 @@ int run_main(int argc, char **argv)
 		run_write_status(&r, "running");
 		if (r.a.timeout_s)
 			w.deadline_ns =
-			    r.start_ns + r.a.timeout_s * 1000000000ull;
+			    r.start_ns + r.a.timeout_s * UTIL_NS_PER_S;
 		rc = run_wait(&r, &w);
 	} else if (r.child > 0) {
 		kill(r.child, SIGKILL);

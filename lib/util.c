@@ -2,6 +2,7 @@
  * memfd create/seal/map. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -17,7 +18,33 @@ uint64_t util_now_ns(void)
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	return (uint64_t)ts.tv_sec * UTIL_NS_PER_S + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t util_deadline_ns(uint64_t ms)
+{
+	return util_now_ns() + ms * UTIL_NS_PER_MS;
+}
+
+int util_ms_until(uint64_t deadline_ns)
+{
+	uint64_t now = util_now_ns(), ms;
+
+	if (deadline_ns <= now)
+		return 0;
+	ms = (deadline_ns - now) / UTIL_NS_PER_MS + 1;
+	return ms > INT_MAX ? INT_MAX : (int)ms;
+}
+
+struct timespec util_abstime_ns(clockid_t clock, uint64_t ns)
+{
+	struct timespec ts;
+
+	clock_gettime(clock, &ts);
+	ns += (uint64_t)ts.tv_nsec;
+	ts.tv_sec += (time_t)(ns / UTIL_NS_PER_S);
+	ts.tv_nsec = (long)(ns % UTIL_NS_PER_S);
+	return ts;
 }
 
 /* Reads fd to its end into a buffer that starts at the file's size and

@@ -8,9 +8,22 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
+
+#define UTIL_NS_PER_MS 1000000ull
+#define UTIL_NS_PER_S  1000000000ull
 
 /* CLOCK_MONOTONIC in nanoseconds. */
 uint64_t util_now_ns(void);
+/* The CLOCK_MONOTONIC time (ns) ms milliseconds from now. */
+uint64_t util_deadline_ns(uint64_t ms);
+/* Milliseconds left until deadline_ns (CLOCK_MONOTONIC), as a poll or
+ * nng timeout: 0 once it has passed, else one more than the whole
+ * milliseconds left (a wait that long reaches it), at most INT_MAX. */
+int util_ms_until(uint64_t deadline_ns);
+/* The time ns nanoseconds from now on clock (the condition variable's:
+ * CLOCK_MONOTONIC or CLOCK_REALTIME), for pthread_cond_timedwait. */
+struct timespec util_abstime_ns(clockid_t clock, uint64_t ns);
 
 /* Why util_read_file failed. */
 enum util_read_err {

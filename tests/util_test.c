@@ -1,6 +1,7 @@
 /* Unit tests of lib/util.c: whole-file reads (limits and errors) and the
  * deadline arithmetic. */
 #include <errno.h>
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -74,11 +75,32 @@ static void test_read_file_errors(void **state)
 			 UTIL_READ_TOO_LARGE);
 }
 
+static void test_deadlines(void **state)
+{
+	uint64_t now = util_now_ns(), d = util_deadline_ns(1000);
+	struct timespec a, b;
+
+	(void)state;
+	assert_true(d >= now + 1000 * UTIL_NS_PER_MS);
+	assert_true(d < util_now_ns() + 1001 * UTIL_NS_PER_MS);
+	assert_int_equal(util_ms_until(now), 0);
+	assert_int_equal(util_ms_until(0), 0);
+	assert_in_range(util_ms_until(d), 900, 1001);
+	assert_int_equal(util_ms_until(UINT64_MAX), INT_MAX);
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	b = util_abstime_ns(CLOCK_MONOTONIC, 2500 * UTIL_NS_PER_MS);
+	assert_true(b.tv_nsec >= 0 && b.tv_nsec < 1000000000L);
+	assert_in_range((uint64_t)(b.tv_sec - a.tv_sec) * UTIL_NS_PER_S +
+			    (uint64_t)b.tv_nsec - (uint64_t)a.tv_nsec,
+			2500 * UTIL_NS_PER_MS, 2600 * UTIL_NS_PER_MS);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_read_file),
 		cmocka_unit_test(test_read_file_errors),
+		cmocka_unit_test(test_deadlines),
 	};
 	char path[64];
 	int rc;
