@@ -131,8 +131,7 @@ static int apply_pv_cmdline(struct standalone *s, const char *host)
 }
 
 /* --sidecar-cpus over sidecar= over the default (every AP). */
-static int resolve_sidecar(const struct standalone_args *a,
-			   struct standalone *s)
+static int resolve_sidecar(const struct vmopts *a, struct standalone *s)
 {
 	struct sidecar_config *c = &s->sidecar_cfg;
 	const char *list = a->sidecar_cpus ? a->sidecar_cpus : "auto";
@@ -171,7 +170,7 @@ static int resolve_sidecar(const struct standalone_args *a,
 }
 
 /* Flags over the image's configuration over built-in defaults. */
-static int resolve_shape(const struct standalone_args *a, struct standalone *s)
+static int resolve_shape(const struct vmopts *a, struct standalone *s)
 {
 	uint64_t v;
 
@@ -214,7 +213,7 @@ static int resolve_shape(const struct standalone_args *a, struct standalone *s)
 	return 0;
 }
 
-static int setup(const struct standalone_args *a, struct standalone *s)
+static int setup(const struct vmopts *a, struct standalone *s)
 {
 	struct loader_params params = { 0 };
 	struct guest_ram ram;
@@ -227,8 +226,8 @@ static int setup(const struct standalone_args *a, struct standalone *s)
 		log_warnx("%s: %s", a->image, why);
 		return -1;
 	}
-	if (apply_pv_cmdline(s, a->pv_cmdline) != 0 ||
-	    resolve_shape(a, s) != 0 || resolve_sidecar(a, s) != 0)
+	if (apply_pv_cmdline(s, a->cmdline) != 0 || resolve_shape(a, s) != 0 ||
+	    resolve_sidecar(a, s) != 0)
 		return -1;
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.accel = accel_select(a->accel, why, sizeof(why));
@@ -319,7 +318,7 @@ static int exit_status(struct vm *vm, int timed_out)
 	}
 }
 
-int standalone_run(const struct standalone_args *args)
+int standalone_run(const struct vmopts *args)
 {
 	struct standalone *s = calloc(1, sizeof(*s));
 	pthread_t reader, sigthr;
