@@ -28,7 +28,7 @@
 #define IN_CHUNK_MAX   4096u
 #define POLL_MAX_MS    1000u
 #define POLLS_MAX      4
-#define CMD_TIMEOUT_NS (30 * 1000000000ull)
+#define CMD_TIMEOUT_NS (30 * UTIL_NS_PER_S)
 #define CMDS_MAX       16
 #define BODY_MAX       (8u * 1024 + 512)
 
@@ -268,10 +268,9 @@ static int hc_park(struct hostchan *h, struct ipc_request *req,
 {
 	for (int i = 0; i < POLLS_MAX; i++)
 		if (h->polls[i].req == NULL) {
-			h->polls[i] = (struct parked_poll){
-				req, w,
-				util_now_ns() + (uint64_t)wait_ms * 1000000ull
-			};
+			h->polls[i] =
+			    (struct parked_poll){ req, w,
+						  util_deadline_ns(wait_ms) };
 			return IPC_ASYNC;
 		}
 	return 0; /* too many pollers: an empty answer at once */

@@ -5,7 +5,6 @@
  * to its init), and init's exit status becomes ours (DESIGN.md §3). */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <jansson.h>
 #include <limits.h>
 #include <poll.h>
@@ -24,29 +23,36 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "boot/vmopts.h"
 #include "host/hostchan.h"
 #include "host/ids.h"
 #include "host/run.h"
-#include "host/rundir.h"
 #include "host/timeline.h"
 #include "lib/cpulist.h"
 #include "lib/fdchan.h"
 #include "lib/log.h"
 #include "lib/parse.h"
 #include "lib/partition.h"
+#include "lib/rundir.h"
 #include "lib/util.h"
 #include "sandbox/sandbox.h"
 
 #define RUN_KILL_GRACE_MS 30000 /* power-off to SIGKILL */
 
-struct run_args {
-	const char *image, *name, *accel, *cpus, *sidecar_cpus, *mem;
-	const char *cmdline, *guest_cmdline, *host_dtb, *sandbox, *manifest;
-	unsigned timeout_s;
-};
+/* The flags of `parapet run`, all but --timeout passed on to the shim. */
+#define RUN_FLAGS                                                              \
+	(VMOPT(VMOPT_NAME) | VMOPT(VMOPT_ACCEL) | VMOPT(VMOPT_CPUS) |          \
+	 VMOPT(VMOPT_SIDECAR_CPUS) | VMOPT(VMOPT_MEM) | VMOPT(VMOPT_CMDLINE) | \
+	 VMOPT(VMOPT_GUEST_CMDLINE) | VMOPT(VMOPT_HOST_DTB) |                  \
+	 VMOPT(VMOPT_SANDBOX) | VMOPT(VMOPT_TIMEOUT) | VMOPT(VMOPT_MANIFEST) | \
+	 VMOPT(VMOPT_HELP))
+#define RUN_SHIM_FLAGS                                                         \
+	((RUN_FLAGS & ~VMOPT(VMOPT_TIMEOUT)) | VMOPT(VMOPT_RUN_DIR) |          \
+	 VMOPT(VMOPT_LIBEXEC) | VMOPT(VMOPT_REFTIME_RUN_START))
 
 struct run {
-	struct run_args a;
+	struct vmopts a;
+	unsigned timeout_s;
 	char name[64];
 	char dir[4096];
 	char libexec[2100];
@@ -94,52 +100,8 @@ static int run_fail(const char *fmt, ...)
 	return PARTITION_EXIT_SETUP;
 }
 
-static const struct option run_opts[] = {
-	{ "name", required_argument, NULL, 'n' },
-	{ "accel", required_argument, NULL, 'a' },
-	{ "cpus", required_argument, NULL, 'c' },
-	{ "sidecar-cpus", required_argument, NULL, 'S' },
-	{ "mem", required_argument, NULL, 'm' },
-	{ "cmdline", required_argument, NULL, 'p' },
-	{ "guest-cmdline", required_argument, NULL, 'g' },
-	{ "host-dtb", required_argument, NULL, 'd' },
-	{ "sandbox", required_argument, NULL, 'x' },
-	{ "timeout", required_argument, NULL, 't' },
-	{ "manifest", required_argument, NULL, 'M' },
-	{ "help", no_argument, NULL, 'h' },
-	{ NULL, 0, NULL, 0 },
-};
-
-static const char **run_slot(struct run_args *a, int c)
-{
-	switch (c) {
-	case 'n':
-		return &a->name;
-	case 'a':
-		return &a->accel;
-	case 'c':
-		return &a->cpus;
-	case 'S':
-		return &a->sidecar_cpus;
-	case 'm':
-		return &a->mem;
-	case 'p':
-		return &a->cmdline;
-	case 'g':
-		return &a->guest_cmdline;
-	case 'd':
-		return &a->host_dtb;
-	case 'x':
-		return &a->sandbox;
-	case 'M':
-		return &a->manifest;
-	default:
-		return NULL;
-	}
-}
-
 /* Syntax of every flag; the shim checks them against the image. */
-static int run_check_flags(struct run_args *a, const char *timeout)
+static int run_check_flags(const struct vmopts *a, unsigned *timeout_s)
 {
 	struct cpulist l;
 	uint64_t v;
@@ -164,12 +126,12 @@ static int run_check_flags(struct run_args *a, const char *timeout)
 	    strcmp(a->sandbox, "log") && strcmp(a->sandbox, "off"))
 		return run_fail("--sandbox '%s': want strict, log or off",
 				a->sandbox);
-	if (timeout) {
-		if (parse_uint(timeout, 1, 7 * 86400, &v) != 0)
+	if (a->timeout) {
+		if (parse_uint(a->timeout, 1, 7 * 86400, &v) != 0)
 			return run_fail("--timeout '%s': want seconds (1 to "
 					"604800)",
-					timeout);
-		a->timeout_s = (unsigned)v;
+					a->timeout);
+		*timeout_s = (unsigned)v;
 	}
 	if (a->name && !rundir_name_ok(a->name))
 		return run_fail("--name '%s': want 1-63 of A-Z a-z 0-9 _ . -",
@@ -190,36 +152,29 @@ static int run_check_file(const char *what, const char *path)
 	return 0;
 }
 
-static int run_parse(int argc, char **argv, struct run_args *a)
+static int run_parse(int argc, char **argv, struct vmopts *a,
+		     unsigned *timeout_s)
 {
-	const char *timeout = NULL;
-	int c, rc;
+	int next, rc;
 
-	memset(a, 0, sizeof(*a));
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":h", run_opts, NULL)) != -1) {
-		const char **slot = run_slot(a, c);
-
-		if (slot != NULL)
-			*slot = optarg;
-		else if (c == 't')
-			timeout = optarg;
-		else if (c == 'h') {
-			fputs(run_usage, stdout);
-			return -1;
-		} else if (c == ':')
-			return run_fail("%s needs a value", argv[optind - 1]);
-		else
-			return run_fail("unknown option '%s' (see parapet run "
-					"--help)",
-					argv[optind - 1]);
+	switch (vmopts_parse(argc, argv, RUN_FLAGS, VMOPTS_QUIET, a, &next)) {
+	case VMOPTS_OK:
+		break;
+	case VMOPTS_HELP:
+		fputs(run_usage, stdout);
+		return -1;
+	case VMOPTS_NO_VALUE:
+		return run_fail("%s needs a value", argv[next - 1]);
+	default:
+		return run_fail("unknown option '%s' (see parapet run --help)",
+				argv[next - 1]);
 	}
-	if (optind != argc - 1)
-		return run_fail(optind == argc ? "expected IMAGE.igvm"
-					       : "expected one IMAGE.igvm, "
-						 "got more operands");
-	a->image = argv[optind];
-	if ((rc = run_check_flags(a, timeout)) != 0 ||
+	if (next != argc - 1)
+		return run_fail(next == argc ? "expected IMAGE.igvm"
+					     : "expected one IMAGE.igvm, "
+					       "got more operands");
+	a->image = argv[next];
+	if ((rc = run_check_flags(a, timeout_s)) != 0 ||
 	    (rc = run_check_file("image", a->image)) != 0 ||
 	    (rc = run_check_file("--host-dtb", a->host_dtb)) != 0 ||
 	    (rc = run_check_file("--manifest", a->manifest)) != 0)
@@ -379,19 +334,12 @@ static int run_make_dir(struct run *r)
 	return 0;
 }
 
-static void run_add_arg(char **argv, int *n, const char *flag, const char *v)
-{
-	if (v == NULL)
-		return;
-	argv[(*n)++] = (char *)(uintptr_t)flag;
-	argv[(*n)++] = (char *)(uintptr_t)v;
-}
-
 /* In the child, PID 1 of the new namespaces: becomes parapet-boot. */
 static void run_child(struct run *r, int sync_fd)
 {
 	static char reftime[32], boot[PATH_MAX + 32];
-	char *argv[40];
+	char *argv[2 * VMOPT_COUNT + 4];
+	struct vmopts o = r->a;
 	char c;
 	int n = 0, null;
 
@@ -417,20 +365,12 @@ static void run_child(struct run *r, int sync_fd)
 	snprintf(boot, sizeof(boot), "%s/parapet-boot", r->libexec);
 	snprintf(reftime, sizeof(reftime), "%llu",
 		 (unsigned long long)r->start_ns);
+	o.run_dir = r->dir;
+	o.libexec = r->libexec;
+	o.name = r->name;
+	o.reftime_run_start = reftime;
 	argv[n++] = (char *)(uintptr_t) "parapet-boot";
-	run_add_arg(argv, &n, "--run-dir", r->dir);
-	run_add_arg(argv, &n, "--libexec", r->libexec);
-	run_add_arg(argv, &n, "--name", r->name);
-	run_add_arg(argv, &n, "--reftime-run-start", reftime);
-	run_add_arg(argv, &n, "--accel", r->a.accel);
-	run_add_arg(argv, &n, "--cpus", r->a.cpus);
-	run_add_arg(argv, &n, "--sidecar-cpus", r->a.sidecar_cpus);
-	run_add_arg(argv, &n, "--mem", r->a.mem);
-	run_add_arg(argv, &n, "--cmdline", r->a.cmdline);
-	run_add_arg(argv, &n, "--guest-cmdline", r->a.guest_cmdline);
-	run_add_arg(argv, &n, "--host-dtb", r->a.host_dtb);
-	run_add_arg(argv, &n, "--sandbox", r->a.sandbox);
-	run_add_arg(argv, &n, "--manifest", r->a.manifest);
+	vmopts_to_argv(&o, RUN_SHIM_FLAGS, argv, &n);
 	argv[n++] = (char *)(uintptr_t) "--";
 	argv[n++] = r->image;
 	argv[n] = NULL;
@@ -488,7 +428,7 @@ static int run_status(const struct run *r, int status, bool timed_out)
 {
 	if (timed_out) {
 		fprintf(stderr, "parapet run: %s: timeout after %u s\n",
-			r->name, r->a.timeout_s);
+			r->name, r->timeout_s);
 		return PARTITION_EXIT_TIMEOUT;
 	}
 	if (WIFEXITED(status))
@@ -510,19 +450,16 @@ static void run_poweroff(struct run *r, struct run_wait *w, const char *why)
 		return;
 	log_info("%s: power-off (%s)", r->name, why);
 	w->stopping = true;
-	w->kill_at_ns = util_now_ns() + RUN_KILL_GRACE_MS * 1000000ull;
+	w->kill_at_ns = util_deadline_ns(RUN_KILL_GRACE_MS);
 	kill(r->child, SIGTERM);
 	run_write_status(r, "stopping");
 }
 
 static int run_wait_timeout(const struct run_wait *w)
 {
-	uint64_t now = util_now_ns(),
-		 next = w->stopping ? w->kill_at_ns : w->deadline_ns;
+	uint64_t next = w->stopping ? w->kill_at_ns : w->deadline_ns;
 
-	if (next == 0)
-		return -1;
-	return next <= now ? 0 : (int)((next - now) / 1000000) + 1;
+	return next == 0 ? -1 : util_ms_until(next);
 }
 
 /* Between polls: the host channel's timers and the boot timeline. */
@@ -534,7 +471,7 @@ static int run_tick(struct run *r, int timeout)
 	if (now >= r->tl_next_ns) {
 		r->tl.first_console_ns = hostchan_first_console_ns(r->hc);
 		timeline_update(r->dir, r->child, &r->tl);
-		r->tl_next_ns = now + 300000000ull;
+		r->tl_next_ns = now + 300 * UTIL_NS_PER_MS;
 	}
 	return timeout < 0 || next < timeout ? next : timeout;
 }
@@ -617,7 +554,7 @@ int run_main(int argc, char **argv)
 	int rc;
 
 	r.start_ns = util_now_ns();
-	if ((rc = run_parse(argc, argv, &r.a)) != 0)
+	if ((rc = run_parse(argc, argv, &r.a, &r.timeout_s)) != 0)
 		return rc < 0 ? 0 : rc;
 	if (realpath(r.a.image, r.image) == NULL)
 		return run_fail("image %s: %s", r.a.image, strerror(errno));
@@ -641,9 +578,9 @@ int run_main(int argc, char **argv)
 		rc = run_fail("cannot serve the host channel in %s", r.dir);
 	if (rc == 0) {
 		run_write_status(&r, "running");
-		if (r.a.timeout_s)
+		if (r.timeout_s)
 			w.deadline_ns =
-			    r.start_ns + r.a.timeout_s * 1000000000ull;
+			    r.start_ns + r.timeout_s * UTIL_NS_PER_S;
 		rc = run_wait(&r, &w);
 	} else if (r.child > 0) {
 		kill(r.child, SIGKILL);

@@ -14,6 +14,7 @@
 #include "lib/ipc_internal.h"
 #include "lib/util.h"
 #include "lib/log.h"
+#include "lib/util.h"
 
 _Atomic uint32_t ipc_trace_off;
 
@@ -313,16 +314,10 @@ void ipc_peers_fini(struct ipc_peers *p)
 
 int ipc_peers_wait(struct ipc_peers *p, int n, int timeout_ms)
 {
-	struct timespec ts;
+	struct timespec ts = util_abstime_ns(
+	    CLOCK_MONOTONIC, (uint64_t)timeout_ms * UTIL_NS_PER_MS);
 	int rc = 0;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += timeout_ms / 1000;
-	ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
 	pthread_mutex_lock(&p->lock);
 	while (p->n < n && rc == 0)
 		rc = pthread_cond_timedwait(&p->cond, &p->lock, &ts);

@@ -17,7 +17,7 @@
 /* Distinct (caller, method) refusals logged by name; past that, one line
  * every IPC_DENIED_LOG_NS at most. */
 #define IPC_DENIED_LOG_MAX 32
-#define IPC_DENIED_LOG_NS  (10ull * 1000000000ull)
+#define IPC_DENIED_LOG_NS  (10 * UTIL_NS_PER_S)
 
 enum req_state { REQ_RECV, REQ_SEND, REQ_HANDLER };
 

@@ -12,10 +12,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "host/rundir.h"
 #include "lib/jsonout.h"
 #include "lib/log.h"
 #include "lib/registry.h"
+#include "lib/rundir.h"
 #include "services/diag/diag.h"
 
 #define DIAG_TIMEOUT_MS 10000

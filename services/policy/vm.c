@@ -236,7 +236,8 @@ static bool policy_may_reboot(struct policy *p)
 {
 	uint64_t now = util_now_ns();
 
-	if (now - p->reboot_window_ns > POLICY_REBOOT_WINDOW_MS * 1000000ull) {
+	if (now - p->reboot_window_ns >
+	    POLICY_REBOOT_WINDOW_MS * UTIL_NS_PER_MS) {
 		p->reboot_window_ns = now;
 		p->reboots = 0;
 	}
@@ -348,7 +349,7 @@ static int policy_service(struct policy *p, uint64_t binary,
 		log_warnx("servicing: Restart: %s", restart_err);
 	}
 	ipc_free(reply);
-	until = util_now_ns() + SERVICING_WAIT_MS * 1000000ull;
+	until = util_deadline_ns(SERVICING_WAIT_MS);
 	while (util_now_ns() < until) {
 		Parapet__VmStatus *st = NULL;
 

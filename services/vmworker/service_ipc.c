@@ -275,8 +275,7 @@ static int h_console_take(struct ipc_request *req, const ProtobufCMessage *in,
 		return 0;
 	}
 	w->takes[w->n_takes++] =
-	    (struct vmw_take){ req, out,
-			       util_now_ns() + (uint64_t)wait * 1000000, max };
+	    (struct vmw_take){ req, out, util_deadline_ns(wait), max };
 	pthread_mutex_unlock(&w->lock);
 	return IPC_ASYNC;
 }
