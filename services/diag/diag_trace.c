@@ -17,7 +17,6 @@
 #include "hostchan.pb-c.h"
 #include "init.pb-c.h"
 #include "policy.pb-c.h"
-#include "test.pb-c.h"
 #include "vmworker.pb-c.h"
 #if __has_include("hostcomm.pb-c.h")
 #include "hostcomm.pb-c.h"
@@ -41,7 +40,7 @@ static const ProtobufCServiceDescriptor *const diag_services[] = {
 #ifdef DIAG_HAVE_HOSTCOMM
 	&parapet__host_comm__descriptor,
 #endif
-	&parapet__diag__descriptor,	    &parapet__test__descriptor,
+	&parapet__diag__descriptor,
 };
 
 static const struct pbjson_registry diag_reg = {

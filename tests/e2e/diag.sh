@@ -8,9 +8,10 @@
 . "$(dirname "$0")/lib_partition.sh"
 
 D=$(pwd)/$B/bin/parapet-diag
+PROBE=$(pwd)/$B/tests/parapet-ipc-probe
 COUNTER=$B/guests/counter.igvm
 PROTO=$(pwd)/proto
-[ -x "$D" ] || fail "missing $D"
+[ -x "$D" ] && [ -x "$PROBE" ] || fail "missing $D or $PROBE"
 [ -f "$COUNTER" ] || fail "missing $COUNTER (make all)"
 for b in parapet-policy parapet-hostcomm parapet-vmworker parapet-diagd; do
 	[ -x "$B/bin/$b" ] || skip "$b not built yet: no default partition"
@@ -122,11 +123,11 @@ grep -q 'method = Pause (string)' "$T/tshark" ||
 	fail "tshark does not decode the method: $(head -60 "$T/tshark")"
 
 # malformed and oversized requests: an error each, diagd stays up
-[ "$("$D" --vm dg debug-bad-request malformed)" = "malformed message" ] ||
+bad() { "$PROBE" --bad-request "$1" "$RUNBASE/dg/diag/diag.sock"; }
+[ "$(bad malformed)" = "malformed message" ] ||
 	fail "malformed request not refused"
-[ "$("$D" --vm dg debug-bad-request big)" = "message body too big" ] ||
-	fail "oversized body not refused"
-"$D" --vm dg debug-bad-request huge >/dev/null || fail "huge request accepted"
+[ "$(bad big)" = "message body too big" ] || fail "oversized body not refused"
+bad huge >/dev/null || fail "huge request accepted"
 diag ps | grep -q '^diagd .* running' || fail "diagd down after bad requests"
 diag inspect diagd.ipc >"$T/ipc" || fail "inspect diagd.ipc"
 grep -q 'err_malformed: [1-9]' "$T/ipc" && grep -q 'err_too_big: [1-9]' "$T/ipc" ||
