@@ -14,7 +14,8 @@ all: $(B)/tests/parapet-test-service
 
 E2E_TESTS += $(wildcard tests/e2e/partition_*.sh)
 
-# The caller-matrix probe of tests/e2e/trust.sh (not installed).
+# The IPC probe of tests/e2e/trust.sh (caller matrix) and diag.sh (bad
+# requests to diagd): not installed.
 $(B)/tests/parapet-ipc-probe: $(call objs,tests/e2e/ipc_probe.c) \
 		$(B)/libparapet.a
 	@mkdir -p $(@D)

@@ -17,7 +17,6 @@
 #include "hostchan.pb-c.h"
 #include "init.pb-c.h"
 #include "policy.pb-c.h"
-#include "test.pb-c.h"
 #include "vmworker.pb-c.h"
 #include "lib/jsonout.h"
 #include "lib/parse.h"
@@ -31,9 +30,9 @@
 #define TRACE_IDLE_POLLS 10 /* without -f: stop after 10 s of silence */
 #define TRACE_FRAME_MAX	 (80u * 1024)
 
-/* Every interface of the registry (lib/registry.h), the methods every
- * endpoint serves, and the test service's. */
-static const ProtobufCServiceDescriptor *diag_services[REGISTRY_MAX + 2];
+/* Every interface of the registry (lib/registry.h) and the methods every
+ * endpoint serves. */
+static const ProtobufCServiceDescriptor *diag_services[REGISTRY_MAX + 1];
 static struct pbjson_registry diag_reg = { .services = diag_services };
 
 const struct pbjson_registry *diag_registry(void)
@@ -45,7 +44,6 @@ const struct pbjson_registry *diag_registry(void)
 		for (size_t i = 0; i < registry_count; i++)
 			if (registry[i].desc != NULL)
 				diag_services[n++] = registry[i].desc;
-		diag_services[n++] = &parapet__test__descriptor;
 		diag_reg.n_services = n;
 	}
 	return &diag_reg;

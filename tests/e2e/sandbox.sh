@@ -174,16 +174,16 @@ done
 # (Seccomp_filters 2); every other thread has the process filter only.
 start sbs --accel emu --cpus 3 --guest-cmdline pio=2000000000 "$SMP" \
 	>"$T/sbs.out"
-i=0
-while [ $i -lt 300 ]; do # a slow (sanitizer, loaded) start takes a while
-	# the sample that shows the sidecar filter is the one checked below
+# sidecar_sampled: $T/th shows a thread with the sidecar filter (the
+# sample checked below; vmworker's pid in $pid), or a seccomp kill came
+sidecar_sampled() {
 	pid=$(hostpid sbs vmworker) &&
 		threads "$pid" >"$T/th" 2>/dev/null &&
-		awk '$2 == 2 {f=1} END {exit !f}' "$T/th" && break
-	grep -q "killed by seccomp" "$T/sbs.err" && break
-	sleep 0.1
-	i=$((i + 1))
-done
+		awk '$2 == 2 {f=1} END {exit !f}' "$T/th" && return 0
+	grep -q "killed by seccomp" "$T/sbs.err"
+}
+# a slow (sanitizer, loaded) start takes a while
+wait_until 300 sidecar_sampled
 sleep 1 # VP 1 loops on in its sidecar thread: it must not be killed
 ! grep -q "killed by seccomp" "$T/sbs.err" ||
 	fail "smp on emu: $(grep "seccomp" "$T/sbs.err" | head -n 2)"
