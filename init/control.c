@@ -145,7 +145,7 @@ static Parapet__ServiceStatus *ctl_status(struct ipc_request *req,
 		return NULL;
 	parapet__service_status__init(st);
 	st->name = ctl_strdup(req, s->m.name);
-	st->state = ctl_strdup(req, svc_state_name(s->state));
+	st->state = ctl_strdup(req, svc_state_name(s->sup.state));
 	st->binary = ctl_strdup(req, s->path);
 	st->last_exit = ctl_strdup(req, s->last_exit);
 	st->has_pid = st->has_spawns = st->has_deaths = 1;
@@ -154,13 +154,13 @@ static Parapet__ServiceStatus *ctl_status(struct ipc_request *req,
 	st->deaths = s->deaths;
 	if (s->pid > 0) {
 		st->has_uptime_ns = 1;
-		st->uptime_ns = now - s->spawned_ns;
+		st->uptime_ns = now - s->sup.spawned_ns;
 	}
 	if (s->pid > 0 && (st->rss_kib = ctl_rss_kib(s->pid)) > 0)
 		st->has_rss_kib = 1;
 	if (s->ready_ns) {
 		st->has_ready_ns = 1;
-		st->ready_ns = s->ready_ns - s->spawned_ns;
+		st->ready_ns = s->ready_ns - s->sup.spawned_ns;
 	}
 	return st;
 }
@@ -317,18 +317,12 @@ static int ctl_do_service(struct init *in, struct ctl_req *r)
 	}
 	if (s->pending != NULL)
 		return IPC_ERR_UNAVAILABLE;
-	s->pending = r;
-	s->wait = r->method == CTL_STOP ? SVC_WAIT_GONE : SVC_WAIT_READY;
-	if (r->method == CTL_STOP)
-		svc_stop(in, s);
-	else if (r->method == CTL_START)
-		svc_start(in, s);
-	else
-		svc_restart(in, s);
-	/* Already there (or failed at once): answer now. */
-	if ((s->wait == SVC_WAIT_GONE && s->pid <= 0) ||
-	    s->state == SVC_RUNNING || s->state == SVC_FAILED)
-		control_finish(in, s, s->state == SVC_FAILED ? -1 : 0);
+	s->pending = r; /* answered by svc_command or later */
+	svc_command(in, s,
+		    r->method == CTL_STOP    ? SUP_EV_STOP
+		    : r->method == CTL_START ? SUP_EV_START
+					     : SUP_EV_RESTART,
+		    true);
 	return IPC_ASYNC;
 }
 
@@ -379,20 +373,6 @@ void control_answer(struct ctl_req *r, struct service *s, const char *why)
 		ipc_request_set_error(r->req, why);
 	ipc_request_finish(r->req, why != NULL ? IPC_ERR_HANDLER : 0);
 	free(r);
-}
-
-void control_finish(struct init *in, struct service *s, int rc)
-{
-	struct ctl_req *r = s->pending;
-
-	(void)in;
-	if (r == NULL)
-		return;
-	if (s->wait == SVC_WAIT_READY && rc == 0 && s->state != SVC_RUNNING)
-		return; /* a stop on the way to a restart */
-	s->pending = NULL;
-	s->wait = SVC_WAIT_NONE;
-	control_answer(r, s, rc != 0 ? s->last_exit : NULL);
 }
 
 void control_run_queue(struct init *in)

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "init/supervisor.h"
 #include "lib/manifest.h"
 
 #define LOGRING_SIZE (64u * 1024)
@@ -25,21 +26,6 @@ void logring_write(struct logring *r, const void *data, size_t len);
 size_t logring_tail(const struct logring *r, uint8_t *out, size_t max);
 uint64_t logring_dropped(const struct logring *r);
 
-enum svc_state {
-	SVC_STARTING, /* spawned, waiting for READY */
-	SVC_RUNNING,
-	SVC_BACKOFF,  /* died; respawn at respawn_at */
-	SVC_STOPPING, /* SIGTERM sent; SIGKILL at kill_at */
-	SVC_STOPPED,  /* stopped on request (or by power-off) */
-	SVC_FAILED,   /* exit 125, missing binary: not restarted */
-	SVC_STATE_COUNT
-};
-
-const char *svc_state_name(enum svc_state s);
-
-/* What a pending control request waits for. */
-enum svc_wait { SVC_WAIT_NONE, SVC_WAIT_READY, SVC_WAIT_GONE };
-
 struct ctl_req;
 
 /* One forked instance: pid, init's end of its channel, its log pipe. */
@@ -52,8 +38,7 @@ struct svc_proc {
  * waits for its fds until the service's next start takes it over. */
 struct svc_standby {
 	struct svc_proc proc;	 /* pid 0: none */
-	bool loaded;		 /* it sent LOADED */
-	uint64_t expires_ns;	 /* killed if not taken over by then */
+	struct sup_standby sup;	 /* loading, loaded; its expiry */
 	char path[1400];	 /* the binary it runs */
 	struct ctl_req *pending; /* the Restart{standby} waiting for LOADED */
 	unsigned starts;
@@ -66,7 +51,6 @@ struct svc_standby {
 struct service {
 	struct manifest_service m;
 	char path[1400]; /* resolved binary */
-	enum svc_state state;
 	pid_t pid;
 	int chan;     /* init's end of the supervisor channel, or -1 */
 	int log_fd;   /* read end of the stderr pipe, or -1 */
@@ -81,15 +65,12 @@ struct service {
 	 * manifest's binary, by path. */
 	int bin_fd, prev_bin_fd;
 	int update_saved_fd;
-	bool update_reverted;	 /* the Restart's answer is an error */
-	bool restart_after_stop; /* a requested restart is in progress */
-	uint64_t spawned_ns, ready_ns, respawn_at, kill_at;
-	unsigned quick_deaths; /* consecutive deaths within 1 s of spawn */
+	struct sup sup; /* its state, backoff, timers, what a request awaits */
+	uint64_t ready_ns;
 	unsigned spawns, deaths;
 	char last_exit[96];
 	struct logring log;
-	struct ctl_req *pending; /* answered when the wait is over */
-	enum svc_wait wait;
+	struct ctl_req *pending; /* answered when sup.wait is over */
 	struct svc_standby standby;
 };
 
@@ -144,10 +125,10 @@ int svc_fork(struct init *in, struct service *s, bool standby,
 /* Copies what fd holds of s's stderr into its ring, init's stderr and
  * its log file. */
 void svc_copy_log(struct service *s, int fd);
-void svc_spawn(struct init *in, struct service *s);
-void svc_stop(struct init *in, struct service *s);
-void svc_start(struct init *in, struct service *s);
-void svc_restart(struct init *in, struct service *s);
+/* Feeds s's supervisor START, STOP, RESTART (request: a control request
+ * in s->pending waits on it) or POWEROFF, and does what it decides. */
+void svc_command(struct init *in, struct service *s, enum sup_event ev,
+		 bool request);
 void svc_reap(struct init *in);
 void svc_on_channel(struct init *in, struct service *s);
 void svc_on_log(struct init *in, struct service *s);
@@ -178,8 +159,6 @@ struct control *control_open(struct init *in);
 void control_close(struct control *c);
 /* Runs the queued requests in the event loop (after the eventfd fired). */
 void control_run_queue(struct init *in);
-/* Completes a control request waiting on s. */
-void control_finish(struct init *in, struct service *s, int rc);
 /* Completes request r about s: 0, or an error with message why. */
 void control_answer(struct ctl_req *r, struct service *s, const char *why);
 

@@ -38,12 +38,9 @@ static bool init_poweroff_step(struct init *in)
 	for (unsigned i = in->n_svc; i-- > 0;) {
 		struct service *s = &in->svc[i];
 
-		if (s->state == SVC_BACKOFF)
-			s->state = SVC_STOPPED;
-		if (s->pid > 0) {
-			svc_stop(in, s);
+		svc_command(in, s, SUP_EV_POWEROFF, false);
+		if (s->pid > 0)
 			return false;
-		}
 	}
 	return true;
 }
@@ -55,7 +52,7 @@ static void init_check_all_failed(struct init *in)
 	size_t used = 0;
 
 	for (unsigned i = 0; i < in->n_svc; i++)
-		if (in->svc[i].state != SVC_FAILED)
+		if (in->svc[i].sup.state != SVC_FAILED)
 			return;
 	for (unsigned i = 0; i < in->n_svc && used < sizeof(why); i++)
 		used += (size_t)snprintf(
@@ -229,7 +226,7 @@ int main(int argc, char **argv)
 	}
 	init_write_timeline(in);
 	for (unsigned i = 0; i < in->n_svc; i++)
-		svc_spawn(in, &in->svc[i]);
+		svc_command(in, &in->svc[i], SUP_EV_START, false);
 	status = init_loop(in);
 	control_close(in->control);
 	log_info("powered off: status %d", status);

@@ -2,8 +2,9 @@
 # partition (parapet run -> parapet-boot -> parapet-init) and their test
 # service.
 INIT_SRCS := init/main.c init/setup.c init/service.c init/control.c \
-	init/logring.c init/standby.c init/hostfds.c
+	init/logring.c init/standby.c init/hostfds.c init/supervisor.c
 $(eval $(call program,parapet-init,$(INIT_SRCS)))
+$(eval $(call unit_test,init_service_test,init/supervisor.c))
 
 # A service for the e2e tests only (not installed): $(B)/tests/.
 $(B)/tests/parapet-test-service: $(call objs,tests/e2e/test_service.c) \

@@ -330,7 +330,7 @@ static int init_services(struct init *in, int parapet)
 		s->bin_fd = s->prev_bin_fd = -1;
 		s->standby.proc = (struct svc_proc){ 0, -1, -1 };
 		s->log_file = init_open_log(s->m.name);
-		s->state = SVC_STOPPED;
+		s->sup.state = SVC_STOPPED;
 		init_binary_path(in, s);
 	}
 	return 0;
