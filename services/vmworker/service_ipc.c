@@ -336,7 +336,7 @@ static void inspect_vp(struct vmw *w, struct ipc_request *req, unsigned i,
 		return;
 	for (k = 0; k < d->n_entries; k++) {
 		parapet__device_exits__init(&dev[k]);
-		dev[k].name = (char *)(uintptr_t)d->entries[k].name;
+		dev[k].name = (char *)(uintptr_t)d->entries[k].ops->name;
 		dev[k].has_exits = 1;
 		dev[k].exits = c->dev_exits[k];
 		devp[k] = &dev[k];

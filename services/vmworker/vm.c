@@ -72,7 +72,8 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, int mem_fd)
 	}
 	if (vm_map_ram(vm, mem_fd) != 0)
 		return -1;
-	devices_init(&vm->devs, vm, cfg->console);
+	if (devices_init(&vm->devs, vm) != 0)
+		return -1;
 	n = vm_make_slots(vm, slots);
 	if (cfg->accel->vm_create(vm, slots, (size_t)n, &vm->avm) != 0)
 		return -1;
@@ -97,6 +98,7 @@ void vm_destroy(struct vm *vm)
 			vm->cfg.accel->vp_destroy(vm->vps[i].avp);
 	if (vm->avm != NULL)
 		vm->cfg.accel->vm_destroy(vm->avm);
+	devices_fini(&vm->devs);
 	if (vm->mem != NULL)
 		util_unmap(vm->mem, vm->cfg.mem_size);
 	if (vm->mem_fd >= 0)
