@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pwd.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,22 +13,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "host/run.h"
 #include "sandbox/sandbox.h"
 
 #define SUBID_BLOCKS_MAX 512u
 
-static int ids_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int ids_fail(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "parapet run: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	return -1;
-}
+/* run_fail's message; -1. */
+#define ids_fail(...) (run_fail(__VA_ARGS__), -1)
 
 /* The first range of NAME or UID in an /etc/subuid-style file: 0 and
  * start/count, or -1. */
