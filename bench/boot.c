@@ -18,7 +18,7 @@
 
 #include "bench/proc.h"
 #include "bench/report.h"
-#include "host/rundir.h"
+#include "lib/rundir.h"
 
 #define BOOT_REPS 11
 #define PSS_REPS  3

@@ -3,4 +3,4 @@
 # link bench/report.c for the shared output format.
 BENCH_REPORT := bench/report.c
 $(eval $(call bench,ipc,bench/ipc.c $(BENCH_REPORT)))
-$(eval $(call bench,boot,bench/boot.c bench/proc.c $(BENCH_REPORT) host/rundir.c))
+$(eval $(call bench,boot,bench/boot.c bench/proc.c $(BENCH_REPORT)))

@@ -5,7 +5,6 @@
  * failure exits 125 with one line naming what is wrong. */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,76 +18,32 @@
 #include "lib/partition.h"
 #include "lib/util.h"
 
-static const struct option shim_opts[] = {
-	{ "run-dir", required_argument, NULL, 'R' },
-	{ "libexec", required_argument, NULL, 'L' },
-	{ "name", required_argument, NULL, 'n' },
-	{ "accel", required_argument, NULL, 'a' },
-	{ "cpus", required_argument, NULL, 'c' },
-	{ "sidecar-cpus", required_argument, NULL, 'S' },
-	{ "mem", required_argument, NULL, 'm' },
-	{ "cmdline", required_argument, NULL, 'p' },
-	{ "guest-cmdline", required_argument, NULL, 'g' },
-	{ "host-dtb", required_argument, NULL, 'd' },
-	{ "sandbox", required_argument, NULL, 'x' },
-	{ "manifest", required_argument, NULL, 'M' },
-	{ "reftime-run-start", required_argument, NULL, 'T' },
-	{ NULL, 0, NULL, 0 },
-};
+/* The flags `parapet run` passes (getopt prints what is wrong). */
+#define SHIM_FLAGS                                                             \
+	(VMOPT(VMOPT_RUN_DIR) | VMOPT(VMOPT_LIBEXEC) | VMOPT(VMOPT_NAME) |     \
+	 VMOPT(VMOPT_ACCEL) | VMOPT(VMOPT_CPUS) | VMOPT(VMOPT_SIDECAR_CPUS) |  \
+	 VMOPT(VMOPT_MEM) | VMOPT(VMOPT_CMDLINE) |                             \
+	 VMOPT(VMOPT_GUEST_CMDLINE) | VMOPT(VMOPT_HOST_DTB) |                  \
+	 VMOPT(VMOPT_SANDBOX) | VMOPT(VMOPT_MANIFEST) |                        \
+	 VMOPT(VMOPT_REFTIME_RUN_START))
 
-static const char **shim_slot(struct shim_args *a, int c)
+static int shim_parse_args(int argc, char **argv, struct shim *s)
 {
-	switch (c) {
-	case 'R':
-		return &a->run_dir;
-	case 'L':
-		return &a->libexec;
-	case 'n':
-		return &a->name;
-	case 'a':
-		return &a->accel;
-	case 'c':
-		return &a->cpus;
-	case 'S':
-		return &a->sidecar_cpus;
-	case 'm':
-		return &a->mem;
-	case 'p':
-		return &a->cmdline;
-	case 'g':
-		return &a->guest_cmdline;
-	case 'd':
-		return &a->host_dtb;
-	case 'x':
-		return &a->sandbox;
-	case 'M':
-		return &a->manifest;
-	default:
-		return NULL;
+	struct vmopts *a = &s->a;
+	uint64_t v = 0;
+	int next;
+
+	if (vmopts_parse(argc, argv, SHIM_FLAGS, 0, a, &next) != VMOPTS_OK)
+		return -1;
+	if (a->reftime_run_start != NULL &&
+	    parse_uint(a->reftime_run_start, 0, UINT64_MAX, &v) != 0) {
+		log_warnx("--reftime-run-start '%s': want a "
+			  "CLOCK_MONOTONIC time in ns",
+			  a->reftime_run_start);
+		return -1;
 	}
-}
-
-static int shim_parse_args(int argc, char **argv, struct shim_args *a)
-{
-	uint64_t v;
-	int c;
-
-	while ((c = getopt_long(argc, argv, "", shim_opts, NULL)) != -1) {
-		const char **slot = shim_slot(a, c);
-
-		if (c == 'T' && parse_uint(optarg, 0, UINT64_MAX, &v) != 0) {
-			log_warnx("--reftime-run-start '%s': want a "
-				  "CLOCK_MONOTONIC time in ns",
-				  optarg);
-			return -1;
-		} else if (c == 'T')
-			a->reftime_run_start = v;
-		else if (slot != NULL)
-			*slot = optarg;
-		else
-			return -1;
-	}
-	if (optind != argc - 1 || a->run_dir == NULL || a->libexec == NULL ||
+	s->reftime_run_start = v;
+	if (next != argc - 1 || a->run_dir == NULL || a->libexec == NULL ||
 	    a->name == NULL) {
 		log_warnx("--run-dir, --libexec, --name and IMAGE are required "
 			  "(usage: parapet-boot --run-dir DIR --libexec DIR "
@@ -96,7 +51,7 @@ static int shim_parse_args(int argc, char **argv, struct shim_args *a)
 			  "`parapet run`)");
 		return -1;
 	}
-	a->image = argv[optind];
+	a->image = argv[next];
 	return 0;
 }
 
@@ -247,7 +202,10 @@ static int shim_exec_init(struct shim *s)
 		log_warn("placing the partition fds");
 		return -1;
 	}
-	close_range(3, PARTITION_FD_GUEST_RAM - 1, 0);
+	/* keeps PARTITION_FD_HOST_FDS, which parapet run handed us */
+	close_range(3, PARTITION_FD_HOST_FDS - 1, 0);
+	_Static_assert(PARTITION_FD_HOST_FDS + 1 == PARTITION_FD_GUEST_RAM,
+		       "no gap between the inherited fds");
 	close_range(PARTITION_FD_BOOT_IMAGE + 1, ~0u, 0);
 	snprintf(path, sizeof(path), "%s/parapet-init", s->a.libexec);
 	execv(path, argv);
@@ -262,7 +220,7 @@ int main(int argc, char **argv)
 	log_init("parapet-boot");
 	s.reftime_shim_start = util_now_ns();
 	s.ram_fd = s.sidecar_fd = s.dtb_fd = s.image_fd = -1;
-	if (shim_parse_args(argc, argv, &s.a) != 0)
+	if (shim_parse_args(argc, argv, &s) != 0)
 		return PARTITION_EXIT_SETUP;
 	if (shim_read_image(&s) != 0 || shim_read_host_dt(&s) != 0 ||
 	    shim_resolve(&s) != 0 || shim_load_ram(&s) != 0)

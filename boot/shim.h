@@ -10,18 +10,11 @@
 #include "boot/igvm.h"
 #include "boot/loader.h"
 #include "boot/pvopts.h"
+#include "boot/vmopts.h"
 #include "lib/cpulist.h"
 #include "lib/manifest.h"
 
 #define SHIM_CMDLINE_MAX 8192
-
-/* Flags as `parapet run` passes them (NULL: not given). */
-struct shim_args {
-	const char *run_dir, *libexec, *name, *image;
-	const char *accel, *cpus, *sidecar_cpus, *mem;
-	const char *cmdline, *guest_cmdline, *host_dtb, *sandbox, *manifest;
-	uint64_t reftime_run_start;
-};
 
 /* What the host device tree says (each field 0/NULL when absent). */
 struct shim_host_dt {
@@ -33,7 +26,8 @@ struct shim_host_dt {
 };
 
 struct shim {
-	struct shim_args a;
+	struct vmopts a; /* flags as `parapet run` passes them */
+	uint64_t reftime_run_start;
 	uint8_t *image_buf;
 	size_t image_len;
 	struct igvm_file image;

@@ -16,47 +16,30 @@
 #include "lib/guest_abi.h"
 #include "lib/log.h"
 #include "lib/parse.h"
+#include "lib/util.h"
 
 #define SHIM_IMAGE_MAX	 (1u << 30)
 #define SHIM_HOST_DT_MAX (1u << 20)
 #define SHIM_MAX_VPS	 64
 #define SHIM_MAX_MEM	 (64ull << 30)
 
-/* Reads a whole regular file of at most max bytes. */
+/* Reads a whole regular file of 1 to max bytes. */
 static int shim_slurp(const char *path, size_t max, uint8_t **buf, size_t *len)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	struct stat st;
-	size_t got = 0;
+	int rc = util_read_file(path, max, buf, len);
 
-	if (fd < 0 || fstat(fd, &st) != 0) {
-		log_warn("%s", path);
-		goto fail;
+	if (rc == UTIL_READ_OPEN || rc == UTIL_READ_IO) {
+		log_warnx("%s: %s", path, util_read_strerror(rc));
+		return -1;
 	}
-	if (!S_ISREG(st.st_mode) || st.st_size <= 0 ||
-	    (uint64_t)st.st_size > max) {
+	if (rc != UTIL_READ_OK || *len == 0) {
 		log_warnx("%s: not a regular file of 1 to %zu bytes", path,
 			  max);
-		goto fail;
+		free(*buf);
+		*buf = NULL;
+		return -1;
 	}
-	*len = (size_t)st.st_size;
-	if ((*buf = malloc(*len)) == NULL)
-		goto fail;
-	while (got < *len) {
-		ssize_t n = read(fd, *buf + got, *len - got);
-
-		if (n <= 0) {
-			log_warnx("%s: short read", path);
-			goto fail;
-		}
-		got += (size_t)n;
-	}
-	close(fd);
 	return 0;
-fail:
-	if (fd >= 0)
-		close(fd);
-	return -1;
 }
 
 int shim_read_image(struct shim *s)

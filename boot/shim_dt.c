@@ -147,7 +147,7 @@ static int dt_parapet(const struct shim *s, void *fdt)
 	DT_TRY(
 	    fdt_setprop(fdt, node, "entropy", s->entropy, sizeof(s->entropy)));
 	DT_TRY(fdt_setprop_u64(fdt, node, "reftime_run_start",
-			       s->a.reftime_run_start));
+			       s->reftime_run_start));
 	DT_TRY(fdt_setprop_u64(fdt, node, "reftime_shim_start",
 			       s->reftime_shim_start));
 	DT_TRY(fdt_setprop_u64(fdt, node, "reftime_shim_end", util_now_ns()));

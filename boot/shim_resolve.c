@@ -15,6 +15,7 @@
 #include "lib/log.h"
 #include "lib/parse.h"
 #include "lib/registry.h"
+#include "lib/util.h"
 
 #define SHIM_MAX_VPS 64
 #define SHIM_MAX_MEM (64ull << 30)
@@ -223,8 +224,7 @@ static int shim_default_manifest(struct shim *s)
 
 static int shim_manifest(struct shim *s)
 {
-	FILE *fp;
-	char *text;
+	uint8_t *text;
 	size_t len;
 	unsigned line = 0;
 	int rc;
@@ -232,16 +232,17 @@ static int shim_manifest(struct shim *s)
 	memset(&s->manifest, 0, sizeof(s->manifest));
 	if (s->a.manifest == NULL)
 		return shim_default_manifest(s);
-	fp = fopen(s->a.manifest, "re");
-	if (fp == NULL) {
-		log_warn("--manifest %s", s->a.manifest);
+	rc = util_read_file(s->a.manifest, MANIFEST_TEXT_MAX, &text, &len);
+	if (rc == UTIL_READ_OK)
+		rc = manifest_parse((const char *)text, len, &s->manifest,
+				    &line);
+	else if (rc == UTIL_READ_TOO_LARGE)
+		rc = MANIFEST_ERR_TOO_LONG;
+	else {
+		log_warnx("--manifest %s: %s", s->a.manifest,
+			  util_read_strerror(rc));
 		return -1;
 	}
-	text = calloc(1, MANIFEST_TEXT_MAX + 1);
-	len = text ? fread(text, 1, MANIFEST_TEXT_MAX + 1, fp) : 0;
-	fclose(fp);
-	rc = text ? manifest_parse(text, len, &s->manifest, &line)
-		  : MANIFEST_ERR_TOO_LONG;
 	free(text);
 	if (rc != MANIFEST_OK) {
 		log_warnx("--manifest %s, line %u: %s", s->a.manifest, line,

@@ -9,11 +9,11 @@
 #include <sys/stat.h>
 
 #include "host/run.h"
-#include "host/rundir.h"
 #include "hostctl.pb-c.h"
 #include "lib/ipc.h"
 #include "lib/jsonout.h"
 #include "lib/pbjson.h"
+#include "lib/rundir.h"
 
 #define CTL_TIMEOUT_MS 40000
 

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "host/elf_load.h"
+#include "lib/util.h"
 
 #define ELF_MAX_FILE (1ULL << 30)
 
@@ -119,56 +120,18 @@ int elf_load_buffer(uint8_t *buf, size_t len, struct elf_image *img, char *err,
 	return ELF_OK;
 }
 
-static int read_all(FILE *fp, uint8_t **out, size_t *len)
-{
-	size_t cap = 65536, n = 0;
-	uint8_t *buf = malloc(cap);
-
-	while (buf) {
-		size_t got = fread(buf + n, 1, cap - n, fp);
-
-		n += got;
-		if (got == 0)
-			break;
-		if (n == cap && cap < ELF_MAX_FILE) {
-			uint8_t *nb = realloc(buf, cap * 2);
-
-			if (!nb)
-				break;
-			buf = nb;
-			cap *= 2;
-		} else if (n == cap) {
-			break;
-		}
-	}
-	if (!buf || ferror(fp) || n == cap) {
-		free(buf);
-		return -1;
-	}
-	*out = buf;
-	*len = n;
-	return 0;
-}
-
 int elf_load_file(const char *path, struct elf_image *img, char *err,
 		  size_t errlen)
 {
-	FILE *fp = fopen(path, "rb");
 	uint8_t *buf;
 	size_t len;
+	int rc = util_read_file(path, ELF_MAX_FILE, &buf, &len);
 
 	memset(img, 0, sizeof(*img));
-	if (!fp) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+	if (rc != UTIL_READ_OK) {
+		snprintf(err, errlen, "%s", util_read_strerror(rc));
 		return ELF_ERR_IO;
 	}
-	if (read_all(fp, &buf, &len)) {
-		snprintf(err, errlen, "%s: read failed or file too large",
-			 path);
-		fclose(fp);
-		return ELF_ERR_IO;
-	}
-	fclose(fp);
 	return elf_load_buffer(buf, len, img, err, errlen);
 }
 

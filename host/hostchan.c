@@ -3,6 +3,7 @@
  * (IPC_ASYNC) when stdin bytes or a command's result arrive, or at their
  * deadline from hostchan_tick in run's poll loop. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdatomic.h>
 #include <limits.h>
 #include <poll.h>
@@ -17,6 +18,7 @@
 #include "hostctl.pb-c.h"
 #include "host/hostchan.h"
 #include "lib/caller.h"
+#include "lib/fdchan.h"
 #include "lib/ipc.h"
 #include "lib/log.h"
 #include "lib/util.h"
@@ -26,7 +28,7 @@
 #define IN_CHUNK_MAX   4096u
 #define POLL_MAX_MS    1000u
 #define POLLS_MAX      4
-#define CMD_TIMEOUT_NS (30 * 1000000000ull)
+#define CMD_TIMEOUT_NS (30 * UTIL_NS_PER_S)
 #define CMDS_MAX       16
 #define BODY_MAX       (8u * 1024 + 512)
 
@@ -36,21 +38,21 @@ struct parked_poll {
 	uint64_t deadline;
 };
 
-#define HC_BINARY_MAX 1400 /* init's limit for a service's binary path */
-
 struct hc_cmd {
 	bool used, sent;
 	uint64_t id, queued_ns, sent_ns;
 	char command[32];
 	struct ipc_request *req; /* the ctl request waiting */
 	Parapet__HostCommandDone *out;
-	char binary[HC_BINARY_MAX]; /* service --binary; "" for none */
+	uint64_t binary_token; /* service --binary: sent to init; 0: none */
 };
 
 struct hostchan {
 	pthread_mutex_t lock, out_lock;
 	struct ipc_server *chan, *ctl;
 	int out_fd, in_fd;
+	int fds_fd; /* the descriptor channel to init */
+	uid_t hostcomm_uid;
 	/* Written under out_lock (which a console write may hold for as
 	 * long as stdout stalls), read without it by the main loop. */
 	_Atomic uint64_t out_offset, first_console_ns;
@@ -188,8 +190,10 @@ static Parapet__HostCommand *hc_command_msg(struct ipc_request *req,
 	parapet__host_command__init(hc);
 	parapet__policy_command__init(pc);
 	pc->command = hc_strdup(req, c->command);
-	if (c->binary[0] != '\0')
-		pc->binary = hc_strdup(req, c->binary);
+	if (c->binary_token != 0) {
+		pc->has_binary_token = 1;
+		pc->binary_token = c->binary_token;
+	}
 	hc->has_id = 1;
 	hc->id = c->id;
 	hc->command = pc;
@@ -264,10 +268,9 @@ static int hc_park(struct hostchan *h, struct ipc_request *req,
 {
 	for (int i = 0; i < POLLS_MAX; i++)
 		if (h->polls[i].req == NULL) {
-			h->polls[i] = (struct parked_poll){
-				req, w,
-				util_now_ns() + (uint64_t)wait_ms * 1000000ull
-			};
+			h->polls[i] =
+			    (struct parked_poll){ req, w,
+						  util_deadline_ns(wait_ms) };
 			return IPC_ASYNC;
 		}
 	return 0; /* too many pollers: an empty answer at once */
@@ -373,6 +376,40 @@ static int hc_ctl_refuse(struct ipc_request *req, Parapet__HostCommandDone *o,
 	return 0;
 }
 
+/* service --binary PATH: opened here, with the rights of the user who
+ * ran us (ctl.sock is that user's alone), and sent to init on the
+ * descriptor channel under the command's id; the command names the id.
+ * init checks the file and execs that descriptor. 0, or -1 refused. */
+static int hc_send_binary(struct hostchan *h, struct ipc_request *req,
+			  Parapet__HostCommandDone *o, const char *path,
+			  uint64_t token)
+{
+	char why[FDCHAN_LABEL_MAX + 64];
+	int fd;
+
+	if (path[0] != '/' || strlen(path) >= FDCHAN_LABEL_MAX) {
+		snprintf(why, sizeof(why),
+			 "binary '%.200s': not an absolute "
+			 "path",
+			 path);
+		hc_ctl_refuse(req, o, why);
+		return -1;
+	}
+	fd = open(path, O_PATH | O_CLOEXEC);
+	if (fd < 0 ||
+	    fdchan_send(h->fds_fd, FDCHAN_BINARY, token, path, fd) != 0) {
+		snprintf(why, sizeof(why), "binary '%s': %s%s", path,
+			 fd < 0 ? "" : "cannot pass it to the partition: ",
+			 strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		hc_ctl_refuse(req, o, why);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
 static int on_ctl_command(struct ipc_request *req, const ProtobufCMessage *in,
 			  ProtobufCMessage *out, void *arg)
 {
@@ -383,8 +420,8 @@ static int on_ctl_command(struct ipc_request *req, const ProtobufCMessage *in,
 
 	if (pc->command == NULL || strlen(pc->command) >= 32)
 		return hc_ctl_refuse(req, o, "bad command");
-	if (pc->binary != NULL && strlen(pc->binary) >= HC_BINARY_MAX)
-		return hc_ctl_refuse(req, o, "binary path too long");
+	if (pc->has_binary_token)
+		return hc_ctl_refuse(req, o, "a binary is given by its path");
 	pthread_mutex_lock(&h->lock);
 	if (h->vm_ended)
 		rc = hc_ctl_refuse(req, o, "VM not running (it has ended)");
@@ -399,12 +436,16 @@ static int on_ctl_command(struct ipc_request *req, const ProtobufCMessage *in,
 				      .req = req,
 				      .out = o };
 		snprintf(c->command, sizeof(c->command), "%s", pc->command);
-		snprintf(c->binary, sizeof(c->binary), "%s",
-			 pc->binary ? pc->binary : "");
+		if (pc->binary != NULL &&
+		    hc_send_binary(h, req, o, pc->binary, c->id) != 0) {
+			c->used = false;
+			break;
+		}
+		c->binary_token = pc->binary != NULL ? c->id : 0;
 		rc = IPC_ASYNC;
 		break;
 	}
-	if (rc == 0 && !h->vm_ended)
+	if (rc == 0 && !h->vm_ended && o->error == NULL)
 		rc = hc_ctl_refuse(req, o, "too many commands queued");
 	if (rc == IPC_ASYNC)
 		hc_wake_polls(h, false);
@@ -429,20 +470,26 @@ static const struct ipc_method ctl_methods[] = {
 	{ "Command", on_ctl_command, IPC_SENDER_ANY, 256 },
 };
 
+/* Both sockets are owner-only; host.sock also lets the partition's
+ * hostcomm in (its own uid, host/ids.h) by a POSIX ACL entry, kept when
+ * the watchdog listens anew. Where every service runs as the owner, no
+ * entry is needed. */
 static struct ipc_server *hc_server(struct hostchan *h, const char *path,
 				    const ProtobufCServiceDescriptor *desc,
-				    const struct ipc_method *m, size_t n)
+				    const struct ipc_method *m, size_t n,
+				    bool hostcomm)
 {
 	struct ipc_listen l = { path, 0, 0600 };
 	struct ipc_peer_uid uids[] = {
-		{ SANDBOX_UID_BASE + SANDBOX_PROFILE_HOSTCOMM,
-		  CALLER_HOSTCOMM },
+		{ h->hostcomm_uid, CALLER_HOSTCOMM },
 		{ getuid(), CALLER_HOSTCOMM },
 	};
 	struct ipc_server_config cfg = {
 		.name = "host",
 		.listen = &l,
 		.n_listen = 1,
+		.acl = { h->hostcomm_uid,
+			 hostcomm && h->hostcomm_uid != getuid() },
 		.uids = uids,
 		.n_uids = 2,
 		.service = desc,
@@ -456,20 +503,8 @@ static struct ipc_server *hc_server(struct hostchan *h, const char *path,
 	return ipc_server_open(&cfg);
 }
 
-/* host.sock is owner-only; as root the partition's hostcomm runs as its
- * own uid, which a POSIX ACL entry lets connect (the kernel's
- * posix_acl_xattr layout, as init does for diagd). Unprivileged,
- * hostcomm is the owner and the uid is not mapped: nothing to do. */
-static void hc_grant_hostcomm(const char *path)
-{
-	if (geteuid() != 0)
-		return;
-	if (util_acl_grant(path, 6, SANDBOX_UID_BASE + SANDBOX_PROFILE_HOSTCOMM,
-			   6, 0, 0) != 0)
-		log_warn("%s: ACL for hostcomm", path);
-}
-
-struct hostchan *hostchan_open(const char *run_dir, int out_fd, int in_fd)
+struct hostchan *hostchan_open(const char *run_dir, int out_fd, int in_fd,
+			       int fds_fd, uid_t hostcomm_uid)
 {
 	struct hostchan *h = calloc(1, sizeof(*h));
 	char path[4200];
@@ -480,15 +515,15 @@ struct hostchan *hostchan_open(const char *run_dir, int out_fd, int in_fd)
 	pthread_mutex_init(&h->out_lock, NULL);
 	h->out_fd = out_fd;
 	h->in_fd = in_fd;
+	h->fds_fd = fds_fd;
+	h->hostcomm_uid = hostcomm_uid;
 	h->in_closed = in_fd < 0;
 	snprintf(path, sizeof(path), "%s/host.sock", run_dir);
 	h->chan = hc_server(h, path, &parapet__host_channel__descriptor,
-			    chan_methods, 4);
-	if (h->chan)
-		hc_grant_hostcomm(path);
+			    chan_methods, 4, true);
 	snprintf(path, sizeof(path), "%s/ctl.sock", run_dir);
 	h->ctl = h->chan ? hc_server(h, path, &parapet__host_ctl__descriptor,
-				     ctl_methods, 1)
+				     ctl_methods, 1, false)
 			 : NULL;
 	if (h->ctl == NULL) {
 		hostchan_close(h);

@@ -7,12 +7,17 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 struct hostchan;
 
 /* Opens both sockets in run_dir (owner-only). out_fd gets the console
- * bytes, in_fd (or -1) is read for the guest's input. NULL on failure. */
-struct hostchan *hostchan_open(const char *run_dir, int out_fd, int in_fd);
+ * bytes, in_fd (or -1) is read for the guest's input; fds_fd is our end
+ * of the descriptor channel to init (lib/fdchan.h), where a `service
+ * --binary` file goes; hostcomm_uid is the partition's hostcomm as the
+ * host sees it (host/ids.h). NULL on failure. */
+struct hostchan *hostchan_open(const char *run_dir, int out_fd, int in_fd,
+			       int fds_fd, uid_t hostcomm_uid);
 void hostchan_close(struct hostchan *h);
 
 /* The fd the caller polls for input (-1: none wanted now), and the call

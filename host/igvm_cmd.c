@@ -15,6 +15,7 @@
 #include "host/igvm_build.h"
 #include "host/igvm_cmd.h"
 #include "host/igvm_dump.h"
+#include "lib/util.h"
 
 #define PROG "parapet igvm"
 
@@ -302,54 +303,12 @@ static int cmd_build(int argc, char **argv)
 /* Reads a whole image (at most 4 GiB, the format's limit). */
 static int read_image(const char *path, uint8_t **out, size_t *len)
 {
-	FILE *fp = fopen(path, "rb");
-	size_t cap = 1 << 20, n = 0;
-	uint8_t *buf = malloc(cap);
-	int rc = buf ? CMD_OK : CMD_FAILED;
-	struct stat st;
+	int rc = util_read_file(path, UINT32_MAX, out, len);
 
-	if (fp && (fstat(fileno(fp), &st) != 0 || !S_ISREG(st.st_mode))) {
-		fclose(fp);
-		fprintf(stderr, "%s: %s: not a regular file\n", PROG, path);
-		free(buf);
-		return CMD_BAD_INPUT;
-	}
-	if (!fp) {
-		fprintf(stderr, "%s: %s: %s\n", PROG, path, strerror(errno));
-		free(buf);
-		return CMD_BAD_INPUT;
-	}
-	while (rc == CMD_OK) {
-		size_t got;
-
-		if (n == cap && cap > UINT32_MAX) {
-			fprintf(stderr, "%s: %s: too large\n", PROG, path);
-			rc = CMD_BAD_INPUT;
-		} else if (n == cap) {
-			uint8_t *nb = realloc(buf, cap * 2);
-
-			rc = nb ? CMD_OK : CMD_FAILED;
-			buf = nb ? nb : buf;
-			cap *= 2;
-			continue;
-		}
-		if (rc)
-			break;
-		got = fread(buf + n, 1, cap - n, fp);
-		n += got;
-		if (got == 0)
-			break;
-	}
-	if (rc == CMD_OK && ferror(fp)) {
-		fprintf(stderr, "%s: %s: read error\n", PROG, path);
-		rc = CMD_FAILED;
-	}
-	fclose(fp);
-	if (rc)
-		free(buf);
-	*out = rc ? NULL : buf;
-	*len = n;
-	return rc;
+	if (rc == UTIL_READ_OK)
+		return CMD_OK;
+	fprintf(stderr, "%s: %s: %s\n", PROG, path, util_read_strerror(rc));
+	return rc == UTIL_READ_IO ? CMD_FAILED : CMD_BAD_INPUT;
 }
 
 /* Loads and validates FILE; prints the one-line error on failure. */

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "host/run.h"
-#include "host/rundir.h"
+#include "lib/rundir.h"
 #include "lib/util.h"
 
 /* accel and vp-count from DIR/boot.dtb, when the shim has written it. */

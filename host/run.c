@@ -5,7 +5,6 @@
  * to its init), and init's exit status becomes ours (DESIGN.md §3). */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <jansson.h>
 #include <limits.h>
 #include <poll.h>
@@ -15,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
@@ -23,27 +23,36 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "boot/vmopts.h"
 #include "host/hostchan.h"
+#include "host/ids.h"
 #include "host/run.h"
-#include "host/rundir.h"
 #include "host/timeline.h"
 #include "lib/cpulist.h"
+#include "lib/fdchan.h"
 #include "lib/log.h"
 #include "lib/parse.h"
 #include "lib/partition.h"
+#include "lib/rundir.h"
 #include "lib/util.h"
 #include "sandbox/sandbox.h"
 
 #define RUN_KILL_GRACE_MS 30000 /* power-off to SIGKILL */
 
-struct run_args {
-	const char *image, *name, *accel, *cpus, *sidecar_cpus, *mem;
-	const char *cmdline, *guest_cmdline, *host_dtb, *sandbox, *manifest;
-	unsigned timeout_s;
-};
+/* The flags of `parapet run`, all but --timeout passed on to the shim. */
+#define RUN_FLAGS                                                              \
+	(VMOPT(VMOPT_NAME) | VMOPT(VMOPT_ACCEL) | VMOPT(VMOPT_CPUS) |          \
+	 VMOPT(VMOPT_SIDECAR_CPUS) | VMOPT(VMOPT_MEM) | VMOPT(VMOPT_CMDLINE) | \
+	 VMOPT(VMOPT_GUEST_CMDLINE) | VMOPT(VMOPT_HOST_DTB) |                  \
+	 VMOPT(VMOPT_SANDBOX) | VMOPT(VMOPT_TIMEOUT) | VMOPT(VMOPT_MANIFEST) | \
+	 VMOPT(VMOPT_HELP))
+#define RUN_SHIM_FLAGS                                                         \
+	((RUN_FLAGS & ~VMOPT(VMOPT_TIMEOUT)) | VMOPT(VMOPT_RUN_DIR) |          \
+	 VMOPT(VMOPT_LIBEXEC) | VMOPT(VMOPT_REFTIME_RUN_START))
 
 struct run {
-	struct run_args a;
+	struct vmopts a;
+	unsigned timeout_s;
 	char name[64];
 	char dir[4096];
 	char libexec[2100];
@@ -52,6 +61,8 @@ struct run {
 	pid_t child;
 	bool userns;
 	struct hostchan *hc; /* the host channel and ctl.sock */
+	int fdchan[2];	     /* the descriptor channel: ours, init's */
+	struct run_ids ids;  /* the ids its services run as */
 	struct timeline_host tl;
 	uint64_t tl_next_ns;
 };
@@ -76,8 +87,7 @@ static const char run_usage[] =
     "exit: the guest's exit value, 123 crash, 124 timeout, 125 Parapet "
     "failed\n";
 
-static int run_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int run_fail(const char *fmt, ...)
+int run_fail(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -89,52 +99,8 @@ static int run_fail(const char *fmt, ...)
 	return PARTITION_EXIT_SETUP;
 }
 
-static const struct option run_opts[] = {
-	{ "name", required_argument, NULL, 'n' },
-	{ "accel", required_argument, NULL, 'a' },
-	{ "cpus", required_argument, NULL, 'c' },
-	{ "sidecar-cpus", required_argument, NULL, 'S' },
-	{ "mem", required_argument, NULL, 'm' },
-	{ "cmdline", required_argument, NULL, 'p' },
-	{ "guest-cmdline", required_argument, NULL, 'g' },
-	{ "host-dtb", required_argument, NULL, 'd' },
-	{ "sandbox", required_argument, NULL, 'x' },
-	{ "timeout", required_argument, NULL, 't' },
-	{ "manifest", required_argument, NULL, 'M' },
-	{ "help", no_argument, NULL, 'h' },
-	{ NULL, 0, NULL, 0 },
-};
-
-static const char **run_slot(struct run_args *a, int c)
-{
-	switch (c) {
-	case 'n':
-		return &a->name;
-	case 'a':
-		return &a->accel;
-	case 'c':
-		return &a->cpus;
-	case 'S':
-		return &a->sidecar_cpus;
-	case 'm':
-		return &a->mem;
-	case 'p':
-		return &a->cmdline;
-	case 'g':
-		return &a->guest_cmdline;
-	case 'd':
-		return &a->host_dtb;
-	case 'x':
-		return &a->sandbox;
-	case 'M':
-		return &a->manifest;
-	default:
-		return NULL;
-	}
-}
-
 /* Syntax of every flag; the shim checks them against the image. */
-static int run_check_flags(struct run_args *a, const char *timeout)
+static int run_check_flags(const struct vmopts *a, unsigned *timeout_s)
 {
 	struct cpulist l;
 	uint64_t v;
@@ -159,12 +125,12 @@ static int run_check_flags(struct run_args *a, const char *timeout)
 	    strcmp(a->sandbox, "log") && strcmp(a->sandbox, "off"))
 		return run_fail("--sandbox '%s': want strict, log or off",
 				a->sandbox);
-	if (timeout) {
-		if (parse_uint(timeout, 1, 7 * 86400, &v) != 0)
+	if (a->timeout) {
+		if (parse_uint(a->timeout, 1, 7 * 86400, &v) != 0)
 			return run_fail("--timeout '%s': want seconds (1 to "
 					"604800)",
-					timeout);
-		a->timeout_s = (unsigned)v;
+					a->timeout);
+		*timeout_s = (unsigned)v;
 	}
 	if (a->name && !rundir_name_ok(a->name))
 		return run_fail("--name '%s': want 1-63 of A-Z a-z 0-9 _ . -",
@@ -185,36 +151,29 @@ static int run_check_file(const char *what, const char *path)
 	return 0;
 }
 
-static int run_parse(int argc, char **argv, struct run_args *a)
+static int run_parse(int argc, char **argv, struct vmopts *a,
+		     unsigned *timeout_s)
 {
-	const char *timeout = NULL;
-	int c, rc;
+	int next, rc;
 
-	memset(a, 0, sizeof(*a));
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":h", run_opts, NULL)) != -1) {
-		const char **slot = run_slot(a, c);
-
-		if (slot != NULL)
-			*slot = optarg;
-		else if (c == 't')
-			timeout = optarg;
-		else if (c == 'h') {
-			fputs(run_usage, stdout);
-			return -1;
-		} else if (c == ':')
-			return run_fail("%s needs a value", argv[optind - 1]);
-		else
-			return run_fail("unknown option '%s' (see parapet run "
-					"--help)",
-					argv[optind - 1]);
+	switch (vmopts_parse(argc, argv, RUN_FLAGS, VMOPTS_QUIET, a, &next)) {
+	case VMOPTS_OK:
+		break;
+	case VMOPTS_HELP:
+		fputs(run_usage, stdout);
+		return -1;
+	case VMOPTS_NO_VALUE:
+		return run_fail("%s needs a value", argv[next - 1]);
+	default:
+		return run_fail("unknown option '%s' (see parapet run --help)",
+				argv[next - 1]);
 	}
-	if (optind != argc - 1)
-		return run_fail(optind == argc ? "expected IMAGE.igvm"
-					       : "expected one IMAGE.igvm, "
-						 "got more operands");
-	a->image = argv[optind];
-	if ((rc = run_check_flags(a, timeout)) != 0 ||
+	if (next != argc - 1)
+		return run_fail(next == argc ? "expected IMAGE.igvm"
+					     : "expected one IMAGE.igvm, "
+					       "got more operands");
+	a->image = argv[next];
+	if ((rc = run_check_flags(a, timeout_s)) != 0 ||
 	    (rc = run_check_file("image", a->image)) != 0 ||
 	    (rc = run_check_file("--host-dtb", a->host_dtb)) != 0 ||
 	    (rc = run_check_file("--manifest", a->manifest)) != 0)
@@ -283,13 +242,19 @@ static int run_write_pid(const struct run *r, const char *file, pid_t pid)
 	return fclose(fp);
 }
 
-/* logs/: the owner's and, as root, diagd's group's (init writes the
- * files 0640): no other service of the partition reads the logs. */
-static int run_logs_group(const char *logs)
+/* logs/: the owner's and diagd's (init writes the files 0640, group
+ * diagd's): no other service of the partition reads the logs. As root
+ * the directory's group is diagd's; unprivileged with subordinate ids an
+ * ACL entry lets diagd's uid in (the user cannot chown to it). */
+static int run_logs_group(const struct run *r, const char *logs)
 {
-	if (geteuid() != 0)
+	if (geteuid() == 0)
+		return chown(logs, 0,
+			     ids_service_gid(&r->ids, SANDBOX_PROFILE_DIAGD));
+	if (!r->ids.separated)
 		return 0;
-	return chown(logs, 0, SANDBOX_UID_BASE + SANDBOX_PROFILE_DIAGD);
+	return util_acl_grant(
+	    logs, 7, ids_service_uid(&r->ids, SANDBOX_PROFILE_DIAGD), 5, 0, 0);
 }
 
 /* diag/: where diagd puts diag.sock, the one place of the run directory
@@ -303,11 +268,14 @@ static int run_make_diag_dir(const struct run *r)
 	snprintf(diag, sizeof(diag), "%s/diag", r->dir);
 	if (mkdir(diag, 0755) != 0)
 		return -1;
-	if (geteuid() == 0 &&
-	    chown(diag, SANDBOX_UID_BASE + SANDBOX_PROFILE_DIAGD,
-		  SANDBOX_UID_BASE + SANDBOX_PROFILE_DIAGD) != 0)
-		return -1;
-	return 0;
+	if (geteuid() == 0)
+		return chown(diag,
+			     ids_service_uid(&r->ids, SANDBOX_PROFILE_DIAGD),
+			     ids_service_gid(&r->ids, SANDBOX_PROFILE_DIAGD));
+	if (!r->ids.separated)
+		return 0;
+	return util_acl_grant(
+	    diag, 7, ids_service_uid(&r->ids, SANDBOX_PROFILE_DIAGD), 7, 5, 5);
 }
 
 static int run_make_dir(struct run *r)
@@ -318,6 +286,12 @@ static int run_make_dir(struct run *r)
 
 	if (rundir_base(base, sizeof(base), err, sizeof(err)) != 0)
 		return run_fail("%s", err);
+	if (ids_take(&r->ids, base) != 0)
+		return PARTITION_EXIT_SETUP;
+	if (!r->ids.separated)
+		log_info("services are not separated from each other (one uid "
+			 "for all): %s",
+			 r->ids.why);
 	if (r->a.name)
 		snprintf(r->name, sizeof(r->name), "%s", r->a.name);
 	else {
@@ -352,26 +326,19 @@ static int run_make_dir(struct run *r)
 		if (mkdir(r->dir, 0755) != 0)
 			return run_fail("%s: %s", r->dir, strerror(errno));
 	}
-	if (mkdir(logs, 0750) != 0 || run_logs_group(logs) != 0 ||
+	if (mkdir(logs, 0750) != 0 || run_logs_group(r, logs) != 0 ||
 	    run_make_diag_dir(r) != 0 || run_write_pid(r, "pid", getpid()) != 0)
 		return run_fail("%s: %s", r->dir, strerror(errno));
 	run_write_status(r, "booting");
 	return 0;
 }
 
-static void run_add_arg(char **argv, int *n, const char *flag, const char *v)
-{
-	if (v == NULL)
-		return;
-	argv[(*n)++] = (char *)(uintptr_t)flag;
-	argv[(*n)++] = (char *)(uintptr_t)v;
-}
-
 /* In the child, PID 1 of the new namespaces: becomes parapet-boot. */
 static void run_child(struct run *r, int sync_fd)
 {
 	static char reftime[32], boot[PATH_MAX + 32];
-	char *argv[40];
+	char *argv[2 * VMOPT_COUNT + 4];
+	struct vmopts o = r->a;
 	char c;
 	int n = 0, null;
 
@@ -380,6 +347,12 @@ static void run_child(struct run *r, int sync_fd)
 	if (read(sync_fd, &c, 1) != 1)
 		_exit(PARTITION_EXIT_SETUP); /* the parent failed */
 	close(sync_fd);
+	/* init's end of the descriptor channel, at its number across exec
+	 * (already there, dup2 would leave it close-on-exec) */
+	if (r->fdchan[1] == PARTITION_FD_HOST_FDS
+		? fcntl(PARTITION_FD_HOST_FDS, F_SETFD, 0) < 0
+		: dup2(r->fdchan[1], PARTITION_FD_HOST_FDS) < 0)
+		_exit(PARTITION_EXIT_SETUP);
 	if (sethostname(r->name, strlen(r->name)) != 0)
 		dprintf(2, "parapet run: sethostname: %s\n", strerror(errno));
 	/* stdout carries only guest console bytes; Parapet talks on
@@ -391,54 +364,18 @@ static void run_child(struct run *r, int sync_fd)
 	snprintf(boot, sizeof(boot), "%s/parapet-boot", r->libexec);
 	snprintf(reftime, sizeof(reftime), "%llu",
 		 (unsigned long long)r->start_ns);
+	o.run_dir = r->dir;
+	o.libexec = r->libexec;
+	o.name = r->name;
+	o.reftime_run_start = reftime;
 	argv[n++] = (char *)(uintptr_t) "parapet-boot";
-	run_add_arg(argv, &n, "--run-dir", r->dir);
-	run_add_arg(argv, &n, "--libexec", r->libexec);
-	run_add_arg(argv, &n, "--name", r->name);
-	run_add_arg(argv, &n, "--reftime-run-start", reftime);
-	run_add_arg(argv, &n, "--accel", r->a.accel);
-	run_add_arg(argv, &n, "--cpus", r->a.cpus);
-	run_add_arg(argv, &n, "--sidecar-cpus", r->a.sidecar_cpus);
-	run_add_arg(argv, &n, "--mem", r->a.mem);
-	run_add_arg(argv, &n, "--cmdline", r->a.cmdline);
-	run_add_arg(argv, &n, "--guest-cmdline", r->a.guest_cmdline);
-	run_add_arg(argv, &n, "--host-dtb", r->a.host_dtb);
-	run_add_arg(argv, &n, "--sandbox", r->a.sandbox);
-	run_add_arg(argv, &n, "--manifest", r->a.manifest);
+	vmopts_to_argv(&o, RUN_SHIM_FLAGS, argv, &n);
 	argv[n++] = (char *)(uintptr_t) "--";
 	argv[n++] = r->image;
 	argv[n] = NULL;
 	execv(boot, argv);
 	dprintf(2, "parapet run: exec %s: %s\n", boot, strerror(errno));
 	_exit(PARTITION_EXIT_SETUP);
-}
-
-static int run_write_file(pid_t pid, const char *file, const char *text)
-{
-	char path[64];
-	int fd, rc;
-
-	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	rc = write(fd, text, strlen(text)) == (ssize_t)strlen(text) ? 0 : -1;
-	close(fd);
-	return rc;
-}
-
-/* Unprivileged: our uid and gid become root inside. */
-static int run_map_ids(pid_t pid)
-{
-	char map[64];
-
-	snprintf(map, sizeof(map), "0 %u 1\n", (unsigned)getuid());
-	if (run_write_file(pid, "uid_map", map) != 0)
-		return -1;
-	if (run_write_file(pid, "setgroups", "deny") != 0)
-		return -1;
-	snprintf(map, sizeof(map), "0 %u 1\n", (unsigned)getgid());
-	return run_write_file(pid, "gid_map", map);
 }
 
 static int run_spawn(struct run *r)
@@ -453,21 +390,28 @@ static int run_spawn(struct run *r)
 		flags |= CLONE_NEWUSER;
 	if (pipe2(sync, O_CLOEXEC) != 0)
 		return run_fail("pipe: %s", strerror(errno));
+	if (fdchan_pair(r->fdchan) != 0) {
+		close(sync[0]);
+		close(sync[1]);
+		return run_fail("socketpair: %s", strerror(errno));
+	}
 	pid = (pid_t)syscall(SYS_clone, flags, NULL, NULL, NULL, NULL);
 	if (pid == 0) {
 		close(sync[1]);
 		run_child(r, sync[0]);
 	}
 	close(sync[0]);
+	close(r->fdchan[1]);
+	r->fdchan[1] = -1;
 	if (pid < 0) {
 		close(sync[1]);
 		return run_fail("cannot create the partition's namespaces: %s",
 				strerror(errno));
 	}
 	r->child = pid;
-	if (r->userns && run_map_ids(pid) != 0) {
+	if (r->userns && ids_map(&r->ids, pid) != 0) {
 		close(sync[1]);
-		return run_fail("user namespace id maps: %s", strerror(errno));
+		return PARTITION_EXIT_SETUP;
 	}
 	if (write(sync[1], "g", 1) != 1 ||
 	    run_write_pid(r, "init.pid", pid) != 0) {
@@ -483,7 +427,7 @@ static int run_status(const struct run *r, int status, bool timed_out)
 {
 	if (timed_out) {
 		fprintf(stderr, "parapet run: %s: timeout after %u s\n",
-			r->name, r->a.timeout_s);
+			r->name, r->timeout_s);
 		return PARTITION_EXIT_TIMEOUT;
 	}
 	if (WIFEXITED(status))
@@ -505,19 +449,16 @@ static void run_poweroff(struct run *r, struct run_wait *w, const char *why)
 		return;
 	log_info("%s: power-off (%s)", r->name, why);
 	w->stopping = true;
-	w->kill_at_ns = util_now_ns() + RUN_KILL_GRACE_MS * 1000000ull;
+	w->kill_at_ns = util_deadline_ns(RUN_KILL_GRACE_MS);
 	kill(r->child, SIGTERM);
 	run_write_status(r, "stopping");
 }
 
 static int run_wait_timeout(const struct run_wait *w)
 {
-	uint64_t now = util_now_ns(),
-		 next = w->stopping ? w->kill_at_ns : w->deadline_ns;
+	uint64_t next = w->stopping ? w->kill_at_ns : w->deadline_ns;
 
-	if (next == 0)
-		return -1;
-	return next <= now ? 0 : (int)((next - now) / 1000000) + 1;
+	return next == 0 ? -1 : util_ms_until(next);
 }
 
 /* Between polls: the host channel's timers and the boot timeline. */
@@ -529,7 +470,7 @@ static int run_tick(struct run *r, int timeout)
 	if (now >= r->tl_next_ns) {
 		r->tl.first_console_ns = hostchan_first_console_ns(r->hc);
 		timeline_update(r->dir, r->child, &r->tl);
-		r->tl_next_ns = now + 300000000ull;
+		r->tl_next_ns = now + 300 * UTIL_NS_PER_MS;
 	}
 	return timeout < 0 || next < timeout ? next : timeout;
 }
@@ -612,7 +553,7 @@ int run_main(int argc, char **argv)
 	int rc;
 
 	r.start_ns = util_now_ns();
-	if ((rc = run_parse(argc, argv, &r.a)) != 0)
+	if ((rc = run_parse(argc, argv, &r.a, &r.timeout_s)) != 0)
 		return rc < 0 ? 0 : rc;
 	if (realpath(r.a.image, r.image) == NULL)
 		return run_fail("image %s: %s", r.a.image, strerror(errno));
@@ -630,13 +571,15 @@ int run_main(int argc, char **argv)
 		return rc;
 	signal(SIGPIPE, SIG_IGN); /* stdout closed: console bytes dropped */
 	if ((rc = run_spawn(&r)) == 0 &&
-	    (r.hc = hostchan_open(r.dir, STDOUT_FILENO, STDIN_FILENO)) == NULL)
+	    (r.hc = hostchan_open(
+		 r.dir, STDOUT_FILENO, STDIN_FILENO, r.fdchan[0],
+		 ids_service_uid(&r.ids, SANDBOX_PROFILE_HOSTCOMM))) == NULL)
 		rc = run_fail("cannot serve the host channel in %s", r.dir);
 	if (rc == 0) {
 		run_write_status(&r, "running");
-		if (r.a.timeout_s)
+		if (r.timeout_s)
 			w.deadline_ns =
-			    r.start_ns + r.a.timeout_s * 1000000000ull;
+			    r.start_ns + r.timeout_s * UTIL_NS_PER_S;
 		rc = run_wait(&r, &w);
 	} else if (r.child > 0) {
 		kill(r.child, SIGKILL);

@@ -4,6 +4,10 @@
 #define PARAPET_HOST_RUN_H
 
 int run_main(int argc, char **argv);
+
+/* "parapet run: " and the message on stderr; returns 125 (set-up
+ * failed, PARTITION_EXIT_SETUP). */
+int run_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int list_main(int argc, char **argv);
 /* host/ctl.c: `parapet ctl NAME COMMAND` */
 int ctl_main(int argc, char **argv);

@@ -136,7 +136,7 @@ static Parapet__ServiceStatus *ctl_status(struct ipc_request *req,
 		return NULL;
 	parapet__service_status__init(st);
 	st->name = ctl_strdup(req, s->m.name);
-	st->state = ctl_strdup(req, svc_state_name(s->state));
+	st->state = ctl_strdup(req, svc_state_name(s->sup.state));
 	st->binary = ctl_strdup(req, s->path);
 	st->last_exit = ctl_strdup(req, s->last_exit);
 	st->has_pid = st->has_spawns = st->has_deaths = 1;
@@ -145,13 +145,13 @@ static Parapet__ServiceStatus *ctl_status(struct ipc_request *req,
 	st->deaths = s->deaths;
 	if (s->pid > 0) {
 		st->has_uptime_ns = 1;
-		st->uptime_ns = now - s->spawned_ns;
+		st->uptime_ns = now - s->sup.spawned_ns;
 	}
 	if (s->pid > 0 && (st->rss_kib = ctl_rss_kib(s->pid)) > 0)
 		st->has_rss_kib = 1;
 	if (s->ready_ns) {
 		st->has_ready_ns = 1;
-		st->ready_ns = s->ready_ns - s->spawned_ns;
+		st->ready_ns = s->ready_ns - s->sup.spawned_ns;
 	}
 	return st;
 }
@@ -228,49 +228,48 @@ static const char *ctl_binary_refusal(int fd)
 	return NULL;
 }
 
-/* Restart with a binary (policy's alone): an absolute path to a file
- * that passes ctl_binary_refusal. init keeps the descriptor it checked
- * and execs that (svc_child), never the path again. Only checked when
- * !apply. */
-static int ctl_set_binary(struct ctl_req *r, struct service *s,
-			  const char *path, bool apply)
+/* Restart with a binary (policy's alone, relaying the host): the
+ * descriptor the host sent on the descriptor channel under token
+ * (hostfds.c), if it passes ctl_binary_refusal. init execs that
+ * descriptor (svc_child), never a path. Only checked when !apply. */
+static int ctl_set_binary(struct init *in, struct ctl_req *r, struct service *s,
+			  uint64_t token, bool apply)
 {
+	struct init_host_fd *h;
 	const char *why = NULL;
 	char msg[1600];
-	int fd = -1;
 
 	if (!(ipc_request_sender(r->req) & CALLER_POLICY)) {
 		ipc_request_set_error(r->req, "a binary comes from the host "
 					      "through policy only");
 		return IPC_ERR_DENIED;
 	}
-	if (r->method != CTL_RESTART)
-		why = "a binary is for Restart only";
-	else if (path[0] != '/' || strlen(path) >= sizeof(s->path))
-		why = "not an absolute path";
-	else if ((fd = open(path, O_PATH | O_CLOEXEC)) < 0)
-		why = strerror(errno);
-	else
-		why = ctl_binary_refusal(fd);
-	if (why != NULL) {
-		if (fd >= 0)
-			close(fd);
-		snprintf(msg, sizeof(msg), "binary '%.1400s': %s", path, why);
+	if (r->method != CTL_RESTART) {
+		ipc_request_set_error(r->req, "a binary is for Restart only");
+		return IPC_ERR_INVAL;
+	}
+	if ((h = hostfds_find(in, token)) == NULL) {
+		ipc_request_set_error(r->req, "no binary from the host under "
+					      "that token");
+		return IPC_ERR_INVAL;
+	}
+	if ((why = ctl_binary_refusal(h->fd)) != NULL) {
+		snprintf(msg, sizeof(msg), "binary '%.1400s': %s", h->label,
+			 why);
+		close(hostfds_take(h));
 		ipc_request_set_error(r->req, msg);
 		return IPC_ERR_INVAL;
 	}
-	if (!apply) {
-		close(fd);
+	if (!apply)
 		return 0;
-	}
-	log_info("%s: next instances run %s (was %s)", s->m.name, path,
+	log_info("%s: next instances run %s (was %s)", s->m.name, h->label,
 		 s->path);
 	memcpy(s->prev_path, s->path, sizeof(s->prev_path));
-	snprintf(s->path, sizeof(s->path), "%s", path);
+	snprintf(s->path, sizeof(s->path), "%s", h->label);
 	if (s->prev_bin_fd >= 0)
 		close(s->prev_bin_fd);
 	s->prev_bin_fd = s->bin_fd;
-	s->bin_fd = fd;
+	s->bin_fd = hostfds_take(h);
 	return 0;
 }
 
@@ -285,13 +284,19 @@ static int ctl_do_service(struct init *in, struct ctl_req *r)
 		ipc_request_set_error(r->req, "no such service");
 		return IPC_ERR_HANDLER;
 	}
-	if (q->standby && (q->binary != NULL || r->method != CTL_RESTART)) {
+	if (q->binary != NULL) {
+		ipc_request_set_error(r->req, "a binary is never named by "
+					      "path: the host sends it");
+		return IPC_ERR_INVAL;
+	}
+	if (q->standby && (q->has_binary_token || r->method != CTL_RESTART)) {
 		ipc_request_set_error(r->req, "a standby is for a Restart of "
 					      "the current binary only");
 		return IPC_ERR_INVAL;
 	}
-	if (q->binary != NULL &&
-	    (rc = ctl_set_binary(r, s, q->binary, !q->check_only)) != 0)
+	if (q->has_binary_token &&
+	    (rc = ctl_set_binary(in, r, s, q->binary_token, !q->check_only)) !=
+		0)
 		return rc;
 	if (q->check_only)
 		return 0;
@@ -303,18 +308,12 @@ static int ctl_do_service(struct init *in, struct ctl_req *r)
 	}
 	if (s->pending != NULL)
 		return IPC_ERR_UNAVAILABLE;
-	s->pending = r;
-	s->wait = r->method == CTL_STOP ? SVC_WAIT_GONE : SVC_WAIT_READY;
-	if (r->method == CTL_STOP)
-		svc_stop(in, s);
-	else if (r->method == CTL_START)
-		svc_start(in, s);
-	else
-		svc_restart(in, s);
-	/* Already there (or failed at once): answer now. */
-	if ((s->wait == SVC_WAIT_GONE && s->pid <= 0) ||
-	    s->state == SVC_RUNNING || s->state == SVC_FAILED)
-		control_finish(in, s, s->state == SVC_FAILED ? -1 : 0);
+	s->pending = r; /* answered by svc_command or later */
+	svc_command(in, s,
+		    r->method == CTL_STOP    ? SUP_EV_STOP
+		    : r->method == CTL_START ? SUP_EV_START
+					     : SUP_EV_RESTART,
+		    true);
 	return IPC_ASYNC;
 }
 
@@ -365,20 +364,6 @@ void control_answer(struct ctl_req *r, struct service *s, const char *why)
 		ipc_request_set_error(r->req, why);
 	ipc_request_finish(r->req, why != NULL ? IPC_ERR_HANDLER : 0);
 	free(r);
-}
-
-void control_finish(struct init *in, struct service *s, int rc)
-{
-	struct ctl_req *r = s->pending;
-
-	(void)in;
-	if (r == NULL)
-		return;
-	if (s->wait == SVC_WAIT_READY && rc == 0 && s->state != SVC_RUNNING)
-		return; /* a stop on the way to a restart */
-	s->pending = NULL;
-	s->wait = SVC_WAIT_NONE;
-	control_answer(r, s, rc != 0 ? s->last_exit : NULL);
 }
 
 void control_run_queue(struct init *in)

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "init/supervisor.h"
 #include "lib/evqueue.h"
 #include "lib/manifest.h"
 
@@ -26,21 +27,6 @@ void logring_write(struct logring *r, const void *data, size_t len);
 size_t logring_tail(const struct logring *r, uint8_t *out, size_t max);
 uint64_t logring_dropped(const struct logring *r);
 
-enum svc_state {
-	SVC_STARTING, /* spawned, waiting for READY */
-	SVC_RUNNING,
-	SVC_BACKOFF,  /* died; respawn at respawn_at */
-	SVC_STOPPING, /* SIGTERM sent; SIGKILL at kill_at */
-	SVC_STOPPED,  /* stopped on request (or by power-off) */
-	SVC_FAILED,   /* exit 125, missing binary: not restarted */
-	SVC_STATE_COUNT
-};
-
-const char *svc_state_name(enum svc_state s);
-
-/* What a pending control request waits for. */
-enum svc_wait { SVC_WAIT_NONE, SVC_WAIT_READY, SVC_WAIT_GONE };
-
 struct ctl_req;
 
 /* One forked instance: pid, init's end of its channel, its log pipe. */
@@ -53,8 +39,7 @@ struct svc_proc {
  * waits for its fds until the service's next start takes it over. */
 struct svc_standby {
 	struct svc_proc proc;	 /* pid 0: none */
-	bool loaded;		 /* it sent LOADED */
-	uint64_t expires_ns;	 /* killed if not taken over by then */
+	struct sup_standby sup;	 /* loading, loaded; its expiry */
 	char path[1400];	 /* the binary it runs */
 	struct ctl_req *pending; /* the Restart{standby} waiting for LOADED */
 	unsigned starts;
@@ -67,7 +52,6 @@ struct svc_standby {
 struct service {
 	struct manifest_service m;
 	char path[1400]; /* resolved binary */
-	enum svc_state state;
 	pid_t pid;
 	int chan;     /* init's end of the supervisor channel, or -1 */
 	int log_fd;   /* read end of the stderr pipe, or -1 */
@@ -82,20 +66,25 @@ struct service {
 	 * manifest's binary, by path. */
 	int bin_fd, prev_bin_fd;
 	int update_saved_fd;
-	bool update_reverted;	 /* the Restart's answer is an error */
-	bool restart_after_stop; /* a requested restart is in progress */
-	uint64_t spawned_ns, ready_ns, respawn_at, kill_at;
-	unsigned quick_deaths; /* consecutive deaths within 1 s of spawn */
+	struct sup sup; /* its state, backoff, timers, what a request awaits */
+	uint64_t ready_ns;
 	unsigned spawns, deaths;
 	char last_exit[96];
 	struct logring log;
-	struct ctl_req *pending; /* answered when the wait is over */
-	enum svc_wait wait;
+	struct ctl_req *pending; /* answered when sup.wait is over */
 	struct svc_standby standby;
 };
 
 #define INIT_SERVICING_MAX 64 /* kept for the timeline */
 #define INIT_QUEUE_MAX	   64 /* control requests waiting for the loop */
+
+/* A descriptor the host sent (hostfds.c), until a request takes it. */
+#define INIT_HOST_FDS_MAX 8
+struct init_host_fd {
+	int fd; /* -1: a free slot */
+	uint64_t token, seq;
+	char label[1024]; /* its host path */
+};
 
 struct init {
 	struct service svc[MANIFEST_MAX_SERVICES];
@@ -103,6 +92,9 @@ struct init {
 	int sigfd;
 	struct evqueue queue;		 /* control requests for the loop */
 	int part_fds[MANIFEST_FD_COUNT]; /* guest RAM, sidecar, boot dtb */
+	int host_fds; /* the descriptor channel from the host, or -1 */
+	struct init_host_fd host_fd[INIT_HOST_FDS_MAX];
+	uint64_t host_fd_seq;
 	char libexec[1024];
 	char name[64];
 	char log_env[16]; /* PARAPET_LOG value, or "" */
@@ -136,10 +128,10 @@ int svc_fork(struct init *in, struct service *s, bool standby,
 /* Copies what fd holds of s's stderr into its ring, init's stderr and
  * its log file. */
 void svc_copy_log(struct service *s, int fd);
-void svc_spawn(struct init *in, struct service *s);
-void svc_stop(struct init *in, struct service *s);
-void svc_start(struct init *in, struct service *s);
-void svc_restart(struct init *in, struct service *s);
+/* Feeds s's supervisor START, STOP, RESTART (request: a control request
+ * in s->pending waits on it) or POWEROFF, and does what it decides. */
+void svc_command(struct init *in, struct service *s, enum sup_event ev,
+		 bool request);
 void svc_reap(struct init *in);
 void svc_on_channel(struct init *in, struct service *s);
 void svc_on_log(struct init *in, struct service *s);
@@ -171,9 +163,15 @@ void control_close(struct control *c);
 /* Runs the queued requests in the event loop (after the queue's fd
  * fired). */
 void control_run_queue(struct init *in);
-/* Completes a control request waiting on s. */
-void control_finish(struct init *in, struct service *s, int rc);
 /* Completes request r about s: 0, or an error with message why. */
 void control_answer(struct ctl_req *r, struct service *s, const char *why);
+
+/* hostfds.c: the host→init descriptor channel (lib/fdchan.h). */
+void hostfds_open(struct init *in);
+void hostfds_on_readable(struct init *in);
+/* The descriptor sent with token (after taking what is waiting), or NULL. */
+struct init_host_fd *hostfds_find(struct init *in, uint64_t token);
+/* Hands over a found descriptor (the slot is free again). */
+int hostfds_take(struct init_host_fd *h);
 
 #endif

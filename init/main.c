@@ -17,7 +17,7 @@
 #include "lib/partition.h"
 #include "lib/util.h"
 
-#define INIT_MAX_POLL (2 + 4 * MANIFEST_MAX_SERVICES) /* + standbys */
+#define INIT_MAX_POLL (3 + 4 * MANIFEST_MAX_SERVICES) /* + standbys */
 
 static struct init the_init;
 
@@ -37,12 +37,9 @@ static bool init_poweroff_step(struct init *in)
 	for (unsigned i = in->n_svc; i-- > 0;) {
 		struct service *s = &in->svc[i];
 
-		if (s->state == SVC_BACKOFF)
-			s->state = SVC_STOPPED;
-		if (s->pid > 0) {
-			svc_stop(in, s);
+		svc_command(in, s, SUP_EV_POWEROFF, false);
+		if (s->pid > 0)
 			return false;
-		}
 	}
 	return true;
 }
@@ -54,7 +51,7 @@ static void init_check_all_failed(struct init *in)
 	size_t used = 0;
 
 	for (unsigned i = 0; i < in->n_svc; i++)
-		if (in->svc[i].state != SVC_FAILED)
+		if (in->svc[i].sup.state != SVC_FAILED)
 			return;
 	for (unsigned i = 0; i < in->n_svc && used < sizeof(why); i++)
 		used += (size_t)snprintf(
@@ -96,6 +93,7 @@ static nfds_t init_poll_set(struct init *in, struct pollfd *p,
 	p[n++] = (struct pollfd){ .fd = in->sigfd, .events = POLLIN };
 	p[n++] =
 	    (struct pollfd){ .fd = evqueue_fd(&in->queue), .events = POLLIN };
+	p[n++] = (struct pollfd){ .fd = in->host_fds, .events = POLLIN };
 	for (unsigned i = 0; i < in->n_svc; i++) {
 		struct service *s = &in->svc[i];
 
@@ -134,7 +132,9 @@ static void init_dispatch(struct init *in, struct pollfd *p, nfds_t n,
 		init_on_signal(in);
 	if (p[1].revents)
 		control_run_queue(in);
-	for (nfds_t i = 2; i < n; i++) {
+	if (p[2].revents)
+		hostfds_on_readable(in);
+	for (nfds_t i = 3; i < n; i++) {
 		struct service *s = owner[i].s;
 
 		/* an earlier entry replaced the instance: a stale event */
@@ -227,7 +227,7 @@ int main(int argc, char **argv)
 	}
 	init_write_timeline(in);
 	for (unsigned i = 0; i < in->n_svc; i++)
-		svc_spawn(in, &in->svc[i]);
+		svc_command(in, &in->svc[i], SUP_EV_START, false);
 	status = init_loop(in);
 	control_close(in->control);
 	log_info("powered off: status %d", status);

@@ -2,8 +2,9 @@
 # partition (parapet run -> parapet-boot -> parapet-init) and their test
 # service.
 INIT_SRCS := init/main.c init/setup.c init/service.c init/control.c \
-	init/logring.c init/standby.c
+	init/logring.c init/standby.c init/hostfds.c init/supervisor.c
 $(eval $(call program,parapet-init,$(INIT_SRCS)))
+$(eval $(call unit_test,init_service_test,init/supervisor.c))
 
 # A service for the e2e tests only (not installed): $(B)/tests/.
 $(B)/tests/parapet-test-service: $(call objs,tests/e2e/test_service.c) \
@@ -14,7 +15,8 @@ all: $(B)/tests/parapet-test-service
 
 E2E_TESTS += $(wildcard tests/e2e/partition_*.sh)
 
-# The caller-matrix probe of tests/e2e/trust.sh (not installed).
+# The IPC probe of tests/e2e/trust.sh (caller matrix) and diag.sh (bad
+# requests to diagd): not installed.
 $(B)/tests/parapet-ipc-probe: $(call objs,tests/e2e/ipc_probe.c) \
 		$(B)/libparapet.a
 	@mkdir -p $(@D)

@@ -1,8 +1,9 @@
 /* Supervision as s6 does it (DESIGN.md §8): fork + exec of each service
  * with its supervisor channel at fd 3 and its stderr into a log pipe;
- * readiness over the channel; restart with backoff after an unexpected
- * death; exit 125 means "do not restart"; SIGTERM, then SIGKILL after the
- * stop timeout; every child reaped, orphans included. */
+ * readiness over the channel; every child reaped, orphans included. What
+ * follows an event (restart with backoff, exit 125 not restarted, SIGKILL
+ * after the stop timeout, update revert) is supervisor.c's table; this
+ * file feeds it events and performs its actions. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -18,20 +19,10 @@
 #include "lib/partition.h"
 #include "lib/supervise.h"
 #include "lib/util.h"
+#include "sandbox/sandbox.h"
 
 #define NS_PER_MS	    1000000ull
-#define BACKOFF_MIN_NS	    (1000 * NS_PER_MS)
-#define BACKOFF_MAX_NS	    (30000 * NS_PER_MS)
 #define SERVICE_STACK_LIMIT (256u * 1024)
-
-static const char *const svc_state_names[] = {
-	"starting", "running", "backoff", "stopping", "stopped", "failed",
-};
-
-const char *svc_state_name(enum svc_state s)
-{
-	return (unsigned)s < SVC_STATE_COUNT ? svc_state_names[s] : "?";
-}
 
 struct service *svc_find(struct init *in, const char *name)
 {
@@ -137,23 +128,18 @@ static void svc_update_done(struct service *s)
 	s->update_saved_fd = -1;
 }
 
-/* The updated binary died before it was ready: back to the binary it
- * replaced, with the same saved state, so a bad update loses nothing. */
-static bool svc_update_revert(struct init *in, struct service *s)
+/* The updated binary died (or could not start) before it was ready:
+ * back to the binary it replaced, with the same saved state, so a bad
+ * update loses nothing. */
+static void svc_revert(struct service *s)
 {
-	if (s->prev_path[0] == '\0' || in->powering_off)
-		return false;
+	char was[sizeof(s->last_exit)];
+
 	log_warnx("%s: the new binary %s %s before it was ready; back to %s",
 		  s->m.name, s->path, s->last_exit, s->prev_path);
-	{
-		char was[sizeof(s->last_exit)];
-
-		memcpy(was, s->last_exit, sizeof(was));
-		snprintf(s->last_exit, sizeof(s->last_exit),
-			 "update failed (%.50s); the previous binary runs",
-			 was);
-	}
-	s->update_reverted = true;
+	memcpy(was, s->last_exit, sizeof(was));
+	snprintf(s->last_exit, sizeof(s->last_exit),
+		 "update failed (%.50s); the previous binary runs", was);
 	memcpy(s->path, s->prev_path, sizeof(s->path));
 	s->prev_path[0] = '\0';
 	if (s->bin_fd >= 0)
@@ -164,8 +150,6 @@ static bool svc_update_revert(struct init *in, struct service *s)
 		s->saved_fd = s->update_saved_fd;
 		s->update_saved_fd = -1;
 	}
-	svc_spawn(in, s);
-	return true;
 }
 
 /* A service hands init its saved state (vmworker before servicing). */
@@ -182,12 +166,6 @@ static void svc_keep_saved(struct service *s, const Parapet__SupervisorMsg *msg,
 		log_info("%s: holds a saved state for its next instance",
 			 s->m.name);
 	}
-}
-
-static void svc_fail(struct service *s, const char *why)
-{
-	s->state = SVC_FAILED;
-	snprintf(s->last_exit, sizeof(s->last_exit), "%s", why);
 }
 
 int svc_fork(struct init *in, struct service *s, bool standby,
@@ -225,7 +203,9 @@ int svc_fork(struct init *in, struct service *s, bool standby,
 	return 0;
 }
 
-void svc_spawn(struct init *in, struct service *s)
+/* Forks an instance (or takes over its standby); 0, or -1 with
+ * last_exit saying why. */
+static int svc_spawn(struct init *in, struct service *s)
 {
 	struct svc_proc p;
 	bool adopted = standby_adopt(in, s, &p);
@@ -233,67 +213,134 @@ void svc_spawn(struct init *in, struct service *s)
 	if (!adopted && svc_fork(in, s, false, &p) != 0) {
 		if (errno != ENOENT)
 			log_warn("%s: cannot start", s->m.name);
-		svc_fail(s, errno == ENOENT
-				? "missing binary"
-				: "cannot fork or create its channel");
-		/* An update whose binary cannot even start: back to the one
-		 * it replaced; else whoever waits hears of the failure. */
-		if (!svc_update_revert(in, s))
-			control_finish(in, s, -1);
-		return;
+		snprintf(s->last_exit, sizeof(s->last_exit), "%s",
+			 errno == ENOENT ? "missing binary"
+					 : "cannot fork or create its channel");
+		return -1;
 	}
 	s->pid = p.pid;
 	s->chan = p.chan;
 	s->log_fd = p.log_fd;
-	s->state = SVC_STARTING;
-	s->spawned_ns = util_now_ns();
 	s->ready_ns = 0;
 	s->spawns++;
 	svc_send_fds(in, s);
 	log_info("%s: started (pid %d)%s", s->m.name, (int)p.pid,
 		 adopted ? " from its standby" : "");
+	return 0;
 }
 
-/* SIGTERM and a STOP message; SIGKILL when the timeout passes. */
-void svc_stop(struct init *in, struct service *s)
+/* SIGTERM and a STOP message; the table arms the SIGKILL timer. */
+static void svc_term(struct service *s)
 {
 	Parapet__SupervisorMsg msg = PARAPET__SUPERVISOR_MSG__INIT;
 
-	(void)in;
-	if (s->pid <= 0) {
-		if (s->state != SVC_FAILED)
-			s->state = SVC_STOPPED;
-		return;
-	}
-	if (s->state == SVC_STOPPING)
-		return;
 	msg.has_type = 1;
 	msg.type = PARAPET__SUPERVISOR_MSG__TYPE__STOP;
 	msg.service = s->m.name;
 	if (s->chan >= 0)
 		supervise_send(s->chan, &msg, NULL, 0);
 	kill(s->pid, SIGTERM);
-	s->state = SVC_STOPPING;
-	s->kill_at = util_now_ns() + s->m.stop_timeout_ms * NS_PER_MS;
 }
 
-void svc_start(struct init *in, struct service *s)
+static void svc_ready(struct init *in, struct service *s,
+		      const uint64_t *blackout_ns)
 {
-	if (s->pid > 0)
-		return;
-	s->quick_deaths = 0;
-	svc_spawn(in, s);
+	s->ready_ns = util_now_ns();
+	if (blackout_ns != NULL)
+		init_note_servicing(in, s->m.name, *blackout_ns);
+	log_info("%s: ready (pid %d, %llu ms)", s->m.name, (int)s->pid,
+		 (unsigned long long)((s->ready_ns - s->sup.spawned_ns) /
+				      NS_PER_MS));
+	init_write_timeline(in);
 }
 
-/* Requested: not throttled. */
-void svc_restart(struct init *in, struct service *s)
+/* Completes the control request waiting on s: ok, or its last exit. */
+static void svc_answer(struct service *s, bool ok)
 {
-	if (s->pid <= 0) {
-		svc_start(in, s);
-		return;
+	struct ctl_req *r = s->pending;
+
+	s->pending = NULL;
+	if (r != NULL)
+		control_answer(r, s, ok ? NULL : s->last_exit);
+}
+
+static void svc_log_transition(struct service *s, enum sup_log what,
+			       uint64_t now)
+{
+	const char *name = s->m.name;
+
+	switch (what) {
+	case SUP_LOG_NONE:
+		break;
+	case SUP_LOG_BACKOFF:
+		log_info("%s: %s; restarting in %llu ms", name, s->last_exit,
+			 (unsigned long long)((s->sup.respawn_at - now) /
+					      NS_PER_MS));
+		break;
+	case SUP_LOG_RESTARTING:
+		log_info("%s: %s; restarting as requested", name, s->last_exit);
+		break;
+	case SUP_LOG_STOPPED:
+		log_info("%s: stopped (%s)", name, s->last_exit);
+		break;
+	case SUP_LOG_NOT_RESTARTED:
+		log_warnx("%s: exited 125: not restarted", name);
+		break;
+	case SUP_LOG_SIGKILL:
+		log_warnx("%s: no exit %u ms after SIGTERM: SIGKILL", name,
+			  s->m.stop_timeout_ms);
+		break;
 	}
-	s->restart_after_stop = true;
-	svc_stop(in, s);
+}
+
+/* Does what the supervisor decided, in the order of enum sup_action;
+ * returns the event a spawn leads to, or SUP_EV_COUNT. */
+static enum sup_event svc_perform(struct init *in, struct service *s,
+				  const struct sup_result *r, uint64_t now,
+				  const uint64_t *blackout_ns)
+{
+	if (r->act & SUP_A_REVERT)
+		svc_revert(s);
+	svc_log_transition(s, r->log, now);
+	if (r->act & SUP_A_UPDATE_DONE)
+		svc_update_done(s);
+	if (r->act & SUP_A_READY)
+		svc_ready(in, s, blackout_ns);
+	if (r->act & SUP_A_TERM)
+		svc_term(s);
+	if (r->act & SUP_A_KILL)
+		kill(s->pid, SIGKILL);
+	if (r->act & (SUP_A_ANSWER_OK | SUP_A_ANSWER_ERR))
+		svc_answer(s, r->act & SUP_A_ANSWER_OK);
+	if (r->act & SUP_A_SPAWN)
+		return svc_spawn(in, s) == 0 ? SUP_EV_SPAWNED
+					     : SUP_EV_SPAWN_FAILED;
+	return SUP_EV_COUNT;
+}
+
+/* Feeds q to s's supervisor with the facts of the moment, then what its
+ * actions lead to (a spawn's outcome), until nothing follows. */
+static void svc_event(struct init *in, struct service *s, struct sup_input q,
+		      const uint64_t *blackout_ns)
+{
+	struct sup_result r;
+
+	do {
+		q.now = util_now_ns();
+		q.powering_off = in->powering_off;
+		q.updating = s->prev_path[0] != '\0';
+		q.stop_timeout_ms = s->m.stop_timeout_ms;
+		sup_step(&s->sup, &q, &r);
+		q.ev = svc_perform(in, s, &r, q.now, blackout_ns);
+		q.request = q.exit_setup = false;
+	} while (q.ev != SUP_EV_COUNT);
+}
+
+void svc_command(struct init *in, struct service *s, enum sup_event ev,
+		 bool request)
+{
+	svc_event(in, s, (struct sup_input){ .ev = ev, .request = request },
+		  NULL);
 }
 
 static void svc_close_fds(struct service *s)
@@ -318,38 +365,14 @@ static void svc_describe_exit(struct service *s, int status)
 	else
 		snprintf(s->last_exit, sizeof(s->last_exit),
 			 "killed by signal %d", WTERMSIG(status));
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 159)
+	if (WIFEXITED(status) && WEXITSTATUS(status) == SANDBOX_EXIT_SECCOMP)
 		snprintf(s->last_exit, sizeof(s->last_exit),
-			 "killed by seccomp (exit 159)");
-}
-
-/* An unexpected death: at least 1 s between spawns unless it had been up
- * over 1 s, doubling while it keeps dying quickly (capped at 30 s). */
-static void svc_schedule_restart(struct service *s, uint64_t now)
-{
-	uint64_t delay = BACKOFF_MIN_NS;
-
-	if (now - s->spawned_ns > BACKOFF_MIN_NS) {
-		s->quick_deaths = 0;
-		s->respawn_at = now;
-	} else {
-		for (unsigned i = 0;
-		     i < s->quick_deaths && delay < BACKOFF_MAX_NS; i++)
-			delay *= 2;
-		if (delay > BACKOFF_MAX_NS)
-			delay = BACKOFF_MAX_NS;
-		s->quick_deaths++;
-		s->respawn_at = s->spawned_ns + delay;
-	}
-	s->state = SVC_BACKOFF;
-	log_info("%s: %s; restarting in %llu ms", s->m.name, s->last_exit,
-		 (unsigned long long)((s->respawn_at - now) / NS_PER_MS));
+			 "killed by seccomp (exit %d)", SANDBOX_EXIT_SECCOMP);
 }
 
 static void svc_died(struct init *in, struct service *s, int status)
 {
-	enum svc_state was = s->state;
-	uint64_t now = util_now_ns();
+	struct sup_input q = { .ev = SUP_EV_DIED };
 
 	/* What it sent last (a saved state before servicing) may still be
 	 * queued on its channel: read it before the next instance starts.
@@ -360,28 +383,9 @@ static void svc_died(struct init *in, struct service *s, int status)
 	s->pid = 0;
 	s->deaths++;
 	svc_describe_exit(s, status);
-	if (was == SVC_STARTING && svc_update_revert(in, s))
-		return;
-	if (was == SVC_STOPPING && s->restart_after_stop && !in->powering_off) {
-		s->restart_after_stop = false;
-		log_info("%s: %s; restarting as requested", s->m.name,
-			 s->last_exit);
-		svc_spawn(in, s);
-		return;
-	}
-	if (was == SVC_STOPPING || in->powering_off) {
-		s->state = SVC_STOPPED;
-		log_info("%s: stopped (%s)", s->m.name, s->last_exit);
-		control_finish(in, s, 0);
-		return;
-	}
-	if (WIFEXITED(status) && WEXITSTATUS(status) == PARTITION_EXIT_SETUP) {
-		log_warnx("%s: exited 125: not restarted", s->m.name);
-		s->state = SVC_FAILED;
-		control_finish(in, s, -1);
-		return;
-	}
-	svc_schedule_restart(s, now);
+	q.exit_setup =
+	    WIFEXITED(status) && WEXITSTATUS(status) == PARTITION_EXIT_SETUP;
+	svc_event(in, s, q, NULL);
 }
 
 void svc_reap(struct init *in)
@@ -427,19 +431,11 @@ void svc_on_channel(struct init *in, struct service *s)
 		return;
 	}
 	if (msg->has_type &&
-	    msg->type == PARAPET__SUPERVISOR_MSG__TYPE__READY &&
-	    s->state == SVC_STARTING) {
-		s->state = SVC_RUNNING;
-		s->ready_ns = util_now_ns();
-		svc_update_done(s);
-		if (msg->has_blackout_ns)
-			init_note_servicing(in, s->m.name, msg->blackout_ns);
-		log_info("%s: ready (pid %d, %llu ms)", s->m.name, (int)s->pid,
-			 (unsigned long long)((s->ready_ns - s->spawned_ns) /
-					      NS_PER_MS));
-		init_write_timeline(in);
-		control_finish(in, s, s->update_reverted ? -1 : 0);
-		s->update_reverted = false;
+	    msg->type == PARAPET__SUPERVISOR_MSG__TYPE__READY) {
+		uint64_t blackout_ns = msg->blackout_ns;
+
+		svc_event(in, s, (struct sup_input){ .ev = SUP_EV_READY },
+			  msg->has_blackout_ns ? &blackout_ns : NULL);
 	}
 	supervise_msg_free(msg);
 }
@@ -472,22 +468,13 @@ int svc_timers(struct init *in)
 
 	for (unsigned i = 0; i < in->n_svc; i++) {
 		struct service *s = &in->svc[i];
+		enum sup_event due = sup_due(&s->sup, now, in->powering_off);
 
-		if (s->state == SVC_BACKOFF && !in->powering_off &&
-		    s->respawn_at <= now)
-			svc_spawn(in, s);
-		if (s->state == SVC_STOPPING && s->kill_at <= now &&
-		    s->pid > 0) {
-			log_warnx("%s: no exit %u ms after SIGTERM: SIGKILL",
-				  s->m.name, s->m.stop_timeout_ms);
-			kill(s->pid, SIGKILL);
-			s->kill_at = UINT64_MAX;
-		}
-		if (s->state == SVC_BACKOFF && s->respawn_at < next)
-			next = s->respawn_at;
+		if (due != SUP_EV_COUNT)
+			svc_command(in, s, due, false);
+		if (sup_deadline(&s->sup) < next)
+			next = sup_deadline(&s->sup);
 		next = standby_timer(in, s, now, next);
-		if (s->state == SVC_STOPPING && s->kill_at < next)
-			next = s->kill_at;
 	}
 	if (next == UINT64_MAX)
 		return -1;

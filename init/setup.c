@@ -109,13 +109,13 @@ static int init_trace_flag(void)
 		return -1;
 	}
 	/* unprivileged the group may not be mapped: the file stays root's */
-	if (fchown(fd, 0, SANDBOX_IPC_GID) != 0)
+	if (fchown(fd, 0, sandbox_ipc_gid()) != 0)
 		log_debug("%s: chown: %s", PARTITION_TRACE_FLAG,
 			  strerror(errno));
 	fchmod(fd, 0640);
 	close(fd);
 	if (util_acl_grant(PARTITION_TRACE_FLAG, 6,
-			   SANDBOX_UID_BASE + SANDBOX_PROFILE_DIAGD, 6, 4, 0))
+			   sandbox_service_uid(SANDBOX_PROFILE_DIAGD), 6, 4, 0))
 		log_debug("%s: ACL for diagd: %s", PARTITION_TRACE_FLAG,
 			  strerror(errno));
 	return 0;
@@ -141,8 +141,8 @@ static int init_service_dirs(void)
 			return -1;
 		}
 		/* unprivileged the uids are not mapped: root's, as all */
-		if (chown(path, uid, SANDBOX_IPC_GID) != 0 &&
-		    chown(path, 0, SANDBOX_IPC_GID) != 0)
+		if (chown(path, uid, sandbox_ipc_gid()) != 0 &&
+		    chown(path, 0, sandbox_ipc_gid()) != 0)
 			log_debug("%s: chown: %s", path, strerror(errno));
 		if (chmod(path, 02750) != 0)
 			return -1;
@@ -180,7 +180,7 @@ static int init_mount_run(const char *host_dir)
 	 * group: the directory is the group's, setgid so sockets are too,
 	 * but only root writes it; each service writes its own directory.
 	 * Unprivileged the group may not be mapped; one uid runs all. */
-	if (chown(PARTITION_IPC_DIR, 0, SANDBOX_IPC_GID) != 0)
+	if (chown(PARTITION_IPC_DIR, 0, sandbox_ipc_gid()) != 0)
 		log_debug("%s: chown: %s", PARTITION_IPC_DIR, strerror(errno));
 	if (chmod(PARTITION_IPC_DIR, 02750) != 0 || init_service_dirs() != 0)
 		return -1;
@@ -223,7 +223,15 @@ static int init_mount_dev(bool kvm)
 
 static void init_env(struct init *in)
 {
+	const char *v = getenv(SANDBOX_UID_BASE_ENV);
+	char uid_base[16] = "";
+
+	/* the partition's block of service uids, from parapet run */
+	if (v != NULL && strlen(v) < sizeof(uid_base))
+		memcpy(uid_base, v, strlen(v) + 1);
 	clearenv();
+	if (uid_base[0] != '\0')
+		setenv(SANDBOX_UID_BASE_ENV, uid_base, 1);
 	setenv("PATH", "/usr/sbin:/usr/bin:/sbin:/bin", 1);
 	setenv("HOME", "/", 1);
 	/* PITFALLS (nng): fewer malloc arenas keep a service's VmSize small */
@@ -284,7 +292,7 @@ static int init_open_log(const char *name)
 		 name);
 	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
 	if (fd >= 0 && getuid() == 0 &&
-	    fchown(fd, 0, SANDBOX_UID_BASE + SANDBOX_PROFILE_DIAGD) != 0)
+	    fchown(fd, 0, sandbox_service_uid(SANDBOX_PROFILE_DIAGD)) != 0)
 		log_debug("%s: chown: %s", path, strerror(errno));
 	return fd;
 }
@@ -322,7 +330,7 @@ static int init_services(struct init *in, int parapet)
 		s->bin_fd = s->prev_bin_fd = -1;
 		s->standby.proc = (struct svc_proc){ 0, -1, -1 };
 		s->log_file = init_open_log(s->m.name);
-		s->state = SVC_STOPPED;
+		s->sup.state = SVC_STOPPED;
 		init_binary_path(in, s);
 	}
 	return 0;
@@ -358,6 +366,7 @@ int init_setup(struct init *in)
 	init_env(in);
 	init_seed_rng(parapet);
 	init_partition_fds(in);
+	hostfds_open(in);
 	return init_services(in, parapet);
 }
 

@@ -2,8 +2,8 @@
  * before the running one stops. It loads (dynamic linking, vmworker's
  * accelerator library), says LOADED and waits for the FDS message; the
  * service's next start takes it over, so the guest's blackout no longer
- * pays for exec and loading. Not taken over in STANDBY_TTL_NS, it is
- * killed. */
+ * pays for exec and loading. Not taken over in SUP_STANDBY_TTL_NS, it is
+ * killed. What follows each event is supervisor.c's standby table. */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -16,8 +16,6 @@
 #include "lib/supervise.h"
 #include "lib/util.h"
 #include "supervise.pb-c.h"
-
-#define STANDBY_TTL_NS (30000ull * 1000000ull)
 
 static void standby_answer(struct service *s, const char *why)
 {
@@ -35,67 +33,100 @@ static void standby_close(struct svc_standby *sb)
 	if (sb->proc.log_fd >= 0)
 		close(sb->proc.log_fd);
 	sb->proc = (struct svc_proc){ 0, -1, -1 };
-	sb->loaded = false;
 }
 
-int standby_start(struct init *in, struct service *s, struct ctl_req *r)
+/* Feeds q to s's standby table with the time; returns its actions. */
+static unsigned standby_step(struct service *s, struct sb_input q,
+			     enum sb_event *refined)
+{
+	struct sb_result r;
+
+	q.now = util_now_ns();
+	sup_standby_step(&s->standby.sup, &q, &r);
+	if (refined != NULL)
+		*refined = r.ev;
+	return r.act;
+}
+
+static int standby_fork(struct init *in, struct service *s)
 {
 	struct svc_standby *sb = &s->standby;
 
-	if (sb->proc.pid > 0) {
-		if (sb->pending != NULL) {
-			control_answer(r, s, "a standby is already starting");
-			return -1;
-		}
-		sb->pending = r;
-		if (sb->loaded)
-			standby_answer(s, NULL);
-		return 0;
-	}
-	if (s->pid <= 0 || s->state != SVC_RUNNING) {
-		control_answer(r, s, "the service is not running");
-		return -1;
-	}
 	if (svc_fork(in, s, true, &sb->proc) != 0) {
 		log_warn("%s: standby", s->m.name);
 		sb->proc = (struct svc_proc){ 0, -1, -1 };
-		control_answer(r, s, "cannot start a standby");
+		if (standby_step(
+			s, (struct sb_input){ .ev = SB_EV_FORK_FAILED }, NULL) &
+		    SB_A_ANSWER_ERR)
+			standby_answer(s, "cannot start a standby");
 		return -1;
 	}
 	snprintf(sb->path, sizeof(sb->path), "%s", s->path);
-	sb->loaded = false;
-	sb->expires_ns = util_now_ns() + STANDBY_TTL_NS;
-	sb->pending = r;
+	standby_step(s, (struct sb_input){ .ev = SB_EV_FORKED }, NULL);
 	sb->starts++;
 	log_info("%s: standby started (pid %d)", s->m.name, (int)sb->proc.pid);
 	return 0;
 }
 
+int standby_start(struct init *in, struct service *s, struct ctl_req *r)
+{
+	struct svc_standby *sb = &s->standby;
+	struct sb_input q = {
+		.ev = SB_EV_REQUEST,
+		.running = s->pid > 0 && s->sup.state == SVC_RUNNING,
+		.busy = sb->pending != NULL,
+	};
+	enum sb_event ev;
+	unsigned act = standby_step(s, q, &ev);
+
+	if (act & SB_A_REFUSE) {
+		control_answer(r, s,
+			       ev == SB_EV_REQUEST_IDLE
+				   ? "the service is not running"
+				   : "a standby is already starting");
+		return -1;
+	}
+	if (act & SB_A_HOLD)
+		sb->pending = r;
+	if (act & SB_A_ANSWER_OK)
+		standby_answer(s, NULL);
+	return act & SB_A_FORK ? standby_fork(in, s) : 0;
+}
+
+/* Dead but not yet reaped (or its channel closed, dying). */
+static bool standby_gone(const struct svc_standby *sb)
+{
+	siginfo_t si = { 0 };
+
+	if (sb->proc.pid <= 0 || sb->proc.chan < 0)
+		return true;
+	return waitid(P_PID, (id_t)sb->proc.pid, &si,
+		      WEXITED | WNOHANG | WNOWAIT) == 0 &&
+	       si.si_pid == sb->proc.pid;
+}
+
 bool standby_adopt(struct init *in, struct service *s, struct svc_proc *out)
 {
 	struct svc_standby *sb = &s->standby;
-
-	siginfo_t si = { 0 };
+	struct sb_input q = {
+		.ev = SB_EV_ADOPT,
+		.gone = standby_gone(sb),
+		/* an update since: the standby runs the old binary */
+		.stale = strcmp(sb->path, s->path) != 0,
+	};
+	unsigned act = standby_step(s, q, NULL);
 
 	(void)in;
-	if (sb->proc.pid <= 0 || sb->proc.chan < 0)
-		return false;
-	/* Dead but not yet reaped: reaped as a standby, not taken over. */
-	if (waitid(P_PID, (id_t)sb->proc.pid, &si,
-		   WEXITED | WNOHANG | WNOWAIT) == 0 &&
-	    si.si_pid == sb->proc.pid)
-		return false;
-	if (strcmp(sb->path, s->path) != 0) {
-		/* an update since: the standby runs the old binary */
+	if (act & SB_A_KILL)
 		kill(sb->proc.pid, SIGKILL);
+	if (!(act & SB_A_TAKE_OVER))
 		return false;
-	}
 	/* What it logged while it waited stays with the service's log. */
 	svc_copy_log(s, sb->proc.log_fd);
 	*out = sb->proc;
 	sb->proc = (struct svc_proc){ 0, -1, -1 };
-	sb->loaded = false;
-	standby_answer(s, NULL);
+	if (act & SB_A_ANSWER_OK)
+		standby_answer(s, NULL);
 	return true;
 }
 
@@ -120,8 +151,9 @@ void standby_on_channel(struct init *in, struct service *s)
 	if (rc != SUPERVISE_OK)
 		return;
 	if (msg->has_type &&
-	    msg->type == PARAPET__SUPERVISOR_MSG__TYPE__LOADED && !sb->loaded) {
-		sb->loaded = true;
+	    msg->type == PARAPET__SUPERVISOR_MSG__TYPE__LOADED &&
+	    (standby_step(s, (struct sb_input){ .ev = SB_EV_LOADED }, NULL) &
+	     SB_A_ANSWER_OK)) {
 		log_info("%s: standby loaded (pid %d)", s->m.name,
 			 (int)sb->proc.pid);
 		standby_answer(s, NULL);
@@ -146,9 +178,12 @@ bool standby_reaped(struct init *in, pid_t pid, int status)
 		struct service *s = &in->svc[i];
 		struct svc_standby *sb = &s->standby;
 		char why[96];
+		unsigned act;
 
 		if (sb->proc.pid != pid)
 			continue;
+		act = standby_step(s, (struct sb_input){ .ev = SB_EV_DIED },
+				   NULL);
 		svc_copy_log(s, sb->proc.log_fd);
 		if (WIFEXITED(status))
 			snprintf(why, sizeof(why), "the standby exited %d",
@@ -158,8 +193,10 @@ bool standby_reaped(struct init *in, pid_t pid, int status)
 				 "the standby was killed by signal %d",
 				 WTERMSIG(status));
 		log_info("%s: %s", s->m.name, why);
-		standby_close(sb);
-		standby_answer(s, why);
+		if (act & SB_A_CLOSE)
+			standby_close(sb);
+		if (act & SB_A_ANSWER_ERR)
+			standby_answer(s, why);
 		return true;
 	}
 	return false;
@@ -169,19 +206,19 @@ uint64_t standby_timer(struct init *in, struct service *s, uint64_t now,
 		       uint64_t next)
 {
 	struct svc_standby *sb = &s->standby;
+	struct sb_input q = { .ev = SB_EV_TIMER,
+			      .now = now,
+			      .powering_off = in->powering_off };
+	struct sb_result r;
+	uint64_t at;
 
-	if (sb->proc.pid <= 0 || sb->expires_ns == UINT64_MAX)
-		return next;
-	if (in->powering_off || sb->expires_ns <= now) {
-		if (!in->powering_off)
-			log_warnx("%s: standby not taken over in %llu s: "
-				  "killed",
-				  s->m.name,
-				  (unsigned long long)(STANDBY_TTL_NS /
-						       1000000000ull));
-		kill(sb->proc.pid, SIGKILL);
-		sb->expires_ns = UINT64_MAX; /* reaped as any child */
-		return next;
-	}
-	return sb->expires_ns < next ? sb->expires_ns : next;
+	sup_standby_step(&sb->sup, &q, &r);
+	if (r.act & SB_A_LOG_EXPIRED)
+		log_warnx(
+		    "%s: standby not taken over in %llu s: killed", s->m.name,
+		    (unsigned long long)(SUP_STANDBY_TTL_NS / 1000000000ull));
+	if (r.act & SB_A_KILL)
+		kill(sb->proc.pid, SIGKILL); /* reaped as any child */
+	at = sup_standby_deadline(&sb->sup);
+	return at < next ? at : next;
 }

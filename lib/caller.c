@@ -37,7 +37,7 @@ size_t caller_peer_uids(struct ipc_peer_uid *out)
 	bool separated = true;
 
 	for (unsigned i = 0; i < CALLER_SERVICES; i++) {
-		uid_t uid = SANDBOX_UID_BASE + i;
+		uid_t uid = sandbox_service_uid((int)i);
 
 		if (!uid_mapped(uid))
 			separated = false;

@@ -1,7 +1,7 @@
 /* Who may call whom: the caller identities of lib/ipc's method tables.
  * A caller is known by its connection's kernel-verified peer uid
  * (SO_PEERCRED), never by a field of its message: each service runs as
- * its own uid (SANDBOX_UID_BASE + its profile, sandbox/sandbox.h), and
+ * its own uid (sandbox_service_uid(its profile), sandbox/sandbox.h), and
  * caller_peer_uids() maps those uids to the bits below. Every method
  * table names its callers with these bits; IPC_SENDER_ANY only with a
  * comment saying why. The full table is in sandbox/README.md. */

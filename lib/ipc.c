@@ -12,7 +12,9 @@
 #include <nng/transport/ipc/ipc.h>
 
 #include "lib/ipc_internal.h"
+#include "lib/util.h"
 #include "lib/log.h"
+#include "lib/util.h"
 
 _Atomic uint32_t ipc_trace_off;
 
@@ -242,7 +244,7 @@ Parapet__Envelope *ipc_unpack_envelope(struct ipc_arena *a, nng_msg *msg)
  * socket. The rename also replaces a socket left by a dead instance, and
  * PATH never goes missing while a listener is replaced. */
 int ipc_listen_path(nng_socket s, const char *path, mode_t mode,
-		    nng_listener *out)
+		    const struct ipc_listen_acl *acl, nng_listener *out)
 {
 	static _Atomic unsigned serial;
 	char url[256], bound[240];
@@ -264,6 +266,10 @@ int ipc_listen_path(nng_socket s, const char *path, mode_t mode,
 					(int)(mode ? mode : IPC_DEFAULT_MODE));
 	if (rv == 0)
 		rv = nng_listener_start(*out, 0);
+	/* without it the uid is refused at connect, nothing else breaks */
+	if (rv == 0 && acl != NULL && acl->on &&
+	    util_acl_grant(bound, 6, acl->uid, 6, 0, 0) != 0)
+		log_warn("%s: ACL for uid %u", path, (unsigned)acl->uid);
 	if (rv == 0 && rename(bound, path) != 0)
 		rv = NNG_EPERM;
 	if (rv != 0)
@@ -308,16 +314,10 @@ void ipc_peers_fini(struct ipc_peers *p)
 
 int ipc_peers_wait(struct ipc_peers *p, int n, int timeout_ms)
 {
-	struct timespec ts;
+	struct timespec ts = util_abstime_ns(
+	    CLOCK_MONOTONIC, (uint64_t)timeout_ms * UTIL_NS_PER_MS);
 	int rc = 0;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += timeout_ms / 1000;
-	ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
 	pthread_mutex_lock(&p->lock);
 	while (p->n < n && rc == 0)
 		rc = pthread_cond_timedwait(&p->cond, &p->lock, &ts);

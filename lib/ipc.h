@@ -5,6 +5,7 @@
 #define PARAPET_IPC_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -131,6 +132,14 @@ struct ipc_method {
 	size_t max_body;	/* request body limit; 0: recv_max */
 };
 
+/* An extra uid that may connect to a server's sockets: a POSIX ACL entry
+ * (perm 6) each socket carries from the moment it appears at its path,
+ * also when the watchdog listens anew. */
+struct ipc_listen_acl {
+	uid_t uid;
+	bool on;
+};
+
 struct ipc_listen {
 	const char *path;  /* socket path (no "ipc://" prefix) */
 	uint32_t identity; /* bits granted to every peer of this path */
@@ -146,6 +155,7 @@ struct ipc_server_config {
 	const char *name; /* service name (Envelope.source of replies) */
 	const struct ipc_listen *listen;
 	size_t n_listen;
+	struct ipc_listen_acl acl; /* every listener's socket admits uid too */
 	const struct ipc_peer_uid *uids;
 	size_t n_uids;
 	const ProtobufCServiceDescriptor *service;

@@ -150,9 +150,8 @@ void ipc_client_close(struct ipc_client *c)
 static int slot_roundtrip(struct ipc_client *c, struct call_slot *sl,
 			  nng_msg **msg)
 {
-	uint64_t deadline = util_now_ns() + (uint64_t)c->timeout * 1000000u;
-	uint64_t now;
-	int rv;
+	uint64_t deadline = util_deadline_ns((uint64_t)c->timeout);
+	int rv, left;
 
 	nng_aio_set_msg(sl->aio, *msg);
 	nng_aio_set_timeout(sl->aio, c->timeout);
@@ -162,11 +161,8 @@ static int slot_roundtrip(struct ipc_client *c, struct call_slot *sl,
 	if (rv != 0)
 		return ipc_from_nng(rv); /* nng left *msg with the caller */
 	*msg = NULL;
-	now = util_now_ns();
-	nng_aio_set_timeout(
-	    sl->aio, now >= deadline
-			 ? 1
-			 : (nng_duration)((deadline - now) / 1000000u + 1));
+	left = util_ms_until(deadline);
+	nng_aio_set_timeout(sl->aio, left > 0 ? left : 1);
 	nng_ctx_recv(sl->ctx, sl->aio);
 	nng_aio_wait(sl->aio);
 	rv = nng_aio_result(sl->aio);
@@ -310,7 +306,7 @@ struct ipc_pub *ipc_pub_open(const char *name, const char *path, mode_t mode,
 	if (rv == 0)
 		rv = nng_socket_set_int(p->sock, NNG_OPT_SENDBUF, 256);
 	if (rv == 0)
-		rv = ipc_listen_path(p->sock, path, mode, &l);
+		rv = ipc_listen_path(p->sock, path, mode, NULL, &l);
 	if (rv != 0) {
 		log_warnx("ipc %s: listen %s: %s", name, path,
 			  nng_strerror(rv));
@@ -452,18 +448,16 @@ int ipc_sub_recv(struct ipc_sub *s, int timeout_ms,
 		 const struct ipc_event_type **type_out,
 		 ProtobufCMessage **body_out)
 {
-	uint64_t deadline = util_now_ns() + (uint64_t)timeout_ms * 1000000u;
+	uint64_t deadline = util_deadline_ns((uint64_t)timeout_ms);
 	nng_msg *msg;
-	uint64_t now;
-	int rv;
+	int rv, left;
 
 	*body_out = NULL;
 	for (;;) {
-		now = util_now_ns();
-		if (now >= deadline)
+		left = util_ms_until(deadline);
+		if (left == 0)
 			return IPC_ERR_TIMEOUT;
-		nng_aio_set_timeout(
-		    s->aio, (nng_duration)((deadline - now) / 1000000u + 1));
+		nng_aio_set_timeout(s->aio, left);
 		nng_recv_aio(s->sock, s->aio);
 		nng_aio_wait(s->aio);
 		rv = nng_aio_result(s->aio);

@@ -32,7 +32,7 @@ int ipc_from_nng(int rv);
  * seccomp-filtered service may not). 0 or nng error. */
 #define IPC_MODE_UMASK ((mode_t)-1)
 int ipc_listen_path(nng_socket s, const char *path, mode_t mode,
-		    nng_listener *out);
+		    const struct ipc_listen_acl *acl, nng_listener *out);
 
 /* Dials ipc://path in the background and keeps dialing: replaces a
  * dialer that has brought no pipe for a while (see lib/ipc_redial.c).
@@ -51,6 +51,7 @@ struct ipc_listen_slot {
 	uint32_t identity;
 	char *path;
 	mode_t mode;
+	struct ipc_listen_acl acl;
 	int probe_fd; /* the watchdog's last probe connection, or -1 */
 	/* Listeners replaced by the watchdog, kept (0: none) while pipes
 	 * they accepted live on: closing a listener closes its pipes. */

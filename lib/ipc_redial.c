@@ -81,7 +81,7 @@ static bool redial_frozen(struct ipc_redial *r, uint64_t now)
 		r->moved_ns = now;
 		return false;
 	}
-	return now - r->moved_ns >= IPC_REDIAL_FROZEN_MS * 1000000ull;
+	return now - r->moved_ns >= IPC_REDIAL_FROZEN_MS * UTIL_NS_PER_MS;
 }
 
 static int redial_dial(struct ipc_redial *r)
@@ -113,7 +113,8 @@ static void redial_tick(void *arg)
 	}
 	now = util_now_ns();
 	if (redial_frozen(r, now) ||
-	    now - r->dialed_ns >= atomic_load(&redial_after_ms) * 1000000ull) {
+	    now - r->dialed_ns >=
+		atomic_load(&redial_after_ms) * UTIL_NS_PER_MS) {
 		nng_dialer_close(r->dialer);
 		if (redial_dial(r) != 0)
 			log_warnx("ipc: redial %s failed", r->url);

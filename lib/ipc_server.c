@@ -17,7 +17,7 @@
 /* Distinct (caller, method) refusals logged by name; past that, one line
  * every IPC_DENIED_LOG_NS at most. */
 #define IPC_DENIED_LOG_MAX 32
-#define IPC_DENIED_LOG_NS  (10ull * 1000000000ull)
+#define IPC_DENIED_LOG_NS  (10 * UTIL_NS_PER_S)
 
 enum req_state { REQ_RECV, REQ_SEND, REQ_HANDLER };
 
@@ -587,7 +587,7 @@ static int server_listen(struct ipc_server *s,
 	s->n_uids = c->n_uids;
 	for (i = 0; i < c->n_listen; i++) {
 		rv = ipc_listen_path(s->sock, c->listen[i].path,
-				     c->listen[i].mode, &l);
+				     c->listen[i].mode, &c->acl, &l);
 		if (rv != 0) {
 			log_warnx("ipc %s: listen %s: %s", s->name,
 				  c->listen[i].path, nng_strerror(rv));
@@ -596,6 +596,7 @@ static int server_listen(struct ipc_server *s,
 		s->listeners[i].id = nng_listener_id(l);
 		s->listeners[i].identity = c->listen[i].identity;
 		s->listeners[i].mode = c->listen[i].mode;
+		s->listeners[i].acl = c->acl;
 		s->listeners[i].probe_fd = -1;
 		s->n_listeners = i + 1;
 		if ((s->listeners[i].path = strdup(c->listen[i].path)) == NULL)

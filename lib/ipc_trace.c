@@ -47,7 +47,7 @@ static int trace_open_pub(struct ipc_trace *t, const struct ipc_trace_config *c)
 	if (rv == 0)
 		rv = nng_socket_set_size(t->pub, NNG_OPT_RECVMAXSZ, 1024);
 	if (rv == 0)
-		rv = ipc_listen_path(t->pub, c->path, c->mode, &l);
+		rv = ipc_listen_path(t->pub, c->path, c->mode, NULL, &l);
 	if (rv != 0) {
 		log_warnx("trace: listen %s: %s", c->path, nng_strerror(rv));
 		return -1;

@@ -91,7 +91,7 @@ static bool pipe_added(const struct ipc_watch *w, uint64_t before,
 static bool probe(const struct ipc_watch *w, const char *path, int *keep_fd)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	uint64_t deadline = util_now_ns() + IPC_WATCH_DEADLINE_MS * 1000000ull;
+	uint64_t deadline = util_deadline_ns(IPC_WATCH_DEADLINE_MS);
 	uint64_t before = atomic_load(w->own_pipes);
 	uint8_t peer[8];
 	int fd;
@@ -176,7 +176,8 @@ static void recreate(struct ipc_watch *w, struct ipc_listen_slot *sl)
 	int rv;
 
 	rv = ipc_listen_path(w->sock, sl->path,
-			     filtered() ? IPC_MODE_UMASK : sl->mode, &l);
+			     filtered() ? IPC_MODE_UMASK : sl->mode, &sl->acl,
+			     &l);
 	if (rv != 0) {
 		log_warnx("ipc %s: listener %s stopped accepting; listening "
 			  "again failed: %s",
@@ -219,11 +220,8 @@ static void *watch_thread(void *arg)
 
 	pthread_mutex_lock(&w->wake_lock);
 	while (!w->stop) {
-		clock_gettime(CLOCK_MONOTONIC, &until);
-		until.tv_nsec += IPC_WATCH_PERIOD_MS % 1000 * 1000000L;
-		until.tv_sec +=
-		    IPC_WATCH_PERIOD_MS / 1000 + until.tv_nsec / 1000000000L;
-		until.tv_nsec %= 1000000000L;
+		until = util_abstime_ns(CLOCK_MONOTONIC,
+					IPC_WATCH_PERIOD_MS * UTIL_NS_PER_MS);
 		pthread_cond_timedwait(&w->wake, &w->wake_lock, &until);
 		if (w->stop)
 			break;

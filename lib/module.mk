@@ -7,6 +7,7 @@ $(eval $(call unit_test,pbjson_test))
 $(eval $(call unit_test,pcapng_test))
 $(eval $(call unit_test,metrics_test))
 $(eval $(call unit_test,registry_test))
+$(eval $(call unit_test,util_test))
 $(eval $(call unit_test,evqueue_test))
 
 # tests/pcapng_write: writes a sample capture for the tshark e2e test.

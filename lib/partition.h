@@ -15,6 +15,11 @@
 #define PARTITION_FD_BOOT_IMAGE                                                \
 	13 /* memfd: guest RAM as loaded, sparse and sealed (for reset) */
 
+/* The host→init descriptor channel (lib/fdchan.h): init's end of a
+ * SOCK_SEQPACKET socketpair whose other end `parapet run` keeps. Not
+ * handed to services. */
+#define PARTITION_FD_HOST_FDS 9
+
 /* Sidecar region: one control page, then one command page per VP. */
 #define PARTITION_SIDECAR_CONTROL_SIZE 4096u
 #define PARTITION_SIDECAR_VP_SIZE      4096u
@@ -30,7 +35,7 @@
 /* Inside the partition. */
 /* Each service's sockets sit in PARTITION_IPC_DIR/NAME/, a directory
  * only that service may write (init makes it: the service's uid, group
- * SANDBOX_IPC_GID, 0750), so it creates and removes only its own. */
+ * sandbox_ipc_gid(), 0750), so it creates and removes only its own. */
 #define PARTITION_IPC_DIR   "/run/parapet/ipc"
 #define PARTITION_INIT_SOCK "/run/parapet/ipc/init/init.sock"
 /* The trace tap's on/off flag: a u32 at offset 0 of this 4 KiB file (init

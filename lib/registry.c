@@ -49,12 +49,13 @@ const struct registry_entry *registry_find(const char *name)
 const struct registry_entry *registry_by_profile(int profile)
 {
 	for (size_t i = 0; i < registry_count; i++)
-		if (registry[i].binary != NULL && registry[i].profile == profile)
+		if (registry[i].binary != NULL &&
+		    registry[i].profile == profile)
 			return &registry[i];
 	return NULL;
 }
 
 uid_t registry_uid(const struct registry_entry *e)
 {
-	return e->profile < 0 ? 0 : SANDBOX_UID_BASE + (uid_t)e->profile;
+	return e->profile < 0 ? 0 : sandbox_service_uid(e->profile);
 }

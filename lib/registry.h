@@ -54,7 +54,7 @@ const struct registry_entry *registry_find(const char *name);
 const struct registry_entry *registry_by_profile(int profile);
 
 /* The uid a supervised service runs as when it has a uid of its own
- * (SANDBOX_UID_BASE + profile); root (0) for an entry without a profile. */
+ * (sandbox_service_uid(profile)); root (0) for an entry without a profile. */
 uid_t registry_uid(const struct registry_entry *e);
 
 #endif

@@ -53,9 +53,9 @@ struct ipc_trace *svcbase_trace(const char *service)
 	/* The trace carries the console, input included: diagd alone may
 	 * subscribe. Unprivileged, diagd shares this uid: 0600 is enough. */
 	if (t != NULL &&
-	    geteuid() != SANDBOX_UID_BASE + SANDBOX_PROFILE_DIAGD &&
-	    util_acl_grant(path, 6, SANDBOX_UID_BASE + SANDBOX_PROFILE_DIAGD, 6,
-			   0, 0) != 0 &&
+	    geteuid() != sandbox_service_uid(SANDBOX_PROFILE_DIAGD) &&
+	    util_acl_grant(path, 6, sandbox_service_uid(SANDBOX_PROFILE_DIAGD),
+			   6, 0, 0) != 0 &&
 	    errno != EINVAL)
 		log_warn("%s: ACL for diagd", path);
 	return t;

@@ -1,6 +1,9 @@
-/* Small shared helpers: monotonic time and memfd create/seal/map. */
+/* Small shared helpers: monotonic time and deadlines, whole-file reads,
+ * memfd create/seal/map. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -15,7 +18,109 @@ uint64_t util_now_ns(void)
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	return (uint64_t)ts.tv_sec * UTIL_NS_PER_S + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t util_deadline_ns(uint64_t ms)
+{
+	return util_now_ns() + ms * UTIL_NS_PER_MS;
+}
+
+int util_ms_until(uint64_t deadline_ns)
+{
+	uint64_t now = util_now_ns(), ms;
+
+	if (deadline_ns <= now)
+		return 0;
+	ms = (deadline_ns - now) / UTIL_NS_PER_MS + 1;
+	return ms > INT_MAX ? INT_MAX : (int)ms;
+}
+
+struct timespec util_abstime_ns(clockid_t clock, uint64_t ns)
+{
+	struct timespec ts;
+
+	clock_gettime(clock, &ts);
+	ns += (uint64_t)ts.tv_nsec;
+	ts.tv_sec += (time_t)(ns / UTIL_NS_PER_S);
+	ts.tv_nsec = (long)(ns % UTIL_NS_PER_S);
+	return ts;
+}
+
+/* Reads fd to its end into a buffer that starts at the file's size and
+ * grows (the size may change under us); more than max bytes fail. */
+static int util_read_fd(int fd, size_t size, size_t max, uint8_t **buf,
+			size_t *len)
+{
+	size_t cap = (size < max ? size : max) + 1, n = 0;
+	uint8_t *b = malloc(cap + 1), *nb;
+	ssize_t got;
+
+	while (b != NULL) {
+		if (n == cap) {
+			cap = cap > max / 2 ? max + 1 : cap * 2;
+			if ((nb = realloc(b, cap + 1)) == NULL)
+				break;
+			b = nb;
+		}
+		got = read(fd, b + n, cap - n);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0)
+			break;
+		if (got == 0) {
+			b[n] = '\0';
+			*buf = b;
+			*len = n;
+			return UTIL_READ_OK;
+		}
+		n += (size_t)got;
+		if (n > max) {
+			free(b);
+			return UTIL_READ_TOO_LARGE;
+		}
+	}
+	free(b);
+	return UTIL_READ_IO;
+}
+
+int util_read_file(const char *path, size_t max, uint8_t **buf, size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), rc, saved;
+	struct stat st;
+
+	*buf = NULL;
+	*len = 0;
+	if (max > SIZE_MAX / 2)
+		max = SIZE_MAX / 2; /* max + 2 bytes must not overflow */
+	if (fd < 0)
+		return UTIL_READ_OPEN;
+	if (fstat(fd, &st) != 0)
+		rc = UTIL_READ_OPEN;
+	else if (!S_ISREG(st.st_mode))
+		rc = UTIL_READ_NOT_REGULAR;
+	else if ((uint64_t)st.st_size > max)
+		rc = UTIL_READ_TOO_LARGE;
+	else
+		rc = util_read_fd(fd, (size_t)st.st_size, max, buf, len);
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return rc;
+}
+
+const char *util_read_strerror(int err)
+{
+	switch (err) {
+	case UTIL_READ_OK:
+		return "success";
+	case UTIL_READ_NOT_REGULAR:
+		return "not a regular file";
+	case UTIL_READ_TOO_LARGE:
+		return "too large";
+	default:
+		return strerror(errno);
+	}
 }
 
 int util_memfd_create(const char *name, size_t size)

@@ -1,6 +1,6 @@
-/* Small helpers more than one Parapet process needs: the monotonic clock,
- * memfd regions (create, seal, map) for guest RAM and shared rings, and
- * the stop signals. */
+/* Small helpers more than one Parapet process needs: the monotonic clock
+ * and deadlines, reading a whole file, memfd regions (create, seal, map)
+ * for guest RAM and shared rings, and the stop signals. */
 #ifndef PARAPET_UTIL_H
 #define PARAPET_UTIL_H
 
@@ -8,9 +8,39 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
+
+#define UTIL_NS_PER_MS 1000000ull
+#define UTIL_NS_PER_S  1000000000ull
 
 /* CLOCK_MONOTONIC in nanoseconds. */
 uint64_t util_now_ns(void);
+/* The CLOCK_MONOTONIC time (ns) ms milliseconds from now. */
+uint64_t util_deadline_ns(uint64_t ms);
+/* Milliseconds left until deadline_ns (CLOCK_MONOTONIC), as a poll or
+ * nng timeout: 0 once it has passed, else one more than the whole
+ * milliseconds left (a wait that long reaches it), at most INT_MAX. */
+int util_ms_until(uint64_t deadline_ns);
+/* The time ns nanoseconds from now on clock (the condition variable's:
+ * CLOCK_MONOTONIC or CLOCK_REALTIME), for pthread_cond_timedwait. */
+struct timespec util_abstime_ns(clockid_t clock, uint64_t ns);
+
+/* Why util_read_file failed. */
+enum util_read_err {
+	UTIL_READ_OK = 0,
+	UTIL_READ_OPEN,	       /* cannot open or stat it (errno set) */
+	UTIL_READ_NOT_REGULAR, /* not a regular file */
+	UTIL_READ_TOO_LARGE,   /* more than max bytes */
+	UTIL_READ_IO,	       /* read error or out of memory (errno set) */
+};
+
+/* Reads the whole regular file at path, at most max bytes, into a
+ * malloc'd *buf (free it) followed by a NUL byte that *len does not
+ * count. Returns UTIL_READ_OK or an error (*buf NULL). */
+int util_read_file(const char *path, size_t max, uint8_t **buf, size_t *len);
+/* "not a regular file", "too large", or strerror(errno) for the errors
+ * that set errno: call it before anything else changes errno. */
+const char *util_read_strerror(int err);
 
 /* Creates a close-on-exec memfd of size bytes that allows sealing.
  * Returns the fd, or -1 with errno set. */

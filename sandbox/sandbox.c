@@ -321,11 +321,11 @@ static void pick_ids(struct run *r)
 	const struct sandbox_spec *s = r->spec;
 	struct sandbox_status *st = r->st;
 
-	st->want_uid = s->uid ? s->uid : SANDBOX_UID_BASE + (uid_t)s->profile;
-	st->want_gid = s->gid ? s->gid : SANDBOX_UID_BASE + (gid_t)s->profile;
+	st->want_uid = s->uid ? s->uid : sandbox_service_uid(s->profile);
+	st->want_gid = s->gid ? s->gid : sandbox_service_uid(s->profile);
 	st->unprivileged = !id_mapped("/proc/self/uid_map", st->want_uid) ||
 			   !id_mapped("/proc/self/gid_map", st->want_gid) ||
-			   !id_mapped("/proc/self/gid_map", SANDBOX_IPC_GID);
+			   !id_mapped("/proc/self/gid_map", sandbox_ipc_gid());
 	if (st->unprivileged)
 		snprintf(st->note, sizeof(st->note),
 			 "unprivileged: uid %u not mapped, kept uid %u gid %u; "
@@ -337,7 +337,7 @@ static void pick_ids(struct run *r)
 static int step_ids(struct run *r)
 {
 	struct sandbox_status *st = r->st;
-	gid_t groups[1] = { SANDBOX_IPC_GID };
+	gid_t groups[1] = { sandbox_ipc_gid() };
 	uid_t u = st->want_uid, ru, eu, su;
 	gid_t g = st->want_gid;
 
@@ -355,6 +355,10 @@ static int step_ids(struct run *r)
 			    strerror(errno));
 	if (getresuid(&ru, &eu, &su) != 0 || ru != u || eu != u || su != u)
 		return fail(r, 5, "uid is not %u after setresuid", (unsigned)u);
+	/* No core dumps, and no ptrace or /proc/PID access by other
+	 * processes of the same uid (unprivileged: the user's own). */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
+		return fail(r, 5, "PR_SET_DUMPABLE: %s", strerror(errno));
 	st->uid = u;
 	st->gid = g;
 	return 0;
@@ -506,13 +510,19 @@ int sandbox_enter(const struct sandbox_spec *spec, struct sandbox_status *out,
 int sandbox_thread_filter(enum sandbox_profile profile, unsigned flags,
 			  char *err, size_t errlen)
 {
+	return sandbox_load_filter(profile, flags, process_mode, err, errlen);
+}
+
+int sandbox_load_filter(enum sandbox_profile profile, unsigned flags,
+			enum sandbox_mode mode, char *err, size_t errlen)
+{
 	scmp_filter_ctx ctx;
 	unsigned n;
 	int rc;
 
-	if (process_mode == SANDBOX_OFF)
+	if (mode == SANDBOX_OFF)
 		return 0;
-	ctx = new_filter(profile, flags, process_mode, false, &n, &rc);
+	ctx = new_filter(profile, flags, mode, false, &n, &rc);
 	if (ctx == NULL) {
 		snprintf(err, errlen, "thread filter %s: %s",
 			 sandbox_profile_name(profile) ?: "?", strerror(-rc));

@@ -53,13 +53,19 @@
 #define SANDBOX_HOST_DIR     "/run/parapet/host"
 /* keep_fds[i] is found at fd SANDBOX_FIRST_KEPT_FD + i after step 2. */
 #define SANDBOX_FIRST_KEPT_FD 4
-/* Root: service profile p runs as uid and gid SANDBOX_UID_BASE + p, with
- * the supplementary group SANDBOX_IPC_GID, which should own the IPC
+/* Root: service profile p runs as uid and gid sandbox_service_uid(p), with
+ * the supplementary group sandbox_ipc_gid(), which should own the IPC
  * directory (mode 02770, so sockets inherit the group; nng sockets need
- * NNG_OPT_IPC_PERMISSIONS 0660). */
-#define SANDBOX_UID_BASE  61000
-#define SANDBOX_IPC_GID	  61100
-#define SANDBOX_MAX_BINDS 16
+ * NNG_OPT_IPC_PERMISSIONS 0660). Partitions never share these ids: each
+ * root partition takes a block of SANDBOX_UID_BLOCK ids of its own
+ * (`parapet run` holds it while the partition lives), the block's first
+ * id in the environment as SANDBOX_UID_BASE_ENV; without it, block 0. */
+#define SANDBOX_UID_BASE       61000 /* block 0's first id */
+#define SANDBOX_UID_BLOCK      128   /* ids per partition */
+#define SANDBOX_UID_BLOCKS     32    /* partitions at once: 61000-65095 */
+#define SANDBOX_IPC_GID_OFFSET 100   /* the IPC group, in the block */
+#define SANDBOX_UID_BASE_ENV   "PARAPET_UID_BASE"
+#define SANDBOX_MAX_BINDS      16
 /* The umask from step 8 on: files and sockets 0660, for the IPC group. */
 #define SANDBOX_UMASK	     0117
 #define SANDBOX_MAX_KEEP_FDS 16
@@ -105,7 +111,7 @@ struct sandbox_spec {
 	 * AS 1 GiB except vmworker (never capped: Unicorn maps 1 GiB RWX
 	 * per engine); AS is never capped in sanitizer builds. */
 	uint64_t rlimit_nofile, rlimit_nproc, rlimit_as;
-	/* 0 picks SANDBOX_UID_BASE + profile; ignored when unprivileged. */
+	/* 0 picks sandbox_service_uid(profile); ignored when unprivileged. */
 	uid_t uid;
 	gid_t gid;
 	int (*before_privdrop)(void *ctx); /* step 3; nonzero is fatal */
@@ -138,6 +144,11 @@ int sandbox_enter(const struct sandbox_spec *spec, struct sandbox_status *out,
 /* Adds a filter of profile to the calling thread only (no TSYNC), in the
  * mode of the process's sandbox (no-op in OFF). Call it from a sidecar
  * thread after sandbox_enter; the process filter still applies. */
+/* The filter of profile (in mode), for the calling thread and the
+ * threads it starts later (no TSYNC), as a test tool takes on a service's
+ * filter. 0, or -1 with err. */
+int sandbox_load_filter(enum sandbox_profile profile, unsigned flags,
+			enum sandbox_mode mode, char *err, size_t errlen);
 int sandbox_thread_filter(enum sandbox_profile profile, unsigned flags,
 			  char *err, size_t errlen);
 
@@ -166,5 +177,14 @@ int sandbox_mode_parse(const char *name, enum sandbox_mode *out);
 int sandbox_profile_parse(const char *name, enum sandbox_profile *out);
 /* Distinct syscalls the profile allows; -1 for an unknown profile. */
 int sandbox_profile_count(enum sandbox_profile profile, unsigned flags);
+
+/* The first id of this partition's block (SANDBOX_UID_BASE_ENV when it
+ * names a block, else SANDBOX_UID_BASE), the uid (and gid) of a service's
+ * profile in it, and the block's IPC group. */
+uid_t sandbox_uid_base(void);
+uid_t sandbox_service_uid(int profile);
+gid_t sandbox_ipc_gid(void);
+/* Whether base is the first id of a block. */
+bool sandbox_uid_base_ok(unsigned long base);
 
 #endif

@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -19,11 +21,13 @@
 #include "host/hostchan.h"
 #include "hostchan.pb-c.h"
 #include "hostctl.pb-c.h"
+#include "lib/fdchan.h"
 #include "lib/ipc.h"
 
 struct fixture {
 	char dir[64], sock[128], ctl[128];
 	int out[2], in[2];
+	int fds[2]; /* the descriptor channel: ours, init's */
 	struct hostchan *h;
 	struct ipc_client *c;
 	pthread_t ticker;
@@ -58,7 +62,8 @@ static int setup(void **state)
 	assert_int_equal(pipe(f->out), 0);
 	assert_int_equal(pipe(f->in), 0);
 	fcntl(f->out[0], F_SETFL, O_NONBLOCK);
-	f->h = hostchan_open(f->dir, f->out[1], f->in[0]);
+	assert_int_equal(fdchan_pair(f->fds), 0);
+	f->h = hostchan_open(f->dir, f->out[1], f->in[0], f->fds[0], getuid());
 	assert_non_null(f->h);
 	f->c = ipc_client_open(&cfg);
 	assert_non_null(f->c);
@@ -78,6 +83,8 @@ static int teardown(void **state)
 	close(f->out[0]);
 	close(f->out[1]);
 	close(f->in[0]);
+	close(f->fds[0]);
+	close(f->fds[1]);
 	if (f->in[1] >= 0)
 		close(f->in[1]);
 	unlink(f->sock);
@@ -192,7 +199,7 @@ static void test_input_until_acked(void **state)
 
 struct ctl_call {
 	struct fixture *f;
-	const char *command;
+	const char *command, *binary;
 	Parapet__HostCommandDone *done;
 	int rc;
 };
@@ -210,23 +217,32 @@ static void *ctl_thread(void *arg)
 	struct ipc_client *c = ipc_client_open(&cfg);
 
 	pc.command = (char *)(uintptr_t)cc->command;
+	pc.binary = (char *)(uintptr_t)cc->binary;
 	cc->rc =
 	    ipc_call(c, "Command", &pc.base, (ProtobufCMessage **)&cc->done);
 	ipc_client_close(c);
 	return NULL;
 }
 
-/* Polls until a command arrives; returns its id. */
-static uint64_t take_command(struct fixture *f, const char *want)
+/* Polls until a command arrives; returns its id (and in *token, when
+ * not NULL, the binary token it carries). */
+static uint64_t take_command_token(struct fixture *f, const char *want,
+				   uint64_t *token)
 {
 	for (int i = 0; i < 50; i++) {
 		Parapet__HostWork *w = poll_work(f, 0, 200);
 		uint64_t id = 0;
 
 		if (w->n_commands == 1) {
-			assert_string_equal(w->commands[0]->command->command,
-					    want);
+			const Parapet__PolicyCommand *pc =
+			    w->commands[0]->command;
+
+			assert_string_equal(pc->command, want);
+			assert_null(pc->binary); /* paths stay on the host */
 			id = w->commands[0]->id;
+			if (token != NULL)
+				*token =
+				    pc->has_binary_token ? pc->binary_token : 0;
 		}
 		ipc_free(&w->base);
 		if (id)
@@ -234,6 +250,11 @@ static uint64_t take_command(struct fixture *f, const char *want)
 	}
 	fail_msg("no command arrived");
 	return 0;
+}
+
+static uint64_t take_command(struct fixture *f, const char *want)
+{
+	return take_command_token(f, want, NULL);
 }
 
 static void command_done(struct fixture *f, uint64_t id, int ok,
@@ -256,7 +277,7 @@ static void command_done(struct fixture *f, uint64_t id, int ok,
 static void test_ctl_commands(void **state)
 {
 	struct fixture *f = *state;
-	struct ctl_call cc = { f, "pause", NULL, -1 };
+	struct ctl_call cc = { f, "pause", NULL, NULL, -1 };
 	Parapet__GuestEvent ev = PARAPET__GUEST_EVENT__INIT;
 	ProtobufCMessage *ack = NULL;
 	pthread_t t;
@@ -271,7 +292,7 @@ static void test_ctl_commands(void **state)
 	ipc_free(&cc.done->base);
 
 	/* a hostcomm that died with the command: the next poll has it */
-	cc = (struct ctl_call){ f, "resume", NULL, -1 };
+	cc = (struct ctl_call){ f, "resume", NULL, NULL, -1 };
 	pthread_create(&t, NULL, ctl_thread, &cc);
 	id = take_command(f, "resume");
 	assert_int_equal(take_command(f, "resume"), id);
@@ -285,12 +306,85 @@ static void test_ctl_commands(void **state)
 	ev.state = (char *)(uintptr_t) "poweroff";
 	assert_int_equal(ipc_call(f->c, "Event", &ev.base, &ack), 0);
 	ipc_free(ack);
-	cc = (struct ctl_call){ f, "status", NULL, -1 };
+	cc = (struct ctl_call){ f, "status", NULL, NULL, -1 };
 	ctl_thread(&cc);
 	assert_int_equal(cc.rc, 0);
 	assert_false(cc.done->ok);
 	assert_non_null(strstr(cc.done->error, "VM not running"));
 	ipc_free(&cc.done->base);
+}
+
+/* service --binary PATH: parapet run opens the file and sends the
+ * descriptor to init under the command's id; the command carries only
+ * that token. A path it cannot open is refused on the spot. */
+static void test_ctl_binary_descriptor(void **state)
+{
+	struct fixture *f = *state;
+	struct ctl_call cc = { f, "service", "/bin/true", NULL, -1 };
+	struct fdchan_msg m;
+	struct stat a, b;
+	const char *why;
+	uint64_t id, token = 0;
+	pthread_t t;
+	int fd = -1;
+
+	pthread_create(&t, NULL, ctl_thread, &cc);
+	id = take_command_token(f, "service", &token);
+	assert_int_equal(token, id);
+	assert_int_equal(fdchan_recv(f->fds[1], &m, &fd, &why), 1);
+	assert_int_equal(m.kind, FDCHAN_BINARY);
+	assert_int_equal(m.token, id);
+	assert_string_equal(m.label, "/bin/true");
+	assert_int_equal(fstat(fd, &a), 0);
+	assert_int_equal(stat("/bin/true", &b), 0);
+	assert_true(a.st_ino == b.st_ino && a.st_dev == b.st_dev);
+	close(fd);
+	command_done(f, id, 1, NULL, "running");
+	pthread_join(t, NULL);
+	assert_true(cc.done->ok);
+	ipc_free(&cc.done->base);
+
+	cc = (struct ctl_call){ f, "service", "/nonexistent/vmw", NULL, -1 };
+	ctl_thread(&cc);
+	assert_false(cc.done->ok);
+	assert_non_null(strstr(cc.done->error, "No such file"));
+	ipc_free(&cc.done->base);
+	cc = (struct ctl_call){ f, "service", "relative/vmw", NULL, -1 };
+	ctl_thread(&cc);
+	assert_false(cc.done->ok);
+	assert_non_null(strstr(cc.done->error, "not an absolute path"));
+	ipc_free(&cc.done->base);
+	/* nothing more went to init */
+	assert_int_equal(fdchan_recv(f->fds[1], &m, &fd, &why), 0);
+}
+
+/* init's end refuses what is not one header with one descriptor. */
+static void test_fdchan_malformed(void **state)
+{
+	struct fdchan_msg m = { .version = FDCHAN_VERSION, .token = 1 };
+	const char *why;
+	int sv[2], fd;
+
+	(void)state;
+	assert_int_equal(fdchan_pair(sv), 0);
+	assert_int_equal(fdchan_recv(sv[1], &m, &fd, &why), 0);
+	assert_int_equal(send(sv[0], &m, sizeof(m), 0), (ssize_t)sizeof(m));
+	assert_int_equal(fdchan_recv(sv[1], &m, &fd, &why), -2);
+	assert_string_equal(why, "not exactly one descriptor");
+	assert_int_equal(send(sv[0], "x", 1, 0), 1);
+	assert_int_equal(fdchan_recv(sv[1], &m, &fd, &why), -2);
+	assert_string_equal(why, "wrong size");
+	assert_int_equal(fdchan_send(sv[0], FDCHAN_BINARY, 0, "", 0), 0);
+	assert_int_equal(fdchan_recv(sv[1], &m, &fd, &why), -2);
+	assert_string_equal(why, "token 0");
+	assert_int_equal(fdchan_send(sv[0], FDCHAN_BINARY, 7, "/x", 0), 0);
+	assert_int_equal(fdchan_recv(sv[1], &m, &fd, &why), 1);
+	assert_true(fd > 2 && m.token == 7);
+	assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+	close(fd);
+	close(sv[0]);
+	assert_int_equal(fdchan_recv(sv[1], &m, &fd, &why), -1);
+	close(sv[1]);
 }
 
 int main(void)
@@ -304,6 +398,9 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_ctl_commands, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_ctl_binary_descriptor,
+						setup, teardown),
+		cmocka_unit_test(test_fdchan_malformed),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

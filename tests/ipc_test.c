@@ -11,6 +11,7 @@
 #include <string.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/xattr.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -173,6 +174,9 @@ static const struct ipc_method methods[] = {
 	{ "Secret", ping, ID_B, SMALL_MAX },
 };
 
+/* The uid every test server's sockets admit by ACL (off: none). */
+static struct ipc_listen_acl server_acl;
+
 static struct ipc_server *open_server_held(struct ipc_trace *trace, int held)
 {
 	struct ipc_listen listen[] = { { path_a, ID_A, 0 },
@@ -181,6 +185,7 @@ static struct ipc_server *open_server_held(struct ipc_trace *trace, int held)
 		.name = "tester",
 		.listen = listen,
 		.n_listen = 2,
+		.acl = server_acl,
 		.service = &parapet__test__descriptor,
 		.methods = methods,
 		.n_methods = 3,
@@ -710,19 +715,44 @@ static void test_trace_tap(void **state)
 	close_opened(t);
 }
 
+/* Whether path's ACL has an entry for uid (tag ACL_USER, perm rw). */
+static bool acl_has_uid(const char *path, uid_t uid)
+{
+	uint8_t blob[256];
+	ssize_t n =
+	    getxattr(path, "system.posix_acl_access", blob, sizeof(blob));
+
+	for (ssize_t off = 4; off + 8 <= n; off += 8) {
+		uint16_t tag, perm;
+		uint32_t id;
+
+		memcpy(&tag, blob + off, 2);
+		memcpy(&perm, blob + off + 2, 2);
+		memcpy(&id, blob + off + 4, 4);
+		if (tag == 0x02 && id == uid && perm == 6)
+			return true;
+	}
+	return false;
+}
+
 /* Connections closed before the SP handshake stop an nng 1.5.2 listener
  * for good; the server's watchdog listens anew, so a client that comes
- * afterwards is served (within its call timeout). */
+ * afterwards is served (within its call timeout), and the new socket
+ * keeps the server's ACL entry. */
 static void test_listener_survives_dropped_handshakes(void **state)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct ipc_server *s = open_server(NULL);
+	struct ipc_server *s;
 	struct ipc_client *c;
 	Parapet__PingReply *r;
 	Parapet__StatsReply *st;
 
 	(void)state;
+	server_acl = (struct ipc_listen_acl){ 4242, true };
+	s = open_server(NULL);
+	server_acl.on = false;
 	assert_non_null(s);
+	assert_true(acl_has_uid(path_a, 4242));
 	assert_true(strlen(path_a) < sizeof(sa.sun_path));
 	memcpy(sa.sun_path, path_a, strlen(path_a) + 1);
 	for (int i = 0; i < 20; i++) {
@@ -742,6 +772,7 @@ static void test_listener_survives_dropped_handshakes(void **state)
 	print_message("listeners re-created: %llu\n",
 		      (unsigned long long)st->listeners_recreated);
 	ipc_free(&st->base);
+	assert_true(acl_has_uid(path_a, 4242));
 	close_opened(c);
 	close_opened(s);
 }

@@ -19,6 +19,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -123,6 +124,7 @@ static int before_seccomp(void *ctx)
 	note("fd4: %.*s\n", (int)(n > 0 ? n : 0), link);
 	note("ids: %u %u %u %u\n", (unsigned)getuid(), (unsigned)geteuid(),
 	     (unsigned)getgid(), (unsigned)getegid());
+	note("dumpable: %d\n", prctl(PR_GET_DUMPABLE, 0, 0, 0, 0));
 	if (nng_rep0_open(&P.rep) != 0 ||
 	    nng_listen(P.rep, "ipc://" SANDBOX_IPC_DIR "/probe.sock", NULL,
 		       0) != 0)

@@ -248,6 +248,8 @@ static void ping_probe(const char *dir)
 static void check_threads(pid_t pid)
 {
 	struct sandbox_thread_status t[64];
+	char proc[32];
+	struct stat st;
 	size_t n = 0;
 
 	assert_int_equal(sandbox_read_threads(pid, t, 64, &n), 0);
@@ -262,7 +264,13 @@ static void check_threads(pid_t pid)
 		assert_int_equal(t[i].uid, TEST_UID);
 		assert_int_equal(t[i].gid, TEST_UID);
 	}
-	printf("probe: %zu threads, all Seccomp 2, NoNewPrivs 1, CapEff 0\n",
+	/* not dumpable: its private /proc files are root's, not its uid's
+	 * (a 0555 directory such as /proc/PID keeps the uid) */
+	snprintf(proc, sizeof(proc), "/proc/%d/environ", (int)pid);
+	assert_int_equal(stat(proc, &st), 0);
+	assert_int_equal(st.st_uid, 0);
+	printf("probe: %zu threads, all Seccomp 2, NoNewPrivs 1, CapEff 0, "
+	       "not dumpable\n",
 	       n);
 }
 
@@ -479,6 +487,8 @@ static void test_unprivileged_userns(void **state)
 	assert_int_equal(exit_code(&p), 0);
 	check_root(p.out_text);
 	assert_non_null(strstr(p.out_text, "ids: 0 0 0 0\n"));
+	/* the uid did not change, so only PR_SET_DUMPABLE made it so */
+	assert_non_null(strstr(p.out_text, "dumpable: 0\n"));
 	assert_non_null(strstr(p.out_text, "status: test strict uid 0 gid 0 "
 					   "want 61009 61009 unpriv 1"));
 	assert_non_null(strstr(p.out_text, "note: unprivileged: uid 61009 "

@@ -24,6 +24,7 @@
 #include "lib/log.h"
 #include "savedstate.pb-c.h"
 #include "services/vmworker/console.h"
+#include "services/vmworker/mailbox.h"
 #include "services/vmworker/savestate.h"
 #include "services/vmworker/vm.h"
 
@@ -145,6 +146,8 @@ static int state_mem_fd = -1;
 static void make_state(uint8_t **buf, size_t *len)
 {
 	struct box a;
+	struct uart *com1;
+	struct mailbox *mailbox;
 
 	box_create(&a, &accel_emu_ops, 2, -1);
 	box_identity_map(&a);
@@ -153,12 +156,14 @@ static void make_state(uint8_t **buf, size_t *len)
 	state_mem_fd = dup(a.vm.mem_fd);
 	set_distinct_regs(&a.vm, 0);
 	set_distinct_regs(&a.vm, 1);
-	a.vm.devs.com1.lcr = 0x1b;
-	a.vm.devs.com1.scr = 0x5a;
-	a.vm.devs.com1.dll = 3;
+	com1 = devices_state(&a.vm.devs, "com1");
+	com1->lcr = 0x1b;
+	com1->scr = 0x5a;
+	com1->dll = 3;
 	assert_int_equal(console_input(&a.con, (const uint8_t *)"in!", 3), 3);
 	console_ring_put(&a.con.out, 'o');
-	atomic_store(&a.vm.devs.mailbox_status, GUEST_MAILBOX_EBUSY);
+	mailbox = devices_state(&a.vm.devs, "mailbox");
+	atomic_store(&mailbox->status, GUEST_MAILBOX_EBUSY);
 	a.vm.start_ns = 123456789;
 	a.vm.paused_ns = 987654321;
 	vpregs_long_mode(&a.vm.bsp_start_regs, GUEST_PML4_GPA, GUEST_GDT_GPA,
@@ -170,6 +175,8 @@ static void make_state(uint8_t **buf, size_t *len)
 static void test_round_trip(void **state)
 {
 	struct box b;
+	struct uart *com1;
+	struct mailbox *mailbox;
 	struct vp_regs r;
 	uint8_t *buf, byte;
 	size_t len;
@@ -200,14 +207,15 @@ static void test_round_trip(void **state)
 	}
 	assert_int_equal(atomic_load(&b.vm.vps[0].state), VP_RUNNING);
 	assert_int_equal(atomic_load(&b.vm.vps[1].state), VP_HALTED);
-	assert_int_equal(b.vm.devs.com1.lcr, 0x1b);
-	assert_int_equal(b.vm.devs.com1.scr, 0x5a);
-	assert_int_equal(b.vm.devs.com1.dll, 3);
+	com1 = devices_state(&b.vm.devs, "com1");
+	assert_int_equal(com1->lcr, 0x1b);
+	assert_int_equal(com1->scr, 0x5a);
+	assert_int_equal(com1->dll, 3);
 	assert_true(console_ring_get(&b.con.in, &byte) && byte == 'i');
 	assert_int_equal(console_ring_used(&b.con.in), 2);
 	assert_int_equal(console_ring_used(&b.con.out), 1);
-	assert_int_equal(atomic_load(&b.vm.devs.mailbox_status),
-			 GUEST_MAILBOX_EBUSY);
+	mailbox = devices_state(&b.vm.devs, "mailbox");
+	assert_int_equal(atomic_load(&mailbox->status), GUEST_MAILBOX_EBUSY);
 	assert_int_equal(b.vm.start_ns, 123456789);
 	assert_int_equal(b.vm.paused_ns, 987654321);
 	assert_int_equal(b.vm.bsp_start_regs.cr3, GUEST_PML4_GPA);
@@ -220,6 +228,7 @@ static void test_round_trip(void **state)
 static void expect_refused(uint8_t *buf, size_t len, const char *want)
 {
 	struct box b;
+	struct mailbox *mailbox;
 	char err[256] = "";
 
 	box_create(&b, &accel_emu_ops, 2, dup(state_mem_fd));
@@ -232,8 +241,8 @@ static void expect_refused(uint8_t *buf, size_t len, const char *want)
 				 VP_NOT_STARTED);
 		assert_int_equal(b.vm.vps[i].counters.exits_pio, 0);
 	}
-	assert_int_equal(atomic_load(&b.vm.devs.mailbox_status),
-			 GUEST_MAILBOX_OK);
+	mailbox = devices_state(&b.vm.devs, "mailbox");
+	assert_int_equal(atomic_load(&mailbox->status), GUEST_MAILBOX_OK);
 	assert_int_equal(b.vm.start_ns, 0);
 	assert_int_equal(console_ring_used(&b.con.in), 0);
 	box_destroy(&b);

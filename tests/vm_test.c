@@ -215,11 +215,12 @@ static void test_device_table(void **state)
 			 0);
 	for (unsigned p = GUEST_PORT_COM1; p < GUEST_PORT_COM1 + 8; p++)
 		assert_string_equal(
-		    f.vm.devs.entries[f.vm.devs.pio_index[p] - 1].name, "com1");
+		    f.vm.devs.entries[f.vm.devs.pio_index[p] - 1].ops->name,
+		    "com1");
 	assert_int_equal(f.vm.devs.pio_index[GUEST_PORT_COM1 + 8], 0);
 	assert_string_equal(
 	    f.vm.devs.entries[f.vm.devs.pio_index[GUEST_PORT_DEBUG_EXIT] - 1]
-		.name,
+		.ops->name,
 	    "debug-exit");
 	assert_int_equal(f.vm.devs.pio_index[0x80], 0);
 	assert_int_equal(f.vm.devs.pio_index[0xf3], 0);

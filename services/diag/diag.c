@@ -12,10 +12,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "host/rundir.h"
 #include "lib/jsonout.h"
 #include "lib/log.h"
 #include "lib/registry.h"
+#include "lib/rundir.h"
 #include "services/diag/diag.h"
 
 #define DIAG_TIMEOUT_MS 10000
@@ -479,72 +479,9 @@ static int diag_dt(struct diag *d, int argc, char **argv)
 	return 0;
 }
 
-/* ------------------------------------------------------------ debug */
-
-static void diag_debug_alarm(int sig)
-{
-	static const char msg[] = "no reply (dropped by the server)\n";
-
-	(void)sig;
-	if (write(1, msg, sizeof(msg) - 1) < 0)
-		_exit(1);
-	_exit(0);
-}
-
-/* Requests diagd must refuse (for the e2e test): a body that does not
- * decode as the method's type, one over the method's limit, and one over
- * the socket's limit (dropped by nng: the call times out). */
-static int diag_debug_bad(struct diag *d, int argc, char **argv)
-{
-	static const unsigned idx[] = { 0, 1 };
-	ProtobufCMethodDescriptor m[2] = {
-		{ "Control", &parapet__diag_trace_reply__descriptor,
-		  &parapet__diag_control_reply__descriptor },
-		{ "Logs", &parapet__diag_logs_request__descriptor,
-		  &parapet__logs_reply__descriptor },
-	};
-	ProtobufCServiceDescriptor sd = parapet__diag__descriptor;
-	Parapet__DiagTraceReply bad = PARAPET__DIAG_TRACE_REPLY__INIT;
-	Parapet__DiagLogsRequest big = PARAPET__DIAG_LOGS_REQUEST__INIT;
-	struct ipc_client_config cfg = { .name = "diag",
-					 .path = d->sock,
-					 .service = &sd,
-					 .timeout_ms = 3000 };
-	size_t size = argc > 1 && !strcmp(argv[1], "huge") ? 200000 : 4000;
-	ProtobufCMessage *r = NULL;
-	struct ipc_client *c;
-	char *name;
-	int rc;
-
-	/* over recv-max nng drops the message and the pipe; the call itself
-	 * may then wait past its timeout while nng redials and resends */
-	signal(SIGALRM, diag_debug_alarm);
-	alarm(8);
-	sd.n_methods = 2;
-	sd.methods = m;
-	sd.method_indices_by_name = idx;
-	if (diag_open(d) != 0 || (c = ipc_client_open(&cfg)) == NULL ||
-	    !(name = malloc(size + 1)))
-		return 1;
-	memset(name, 'x', size);
-	name[size] = '\0';
-	/* a varint where DiagControlRequest has a string: wire type error */
-	bad.has_cursor = 1;
-	bad.cursor = 7;
-	big.service = name;
-	rc = argc > 1 && !strcmp(argv[1], "malformed")
-		 ? ipc_call(c, "Control", &bad.base, &r)
-		 : ipc_call(c, "Logs", &big.base, &r);
-	printf("%s\n", rc == 0 ? "accepted" : ipc_strerror(rc));
-	if (r != NULL)
-		ipc_free(r);
-	free(name);
-	ipc_client_close(c);
-	return rc == 0 ? 1 : 0;
-}
-
 /* ------------------------------------------------------------- main */
 
+/* clang-format off */
 static const struct {
 	const char *name;
 	int (*fn)(struct diag *d, int argc, char **argv);
@@ -561,8 +498,8 @@ static const struct {
 	{ "timeline", diag_timeline },
 	{ "vm", diag_vm },
 	{ "sandbox", diag_sandbox },
-	{ "debug-bad-request", diag_debug_bad },
 };
+/* clang-format on */
 
 /* Commands that wait for a service to restart or the VM to change. */
 static bool diag_slow(const char *cmd)

@@ -17,7 +17,6 @@
 #include "hostchan.pb-c.h"
 #include "init.pb-c.h"
 #include "policy.pb-c.h"
-#include "test.pb-c.h"
 #include "vmworker.pb-c.h"
 #include "lib/jsonout.h"
 #include "lib/parse.h"
@@ -31,9 +30,9 @@
 #define TRACE_IDLE_POLLS 10 /* without -f: stop after 10 s of silence */
 #define TRACE_FRAME_MAX	 (80u * 1024)
 
-/* Every interface of the registry (lib/registry.h), the methods every
- * endpoint serves, and the test service's. */
-static const ProtobufCServiceDescriptor *diag_services[REGISTRY_MAX + 2];
+/* Every interface of the registry (lib/registry.h) and the methods every
+ * endpoint serves. */
+static const ProtobufCServiceDescriptor *diag_services[REGISTRY_MAX + 1];
 static struct pbjson_registry diag_reg = { .services = diag_services };
 
 const struct pbjson_registry *diag_registry(void)
@@ -45,7 +44,6 @@ const struct pbjson_registry *diag_registry(void)
 		for (size_t i = 0; i < registry_count; i++)
 			if (registry[i].desc != NULL)
 				diag_services[n++] = registry[i].desc;
-		diag_services[n++] = &parapet__test__descriptor;
 		diag_reg.n_services = n;
 	}
 	return &diag_reg;
@@ -124,7 +122,7 @@ static void trace_text(const struct trace_opts *o, const Parapet__TraceFrame *f,
 	    kind ? kind->name : "?", e->method ? e->method : "-", e->body.len,
 	    (unsigned long long)e->seq, (unsigned long long)e->correlation_id,
 	    f->service, f->direction ? "received" : "sent");
-	bt = pbjson_body_type(&diag_reg, (int)e->kind, e->method);
+	bt = pbjson_body_type(diag_registry(), (int)e->kind, e->method);
 	if (bt != NULL && pbjson_unpack(bt, e->body.data, e->body.len,
 					TRACE_FRAME_MAX, NULL, &body) == 0) {
 		printf("    %s\n", bt->name);
@@ -139,7 +137,7 @@ static void trace_json(const Parapet__TraceFrame *f, const uint8_t *env,
 {
 	json_t *j = NULL;
 
-	pbjson_decode_envelope(&diag_reg, env, len, &j);
+	pbjson_decode_envelope(diag_registry(), env, len, &j);
 	j = json_pack("{s:I, s:s, s:s, s:o*}", "ts_ns", (json_int_t)f->ts_ns,
 		      "service", f->service, "direction",
 		      f->direction ? "received" : "sent", "envelope", j);
@@ -260,7 +258,7 @@ static int trace_open_w(struct trace_opts *o)
 	}
 	snprintf(lua, sizeof(lua), "%s.lua", o->wfile);
 	lf = fopen(lua, "w");
-	if (lf == NULL || pcapng_write_lua(lf, &diag_reg) != 0)
+	if (lf == NULL || pcapng_write_lua(lf, diag_registry()) != 0)
 		fprintf(stderr, "parapet-diag: %s: cannot write\n", lua);
 	if (lf != NULL)
 		fclose(lf);

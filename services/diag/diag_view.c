@@ -68,6 +68,22 @@ static void view_scalar(json_t *v)
 	free(s);
 }
 
+static void view_tree(json_t *v, int indent, int depth);
+
+/* One member's value after its "name:" or "[i]:" label. */
+static void view_member(json_t *c, int indent, int depth)
+{
+	if (!json_is_object(c) && !json_is_array(c)) {
+		putchar(' ');
+		view_scalar(c);
+	} else if (depth == 1) {
+		printf(" {...}\n");
+	} else {
+		putchar('\n');
+		view_tree(c, indent + 1, depth - 1);
+	}
+}
+
 static void view_tree(json_t *v, int indent, int depth)
 {
 	const char *k;
@@ -78,29 +94,13 @@ static void view_tree(json_t *v, int indent, int depth)
 		json_object_foreach(v, k, c)
 		{
 			printf("%*s%s:", indent * 2, "", k);
-			if (!json_is_object(c) && !json_is_array(c)) {
-				putchar(' ');
-				view_scalar(c);
-			} else if (depth == 1)
-				printf(" {...}\n");
-			else {
-				putchar('\n');
-				view_tree(c, indent + 1, depth - 1);
-			}
+			view_member(c, indent, depth);
 		}
 	} else if (json_is_array(v)) {
 		json_array_foreach(v, i, c)
 		{
 			printf("%*s[%zu]:", indent * 2, "", i);
-			if (!json_is_object(c) && !json_is_array(c)) {
-				putchar(' ');
-				view_scalar(c);
-			} else if (depth == 1)
-				printf(" {...}\n");
-			else {
-				putchar('\n');
-				view_tree(c, indent + 1, depth - 1);
-			}
+			view_member(c, indent, depth);
 		}
 	} else {
 		printf("%*s", indent * 2, "");

@@ -439,6 +439,10 @@ struct ipc_server *diagd_server_open(struct diagd *d, const char *path)
 		.name = SVC_NAME_DIAGD,
 		.listen = &listen,
 		.n_listen = 1,
+		/* 0600, and the owner by an ACL entry: unprivileged with
+		 * subordinate ids the owner is neither diagd's uid nor the
+		 * host's root */
+		.acl = { d->owner, d->owner != geteuid() },
 		.uids = &owner,
 		.n_uids = 1,
 		.service = &parapet__diag__descriptor,

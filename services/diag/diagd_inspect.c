@@ -406,7 +406,7 @@ int diagd_sandbox_work(struct diagd_job *j)
 		out->profile = diagd_strdup(j, sandbox_profile_name(prof));
 		out->has_profile_syscalls = out->has_want_uid = 1;
 		out->profile_syscalls = sandbox_profile_count(prof, 0);
-		out->want_uid = SANDBOX_UID_BASE + (unsigned)prof;
+		out->want_uid = sandbox_service_uid((int)prof);
 	} else
 		out->profile = diagd_strdup(j, "none");
 	if (sandbox_read_threads(s->pid, th, SANDBOX_MAX_THREADS, &n) != 0) {

@@ -227,15 +227,9 @@ void diagd_trace_close(struct diagd_trace *t)
 /* Waits (lock held) until a frame past cursor arrives or wait_ms pass. */
 static void trace_wait(struct diagd_trace *t, uint64_t cursor, unsigned ms)
 {
-	struct timespec until;
+	struct timespec until =
+	    util_abstime_ns(CLOCK_REALTIME, ms * UTIL_NS_PER_MS);
 
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += ms / 1000;
-	until.tv_nsec += (long)(ms % 1000) * 1000000;
-	if (until.tv_nsec >= 1000000000) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000;
-	}
 	while (t->next <= cursor &&
 	       pthread_cond_timedwait(&t->cond, &t->lock, &until) == 0)
 		;

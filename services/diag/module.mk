@@ -6,7 +6,7 @@ DIAGD_SRCS := services/diag/diagd.c services/diag/diagd_trace.c \
 $(eval $(call program,parapet-diagd,$(DIAGD_SRCS)))
 
 DIAG_CLI_SRCS := services/diag/diag.c services/diag/diag_trace.c \
-	services/diag/diag_view.c host/rundir.c
+	services/diag/diag_view.c
 $(eval $(call program,parapet-diag,$(DIAG_CLI_SRCS)))
 # `trace --help` prints the tshark command line with the .proto files here.
 $(B)/obj/services/diag/diag_trace.o: CPPFLAGS += \

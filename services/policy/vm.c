@@ -8,6 +8,7 @@
 
 #include "hostchan.pb-c.h"
 #include "init.pb-c.h"
+#include "lib/caller.h"
 #include "lib/log.h"
 #include "lib/partition.h"
 #include "lib/registry.h"
@@ -235,7 +236,8 @@ static bool policy_may_reboot(struct policy *p)
 {
 	uint64_t now = util_now_ns();
 
-	if (now - p->reboot_window_ns > POLICY_REBOOT_WINDOW_MS * 1000000ull) {
+	if (now - p->reboot_window_ns >
+	    POLICY_REBOOT_WINDOW_MS * UTIL_NS_PER_MS) {
 		p->reboot_window_ns = now;
 		p->reboots = 0;
 	}
@@ -302,9 +304,9 @@ static void policy_start_standby(struct policy *p)
 	ipc_free(reply);
 }
 
-/* Servicing: save, restart vmworker (binary: an update, or NULL for the
- * same one), wait for the restored VM. */
-static int policy_service(struct policy *p, const char *binary,
+/* Servicing: save, restart vmworker (binary: the token of an update the
+ * host sent init, or 0 for the same binary), wait for the restored VM. */
+static int policy_service(struct policy *p, uint64_t binary,
 			  Parapet__VmStatus **st_out)
 {
 	Parapet__ServiceRef ref = PARAPET__SERVICE_REF__INIT;
@@ -314,9 +316,10 @@ static int policy_service(struct policy *p, const char *binary,
 	uint64_t until;
 
 	/* A binary init cannot run is refused before the guest pauses. */
-	if (binary != NULL) {
+	if (binary != 0) {
 		ref.name = (char *)(uintptr_t)SVC_NAME_VMWORKER;
-		ref.binary = (char *)(uintptr_t)binary;
+		ref.has_binary_token = 1;
+		ref.binary_token = binary;
 		ref.has_check_only = ref.check_only = 1;
 		if ((rc = ipc_call(p->init, "Restart", &ref.base, &reply)) != 0)
 			return rc;
@@ -333,7 +336,8 @@ static int policy_service(struct policy *p, const char *binary,
 	}
 	policy_set_state(p, PS_RESTORING);
 	ref.name = (char *)(uintptr_t)SVC_NAME_VMWORKER;
-	ref.binary = (char *)(uintptr_t)binary;
+	ref.has_binary_token = binary != 0;
+	ref.binary_token = binary;
 	/* An update whose binary died before it was ready is an error here,
 	 * but init has brought the previous binary back with the saved
 	 * state: the guest runs on, and the error is the answer. */
@@ -345,7 +349,7 @@ static int policy_service(struct policy *p, const char *binary,
 		log_warnx("servicing: Restart: %s", restart_err);
 	}
 	ipc_free(reply);
-	until = util_now_ns() + SERVICING_WAIT_MS * 1000000ull;
+	until = util_deadline_ns(SERVICING_WAIT_MS);
 	while (util_now_ns() < until) {
 		Parapet__VmStatus *st = NULL;
 
@@ -428,7 +432,8 @@ static int policy_do(struct policy *p, int ev,
 	case PE_RESET:
 		return policy_reboot(p);
 	case PE_SAVE:
-		return policy_service(p, cmd->binary, st);
+		return policy_service(
+		    p, cmd->has_binary_token ? cmd->binary_token : 0, st);
 	default:
 		return 0;
 	}
@@ -449,7 +454,19 @@ int policy_command(struct policy *p, struct ipc_request *req,
 	}
 	if (ev != PE_COUNT && pstate_next(cur, (enum pevent)ev) == PS_INVALID)
 		return policy_refuse(req, cmd->command, cur);
-	if (cmd->binary != NULL && ev != PE_SAVE) {
+	if (cmd->binary != NULL) {
+		ipc_request_set_error(req, "a binary is never named by path: "
+					   "the host sends it");
+		return IPC_ERR_INVAL;
+	}
+	/* the host's request alone: diagd (the owner's diag) has no way to
+	 * hand init a binary, and may not pick one the host sent */
+	if (cmd->has_binary_token &&
+	    !(ipc_request_sender(req) & CALLER_HOSTCOMM)) {
+		ipc_request_set_error(req, "a binary comes from the host only");
+		return IPC_ERR_DENIED;
+	}
+	if (cmd->has_binary_token && ev != PE_SAVE) {
 		ipc_request_set_error(req, "a binary goes with 'service' only");
 		return IPC_ERR_INVAL;
 	}

@@ -17,6 +17,7 @@
 
 #include "lib/log.h"
 #include "lib/guest_ram.h"
+#include "lib/util.h"
 #include "services/vmworker/accel.h"
 #include "services/vmworker/exception.h"
 #include "services/vmworker/vm.h"
@@ -610,14 +611,9 @@ static void emu_exec_lock(struct accel_vm *a, struct accel_vp *v)
 	pthread_mutex_lock(&a->lock);
 	ticket = a->next_ticket++;
 	while (a->serving != ticket) {
-		struct timespec ts;
+		struct timespec ts =
+		    util_abstime_ns(CLOCK_REALTIME, EMU_SLICE_NS);
 
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += EMU_SLICE_NS;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
 		if (pthread_cond_timedwait(&a->turn, &a->lock, &ts) ==
 			ETIMEDOUT &&
 		    a->holder != NULL)

@@ -119,7 +119,7 @@ static void kvm_coalesce_sinks(struct accel_vm *a)
 		return;
 	}
 	for (i = 0; i < d->n_entries; i++) {
-		const struct dev_entry *e = &d->entries[i];
+		const struct dev_ops *e = d->entries[i].ops;
 		struct kvm_coalesced_mmio_zone z = {
 			.addr = e->base,
 			.size = (uint32_t)e->len,

@@ -1,29 +1,19 @@
-/* Guest-visible devices: COM1, Parapet's ports (debug exit, timestamp,
- * VP start mailbox, test no-op) and the test MMIO window, dispatched from
- * an immutable table. Unknown accesses read all ones and are counted. */
+/* Guest-visible devices: the device list, the stateless ones (Parapet's
+ * debug exit, timestamp and test no-op ports, the test MMIO window), and
+ * the dispatch from the immutable table built from the list. Unknown
+ * accesses read all ones and are counted. COM1 and the VP start mailbox
+ * live in their own files (com1.c, mailbox.c). */
 #include "services/vmworker/devices.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "lib/guest_abi.h"
 #include "lib/log.h"
 #include "lib/util.h"
-#include "services/vmworker/console.h"
+#include "services/vmworker/com1.h"
+#include "services/vmworker/mailbox.h"
 #include "services/vmworker/vm.h"
-
-static void dev_com1(struct vp *vp, uint64_t addr, uint64_t *data, unsigned len,
-		     bool is_write, void *ctx)
-{
-	struct uart *u = ctx;
-	unsigned reg = (unsigned)(addr - GUEST_PORT_COM1);
-
-	(void)vp;
-	(void)len;
-	if (is_write)
-		uart_write(u, reg, (uint8_t)*data);
-	else
-		*data = (*data & ~0xffull) | uart_read(u, reg);
-}
 
 static void dev_debug_exit(struct vp *vp, uint64_t addr, uint64_t *data,
 			   unsigned len, bool is_write, void *ctx)
@@ -49,43 +39,6 @@ static void dev_timestamp(struct vp *vp, uint64_t addr, uint64_t *data,
 		vp->vm->first_insn_ns = util_now_ns();
 }
 
-/* The guest asks for VP n to start: read and check its request. */
-static uint32_t mailbox_request(struct vp *vp, uint64_t gpa)
-{
-	struct guest_start_vp req;
-	struct vp_regs regs;
-	const void *src = vm_gpa_ptr(vp->vm, gpa, sizeof(req));
-
-	if (src == NULL)
-		return GUEST_MAILBOX_EINVAL;
-	memcpy(&req, src, sizeof(req));
-	if (req.reserved != 0)
-		return GUEST_MAILBOX_EINVAL;
-	/* The new VP shares the BSP's long-mode set-up. */
-	regs = vp->vm->bsp_start_regs;
-	memset(regs.gpr, 0, sizeof(regs.gpr));
-	regs.rip = req.rip;
-	regs.gpr[VP_RSP] = req.rsp;
-	regs.gpr[VP_RSI] = req.arg;
-	regs.rflags = 2;
-	return vm_start_vp(vp->vm, req.vp_index, &regs);
-}
-
-static void dev_mailbox(struct vp *vp, uint64_t addr, uint64_t *data,
-			unsigned len, bool is_write, void *ctx)
-{
-	struct devices *d = ctx;
-
-	(void)addr;
-	if (!is_write)
-		*data = atomic_load(&d->mailbox_status);
-	else if (len != 4)
-		atomic_store(&d->mailbox_status, GUEST_MAILBOX_EINVAL);
-	else
-		atomic_store(&d->mailbox_status,
-			     mailbox_request(vp, (uint32_t)*data));
-}
-
 /* pio_loop's port and mmio_loop's window: accepted, nothing done. */
 static void dev_noop(struct vp *vp, uint64_t addr, uint64_t *data, unsigned len,
 		     bool is_write, void *ctx)
@@ -98,65 +51,104 @@ static void dev_noop(struct vp *vp, uint64_t addr, uint64_t *data, unsigned len,
 		*data = 0;
 }
 
-static void devices_add(struct devices *d, const struct dev_entry *e)
+static const struct dev_ops debug_exit_dev = {
+	.name = "debug-exit",
+	.base = GUEST_PORT_DEBUG_EXIT,
+	.len = 1,
+	.handler = dev_debug_exit,
+};
+
+static const struct dev_ops timestamp_dev = {
+	.name = "timestamp",
+	.base = GUEST_PORT_TIMESTAMP,
+	.len = 1,
+	.handler = dev_timestamp,
+};
+
+static const struct dev_ops test_noop_dev = {
+	.name = "test-noop",
+	.write_sink = true,
+	.base = GUEST_PORT_TEST_NOOP,
+	.len = 1,
+	.handler = dev_noop,
+};
+
+static const struct dev_ops test_mmio_dev = {
+	.name = "test-mmio",
+	.is_mmio = true,
+	.write_sink = true,
+	.base = GUEST_TEST_MMIO_GPA,
+	.len = GUEST_TEST_MMIO_SIZE,
+	.handler = dev_noop,
+};
+
+/* The devices, in the order inspect lists them. A new device is its own
+ * file (its dev_ops, state and hooks) and one row here. */
+static const struct dev_ops *const dev_table[] = {
+	&com1_dev,    &debug_exit_dev, &timestamp_dev,
+	&mailbox_dev, &test_noop_dev,  &test_mmio_dev,
+};
+
+#define DEV_TABLE_LEN (sizeof(dev_table) / sizeof(dev_table[0]))
+_Static_assert(DEV_TABLE_LEN <= DEV_MAX, "more devices than DEV_MAX");
+
+int devices_add(struct devices *d, struct vm *vm, const struct dev_ops *ops)
 {
-	unsigned idx = d->n_entries++;
+	unsigned idx = d->n_entries;
+	void *state = NULL;
 	uint64_t p;
 
-	d->entries[idx] = *e;
-	if (e->is_mmio)
-		return;
-	for (p = e->base; p < e->base + e->len && p < 65536; p++)
+	if (idx >= DEV_MAX) {
+		log_warnx("device %s: the device table is full (%d devices)",
+			  ops->name, DEV_MAX);
+		return -1;
+	}
+	if (ops->state_size != 0) {
+		state = calloc(1, ops->state_size);
+		if (state == NULL) {
+			log_warn("device %s: state", ops->name);
+			return -1;
+		}
+	}
+	if (ops->reset != NULL)
+		ops->reset(state, vm);
+	d->entries[idx] = (struct dev_entry){ .ops = ops, .ctx = state };
+	d->n_entries++;
+	if (ops->is_mmio)
+		return 0;
+	for (p = ops->base; p < ops->base + ops->len && p < 65536; p++)
 		d->pio_index[p] = (uint8_t)(idx + 1);
+	return 0;
 }
 
-void devices_reset(struct devices *d, struct console *console)
+int devices_init(struct devices *d, struct vm *vm)
 {
-	struct uart_backend be;
-
-	console_uart_backend(console, &be);
-	uart_init(&d->com1, &be);
-	atomic_store(&d->mailbox_status, GUEST_MAILBOX_OK);
-}
-
-void devices_init(struct devices *d, struct vm *vm, struct console *console)
-{
-	struct uart_backend be;
+	size_t i;
 
 	memset(d, 0, sizeof(*d));
-	(void)vm;
-	console_uart_backend(console, &be);
-	uart_init(&d->com1, &be);
-	atomic_init(&d->mailbox_status, GUEST_MAILBOX_OK);
-	devices_add(d, &(struct dev_entry){ .name = "com1",
-					    .base = GUEST_PORT_COM1,
-					    .len = UART_REG_COUNT,
-					    .handler = dev_com1,
-					    .ctx = &d->com1 });
-	devices_add(d, &(struct dev_entry){ .name = "debug-exit",
-					    .base = GUEST_PORT_DEBUG_EXIT,
-					    .len = 1,
-					    .handler = dev_debug_exit });
-	devices_add(d, &(struct dev_entry){ .name = "timestamp",
-					    .base = GUEST_PORT_TIMESTAMP,
-					    .len = 1,
-					    .handler = dev_timestamp });
-	devices_add(d, &(struct dev_entry){ .name = "mailbox",
-					    .base = GUEST_PORT_MAILBOX,
-					    .len = 1,
-					    .handler = dev_mailbox,
-					    .ctx = d });
-	devices_add(d, &(struct dev_entry){ .name = "test-noop",
-					    .write_sink = true,
-					    .base = GUEST_PORT_TEST_NOOP,
-					    .len = 1,
-					    .handler = dev_noop });
-	devices_add(d, &(struct dev_entry){ .name = "test-mmio",
-					    .is_mmio = true,
-					    .write_sink = true,
-					    .base = GUEST_TEST_MMIO_GPA,
-					    .len = GUEST_TEST_MMIO_SIZE,
-					    .handler = dev_noop });
+	for (i = 0; i < DEV_TABLE_LEN; i++)
+		if (devices_add(d, vm, dev_table[i]) != 0)
+			return -1;
+	return 0;
+}
+
+void devices_fini(struct devices *d)
+{
+	unsigned i;
+
+	for (i = 0; i < d->n_entries; i++)
+		free(d->entries[i].ctx);
+	memset(d, 0, sizeof(*d));
+}
+
+void *devices_state(const struct devices *d, const char *name)
+{
+	unsigned i;
+
+	for (i = 0; i < d->n_entries; i++)
+		if (strcmp(d->entries[i].ops->name, name) == 0)
+			return d->entries[i].ctx;
+	return NULL;
 }
 
 /* Rate limit: the first 8 unknown accesses, then every 2^k-th. */
@@ -187,7 +179,7 @@ void devices_pio(struct vp *vp, uint16_t port, uint64_t *data, unsigned len,
 	}
 	e = &d->entries[idx - 1];
 	vp->counters.dev_exits[idx - 1]++;
-	e->handler(vp, port, data, len, is_write, e->ctx);
+	e->ops->handler(vp, port, data, len, is_write, e->ctx);
 }
 
 void devices_mmio(struct vp *vp, uint64_t gpa, uint64_t *data, unsigned len,
@@ -207,9 +199,11 @@ void devices_mmio(struct vp *vp, uint64_t gpa, uint64_t *data, unsigned len,
 	for (i = 0; i < d->n_entries; i++) {
 		const struct dev_entry *e = &d->entries[i];
 
-		if (e->is_mmio && gpa - e->base < e->len) {
+		const struct dev_ops *o = e->ops;
+
+		if (o->is_mmio && gpa - o->base < o->len) {
 			vp->counters.dev_exits[i]++;
-			e->handler(vp, gpa, data, len, is_write, e->ctx);
+			o->handler(vp, gpa, data, len, is_write, e->ctx);
 			return;
 		}
 	}
@@ -226,7 +220,7 @@ void vp_exit_totals(const struct vp *vp, uint64_t *pio, uint64_t *mmio)
 	*pio = c->exits_pio + c->exits_unknown_pio;
 	*mmio = c->exits_mmio + c->exits_unknown_mmio + c->vtl2_refused;
 	for (i = 0; i < d->n_entries; i++) {
-		if (d->entries[i].is_mmio)
+		if (d->entries[i].ops->is_mmio)
 			*mmio += c->dev_exits[i];
 		else
 			*pio += c->dev_exits[i];

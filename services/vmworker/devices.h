@@ -1,18 +1,19 @@
 /* The guest-visible devices and their lookup table. The table is built
  * before the first VP runs and never changes after, so VP threads read it
- * without locks. Every handler has the same signature. */
+ * without locks. Every handler has the same signature; each device brings
+ * its own state and its reset, save and restore hooks (struct dev_ops). */
 #ifndef PARAPET_DEVICES_H
 #define PARAPET_DEVICES_H
 
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
-
-#include "services/vmworker/uart.h"
 
 struct vp;
 struct vm;
-struct console;
+struct ipc_arena;
+struct Parapet__SavedState;
 
 #define DEV_MAX 8
 
@@ -21,7 +22,8 @@ struct console;
 typedef void (*dev_handler_fn)(struct vp *vp, uint64_t addr, uint64_t *data,
 			       unsigned len, bool is_write, void *ctx);
 
-struct dev_entry {
+/* One device: where it answers, and its hooks. Every hook is optional. */
+struct dev_ops {
 	const char *name;
 	bool is_mmio;
 	/* Writes have no effect a later access could observe (a sink): the
@@ -29,24 +31,48 @@ struct dev_entry {
 	bool write_sink;
 	uint64_t base, len;
 	dev_handler_fn handler;
-	void *ctx;
+	/* Bytes of per-VM state, zeroed, then reset; handed to the handler
+	 * as ctx and to every hook. 0: none (ctx NULL). */
+	size_t state_size;
+	/* Power-on state: when the VM is created and when it is reset. */
+	void (*reset)(void *state, struct vm *vm);
+	/* Servicing (savestate.c). save fills this device's fields of the
+	 * saved state (buffers from arena: they live until it is packed);
+	 * check vets a decoded state before anything is applied, the only
+	 * step of a restore that may refuse; restore then applies it. */
+	int (*save)(void *state, struct vm *vm, struct Parapet__SavedState *st,
+		    struct ipc_arena *arena);
+	int (*check)(const struct Parapet__SavedState *st, char *err,
+		     size_t err_len);
+	void (*restore)(void *state, struct vm *vm,
+			const struct Parapet__SavedState *st);
+};
+
+struct dev_entry {
+	const struct dev_ops *ops;
+	void *ctx; /* the device's state */
 };
 
 struct devices {
 	struct dev_entry entries[DEV_MAX];
 	unsigned n_entries;
 	uint8_t pio_index[65536]; /* entry index + 1 per port; 0: none */
-	struct uart com1;
-	_Atomic uint32_t mailbox_status;
 	/* Unknown accesses, over all VPs, for rate-limited warnings. */
 	_Atomic uint64_t unknown_total;
 };
 
-/* Builds the table: COM1, debug exit, timestamp, mailbox, the test
- * no-op port and the test MMIO window. */
-void devices_init(struct devices *d, struct vm *vm, struct console *console);
-/* Device state as at power-on (the table stays). */
-void devices_reset(struct devices *d, struct console *console);
+/* Builds the table from the device list in devices.c (COM1, debug exit,
+ * timestamp, mailbox, the test no-op port, the test MMIO window), each
+ * device in its power-on state. 0, or -1 (logged). */
+int devices_init(struct devices *d, struct vm *vm);
+/* Adds one device (in its power-on state) at the end of the table.
+ * 0, or -1 (logged) when the table already holds DEV_MAX devices or its
+ * state cannot be allocated; the table is then unchanged. */
+int devices_add(struct devices *d, struct vm *vm, const struct dev_ops *ops);
+/* Frees the devices' state. */
+void devices_fini(struct devices *d);
+/* The state of the device called name, or NULL. */
+void *devices_state(const struct devices *d, const char *name);
 
 /* The exit paths: dispatch one access from a VP. */
 void devices_pio(struct vp *vp, uint16_t port, uint64_t *data, unsigned len,

@@ -3,7 +3,6 @@
  * benchmarks' entry point. */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
@@ -13,6 +12,7 @@
 #include <unistd.h>
 
 #include "boot/igvm.h"
+#include "boot/vmopts.h"
 #include "lib/guest_abi.h"
 #include "lib/log.h"
 #include "lib/registry.h"
@@ -59,72 +59,35 @@ static void usage(FILE *out)
 		"123 the guest crashed, 124 timeout, 125 set-up failure.\n");
 }
 
+/* The flags of --standalone (getopt prints what is wrong). */
+#define VMWORKER_FLAGS                                                         \
+	(VMOPT(VMOPT_STANDALONE) | VMOPT(VMOPT_ACCEL) | VMOPT(VMOPT_CPUS) |    \
+	 VMOPT(VMOPT_MEM) | VMOPT(VMOPT_CMDLINE) |                             \
+	 VMOPT(VMOPT_GUEST_CMDLINE) | VMOPT(VMOPT_TIMEOUT) |                   \
+	 VMOPT(VMOPT_SIDECAR_CPUS) | VMOPT(VMOPT_SIDECAR_HOTPLUG) |            \
+	 VMOPT(VMOPT_NO_COALESCE) | VMOPT(VMOPT_HELP))
+
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "standalone", no_argument, NULL, 's' },
-		{ "accel", required_argument, NULL, 'a' },
-		{ "cpus", required_argument, NULL, 'c' },
-		{ "mem", required_argument, NULL, 'm' },
-		{ "cmdline", required_argument, NULL, 'p' },
-		{ "guest-cmdline", required_argument, NULL, 'g' },
-		{ "timeout", required_argument, NULL, 't' },
-		{ "sidecar-cpus", required_argument, NULL, 'S' },
-		{ "sidecar-hotplug", required_argument, NULL, 'H' },
-		{ "no-coalesce", no_argument, NULL, 'C' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	struct standalone_args args;
-	bool standalone = false;
-	int c;
+	struct vmopts args;
+	int next;
 
 	log_init(SVC_NAME_VMWORKER);
-	memset(&args, 0, sizeof(args));
-	args.accel = "auto";
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 's':
-			standalone = true;
-			break;
-		case 'a':
-			args.accel = optarg;
-			break;
-		case 'c':
-			args.cpus = optarg;
-			break;
-		case 'm':
-			args.mem = optarg;
-			break;
-		case 'p':
-			args.pv_cmdline = optarg;
-			break;
-		case 'g':
-			args.guest_cmdline = optarg;
-			break;
-		case 't':
-			args.timeout = optarg;
-			break;
-		case 'S':
-			args.sidecar_cpus = optarg;
-			break;
-		case 'H':
-			args.sidecar_hotplug = optarg;
-			break;
-		case 'C':
-			args.no_coalesce = true;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return STANDALONE_EXIT_SETUP;
-		}
+	switch (vmopts_parse(argc, argv, VMWORKER_FLAGS, 0, &args, &next)) {
+	case VMOPTS_OK:
+		break;
+	case VMOPTS_HELP:
+		usage(stdout);
+		return 0;
+	default:
+		usage(stderr);
+		return STANDALONE_EXIT_SETUP;
 	}
-	if (!standalone) {
+	if (args.accel == NULL)
+		args.accel = "auto";
+	if (!args.standalone) {
 		/* Under init: the supervisor channel is fd 3. */
-		if (optind != argc || fcntl(3, F_GETFD) < 0) {
+		if (next != argc || fcntl(3, F_GETFD) < 0) {
 			fprintf(stderr,
 				"parapet-vmworker: without --standalone it "
 				"runs only as a service of parapet-init\n");
@@ -133,11 +96,11 @@ int main(int argc, char **argv)
 		}
 		return vmworker_service_main();
 	}
-	if (optind != argc - 1) {
+	if (next != argc - 1) {
 		fprintf(stderr, "parapet-vmworker: expected one IMAGE.igvm\n");
 		usage(stderr);
 		return STANDALONE_EXIT_SETUP;
 	}
-	args.image = argv[optind];
+	args.image = argv[next];
 	return standalone_run(&args);
 }

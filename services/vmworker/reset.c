@@ -50,6 +50,19 @@ static int reset_ram(struct vm *vm, int image_fd, char *err, size_t err_len)
 	return 0;
 }
 
+/* Every device back to its power-on state; the table stays. */
+static void reset_devices(struct vm *vm)
+{
+	unsigned i;
+
+	for (i = 0; i < vm->devs.n_entries; i++) {
+		const struct dev_entry *e = &vm->devs.entries[i];
+
+		if (e->ops->reset != NULL)
+			e->ops->reset(e->ctx, vm);
+	}
+}
+
 int vm_reset(struct vm *vm, int image_fd, char *err, size_t err_len)
 {
 	unsigned i;
@@ -72,7 +85,7 @@ int vm_reset(struct vm *vm, int image_fd, char *err, size_t err_len)
 		atomic_store(&vp->state, VP_NOT_STARTED);
 		memset(&vp->start_regs, 0, sizeof(vp->start_regs));
 	}
-	devices_reset(&vm->devs, vm->cfg.console);
+	reset_devices(vm);
 	if (vm->sidecar != NULL)
 		sidecar_reset(vm->sidecar);
 	pthread_mutex_lock(&vm->lock);

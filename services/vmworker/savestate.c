@@ -8,11 +8,9 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "lib/guest_abi.h"
 #include "lib/ipc.h"
 #include "lib/log.h"
 #include "savedstate.pb-c.h"
-#include "services/vmworker/console.h"
 #include "services/vmworker/sidecar.h"
 #include "services/vmworker/vm.h"
 
@@ -29,9 +27,7 @@ struct save_ctx {
 	struct vp_extra extra[VM_MAX_VPS];
 	Parapet__SavedMsr msrs[VM_MAX_VPS][VP_EXTRA_MAX_MSRS];
 	Parapet__SavedMsr *msr_ptrs[VM_MAX_VPS][VP_EXTRA_MAX_MSRS];
-	Parapet__SavedUart uart;
-	uint8_t rx[CONSOLE_IN_SIZE];
-	uint8_t tx[CONSOLE_OUT_SIZE];
+	struct ipc_arena arena; /* the devices' sections */
 };
 
 static void save_regs(struct save_ctx *c, unsigned slot,
@@ -136,39 +132,6 @@ static int save_vp(struct save_ctx *c, struct vm *vm, unsigned i)
 	return 0;
 }
 
-static void save_uart(struct save_ctx *c, struct vm *vm)
-{
-	const struct uart *u = &vm->devs.com1;
-	struct console *con = vm->cfg.console;
-	Parapet__SavedUart *s = &c->uart;
-
-	parapet__saved_uart__init(s);
-	s->has_ier = s->has_lcr = s->has_mcr = s->has_scr = 1;
-	s->has_fcr = s->has_dll = s->has_dlm = 1;
-	s->has_loop_byte = s->has_loop_full = 1;
-	s->ier = u->ier;
-	s->lcr = u->lcr;
-	s->mcr = u->mcr;
-	s->scr = u->scr;
-	s->fcr = u->fcr;
-	s->dll = u->dll;
-	s->dlm = u->dlm;
-	s->loop_byte = u->loop_byte;
-	s->loop_full = u->loop_full;
-	s->has_rx_fifo = s->has_tx_fifo = 1;
-	s->rx_fifo.data = c->rx;
-	s->rx_fifo.len =
-	    console_ring_peek(&con->in, c->rx, sizeof(c->rx), NULL);
-	s->tx_fifo.data = c->tx;
-	/* The offset is the tail the copy began at: hostcomm may ack bytes
-	 * (advance the tail) while the VPs are paused. Reading the tail
-	 * again afterwards numbered delivered bytes anew, and the host
-	 * printed them twice. */
-	s->has_tx_offset = 1;
-	s->tx_fifo.len =
-	    console_out_peek(con, c->tx, sizeof(c->tx), &s->tx_offset);
-}
-
 static int save_pack(const Parapet__SavedState *st, uint8_t **out, size_t *len)
 {
 	size_t body = parapet__saved_state__get_packed_size(st);
@@ -190,6 +153,25 @@ static int save_pack(const Parapet__SavedState *st, uint8_t **out, size_t *len)
 	return 0;
 }
 
+/* Each device fills its own section of st. */
+static int save_devices(struct save_ctx *c, struct vm *vm,
+			Parapet__SavedState *st)
+{
+	const struct devices *d = &vm->devs;
+	unsigned i;
+
+	for (i = 0; i < d->n_entries; i++) {
+		const struct dev_entry *e = &d->entries[i];
+
+		if (e->ops->save != NULL &&
+		    e->ops->save(e->ctx, vm, st, &c->arena) != 0) {
+			log_warnx("saving device %s", e->ops->name);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 int savestate_save(struct vm *vm, uint8_t **out, size_t *len)
 {
 	Parapet__SavedState st = PARAPET__SAVED_STATE__INIT;
@@ -199,12 +181,17 @@ int savestate_save(struct vm *vm, uint8_t **out, size_t *len)
 
 	if (c == NULL)
 		return -1;
+	if (ipc_arena_init(&c->arena, 4096, SAVESTATE_MAX_SIZE) != 0) {
+		free(c);
+		return -1;
+	}
 	for (i = 0; i < vm->cfg.n_vps; i++)
 		if (save_vp(c, vm, i) != 0)
 			goto out;
 	parapet__saved_vp__init(&c->tmpl);
 	save_regs(c, VM_MAX_VPS, &vm->bsp_start_regs, &c->tmpl);
-	save_uart(c, vm);
+	if (save_devices(c, vm, &st) != 0)
+		goto out;
 	st.accel = (char *)(uintptr_t)vm->cfg.accel->name;
 	st.has_vp_count = st.has_mem_size = 1;
 	st.has_hole_gpa = st.has_hole_size = 1;
@@ -214,24 +201,20 @@ int savestate_save(struct vm *vm, uint8_t **out, size_t *len)
 	st.hole_size = vm->cfg.hole_size;
 	st.n_vps = vm->cfg.n_vps;
 	st.vps = c->vp_ptrs;
-	st.uart = &c->uart;
-	st.has_mailbox_status = st.has_paused_ns = st.has_start_ns = 1;
-	st.mailbox_status = atomic_load(&vm->devs.mailbox_status);
+	st.has_paused_ns = st.has_start_ns = 1;
 	st.paused_ns = vm->paused_ns;
 	st.start_ns = vm->start_ns;
 	st.ap_template = &c->tmpl;
 	rc = save_pack(&st, out, len);
 out:
+	ipc_arena_fini(&c->arena);
 	free(c);
 	return rc;
 }
 
 /* ---- restore ---- */
 
-static int fail(char *err, size_t len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t len, const char *fmt, ...)
+int savestate_fail(char *err, size_t len, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -247,24 +230,27 @@ static int check_header(const uint8_t *buf, size_t len, char *err,
 	struct savestate_header h;
 
 	if (len < SAVESTATE_HEADER_SIZE)
-		return fail(err, err_len, "saved state truncated: %zu bytes",
-			    len);
+		return savestate_fail(err, err_len,
+				      "saved state truncated: %zu bytes", len);
 	memcpy(&h, buf, sizeof(h));
 	if (memcmp(h.magic, SAVESTATE_MAGIC, sizeof(h.magic)) != 0)
-		return fail(err, err_len, "saved state: bad magic");
+		return savestate_fail(err, err_len, "saved state: bad magic");
 	if (h.version != SAVESTATE_VERSION)
-		return fail(err, err_len,
-			    "saved state: format version %u, want %u",
-			    h.version, SAVESTATE_VERSION);
+		return savestate_fail(err, err_len,
+				      "saved state: format version %u, want %u",
+				      h.version, SAVESTATE_VERSION);
 	if (h.reserved != 0)
-		return fail(err, err_len, "saved state: reserved field set");
+		return savestate_fail(err, err_len,
+				      "saved state: reserved field set");
 	if (h.size > SAVESTATE_MAX_SIZE ||
 	    h.size != len - SAVESTATE_HEADER_SIZE)
-		return fail(err, err_len,
-			    "saved state: header says %u bytes, %zu present",
-			    h.size, len - SAVESTATE_HEADER_SIZE);
+		return savestate_fail(
+		    err, err_len,
+		    "saved state: header says %u bytes, %zu present", h.size,
+		    len - SAVESTATE_HEADER_SIZE);
 	if (crc32(0, buf + SAVESTATE_HEADER_SIZE, h.size) != h.crc32)
-		return fail(err, err_len, "saved state: checksum mismatch");
+		return savestate_fail(err, err_len,
+				      "saved state: checksum mismatch");
 	return 0;
 }
 
@@ -302,19 +288,21 @@ static int check_regs(const Parapet__SavedVp *s, bool runs, char *err,
 	size_t i;
 
 	if (s->n_gpr != VP_NR_GPRS || s->n_seg != VP_NR_SEGS)
-		return fail(err, err_len,
-			    "saved VP %u: %zu registers, %zu segments",
-			    s->index, s->n_gpr, s->n_seg);
+		return savestate_fail(
+		    err, err_len, "saved VP %u: %zu registers, %zu segments",
+		    s->index, s->n_gpr, s->n_seg);
 	for (i = 0; i < s->n_seg; i++)
 		if (s->seg[i]->selector > 0xffff || s->seg[i]->attrib > 0xffff)
-			return fail(err, err_len, "saved VP %u: segment %zu",
-				    s->index, i);
+			return savestate_fail(err, err_len,
+					      "saved VP %u: segment %zu",
+					      s->index, i);
 	if (s->gdtr_limit > 0xffff || s->idtr_limit > 0xffff)
-		return fail(err, err_len, "saved VP %u: GDTR/IDTR limit",
-			    s->index);
+		return savestate_fail(err, err_len,
+				      "saved VP %u: GDTR/IDTR limit", s->index);
 	regs_from_saved(s, &r);
 	if (runs && vpregs_check(&r, why, sizeof(why)) != 0)
-		return fail(err, err_len, "saved VP %u: %s", s->index, why);
+		return savestate_fail(err, err_len, "saved VP %u: %s", s->index,
+				      why);
 	return 0;
 }
 
@@ -322,56 +310,58 @@ static int check_vp(struct vm *vm, const Parapet__SavedVp *s, uint64_t *seen,
 		    char *err, size_t err_len)
 {
 	if (!s->has_index || s->index >= vm->cfg.n_vps)
-		return fail(err, err_len, "saved VP index %u past the %u VPs",
-			    s->index, vm->cfg.n_vps);
+		return savestate_fail(err, err_len,
+				      "saved VP index %u past the %u VPs",
+				      s->index, vm->cfg.n_vps);
 	if (*seen & (1ull << s->index))
-		return fail(err, err_len, "saved VP %u twice", s->index);
+		return savestate_fail(err, err_len, "saved VP %u twice",
+				      s->index);
 	*seen |= 1ull << s->index;
 	if (s->run_state > PARAPET__SAVED_VP__RUN_STATE__HALTED)
-		return fail(err, err_len, "saved VP %u: run state %d", s->index,
-			    s->run_state);
+		return savestate_fail(err, err_len, "saved VP %u: run state %d",
+				      s->index, s->run_state);
 	/* exits_mmio is a total (vp_exit_totals) that counts the refused
 	 * VTL2 accesses too. */
 	if (s->vtl2_refused > s->exits_mmio)
-		return fail(err, err_len,
-			    "saved VP %u: more VTL2 refusals than MMIO exits",
-			    s->index);
+		return savestate_fail(
+		    err, err_len,
+		    "saved VP %u: more VTL2 refusals than MMIO exits",
+		    s->index);
 	if (s->exits_unknown_pio > s->exits_pio ||
 	    s->exits_unknown_mmio > s->exits_mmio - s->vtl2_refused)
-		return fail(err, err_len,
-			    "saved VP %u: more unclaimed accesses than exits",
-			    s->index);
+		return savestate_fail(
+		    err, err_len,
+		    "saved VP %u: more unclaimed accesses than exits",
+		    s->index);
 	if ((s->has_xsave && s->xsave.len != VP_EXTRA_XSAVE) ||
 	    (s->has_vcpu_events && s->vcpu_events.len > VP_EXTRA_EVENTS) ||
 	    s->n_msrs > VP_EXTRA_MAX_MSRS)
-		return fail(err, err_len, "saved VP %u: accelerator state size",
-			    s->index);
+		return savestate_fail(err, err_len,
+				      "saved VP %u: accelerator state size",
+				      s->index);
 	if (s->sidecar && !s->hotplugged &&
 	    (vm->sidecar == NULL || s->index == 0))
-		return fail(err, err_len,
-			    "saved VP %u is a sidecar CPU, this VM has none",
-			    s->index);
+		return savestate_fail(
+		    err, err_len,
+		    "saved VP %u is a sidecar CPU, this VM has none", s->index);
 	return check_regs(
 	    s, s->run_state != PARAPET__SAVED_VP__RUN_STATE__NOT_STARTED, err,
 	    err_len);
 }
 
-static int check_uart(const Parapet__SavedUart *u, char *err, size_t err_len)
+/* Each device vets its own section. */
+static int check_devices(const struct vm *vm, const Parapet__SavedState *st,
+			 char *err, size_t err_len)
 {
-	if (u == NULL)
-		return fail(err, err_len, "saved state has no UART");
-	if (u->ier > 0xff || u->lcr > 0xff || u->mcr > 0xff || u->scr > 0xff ||
-	    u->fcr > 0xff || u->dll > 0xff || u->dlm > 0xff ||
-	    u->loop_byte > 0xff)
-		return fail(err, err_len, "saved UART: register out of range");
-	if (u->rx_fifo.len > CONSOLE_IN_SIZE)
-		return fail(err, err_len,
-			    "saved UART: input FIFO of %zu bytes, at most %u",
-			    u->rx_fifo.len, CONSOLE_IN_SIZE);
-	if (u->tx_fifo.len > CONSOLE_OUT_SIZE)
-		return fail(err, err_len,
-			    "saved UART: output FIFO of %zu bytes, at most %u",
-			    u->tx_fifo.len, CONSOLE_OUT_SIZE);
+	const struct devices *d = &vm->devs;
+	unsigned i;
+
+	for (i = 0; i < d->n_entries; i++) {
+		const struct dev_ops *o = d->entries[i].ops;
+
+		if (o->check != NULL && o->check(st, err, err_len) != 0)
+			return -1;
+	}
 	return 0;
 }
 
@@ -384,25 +374,24 @@ static int check_state(struct vm *vm, const Parapet__SavedState *st, char *err,
 	if (st->vp_count != vm->cfg.n_vps || st->mem_size != vm->cfg.mem_size ||
 	    st->hole_gpa != vm->cfg.hole_gpa ||
 	    st->hole_size != vm->cfg.hole_size)
-		return fail(err, err_len,
-			    "saved state is for %u VPs and %llu bytes of "
-			    "memory; this VM has %u and %llu",
-			    st->vp_count, (unsigned long long)st->mem_size,
-			    vm->cfg.n_vps,
-			    (unsigned long long)vm->cfg.mem_size);
+		return savestate_fail(
+		    err, err_len,
+		    "saved state is for %u VPs and %llu bytes of "
+		    "memory; this VM has %u and %llu",
+		    st->vp_count, (unsigned long long)st->mem_size,
+		    vm->cfg.n_vps, (unsigned long long)vm->cfg.mem_size);
 	if (st->n_vps != vm->cfg.n_vps)
-		return fail(err, err_len, "saved state holds %zu VPs of %u",
-			    st->n_vps, vm->cfg.n_vps);
+		return savestate_fail(err, err_len,
+				      "saved state holds %zu VPs of %u",
+				      st->n_vps, vm->cfg.n_vps);
 	for (i = 0; i < st->n_vps; i++)
 		if (check_vp(vm, st->vps[i], &seen, err, err_len) != 0)
 			return -1;
-	if (st->mailbox_status > GUEST_MAILBOX_EBUSY)
-		return fail(err, err_len, "saved mailbox status %u",
-			    st->mailbox_status);
 	if (st->ap_template == NULL ||
 	    check_regs(st->ap_template, false, err, err_len) != 0)
-		return fail(err, err_len, "saved state: bad AP template");
-	return check_uart(st->uart, err, err_len);
+		return savestate_fail(err, err_len,
+				      "saved state: bad AP template");
+	return check_devices(vm, st, err, err_len);
 }
 
 static int apply_extra(struct vm *vm, struct vp *vp, const Parapet__SavedVp *s)
@@ -467,28 +456,6 @@ static void apply_vp_state(struct vm *vm, const Parapet__SavedVp *s)
 	}
 }
 
-static void apply_uart(struct vm *vm, const Parapet__SavedUart *s)
-{
-	struct uart *u = &vm->devs.com1;
-	struct console *c = vm->cfg.console;
-	size_t i;
-
-	u->ier = (uint8_t)s->ier;
-	u->lcr = (uint8_t)s->lcr;
-	u->mcr = (uint8_t)s->mcr;
-	u->scr = (uint8_t)s->scr;
-	u->fcr = (uint8_t)s->fcr;
-	u->dll = (uint8_t)s->dll;
-	u->dlm = (uint8_t)s->dlm;
-	u->loop_byte = (uint8_t)s->loop_byte;
-	u->loop_full = s->loop_full;
-	for (i = 0; i < s->rx_fifo.len; i++)
-		console_ring_put(&c->in, s->rx_fifo.data[i]);
-	console_out_set_offset(c, s->tx_offset);
-	for (i = 0; i < s->tx_fifo.len; i++)
-		console_ring_put(&c->out, s->tx_fifo.data[i]);
-}
-
 int savestate_restore(struct vm *vm, const uint8_t *buf, size_t len, char *err,
 		      size_t err_len)
 {
@@ -500,28 +467,34 @@ int savestate_restore(struct vm *vm, const uint8_t *buf, size_t len, char *err,
 	if (check_header(buf, len, err, err_len) != 0)
 		return -1;
 	if (ipc_arena_init(&arena, 64 * 1024, SAVESTATE_DECODE_BUDGET) != 0)
-		return fail(err, err_len, "saved state: out of memory");
+		return savestate_fail(err, err_len,
+				      "saved state: out of memory");
 	st =
 	    parapet__saved_state__unpack(&arena.pb, len - SAVESTATE_HEADER_SIZE,
 					 buf + SAVESTATE_HEADER_SIZE);
 	if (st == NULL) {
-		fail(err, err_len, "saved state: undecodable body");
+		savestate_fail(err, err_len, "saved state: undecodable body");
 		goto out;
 	}
 	if (check_state(vm, st, err, err_len) != 0)
 		goto out;
 	for (i = 0; i < st->n_vps; i++)
 		if (apply_vp_regs(vm, st->vps[i]) != 0) {
-			fail(err, err_len,
-			     "the accelerator refused VP %u's saved state",
-			     st->vps[i]->index);
+			savestate_fail(
+			    err, err_len,
+			    "the accelerator refused VP %u's saved state",
+			    st->vps[i]->index);
 			goto out;
 		}
 	for (i = 0; i < st->n_vps; i++)
 		apply_vp_state(vm, st->vps[i]);
 	regs_from_saved(st->ap_template, &vm->bsp_start_regs);
-	apply_uart(vm, st->uart);
-	atomic_store(&vm->devs.mailbox_status, st->mailbox_status);
+	for (i = 0; i < vm->devs.n_entries; i++) {
+		const struct dev_entry *e = &vm->devs.entries[i];
+
+		if (e->ops->restore != NULL)
+			e->ops->restore(e->ctx, vm, st);
+	}
 	vm->start_ns = st->start_ns;
 	vm->paused_ns = st->paused_ns;
 	rc = 0;

@@ -31,10 +31,16 @@ _Static_assert(sizeof(struct savestate_header) == SAVESTATE_HEADER_SIZE,
 int savestate_save(struct vm *vm, uint8_t **out, size_t *len);
 
 /* Restores buf into a VM created with the same shape (not yet running):
- * registers, run states, sidecar state, devices, console rings, counters.
+ * registers, run states, sidecar state, counters, and each device's
+ * section through its hooks (devices.h; COM1's holds the console rings).
  * Returns 0, or -1 with a one-line reason in err (nothing applied). Then
  * vm_run(vm, NULL, ...) continues the guest. */
 int savestate_restore(struct vm *vm, const uint8_t *buf, size_t len, char *err,
 		      size_t err_len);
+
+/* Writes a restore's refusal into err; returns -1. For the devices'
+ * check hooks too (devices.h), so every refusal reads alike. */
+int savestate_fail(char *err, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 #endif

@@ -304,8 +304,7 @@ static int h_console_take(struct ipc_request *req, const ProtobufCMessage *in,
 		return 0;
 	}
 	w->takes[w->n_takes++] =
-	    (struct vmw_take){ req, out,
-			       util_now_ns() + (uint64_t)wait * 1000000, max };
+	    (struct vmw_take){ req, out, util_deadline_ns(wait), max };
 	pthread_mutex_unlock(&w->lock);
 	evqueue_kick(&w->sb->queue); /* its deadline joins the loop's */
 	return IPC_ASYNC;
@@ -367,7 +366,7 @@ static void inspect_vp(struct vmw *w, struct ipc_request *req, unsigned i,
 		return;
 	for (k = 0; k < d->n_entries; k++) {
 		parapet__device_exits__init(&dev[k]);
-		dev[k].name = (char *)(uintptr_t)d->entries[k].name;
+		dev[k].name = (char *)(uintptr_t)d->entries[k].ops->name;
 		dev[k].has_exits = 1;
 		dev[k].exits = c->dev_exits[k];
 		devp[k] = &dev[k];

@@ -79,43 +79,24 @@ static int read_image(const char *path, struct standalone *s)
 {
 	struct igvm_error err;
 	char msg[256];
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	struct stat st;
-	size_t got = 0;
+	int rc =
+	    util_read_file(path, IMAGE_MAX_SIZE, &s->image_buf, &s->image_len);
 
-	if (fd < 0 || fstat(fd, &st) != 0) {
-		log_warn("%s", path);
-		goto fail;
+	if (rc != UTIL_READ_OK) {
+		log_warnx("%s: %s%s", path, util_read_strerror(rc),
+			  rc == UTIL_READ_TOO_LARGE ? " (over 1 GiB)" : "");
+		return -1;
 	}
-	if (st.st_size <= 0 || (uint64_t)st.st_size > IMAGE_MAX_SIZE) {
-		log_warnx("%s: size %lld is not a plausible image", path,
-			  (long long)st.st_size);
-		goto fail;
+	if (s->image_len == 0) {
+		log_warnx("%s: size 0 is not a plausible image", path);
+		return -1;
 	}
-	s->image_len = (size_t)st.st_size;
-	s->image_buf = malloc(s->image_len);
-	while (s->image_buf != NULL && got < s->image_len) {
-		ssize_t n = read(fd, s->image_buf + got, s->image_len - got);
-
-		if (n <= 0) {
-			log_warn("%s: read", path);
-			goto fail;
-		}
-		got += (size_t)n;
-	}
-	close(fd);
-	fd = -1;
-	if (s->image_buf == NULL ||
-	    igvm_parse(s->image_buf, s->image_len, &s->image, &err) != 0) {
+	if (igvm_parse(s->image_buf, s->image_len, &s->image, &err) != 0) {
 		igvm_error_format(&err, msg, sizeof(msg));
 		log_warnx("%s: %s", path, msg);
 		return -1;
 	}
 	return 0;
-fail:
-	if (fd >= 0)
-		close(fd);
-	return -1;
 }
 
 /* The paravisor command line: the image's measured part, then --cmdline
@@ -150,8 +131,7 @@ static int apply_pv_cmdline(struct standalone *s, const char *host)
 }
 
 /* --sidecar-cpus over sidecar= over the default (every AP). */
-static int resolve_sidecar(const struct standalone_args *a,
-			   struct standalone *s)
+static int resolve_sidecar(const struct vmopts *a, struct standalone *s)
 {
 	struct sidecar_config *c = &s->sidecar_cfg;
 	const char *list = a->sidecar_cpus ? a->sidecar_cpus : "auto";
@@ -190,7 +170,7 @@ static int resolve_sidecar(const struct standalone_args *a,
 }
 
 /* Flags over the image's configuration over built-in defaults. */
-static int resolve_shape(const struct standalone_args *a, struct standalone *s)
+static int resolve_shape(const struct vmopts *a, struct standalone *s)
 {
 	uint64_t v;
 
@@ -233,7 +213,7 @@ static int resolve_shape(const struct standalone_args *a, struct standalone *s)
 	return 0;
 }
 
-static int setup(const struct standalone_args *a, struct standalone *s)
+static int setup(const struct vmopts *a, struct standalone *s)
 {
 	struct loader_params params = { 0 };
 	struct guest_ram ram;
@@ -246,8 +226,8 @@ static int setup(const struct standalone_args *a, struct standalone *s)
 		log_warnx("%s: %s", a->image, why);
 		return -1;
 	}
-	if (apply_pv_cmdline(s, a->pv_cmdline) != 0 ||
-	    resolve_shape(a, s) != 0 || resolve_sidecar(a, s) != 0)
+	if (apply_pv_cmdline(s, a->cmdline) != 0 || resolve_shape(a, s) != 0 ||
+	    resolve_sidecar(a, s) != 0)
 		return -1;
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.accel = accel_select(a->accel, why, sizeof(why));
@@ -338,7 +318,7 @@ static int exit_status(struct vm *vm, int timed_out)
 	}
 }
 
-int standalone_run(const struct standalone_args *args)
+int standalone_run(const struct vmopts *args)
 {
 	struct standalone *s = calloc(1, sizeof(*s));
 	pthread_t reader, sigthr;

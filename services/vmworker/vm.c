@@ -73,7 +73,8 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, int mem_fd)
 	}
 	if (vm_map_ram(vm, mem_fd) != 0)
 		return -1;
-	devices_init(&vm->devs, vm, cfg->console);
+	if (devices_init(&vm->devs, vm) != 0)
+		return -1;
 	n = vm_make_slots(vm, slots);
 	if (cfg->accel->vm_create(vm, slots, (size_t)n, &vm->avm) != 0)
 		return -1;
@@ -98,6 +99,7 @@ void vm_destroy(struct vm *vm)
 			vm->cfg.accel->vp_destroy(vm->vps[i].avp);
 	if (vm->avm != NULL)
 		vm->cfg.accel->vm_destroy(vm->avm);
+	devices_fini(&vm->devs);
 	if (vm->mem != NULL)
 		util_unmap(vm->mem, vm->cfg.mem_size);
 	if (vm->mem_fd >= 0)
@@ -397,35 +399,22 @@ static void vm_sample(struct vm *vm)
 	}
 }
 
-static void timespec_add_ms(struct timespec *t, unsigned ms)
-{
-	t->tv_sec += ms / 1000;
-	t->tv_nsec += (long)(ms % 1000) * 1000000;
-	if (t->tv_nsec >= 1000000000) {
-		t->tv_sec++;
-		t->tv_nsec -= 1000000000;
-	}
-}
-
 /* Waits for the VM to end, sampling the VPs every VM_SAMPLE_MS. Returns
  * -1 when timeout_ms (0: none) passed first. */
 static int vm_wait_end(struct vm *vm, unsigned timeout_ms)
 {
-	struct timespec deadline, tick;
+	uint64_t deadline = util_deadline_ns(timeout_ms);
+	struct timespec tick;
 	int timed_out = 0;
 
-	clock_gettime(CLOCK_REALTIME, &deadline);
-	timespec_add_ms(&deadline, timeout_ms);
 	pthread_mutex_lock(&vm->lock);
 	while (atomic_load(&vm->state) == VM_STATE_RUNNING) {
-		clock_gettime(CLOCK_REALTIME, &tick);
-		if (timeout_ms != 0 && (tick.tv_sec > deadline.tv_sec ||
-					(tick.tv_sec == deadline.tv_sec &&
-					 tick.tv_nsec >= deadline.tv_nsec))) {
+		if (timeout_ms != 0 && util_now_ns() >= deadline) {
 			timed_out = 1;
 			break;
 		}
-		timespec_add_ms(&tick, VM_SAMPLE_MS);
+		tick = util_abstime_ns(CLOCK_REALTIME,
+				       VM_SAMPLE_MS * UTIL_NS_PER_MS);
 		pthread_cond_timedwait(&vm->cond, &vm->lock, &tick);
 		vm_sample(vm);
 	}

@@ -8,14 +8,16 @@
 . "$(dirname "$0")/lib_partition.sh"
 
 D=$(pwd)/$B/bin/parapet-diag
+PROBE=$(pwd)/$B/tests/parapet-ipc-probe
 COUNTER=$B/guests/counter.igvm
 PROTO=$(pwd)/proto
-[ -x "$D" ] || fail "missing $D"
+[ -x "$D" ] && [ -x "$PROBE" ] || fail "missing $D or $PROBE"
 [ -f "$COUNTER" ] || fail "missing $COUNTER (make all)"
 for b in parapet-policy parapet-hostcomm parapet-vmworker parapet-diagd; do
 	[ -x "$B/bin/$b" ] || skip "$b not built yet: no default partition"
 done
 command -v python3 >/dev/null || skip "python3 missing (JSON checks)"
+command -v jq >/dev/null || skip "jq missing (JSON checks; make deps)"
 command -v tshark >/dev/null || skip "tshark not installed"
 
 diag() { "$D" --vm dg "$@"; }
@@ -28,29 +30,26 @@ for l in sys.stdin:
     json.loads(l); n+=1
 sys.exit(0 if n else 1)'
 }
-# wait_diag: until diagd answers (after its restart), 60 s at most
-wait_diag() {
-	i=0
-	while ! diag ps >/dev/null 2>&1 && [ $i -lt 300 ]; do
-		sleep 0.2
-		i=$((i + 1))
-	done
-	diag ps >/dev/null 2>&1
+# diag_up: diagd answers
+diag_up() { diag ps >/dev/null 2>&1; }
+# svc_json SVC FILTER: ps --json's row of SVC passes the jq FILTER
+svc_json() {
+	diag ps --json | json_is ".[] | select(.name == \"$1\") | $2"
+}
+# all_running: policy, hostcomm, vmworker and diagd are running
+all_running() {
+	diag ps --json | json_is '["policy", "hostcomm", "vmworker", "diagd"] -
+		[.[] | select(.state == "running") | .name] == []'
 }
 
 start dg --guest-cmdline delay_ms=20 "$COUNTER" >"$T/dg.out"
 wait_for "$RUNBASE/dg/diag/diag.sock" || fail "no diag.sock: $(cat "$T/dg.err")"
-wait_diag || fail "diagd does not answer"
+wait_until 600 diag_up || fail "diagd does not answer"
 
 # ps: the four services, running (vmworker may still be creating its VM:
 # give it a few seconds)
-i=0
-while [ $i -lt 100 ]; do
-	diag ps >"$T/ps" || fail "ps"
-	[ "$(grep -c ' running ' "$T/ps")" -ge 4 ] && break
-	sleep 0.1
-	i=$((i + 1))
-done
+wait_until 100 all_running || fail "ps: not all running: $(diag ps)"
+diag ps >"$T/ps" || fail "ps"
 for s in policy hostcomm vmworker diagd; do
 	grep -q "^$s .* running " "$T/ps" || fail "ps: $s not running: $(cat "$T/ps")"
 done
@@ -75,16 +74,14 @@ diag restart vmworker | grep -q '^vmworker: running .*servicing through policy' 
 	fail "restart vmworker is not servicing through policy"
 diag restart diagd | grep -q "diagd answers first" || fail "restart diagd"
 sleep 0.5
-wait_diag || fail "no diagd after its restart"
-diag ps | grep -q '^diagd .* running .* 1 ' || fail "diagd not restarted: $(diag ps)"
-diag ps | grep -q '^hostcomm .* running .* 2 ' ||
+wait_until 600 diag_up || fail "no diagd after its restart"
+svc_json diagd '.state == "running" and .restarts == 1' ||
+	fail "diagd not restarted: $(diag ps)"
+svc_json hostcomm '.state == "running" and .restarts == 2' ||
 	fail "hostcomm restarts: $(diag ps)"
-last=$(tail -n 2 "$T/dg.out" | head -n 1)
-i=0
-while [ "$(tail -n 2 "$T/dg.out" | head -n 1)" = "$last" ] && [ $i -lt 50 ]; do
-	sleep 0.1
-	i=$((i + 1))
-done
+# printed_past LINE: the guest printed a line after LINE
+printed_past() { [ "$(tail -n 2 "$T/dg.out" | head -n 1)" != "$1" ]; }
+wait_until 50 printed_past "$(tail -n 2 "$T/dg.out" | head -n 1)"
 python3 -c 'import sys
 nums=[l.strip() for l in open(sys.argv[1]) if l.strip()]
 nums=[int(x) for x in nums[:-1]]  # the last line may be partial
@@ -97,12 +94,12 @@ assert len(nums) > 40, len(nums)' "$T/dg.out" ||
 diag trace -c 20 --svc policy -w "$T/t.pcapng" >"$T/trace" 2>"$T/trace.err" &
 tp=$!
 # until the trace has its 20 frames (it may attach late on a busy machine)
-k=0
-while kill -0 "$tp" 2>/dev/null && [ $k -lt 100 ]; do
+pause_resume() {
 	diag vm pause >/dev/null || fail "vm pause"
 	diag vm resume >/dev/null || fail "vm resume"
-	k=$((k + 1))
-done
+	exited "$tp"
+}
+exited "$tp" || wait_until 100 pause_resume
 wait "$tp" || fail "trace: $(cat "$T/trace.err")"
 [ "$(stat -c %a "$T/t.pcapng")" = 600 ] ||
 	fail "trace -w capture is mode $(stat -c %a "$T/t.pcapng"), not 600"
@@ -122,12 +119,12 @@ grep -q 'method = Pause (string)' "$T/tshark" ||
 	fail "tshark does not decode the method: $(head -60 "$T/tshark")"
 
 # malformed and oversized requests: an error each, diagd stays up
-[ "$("$D" --vm dg debug-bad-request malformed)" = "malformed message" ] ||
+bad() { "$PROBE" --bad-request "$1" "$RUNBASE/dg/diag/diag.sock"; }
+[ "$(bad malformed)" = "malformed message" ] ||
 	fail "malformed request not refused"
-[ "$("$D" --vm dg debug-bad-request big)" = "message body too big" ] ||
-	fail "oversized body not refused"
-"$D" --vm dg debug-bad-request huge >/dev/null || fail "huge request accepted"
-diag ps | grep -q '^diagd .* running' || fail "diagd down after bad requests"
+[ "$(bad big)" = "message body too big" ] || fail "oversized body not refused"
+bad huge >/dev/null || fail "huge request accepted"
+svc_json diagd '.state == "running"' || fail "diagd down after bad requests"
 diag inspect diagd.ipc >"$T/ipc" || fail "inspect diagd.ipc"
 grep -q 'err_malformed: [1-9]' "$T/ipc" && grep -q 'err_too_big: [1-9]' "$T/ipc" ||
 	fail "bad requests not counted: $(cat "$T/ipc")"

@@ -72,13 +72,8 @@ spin_controlled() {
 # ends_within NAME SECONDS: parapet run NAME ends in time (else fail);
 # its status in RC.
 ends_within() {
-	p=$(runpid "$1")
-	i=0
-	while kill -0 "$p" 2>/dev/null && [ $i -lt $(($2 * 10)) ]; do
-		sleep 0.1
-		i=$((i + 1))
-	done
-	kill -0 "$p" 2>/dev/null && fail "$1: parapet run still running after $2 s"
+	wait_exit "$(runpid "$1")" $(($2 * 10)) ||
+		fail "$1: parapet run still running after $2 s"
 	wait_run "$1"
 }
 

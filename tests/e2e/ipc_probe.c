@@ -1,16 +1,20 @@
-/* ipc_probe [--as SERVICE|root] SOCKET: the caller matrix of one endpoint,
- * or with --connect PATH / --read PATH / --write PATH in SOCKET's place:
- * whether that service may connect to a socket file / open a file
- * (exit 0 yes, 3 refused by permissions).
- * tried for real (e2e only, never installed). As the named service's uid
- * (and the IPC group), it asks the endpoint's Stats for its method table's
- * callers, then calls every method in it with a body that cannot decode:
- * an allowed caller gets "malformed" (the check comes first, so no
- * handler runs and nothing changes), a refused one "sender not allowed".
- * Prints one line per method and exits 1 when any answer differs from the
- * table, 2 on a usage or connection error. */
+/* ipc_probe: IPC misbehaviour tried for real against a partition (e2e
+ * only, never installed).
+ * [--as SERVICE|root] SOCKET: the caller matrix of one endpoint. As the
+ * named service's uid (and the IPC group), it asks the endpoint's Stats
+ * for its method table's callers, then calls every method in it with a
+ * body that cannot decode: an allowed caller gets "malformed" (the check
+ * comes first, so no handler runs and nothing changes), a refused one
+ * "sender not allowed". Prints one line per method and exits 1 when any
+ * answer differs from the table, 2 on a usage or connection error.
+ * --connect PATH / --read PATH / --write PATH in SOCKET's place: whether
+ * that service may connect to a socket file / open a file (exit 0 yes, 3
+ * refused by permissions); --drop PATH: handshakes cut short.
+ * --bad-request malformed|big|huge SOCKET: a request diagd must refuse
+ * on its diag.sock (prints the error; "accepted" and exit 1 if served). */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <grp.h>
@@ -22,41 +26,18 @@
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
 
+#include "diag.pb-c.h"
 #include "envelope.pb-c.h"
 #include "lib/caller.h"
 #include "lib/ipc.h"
 #include "sandbox/sandbox.h"
+#include "tests/e2e/become.h"
 
-static const char *const service_names[CALLER_SERVICES] = {
-	"policy", "hostcomm", "vmworker", "diagd"
-};
-
-/* Becomes the service named (its uid, gid and the IPC group); returns its
- * caller bit, 0 for root (no bit). -1 on error. */
+/* Becomes the service named (tests/e2e/become.h); returns its caller
+ * bit, 0 for root (no bit). -1 on error. */
 static long become(const char *who)
 {
-	gid_t ipc = SANDBOX_IPC_GID;
-	uid_t id;
-
-	if (!strcmp(who, "root"))
-		return 0;
-	for (id = 0; id < CALLER_SERVICES; id++)
-		if (!strcmp(who, service_names[id]))
-			break;
-	if (id == CALLER_SERVICES) {
-		fprintf(stderr, "ipc_probe: no service '%s'\n", who);
-		return -1;
-	}
-	if (setgroups(1, &ipc) != 0 ||
-	    setresgid(SANDBOX_UID_BASE + id, SANDBOX_UID_BASE + id,
-		      SANDBOX_UID_BASE + id) != 0 ||
-	    setresuid(SANDBOX_UID_BASE + id, SANDBOX_UID_BASE + id,
-		      SANDBOX_UID_BASE + id) != 0) {
-		fprintf(stderr, "ipc_probe: becoming %s: %s\n", who,
-			strerror(errno));
-		return -1;
-	}
-	return 1L << id;
+	return become_service("ipc_probe", who);
 }
 
 /* One request envelope for method with body; the reply envelope or NULL. */
@@ -164,6 +145,66 @@ static int try_access(const char *how, const char *path)
 	return rc;
 }
 
+static void bad_request_alarm(int sig)
+{
+	static const char msg[] = "no reply (dropped by the server)\n";
+
+	(void)sig;
+	if (write(1, msg, sizeof(msg) - 1) < 0)
+		_exit(1);
+	_exit(0);
+}
+
+/* --bad-request HOW SOCKET, against diagd's diag.sock: a body that does
+ * not decode as the method's type (malformed), one over the method's
+ * limit (big), and one over the socket's limit (huge: dropped by nng, the
+ * call times out). 0 when refused, 1 when accepted or unreachable. */
+static int bad_request(const char *how, const char *path)
+{
+	static const unsigned idx[] = { 0, 1 };
+	ProtobufCMethodDescriptor m[2] = {
+		{ "Control", &parapet__diag_trace_reply__descriptor,
+		  &parapet__diag_control_reply__descriptor },
+		{ "Logs", &parapet__diag_logs_request__descriptor,
+		  &parapet__logs_reply__descriptor },
+	};
+	ProtobufCServiceDescriptor sd = parapet__diag__descriptor;
+	Parapet__DiagTraceReply bad = PARAPET__DIAG_TRACE_REPLY__INIT;
+	Parapet__DiagLogsRequest big = PARAPET__DIAG_LOGS_REQUEST__INIT;
+	struct ipc_client_config cfg = {
+		.name = "diag", .path = path, .service = &sd, .timeout_ms = 3000
+	};
+	size_t size = !strcmp(how, "huge") ? 200000 : 4000;
+	ProtobufCMessage *r = NULL;
+	struct ipc_client *c;
+	char *name;
+	int rc;
+
+	/* over recv-max nng drops the message and the pipe; the call itself
+	 * may then wait past its timeout while nng redials and resends */
+	signal(SIGALRM, bad_request_alarm);
+	alarm(8);
+	sd.n_methods = 2;
+	sd.methods = m;
+	sd.method_indices_by_name = idx;
+	if ((c = ipc_client_open(&cfg)) == NULL || !(name = malloc(size + 1)))
+		return 1;
+	memset(name, 'x', size);
+	name[size] = '\0';
+	/* a varint where DiagControlRequest has a string: wire type error */
+	bad.has_cursor = 1;
+	bad.cursor = 7;
+	big.service = name;
+	rc = !strcmp(how, "malformed") ? ipc_call(c, "Control", &bad.base, &r)
+				       : ipc_call(c, "Logs", &big.base, &r);
+	printf("%s\n", rc == 0 ? "accepted" : ipc_strerror(rc));
+	if (r != NULL)
+		ipc_free(r);
+	free(name);
+	ipc_client_close(c);
+	return rc == 0 ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const uint8_t garbage[] = { 0xff, 0xff, 0xff, 0x07, 0x42 };
@@ -175,6 +216,8 @@ int main(int argc, char **argv)
 	int mismatches = 0;
 	long bit;
 
+	if (argc == 4 && !strcmp(argv[1], "--bad-request"))
+		return bad_request(argv[2], argv[3]);
 	if (argc >= 4 && !strcmp(argv[1], "--as")) {
 		who = argv[2];
 		argv += 2;
@@ -187,7 +230,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: ipc_probe [--as SERVICE|root] "
 				"SOCKET|--connect PATH|--read PATH|"
 				"--write PATH|"
-				"--drop PATH\n");
+				"--drop PATH\n"
+				"       ipc_probe --bad-request "
+				"malformed|big|huge SOCKET\n");
 		return 2;
 	}
 	if ((bit = become(who)) < 0)

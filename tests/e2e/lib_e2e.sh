@@ -1,7 +1,58 @@
-# Shared by the e2e scripts (sourced): which accelerators to check, the
-# sanitizer-report scan of captured stderr files, and (partition_script)
-# the temporary directory, failure count and clean-up of scripts that run
-# partitions with `parapet run`.
+# Shared by the e2e scripts (sourced): waits with a bound (wait_until and
+# the waits built on it), which accelerators to check, the sanitizer-report
+# scan of captured stderr files, and (partition_script) the temporary
+# directory, failure count and clean-up of scripts that run partitions
+# with `parapet run`.
+
+# wait_until TENTHS COMMAND [ARG...]: runs COMMAND every 0.1 s until it
+# succeeds, TENTHS times more at most; 1 when it never did. The bound only
+# catches a hang: a loaded machine is slow, not stuck. COMMAND must not
+# itself call wait_until (one counter).
+wait_until() {
+	_wait_left=$1
+	shift
+	until "$@"; do
+		[ "$_wait_left" -gt 0 ] || return 1
+		_wait_left=$((_wait_left - 1))
+		sleep 0.1
+	done
+}
+
+# wait_for FILE [TENTHS]: until FILE exists (60 s by default).
+wait_for() {
+	wait_until "${2:-600}" test -e "$1"
+}
+
+# wait_grep PATTERN FILE [TENTHS]: until a line of FILE matches.
+wait_grep() {
+	wait_until "${3:-600}" grep -qs -- "$1" "$2"
+}
+
+# more_lines FILE N: FILE has more than N complete lines.
+more_lines() {
+	[ "$(wc -l <"$1")" -gt "$2" ]
+}
+
+# wait_lines FILE N [TENTHS]: until FILE has more than N lines.
+wait_lines() {
+	wait_until "${3:-600}" more_lines "$1" "$2"
+}
+
+# exited PID: the process is gone (or not ours to signal).
+exited() {
+	! kill -0 "$1" 2>/dev/null
+}
+
+# wait_exit PID [TENTHS]: until the process is gone.
+wait_exit() {
+	wait_until "${2:-600}" exited "$1"
+}
+
+# json_is FILTER [FILE]: the JSON document on stdin (or in FILE) makes
+# jq's FILTER true; no document fails too (jq -e alone passes on none).
+json_is() {
+	jq -en "input | $1" ${2:+"$2"} >/dev/null 2>&1
+}
 
 # usable_accels WHAT: sets $accels to "emu", plus kvm where a VM really
 # runs on it (BUILD's vmworker boots hello.igvm); says so when it does not.

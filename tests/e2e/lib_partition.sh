@@ -43,12 +43,7 @@ cleanup() {
 		kill -TERM "$p" 2>/dev/null
 	done
 	for p in $RUN_PIDS; do
-		i=0
-		while kill -0 "$p" 2>/dev/null && [ $i -lt 100 ]; do
-			sleep 0.1
-			i=$((i + 1))
-		done
-		kill -KILL "$p" 2>/dev/null
+		wait_exit "$p" 100 || kill -KILL "$p" 2>/dev/null
 	done
 	SAN_FAILED=
 	san_reports
@@ -92,29 +87,26 @@ start() {
 	INIT=$(cat "$RUNBASE/$name/init.pid")
 }
 
+# uid_base NAME: the first id of the partition's block of service uids
+# (sandbox/sandbox.h): in init's environment; block 0 without it.
+uid_base() {
+	b=$(tr '\0' '\n' <"/proc/$(cat "$RUNBASE/$1/init.pid")/environ" |
+		sed -n 's/^PARAPET_UID_BASE=//p')
+	echo "${b:-61000}"
+}
+
+# hostpid NAME SVC: the host pid of service SVC of partition NAME
+hostpid() {
+	i=$(cat "$RUNBASE/$1/init.pid")
+	for p in $(cat "/proc/$i/task/$i/children"); do
+		[ "$(tr '\0' '\n' <"/proc/$p/cmdline" | head -n 1)" = "$2" ] &&
+			echo "$p" && return 0
+	done
+	return 1
+}
+
 runpid() {
 	eval "echo \$RUNPID_$(echo "$1" | tr -c 'a-zA-Z0-9\n' _)"
-}
-
-# wait_for FILE [TENTHS]: until FILE exists (default 60 s: the bound only
-# catches a hang; a loaded machine is slow, not stuck).
-wait_for() {
-	i=0
-	while [ ! -e "$1" ] && [ $i -lt "${2:-600}" ]; do
-		sleep 0.1
-		i=$((i + 1))
-	done
-	[ -e "$1" ]
-}
-
-# wait_grep PATTERN FILE [TENTHS]
-wait_grep() {
-	i=0
-	while ! grep -q -- "$1" "$2" 2>/dev/null && [ $i -lt "${3:-600}" ]; do
-		sleep 0.1
-		i=$((i + 1))
-	done
-	grep -q -- "$1" "$2" 2>/dev/null
 }
 
 # ctl INITPID METHOD [ARG]: an InitControl call from inside the partition.

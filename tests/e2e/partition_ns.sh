@@ -70,4 +70,42 @@ RC=$?
 }
 grep -q 'ppid=1 ' "$T/xdg/u.rec" || fail "unprivileged: service did not run"
 [ ! -e "$T/xdg/parapet/nsu" ] || fail "unprivileged: run dir left behind"
+
+# Unprivileged with subordinate ids: newuidmap/newgidmap map a block of
+# them, and every service runs as a uid of its own (host/ids.h). The
+# test's own /etc/subuid and /etc/subgid (nobody: 400000, 65536 ids) are
+# bound over the host's in a private mount namespace.
+COUNTER=$(pwd)/$B/guests/counter.igvm
+D=$(pwd)/$B/bin/parapet-diag
+if [ ! -x /usr/bin/newuidmap ] || [ ! -x /usr/bin/newgidmap ] ||
+	[ ! -f /etc/subuid ] || [ ! -f /etc/subgid ]; then
+	echo "ok (no newuidmap or /etc/subuid: subordinate ids not tested)"
+	exit 0
+fi
+printf '65534:400000:65536\n' >"$T/subid"
+chmod 644 "$T/subid"
+unshare -m sh -c 'mount --bind "$1" /etc/subuid &&
+	mount --bind "$1" /etc/subgid && shift && exec "$@"' sh "$T/subid" \
+	setpriv --reuid 65534 --regid 65534 --clear-groups \
+	env XDG_RUNTIME_DIR="$T/xdg" "$P" run --name nss --timeout 120 \
+	--guest-cmdline delay_ms=20 "$COUNTER" >"$T/nss.out" 2>"$T/nss.err" &
+NSS=$!
+wait_for "$T/xdg/parapet/nss/diag/diag.sock" ||
+	fail "subordinate ids: no partition: $(cat "$T/nss.err")"
+wait_grep '^3$' "$T/nss.out" || fail "subordinate ids: the guest does not print"
+i=$(cat "$T/xdg/parapet/nss/init.pid")
+for p in $(cat "/proc/$i/task/$i/children"); do
+	echo "$(tr '\0' '\n' <"/proc/$p/cmdline" | head -n 1)" \
+		"$(awk '/^Uid:/ {print $2}' "/proc/$p/status")"
+done | sort >"$T/nss.uids"
+printf 'diagd 400003\nhostcomm 400001\npolicy 400000\nvmworker 400002\n' |
+	diff - "$T/nss.uids" ||
+	fail "subordinate ids: services not as their own uids"
+nob "$D" --vm nss ps >"$T/nss.ps" 2>&1 ||
+	fail "subordinate ids: parapet-diag: $(cat "$T/nss.ps")"
+nob "$P" ctl nss poweroff >/dev/null 2>&1 || fail "subordinate ids: ctl"
+wait "$NSS"
+RC=$?
+[ "$RC" = 0 ] || fail "subordinate ids: exit $RC: $(tail -5 "$T/nss.err")"
+[ ! -e "$T/xdg/parapet/nss" ] || fail "subordinate ids: run dir left behind"
 echo "ok"

@@ -11,6 +11,7 @@ build=${BUILD:-build}
 P=$build/bin/parapet
 G=$build/guests
 partition_script
+command -v jq >/dev/null || { echo "jq missing (make deps)"; exit 77; }
 for g in crash counter smp; do
 	"$P" igvm build --guest "$G/$g.pvh.elf" \
 		--paravisor-cmdline on-crash=reboot -o "$tmp/$g.igvm" ||
@@ -37,26 +38,27 @@ boots() {
 	     END { print n; exit bad }' last="$(wc -l <"$1")" "$1"
 }
 
+# booted FILE N: FILE shows N boots at least
+booted() {
+	[ "$(boots "$1")" -ge "$2" ] 2>/dev/null
+}
+
 # wait_boots FILE N WHAT: until FILE shows N boots (60 s at most: the
 # bound only catches a hang), else fail WHAT
 wait_boots() {
-	i=0
-	until [ "$(boots "$1")" -ge "$2" ] 2>/dev/null; do
-		i=$((i + 1))
-		[ $i -gt 600 ] && { fail "$3"; return 1; }
-		sleep 0.1
-	done
+	wait_until 600 booted "$1" "$2" || { fail "$3"; return 1; }
+}
+
+# vm_running NAME: policy says the VM runs (ctl status --json)
+vm_running() {
+	"$P" ctl "$1" status --json 2>/dev/null |
+		json_is '.reply.vm.state == "running"'
 }
 
 # wait_running NAME: until the VM runs (a reset before that is refused as
 # unavailable; a loaded machine takes a while to boot), 60 s at most
 wait_running() {
-	i=0
-	until "$P" ctl "$1" status 2>/dev/null | grep -q 'vm running'; do
-		i=$((i + 1))
-		[ $i -gt 600 ] && return 1
-		sleep 0.1
-	done
+	wait_until 600 vm_running "$1"
 }
 
 usable_accels reboot
@@ -80,12 +82,7 @@ for a in $accels; do
 	"$P" run --name "$n" --accel "$a" --timeout 60 \
 		--guest-cmdline delay_ms=20 "$tmp/counter.igvm" \
 		>"$tmp/$n.out" 2>"$tmp/$n.err" &
-	i=0
-	until [ "$(wc -l <"$tmp/$n.out")" -gt 10 ]; do
-		i=$((i + 1))
-		[ $i -gt 600 ] && break
-		sleep 0.1
-	done
+	wait_lines "$tmp/$n.out" 10
 	kill -9 "$(vmw_pid "$n")" 2>/dev/null || fail "$a: no vmworker to kill"
 	wait_boots "$tmp/$n.out" 2 "$a: no reboot after kill -9"
 	wait_running "$n"

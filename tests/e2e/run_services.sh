@@ -7,6 +7,7 @@
 . "$(dirname "$0")/lib_partition.sh"
 G=$B/guests
 [ -e "$G/counter.igvm" ] || fail "missing $G/counter.igvm (run make all)"
+command -v jq >/dev/null || skip "jq missing (JSON checks; make deps)"
 
 # svc_pid NAME: host pid of the partition's service NAME (child of init).
 svc_pid() {
@@ -22,14 +23,9 @@ lines() {
 	wc -l <"$1"
 }
 
-# wait_more FILE N [TENTHS]: until FILE has more than N lines (5 s).
-wait_more() {
-	i=0
-	while [ "$(lines "$1")" -le "$2" ] && [ $i -lt "${3:-50}" ]; do
-		sleep 0.1
-		i=$((i + 1))
-	done
-	[ "$(lines "$1")" -gt "$2" ]
+# restarted NAME OLD: a process of service NAME runs, not pid OLD
+restarted() {
+	[ -n "$(svc_pid "$1")" ] && [ "$(svc_pid "$1")" != "$2" ]
 }
 
 # --- ctl and the timeline: a counter that runs until powered off
@@ -59,9 +55,10 @@ sleep 0.3
 grep -q "command 'pause' not allowed in state paused" "$T/e" ||
 	fail "pause twice: $(cat "$T/e")"
 "$P" ctl ctl1 status --json >"$T/j" || fail "ctl status --json"
-grep -q '"state": "paused"' "$T/j" || fail "status --json: $(cat "$T/j")"
+json_is '.reply.state == "paused"' "$T/j" ||
+	fail "status --json: $(cat "$T/j")"
 "$P" ctl ctl1 resume >/dev/null || fail "ctl resume"
-wait_more "$T/ctl1.out" "$n" || fail "guest did not resume"
+wait_lines "$T/ctl1.out" "$n" || fail "guest did not resume"
 "$P" ctl nosuchvm status 2>"$T/e" && fail "ctl of an unknown VM succeeded"
 grep -q "no running VM named 'nosuchvm'" "$T/e" || fail "unknown VM: $(cat "$T/e")"
 "$P" ctl ctl1 frobnicate 2>/dev/null
@@ -81,22 +78,17 @@ assert_gone ctl1 "$INIT"
 RUN_PIDS="$RUN_PIDS $!"
 RUNPID_kill1=$!
 wait_for "$RUNBASE/kill1/init.pid" || fail "kill1 did not start"
-wait_more "$T/kill1.out" 20 || fail "kill1: no output"
+wait_lines "$T/kill1.out" 20 || fail "kill1: no output"
 INIT=$(cat "$RUNBASE/kill1/init.pid")
 for s in policy hostcomm; do
 	old=$(svc_pid $s)
 	[ -n "$old" ] || fail "no $s process"
 	kill -KILL "$old"
 	n=$(lines "$T/kill1.out")
-	i=0
 	# generous bounds: a sanitizer build on a loaded host starts slowly
-	while { [ -z "$(svc_pid $s)" ] || [ "$(svc_pid $s)" = "$old" ]; } &&
-		[ $i -lt 300 ]; do
-		sleep 0.1
-		i=$((i + 1))
-	done
+	wait_until 300 restarted "$s" "$old"
 	[ -n "$(svc_pid $s)" ] || fail "$s was not restarted"
-	wait_more "$T/kill1.out" $((n + 20)) 300 ||
+	wait_lines "$T/kill1.out" $((n + 20)) 300 ||
 		fail "no output after $s was restarted"
 done
 "$P" ctl kill1 poweroff >/dev/null || fail "kill1: ctl poweroff"

@@ -19,13 +19,14 @@ command -v python3 >/dev/null || skip "python3 missing (JSON checks)"
 
 SERVICES="policy hostcomm vmworker diagd"
 
-# uid_of SVC: 61000 + its profile number (sandbox/sandbox.h)
+# uid_of NAME SVC: the partition's first service uid (uid_base) + the
+# service's profile number (sandbox/sandbox.h)
 uid_of() {
-	case $1 in
-	policy) echo 61000 ;;
-	hostcomm) echo 61001 ;;
-	vmworker) echo 61002 ;;
-	diagd) echo 61003 ;;
+	case $2 in
+	policy) echo $(($(uid_base "$1") + 0)) ;;
+	hostcomm) echo $(($(uid_base "$1") + 1)) ;;
+	vmworker) echo $(($(uid_base "$1") + 2)) ;;
+	diagd) echo $(($(uid_base "$1") + 3)) ;;
 	esac
 }
 
@@ -42,16 +43,6 @@ root_of() {
 	echo ". $r" | tr ' ' '\n' | sort | tr '\n' ' '
 }
 
-# hostpid NAME SVC: the host pid of service SVC of partition NAME
-hostpid() {
-	i=$(cat "$RUNBASE/$1/init.pid")
-	for p in $(cat "/proc/$i/task/$i/children"); do
-		[ "$(tr '\0' '\n' <"/proc/$p/cmdline" | head -n 1)" = "$2" ] &&
-			echo "$p" && return 0
-	done
-	return 1
-}
-
 # threads PID: one line per thread: seccomp filters nnp caps... uid gid
 threads() {
 	for t in /proc/$1/task/*; do
@@ -65,7 +56,8 @@ threads() {
 # check_threads NAME SVC SECCOMP: every thread of SVC as sandboxed
 check_threads() {
 	pid=$(hostpid "$1" "$2") || fail "$1: no $2 under init"
-	u=$(uid_of "$2")
+	u=$(uid_of "$1" "$2")
+	g=$(($(uid_base "$1") + 100))
 	z=0000000000000000
 	want="$3 $u/$u/$u/$u $u/$u/$u/$u $z $z $z $z $z"
 	threads "$pid" >"$T/th" 2>/dev/null
@@ -74,8 +66,8 @@ check_threads() {
 	awk -v w="$want" '{l=$1" "$4" "$5" "$6" "$7" "$8" "$9" "$10}
 		$3 != 1 || l != w {bad=1; print} END {exit bad}' "$T/th" ||
 		fail "$1 $2: threads not as '$want' (seccomp uids gids caps)"
-	grep -q "^Groups:.*61100" "/proc/$pid/status" ||
-		fail "$1 $2: not in the IPC group 61100"
+	grep -q "^Groups:.*$g" "/proc/$pid/status" ||
+		fail "$1 $2: not in the IPC group $g"
 }
 
 # check_root NAME SVC ACCEL: minimal root, no host file among the fds
@@ -118,7 +110,8 @@ check_diag() {
 check_json() {
 	python3 -c 'import json,sys
 name,mode,sc=sys.argv[1],sys.argv[2],int(sys.argv[3])
-uids={"policy":61000,"hostcomm":61001,"vmworker":61002,"diagd":61003}
+b=int(sys.argv[5])
+uids={"policy":b,"hostcomm":b+1,"vmworker":b+2,"diagd":b+3}
 for svc,uid in uids.items():
     r=json.load(open("%s/%s.%s.json" % (sys.argv[4],name,svc)))
     assert r["service"]==svc and r["profile"]==svc and r["mode"]==mode, r
@@ -130,7 +123,7 @@ for svc,uid in uids.items():
             assert int(t[k],16)==0, t
     print("%s %s: profile %s, %d syscalls, %d threads, uid %d" %
           (name,mode,svc,r["profile_syscalls"],len(r["threads"]),uid))' \
-		"$1" "$2" "$3" "$T" >>"$T/seen" ||
+		"$1" "$2" "$3" "$T" "$(uid_base "$1")" >>"$T/seen" ||
 		fail "$1: diag sandbox --json: $(cat "$T/$1".*.json)"
 }
 
@@ -181,16 +174,16 @@ done
 # (Seccomp_filters 2); every other thread has the process filter only.
 start sbs --accel emu --cpus 3 --guest-cmdline pio=2000000000 "$SMP" \
 	>"$T/sbs.out"
-i=0
-while [ $i -lt 300 ]; do # a slow (sanitizer, loaded) start takes a while
-	# the sample that shows the sidecar filter is the one checked below
+# sidecar_sampled: $T/th shows a thread with the sidecar filter (the
+# sample checked below; vmworker's pid in $pid), or a seccomp kill came
+sidecar_sampled() {
 	pid=$(hostpid sbs vmworker) &&
 		threads "$pid" >"$T/th" 2>/dev/null &&
-		awk '$2 == 2 {f=1} END {exit !f}' "$T/th" && break
-	grep -q "killed by seccomp" "$T/sbs.err" && break
-	sleep 0.1
-	i=$((i + 1))
-done
+		awk '$2 == 2 {f=1} END {exit !f}' "$T/th" && return 0
+	grep -q "killed by seccomp" "$T/sbs.err"
+}
+# a slow (sanitizer, loaded) start takes a while
+wait_until 300 sidecar_sampled
 sleep 1 # VP 1 loops on in its sidecar thread: it must not be killed
 ! grep -q "killed by seccomp" "$T/sbs.err" ||
 	fail "smp on emu: $(grep "seccomp" "$T/sbs.err" | head -n 2)"

@@ -11,9 +11,15 @@ P=$build/bin/parapet
 D=$build/bin/parapet-diag
 G=$build/guests
 partition_script
+command -v jq >/dev/null || { echo "jq missing (make deps)"; exit 77; }
 for f in "$P" "$D" "$G/counter.igvm" "$G/smp.igvm"; do
 	[ -e "$f" ] || { echo "missing $f"; exit 1; }
 done
+
+# diag_up NAME: diagd of NAME answers
+diag_up() {
+	"$D" --vm "$1" ps >/dev/null 2>&1
+}
 
 # boot NAME ARGS...: parapet run in the background, stdout to $tmp/NAME.out
 boot() {
@@ -21,20 +27,11 @@ boot() {
 	shift
 	names="$names $n"
 	"$P" run --name "$n" "$@" >"$tmp/$n.out" 2>"$tmp/$n.err" &
-	i=0
-	until "$D" --vm "$n" ps >/dev/null 2>&1; do
-		i=$((i + 1))
-		[ $i -gt 600 ] && { fail "$n did not come up"; return 1; }
-		sleep 0.1
-	done
+	wait_until 600 diag_up "$n" || { fail "$n did not come up"; return 1; }
 	# the guest prints before anything is restarted
 	[ -n "${QUIET_GUEST:-}" ] && return 0
-	i=0
-	until [ -s "$tmp/$n.out" ]; do
-		i=$((i + 1))
-		[ $i -gt 600 ] && { fail "$n printed nothing"; return 1; }
-		sleep 0.1
-	done
+	wait_until 600 test -s "$tmp/$n.out" ||
+		{ fail "$n printed nothing"; return 1; }
 }
 
 # restart NAME SVC COUNT: restarts through parapet-diag; every one must
@@ -118,6 +115,13 @@ host_service() {
 		! grep -q "not an executable file" "$tmp/ctl.out"; then
 		fail "$1: a bad --binary was not refused: $(cat "$tmp/ctl.out")"
 	fi
+	# init runs only a root-owned file nobody else may write
+	cp "$build/bin/parapet-vmworker" "$tmp/vmw-nobody"
+	chown 65534 "$tmp/vmw-nobody"
+	if "$P" ctl "$1" service --binary "$tmp/vmw-nobody" >"$tmp/ctl.out" 2>&1 ||
+		! grep -q "not owned by root" "$tmp/ctl.out"; then
+		fail "$1: a binary owned by another user ran: $(cat "$tmp/ctl.out")"
+	fi
 	# A binary that runs but dies before it is ready: init brings the
 	# previous one back with the saved state; the answer is an error.
 	cp /bin/false "$tmp/vmw-broken"
@@ -137,7 +141,7 @@ usable_accels servicing
 
 for a in $accels; do
 	n=svc$a$$
-	boot "$n" --accel "$a" --timeout 60 \
+	boot "$n" --accel "$a" --timeout 600 \
 		--guest-cmdline "delay_ms=2 stamp=1" "$G/counter.igvm" || continue
 	restart "$n" vmworker 20
 	# Each servicing of the same binary took over a standby that loaded
@@ -155,14 +159,11 @@ for a in $accels; do
 	[ "$c" -eq 1 ] || fail "$n: $c vmworker processes after servicing"
 	[ "$a" = emu ] && host_service "$n"
 	sleep 0.3
-	got=$("$D" --vm "$n" ps --json | python3 -c '
-import json, sys
-print([s["restarts"] for s in json.load(sys.stdin) if s["name"] == "vmworker"][0])')
+	got=$("$D" --vm "$n" ps --json |
+		jq '.[] | select(.name == "vmworker") | .restarts')
 	[ "$got" -ge "$restarted" ] ||
 		fail "$n: vmworker restarted $got times, want $restarted"
-	tl=$(python3 -c 'import json, sys
-print(len(json.load(open(sys.argv[1])).get("servicing", [])))' \
-		"/run/parapet/$n/timeline.json")
+	tl=$(jq '.servicing // [] | length' "/run/parapet/$n/timeline.json")
 	[ "$tl" -ge "$restarted" ] ||
 		fail "$n: $tl servicings in timeline.json, want $restarted"
 	stop "$n"
@@ -187,11 +188,7 @@ QUIET_GUEST=1 boot "$n" --accel emu --cpus 3 --sidecar-cpus 1-2 \
 	"$G/smp.igvm"
 sleep 0.5
 restart "$n" vmworker 2
-wait_end=0
-while [ $wait_end -lt 600 ] && ! grep -q "smp: vp1 pio" "$tmp/$n.out"; do
-	sleep 0.1
-	wait_end=$((wait_end + 1))
-done
+wait_grep "smp: vp1 pio" "$tmp/$n.out"
 grep -q "smp: vp1 pio 300000000 in" "$tmp/$n.out" ||
 	fail "smp: VP 1's loop did not finish across servicing"
 stop "$n"

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "init.pb-c.h"
+#include "tests/e2e/become.h"
 #include "lib/ipc.h"
 #include "lib/log.h"
 #include "lib/partition.h"
@@ -94,31 +95,12 @@ out:
  * Poweroff, diagd for the rest, as in a partition. */
 static int ctl_become_caller(const char *method)
 {
-	static const char *const names[] = { "policy", "hostcomm", "vmworker",
-					     "diagd" };
 	const char *who = getenv("PARAPET_TEST_CALLER");
-	gid_t ipc = SANDBOX_IPC_GID;
-	uid_t id;
 
 	if (who == NULL)
-		who = strcmp(method, "Poweroff") ? "diagd" : "policy";
-	if (!strcmp(who, "root"))
-		return 0;
-	for (id = 0; id < sizeof(names) / sizeof(*names); id++)
-		if (!strcmp(who, names[id]))
-			break;
-	if (id == sizeof(names) / sizeof(*names)) {
-		fprintf(stderr, "PARAPET_TEST_CALLER: no service '%s'\n", who);
-		return -1;
-	}
-	id += SANDBOX_UID_BASE;
-	if (setgroups(1, &ipc) != 0 || setresgid(id, id, id) != 0 ||
-	    setresuid(id, id, id) != 0) {
-		fprintf(stderr, "becoming %s (uid %u): %s\n", who, (unsigned)id,
-			strerror(errno));
-		return -1;
-	}
-	return 0;
+		who = strcmp(method, "Poweroff") ? SVC_NAME_DIAGD
+						 : SVC_NAME_POLICY;
+	return become_service("PARAPET_TEST_CALLER", who) < 0 ? -1 : 0;
 }
 
 static int ctl(const char *method, const char *name)
@@ -143,6 +125,11 @@ static int ctl(const char *method, const char *name)
 		return 1;
 	ref.name = (char *)(uintptr_t)name;
 	ref.binary = getenv("PARAPET_TEST_BINARY");
+	if (getenv("PARAPET_TEST_BINARY_TOKEN") != NULL) {
+		ref.has_binary_token = 1;
+		ref.binary_token =
+		    strtoull(getenv("PARAPET_TEST_BINARY_TOKEN"), NULL, 0);
+	}
 	if (!strcmp(method, "Ps"))
 		req = &ps.base;
 	if (!strcmp(method, "Logs")) {

@@ -13,6 +13,7 @@ D=$(pwd)/$B/bin/parapet-diag
 COUNTER=$B/guests/counter.igvm
 [ -x "$PROBE" ] && [ -x "$D" ] && [ -f "$COUNTER" ] || fail "missing binaries (make all)"
 command -v python3 >/dev/null || skip "python3 missing (JSON checks)"
+command -v jq >/dev/null || skip "jq missing (JSON checks; make deps)"
 
 start tr --accel emu --guest-cmdline delay_ms=20 "$COUNTER" >"$T/tr.out"
 wait_for "$RUNBASE/tr/diag/diag.sock" || fail "no diag.sock"
@@ -122,21 +123,34 @@ done
 	fail "ctl.sock does not serve after dropped handshakes: $(cat "$T/ctlst"; grep -i "listen\\|warn" "$T/tr.err" | tail)"
 "$D" --vm tr ps >/dev/null 2>&1 ||
 	fail "diag.sock does not serve after dropped handshakes"
-i=0 # host.sock: the console goes on
-while [ "$(wc -l <"$T/tr.out")" -le $((lines + 20)) ] && [ $i -lt 600 ]; do
-	sleep 0.1
-	i=$((i + 1))
-done
-[ "$(wc -l <"$T/tr.out")" -gt $((lines + 20)) ] ||
+# host.sock: the console goes on
+wait_lines "$T/tr.out" $((lines + 20)) ||
 	fail "the console stopped after dropped handshakes on host.sock"
 grep -c 'stopped accepting' "$T/tr.err" | sed 's/^/listeners re-created: /'
 # listening anew happens under the service's seccomp filter (no chmod)
 grep -q 'killed by seccomp' "$T/tr.err" &&
 	fail "a service died listening anew: $(grep seccomp "$T/tr.err")"
 
+# partitions never share service uids: a second one gets a block of its
+# own, so its vmworker is another uid (and another RLIMIT_NPROC count)
+start tr2 --accel emu --guest-cmdline delay_ms=20 "$COUNTER" >"$T/tr2.out"
+wait_for "$RUNBASE/tr2/diag/diag.sock" || fail "tr2: no diag.sock"
+[ "$(uid_base tr)" != "$(uid_base tr2)" ] ||
+	fail "two partitions share the service uids from $(uid_base tr)"
+v1=$(hostpid tr vmworker) && v2=$(hostpid tr2 vmworker) ||
+	fail "no vmworker under one of the inits"
+[ "$(stat -c %u "/proc/$v1")" = $(($(uid_base tr) + 2)) ] &&
+	[ "$(stat -c %u "/proc/$v2")" = $(($(uid_base tr2) + 2)) ] ||
+	fail "vmworker uids: $(stat -c %u "/proc/$v1" "/proc/$v2")"
+echo "service uids: tr from $(uid_base tr), tr2 from $(uid_base tr2)"
+"$P" ctl tr2 poweroff >/dev/null 2>&1
+wait_run tr2
+
 # the guest ran through all of it, its console whole
-"$P" ctl tr status >"$T/st" 2>&1 || fail "ctl status: $(cat "$T/st")"
-grep -q running "$T/st" || fail "the VM is not running: $(cat "$T/st")"
+"$P" ctl tr status --json >"$T/st" 2>"$T/st.err" ||
+	fail "ctl status: $(cat "$T/st.err")"
+json_is '.reply.vm.state == "running"' "$T/st" ||
+	fail "the VM is not running: $(cat "$T/st")"
 "$P" ctl tr poweroff >/dev/null 2>&1
 wait_run tr
 python3 - "$T/tr.out" <<'PY' || fail "console not exactly once: $(tail -c 300 "$T/tr.out")"

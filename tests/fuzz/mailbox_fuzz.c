@@ -12,6 +12,7 @@
 #include "lib/guest_abi.h"
 #include "lib/log.h"
 #include "services/vmworker/console.h"
+#include "services/vmworker/mailbox.h"
 #include "services/vmworker/vm.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -23,6 +24,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static struct vm vm;
 static struct console con;
 static const struct vp_regs zero_regs;
+
+static struct mailbox *mailbox(void)
+{
+	return devices_state(&vm.devs, "mailbox");
+}
 
 static void discard(void *ctx, const uint8_t *d, size_t len)
 {
@@ -103,7 +109,7 @@ static void reset(int vp0_state)
 		vm.vps[i].start_regs = zero_regs;
 	}
 	atomic_store(&vm.vps[0].state, vp0_state);
-	atomic_store(&vm.devs.mailbox_status, GUEST_MAILBOX_OK);
+	atomic_store(&mailbox()->status, GUEST_MAILBOX_OK);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -131,7 +137,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	place((uint32_t)value, data + 10,
 	      size - 10 < REQ_MAX ? size - 10 : REQ_MAX, false);
 	devices_pio(&vm.vps[caller], GUEST_PORT_MAILBOX, &value, len, true);
-	status = atomic_load(&vm.devs.mailbox_status);
+	status = atomic_load(&mailbox()->status);
 	readback = 0;
 	devices_pio(&vm.vps[caller], GUEST_PORT_MAILBOX, &readback, 4, false);
 	if (readback != status || status > GUEST_MAILBOX_EBUSY)

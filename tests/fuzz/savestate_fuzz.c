@@ -16,6 +16,7 @@
 #include "lib/guest_abi.h"
 #include "lib/log.h"
 #include "services/vmworker/console.h"
+#include "services/vmworker/mailbox.h"
 #include "services/vmworker/savestate.h"
 #include "services/vmworker/vm.h"
 
@@ -37,6 +38,16 @@ static void discard(void *ctx, const uint8_t *d, size_t len)
 	(void)ctx;
 	(void)d;
 	(void)len;
+}
+
+static struct uart *com1(void)
+{
+	return devices_state(&vm.devs, "com1");
+}
+
+static struct mailbox *mailbox(void)
+{
+	return devices_state(&vm.devs, "mailbox");
 }
 
 /* Page tables and GDT, as an image's guest has them: emu checks a
@@ -90,13 +101,13 @@ static void reset(void)
 		memset(&vm.vps[i].counters, 0, sizeof(vm.vps[i].counters));
 	}
 	memset(&vm.bsp_start_regs, 0, sizeof(vm.bsp_start_regs));
-	be = vm.devs.com1.be;
-	memset(&vm.devs.com1, 0, sizeof(vm.devs.com1));
-	vm.devs.com1.be = be;
+	be = com1()->be;
+	memset(com1(), 0, sizeof(struct uart));
+	com1()->be = be;
 	while (console_ring_get(&con.in, &b))
 		;
 	console_out_set_offset(&con, 0);
-	atomic_store(&vm.devs.mailbox_status, GUEST_MAILBOX_OK);
+	atomic_store(&mailbox()->status, GUEST_MAILBOX_OK);
 	vm.start_ns = vm.paused_ns = 0;
 }
 
@@ -117,7 +128,7 @@ static void check_restored(void)
 		    vpregs_check(&r, why, sizeof(why)) != 0)
 			FAIL("a started VP has an invalid context");
 	}
-	if (atomic_load(&vm.devs.mailbox_status) > GUEST_MAILBOX_EBUSY)
+	if (atomic_load(&mailbox()->status) > GUEST_MAILBOX_EBUSY)
 		FAIL("mailbox status out of range");
 	if (console_ring_used(&con.in) > CONSOLE_IN_SIZE ||
 	    console_ring_used(&con.out) > CONSOLE_OUT_SIZE)
@@ -137,11 +148,11 @@ static void check_unchanged(void)
 			   sizeof(zero_counters)) != 0)
 			FAIL("a refused state changed a VP");
 	memset(&zero_uart, 0, sizeof(zero_uart));
-	zero_uart.be = vm.devs.com1.be;
+	zero_uart.be = com1()->be;
 	if (memcmp(&vm.bsp_start_regs, &zero_regs, sizeof(zero_regs)) != 0 ||
-	    memcmp(&vm.devs.com1, &zero_uart, sizeof(zero_uart)) != 0 ||
+	    memcmp(com1(), &zero_uart, sizeof(zero_uart)) != 0 ||
 	    console_ring_used(&con.in) != 0 || console_out_head(&con) != 0 ||
-	    atomic_load(&vm.devs.mailbox_status) != GUEST_MAILBOX_OK ||
+	    atomic_load(&mailbox()->status) != GUEST_MAILBOX_OK ||
 	    vm.start_ns != 0 || vm.paused_ns != 0)
 		FAIL("a refused state changed the VM");
 }
@@ -266,11 +277,11 @@ static void seeds(const char *dir)
 	vm.paused_ns = 2000;
 	seed_write(dir, "bsp_running");
 	seed_vp(1, VP_HALTED, GUEST_LOAD_GPA + 0x40);
-	atomic_store(&vm.devs.mailbox_status, GUEST_MAILBOX_EBUSY);
+	atomic_store(&mailbox()->status, GUEST_MAILBOX_EBUSY);
 	seed_write(dir, "ap_halted");
-	vm.devs.com1.lcr = 0x03;
-	vm.devs.com1.ier = 0x01;
-	vm.devs.com1.dll = 1;
+	com1()->lcr = 0x03;
+	com1()->ier = 0x01;
+	com1()->dll = 1;
 	console_input(&con, (const uint8_t *)"ls\n", 3);
 	console_out_set_offset(&con, 4096);
 	for (const char *p = "hello\n"; *p; p++)

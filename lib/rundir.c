@@ -1,6 +1,7 @@
-/* Run directory helpers shared by `parapet run` and `parapet list`. */
+/* Run directory helpers shared by `parapet run`, `parapet list`, `parapet ctl`
+ * and the host CLI parapet-diag. */
 #define _XOPEN_SOURCE 700
-#include "host/rundir.h"
+#include "lib/rundir.h"
 
 #include <errno.h>
 #include <ftw.h>

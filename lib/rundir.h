@@ -1,8 +1,8 @@
 /* Run directories of partitions on the host (DESIGN.md §11):
  * /run/parapet/NAME/ for root, $XDG_RUNTIME_DIR/parapet/NAME/ otherwise,
  * holding pid, init.pid, status.json, boot.dtb, timeline.json, logs/. */
-#ifndef PARAPET_HOST_RUNDIR_H
-#define PARAPET_HOST_RUNDIR_H
+#ifndef PARAPET_RUNDIR_H
+#define PARAPET_RUNDIR_H
 
 #include <stdbool.h>
 #include <stddef.h>

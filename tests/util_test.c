@@ -1,0 +1,115 @@
+/* Unit tests of lib/util.c: whole-file reads (limits and errors) and the
+ * deadline arithmetic. */
+#include <errno.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "lib/util.h"
+
+static char dir[] = "/tmp/util_test.XXXXXX";
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *fp = fopen(path, "w");
+
+	assert_non_null(fp);
+	fputs(text, fp);
+	assert_int_equal(fclose(fp), 0);
+}
+
+static void test_read_file(void **state)
+{
+	char path[64];
+	uint8_t *buf;
+	size_t len;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/f", dir);
+	write_file(path, "hello");
+	assert_int_equal(util_read_file(path, 5, &buf, &len), UTIL_READ_OK);
+	assert_int_equal(len, 5);
+	assert_string_equal((char *)buf, "hello"); /* NUL after the data */
+	free(buf);
+	assert_int_equal(util_read_file(path, 4, &buf, &len),
+			 UTIL_READ_TOO_LARGE);
+	assert_null(buf);
+	assert_string_equal(util_read_strerror(UTIL_READ_TOO_LARGE),
+			    "too large");
+	write_file(path, "");
+	assert_int_equal(util_read_file(path, 4, &buf, &len), UTIL_READ_OK);
+	assert_int_equal(len, 0);
+	free(buf);
+}
+
+static void test_read_file_errors(void **state)
+{
+	char path[64];
+	uint8_t *buf;
+	size_t len;
+	int rc;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/none", dir);
+	rc = util_read_file(path, 100, &buf, &len);
+	assert_int_equal(rc, UTIL_READ_OPEN);
+	assert_string_equal(util_read_strerror(rc), strerror(ENOENT));
+	assert_int_equal(util_read_file(dir, 100, &buf, &len),
+			 UTIL_READ_NOT_REGULAR);
+	assert_string_equal(util_read_strerror(UTIL_READ_NOT_REGULAR),
+			    "not a regular file");
+	/* a file whose size stat does not tell: read to its end */
+	rc = util_read_file("/proc/self/status", 1 << 20, &buf, &len);
+	assert_int_equal(rc, UTIL_READ_OK);
+	assert_true(len > 0 && strncmp((char *)buf, "Name:", 5) == 0);
+	free(buf);
+	assert_int_equal(util_read_file("/proc/self/status", 10, &buf, &len),
+			 UTIL_READ_TOO_LARGE);
+}
+
+static void test_deadlines(void **state)
+{
+	uint64_t now = util_now_ns(), d = util_deadline_ns(1000);
+	struct timespec a, b;
+
+	(void)state;
+	assert_true(d >= now + 1000 * UTIL_NS_PER_MS);
+	assert_true(d < util_now_ns() + 1001 * UTIL_NS_PER_MS);
+	assert_int_equal(util_ms_until(now), 0);
+	assert_int_equal(util_ms_until(0), 0);
+	assert_in_range(util_ms_until(d), 900, 1001);
+	assert_int_equal(util_ms_until(UINT64_MAX), INT_MAX);
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	b = util_abstime_ns(CLOCK_MONOTONIC, 2500 * UTIL_NS_PER_MS);
+	assert_true(b.tv_nsec >= 0 && b.tv_nsec < 1000000000L);
+	assert_in_range((uint64_t)(b.tv_sec - a.tv_sec) * UTIL_NS_PER_S +
+			    (uint64_t)b.tv_nsec - (uint64_t)a.tv_nsec,
+			2500 * UTIL_NS_PER_MS, 2600 * UTIL_NS_PER_MS);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_read_file),
+		cmocka_unit_test(test_read_file_errors),
+		cmocka_unit_test(test_deadlines),
+	};
+	char path[64];
+	int rc;
+
+	if (mkdtemp(dir) == NULL)
+		return 1;
+	rc = cmocka_run_group_tests(tests, NULL, NULL);
+	snprintf(path, sizeof(path), "%s/f", dir);
+	unlink(path);
+	rmdir(dir);
+	return rc;
+}
