@@ -26,6 +26,7 @@
 #include "envelope.pb-c.h"
 #include "host/hostchan.h"
 #include "hostchan.pb-c.h"
+#include "lib/fdchan.h"
 #include "lib/ipc.h"
 #include "lib/log.h"
 #include "policy.pb-c.h"
@@ -61,6 +62,7 @@ enum op {
 struct chan {
 	char dir[64];
 	int in[2];
+	int fds[2]; /* the descriptor channel (a --binary's file goes there) */
 	uint64_t stdin_total, acked;
 	struct hostchan *h;
 	nng_socket chan, ctl;
@@ -111,9 +113,10 @@ static void *ticker(void *arg)
 static void open_channel(struct chan *c)
 {
 	snprintf(c->dir, sizeof(c->dir), "/tmp/parapet-hcfuzz.XXXXXX");
-	if (mkdtemp(c->dir) == NULL || pipe2(c->in, O_NONBLOCK) != 0)
+	if (mkdtemp(c->dir) == NULL || pipe2(c->in, O_NONBLOCK) != 0 ||
+	    fdchan_pair(c->fds) != 0)
 		abort();
-	c->h = hostchan_open(c->dir, out_fd, c->in[0]);
+	c->h = hostchan_open(c->dir, out_fd, c->in[0], c->fds[0], getuid());
 	if (c->h == NULL)
 		abort();
 	dial(c, &c->chan, "host.sock");
