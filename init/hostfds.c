@@ -12,21 +12,18 @@
 #include "lib/fdchan.h"
 #include "lib/log.h"
 #include "lib/partition.h"
+#include "lib/util.h"
 
 /* The channel is ours when PARTITION_FD_HOST_FDS is a seqpacket socket
  * (parapet run made it; parapet-boot run by hand leaves it out). */
 void hostfds_open(struct init *in)
 {
-	int fd = PARTITION_FD_HOST_FDS, type = 0;
-	socklen_t len = sizeof(type);
-	struct stat st;
+	int fd = PARTITION_FD_HOST_FDS;
 
 	in->host_fds = -1;
 	for (unsigned i = 0; i < INIT_HOST_FDS_MAX; i++)
 		in->host_fd[i].fd = -1;
-	if (fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode) ||
-	    getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0 ||
-	    type != SOCK_SEQPACKET) {
+	if (!util_is_seqpacket(fd)) {
 		log_info("no descriptor channel from the host: a service's "
 			 "binary cannot be replaced");
 		return;

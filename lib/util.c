@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <time.h>
@@ -206,4 +207,15 @@ int util_acl_grant(const char *path, unsigned owner_perm, uid_t uid,
 	memcpy(blob, &version, 4);
 	memcpy(blob + 4, e, sizeof(e));
 	return setxattr(path, "system.posix_acl_access", blob, sizeof(blob), 0);
+}
+
+bool util_is_seqpacket(int fd)
+{
+	int type = 0;
+	socklen_t len = sizeof(type);
+	struct stat st;
+
+	return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode) &&
+	       getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 &&
+	       type == SOCK_SEQPACKET;
 }

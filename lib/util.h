@@ -4,6 +4,7 @@
 #ifndef PARAPET_UTIL_H
 #define PARAPET_UTIL_H
 
+#include <stdbool.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -69,5 +70,9 @@ int util_wait_stop_signal(void);
  * mapped in this user namespace). */
 int util_acl_grant(const char *path, unsigned owner_perm, uid_t uid,
 		   unsigned uid_perm, unsigned group_perm, unsigned other_perm);
+
+/* Whether fd is an open SOCK_SEQPACKET socket (an inherited channel,
+ * not whatever else a parent left at that number). */
+bool util_is_seqpacket(int fd);
 
 #endif

@@ -16,6 +16,8 @@
 #include "lib/guest_abi.h"
 #include "lib/log.h"
 #include "lib/registry.h"
+#include "lib/supervise.h"
+#include "lib/util.h"
 #include "services/vmworker/console.h"
 #include "services/vmworker/service.h"
 #include "services/vmworker/standalone.h"
@@ -87,7 +89,7 @@ int main(int argc, char **argv)
 		args.accel = "auto";
 	if (!args.standalone) {
 		/* Under init: the supervisor channel is fd 3. */
-		if (next != argc || fcntl(3, F_GETFD) < 0) {
+		if (next != argc || !util_is_seqpacket(SUPERVISE_FD)) {
 			fprintf(stderr,
 				"parapet-vmworker: without --standalone it "
 				"runs only as a service of parapet-init\n");
