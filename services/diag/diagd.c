@@ -161,16 +161,15 @@ static int diagd_spawn(struct ipc_request *req, const ProtobufCMessage *in,
 	return IPC_ASYNC;
 }
 
-/* An ipc_call error as the request's error message. */
+/* An ipc_call error as the request's error message: the callee's own
+ * reason when it gave one (policy says why it refuses a command in a
+ * state), else the error code's text. */
 static int diagd_fail(struct diagd_job *j, const char *what, int rc)
 {
 	char msg[160];
 
 	snprintf(msg, sizeof(msg), "%s: %s", what,
-		 (rc == IPC_ERR_HANDLER || rc == IPC_ERR_UNAVAILABLE) &&
-			 *ipc_last_error()
-		     ? ipc_last_error()
-		     : ipc_strerror(rc));
+		 *ipc_last_error() ? ipc_last_error() : ipc_strerror(rc));
 	ipc_request_set_error(j->req, msg);
 	return IPC_ERR_HANDLER;
 }

@@ -109,6 +109,12 @@ grep -q 'vmworker -> policy REPLY Pause ' "$T/trace" || fail "no Pause reply"
 grep -q 'parapet.VmStatus' "$T/trace" && grep -q 'state: "paused"' "$T/trace" ||
 	fail "Pause reply not decoded: $(cat "$T/trace")"
 [ "$(grep -c ' -> ' "$T/trace")" -eq 20 ] || fail "trace -c 20 printed $(grep -c ' -> ' "$T/trace")"
+# a command the state refuses: policy's reason, as ctl prints it
+diag vm pause >/dev/null || fail "vm pause"
+diag vm pause >/dev/null 2>"$T/pause2" && fail "a second vm pause succeeded"
+grep -q "not allowed in state paused" "$T/pause2" ||
+	fail "vm pause on a paused VM: $(cat "$T/pause2")"
+diag vm resume >/dev/null || fail "vm resume after the refusal"
 "$D" trace --help | grep -q "uat:protobuf_search_paths:\"$PROTO\"" ||
 	fail "trace --help: no tshark command line"
 tshark -r "$T/t.pcapng" -V -o "uat:protobuf_search_paths:\"$PROTO\",\"TRUE\"" \
