@@ -22,13 +22,15 @@
 #include "lib/parse.h"
 #include "lib/pcapng.h"
 #include "lib/registry.h"
+#include "lib/util.h"
 #include "services/diag/diag.h"
 
 #ifndef DIAG_PROTO_DIR
 #define DIAG_PROTO_DIR "/usr/local/share/parapet/proto"
 #endif
-#define TRACE_IDLE_POLLS 10 /* without -f: stop after 10 s of silence */
-#define TRACE_FRAME_MAX	 (80u * 1024)
+/* without -f: stop after 10 s without a frame the filters let through */
+#define TRACE_IDLE_NS	(10 * 1000000000ull)
+#define TRACE_FRAME_MAX (80u * 1024)
 
 /* Every interface of the registry (lib/registry.h) and the methods every
  * endpoint serves. */
@@ -77,7 +79,7 @@ static void trace_help(void)
 	       "destination, kind, method,\nsize, seq, correlation id and "
 	       "the body decoded field by field.\n"
 	       "Without -f it stops after COUNT frames (default 20) or 10 s "
-	       "without any.\n"
+	       "without one that\nmatches --svc and --method.\n"
 	       "-w writes pcapng (and FILE.pcapng.lua). tshark decodes it "
 	       "with the .proto files:\n  ");
 	printf(PCAPNG_TSHARK_FMT, "FILE.pcapng", DIAG_PROTO_DIR);
@@ -265,6 +267,22 @@ static int trace_open_w(struct trace_opts *o)
 	return 0;
 }
 
+/* --svc names an endpoint of the registry: a misspelt one would match
+ * no frame and leave a -f trace silent for ever. */
+static int trace_check_svc(const char *svc)
+{
+	if (registry_find(svc) != NULL)
+		return 0;
+	fprintf(stderr,
+		"parapet-diag: trace: --svc '%s': no such service "
+		"(one of:",
+		svc);
+	for (size_t i = 0; i < registry_count; i++)
+		fprintf(stderr, " %s", registry[i].name);
+	fprintf(stderr, ")\n");
+	return -1;
+}
+
 static int trace_parse(struct trace_opts *o, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -297,6 +315,8 @@ static int trace_parse(struct trace_opts *o, int argc, char **argv)
 			o->wfile = optarg;
 			break;
 		case 's':
+			if (trace_check_svc(optarg) != 0)
+				return 2;
 			o->svc = optarg;
 			break;
 		case 'm':
@@ -330,7 +350,8 @@ int diag_trace(struct diag *d, int argc, char **argv)
 {
 	static struct trace_opts o;
 	Parapet__DiagTraceRequest q = PARAPET__DIAG_TRACE_REQUEST__INIT;
-	int rc = trace_parse(&o, argc, argv), idle = 0;
+	int rc = trace_parse(&o, argc, argv);
+	uint64_t last_shown;
 
 	if (rc != 0)
 		return rc == 1 ? 0 : rc;
@@ -343,9 +364,11 @@ int diag_trace(struct diag *d, int argc, char **argv)
 	q.has_cursor = q.has_max_frames = q.has_wait_ms = 1;
 	q.max_frames = 64;
 	q.wait_ms = 1000;
+	last_shown = util_now_ns();
 	while (!trace_stop && (!o.count || o.shown < o.count) &&
-	       (o.follow || idle < TRACE_IDLE_POLLS)) {
+	       (o.follow || util_now_ns() - last_shown < TRACE_IDLE_NS)) {
 		Parapet__DiagTraceReply *r = NULL;
+		long shown;
 
 		if ((rc = diag_call(d, "Trace", &q.base,
 				    (ProtobufCMessage **)&r)) != 0) {
@@ -355,9 +378,12 @@ int diag_trace(struct diag *d, int argc, char **argv)
 			continue;
 		}
 		q.cursor = r->cursor;
-		idle = r->n_frames ? 0 : idle + 1;
 		trace_report_drops(&o, r);
+		shown = o.shown;
 		trace_batch(&o, r);
+		/* frames the filters drop are silence too */
+		if (o.shown > shown)
+			last_shown = util_now_ns();
 		ipc_free(&r->base);
 	}
 	if (o.w != NULL) {

@@ -421,6 +421,8 @@ for vm in "$DUP" bi-none; do
 		row 2 "${DG}trace: .*$f" "$D" $V trace $f
 	done
 	row 2 "${DG}trace: .*'--bogus'" "$D" $V trace --bogus
+	row 2 "${DG}trace: --svc 'nosuch': no such service" \
+		"$D" $V trace --svc nosuch -c 1
 	for v in abc -1 ''; do
 		row 2 "${DG}inspect: -r '$v'" "$D" $V inspect -r "$v"
 	done

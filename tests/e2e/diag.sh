@@ -115,6 +115,17 @@ diag vm pause >/dev/null 2>"$T/pause2" && fail "a second vm pause succeeded"
 grep -q "not allowed in state paused" "$T/pause2" ||
 	fail "vm pause on a paused VM: $(cat "$T/pause2")"
 diag vm resume >/dev/null || fail "vm resume after the refusal"
+# the idle stop counts frames the filters let through: with ps calls
+# traced all along, a trace whose filter matches none still ends (10 s)
+(while :; do diag ps >/dev/null 2>&1; sleep 0.2; done) &
+busy=$!
+timeout 40 "$D" --vm dg trace -c 1 --svc diagd --method NoSuchMethod \
+	>"$T/idle" 2>&1
+rc=$?
+kill "$busy"
+wait "$busy" 2>/dev/null
+[ $rc -eq 0 ] && [ ! -s "$T/idle" ] ||
+	fail "a trace matching nothing did not stop by itself ($rc): $(cat "$T/idle")"
 "$D" trace --help | grep -q "uat:protobuf_search_paths:\"$PROTO\"" ||
 	fail "trace --help: no tshark command line"
 tshark -r "$T/t.pcapng" -V -o "uat:protobuf_search_paths:\"$PROTO\",\"TRUE\"" \
