@@ -1,8 +1,9 @@
 /* `parapet run`: the host side of a partition. Checks the flags, creates
  * the run directory, starts parapet-boot as PID 1 of new pid, mount, ipc,
  * uts and net namespaces (and a user namespace when not root), then
- * waits: SIGTERM/SIGINT and --timeout power the partition off (SIGTERM
- * to its init), and init's exit status becomes ours (DESIGN.md §3). */
+ * waits: SIGTERM/SIGINT and --timeout power the partition off (the
+ * signal, or SIGTERM for the timeout, to its init), and init's exit
+ * status becomes ours (DESIGN.md §3). */
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -84,8 +85,9 @@ static const char run_usage[] =
     "  --timeout SECONDS        power off after this long (exit 124)\n"
     "  --manifest FILE          TEST ONLY: services to start instead of "
     "the default\n"
-    "exit: the guest's exit value, 123 crash, 124 timeout, 125 Parapet "
-    "failed\n";
+    "exit: the guest's exit value (122 when it is 123 or more), 123 crash,\n"
+    "      124 timeout, 125 Parapet failed, 130 Ctrl-C (SIGINT), 143 "
+    "SIGTERM\n";
 
 int run_fail(const char *fmt, ...)
 {
@@ -443,14 +445,17 @@ struct run_wait {
 	uint64_t deadline_ns, kill_at_ns;
 };
 
-static void run_poweroff(struct run *r, struct run_wait *w, const char *why)
+/* Powers the partition off by passing sig on to init, which exits 128 +
+ * its number: Ctrl-C (SIGINT) ends the run with 130, SIGTERM with 143. */
+static void run_poweroff(struct run *r, struct run_wait *w, int sig,
+			 const char *why)
 {
 	if (w->stopping)
 		return;
 	log_info("%s: power-off (%s)", r->name, why);
 	w->stopping = true;
 	w->kill_at_ns = util_deadline_ns(RUN_KILL_GRACE_MS);
-	kill(r->child, SIGTERM);
+	kill(r->child, sig);
 	run_write_status(r, "stopping");
 }
 
@@ -494,7 +499,7 @@ static int run_wait(struct run *r, struct run_wait *w)
 			hostchan_on_input(r->hc);
 		while (read(w->sigfd, &si, sizeof(si)) == sizeof(si))
 			if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
-				run_poweroff(r, w,
+				run_poweroff(r, w, (int)si.ssi_signo,
 					     si.ssi_signo == SIGINT
 						 ? "SIGINT"
 						 : "SIGTERM");
@@ -502,7 +507,7 @@ static int run_wait(struct run *r, struct run_wait *w)
 			return run_status(r, status, w->timed_out);
 		if (!w->stopping && w->deadline_ns && now >= w->deadline_ns) {
 			w->timed_out = true;
-			run_poweroff(r, w, "timeout");
+			run_poweroff(r, w, SIGTERM, "timeout");
 		} else if (w->stopping && now >= w->kill_at_ns) {
 			log_warnx("%s: init still running %d s after "
 				  "power-off: SIGKILL",

@@ -1,8 +1,8 @@
 #!/bin/sh
 # Namespaces: init is PID 1 of the partition's pid namespace, its services
 # live in the partition's pid and net namespaces (not the host's), nothing
-# mounted in the partition shows in the host's mount table, and SIGTERM to
-# `parapet run` leaves nothing behind. Then the same unprivileged (user
+# mounted in the partition shows in the host's mount table, and SIGTERM
+# (exit 143) or SIGINT (exit 130) to `parapet run` leaves nothing behind. Then the same unprivileged (user
 # namespace) as nobody, when the kernel allows it.
 . "$(dirname "$0")/lib_partition.sh"
 
@@ -43,6 +43,16 @@ nsenter -t "$INIT" -m test -S /run/parapet/ipc/init/init.sock ||
 stop_run ns1
 [ "$RC" = 143 ] || fail "SIGTERM: exit $RC, not 143"
 assert_gone ns1 "$INIT"
+# Ctrl-C: SIGINT ends the run with 130 (128 + 2), as documented
+"$P" run --help | grep -q '130 Ctrl-C (SIGINT), 143 SIGTERM' ||
+	fail "run --help does not document 130 and 143"
+start ns2 --manifest "$T/m" "$T/img.igvm"
+p=$(runpid ns2)
+kill -INT "$p"
+wait "$p"
+RC=$?
+[ "$RC" = 130 ] || fail "SIGINT: exit $RC, not 130"
+assert_gone ns2 "$INIT"
 
 # Unprivileged: a user namespace maps nobody to root inside.
 if ! command -v setpriv >/dev/null; then
