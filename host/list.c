@@ -98,6 +98,11 @@ static void list_print(json_t *rows)
 	}
 }
 
+static const char list_usage[] =
+    "usage: parapet list [--json]\n"
+    "The running partitions of this user: name, pid, accelerator, CPUs, "
+    "state,\nuptime and image (--json: the same as a JSON array).\n";
+
 int list_main(int argc, char **argv)
 {
 	char base[3000], err[256];
@@ -106,12 +111,17 @@ int list_main(int argc, char **argv)
 	DIR *d;
 	int json = argc == 2 && !strcmp(argv[1], "--json");
 
+	if (argc == 2 &&
+	    (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		printf("%s", list_usage);
+		return 0;
+	}
 	if (argc > 2 || (argc == 2 && !json)) {
 		const char *bad = strcmp(argv[1], "--json") ? argv[1] : argv[2];
 
 		fprintf(stderr, "parapet list: %s '%s'\n",
 			bad[0] == '-' ? "unknown option" : "unexpected", bad);
-		fprintf(stderr, "usage: parapet list [--json]\n");
+		fprintf(stderr, "%s", list_usage);
 		return 2;
 	}
 	if (rundir_base(base, sizeof(base), err, sizeof(err)) != 0) {

@@ -6,6 +6,7 @@
 #include "host/igvm_cmd.h"
 #include "host/run.h"
 #include "lib/log.h"
+#include "lib/version.h"
 
 struct subcommand {
 	const char *name;
@@ -22,7 +23,7 @@ static const struct subcommand subcommands[] = {
 
 static void usage(FILE *fp)
 {
-	fprintf(fp, "usage: parapet COMMAND [ARGS]\nCommands:\n");
+	fprintf(fp, "usage: parapet COMMAND [ARGS] | --version\nCommands:\n");
 	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]);
 	     i++)
 		fprintf(fp, "  %-8s %s\n", subcommands[i].name,
@@ -41,6 +42,10 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
 	    !strcmp(argv[1], "help")) {
 		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "--version")) {
+		printf("parapet %s\n", PARAPET_VERSION);
 		return 0;
 	}
 	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]);

@@ -16,25 +16,13 @@
 #include "lib/log.h"
 #include "lib/registry.h"
 #include "lib/rundir.h"
+#include "lib/version.h"
 #include "services/diag/diag.h"
 
 #define DIAG_TIMEOUT_MS 10000
 #define DIAG_CONTROL_MS 120000
 #define DIAG_LOG_MAX	(64u * 1024)
 #define DIAG_FOLLOW_US	300000
-
-static const char diag_usage[] =
-    "usage: parapet-diag [--vm NAME] COMMAND [--json]\n"
-    "  ps                         services: pid, state, uptime, restarts\n"
-    "  restart|stop|start SVC     through init's supervisor\n"
-    "  logs [-f] [SVC]            the services' log rings\n"
-    "  trace [-f] [--svc SVC] [--method M] [-c COUNT] [-w FILE.pcapng]\n"
-    "  inspect [PATH] [-r DEPTH]  live values of every service\n"
-    "  stats                      the same counters as OpenMetrics\n"
-    "  dt                         the boot device tree as dts\n"
-    "  timeline [--svg FILE]      the boot timeline\n"
-    "  vm status|pause|resume|reset\n"
-    "  sandbox SVC                profile and /proc status of its threads\n";
 
 int diag_connect(struct diag *d, int timeout_ms)
 {
@@ -481,25 +469,57 @@ static int diag_dt(struct diag *d, int argc, char **argv)
 
 /* ------------------------------------------------------------- main */
 
+/* Each command with its arguments and what it shows: the global usage
+ * and `parapet-diag CMD --help` (trace has a longer help of its own). */
 /* clang-format off */
-static const struct {
+static const struct diag_command {
 	const char *name;
 	int (*fn)(struct diag *d, int argc, char **argv);
+	const char *args, *summary;
 } diag_commands[] = {
-	{ "ps", diag_ps },
-	{ "restart", diag_control },
-	{ "stop", diag_control },
-	{ "start", diag_control },
-	{ "logs", diag_logs },
-	{ "trace", diag_trace },
-	{ "inspect", diag_inspect },
-	{ "stats", diag_stats },
-	{ "dt", diag_dt },
-	{ "timeline", diag_timeline },
-	{ "vm", diag_vm },
-	{ "sandbox", diag_sandbox },
+	{ "ps", diag_ps, "", "services: pid, state, uptime, restarts" },
+	{ "restart", diag_control, "SVC", "restart a service through init's "
+	  "supervisor" },
+	{ "stop", diag_control, "SVC", "stop a service through init's "
+	  "supervisor" },
+	{ "start", diag_control, "SVC", "start a service through init's "
+	  "supervisor" },
+	{ "logs", diag_logs, "[-f] [SVC]", "the services' log rings" },
+	{ "trace", diag_trace, "[-f] [--svc SVC] [--method M] [-c COUNT] "
+	  "[-w FILE.pcapng]", "live IPC trace of every service" },
+	{ "inspect", diag_inspect, "[PATH] [-r DEPTH]", "live values of every "
+	  "service" },
+	{ "stats", diag_stats, "", "the same counters as OpenMetrics" },
+	{ "dt", diag_dt, "", "the boot device tree as dts" },
+	{ "timeline", diag_timeline, "[--svg FILE]", "the boot timeline" },
+	{ "vm", diag_vm, "status|pause|resume|reset", "the VM's state, or "
+	  "change it through policy" },
+	{ "sandbox", diag_sandbox, "SVC", "profile and /proc status of its "
+	  "threads" },
 };
 /* clang-format on */
+
+#define DIAG_N_COMMANDS (sizeof(diag_commands) / sizeof(diag_commands[0]))
+
+static void diag_usage(FILE *fp)
+{
+	fprintf(fp, "usage: parapet-diag [--vm NAME] COMMAND [--json] | "
+		    "--version\n");
+	for (size_t k = 0; k < DIAG_N_COMMANDS; k++) {
+		const struct diag_command *c = &diag_commands[k];
+		int n = fprintf(fp, "  %s %s", c->name, c->args);
+
+		if (n >= 30)
+			n = fprintf(fp, "\n") - 1;
+		fprintf(fp, "%*s%s\n", 30 - n, "", c->summary);
+	}
+}
+
+static void diag_command_usage(const struct diag_command *c)
+{
+	printf("usage: parapet-diag [--vm NAME] %s%s%s [--json]\n%s\n", c->name,
+	       c->args[0] ? " " : "", c->args, c->summary);
+}
 
 /* Commands that wait for a service to restart or the VM to change. */
 static bool diag_slow(const char *cmd)
@@ -543,6 +563,31 @@ static int diag_parse_vm(struct diag *d, int argc, char **argv)
 	return 3;
 }
 
+/* CMD --help: the command's usage (trace: its own, longer help). */
+static bool diag_wants_help(int argc, char **argv)
+{
+	for (int a = 1; a < argc; a++)
+		if (!strcmp(argv[a], "--help"))
+			return true;
+	return false;
+}
+
+static int diag_run(struct diag *d, const struct diag_command *c, int argc,
+		    char **argv)
+{
+	if (diag_wants_help(argc, argv)) {
+		if (c->fn == diag_trace)
+			return diag_trace(d, argc, argv);
+		diag_command_usage(c);
+		return 0;
+	}
+	/* one connection per run, made by the first call once the
+	 * command's arguments are checked: nng 1.5.2 servers can spin
+	 * on a pipe closed during its handshake (see diagd_trace.c) */
+	d->timeout_ms = diag_slow(c->name) ? DIAG_CONTROL_MS : DIAG_TIMEOUT_MS;
+	return c->fn(d, argc, argv);
+}
+
 int main(int argc, char **argv)
 {
 	static struct diag d;
@@ -554,34 +599,23 @@ int main(int argc, char **argv)
 	if ((i = diag_parse_vm(&d, argc, argv)) < 0)
 		return 2;
 	if (i >= argc) {
-		fprintf(stderr, "parapet-diag: missing COMMAND\n%s",
-			diag_usage);
+		fprintf(stderr, "parapet-diag: missing COMMAND\n");
+		diag_usage(stderr);
 		return 2;
 	}
 	if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-		fputs(diag_usage, stdout);
+		diag_usage(stdout);
 		return 0;
 	}
-	for (size_t k = 0; k < sizeof(diag_commands) / sizeof(diag_commands[0]);
-	     k++) {
-		if (strcmp(argv[i], diag_commands[k].name))
-			continue;
-		for (int a = i + 1; a < argc; a++)
-			if (!strcmp(argv[a], "--help")) {
-				if (!strcmp(argv[i], "trace"))
-					return diag_trace(&d, argc - i,
-							  argv + i);
-				fputs(diag_usage, stdout);
-				return 0;
-			}
-		/* one connection per run, made by the first call once the
-		 * command's arguments are checked: nng 1.5.2 servers can spin
-		 * on a pipe closed during its handshake (see diagd_trace.c) */
-		d.timeout_ms =
-		    diag_slow(argv[i]) ? DIAG_CONTROL_MS : DIAG_TIMEOUT_MS;
-		return diag_commands[k].fn(&d, argc - i, argv + i);
+	if (!strcmp(argv[i], "--version")) {
+		printf("parapet-diag %s\n", PARAPET_VERSION);
+		return 0;
 	}
-	fprintf(stderr, "parapet-diag: unknown command '%s'\n%s", argv[i],
-		diag_usage);
+	for (size_t k = 0; k < DIAG_N_COMMANDS; k++)
+		if (!strcmp(argv[i], diag_commands[k].name))
+			return diag_run(&d, &diag_commands[k], argc - i,
+					argv + i);
+	fprintf(stderr, "parapet-diag: unknown command '%s'\n", argv[i]);
+	diag_usage(stderr);
 	return 2;
 }

@@ -387,6 +387,31 @@ done
 [ -n "$NOKVM" ] && row 125 "${VWK}/dev/kvm: No such file" \
 	"$nokvm" "$VW" --standalone --accel kvm "$I"
 
+# --- --help and --version: exit 0, the usage or version on stdout --------
+# out_row REGEX CMD...: exit 0, nothing on stderr, REGEX (grep -E) matches
+# the first line of stdout.
+out_row() {
+	pat=$1
+	shift
+	N=$((N + 1))
+	ROWCMD=$(echo "$*" | sed "s|$BB/||g")
+	ROWBAD=0
+	(cd "$T/cwd" && exec timeout -s KILL 20 "$@" >"$T/row.out" \
+		2>"$T/row.err" </dev/null)
+	rc=$?
+	[ $rc -eq 0 ] || row_fail "exit status not 0"
+	[ ! -s "$T/row.err" ] || row_fail "wrote to stderr"
+	head -n 1 "$T/row.out" | grep -Eq -- "$pat" ||
+		row_fail "first stdout line does not match /$pat/: $(head -n 1 "$T/row.out")"
+}
+out_row '^parapet [0-9]+\.[0-9]+\.[0-9]+$' "$P" --version
+out_row '^parapet-diag [0-9]+\.[0-9]+\.[0-9]+$' "$D" --version
+out_row '^usage: parapet list ' "$P" list --help
+for c in ps restart stop start logs inspect stats dt timeline vm sandbox; do
+	out_row "^usage: parapet-diag \\[--vm NAME\\] $c( |\$)" "$D" $c --help
+done
+out_row '^usage: parapet-diag \[--vm NAME\] trace ' "$D" trace --help
+
 # --- parapet-diag without a VM --------------------------------------------
 row 2 "${DG}missing COMMAND" "$D"
 row 2 "${DG}unknown command 'bogus'" "$D" bogus
