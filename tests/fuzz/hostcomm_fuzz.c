@@ -165,6 +165,8 @@ static int pt_policy(struct ipc_request *req, const ProtobufCMessage *in,
 	return 0;
 }
 
+/* Stand-ins for vmworker and policy, which hostcomm calls: any caller,
+ * since in the harness every peer runs as the same uid. */
 static const struct ipc_method pt_vm_methods[] = {
 	{ "ConsoleInput", pt_console_input, IPC_SENDER_ANY, 0 },
 	{ "ConsoleTake", pt_console_take, IPC_SENDER_ANY, 0 },
