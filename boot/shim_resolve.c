@@ -200,7 +200,7 @@ static int shim_split_cpus(struct shim *s)
 
 /* The services of a partition when no --manifest names them: those of
  * the registry (lib/registry.h, in its start order) whose binaries are
- * installed. */
+ * installed, but those started on demand. */
 static int shim_default_manifest(struct shim *s)
 {
 	char path[4096];
@@ -208,7 +208,7 @@ static int shim_default_manifest(struct shim *s)
 	for (size_t i = 0; i < registry_count; i++) {
 		const struct registry_entry *e = &registry[i];
 
-		if (e->binary == NULL)
+		if (e->binary == NULL || (e->flags & REGISTRY_F_ON_DEMAND))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", s->a.libexec, e->binary);
 		if (access(path, X_OK) != 0) {
