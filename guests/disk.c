@@ -240,21 +240,26 @@ void disk_req_failed(struct vblk *d, int slot, uint8_t status)
 		(unsigned long long)s->sector, status);
 }
 
+/* A timeout names every request still in flight. */
 int disk_wait_failed(struct vblk *d, enum vblk_err err)
 {
+	const struct vblk_slot *s;
 	unsigned int i;
 
 	if (err != VBLK_ERR_TIMEOUT) {
 		gprintf("disk%u: %s\n", d->index, vblk_strerror(err));
 		return DISK_EXIT_REQUEST;
 	}
-	for (i = 0; i < d->nslots; i++)
-		if (d->slots[i].busy)
-			gprintf("disk: timeout waiting for request: %s of %u "
-				"bytes at sector %llu (%u in flight)\n",
-				type_name(d->slots[i].type), d->slots[i].len,
-				(unsigned long long)d->slots[i].sector,
-				d->inflight);
+	gprintf("disk: timeout waiting for request (%u in flight, timeout_ms "
+		"%llu)\n",
+		d->inflight, (unsigned long long)vblk_timeout_ms());
+	for (i = 0; i < d->nslots; i++) {
+		s = &d->slots[i];
+		if (s->busy)
+			gprintf("disk:   %s of %u bytes at sector %llu\n",
+				type_name(s->type), s->len,
+				(unsigned long long)s->sector);
+	}
 	return DISK_EXIT_TIMEOUT;
 }
 

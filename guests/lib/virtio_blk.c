@@ -437,6 +437,11 @@ void vblk_set_timeout_ms(uint64_t ms)
 	timeout_ms = ms > TIMEOUT_MS_MAX ? TIMEOUT_MS_MAX : ms;
 }
 
+uint64_t vblk_timeout_ms(void)
+{
+	return timeout_ms;
+}
+
 static int timed_out(int clock, uint32_t t0, uint64_t tsc0)
 {
 	if (clock > 0)

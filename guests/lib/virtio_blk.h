@@ -106,6 +106,7 @@ int vblk_reap(struct vblk *d, int *slot, uint8_t *status);
 /* Timeout for vblk_wait: µs by the timestamp port when present, else a
  * count of polls (see vblk_set_timeout_ms). */
 void vblk_set_timeout_ms(uint64_t ms);
+uint64_t vblk_timeout_ms(void);
 /* Waits for one completion: VBLK_OK with *slot and *status, or
  * VBLK_ERR_TIMEOUT / VBLK_ERR_BADUSED. */
 enum vblk_err vblk_wait(struct vblk *d, int *slot, uint8_t *status);
