@@ -14,6 +14,7 @@ sidecar_FUZZ_SRCS := $(VMWORKER_SRCS)
 savestate_FUZZ_SRCS := $(VMWORKER_SRCS)
 hostchan_FUZZ_SRCS := host/hostchan.c tests/fuzz/fuzz_ipc.c
 hostcomm_FUZZ_SRCS := $(HOSTCOMM_SRCS) tests/fuzz/fuzz_ipc.c
+blkd_FUZZ_SRCS := services/blkd/blk.c
 diag_FUZZ_SRCS := $(DIAGD_SRCS) $(DIAG_CLI_SRCS) tests/fuzz/fuzz_ipc.c
 FUZZ_B := build-fuzz
 FUZZ_CC ?= clang
