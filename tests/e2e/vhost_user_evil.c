@@ -175,6 +175,7 @@ static void case_refusals(void)
 {
 	int s = dial(), fd = util_memfd_create("evil", MEM_SIZE);
 	struct vhost_user_msg m, r;
+	uint64_t cap;
 
 	handshake(s);
 	CHECK(set_u64(s, VHOST_USER_SET_FEATURES, 1ull << 63, -1) ==
@@ -190,8 +191,10 @@ static void case_refusals(void)
 	CHECK(acked(s, &m) == VHOST_USER_ERR_FAILED, "SET_CONFIG accepted");
 	vhost_user_msg_init(&m, VHOST_USER_GET_CONFIG, 12 + 8);
 	m.payload.config.size = 8;
+	memset(&r, 0, sizeof(r));
 	CHECK(vhost_user_call(s, &m, &r, 10000) == 0 &&
-		  le64toh(*(uint64_t *)r.payload.config.payload) == sectors,
+		  memcpy(&cap, r.payload.config.payload, 8) &&
+		  le64toh(cap) == sectors,
 	      "GET_CONFIG capacity is not %llu sectors",
 	      (unsigned long long)sectors);
 	close(fd);
