@@ -252,6 +252,56 @@ static int shim_manifest(struct shim *s)
 	return 0;
 }
 
+/* The --disk values (parapet run opened them and sends their
+ * descriptors to init) and the guest command line that announces them
+ * the way qemu microvm does. */
+static int shim_disks(struct shim *s)
+{
+	size_t len;
+	const char *why;
+
+	if (s->a.n_disks > VMOPTS_DISK_MAX) {
+		log_warnx("%u disks: at most %d", s->a.n_disks,
+			  VMOPTS_DISK_MAX);
+		return -1;
+	}
+	s->n_disks = s->a.n_disks;
+	if (s->n_disks > 0 && s->mem_size > GUEST_VIRTIO_MMIO_GPA) {
+		log_warnx("guest memory %llu bytes overlaps the disks' "
+			  "registers at 0x%llx: at most %llu MiB with --disk",
+			  (unsigned long long)s->mem_size,
+			  (unsigned long long)GUEST_VIRTIO_MMIO_GPA,
+			  (unsigned long long)(GUEST_VIRTIO_MMIO_GPA >> 20));
+		return -1;
+	}
+	len = (size_t)snprintf(s->guest_cmdline_buf,
+			       sizeof(s->guest_cmdline_buf), "%s",
+			       s->guest_cmdline ? s->guest_cmdline : "");
+	for (unsigned i = 0; i < s->n_disks; i++) {
+		if (diskspec_parse(s->a.disks[i], &s->disks[i], &why) != 0) {
+			log_warnx("--disk '%s': %s", s->a.disks[i], why);
+			return -1;
+		}
+		len += (size_t)snprintf(
+		    s->guest_cmdline_buf + len,
+		    len < sizeof(s->guest_cmdline_buf)
+			? sizeof(s->guest_cmdline_buf) - len
+			: 0,
+		    "%svirtio_mmio.device=%llu@0x%llx:%u", len ? " " : "",
+		    (unsigned long long)GUEST_VIRTIO_MMIO_SIZE,
+		    (unsigned long long)diskspec_gpa(i), diskspec_irq(i));
+	}
+	if (len >= GUEST_CMDLINE_SIZE) {
+		log_warnx("the guest command line with the disks is %zu "
+			  "bytes; at most %llu",
+			  len, (unsigned long long)GUEST_CMDLINE_SIZE - 1);
+		return -1;
+	}
+	if (s->n_disks > 0)
+		s->guest_cmdline = s->guest_cmdline_buf;
+	return 0;
+}
+
 int shim_resolve(struct shim *s)
 {
 	if (shim_pv_cmdline(s) != 0 || shim_shape(s) != 0 ||
@@ -260,6 +310,8 @@ int shim_resolve(struct shim *s)
 		return -1;
 	s->guest_cmdline = s->a.guest_cmdline ? s->a.guest_cmdline
 					      : s->img.config.guest_cmdline;
+	if (shim_disks(s) != 0)
+		return -1;
 	s->sandbox = s->a.sandbox ? s->a.sandbox : "strict";
 	if (strcmp(s->sandbox, "strict") && strcmp(s->sandbox, "log") &&
 	    strcmp(s->sandbox, "off")) {
