@@ -198,9 +198,17 @@ static int shim_split_cpus(struct shim *s)
 	return 0;
 }
 
+static bool shim_has_blkd_disk(const struct shim *s)
+{
+	for (unsigned i = 0; i < s->n_disks; i++)
+		if (s->disks[i].backend == DISKSPEC_BLKD)
+			return true;
+	return false;
+}
+
 /* The services of a partition when no --manifest names them: those of
  * the registry (lib/registry.h, in its start order) whose binaries are
- * installed. */
+ * installed; parapet-blkd only when a disk needs it. */
 static int shim_default_manifest(struct shim *s)
 {
 	char path[4096];
@@ -208,7 +216,9 @@ static int shim_default_manifest(struct shim *s)
 	for (size_t i = 0; i < registry_count; i++) {
 		const struct registry_entry *e = &registry[i];
 
-		if (e->binary == NULL)
+		if (e->binary == NULL ||
+		    (strcmp(e->name, SVC_NAME_BLKD) == 0 &&
+		     !shim_has_blkd_disk(s)))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", s->a.libexec, e->binary);
 		if (access(path, X_OK) != 0) {
@@ -304,13 +314,11 @@ static int shim_disks(struct shim *s)
 
 int shim_resolve(struct shim *s)
 {
-	if (shim_pv_cmdline(s) != 0 || shim_shape(s) != 0 ||
-	    shim_accel(s) != 0 || shim_split_cpus(s) != 0 ||
-	    shim_manifest(s) != 0)
-		return -1;
 	s->guest_cmdline = s->a.guest_cmdline ? s->a.guest_cmdline
 					      : s->img.config.guest_cmdline;
-	if (shim_disks(s) != 0)
+	if (shim_pv_cmdline(s) != 0 || shim_shape(s) != 0 ||
+	    shim_accel(s) != 0 || shim_split_cpus(s) != 0 ||
+	    shim_disks(s) != 0 || shim_manifest(s) != 0)
 		return -1;
 	s->sandbox = s->a.sandbox ? s->a.sandbox : "strict";
 	if (strcmp(s->sandbox, "strict") && strcmp(s->sandbox, "log") &&

@@ -21,6 +21,7 @@
 #define SVC_NAME_POLICY	  "policy"
 #define SVC_NAME_HOSTCOMM "hostcomm"
 #define SVC_NAME_DIAGD	  "diagd"
+#define SVC_NAME_BLKD	  "blkd"
 #define SVC_NAME_INIT	  "init" /* the partition's PID 1 */
 #define SVC_NAME_HOST	  "host" /* parapet run's host channel */
 #define SVC_NAME_DIAG	  "diag" /* the parapet-diag CLI */
