@@ -16,3 +16,4 @@ $(B)/tests/pcapng_write: $(call objs,tests/pcapng_write.c) $(B)/libparapet.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.o,$^) $(B)/libparapet.a $(LDLIBS)
 all: $(B)/tests/pcapng_write
 E2E_TESTS += tests/e2e/pcapng_tshark.sh
+$(eval $(call unit_test,vhost_user_test))
