@@ -99,6 +99,7 @@ void vm_destroy(struct vm *vm)
 			vm->cfg.accel->vp_destroy(vm->vps[i].avp);
 	if (vm->avm != NULL)
 		vm->cfg.accel->vm_destroy(vm->avm);
+	virtio_blk_fini(vm);
 	devices_fini(&vm->devs);
 	if (vm->mem != NULL)
 		util_unmap(vm->mem, vm->cfg.mem_size);
