@@ -359,6 +359,38 @@ int virtio_blk_add_all(struct devices *d, struct vm *vm)
 	return 0;
 }
 
+/* The 16-bit index at offset 2 of a ring the guest owns, or 0. */
+static uint16_t ring_idx(struct vm *vm, uint64_t gpa)
+{
+	const volatile uint16_t *p = vm_gpa_ptr(vm, gpa + 2, 2);
+
+	return p != NULL ? *p : 0;
+}
+
+void virtio_blk_snapshot(struct vblk *b, struct vm *vm,
+			 struct vblk_snapshot *s)
+{
+	memset(s, 0, sizeof(*s));
+	pthread_mutex_lock(&b->lock);
+	s->index = b->index;
+	s->cfg = b->cfg;
+	s->connected = b->front.has_config;
+	s->running = b->front.started;
+	s->offered = vblk_offered(b);
+	s->negotiated = b->drv_features;
+	if (b->front.has_config)
+		memcpy(&s->capacity, b->front.config, sizeof(s->capacity));
+	s->status = b->status;
+	s->queue_size = b->queue_num;
+	s->notifies = atomic_load(&b->notifies);
+	if (b->front.started) {
+		s->avail_idx = ring_idx(vm, b->avail);
+		s->used_idx = ring_idx(vm, b->used);
+	}
+	snprintf(s->error, sizeof(s->error), "%s", b->front.error);
+	pthread_mutex_unlock(&b->lock);
+}
+
 struct vblk *virtio_blk_get(struct vm *vm, unsigned index)
 {
 	char name[16];

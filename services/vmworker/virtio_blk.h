@@ -52,6 +52,20 @@ int virtio_blk_add_all(struct devices *d, struct vm *vm);
 /* Disk index's transport, or NULL. */
 struct vblk *virtio_blk_get(struct vm *vm, unsigned index);
 
+/* A consistent look at one disk, for diag. */
+struct vblk_snapshot {
+	unsigned index;
+	const struct vm_disk_config *cfg;
+	bool connected, running;
+	uint64_t offered, negotiated, capacity;
+	uint32_t status, queue_size;
+	uint64_t notifies;
+	uint16_t avail_idx, used_idx; /* from the guest's rings */
+	char error[160];
+};
+void virtio_blk_snapshot(struct vblk *b, struct vm *vm,
+			 struct vblk_snapshot *s);
+
 /* Closes the backends' connections. */
 void virtio_blk_fini(struct vm *vm);
 
