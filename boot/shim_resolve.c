@@ -208,7 +208,8 @@ static bool shim_has_blkd_disk(const struct shim *s)
 
 /* The services of a partition when no --manifest names them: those of
  * the registry (lib/registry.h, in its start order) whose binaries are
- * installed; parapet-blkd only when a disk needs it. */
+ * installed; a service started on demand only when it is needed
+ * (parapet-blkd: when a disk is served by it). */
 static int shim_default_manifest(struct shim *s)
 {
 	char path[4096];
@@ -217,8 +218,9 @@ static int shim_default_manifest(struct shim *s)
 		const struct registry_entry *e = &registry[i];
 
 		if (e->binary == NULL ||
-		    (strcmp(e->name, SVC_NAME_BLKD) == 0 &&
-		     !shim_has_blkd_disk(s)))
+		    ((e->flags & REGISTRY_F_ON_DEMAND) &&
+		     !(strcmp(e->name, SVC_NAME_BLKD) == 0 &&
+		       shim_has_blkd_disk(s))))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", s->a.libexec, e->binary);
 		if (access(path, X_OK) != 0) {

@@ -1,6 +1,6 @@
 # guests/: freestanding x86-64 test guests. Each is one ELF that boots both
 # ways: e_entry (64-bit, for `parapet igvm build`) and a PVH note (qemu).
-GUEST_NAMES := hello counter pio_loop mmio_loop smp echo crash evil
+GUEST_NAMES := hello counter pio_loop mmio_loop smp echo crash evil disk
 GUEST_RT_SRCS := guests/lib/start.S guests/lib/rt.c guests/lib/console.c \
 	guests/lib/cmdline.c guests/lib/string.c
 GB := $(B)/guests
@@ -17,10 +17,16 @@ GUEST_LDFLAGS := -nostdlib -static -no-pie -Wl,--build-id=none \
 guest_objs = $(patsubst %,$(GB)/obj/%.o,$(basename $(1)))
 GUEST_RT_OBJS := $(call guest_objs,$(GUEST_RT_SRCS))
 
+# Guests made of more than one file name their other objects here.
+GUEST_DISK_OBJS := $(call guest_objs,guests/disk_modes.c \
+	guests/lib/virtio_blk.c)
+$(GB)/disk.pvh.elf: $(GUEST_DISK_OBJS)
+
 GUEST_ELFS := $(GUEST_NAMES:%=$(GB)/%.pvh.elf)
-.SECONDARY: $(GUEST_RT_OBJS) $(GUEST_NAMES:%=$(GB)/obj/guests/%.o)
+.SECONDARY: $(GUEST_RT_OBJS) $(GUEST_NAMES:%=$(GB)/obj/guests/%.o) \
+	$(GUEST_DISK_OBJS)
 GUEST_IMAGES += $(GUEST_ELFS)
-E2E_TESTS += tests/e2e/qemu_guests.sh
+E2E_TESTS += tests/e2e/qemu_guests.sh tests/e2e/disk_qemu.sh
 
 # The assembler and the linker script take guest_abi.h's numbers without
 # their C suffixes (ULL).

@@ -17,3 +17,4 @@ $(B)/tests/pcapng_write: $(call objs,tests/pcapng_write.c) $(B)/libparapet.a
 all: $(B)/tests/pcapng_write
 E2E_TESTS += tests/e2e/pcapng_tshark.sh
 $(eval $(call unit_test,vhost_user_test))
+$(eval $(call unit_test,virtq_test))

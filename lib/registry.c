@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "blkd.pb-c.h"
 #include "diag.pb-c.h"
 #include "hostchan.pb-c.h"
 #include "hostcomm.pb-c.h"
@@ -15,23 +16,27 @@
 #define FD(x) (1u << MANIFEST_FD_##x)
 
 /* vmworker first (it builds the VM while the others start; every client
- * dials in the background, so any order boots), diagd last; power-off
- * stops them in reverse, so hostcomm outlives nothing it must report. */
+ * dials in the background, so any order boots), diagd last of the default
+ * manifest; power-off stops them in reverse, so hostcomm outlives nothing it
+ * must report. */
 const struct registry_entry registry[] = {
 	{ SVC_NAME_VMWORKER, "parapet-vmworker", SANDBOX_PROFILE_VMWORKER,
 	  FD(GUEST_RAM) | FD(SIDECAR) | FD(BOOT_DTB) | FD(BOOT_IMAGE), 30003,
-	  &parapet__vm_worker__descriptor },
+	  &parapet__vm_worker__descriptor, 0 },
 	{ SVC_NAME_POLICY, "parapet-policy", SANDBOX_PROFILE_POLICY,
-	  FD(BOOT_DTB), 30001, &parapet__policy__descriptor },
+	  FD(BOOT_DTB), 30001, &parapet__policy__descriptor, 0 },
 	{ SVC_NAME_HOSTCOMM, "parapet-hostcomm", SANDBOX_PROFILE_HOSTCOMM, 0,
-	  30002, &parapet__host_comm__descriptor },
+	  30002, &parapet__host_comm__descriptor, 0 },
 	{ SVC_NAME_DIAGD, "parapet-diagd", SANDBOX_PROFILE_DIAGD, 0, 30004,
-	  &parapet__diag__descriptor },
-	{ SVC_NAME_INIT, NULL, -1, 0, 30000,
-	  &parapet__init_control__descriptor },
-	{ SVC_NAME_HOST, NULL, -1, 0, 30005,
-	  &parapet__host_channel__descriptor },
-	{ SVC_NAME_DIAG, NULL, -1, 0, 30006, NULL },
+	  &parapet__diag__descriptor, 0 },
+	/* the disks' back-end (docs/disks.md): only with a disk to serve */
+	{ SVC_NAME_BLKD, "parapet-blkd", SANDBOX_PROFILE_BLKD, 0, 30007,
+	  &parapet__blkd__descriptor, REGISTRY_F_ON_DEMAND },
+	{ SVC_NAME_INIT, NULL, -1, 0, 30000, &parapet__init_control__descriptor,
+	  0 },
+	{ SVC_NAME_HOST, NULL, -1, 0, 30005, &parapet__host_channel__descriptor,
+	  0 },
+	{ SVC_NAME_DIAG, NULL, -1, 0, 30006, NULL, 0 },
 };
 
 const size_t registry_count = sizeof(registry) / sizeof(registry[0]);

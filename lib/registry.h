@@ -41,7 +41,13 @@ struct registry_entry {
 	uint16_t trace_port;
 	/* The interface it serves over IPC, or NULL. */
 	const ProtobufCServiceDescriptor *desc;
+	/* REGISTRY_F_* */
+	uint32_t flags;
 };
+
+/* Not in the default manifest: init starts it only when the partition
+ * needs it (blkd: when a disk is served by it). */
+#define REGISTRY_F_ON_DEMAND 0x1u
 
 #define REGISTRY_MAX 16 /* rows at most (checked in registry.c) */
 

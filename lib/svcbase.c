@@ -71,11 +71,15 @@ int svcbase_no_args(int argc, char **argv)
 	return -1;
 }
 
-int svcbase_take_fd(const char *name, int wait_ms)
+/* Receives the FDS message and keeps the fds keep() wants (the others are
+ * closed). Returns the count kept, or -1 when no message came. */
+static int svcbase_take(int wait_ms,
+			bool (*keep)(const char *name, int fd, void *arg),
+			void *arg)
 {
 	struct pollfd p = { .fd = SUPERVISE_FD, .events = POLLIN };
 	Parapet__SupervisorMsg *msg = NULL;
-	int fds[SUPERVISE_MAX_FDS], found = -1;
+	int fds[SUPERVISE_MAX_FDS], kept = 0;
 	size_t n = 0;
 
 	if (poll(&p, 1, wait_ms) <= 0 || !(p.revents & POLLIN))
@@ -84,13 +88,63 @@ int svcbase_take_fd(const char *name, int wait_ms)
 	    SUPERVISE_OK)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
-		if (found < 0 && name && !strcmp(msg->fd_names[i], name))
-			found = fds[i];
+		if (keep(msg->fd_names[i], fds[i], arg))
+			kept++;
 		else
 			close(fds[i]);
 	}
 	supervise_msg_free(msg);
-	return found;
+	return kept;
+}
+
+struct take_one {
+	const char *name;
+	int fd;
+};
+
+static bool keep_named(const char *name, int fd, void *arg)
+{
+	struct take_one *t = arg;
+
+	if (t->fd >= 0 || t->name == NULL || strcmp(name, t->name) != 0)
+		return false;
+	t->fd = fd;
+	return true;
+}
+
+int svcbase_take_fd(const char *name, int wait_ms)
+{
+	struct take_one t = { name, -1 };
+
+	svcbase_take(wait_ms, keep_named, &t);
+	return t.fd;
+}
+
+struct take_prefix {
+	const char *prefix;
+	struct svcbase_fd *out;
+	size_t max, n;
+};
+
+static bool keep_prefixed(const char *name, int fd, void *arg)
+{
+	struct take_prefix *t = arg;
+
+	if (t->n >= t->max || strncmp(name, t->prefix, strlen(t->prefix)) ||
+	    strlen(name) >= sizeof(t->out->name))
+		return false;
+	strcpy(t->out[t->n].name, name);
+	t->out[t->n++].fd = fd;
+	return true;
+}
+
+int svcbase_take_fds(const char *prefix, int wait_ms, struct svcbase_fd *out,
+		     size_t max)
+{
+	struct take_prefix t = { prefix, out, max, 0 };
+
+	svcbase_take(wait_ms, keep_prefixed, &t);
+	return (int)t.n;
 }
 
 struct ipc_client *svcbase_client(const char *self, const char *peer,

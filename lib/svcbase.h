@@ -100,6 +100,18 @@ struct ipc_trace *svcbase_trace(const char *service);
  * named name is returned (the others are closed), or -1. */
 int svcbase_take_fd(const char *name, int wait_ms);
 
+/* One fd of an FDS message and its name. */
+struct svcbase_fd {
+	char name[32];
+	int fd;
+};
+
+/* As svcbase_take_fd, for every fd whose name starts with prefix (at
+ * most max, in message order, into out; the others are closed). Returns
+ * their count, 0 when no message came. */
+int svcbase_take_fds(const char *prefix, int wait_ms, struct svcbase_fd *out,
+		     size_t max);
+
 /* A client of the service at /run/parapet/ipc/PEER.sock (path overrides
  * the socket path when not NULL). */
 struct ipc_client *svcbase_client(const char *self, const char *peer,

@@ -404,6 +404,11 @@ int vhost_user_reply_u64(int sock, const struct vhost_user_msg *req,
 	return vhost_user_reply(sock, req, &value, sizeof(value));
 }
 
+bool vhost_user_has_reply(uint32_t request)
+{
+	return shape_of(request)->reply;
+}
+
 bool vhost_user_wants_reply(const struct vhost_user_hdr *hdr)
 {
 	return shape_of(hdr->request)->reply ||

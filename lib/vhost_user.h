@@ -222,6 +222,10 @@ int vhost_user_reply(int sock, const struct vhost_user_msg *req,
 int vhost_user_reply_u64(int sock, const struct vhost_user_msg *req,
 			 uint64_t value);
 
+/* Whether the request has a reply of its own (the GET_* requests); the
+ * others are answered only by a REPLY_ACK status when NEED_REPLY asks. */
+bool vhost_user_has_reply(uint32_t request);
+
 /* Whether the back-end answers this request: a GET_* request, or one
  * sent with NEED_REPLY (REPLY_ACK negotiated). */
 bool vhost_user_wants_reply(const struct vhost_user_hdr *hdr);

@@ -181,6 +181,15 @@ static const struct rule vmworker_rules[] = {
 	{ SCMP_SYS(memfd_create), ALLOW, 0, 0 }, /* the saved state */
 };
 
+/* blkd moves guest data between its disks' descriptors and the guest's
+ * memory (vectored, at an offset) and makes writes durable on FLUSH.
+ * Its sockets are made before the filter; nothing else is added. */
+static const struct rule blkd_rules[] = {
+	{ SCMP_SYS(preadv), ALLOW, 0, 0 },
+	{ SCMP_SYS(pwritev), ALLOW, 0, 0 },
+	{ SCMP_SYS(fdatasync), ALLOW, 0, 0 },
+};
+
 /* A sidecar thread: run the VP, wait, wake, report (DESIGN.md §6). */
 static const struct rule sidecar_rules[] = {
 	{ SCMP_SYS(futex), ALLOW, 0, 0 },
@@ -337,6 +346,9 @@ static void add_service(struct builder *b, enum sandbox_profile profile,
 	if (profile == SANDBOX_PROFILE_DIAGD)
 		add_table(b, diagd_rules,
 			  sizeof(diagd_rules) / sizeof(diagd_rules[0]));
+	if (profile == SANDBOX_PROFILE_BLKD)
+		add_table(b, blkd_rules,
+			  sizeof(blkd_rules) / sizeof(blkd_rules[0]));
 	if (profile == SANDBOX_PROFILE_VMWORKER) {
 		add_table(b, vmworker_rules,
 			  sizeof(vmworker_rules) / sizeof(vmworker_rules[0]));
@@ -359,6 +371,7 @@ int profile_add_rules(scmp_filter_ctx ctx, enum sandbox_profile profile,
 	case SANDBOX_PROFILE_HOSTCOMM:
 	case SANDBOX_PROFILE_VMWORKER:
 	case SANDBOX_PROFILE_DIAGD:
+	case SANDBOX_PROFILE_BLKD:
 	case SANDBOX_PROFILE_TEST:
 		add_service(&b, profile, flags);
 		break;

@@ -513,6 +513,25 @@ int sandbox_thread_filter(enum sandbox_profile profile, unsigned flags,
 	return sandbox_load_filter(profile, flags, process_mode, err, errlen);
 }
 
+int sandbox_filter_self(const char *service, enum sandbox_profile profile,
+			enum sandbox_mode mode, char *err, size_t errlen)
+{
+	if (mode == SANDBOX_OFF)
+		return 0;
+	if (sigsys_install(service) != 0) {
+		snprintf(err, errlen, "SIGSYS handler: %s", strerror(errno));
+		return -1;
+	}
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
+		snprintf(err, errlen, "no_new_privs: %s", strerror(errno));
+		return -1;
+	}
+	if (sandbox_load_filter(profile, 0, mode, err, errlen) != 0)
+		return -1;
+	process_mode = mode;
+	return 0;
+}
+
 int sandbox_load_filter(enum sandbox_profile profile, unsigned flags,
 			enum sandbox_mode mode, char *err, size_t errlen)
 {

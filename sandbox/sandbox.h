@@ -76,7 +76,8 @@ enum sandbox_profile {
 	SANDBOX_PROFILE_VMWORKER = 2,
 	SANDBOX_PROFILE_DIAGD = 3,
 	SANDBOX_PROFILE_SIDECAR = 4, /* threads only: sandbox_thread_filter */
-	SANDBOX_PROFILE_TEST = 9,    /* unit tests: the common base set */
+	SANDBOX_PROFILE_BLKD = 5,
+	SANDBOX_PROFILE_TEST = 9, /* unit tests: the common base set */
 };
 
 enum sandbox_mode {
@@ -151,6 +152,14 @@ int sandbox_load_filter(enum sandbox_profile profile, unsigned flags,
 			enum sandbox_mode mode, char *err, size_t errlen);
 int sandbox_thread_filter(enum sandbox_profile profile, unsigned flags,
 			  char *err, size_t errlen);
+
+/* The filter alone, for a service run by a user outside a partition
+ * (parapet-blkd --standalone), which can build no namespace or id
+ * change: the SIGSYS reporter, no_new_privs and profile's filter for the
+ * calling thread and the threads it starts later, in mode. 0, or -1
+ * with err. */
+int sandbox_filter_self(const char *service, enum sandbox_profile profile,
+			enum sandbox_mode mode, char *err, size_t errlen);
 
 /* One thread's confinement as /proc/PID/task/TID/status shows it. */
 struct sandbox_thread_status {

@@ -34,7 +34,9 @@ static void test_rows_are_consistent(void **state)
 			assert_int_equal(registry_uid(e), 0);
 			continue;
 		}
-		services++;
+		/* the services of the default manifest are the callers */
+		if (!(e->flags & REGISTRY_F_ON_DEMAND))
+			services++;
 		assert_non_null(e->desc);
 		assert_true(e->profile >= 0 && e->profile < 32);
 		assert_false(profiles & 1u << e->profile);
@@ -75,6 +77,11 @@ static void test_readers(void **state)
 	/* vmworker starts first and gets the guest's memory */
 	assert_string_equal(registry[0].name, SVC_NAME_VMWORKER);
 	assert_true(registry[0].fds & 1u << MANIFEST_FD_GUEST_RAM);
+	/* blkd starts only with disks to serve, under its own profile */
+	assert_true(registry_find(SVC_NAME_BLKD)->flags & REGISTRY_F_ON_DEMAND);
+	assert_string_equal(sandbox_profile_name(SANDBOX_PROFILE_BLKD),
+			    SVC_NAME_BLKD);
+	assert_int_equal(pcapng_service_port(SVC_NAME_BLKD), 30007);
 }
 
 int main(void)

@@ -108,6 +108,14 @@ int cmdline_get(const char *key, char *val, size_t size);
 /* A decimal or 0x-hex number, or def when absent or malformed. */
 uint64_t cmdline_u64(const char *key, uint64_t def);
 int cmdline_has(const char *key);
+/* Every occurrence of a repeated key, in command-line order: start with
+ * *pos = NULL; each call copies the next value and returns 1, or returns
+ * 0 when there are no more. */
+int cmdline_next(const char *key, const char **pos, char *val, size_t size);
+/* Parses a decimal or 0x-hex number at the start of s into *out; returns
+ * the first character after it, or NULL when there is no number or it
+ * overflows. */
+const char *parse_u64(const char *s, uint64_t *out);
 
 /* Freestanding string helpers (the compiler may call the mem* ones). */
 void *memset(void *d, int c, size_t n);
