@@ -42,7 +42,8 @@ static int disk_open_file(unsigned i, const struct diskspec *s, int *out)
 	if (fd < 0)
 		return run_fail("--disk %u '%s': %s%s", i, s->path,
 				strerror(errno),
-				errno == EACCES && !s->read_only
+				(errno == EACCES || errno == EROFS) &&
+					!s->read_only
 				    ? " (add ,ro for a read-only disk)"
 				    : "");
 	if (fstat(fd, &st) != 0 || !(S_ISREG(st.st_mode) ||

@@ -18,3 +18,4 @@ $(B)/obj/tests/savestate_test.o: CPPFLAGS += -DTEST_BUILD_DIR='"$(B)"'
 $(B)/tests/savestate_test: $(B)/guests/counter.igvm
 E2E_TESTS += tests/e2e/servicing.sh tests/e2e/reboot.sh
 $(eval $(call bench,servicing,bench/servicing.c bench/proc.c bench/report.c))
+E2E_TESTS += tests/e2e/disk.sh

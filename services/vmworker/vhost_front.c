@@ -2,6 +2,7 @@
 #include "services/vmworker/vhost_front.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -160,6 +161,7 @@ static int front_get_config(struct vhost_front *f)
 
 int vhost_front_connect(struct vhost_front *f, int wait_ms)
 {
+	struct vhost_user_msg owner;
 	uint64_t offered = 0;
 
 	if (f->has_config)
@@ -179,8 +181,8 @@ int vhost_front_connect(struct vhost_front *f, int wait_ms)
 			  offered & FRONT_PROTOCOL_FEATURES) != 0)
 		goto fail;
 	f->protocol_features = offered & FRONT_PROTOCOL_FEATURES;
-	if (front_set_u64(f, VHOST_USER_SET_OWNER, 0) != 0 ||
-	    front_get_config(f) != 0)
+	vhost_user_msg_init(&owner, VHOST_USER_SET_OWNER, 0);
+	if (front_call(f, &owner, NULL) != 0 || front_get_config(f) != 0)
 		goto fail;
 	return 0;
 fail:
@@ -213,6 +215,9 @@ static int front_set_mem_table(struct vhost_front *f, struct vm *vm)
 			(uint64_t)(uintptr_t)(vm->mem + hole_end), hole_end
 		};
 	m.payload.mem.nregions = n;
+	/* exactly the regions sent, as the spec (and qemu) size it */
+	m.hdr.size = (uint32_t)(offsetof(struct vhost_user_mem_table, regions) +
+				n * sizeof(*r));
 	for (uint32_t i = 0; i < n; i++)
 		m.fds[i] = vm->mem_fd;
 	m.nfds = n;
