@@ -465,10 +465,10 @@ int diag_view_timeline(json_t *t, const char *svg, bool json)
 
 /* ------------------------------------------------------------ disks */
 
-/* blkd's counters for disk index (root.blkd.stats.disks[]), or NULL. */
+/* blkd's counters for disk index (root.blkd.disks.disks[]), or NULL. */
 static json_t *view_blkd_disk(json_t *root, json_int_t index)
 {
-	json_t *disks = view_path(root, "blkd.stats.disks"), *d;
+	json_t *disks = view_path(root, "blkd.disks.disks"), *d;
 	size_t i;
 
 	json_array_foreach(disks, i, d)
@@ -503,7 +503,7 @@ static json_t *view_disk(json_t *root, json_t *v)
 	static const char *const counters[] = { "requests",	 "reads",
 						"writes",	 "flushes",
 						"bytes_read",	 "bytes_written",
-						"errors",	 "refused_chains" };
+						"errors",	 "refused" };
 
 	for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++)
 		json_object_set_new(o, counters[i],
