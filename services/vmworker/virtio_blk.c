@@ -401,6 +401,22 @@ struct vblk *virtio_blk_get(struct vm *vm, unsigned index)
 	return devices_state(&vm->devs, name);
 }
 
+bool virtio_blk_in_use(struct vm *vm)
+{
+	bool used = false;
+
+	for (unsigned i = 0; i < GUEST_DISK_MAX && !used; i++) {
+		struct vblk *b = virtio_blk_get(vm, i);
+
+		if (b != NULL) {
+			pthread_mutex_lock(&b->lock);
+			used = b->status != 0;
+			pthread_mutex_unlock(&b->lock);
+		}
+	}
+	return used;
+}
+
 void virtio_blk_fini(struct vm *vm)
 {
 	for (unsigned i = 0; i < GUEST_DISK_MAX; i++) {

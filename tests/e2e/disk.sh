@@ -87,6 +87,74 @@ else
 	expect_err rofs "Read-only file system (add ,ro for a read-only disk)"
 fi
 
+# ------------------------------------------------------ parapet-blkd
+disk "$T/b0.img" 4M
+disk "$T/b1.img" 2M
+for a in $accels; do
+	run "blkd-verify-$a" 0 --accel "$a" --disk "$T/b0.img" \
+		--guest-cmdline "mode=verify" "$G/disk.igvm"
+	expect_out "blkd-verify-$a" "verify: 8192 sectors ok"
+	expect_out "blkd-verify-$a" "disk0: id 'parapet-blkd-0'"
+	run "blkd-check-$a" 0 --accel "$a" --disk "$T/b0.img" \
+		--guest-cmdline "mode=check" "$G/disk.igvm"
+	run "blkd-torture-$a" 0 --accel "$a" --disk "$T/b0.img" \
+		--disk "$T/b1.img" --guest-cmdline "mode=torture seconds=3 disk=1" \
+		"$G/disk.igvm"
+	expect_out "blkd-torture-$a" "torture: verified [0-9]* sectors, 0 bad"
+	expect_out "blkd-torture-$a" "disk1: 0xfeb00200 capacity 4096 sectors"
+done
+# the data is in the host file: a corrupted sector is found
+run blkd-verify2 0 --disk "$T/b0.img" --guest-cmdline "mode=verify" \
+	"$G/disk.igvm"
+printf 'XXXXXXXX' | dd of="$T/b0.img" bs=1 seek=$((512 * 100 + 40)) \
+	conv=notrunc 2>/dev/null
+run blkd-corrupt 1 --disk "$T/b0.img" --guest-cmdline "mode=check" \
+	"$G/disk.igvm"
+# read-only: the feature arrives, writes fail with IOERR, the file stays
+cp "$T/b0.img" "$T/b0.before"
+run blkd-ro 0 --disk "$T/b0.img,ro" --guest-cmdline "mode=verify expect_ro=1" \
+	"$G/disk.igvm"
+expect_out blkd-ro "disk0: read-only: write refused with status 1"
+cmp -s "$T/b0.img" "$T/b0.before" || bad "blkd-ro: the read-only file changed"
+run blkd-notro 5 --disk "$T/b0.img" --guest-cmdline "mode=verify expect_ro=1" \
+	"$G/disk.igvm"
+# a partition without disks starts no blkd
+run nodisk 0 "$G/hello.igvm"
+! grep -q "blkd" "$T/nodisk.err" || bad "nodisk: blkd started without a disk"
+# parapet-diag disks: blkd's counters while the guest runs
+"$P" run --name blkddiag --disk "$T/b0.img" \
+	--guest-cmdline "mode=torture seconds=600" "$G/disk.igvm" \
+	>"$T/blkddiag.out" 2>"$T/blkddiag.err" </dev/null &
+RUN_PIDS="$RUN_PIDS $!"
+wait_grep "torture: " "$T/blkddiag.out" || bad "blkddiag: no torture"
+sleep 1
+"$DIAG" --vm blkddiag disks --json >"$T/bdisks.json" 2>"$T/bdisks.err"
+json_is 'length == 1 and .[0].backend == "blkd" and .[0].running and
+	.[0].requests > 0 and .[0].bytes_written > 0 and .[0].errors == 0' \
+	"$T/bdisks.json" || {
+	cat "$T/bdisks.json" "$T/bdisks.err"
+	bad "diag disks: no blkd counters"
+}
+# servicing is refused while the disk is in use; the guest runs on
+if "$P" ctl blkddiag service >"$T/svc.out" 2>&1; then
+	bad "blkddiag: servicing with a disk in use was accepted"
+else
+	grep -q "disks are in use" "$T/svc.out" || {
+		cat "$T/svc.out"
+		bad "blkddiag: servicing refused without saying why"
+	}
+fi
+# requests keep completing after it
+reqs() {
+	"$DIAG" --vm blkddiag disks --json 2>/dev/null | jq '.[0].requests'
+}
+before=$(reqs)
+more_requests() { [ "$(reqs)" -gt "$before" ]; }
+wait_until 300 more_requests || bad "blkddiag: no requests after the refusal"
+"$P" ctl blkddiag status >"$T/st.out" 2>&1
+grep -q "running" "$T/st.out" || { cat "$T/st.out"; bad "blkddiag: not running after the refused servicing"; }
+"$P" ctl blkddiag poweroff >/dev/null 2>&1
+
 # -------------------------------------------- qemu-storage-daemon backend
 if command -v qemu-storage-daemon >/dev/null 2>&1; then
 	qsd_start() {
