@@ -385,6 +385,29 @@ unsigned int disk_depth(const struct vblk *d)
 	return (unsigned int)depth;
 }
 
+/* notify: n= QueueNotify writes with nothing new in the ring, timed by
+ * the timestamp port: the cost of a notify's exit (device lookup, the
+ * backend's wake-up) against any other MMIO exit (mmio_loop). */
+static int disk_notify(struct vblk *d)
+{
+	uint64_t n = cmdline_u64("n", 100000), i;
+	uint32_t t0 = ts_present() ? ts_now_us() : 0, us, sum = 0;
+
+	for (i = 0; i < n; i++)
+		mmio_write32(d->base + 0x50, 0);
+	us = ts_present() ? ts_now_us() - t0 : 0;
+	gprintf("notify: n=%llu us=%u\n", (unsigned long long)n, us);
+	/* the same number of exits to the same device without a notify:
+	 * status register reads */
+	t0 = ts_present() ? ts_now_us() : 0;
+	for (i = 0; i < n; i++)
+		sum += mmio_read32(d->base + 0x70);
+	us = ts_present() ? ts_now_us() - t0 : 0;
+	gprintf("status-read: n=%llu us=%u (status %u)\n",
+		(unsigned long long)n, us, (unsigned)(sum / (uint32_t)n));
+	return DISK_EXIT_OK;
+}
+
 static int run_mode(struct vblk *d, const char *mode)
 {
 	uint64_t seed = cmdline_u64("seed", 1);
@@ -397,6 +420,8 @@ static int run_mode(struct vblk *d, const char *mode)
 				   seed, 0);
 	if (!strcmp(mode, "bench"))
 		return disk_bench(d);
+	if (!strcmp(mode, "notify"))
+		return disk_notify(d);
 	if (!strcmp(mode, "torture"))
 		return disk_torture(d, disk_region(d, DEFAULT_TORTURE_SECTORS,
 						   TORTURE_MAX_SECTORS),

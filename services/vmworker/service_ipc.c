@@ -424,6 +424,8 @@ static int inspect_disks(struct vmw *w, struct ipc_request *req,
 		o->running = s.running;
 		o->queue_size = s.queue_size;
 		o->notifies = s.notifies;
+		o->has_notifies_idle = 1;
+		o->notifies_idle = s.notifies_idle;
 		o->used_index = s.used_idx;
 		o->in_flight = (uint16_t)(s.avail_idx - s.used_idx);
 		o->capacity_sectors = s.capacity;

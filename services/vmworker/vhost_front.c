@@ -280,6 +280,8 @@ int vhost_front_start(struct vhost_front *f, struct vm *vm, uint64_t features,
 	    front_set_fd(f, VHOST_USER_SET_VRING_CALL, f->call_fd) != 0 ||
 	    front_set_state(f, VHOST_USER_SET_VRING_ENABLE, 1) != 0)
 		return -1;
+	f->avail_idx = (const volatile uint16_t *)((const uint8_t *)a + 2);
+	atomic_store(&f->kicked_idx, 0x10000u);
 	__atomic_store_n(&f->started, true, __ATOMIC_RELEASE);
 	/* requests made available before DRIVER_OK */
 	vhost_front_kick(f);
@@ -303,13 +305,17 @@ int vhost_front_stop(struct vhost_front *f, uint32_t *last_avail)
 	return 0;
 }
 
-void vhost_front_kick(struct vhost_front *f)
+bool vhost_front_kick(struct vhost_front *f)
 {
+	uint32_t idx = f->avail_idx != NULL ? *f->avail_idx : 0x20000u;
 	uint64_t one = 1;
 
+	if (atomic_exchange(&f->kicked_idx, idx) == idx)
+		return false;
 	/* EAGAIN: the counter is full, a wake-up is pending anyway */
 	if (write(f->kick_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
 		log_debug("disk kick: %s", strerror(errno));
+	return true;
 }
 
 void vhost_front_close(struct vhost_front *f)

@@ -7,6 +7,7 @@
 #ifndef PARAPET_VHOST_FRONT_H
 #define PARAPET_VHOST_FRONT_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -25,6 +26,10 @@ struct vhost_front {
 	uint8_t config[VHOST_FRONT_CONFIG_MAX];
 	bool has_config;
 	bool started; /* the queue runs in the backend */
+	/* The guest's avail index (in guest RAM) and its value at the last
+	 * kick: a notify that makes nothing new available wakes nobody. */
+	const volatile uint16_t *avail_idx;
+	_Atomic uint32_t kicked_idx; /* > 0xffff: none yet */
 	char error[160]; /* the last failure, for logs and diag */
 };
 
@@ -48,8 +53,11 @@ int vhost_front_start(struct vhost_front *f, struct vm *vm, uint64_t features,
  * in *last_avail when not NULL. */
 int vhost_front_stop(struct vhost_front *f, uint32_t *last_avail);
 
-/* The hot path of QueueNotify: one eventfd write. */
-void vhost_front_kick(struct vhost_front *f);
+/* The hot path of QueueNotify: one eventfd write when the guest made
+ * something available since the last one (the backend reads the avail
+ * index after it takes a kick, so it sees all up to that index); false
+ * when the kick was not needed. */
+bool vhost_front_kick(struct vhost_front *f);
 
 void vhost_front_close(struct vhost_front *f);
 

@@ -252,9 +252,10 @@ static void vblk_access(struct vp *vp, uint64_t addr, uint64_t *data,
 	/* the hot path: a started queue's notify, without the lock */
 	if (is_write && off == VIRTIO_MMIO_QUEUE_NOTIFY) {
 		if (__atomic_load_n(&b->front.started, __ATOMIC_ACQUIRE)) {
-			vhost_front_kick(&b->front);
-			atomic_fetch_add_explicit(&b->notifies, 1,
-						  memory_order_relaxed);
+			atomic_fetch_add_explicit(
+			    vhost_front_kick(&b->front) ? &b->notifies
+							: &b->notifies_idle,
+			    1, memory_order_relaxed);
 		} else {
 			atomic_fetch_add_explicit(&b->notifies_dropped, 1,
 						  memory_order_relaxed);
@@ -383,6 +384,7 @@ void virtio_blk_snapshot(struct vblk *b, struct vm *vm,
 	s->status = b->status;
 	s->queue_size = b->queue_num;
 	s->notifies = atomic_load(&b->notifies);
+	s->notifies_idle = atomic_load(&b->notifies_idle);
 	if (b->front.started) {
 		s->avail_idx = ring_idx(vm, b->avail);
 		s->used_idx = ring_idx(vm, b->used);

@@ -43,7 +43,8 @@ struct vblk {
 	uint64_t desc, avail, used;
 	bool broken; /* the backend failed: DEVICE_NEEDS_RESET */
 	/* counters, for diag */
-	_Atomic uint64_t notifies, notifies_dropped;
+	/* notifies passed on; with nothing new (no kick); before DRIVER_OK */
+	_Atomic uint64_t notifies, notifies_idle, notifies_dropped;
 };
 
 /* Adds the transports of the disks in vm->cfg to d. 0, or -1 (logged). */
@@ -59,7 +60,7 @@ struct vblk_snapshot {
 	bool connected, running;
 	uint64_t offered, negotiated, capacity;
 	uint32_t status, queue_size;
-	uint64_t notifies;
+	uint64_t notifies, notifies_idle;
 	uint16_t avail_idx, used_idx; /* from the guest's rings */
 	char error[160];
 };
