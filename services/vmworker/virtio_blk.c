@@ -83,7 +83,8 @@ static uint32_t vblk_check_features(struct vblk *b, uint32_t status)
 {
 	uint64_t f = b->drv_features;
 
-	if ((f & ~vblk_offered(b)) != 0 ||
+	/* a driver may accept features it never read: learn the offer */
+	if (!vblk_backend(b) || (f & ~vblk_offered(b)) != 0 ||
 	    !(f & (1ull << VIRTIO_F_VERSION_1))) {
 		log_warnx("disk %u: driver features 0x%llx refused (offered "
 			  "0x%llx)",
