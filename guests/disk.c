@@ -317,14 +317,15 @@ static int print_id(struct vblk *d)
 
 static void print_disk(const struct vblk *d)
 {
-	gprintf("disk%u: 0x%llx capacity %llu sectors, blk_size %u, features "
-		"0x%llx (offered 0x%llx), seg_max %u, irq %u%s%s\n",
-		d->index, (unsigned long long)d->base,
-		(unsigned long long)d->capacity, d->blk_size,
-		(unsigned long long)d->features, (unsigned long long)d->offered,
-		d->seg_max, d->irq,
-		vblk_has(d, VIRTIO_BLK_F_RO) ? ", read-only" : "",
-		vblk_has(d, VIRTIO_BLK_F_FLUSH) ? ", flush" : "");
+	gprintf(
+	    "disk%u: 0x%llx capacity %llu sectors, blk_size %u, features "
+	    "0x%llx (offered 0x%llx), seg_max %u, irq %u, vendor 0x%x%s%s\n",
+	    d->index, (unsigned long long)d->base,
+	    (unsigned long long)d->capacity, d->blk_size,
+	    (unsigned long long)d->features, (unsigned long long)d->offered,
+	    d->seg_max, d->irq, d->vendor,
+	    vblk_has(d, VIRTIO_BLK_F_RO) ? ", read-only" : "",
+	    vblk_has(d, VIRTIO_BLK_F_FLUSH) ? ", flush" : "");
 }
 
 /* Probes every disk, prints a line each; the chosen one stays probed, the

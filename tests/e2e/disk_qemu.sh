@@ -2,7 +2,8 @@
 # Runs the disk guest's PVH ELF under qemu (microvm, TCG) against qemu's
 # own virtio-blk device: verify, check, a corrupted image, torture, bench,
 # read-only refusal, two disks, an injected I/O error, a stalled device
-# (timeout), no disk, and a legacy (version 1) transport. qemu exits with
+# (timeout), no disk, a legacy (version 1) transport, and a vhost-user-blk
+# backend in another process (qemu-storage-daemon, when installed). qemu exits with
 # (value << 1) | 1: guest exit 0 is 1, 1 is 3, 2 is 5, 3 is 7, 4 is 9, 5 is
 # 11.
 set -u
@@ -19,7 +20,12 @@ if [ ! -f "$elf" ]; then
 fi
 
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+qsd_pid=""
+cleanup() {
+	[ -n "$qsd_pid" ] && kill "$qsd_pid" 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
 out=$tmp/out
 img=$tmp/disk0.img
 img1=$tmp/disk1.img
@@ -180,6 +186,38 @@ run "mode=verify timeout_ms=100" $modern \
 expect_rc 9
 expect_match "^disk: timeout waiting for request ([1-9][0-9]* in flight, timeout_ms 100)$"
 expect_match "^disk:   write of 65536 bytes at sector "
+
+# The device in another process, reading guest memory from a shared memfd
+# while the guest polls: what Parapet's vhost-user backends do.
+if command -v qemu-storage-daemon >/dev/null 2>&1; then
+	truncate -s 4M "$tmp/vu.img"
+	qemu-storage-daemon --blockdev \
+		driver=file,node-name=f,filename="$tmp/vu.img" \
+		--export type=vhost-user-blk,id=e,node-name=f,addr.type=unix,addr.path="$tmp/vu.sock",writable=on \
+		>"$tmp/qsd.log" 2>&1 &
+	qsd_pid=$!
+	i=0
+	while [ ! -S "$tmp/vu.sock" ] && [ $i -lt 100 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	vhost="-M memory-backend=mem -object memory-backend-memfd,id=mem,size=128M,share=on -m 128M -chardev socket,id=c0,path=$tmp/vu.sock -device vhost-user-blk,chardev=c0"
+	what="vhost-user verify"
+	# shellcheck disable=SC2086
+	run "mode=verify" $modern $vhost
+	expect_rc 1
+	expect_line "verify: 8192 sectors ok"
+	what="vhost-user torture"
+	# shellcheck disable=SC2086
+	run "mode=torture ops=20000 depth=16 seed=11" $modern $vhost
+	expect_rc 1
+	expect_match "^torture: verified [1-9][0-9]* sectors, 0 bad$"
+	kill "$qsd_pid"
+	wait "$qsd_pid" 2>/dev/null
+	qsd_pid=""
+else
+	echo "note: qemu-storage-daemon not installed; vhost-user case skipped"
+fi
 
 if [ $failures -ne 0 ]; then
 	echo "$failures check(s) failed"
