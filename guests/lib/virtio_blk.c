@@ -173,7 +173,8 @@ static void set_status(const struct vblk *d, uint32_t bits)
 	wr(d, VMMIO_STATUS, rd(d, VMMIO_STATUS) | bits);
 }
 
-void vblk_fail(struct vblk *d)
+/* FAILED: the device gives up on this driver. */
+static void vblk_fail(struct vblk *d)
 {
 	set_status(d, ST_FAILED);
 }

@@ -81,8 +81,6 @@ enum vblk_err vblk_probe(struct vblk *d);
 enum vblk_err vblk_start(struct vblk *d);
 /* Writes 0 to Status: the device forgets the driver. */
 void vblk_reset(struct vblk *d);
-/* Writes FAILED: the device stops using the queue. */
-void vblk_fail(struct vblk *d);
 const char *vblk_strerror(enum vblk_err err);
 
 static inline int vblk_has(const struct vblk *d, unsigned int bit)
