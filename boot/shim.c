@@ -25,7 +25,7 @@
 	 VMOPT(VMOPT_MEM) | VMOPT(VMOPT_CMDLINE) |                             \
 	 VMOPT(VMOPT_GUEST_CMDLINE) | VMOPT(VMOPT_HOST_DTB) |                  \
 	 VMOPT(VMOPT_SANDBOX) | VMOPT(VMOPT_MANIFEST) |                        \
-	 VMOPT(VMOPT_REFTIME_RUN_START))
+	 VMOPT(VMOPT_REFTIME_RUN_START) | VMOPT(VMOPT_DISK))
 
 static int shim_parse_args(int argc, char **argv, struct shim *s)
 {
@@ -103,6 +103,10 @@ int shim_load_ram(struct shim *s)
 	int rc;
 
 	s->ram_fd = util_memfd_create("parapet-guest-ram", s->mem_size);
+	/* fixed size: disk backends map it (docs/disks.md) */
+	if (s->ram_fd >= 0 &&
+	    util_memfd_seal(s->ram_fd, F_SEAL_SHRINK | F_SEAL_GROW) != 0)
+		log_warn("sealing guest RAM");
 	ram.mem = s->ram_fd < 0 ? NULL
 				: util_map(s->ram_fd, s->mem_size,
 					   PROT_READ | PROT_WRITE);

@@ -11,6 +11,7 @@
 #include "boot/loader.h"
 #include "boot/pvopts.h"
 #include "boot/vmopts.h"
+#include "lib/diskspec.h"
 #include "lib/cpulist.h"
 #include "lib/manifest.h"
 
@@ -36,6 +37,10 @@ struct shim {
 	struct pvopts opts;
 	char pv_cmdline[SHIM_CMDLINE_MAX]; /* merged paravisor cmdline */
 	const char *guest_cmdline;
+	/* the guest's command line with the disks' virtio_mmio.device words */
+	char guest_cmdline_buf[SHIM_CMDLINE_MAX];
+	struct diskspec disks[VMOPTS_DISK_MAX];
+	unsigned n_disks;
 	unsigned n_vps;
 	uint64_t mem_size;
 	const char *accel; /* "kvm" or "emu" */

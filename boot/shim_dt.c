@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "boot/shim.h"
+#include "lib/guest_abi.h"
 #include "lib/log.h"
 #include "lib/partition.h"
 #include "lib/util.h"
@@ -118,6 +119,41 @@ static int dt_parapet_strings(const struct shim *s, void *fdt, int node)
 	return fdt_setprop_string(fdt, node, "libexec-dir", s->a.libexec);
 }
 
+/* /parapet/disks/disk@N (docs/disks.md); added last to first, since
+ * libfdt puts a new node before its siblings. */
+static int dt_disks(const struct shim *s, void *fdt, int parapet)
+{
+	int disks, node;
+	char name[32];
+
+	if (s->n_disks == 0)
+		return 0;
+	DT_TRY(disks = fdt_add_subnode(fdt, parapet, "disks"));
+	DT_TRY(fdt_setprop_u32(fdt, disks, "#address-cells", 2));
+	DT_TRY(fdt_setprop_u32(fdt, disks, "#size-cells", 2));
+	for (unsigned i = s->n_disks; i-- > 0;) {
+		const struct diskspec *d = &s->disks[i];
+
+		snprintf(name, sizeof(name), "disk@%llx",
+			 (unsigned long long)diskspec_gpa(i));
+		DT_TRY(node = fdt_add_subnode(fdt, disks, name));
+		DT_TRY(fdt_setprop_u32(fdt, node, "index", i));
+		DT_TRY(fdt_appendprop_u64(fdt, node, "reg", diskspec_gpa(i)));
+		DT_TRY(fdt_appendprop_u64(fdt, node, "reg",
+					  GUEST_VIRTIO_MMIO_SIZE));
+		DT_TRY(fdt_setprop_u32(fdt, node, "interrupts",
+				       diskspec_irq(i)));
+		DT_TRY(fdt_setprop_string(fdt, node, "compatible",
+					  "virtio,mmio"));
+		DT_TRY(fdt_setprop_string(fdt, node, "backend",
+					  diskspec_backend_name(d->backend)));
+		DT_TRY(fdt_setprop_string(fdt, node, "label", d->path));
+		if (d->read_only)
+			DT_TRY(fdt_setprop_empty(fdt, node, "read-only"));
+	}
+	return 0;
+}
+
 static int dt_parapet(const struct shim *s, void *fdt)
 {
 	char hex[IGVM_MEASUREMENT_SIZE * 2 + 1];
@@ -151,6 +187,7 @@ static int dt_parapet(const struct shim *s, void *fdt)
 	DT_TRY(fdt_setprop_u64(fdt, node, "reftime_shim_start",
 			       s->reftime_shim_start));
 	DT_TRY(fdt_setprop_u64(fdt, node, "reftime_shim_end", util_now_ns()));
+	DT_TRY(dt_disks(s, fdt, node));
 	return manifest_to_fdt(&s->manifest, fdt, node);
 }
 

@@ -198,9 +198,18 @@ static int shim_split_cpus(struct shim *s)
 	return 0;
 }
 
+static bool shim_has_blkd_disk(const struct shim *s)
+{
+	for (unsigned i = 0; i < s->n_disks; i++)
+		if (s->disks[i].backend == DISKSPEC_BLKD)
+			return true;
+	return false;
+}
+
 /* The services of a partition when no --manifest names them: those of
  * the registry (lib/registry.h, in its start order) whose binaries are
- * installed, but those started on demand. */
+ * installed; a service started on demand only when it is needed
+ * (parapet-blkd: when a disk is served by it). */
 static int shim_default_manifest(struct shim *s)
 {
 	char path[4096];
@@ -208,7 +217,10 @@ static int shim_default_manifest(struct shim *s)
 	for (size_t i = 0; i < registry_count; i++) {
 		const struct registry_entry *e = &registry[i];
 
-		if (e->binary == NULL || (e->flags & REGISTRY_F_ON_DEMAND))
+		if (e->binary == NULL ||
+		    ((e->flags & REGISTRY_F_ON_DEMAND) &&
+		     !(strcmp(e->name, SVC_NAME_BLKD) == 0 &&
+		       shim_has_blkd_disk(s))))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", s->a.libexec, e->binary);
 		if (access(path, X_OK) != 0) {
@@ -252,14 +264,64 @@ static int shim_manifest(struct shim *s)
 	return 0;
 }
 
+/* The --disk values (parapet run opened them and sends their
+ * descriptors to init) and the guest command line that announces them
+ * the way qemu microvm does. */
+static int shim_disks(struct shim *s)
+{
+	size_t len;
+	const char *why;
+
+	if (s->a.n_disks > VMOPTS_DISK_MAX) {
+		log_warnx("%u disks: at most %d", s->a.n_disks,
+			  VMOPTS_DISK_MAX);
+		return -1;
+	}
+	s->n_disks = s->a.n_disks;
+	if (s->n_disks > 0 && s->mem_size > GUEST_VIRTIO_MMIO_GPA) {
+		log_warnx("guest memory %llu bytes overlaps the disks' "
+			  "registers at 0x%llx: at most %llu MiB with --disk",
+			  (unsigned long long)s->mem_size,
+			  (unsigned long long)GUEST_VIRTIO_MMIO_GPA,
+			  (unsigned long long)(GUEST_VIRTIO_MMIO_GPA >> 20));
+		return -1;
+	}
+	len = (size_t)snprintf(s->guest_cmdline_buf,
+			       sizeof(s->guest_cmdline_buf), "%s",
+			       s->guest_cmdline ? s->guest_cmdline : "");
+	for (unsigned i = 0; i < s->n_disks; i++) {
+		if (diskspec_parse(s->a.disks[i], &s->disks[i], &why) != 0) {
+			log_warnx("--disk '%s': %s", s->a.disks[i], why);
+			return -1;
+		}
+		len += (size_t)snprintf(
+		    s->guest_cmdline_buf + len,
+		    len < sizeof(s->guest_cmdline_buf)
+			? sizeof(s->guest_cmdline_buf) - len
+			: 0,
+		    "%svirtio_mmio.device=%llu@0x%llx:%u", len ? " " : "",
+		    (unsigned long long)GUEST_VIRTIO_MMIO_SIZE,
+		    (unsigned long long)diskspec_gpa(i), diskspec_irq(i));
+	}
+	if (len >= GUEST_CMDLINE_SIZE) {
+		log_warnx("the guest command line with the disks is %zu "
+			  "bytes; at most %llu",
+			  len, (unsigned long long)GUEST_CMDLINE_SIZE - 1);
+		return -1;
+	}
+	if (s->n_disks > 0)
+		s->guest_cmdline = s->guest_cmdline_buf;
+	return 0;
+}
+
 int shim_resolve(struct shim *s)
 {
-	if (shim_pv_cmdline(s) != 0 || shim_shape(s) != 0 ||
-	    shim_accel(s) != 0 || shim_split_cpus(s) != 0 ||
-	    shim_manifest(s) != 0)
-		return -1;
 	s->guest_cmdline = s->a.guest_cmdline ? s->a.guest_cmdline
 					      : s->img.config.guest_cmdline;
+	if (shim_pv_cmdline(s) != 0 || shim_shape(s) != 0 ||
+	    shim_accel(s) != 0 || shim_split_cpus(s) != 0 ||
+	    shim_disks(s) != 0 || shim_manifest(s) != 0)
+		return -1;
 	s->sandbox = s->a.sandbox ? s->a.sandbox : "strict";
 	if (strcmp(s->sandbox, "strict") && strcmp(s->sandbox, "log") &&
 	    strcmp(s->sandbox, "off")) {

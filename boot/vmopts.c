@@ -16,6 +16,10 @@ struct vmopt_def {
 
 #define STR(field)  required_argument, offsetof(struct vmopts, field)
 #define FLAG(field) no_argument, offsetof(struct vmopts, field)
+/* A repeatable option: its values go to the array at off, counted in
+ * n_disks (the one repeatable option so far). */
+#define MULTI_ARG    3
+#define MULTI(field) MULTI_ARG, offsetof(struct vmopts, field)
 
 static const struct vmopt_def vmopt_table[VMOPT_COUNT] = {
 	[VMOPT_RUN_DIR] = { "--run-dir", STR(run_dir) },
@@ -36,6 +40,7 @@ static const struct vmopt_def vmopt_table[VMOPT_COUNT] = {
 				      STR(reftime_run_start) },
 	[VMOPT_STANDALONE] = { "--standalone", FLAG(standalone) },
 	[VMOPT_NO_COALESCE] = { "--no-coalesce", FLAG(no_coalesce) },
+	[VMOPT_DISK] = { "--disk", MULTI(disks) },
 	[VMOPT_HELP] = { "--help", no_argument, 0 },
 };
 
@@ -43,7 +48,11 @@ static void vmopts_store(struct vmopts *o, int i, char *value)
 {
 	void *field = (char *)o + vmopt_table[i].off;
 
-	if (vmopt_table[i].has_arg == required_argument)
+	if (vmopt_table[i].has_arg == MULTI_ARG) {
+		if (o->n_disks < VMOPTS_DISK_MAX)
+			((const char **)field)[o->n_disks] = value;
+		o->n_disks++;
+	} else if (vmopt_table[i].has_arg == required_argument)
 		*(const char **)field = value;
 	else
 		*(bool *)field = true;
@@ -60,7 +69,11 @@ int vmopts_parse(int argc, char **argv, unsigned accept, unsigned flags,
 	for (int i = 0; i < VMOPT_COUNT; i++)
 		if (accept & VMOPT(i))
 			opts[n++] = (struct option){ vmopt_table[i].flag + 2,
-						     vmopt_table[i].has_arg,
+						     vmopt_table[i].has_arg ==
+							     MULTI_ARG
+							 ? required_argument
+							 : vmopt_table[i]
+							       .has_arg,
 						     NULL, VMOPT_VAL + i };
 	/* A leading ':' reports a missing value apart (as ':'), but also
 	 * silences getopt's message for it. */
@@ -89,7 +102,20 @@ void vmopts_to_argv(const struct vmopts *o, unsigned which, char **argv, int *n)
 	for (int i = 0; i < VMOPT_COUNT; i++) {
 		const struct vmopt_def *d = &vmopt_table[i];
 		const void *field = (const char *)o + d->off;
-		const char *value = d->has_arg == required_argument
+		const char *value;
+
+		if (d->has_arg == MULTI_ARG) {
+			for (unsigned k = 0;
+			     (which & VMOPT(i)) && k < o->n_disks &&
+			     k < VMOPTS_DISK_MAX;
+			     k++) {
+				argv[(*n)++] = (char *)(uintptr_t)d->flag;
+				argv[(*n)++] =
+				    (char *)(uintptr_t)o->disks[k];
+			}
+			continue;
+		}
+		value = d->has_arg == required_argument
 					? *(const char *const *)field
 					: NULL;
 

@@ -26,10 +26,17 @@ enum vmopt {
 	VMOPT_REFTIME_RUN_START,
 	VMOPT_STANDALONE,
 	VMOPT_NO_COALESCE,
+	VMOPT_DISK, /* repeatable: every value kept, in order */
 	VMOPT_HELP, /* --help, and -h */
 	VMOPT_COUNT
 };
 #define VMOPT(o) (1u << (o))
+
+/* The most --disk values kept; vmopts_parse counts further ones in
+ * n_disks without keeping them, so that the caller can name the limit. */
+#define VMOPTS_DISK_MAX 8
+/* Words vmopts_to_argv may add: two per option, two per kept disk. */
+#define VMOPTS_ARGV_MAX (2 * VMOPT_COUNT + 2 * VMOPTS_DISK_MAX)
 
 /* What the flags say, as given (NULL or false: not given). */
 struct vmopts {
@@ -39,6 +46,8 @@ struct vmopts {
 	const char *cmdline, *guest_cmdline, *host_dtb, *sandbox, *manifest;
 	const char *timeout, *reftime_run_start;
 	bool standalone, no_coalesce;
+	const char *disks[VMOPTS_DISK_MAX];
+	unsigned n_disks; /* given, possibly more than VMOPTS_DISK_MAX */
 };
 
 enum vmopts_result {
@@ -60,8 +69,9 @@ int vmopts_parse(int argc, char **argv, unsigned accept, unsigned flags,
 		 struct vmopts *o, int *next);
 
 /* Appends "--NAME", "VALUE" to argv[*n] for each option of which that o
- * gives a value to (table order), and the flags without a value that are
- * set. argv needs room for 2 * VMOPT_COUNT more words. */
+ * gives a value to (table order; a repeated option once per kept value),
+ * and the flags without a value that are set. argv needs room for
+ * VMOPTS_ARGV_MAX more words. */
 void vmopts_to_argv(const struct vmopts *o, unsigned which, char **argv,
 		    int *n);
 

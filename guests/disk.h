@@ -15,8 +15,8 @@
 #define DISK_EXIT_TIMEOUT 4 /* a request never completed */
 #define DISK_EXIT_RO	  5 /* read-only promise broken (or not made) */
 
-#define DISK_CHUNK	  (64u << 10) /* bytes per request at most */
-#define DISK_CHUNK_SECT	  (DISK_CHUNK / VBLK_SECTOR)
+#define DISK_CHUNK	(64u << 10) /* bytes per request at most */
+#define DISK_CHUNK_SECT (DISK_CHUNK / VBLK_SECTOR)
 
 /* Data buffer of each request slot. */
 extern uint8_t disk_bufs[VBLK_SLOTS][DISK_CHUNK];

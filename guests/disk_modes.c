@@ -4,12 +4,12 @@
 #include "guest.h"
 #include "disk.h"
 
-#define MAX_REPORTS	   5
-#define DEFAULT_BENCH_MB   512
-#define DEFAULT_BENCH_IOS  20000
-#define DEFAULT_TORTURE_S  10
+#define MAX_REPORTS	    5
+#define DEFAULT_BENCH_MB    512
+#define DEFAULT_BENCH_IOS   20000
+#define DEFAULT_TORTURE_S   10
 #define NOCLOCK_TORTURE_OPS 20000
-#define TORTURE_MAX_NSECT  16
+#define TORTURE_MAX_NSECT   16
 
 /* Sequential passes over [next, end) in chunks. */
 struct pass {
@@ -60,9 +60,9 @@ static void pass_done(struct disk_pump *p, int slot, const struct vblk_slot *v)
 	if (!s->check)
 		return;
 	for (i = 0; i < v->len / VBLK_SECTOR; i++) {
-		s->bad += sect_check(disk_bufs[slot] + i * VBLK_SECTOR,
-				     v->sector + i, 0, s->seed,
-				     s->bad < MAX_REPORTS);
+		s->bad +=
+		    sect_check(disk_bufs[slot] + i * VBLK_SECTOR, v->sector + i,
+			       0, s->seed, s->bad < MAX_REPORTS);
 		s->checked++;
 	}
 }
@@ -89,7 +89,7 @@ static int try_ro_write(struct vblk *d)
 		return r;
 	r = vblk_sync(d, VIRTIO_BLK_T_OUT, 0, buf, VBLK_SECTOR);
 	if (r < 0)
-		return disk_wait_failed(d, (enum vblk_err)-r);
+		return disk_wait_failed(d, (enum vblk_err) - r);
 	if (r == VIRTIO_BLK_S_OK) {
 		gprintf("disk%u: read-only: a write to sector 0 succeeded\n",
 			d->index);
@@ -189,9 +189,9 @@ static void print_rate(const char *name, uint64_t bytes, uint64_t ios,
 static int bench_phase(struct vblk *d, const char *name, struct bench *b,
 		       int iops)
 {
-	struct disk_pump p = {
-		.depth = disk_depth(d), .next = bench_next, .ctx = b
-	};
+	struct disk_pump p = { .depth = disk_depth(d),
+			       .next = bench_next,
+			       .ctx = b };
 	uint64_t t0 = clk_us(), us;
 	int r = disk_pump(d, &p);
 
@@ -206,8 +206,8 @@ int disk_bench(struct vblk *d)
 {
 	uint64_t region = disk_region(d, d->capacity, 0);
 	uint64_t mb = cmdline_u64("mb", DEFAULT_BENCH_MB);
-	uint32_t chunk = region < DISK_CHUNK_SECT ? (uint32_t)region
-						 : DISK_CHUNK_SECT;
+	uint32_t chunk =
+	    region < DISK_CHUNK_SECT ? (uint32_t)region : DISK_CHUNK_SECT;
 	struct bench b = { .nsect = chunk };
 	int r;
 
@@ -237,7 +237,9 @@ int disk_bench(struct vblk *d)
 	r = bench_phase(d, "seq_read", &b, 0);
 	if (r)
 		return r;
-	b = (struct bench){ .type = VIRTIO_BLK_T_IN, .nsect = 8, .random = 1,
+	b = (struct bench){ .type = VIRTIO_BLK_T_IN,
+			    .nsect = 8,
+			    .random = 1,
 			    .rng = cmdline_u64("seed", 1),
 			    .count = cmdline_u64("ios", DEFAULT_BENCH_IOS),
 			    .region = region / 8 };
@@ -324,8 +326,9 @@ static void torture_done(struct disk_pump *p, int slot,
 		lba = v->sector + i;
 		if (!t->seqs[lba])
 			continue;
-		t->bad += sect_check(disk_bufs[slot] + i * VBLK_SECTOR, lba,
-				     t->seqs[lba], t->seed, t->bad < MAX_REPORTS);
+		t->bad +=
+		    sect_check(disk_bufs[slot] + i * VBLK_SECTOR, lba,
+			       t->seqs[lba], t->seed, t->bad < MAX_REPORTS);
 		t->checked++;
 	}
 }
@@ -384,8 +387,11 @@ static int torture_report(struct torture *t, uint64_t run_bad, int r)
 int disk_torture(struct vblk *d, uint64_t sectors, uint64_t seed,
 		 uint32_t *seqs)
 {
-	struct torture t = { .d = d, .sectors = sectors, .seed = seed,
-			     .rng = seed, .seqs = seqs };
+	struct torture t = { .d = d,
+			     .sectors = sectors,
+			     .seed = seed,
+			     .rng = seed,
+			     .seqs = seqs };
 	struct disk_pump p = {
 		.depth = disk_depth(d),
 		.next = torture_next,

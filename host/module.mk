@@ -3,7 +3,7 @@
 PARAPET_IGVM_SRCS := host/igvm_cmd.c host/igvm_build.c host/igvm_dump.c \
 	host/elf_load.c
 PARAPET_RUN_SRCS := host/run.c host/list.c host/hostchan.c \
-	host/ctl.c host/timeline.c host/ids.c
+	host/ctl.c host/timeline.c host/ids.c host/disks.c
 $(eval $(call program,parapet,host/main.c $(PARAPET_IGVM_SRCS) \
 	$(PARAPET_RUN_SRCS)))
 $(eval $(call unit_test,igvm_cmd_test,$(PARAPET_IGVM_SRCS)))

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "boot/vmopts.h"
+#include "host/disks.h"
 #include "host/hostchan.h"
 #include "host/ids.h"
 #include "host/run.h"
@@ -46,7 +47,7 @@
 	 VMOPT(VMOPT_SIDECAR_CPUS) | VMOPT(VMOPT_MEM) | VMOPT(VMOPT_CMDLINE) | \
 	 VMOPT(VMOPT_GUEST_CMDLINE) | VMOPT(VMOPT_HOST_DTB) |                  \
 	 VMOPT(VMOPT_SANDBOX) | VMOPT(VMOPT_TIMEOUT) | VMOPT(VMOPT_MANIFEST) | \
-	 VMOPT(VMOPT_HELP))
+	 VMOPT(VMOPT_DISK) | VMOPT(VMOPT_HELP))
 #define RUN_SHIM_FLAGS                                                         \
 	((RUN_FLAGS & ~VMOPT(VMOPT_TIMEOUT)) | VMOPT(VMOPT_RUN_DIR) |          \
 	 VMOPT(VMOPT_LIBEXEC) | VMOPT(VMOPT_REFTIME_RUN_START))
@@ -64,6 +65,7 @@ struct run {
 	struct hostchan *hc; /* the host channel and ctl.sock */
 	int fdchan[2];	     /* the descriptor channel: ours, init's */
 	struct run_ids ids;  /* the ids its services run as */
+	struct host_disks disks;
 	struct timeline_host tl;
 	uint64_t tl_next_ns;
 };
@@ -81,6 +83,10 @@ static const char run_usage[] =
     "  --guest-cmdline ARGS     the guest's command line\n"
     "  --host-dtb FILE          host device tree (cpus, memory, "
     "bootargs, /parapet)\n"
+    "  --disk PATH[,ro]         a disk served by parapet-blkd (up to 8; "
+    "docs/disks.md)\n"
+    "  --disk vhost-user=SOCKET a disk of an external vhost-user-blk "
+    "backend\n"
     "  --sandbox strict|log|off service sandbox (default strict)\n"
     "  --timeout SECONDS        power off after this long (exit 124)\n"
     "  --manifest FILE          TEST ONLY: services to start instead of "
@@ -339,7 +345,7 @@ static int run_make_dir(struct run *r)
 static void run_child(struct run *r, int sync_fd)
 {
 	static char reftime[32], boot[PATH_MAX + 32];
-	char *argv[2 * VMOPT_COUNT + 4];
+	char *argv[VMOPTS_ARGV_MAX + 4];
 	struct vmopts o = r->a;
 	char c;
 	int n = 0, null;
@@ -396,6 +402,13 @@ static int run_spawn(struct run *r)
 		close(sync[0]);
 		close(sync[1]);
 		return run_fail("socketpair: %s", strerror(errno));
+	}
+	/* queued for init before the partition exists: init finds every
+	 * disk waiting when it starts */
+	if (host_disks_send(&r->disks, r->fdchan[0]) != 0) {
+		close(sync[0]);
+		close(sync[1]);
+		return PARTITION_EXIT_SETUP;
 	}
 	pid = (pid_t)syscall(SYS_clone, flags, NULL, NULL, NULL, NULL);
 	if (pid == 0) {
@@ -562,7 +575,8 @@ int run_main(int argc, char **argv)
 		return rc < 0 ? 0 : rc;
 	if (realpath(r.a.image, r.image) == NULL)
 		return run_fail("image %s: %s", r.a.image, strerror(errno));
-	if ((rc = run_find_libexec(&r)) != 0)
+	if ((rc = run_find_libexec(&r)) != 0 ||
+	    (rc = host_disks_open(&r.a, &r.disks)) != 0)
 		return rc;
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);

@@ -12,6 +12,7 @@
 
 #include "init/supervisor.h"
 #include "lib/evqueue.h"
+#include "lib/guest_abi.h"
 #include "lib/manifest.h"
 
 #define LOGRING_SIZE (64u * 1024)
@@ -86,6 +87,15 @@ struct init_host_fd {
 	char label[1024]; /* its host path */
 };
 
+/* A disk's descriptor from the host (docs/disks.md): the file parapet-blkd
+ * serves, or the connection to an external vhost-user backend. Kept for
+ * the partition's life: every new instance of its service gets a copy. */
+struct init_disk {
+	int fd;	  /* -1: no disk N */
+	int kind; /* FDCHAN_DISK or FDCHAN_VHOST_USER */
+	char label[1024];
+};
+
 struct init {
 	struct service svc[MANIFEST_MAX_SERVICES];
 	unsigned n_svc;
@@ -95,6 +105,8 @@ struct init {
 	int host_fds; /* the descriptor channel from the host, or -1 */
 	struct init_host_fd host_fd[INIT_HOST_FDS_MAX];
 	uint64_t host_fd_seq;
+	struct init_disk disk[GUEST_DISK_MAX];
+	unsigned n_disks; /* in the boot device tree */
 	char libexec[1024];
 	char name[64];
 	char log_env[16]; /* PARAPET_LOG value, or "" */
@@ -171,6 +183,15 @@ void hostfds_open(struct init *in);
 void hostfds_on_readable(struct init *in);
 /* The descriptor sent with token (after taking what is waiting), or NULL. */
 struct init_host_fd *hostfds_find(struct init *in, uint64_t token);
+/* Checks that every disk of the boot device tree (/parapet/disks, node
+ * offset disks or < 0 for none) came with its descriptor: 0, or -1
+ * (logged). */
+int hostfds_check_disks(struct init *in, const void *fdt, int disks);
+/* The disks' descriptors service s gets: blkd the files ("diskN"),
+ * vmworker the external backends' connections ("vhost-userN"). Fills
+ * names (room for name_len bytes each) and fds; returns how many. */
+size_t hostfds_disks_for(const struct init *in, const char *service,
+			 char (*names)[16], int *fds, size_t max);
 /* Hands over a found descriptor (the slot is free again). */
 int hostfds_take(struct init_host_fd *h);
 

@@ -74,9 +74,10 @@ static void svc_child(struct init *in, struct service *s, int chan, int logw,
 static void svc_send_fds(struct init *in, struct service *s)
 {
 	Parapet__SupervisorMsg msg = PARAPET__SUPERVISOR_MSG__INIT;
-	char *names[MANIFEST_FD_COUNT + 1];
-	int fds[MANIFEST_FD_COUNT + 1];
-	size_t n = 0;
+	char *names[MANIFEST_FD_COUNT + 1 + GUEST_DISK_MAX];
+	int fds[MANIFEST_FD_COUNT + 1 + GUEST_DISK_MAX];
+	char disk_names[GUEST_DISK_MAX][16];
+	size_t n = 0, n_disks;
 	int rc;
 
 	for (int b = 0; b < MANIFEST_FD_COUNT; b++)
@@ -84,6 +85,10 @@ static void svc_send_fds(struct init *in, struct service *s)
 			names[n] = (char *)(uintptr_t)manifest_fd_name(b);
 			fds[n++] = in->part_fds[b];
 		}
+	n_disks = hostfds_disks_for(in, s->m.name, disk_names, fds + n,
+				    GUEST_DISK_MAX);
+	for (size_t i = 0; i < n_disks; i++)
+		names[n++] = disk_names[i];
 	/* Servicing: the previous instance's saved state, handed on once. */
 	if (s->saved_fd >= 0) {
 		names[n] = (char *)(uintptr_t)SVC_SAVED_STATE;

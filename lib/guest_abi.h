@@ -48,6 +48,15 @@
 #define GUEST_TEST_MMIO_GPA 0xD0000000ULL
 #define GUEST_TEST_MMIO_SIZE 0x1000ULL
 
+/* Disks: disk N (0 to GUEST_DISK_MAX - 1) is a virtio-mmio device at
+ * GUEST_VIRTIO_MMIO_GPA + N * GUEST_VIRTIO_MMIO_SIZE with interrupt
+ * GUEST_VIRTIO_MMIO_IRQ + N, announced on the command line as
+ * virtio_mmio.device=512@ADDR:IRQ (docs/disks.md). */
+#define GUEST_VIRTIO_MMIO_GPA 0xFEB00000ULL
+#define GUEST_VIRTIO_MMIO_SIZE 0x200ULL
+#define GUEST_VIRTIO_MMIO_IRQ 5
+#define GUEST_DISK_MAX 8
+
 /* Ports. Parapet's own lie in 0xf0-0xf7; 0xf4 matches qemu's
  * isa-debug-exit (iobase=0xf4) so the same guest runs under qemu, where
  * 0xf0-0xf3 read as all ones. */

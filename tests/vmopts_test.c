@@ -83,7 +83,7 @@ static void test_to_argv_round_trip(void **state)
 			     .timeout = "5",
 			     .standalone = true },
 		      out;
-	char *argv[2 * VMOPT_COUNT + 2] = { (char *)(uintptr_t) "prog" };
+	char *argv[VMOPTS_ARGV_MAX + 2] = { (char *)(uintptr_t) "prog" };
 	int n = 1, next;
 
 	(void)state;
@@ -103,12 +103,50 @@ static void test_to_argv_round_trip(void **state)
 	assert_null(out.cpus);
 }
 
+/* --disk repeats: values kept in order up to VMOPTS_DISK_MAX, the rest
+ * only counted; vmopts_to_argv writes the kept ones back. */
+static void test_disk_repeats(void **state)
+{
+	char *argv[32] = { (char *)(uintptr_t) "prog" };
+	char *back[VMOPTS_ARGV_MAX + 2] = { (char *)(uintptr_t) "prog" };
+	char names[10][8];
+	struct vmopts o, again;
+	int argc = 1, n = 1, next;
+
+	(void)state;
+	for (int i = 0; i < 10; i++) {
+		snprintf(names[i], sizeof(names[i]), "d%d", i);
+		argv[argc++] = (char *)(uintptr_t) "--disk";
+		argv[argc++] = names[i];
+	}
+	argv[argc] = NULL;
+	assert_int_equal(vmopts_parse(argc, argv, VMOPT(VMOPT_DISK), 0, &o,
+				      &next),
+			 VMOPTS_OK);
+	assert_int_equal(o.n_disks, 10);
+	assert_string_equal(o.disks[0], "d0");
+	assert_string_equal(o.disks[VMOPTS_DISK_MAX - 1], "d7");
+	vmopts_to_argv(&o, VMOPT(VMOPT_DISK), back, &n);
+	assert_int_equal(n, 1 + 2 * VMOPTS_DISK_MAX);
+	back[n] = NULL;
+	assert_int_equal(
+	    vmopts_parse(n, back, VMOPT(VMOPT_DISK), 0, &again, &next),
+	    VMOPTS_OK);
+	assert_int_equal(again.n_disks, VMOPTS_DISK_MAX);
+	assert_string_equal(again.disks[3], "d3");
+	/* not accepted: an unknown option like any other */
+	assert_int_equal(vmopts_parse(argc, argv, VMOPT(VMOPT_CPUS),
+				      VMOPTS_QUIET, &o, &next),
+			 VMOPTS_UNKNOWN);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_values_and_operands),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_to_argv_round_trip),
+		cmocka_unit_test(test_disk_repeats),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -10,8 +10,7 @@ static int is_space(char c)
 
 /* Finds key's value in the command line from *pos on; returns its start
  * or NULL, and leaves *pos after the word found. */
-static const char *cmdline_scan(const char **pos, const char *key,
-				size_t *vlen)
+static const char *cmdline_scan(const char **pos, const char *key, size_t *vlen)
 {
 	const char *p = *pos;
 	size_t klen = strlen(key);

@@ -43,19 +43,19 @@
 #define ST_FEATURES_OK 8
 #define ST_FAILED      128
 
-#define VRING_DESC_F_NEXT	1
-#define VRING_DESC_F_WRITE	2
+#define VRING_DESC_F_NEXT	   1
+#define VRING_DESC_F_WRITE	   2
 #define VRING_AVAIL_F_NO_INTERRUPT 1
 
-#define QUEUE_SIZE_MAX 64 /* entries we set up at most */
-#define DESC_PER_REQ   3  /* header, data, status */
+#define QUEUE_SIZE_MAX 64	  /* entries we set up at most */
+#define DESC_PER_REQ   3	  /* header, data, status */
 #define TSC_PER_MS_MAX 4000000ULL /* no clock: assume a TSC of <= 4 GHz */
 #define TIMEOUT_MS_MAX 3600000ULL /* µs of it fit the 32-bit port clock */
 
 /* Features the driver accepts when offered. */
-#define ACCEPTED_FEATURES                                                    \
-	((1ULL << VIRTIO_F_VERSION_1) | (1ULL << VIRTIO_BLK_F_RO) |          \
-	 (1ULL << VIRTIO_BLK_F_BLK_SIZE) | (1ULL << VIRTIO_BLK_F_SEG_MAX) |  \
+#define ACCEPTED_FEATURES                                                      \
+	((1ULL << VIRTIO_F_VERSION_1) | (1ULL << VIRTIO_BLK_F_RO) |            \
+	 (1ULL << VIRTIO_BLK_F_BLK_SIZE) | (1ULL << VIRTIO_BLK_F_SEG_MAX) |    \
 	 (1ULL << VIRTIO_BLK_F_FLUSH))
 
 struct vring_desc {
@@ -92,7 +92,8 @@ struct blk_req_hdr {
 
 /* One queue for the one started device; each ring in its own page (the
  * spec needs 16-, 2- and 4-byte alignment; a page also suits legacy). */
-static struct vring_desc ring_desc[QUEUE_SIZE_MAX] __attribute__((aligned(4096)));
+static struct vring_desc ring_desc[QUEUE_SIZE_MAX]
+    __attribute__((aligned(4096)));
 static struct vring_avail ring_avail __attribute__((aligned(4096)));
 static struct vring_used ring_used __attribute__((aligned(4096)));
 static struct blk_req_hdr req_hdr[VBLK_SLOTS] __attribute__((aligned(64)));
@@ -134,7 +135,8 @@ static enum vblk_err parse_device_word(const char *w, struct vblk *d)
 	    !(w = parse_u64(w, &v)) || (*w && *w != ':'))
 		return VBLK_ERR_BADWORD;
 	d->irq = (unsigned int)v;
-	/* Our registers end at 0x100 + config; all must be mapped below 4 GiB. */
+	/* Our registers end at 0x100 + config; all must be mapped below 4 GiB.
+	 */
 	if (d->size < 0x200 || (d->base & 3) || d->base >= 0x100000000ULL ||
 	    d->size > 0x100000000ULL - d->base)
 		return VBLK_ERR_BADWORD;
@@ -171,7 +173,8 @@ static void set_status(const struct vblk *d, uint32_t bits)
 	wr(d, VMMIO_STATUS, rd(d, VMMIO_STATUS) | bits);
 }
 
-void vblk_fail(struct vblk *d)
+/* FAILED: the device gives up on this driver. */
+static void vblk_fail(struct vblk *d)
 {
 	set_status(d, ST_FAILED);
 }
@@ -222,11 +225,11 @@ static void read_config(struct vblk *d)
 		lo = rd(d, VMMIO_CONFIG + BLK_CFG_CAPACITY);
 		hi = rd(d, VMMIO_CONFIG + BLK_CFG_CAPACITY + 4);
 		d->seg_max = vblk_has(d, VIRTIO_BLK_F_SEG_MAX)
-				     ? rd(d, VMMIO_CONFIG + BLK_CFG_SEG_MAX)
-				     : 0;
+				 ? rd(d, VMMIO_CONFIG + BLK_CFG_SEG_MAX)
+				 : 0;
 		d->blk_size = vblk_has(d, VIRTIO_BLK_F_BLK_SIZE)
-				      ? rd(d, VMMIO_CONFIG + BLK_CFG_BLK_SIZE)
-				      : VBLK_SECTOR;
+				  ? rd(d, VMMIO_CONFIG + BLK_CFG_BLK_SIZE)
+				  : VBLK_SECTOR;
 	} while (rd(d, VMMIO_CONFIG_GEN) != gen);
 	d->capacity = ((uint64_t)hi << 32) | lo;
 }
@@ -387,7 +390,8 @@ void vblk_submit(struct vblk *d, int slot, uint32_t type, uint64_t sector,
 	req_status[slot] = 0xff; /* a device that never writes it is caught */
 	if (type != VIRTIO_BLK_T_OUT)
 		data_flags |= VRING_DESC_F_WRITE;
-	set_desc(head, &req_hdr[slot], sizeof(req_hdr[slot]), VRING_DESC_F_NEXT);
+	set_desc(head, &req_hdr[slot], sizeof(req_hdr[slot]),
+		 VRING_DESC_F_NEXT);
 	if (len > 0) {
 		set_desc(head + 1, buf, len, data_flags);
 	} else {
@@ -467,7 +471,7 @@ enum vblk_err vblk_wait(struct vblk *d, int *slot, uint8_t *status)
 		if (r > 0)
 			return VBLK_OK;
 		if (r < 0)
-			return (enum vblk_err)-r;
+			return (enum vblk_err) - r;
 		if ((++polls & 255) == 0 && timed_out(clock, t0, tsc0))
 			return VBLK_ERR_TIMEOUT;
 		cpu_relax();

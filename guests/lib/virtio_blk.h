@@ -29,18 +29,18 @@
 
 enum vblk_err {
 	VBLK_OK = 0,
-	VBLK_ERR_NODEV,	    /* no such virtio_mmio.device word */
-	VBLK_ERR_BADWORD,   /* the word does not parse */
-	VBLK_ERR_MAGIC,	    /* MagicValue is not "virt" */
-	VBLK_ERR_LEGACY,    /* Version 1 */
-	VBLK_ERR_VERSION,   /* another unknown version */
-	VBLK_ERR_NOTBLK,    /* DeviceID is not 2 */
+	VBLK_ERR_NODEV,	     /* no such virtio_mmio.device word */
+	VBLK_ERR_BADWORD,    /* the word does not parse */
+	VBLK_ERR_MAGIC,	     /* MagicValue is not "virt" */
+	VBLK_ERR_LEGACY,     /* Version 1 */
+	VBLK_ERR_VERSION,    /* another unknown version */
+	VBLK_ERR_NOTBLK,     /* DeviceID is not 2 */
 	VBLK_ERR_NOVERSION1, /* VIRTIO_F_VERSION_1 not offered */
-	VBLK_ERR_FEATURES,  /* FEATURES_OK did not stick */
-	VBLK_ERR_QUEUE,	    /* queue 0 absent, too small or already live */
-	VBLK_ERR_RESET,	    /* Status never read 0 after the reset */
-	VBLK_ERR_TIMEOUT,   /* no completion within the timeout */
-	VBLK_ERR_BADUSED,   /* the device returned an id it was not given */
+	VBLK_ERR_FEATURES,   /* FEATURES_OK did not stick */
+	VBLK_ERR_QUEUE,	     /* queue 0 absent, too small or already live */
+	VBLK_ERR_RESET,	     /* Status never read 0 after the reset */
+	VBLK_ERR_TIMEOUT,    /* no completion within the timeout */
+	VBLK_ERR_BADUSED,    /* the device returned an id it was not given */
 };
 
 struct vblk_slot {
@@ -81,8 +81,6 @@ enum vblk_err vblk_probe(struct vblk *d);
 enum vblk_err vblk_start(struct vblk *d);
 /* Writes 0 to Status: the device forgets the driver. */
 void vblk_reset(struct vblk *d);
-/* Writes FAILED: the device stops using the queue. */
-void vblk_fail(struct vblk *d);
 const char *vblk_strerror(enum vblk_err err);
 
 static inline int vblk_has(const struct vblk *d, unsigned int bit)

@@ -492,6 +492,8 @@ static const struct diag_command {
 	{ "stats", diag_stats, "", "the same counters as OpenMetrics" },
 	{ "dt", diag_dt, "", "the boot device tree as dts" },
 	{ "timeline", diag_timeline, "[--svg FILE]", "the boot timeline" },
+	{ "disks", diag_disks, "", "each disk: backend, features, requests, "
+	  "bytes, errors, in flight" },
 	{ "vm", diag_vm, "status|pause|resume|reset", "the VM's state, or "
 	  "change it through policy" },
 	{ "sandbox", diag_sandbox, "SVC", "profile and /proc status of its "

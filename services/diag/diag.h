@@ -48,6 +48,7 @@ const struct pbjson_registry *diag_registry(void);
 int diag_inspect(struct diag *d, int argc, char **argv);
 int diag_stats(struct diag *d, int argc, char **argv);
 int diag_timeline(struct diag *d, int argc, char **argv);
+int diag_disks(struct diag *d, int argc, char **argv);
 /* The views of the JSON diagd sent (any JSON: diagd is inside the
  * partition), printed to stdout; json: as JSON instead. 0 or 1.
  * inspect: the tree at path (NULL: all) to depth levels (0: all). */
@@ -57,5 +58,7 @@ int diag_view_stats(json_t *root, bool json);
 /* timeline: the boot stamps in order, and as an SVG file when svg is
  * not NULL. Drops the reference to t. */
 int diag_view_timeline(json_t *t, const char *svg, bool json);
+/* disks: vmworker's transports joined with blkd's counters. */
+int diag_view_disks(json_t *root, bool json);
 
 #endif

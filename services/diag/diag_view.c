@@ -462,3 +462,124 @@ int diag_view_timeline(json_t *t, const char *svg, bool json)
 	json_decref(t);
 	return rc;
 }
+
+/* ------------------------------------------------------------ disks */
+
+/* blkd's counters for disk index (root.blkd.disks.disks[]), or NULL. */
+static json_t *view_blkd_disk(json_t *root, json_int_t index)
+{
+	json_t *disks = view_path(root, "blkd.disks.disks"), *d;
+	size_t i;
+
+	json_array_foreach(disks, i, d)
+	{
+		if (json_integer_value(json_object_get(d, "index")) == index)
+			return d;
+	}
+	return NULL;
+}
+
+static json_int_t view_int(json_t *o, const char *k)
+{
+	return json_integer_value(json_object_get(o, k));
+}
+
+/* One disk: vmworker's transport joined with its backend's counters
+ * (blkd's; an external backend's are not known). */
+static json_t *view_disk(json_t *root, json_t *v)
+{
+	json_int_t index = view_int(v, "index");
+	json_t *b = view_blkd_disk(root, index);
+	json_t *o = json_pack(
+	    "{s:I, s:O?, s:O?, s:b, s:b, s:I, s:I, s:I, s:I, s:I}", "index",
+	    index, "backend", json_object_get(v, "backend"), "label",
+	    json_object_get(v, "label"), "connected",
+	    json_is_true(json_object_get(v, "connected")), "running",
+	    json_is_true(json_object_get(v, "running")), "offered_features",
+	    view_int(v, "offered_features"), "features",
+	    view_int(v, "negotiated_features"), "capacity_sectors",
+	    view_int(v, "capacity_sectors"), "notifies",
+	    view_int(v, "notifies"), "in_flight", view_int(v, "in_flight"));
+	static const char *const counters[] = { "requests",	 "reads",
+						"writes",	 "flushes",
+						"bytes_read",	 "bytes_written",
+						"errors",	 "refused" };
+
+	for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++)
+		json_object_set_new(o, counters[i],
+				    b != NULL ? json_integer(view_int(
+						    b, counters[i]))
+					      : json_null());
+	if (json_object_get(v, "error") != NULL)
+		json_object_set(o, "error", json_object_get(v, "error"));
+	return o;
+}
+
+static void view_count(json_t *o, const char *k)
+{
+	json_t *v = json_object_get(o, k);
+
+	if (json_is_integer(v))
+		printf(" %12lld", (long long)json_integer_value(v));
+	else
+		printf(" %12s", "-");
+}
+
+int diag_view_disks(json_t *root, bool json)
+{
+	json_t *disks = view_path(root, "vmworker.vm.disks"), *v, *out;
+	size_t i;
+
+	if (disks == NULL && view_path(root, "vmworker.vm") == NULL) {
+		fprintf(stderr, "parapet-diag: disks: vmworker is not "
+				"running\n");
+		return 1;
+	}
+	out = json_array();
+	json_array_foreach(disks, i, v)
+		json_array_append_new(out, view_disk(root, v));
+	if (json)
+		return diag_print_json(out);
+	if (json_array_size(out) == 0)
+		printf("no disks\n");
+	else
+		printf("%-4s %-10s %-8s %-18s %12s %12s %12s %12s %12s  %s\n",
+		       "DISK", "BACKEND", "STATE", "FEATURES", "REQUESTS",
+		       "READ", "WRITTEN", "ERRORS", "IN_FLIGHT", "LABEL");
+	json_array_foreach(out, i, v)
+	{
+		json_t *err = json_object_get(v, "error");
+
+		printf("%-4lld %-10s %-8s 0x%016llx",
+		       (long long)view_int(v, "index"),
+		       json_string_value(json_object_get(v, "backend")),
+		       json_is_true(json_object_get(v, "running"))
+			   ? "running"
+		       : json_is_true(json_object_get(v, "connected"))
+			   ? "ready"
+			   : "idle",
+		       (unsigned long long)view_int(v, "features"));
+		view_count(v, "requests");
+		view_count(v, "bytes_read");
+		view_count(v, "bytes_written");
+		view_count(v, "errors");
+		view_count(v, "in_flight");
+		printf("  %s\n", json_string_value(json_object_get(v, "label")));
+		if (err != NULL)
+			printf("     error: %s\n", json_string_value(err));
+	}
+	json_decref(out);
+	return 0;
+}
+
+int diag_disks(struct diag *d, int argc, char **argv)
+{
+	json_t *root;
+	int rc;
+
+	if (argc != 1 || (root = view_inspect_tree(d)) == NULL)
+		return argc != 1 ? diag_unexpected(argv[0], argv[1]) : 1;
+	rc = diag_view_disks(root, d->json);
+	json_decref(root);
+	return rc;
+}

@@ -33,6 +33,7 @@ struct diagd {
 	struct ipc_server *srv;
 	struct ipc_trace *tap; /* diagd's own calls (to init, policy, ...) */
 	struct ipc_client *init, *policy, *vmworker;
+	struct ipc_client *blkd; /* dials while no disk has started it */
 	struct diagd_trace *trace;
 	struct evqueue jobs; /* for the workers */
 	atomic_int n_jobs;

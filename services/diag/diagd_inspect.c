@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "blkd.pb-c.h"
 #include "envelope.pb-c.h"
 #include "policy.pb-c.h"
 #include "vmworker.pb-c.h"
@@ -111,6 +112,12 @@ static void inspect_extra(struct diagd *d, const char *name, json_t *node)
 
 		if (ipc_call(d->policy, "Status", &q.base, &r) == 0)
 			json_object_set_new(node, "status",
+					    pbjson_from_message(r));
+	} else if (!strcmp(name, SVC_NAME_BLKD)) {
+		Parapet__BlkdDisksRequest q = PARAPET__BLKD_DISKS_REQUEST__INIT;
+
+		if (ipc_call(d->blkd, "Disks", &q.base, &r) == 0)
+			json_object_set_new(node, "disks",
 					    pbjson_from_message(r));
 	} else if (!strcmp(name, SVC_NAME_DIAGD)) {
 		json_object_set_new(node, "trace", diagd_trace_json(d->trace));

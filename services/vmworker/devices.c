@@ -13,6 +13,7 @@
 #include "lib/util.h"
 #include "services/vmworker/com1.h"
 #include "services/vmworker/mailbox.h"
+#include "services/vmworker/virtio_blk.h"
 #include "services/vmworker/vm.h"
 
 static void dev_debug_exit(struct vp *vp, uint64_t addr, uint64_t *data,
@@ -129,7 +130,7 @@ int devices_init(struct devices *d, struct vm *vm)
 	for (i = 0; i < DEV_TABLE_LEN; i++)
 		if (devices_add(d, vm, dev_table[i]) != 0)
 			return -1;
-	return 0;
+	return virtio_blk_add_all(d, vm);
 }
 
 void devices_fini(struct devices *d)

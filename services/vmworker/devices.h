@@ -15,7 +15,7 @@ struct vm;
 struct ipc_arena;
 struct Parapet__SavedState;
 
-#define DEV_MAX 8
+#define DEV_MAX 16 /* Parapet's own devices and up to 8 disks */
 
 /* data: the value written, or where to put the value read (len bytes,
  * 1-8). Unread bytes of *data are all ones. */

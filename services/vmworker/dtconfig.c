@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "boot/igvm.h"
+#include "lib/diskspec.h"
 #include "services/vmworker/vm.h"
 
 static int dt_fail(char *err, size_t len, const char *fmt, ...)
@@ -152,6 +153,42 @@ static int dt_parapet(const void *fdt, struct dtconfig *c, char *err,
 	return 0;
 }
 
+/* /parapet/disks/disk@ADDR: each at its index's address (docs/disks.md). */
+static int dt_disks(const void *fdt, struct dtconfig *c, char *err,
+		    size_t err_len)
+{
+	int disks = fdt_path_offset(fdt, "/parapet/disks"), node;
+
+	if (disks < 0)
+		return 0;
+	fdt_for_each_subnode(node, fdt, disks)
+	{
+		const char *name = fdt_get_name(fdt, node, NULL);
+		struct dtconfig_disk *d;
+		char backend[16];
+		uint32_t i;
+
+		if (dt_u32(fdt, node, "index", &i) != 0 || i >= GUEST_DISK_MAX ||
+		    c->disks[i].present ||
+		    dt_string(fdt, node, "backend", backend,
+			      sizeof(backend)) != 0 ||
+		    diskspec_backend_from_name(backend) < 0)
+			return dt_fail(err, err_len,
+				       "boot device tree: /parapet/disks/%s: "
+				       "bad index or backend",
+				       name);
+		d = &c->disks[i];
+		d->present = true;
+		d->blkd = diskspec_backend_from_name(backend) == DISKSPEC_BLKD;
+		d->read_only = fdt_getprop(fdt, node, "read-only", NULL) !=
+			       NULL;
+		if (dt_string(fdt, node, "label", d->label,
+			      sizeof(d->label)) != 0)
+			snprintf(d->label, sizeof(d->label), "disk%u", i);
+	}
+	return 0;
+}
+
 int dtconfig_parse(const void *fdt, size_t len, struct dtconfig *c, char *err,
 		   size_t err_len)
 {
@@ -161,7 +198,8 @@ int dtconfig_parse(const void *fdt, size_t len, struct dtconfig *c, char *err,
 		return dt_fail(err, err_len, "boot device tree: bad header");
 	if (dt_parapet(fdt, c, err, err_len) != 0 ||
 	    dt_cpus(fdt, c, err, err_len) != 0 ||
-	    dt_memory(fdt, c, err, err_len) != 0)
+	    dt_memory(fdt, c, err, err_len) != 0 ||
+	    dt_disks(fdt, c, err, err_len) != 0)
 		return -1;
 	return 0;
 }

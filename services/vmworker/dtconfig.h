@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lib/guest_abi.h"
 #include "services/vmworker/vpregs.h"
 
 struct dtconfig {
@@ -21,6 +22,12 @@ struct dtconfig {
 	uint64_t sidecar_mask;	      /* bit i: cpu@i has role sidecar */
 	bool sidecar_log;	      /* sidecar=log */
 	struct vp_regs bsp;	      /* from /parapet/vp-context */
+	struct dtconfig_disk {
+		bool present;
+		bool read_only;
+		bool blkd; /* served by parapet-blkd, else vhost-user */
+		char label[256];
+	} disks[GUEST_DISK_MAX]; /* /parapet/disks, by index */
 };
 
 /* Parses the blob (len bytes). Returns 0, or -1 with a one-line reason

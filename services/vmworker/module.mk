@@ -5,6 +5,7 @@ $(eval $(call unit_test,uart_test,services/vmworker/uart.c services/vmworker/con
 $(eval $(call unit_test,exception_test,services/vmworker/exception.c services/vmworker/translate.c))
 $(eval $(call unit_test,vm_test,$(VMWORKER_SRCS)))
 $(eval $(call unit_test,devices_test,$(VMWORKER_SRCS)))
+$(eval $(call unit_test,virtio_blk_test,$(VMWORKER_SRCS)))
 E2E_TESTS += tests/e2e/vmworker_emu.sh tests/e2e/vmworker_kvm.sh
 # bench/exit links the VM worker (for its accelerator probe) and, for its
 # bare baseline only, libunicorn directly.
@@ -18,3 +19,4 @@ $(B)/obj/tests/savestate_test.o: CPPFLAGS += -DTEST_BUILD_DIR='"$(B)"'
 $(B)/tests/savestate_test: $(B)/guests/counter.igvm
 E2E_TESTS += tests/e2e/servicing.sh tests/e2e/reboot.sh
 $(eval $(call bench,servicing,bench/servicing.c bench/proc.c bench/report.c))
+E2E_TESTS += tests/e2e/disk.sh

@@ -30,8 +30,11 @@ static int take_fds(struct vmw *w)
 	Parapet__SupervisorMsg *msg = NULL;
 	int fds[SUPERVISE_MAX_FDS];
 	size_t n = 0, i;
+	unsigned disk;
 	int rc;
 
+	for (i = 0; i < GUEST_DISK_MAX; i++)
+		w->disk_fds[i] = -1;
 	rc = supervise_recv(SUPERVISE_FD, &msg, fds, SUPERVISE_MAX_FDS, &n);
 	if (rc != SUPERVISE_OK) {
 		log_warnx("supervisor channel: %s", supervise_strerror(rc));
@@ -50,6 +53,9 @@ static int take_fds(struct vmw *w)
 			w->saved_fd = fds[i];
 		else if (strcmp(name, "boot-image") == 0)
 			w->image_fd = fds[i];
+		else if (sscanf(name, "vhost-user%u", &disk) == 1 &&
+			 disk < GUEST_DISK_MAX && w->disk_fds[disk] < 0)
+			w->disk_fds[disk] = fds[i];
 		else
 			close(fds[i]);
 	}
@@ -123,6 +129,38 @@ crashed:
 	w->refused = true;
 }
 
+/* The disks of the boot device tree: blkd's are reached on its socket,
+ * external backends through the connection init passed on. */
+static int vmw_disks(struct vmw *w, struct vm_config *vc)
+{
+	for (unsigned i = 0; i < GUEST_DISK_MAX; i++) {
+		const struct dtconfig_disk *d = &w->cfg.disks[i];
+		struct vm_disk_config *c = &vc->disks[i];
+
+		c->conn_fd = -1;
+		if (!d->present)
+			continue;
+		c->present = true;
+		snprintf(c->label, sizeof(c->label), "%s", d->label);
+		snprintf(c->backend, sizeof(c->backend), "%s",
+			 d->blkd ? SVC_NAME_BLKD : "vhost-user");
+		if (d->blkd) {
+			snprintf(c->sock_path, sizeof(c->sock_path),
+				 "%s/%s/disk%u.sock", PARTITION_IPC_DIR,
+				 SVC_NAME_BLKD, i);
+		} else if (w->disk_fds[i] >= 0) {
+			c->conn_fd = w->disk_fds[i];
+			w->disk_fds[i] = -1; /* the VM's now */
+		} else {
+			log_warnx("disk %u: init passed no connection to its "
+				  "vhost-user backend",
+				  i);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* Sandbox step 3, still privileged: the VM, its vCPUs or engines, the
  * sidecar region and the restored state. */
 static int create_vm(void *arg)
@@ -141,6 +179,8 @@ static int create_vm(void *arg)
 	vc.hole_size = w->cfg.hole_size;
 	vc.console = &w->console;
 	vc.coalesce_sinks = true;
+	if (vmw_disks(w, &vc) != 0)
+		return -1;
 	if (vm_create(&w->vm, &vc, w->ram_fd) != 0)
 		return -1;
 	w->ram_fd = -1; /* the VM owns it now */
@@ -168,9 +208,13 @@ static int create_vm(void *arg)
 static void vmw_sandbox(struct svcbase *sb, struct sandbox_spec *spec)
 {
 	struct vmw *w = sb->ctx;
-	static int keep[4];
-	int *fds[] = { &w->ram_fd, &w->sidecar_fd, &w->saved_fd, &w->image_fd };
+	static int keep[4 + GUEST_DISK_MAX];
+	int *fds[4 + GUEST_DISK_MAX] = { &w->ram_fd, &w->sidecar_fd,
+					 &w->saved_fd, &w->image_fd };
 	size_t n_keep = 0;
+
+	for (unsigned i = 0; i < GUEST_DISK_MAX; i++)
+		fds[4 + i] = &w->disk_fds[i];
 
 	if (sandbox_mode_parse(w->cfg.sandbox, &spec->mode) != 0)
 		log_warnx("unknown sandbox mode '%s'", w->cfg.sandbox);

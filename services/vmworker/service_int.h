@@ -33,6 +33,7 @@ struct vmw {
 	struct sandbox_status sandbox;
 	int ram_fd, sidecar_fd, dtb_fd, saved_fd;
 	int image_fd; /* the boot image for Reset, or -1 */
+	int disk_fds[GUEST_DISK_MAX]; /* external backends' connections */
 	struct console console;
 	struct vm vm;
 	struct sidecar sidecar;

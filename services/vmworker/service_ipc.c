@@ -78,6 +78,13 @@ static int h_pause(struct ipc_request *req, const ProtobufCMessage *in,
 	struct vmw *w = arg;
 
 	(void)in;
+	if (virtio_blk_in_use(&w->vm)) {
+		/* the queues' state lives in the backends: refused before
+		 * the guest pauses */
+		ipc_request_set_error(req, "a VM whose disks are in use "
+					   "cannot be serviced yet");
+		return IPC_ERR_HANDLER;
+	}
 	if (!w->vm_started || vm_pause(&w->vm) != 0) {
 		ipc_request_set_error(req, "the VM is not running");
 		return IPC_ERR_UNAVAILABLE;
@@ -160,6 +167,13 @@ static int h_save(struct ipc_request *req, const ProtobufCMessage *in,
 	int fd;
 
 	(void)in;
+	if (virtio_blk_in_use(&w->vm)) {
+		/* the queues' state lives in the backends: refused before
+		 * the guest pauses */
+		ipc_request_set_error(req, "a VM whose disks are in use "
+					   "cannot be serviced yet");
+		return IPC_ERR_HANDLER;
+	}
 	if (!w->vm_started || vm_pause(&w->vm) != 0) {
 		ipc_request_set_error(req, "the VM is not running");
 		return IPC_ERR_UNAVAILABLE;
@@ -375,6 +389,58 @@ static void inspect_vp(struct vmw *w, struct ipc_request *req, unsigned i,
 	v->devices = devp;
 }
 
+/* The disks' transports (vmworker's view; blkd counts bytes). */
+static int inspect_disks(struct vmw *w, struct ipc_request *req,
+			 Parapet__VmInspectReply *r)
+{
+	Parapet__DiskInspect *d = ipc_request_alloc(req, GUEST_DISK_MAX *
+							     sizeof(*d));
+	Parapet__DiskInspect **dp =
+	    ipc_request_alloc(req, GUEST_DISK_MAX * sizeof(*dp));
+	struct vblk_snapshot s;
+
+	if (d == NULL || dp == NULL)
+		return IPC_ERR_NOMEM;
+	for (unsigned i = 0; i < GUEST_DISK_MAX; i++) {
+		struct vblk *b = virtio_blk_get(&w->vm, i);
+		Parapet__DiskInspect *o = &d[r->n_disks];
+		char *err;
+
+		if (b == NULL)
+			continue;
+		virtio_blk_snapshot(b, &w->vm, &s);
+		parapet__disk_inspect__init(o);
+		o->has_index = o->has_connected = o->has_offered_features = 1;
+		o->has_negotiated_features = o->has_status = o->has_running = 1;
+		o->has_queue_size = o->has_notifies = o->has_used_index = 1;
+		o->has_in_flight = o->has_capacity_sectors = 1;
+		o->index = i;
+		o->backend = (char *)(uintptr_t)s.cfg->backend;
+		o->label = (char *)(uintptr_t)s.cfg->label;
+		o->connected = s.connected;
+		o->offered_features = s.offered;
+		o->negotiated_features = s.negotiated;
+		o->status = s.status;
+		o->running = s.running;
+		o->queue_size = s.queue_size;
+		o->notifies = s.notifies;
+		o->has_notifies_idle = 1;
+		o->notifies_idle = s.notifies_idle;
+		o->used_index = s.used_idx;
+		o->in_flight = (uint16_t)(s.avail_idx - s.used_idx);
+		o->capacity_sectors = s.capacity;
+		if (s.error[0] != '\0' &&
+		    (err = ipc_request_alloc(req, strlen(s.error) + 1)) !=
+			NULL) {
+			memcpy(err, s.error, strlen(s.error) + 1);
+			o->error = err;
+		}
+		dp[r->n_disks++] = o;
+	}
+	r->disks = dp;
+	return 0;
+}
+
 static int h_inspect(struct ipc_request *req, const ProtobufCMessage *in,
 		     ProtobufCMessage *out, void *arg)
 {
@@ -403,7 +469,7 @@ static int h_inspect(struct ipc_request *req, const ProtobufCMessage *in,
 	r->console_buffered = r->console_offset - console_out_tail(&w->console);
 	r->unknown_accesses = atomic_load(&w->vm.devs.unknown_total);
 	r->mem_size = w->vm.cfg.mem_size;
-	return 0;
+	return inspect_disks(w, req, r);
 }
 
 const struct ipc_method vmw_methods[VMW_N_METHODS] = {

@@ -3,6 +3,7 @@
 #include "services/vmworker/vm.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +46,11 @@ static int vm_map_ram(struct vm *vm, int mem_fd)
 			return -1;
 		}
 	}
+	/* Its size is fixed: a disk backend maps it and refuses a memfd
+	 * that could shrink under it (SIGBUS). The shim sealed it already;
+	 * sealing again is harmless. */
+	if (util_memfd_seal(mem_fd, F_SEAL_SHRINK | F_SEAL_GROW) != 0)
+		log_debug("sealing guest RAM: %s", strerror(errno));
 	vm->mem_fd = mem_fd;
 	vm->mem = util_map(mem_fd, vm->cfg.mem_size, PROT_READ | PROT_WRITE);
 	if (vm->mem == NULL) {
@@ -99,6 +105,7 @@ void vm_destroy(struct vm *vm)
 			vm->cfg.accel->vp_destroy(vm->vps[i].avp);
 	if (vm->avm != NULL)
 		vm->cfg.accel->vm_destroy(vm->avm);
+	virtio_blk_fini(vm);
 	devices_fini(&vm->devs);
 	if (vm->mem != NULL)
 		util_unmap(vm->mem, vm->cfg.mem_size);

@@ -8,10 +8,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "lib/guest_abi.h"
 #include "lib/guest_ram.h"
 #include "services/vmworker/accel.h"
 #include "services/vmworker/devices.h"
 #include "services/vmworker/sidecar.h"
+#include "services/vmworker/virtio_blk.h"
 #include "services/vmworker/vpregs.h"
 
 #define VM_MAX_VPS   64
@@ -77,6 +79,8 @@ struct vm_config {
 	/* Let the accelerator buffer writes to sink devices (kvm: coalesced
 	 * PIO/MMIO) instead of exiting on each. */
 	bool coalesce_sinks;
+	/* The guest's disks (virtio_blk.h), by index. */
+	struct vm_disk_config disks[GUEST_DISK_MAX];
 };
 
 struct vm {

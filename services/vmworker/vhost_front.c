@@ -1,0 +1,331 @@
+/* vmworker's vhost-user frontend: see vhost_front.h. */
+#include "services/vmworker/vhost_front.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "lib/log.h"
+#include "lib/util.h"
+#include "lib/vhost_user.h"
+#include "services/vmworker/vm.h"
+
+#define FRONT_REPLY_MS 5000 /* a backend's answer to one request */
+#define FRONT_RETRY_MS 20   /* between connects while the socket is new */
+
+/* virtio_blk_config up to write_zeroes_may_unmap and its padding, as
+ * qemu 7.2 and Linux 6.1 define it: a backend may refuse (or assert on)
+ * a larger read. */
+#define VHOST_FRONT_CONFIG_SIZE 60u
+_Static_assert(VHOST_FRONT_CONFIG_SIZE <= VHOST_FRONT_CONFIG_MAX,
+	       "config buffer");
+
+/* The protocol features this frontend uses when offered. */
+#define FRONT_PROTOCOL_FEATURES                                                \
+	((1ull << VHOST_USER_PROTOCOL_F_CONFIG) |                              \
+	 (1ull << VHOST_USER_PROTOCOL_F_REPLY_ACK))
+
+static int front_fail(struct vhost_front *f, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int front_fail(struct vhost_front *f, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(f->error, sizeof(f->error), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+void vhost_front_init(struct vhost_front *f, int fd, const char *path)
+{
+	memset(f, 0, sizeof(*f));
+	f->sock = fd;
+	f->kick_fd = f->call_fd = -1;
+	snprintf(f->path, sizeof(f->path), "%s", path ? path : "");
+}
+
+/* One request; with REPLY_ACK negotiated, a request without a reply of
+ * its own asks for the ack, so that a refusal is seen here. */
+static int front_call(struct vhost_front *f, struct vhost_user_msg *m,
+		      struct vhost_user_msg *reply)
+{
+	int rc;
+
+	if ((f->protocol_features &
+	     (1ull << VHOST_USER_PROTOCOL_F_REPLY_ACK)) &&
+	    !vhost_user_wants_reply(&m->hdr))
+		m->hdr.flags |= VHOST_USER_FLAG_NEED_REPLY;
+	rc = vhost_user_call(f->sock, m, reply, FRONT_REPLY_MS);
+	if (rc != VHOST_USER_OK)
+		return front_fail(f, "%s: %s",
+				  vhost_user_request_name(m->hdr.request),
+				  rc == VHOST_USER_ERR_SYS
+				      ? strerror(errno)
+				      : vhost_user_strerror(rc));
+	return 0;
+}
+
+static int front_get_u64(struct vhost_front *f, uint32_t request,
+			 uint64_t *out)
+{
+	struct vhost_user_msg m, r;
+
+	vhost_user_msg_init(&m, request, 0);
+	if (front_call(f, &m, &r) != 0)
+		return -1;
+	vhost_user_msg_close_fds(&r);
+	if (r.hdr.size != sizeof(uint64_t))
+		return front_fail(f, "%s: reply of %u bytes",
+				  vhost_user_request_name(request),
+				  r.hdr.size);
+	*out = r.payload.u64;
+	return 0;
+}
+
+static int front_set_u64(struct vhost_front *f, uint32_t request,
+			 uint64_t value)
+{
+	struct vhost_user_msg m;
+
+	vhost_user_msg_init(&m, request, sizeof(uint64_t));
+	m.payload.u64 = value;
+	return front_call(f, &m, NULL);
+}
+
+static int front_set_state(struct vhost_front *f, uint32_t request,
+			   uint32_t num)
+{
+	struct vhost_user_msg m;
+
+	vhost_user_msg_init(&m, request, sizeof(m.payload.state));
+	m.payload.state.index = 0;
+	m.payload.state.num = num;
+	return front_call(f, &m, NULL);
+}
+
+static int front_dial(struct vhost_front *f, int wait_ms)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	uint64_t until = util_deadline_ns(wait_ms);
+
+	memcpy(a.sun_path, f->path, strnlen(f->path, sizeof(a.sun_path) - 1));
+	for (;;) {
+		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+		if (fd < 0)
+			return front_fail(f, "socket: %s", strerror(errno));
+		if (connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0) {
+			f->sock = fd;
+			return 0;
+		}
+		close(fd);
+		if ((errno != ENOENT && errno != ECONNREFUSED) ||
+		    util_now_ns() >= until)
+			return front_fail(f, "%s: %s", f->path,
+					  strerror(errno));
+		usleep(FRONT_RETRY_MS * 1000);
+	}
+}
+
+/* The config space the backend reports (capacity, seg_max, blk_size). */
+static int front_get_config(struct vhost_front *f)
+{
+	struct vhost_user_msg m, r;
+	uint32_t size = VHOST_FRONT_CONFIG_SIZE;
+
+	if (!(f->protocol_features & (1ull << VHOST_USER_PROTOCOL_F_CONFIG)))
+		return front_fail(f, "the backend offers no config space "
+				     "(VHOST_USER_PROTOCOL_F_CONFIG)");
+	vhost_user_msg_init(&m, VHOST_USER_GET_CONFIG,
+			    VHOST_USER_CONFIG_HDR_SIZE + size);
+	m.payload.config.size = size;
+	if (front_call(f, &m, &r) != 0)
+		return -1;
+	vhost_user_msg_close_fds(&r);
+	if (r.hdr.size != VHOST_USER_CONFIG_HDR_SIZE + size ||
+	    r.payload.config.size != size)
+		return front_fail(f, "GET_CONFIG: reply of %u bytes",
+				  r.hdr.size);
+	memcpy(f->config, r.payload.config.payload, size);
+	f->has_config = true;
+	return 0;
+}
+
+int vhost_front_connect(struct vhost_front *f, int wait_ms)
+{
+	struct vhost_user_msg owner;
+	uint64_t offered = 0;
+
+	if (f->has_config)
+		return 0;
+	if (f->sock < 0 && f->path[0] == '\0')
+		return front_fail(f, "no connection to a backend");
+	if (f->sock < 0 && front_dial(f, wait_ms) != 0)
+		return -1;
+	if (front_get_u64(f, VHOST_USER_GET_FEATURES, &f->features) != 0)
+		goto fail;
+	if (!(f->features & (1ull << VHOST_USER_F_PROTOCOL_FEATURES))) {
+		front_fail(f, "the backend offers no protocol features");
+		goto fail;
+	}
+	if (front_get_u64(f, VHOST_USER_GET_PROTOCOL_FEATURES, &offered) != 0 ||
+	    front_set_u64(f, VHOST_USER_SET_PROTOCOL_FEATURES,
+			  offered & FRONT_PROTOCOL_FEATURES) != 0)
+		goto fail;
+	f->protocol_features = offered & FRONT_PROTOCOL_FEATURES;
+	vhost_user_msg_init(&owner, VHOST_USER_SET_OWNER, 0);
+	if (front_call(f, &owner, NULL) != 0 || front_get_config(f) != 0)
+		goto fail;
+	return 0;
+fail:
+	close(f->sock);
+	f->sock = -1;
+	f->protocol_features = 0;
+	return -1;
+}
+
+/* Guest RAM without the VTL2 hole: one region below it, one above. */
+static int front_set_mem_table(struct vhost_front *f, struct vm *vm)
+{
+	struct vhost_user_msg m;
+	uint64_t size = vm->cfg.mem_size, hole = vm->cfg.hole_gpa;
+	uint64_t hole_end = hole + vm->cfg.hole_size;
+	struct vhost_user_mem_region *r = m.payload.mem.regions;
+	uint32_t n = 0;
+
+	vhost_user_msg_init(&m, VHOST_USER_SET_MEM_TABLE,
+			    sizeof(m.payload.mem));
+	if (vm->cfg.hole_size == 0 || hole >= size)
+		hole = hole_end = size;
+	if (hole > 0)
+		r[n++] = (struct vhost_user_mem_region){
+			0, hole, (uint64_t)(uintptr_t)vm->mem, 0
+		};
+	if (hole_end < size)
+		r[n++] = (struct vhost_user_mem_region){
+			hole_end, size - hole_end,
+			(uint64_t)(uintptr_t)(vm->mem + hole_end), hole_end
+		};
+	m.payload.mem.nregions = n;
+	/* exactly the regions sent, as the spec (and qemu) size it */
+	m.hdr.size = (uint32_t)(offsetof(struct vhost_user_mem_table, regions) +
+				n * sizeof(*r));
+	for (uint32_t i = 0; i < n; i++)
+		m.fds[i] = vm->mem_fd;
+	m.nfds = n;
+	return front_call(f, &m, NULL);
+}
+
+static int front_set_fd(struct vhost_front *f, uint32_t request, int fd)
+{
+	struct vhost_user_msg m;
+
+	vhost_user_msg_init(&m, request, sizeof(uint64_t));
+	m.payload.u64 = 0; /* queue 0, with a descriptor */
+	m.fds[0] = fd;
+	m.nfds = 1;
+	return front_call(f, &m, NULL);
+}
+
+static int front_eventfds(struct vhost_front *f)
+{
+	if (f->kick_fd < 0)
+		f->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (f->call_fd < 0)
+		f->call_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (f->kick_fd < 0 || f->call_fd < 0)
+		return front_fail(f, "eventfd: %s", strerror(errno));
+	return 0;
+}
+
+int vhost_front_start(struct vhost_front *f, struct vm *vm, uint64_t features,
+		      unsigned num, uint64_t desc, uint64_t avail,
+		      uint64_t used)
+{
+	struct vhost_user_msg m;
+	void *d = vm_gpa_ptr(vm, desc, 16ull * num);
+	void *a = vm_gpa_ptr(vm, avail, 6 + 2ull * num);
+	void *u = vm_gpa_ptr(vm, used, 6 + 8ull * num);
+
+	if (d == NULL || a == NULL || u == NULL)
+		return front_fail(f, "queue 0: a ring lies outside guest RAM "
+				     "(desc 0x%llx avail 0x%llx used 0x%llx)",
+				  (unsigned long long)desc,
+				  (unsigned long long)avail,
+				  (unsigned long long)used);
+	if (vhost_front_connect(f, 0) != 0 || front_eventfds(f) != 0)
+		return -1;
+	if (front_set_u64(f, VHOST_USER_SET_FEATURES,
+			  features |
+			      (1ull << VHOST_USER_F_PROTOCOL_FEATURES)) != 0 ||
+	    front_set_mem_table(f, vm) != 0 ||
+	    front_set_state(f, VHOST_USER_SET_VRING_NUM, num) != 0 ||
+	    front_set_state(f, VHOST_USER_SET_VRING_BASE, 0) != 0)
+		return -1;
+	vhost_user_msg_init(&m, VHOST_USER_SET_VRING_ADDR,
+			    sizeof(m.payload.addr));
+	m.payload.addr.desc_user_addr = (uint64_t)(uintptr_t)d;
+	m.payload.addr.avail_user_addr = (uint64_t)(uintptr_t)a;
+	m.payload.addr.used_user_addr = (uint64_t)(uintptr_t)u;
+	if (front_call(f, &m, NULL) != 0 ||
+	    front_set_fd(f, VHOST_USER_SET_VRING_KICK, f->kick_fd) != 0 ||
+	    front_set_fd(f, VHOST_USER_SET_VRING_CALL, f->call_fd) != 0 ||
+	    front_set_state(f, VHOST_USER_SET_VRING_ENABLE, 1) != 0)
+		return -1;
+	f->avail_idx = (const volatile uint16_t *)((const uint8_t *)a + 2);
+	atomic_store(&f->kicked_idx, 0x10000u);
+	__atomic_store_n(&f->started, true, __ATOMIC_RELEASE);
+	/* requests made available before DRIVER_OK */
+	vhost_front_kick(f);
+	return 0;
+}
+
+int vhost_front_stop(struct vhost_front *f, uint32_t *last_avail)
+{
+	struct vhost_user_msg m, r;
+
+	if (!f->started)
+		return 0;
+	__atomic_store_n(&f->started, false, __ATOMIC_RELEASE);
+	vhost_user_msg_init(&m, VHOST_USER_GET_VRING_BASE,
+			    sizeof(m.payload.state));
+	if (front_call(f, &m, &r) != 0)
+		return -1;
+	vhost_user_msg_close_fds(&r);
+	if (last_avail != NULL)
+		*last_avail = r.payload.state.num;
+	return 0;
+}
+
+bool vhost_front_kick(struct vhost_front *f)
+{
+	uint32_t idx = f->avail_idx != NULL ? *f->avail_idx : 0x20000u;
+	uint64_t one = 1;
+
+	if (atomic_exchange(&f->kicked_idx, idx) == idx)
+		return false;
+	/* EAGAIN: the counter is full, a wake-up is pending anyway */
+	if (write(f->kick_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		log_debug("disk kick: %s", strerror(errno));
+	return true;
+}
+
+void vhost_front_close(struct vhost_front *f)
+{
+	if (f->sock >= 0)
+		close(f->sock);
+	if (f->kick_fd >= 0)
+		close(f->kick_fd);
+	if (f->call_fd >= 0)
+		close(f->call_fd);
+	f->sock = f->kick_fd = f->call_fd = -1;
+	f->started = f->has_config = false;
+}
