@@ -141,10 +141,10 @@ static int dt_disks(const struct shim *s, void *fdt, int parapet)
 		DT_TRY(fdt_appendprop_u64(fdt, node, "reg", diskspec_gpa(i)));
 		DT_TRY(fdt_appendprop_u64(fdt, node, "reg",
 					  GUEST_VIRTIO_MMIO_SIZE));
-		DT_TRY(fdt_setprop_u32(fdt, node, "interrupts",
-				       diskspec_irq(i)));
-		DT_TRY(fdt_setprop_string(fdt, node, "compatible",
-					  "virtio,mmio"));
+		DT_TRY(
+		    fdt_setprop_u32(fdt, node, "interrupts", diskspec_irq(i)));
+		DT_TRY(
+		    fdt_setprop_string(fdt, node, "compatible", "virtio,mmio"));
 		DT_TRY(fdt_setprop_string(fdt, node, "backend",
 					  diskspec_backend_name(d->backend)));
 		DT_TRY(fdt_setprop_string(fdt, node, "label", d->path));

@@ -286,9 +286,9 @@ static int shim_disks(struct shim *s)
 			  (unsigned long long)(GUEST_VIRTIO_MMIO_GPA >> 20));
 		return -1;
 	}
-	len = (size_t)snprintf(s->guest_cmdline_buf,
-			       sizeof(s->guest_cmdline_buf), "%s",
-			       s->guest_cmdline ? s->guest_cmdline : "");
+	len =
+	    (size_t)snprintf(s->guest_cmdline_buf, sizeof(s->guest_cmdline_buf),
+			     "%s", s->guest_cmdline ? s->guest_cmdline : "");
 	for (unsigned i = 0; i < s->n_disks; i++) {
 		if (diskspec_parse(s->a.disks[i], &s->disks[i], &why) != 0) {
 			log_warnx("--disk '%s': %s", s->a.disks[i], why);

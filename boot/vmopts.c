@@ -68,13 +68,12 @@ int vmopts_parse(int argc, char **argv, unsigned accept, unsigned flags,
 	*o = (struct vmopts){ 0 };
 	for (int i = 0; i < VMOPT_COUNT; i++)
 		if (accept & VMOPT(i))
-			opts[n++] = (struct option){ vmopt_table[i].flag + 2,
-						     vmopt_table[i].has_arg ==
-							     MULTI_ARG
-							 ? required_argument
-							 : vmopt_table[i]
-							       .has_arg,
-						     NULL, VMOPT_VAL + i };
+			opts[n++] =
+			    (struct option){ vmopt_table[i].flag + 2,
+					     vmopt_table[i].has_arg == MULTI_ARG
+						 ? required_argument
+						 : vmopt_table[i].has_arg,
+					     NULL, VMOPT_VAL + i };
 	/* A leading ':' reports a missing value apart (as ':'), but also
 	 * silences getopt's message for it. */
 	if (flags & VMOPTS_QUIET)
@@ -110,14 +109,13 @@ void vmopts_to_argv(const struct vmopts *o, unsigned which, char **argv, int *n)
 			     k < VMOPTS_DISK_MAX;
 			     k++) {
 				argv[(*n)++] = (char *)(uintptr_t)d->flag;
-				argv[(*n)++] =
-				    (char *)(uintptr_t)o->disks[k];
+				argv[(*n)++] = (char *)(uintptr_t)o->disks[k];
 			}
 			continue;
 		}
 		value = d->has_arg == required_argument
-					? *(const char *const *)field
-					: NULL;
+			    ? *(const char *const *)field
+			    : NULL;
 
 		if (!(which & VMOPT(i)) || i == VMOPT_HELP ||
 		    (d->has_arg == required_argument && value == NULL) ||

@@ -40,14 +40,13 @@ static int disk_open_file(unsigned i, const struct diskspec *s, int *out)
 	int64_t size;
 
 	if (fd < 0)
-		return run_fail("--disk %u '%s': %s%s", i, s->path,
-				strerror(errno),
-				(errno == EACCES || errno == EROFS) &&
-					!s->read_only
-				    ? " (add ,ro for a read-only disk)"
-				    : "");
-	if (fstat(fd, &st) != 0 || !(S_ISREG(st.st_mode) ||
-				     S_ISBLK(st.st_mode))) {
+		return run_fail(
+		    "--disk %u '%s': %s%s", i, s->path, strerror(errno),
+		    (errno == EACCES || errno == EROFS) && !s->read_only
+			? " (add ,ro for a read-only disk)"
+			: "");
+	if (fstat(fd, &st) != 0 ||
+	    !(S_ISREG(st.st_mode) || S_ISBLK(st.st_mode))) {
 		close(fd);
 		return run_fail("--disk %u '%s': not a regular file or block "
 				"device",
@@ -56,11 +55,11 @@ static int disk_open_file(unsigned i, const struct diskspec *s, int *out)
 	size = disk_size(fd, &st);
 	if (size <= 0 || size % 512 != 0) {
 		close(fd);
-		return run_fail("--disk %u '%s': %s", i, s->path,
-				size == 0 ? "the file is empty"
-				: size < 0
-				    ? "cannot read its size"
-				    : "its size is not a multiple of 512 bytes");
+		return run_fail(
+		    "--disk %u '%s': %s", i, s->path,
+		    size == 0  ? "the file is empty"
+		    : size < 0 ? "cannot read its size"
+			       : "its size is not a multiple of 512 bytes");
 	}
 	if (fcntl(fd, F_OFD_SETLK, &lk) != 0) {
 		close(fd);
@@ -89,10 +88,9 @@ static int disk_connect(unsigned i, const struct diskspec *s, int *out)
 		int e = errno;
 
 		close(fd);
-		return run_fail("--disk %u 'vhost-user=%s': %s%s", i, s->path,
-				strerror(e),
-				e == ECONNREFUSED ? " (no backend listens there)"
-						  : "");
+		return run_fail(
+		    "--disk %u 'vhost-user=%s': %s%s", i, s->path, strerror(e),
+		    e == ECONNREFUSED ? " (no backend listens there)" : "");
 	}
 	*out = fd;
 	return 0;

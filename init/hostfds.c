@@ -98,10 +98,9 @@ int hostfds_check_disks(struct init *in, const void *fdt, int disks)
 size_t hostfds_disks_for(const struct init *in, const char *service,
 			 char (*names)[16], int *fds, size_t max)
 {
-	int kind = strcmp(service, SVC_NAME_BLKD) == 0 ? FDCHAN_DISK
-		   : strcmp(service, SVC_NAME_VMWORKER) == 0
-		       ? FDCHAN_VHOST_USER
-		       : 0;
+	int kind = strcmp(service, SVC_NAME_BLKD) == 0	     ? FDCHAN_DISK
+		   : strcmp(service, SVC_NAME_VMWORKER) == 0 ? FDCHAN_VHOST_USER
+							     : 0;
 	size_t n = 0;
 
 	for (unsigned i = 0; kind != 0 && i < GUEST_DISK_MAX && n < max; i++) {

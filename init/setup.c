@@ -367,8 +367,8 @@ int init_setup(struct init *in)
 	init_seed_rng(parapet);
 	init_partition_fds(in);
 	hostfds_open(in);
-	if (hostfds_check_disks(in, init_fdt,
-				fdt_subnode_offset(init_fdt, parapet, "disks")) !=
+	if (hostfds_check_disks(
+		in, init_fdt, fdt_subnode_offset(init_fdt, parapet, "disks")) !=
 	    0)
 		return -1;
 	return init_services(in, parapet);

@@ -19,7 +19,7 @@
 
 enum fdchan_kind {
 	FDCHAN_BINARY =
-	    1, /* a service's new binary (O_PATH, checked by init) */
+	    1,		 /* a service's new binary (O_PATH, checked by init) */
 	FDCHAN_DISK = 2, /* disk N's file (token N + 1), docs/disks.md */
 	FDCHAN_VHOST_USER = 3, /* disk N's connected vhost-user socket */
 };

@@ -57,17 +57,17 @@ static void backend_answer(struct backend *be, struct vhost_user_msg *m)
 		vhost_user_reply_u64(be->sock, m, OFFERED);
 		return;
 	case VHOST_USER_GET_PROTOCOL_FEATURES:
-		vhost_user_reply_u64(be->sock, m,
-				     (1ull << VHOST_USER_PROTOCOL_F_CONFIG) |
-					 (1ull
-					  << VHOST_USER_PROTOCOL_F_REPLY_ACK));
+		vhost_user_reply_u64(
+		    be->sock, m,
+		    (1ull << VHOST_USER_PROTOCOL_F_CONFIG) |
+			(1ull << VHOST_USER_PROTOCOL_F_REPLY_ACK));
 		return;
 	case VHOST_USER_GET_CONFIG:
 		size = m->payload.config.size;
 		memcpy(config, &m->payload.config, VHOST_USER_CONFIG_HDR_SIZE);
 		memset(config + VHOST_USER_CONFIG_HDR_SIZE, 0, size);
-		memcpy(config + VHOST_USER_CONFIG_HDR_SIZE, &(uint64_t){ CAPACITY },
-		       8);
+		memcpy(config + VHOST_USER_CONFIG_HDR_SIZE,
+		       &(uint64_t){ CAPACITY }, 8);
 		vhost_user_reply(be->sock, m, config,
 				 VHOST_USER_CONFIG_HDR_SIZE + size);
 		return;
@@ -135,9 +135,8 @@ static int box_setup(void **state)
 	b->be.sock = sv[1];
 	b->be.kick_fd = -1;
 	pthread_mutex_init(&b->be.lock, NULL);
-	assert_int_equal(pthread_create(&b->be.thread, NULL, backend_main,
-					&b->be),
-			 0);
+	assert_int_equal(
+	    pthread_create(&b->be.thread, NULL, backend_main, &b->be), 0);
 	assert_int_equal(console_init(&b->con, discard, NULL), 0);
 	cfg.console = &b->con;
 	cfg.disks[0] = (struct vm_disk_config){ .present = true,
@@ -339,7 +338,7 @@ static void test_bad_queues(void **state)
 	} bad[] = {
 		{ 6, 0x100000, 0x101000, 0x102000 },   /* not a power of 2 */
 		{ 512, 0x100000, 0x101000, 0x102000 }, /* over the max */
-		{ 8, GUEST_VTL2_GPA, 0x101000, 0x102000 }, /* in the hole */
+		{ 8, GUEST_VTL2_GPA, 0x101000, 0x102000 },    /* in the hole */
 		{ 8, 0x100000, 0x101000, (32ull << 20) - 8 }, /* past RAM */
 		{ 8, 0x100000, 0x101000, ~0ull - 4 },	      /* wraps */
 	};
@@ -390,8 +389,8 @@ int main(void)
 						box_setup, box_teardown),
 		cmocka_unit_test_setup_teardown(test_bad_queues, box_setup,
 						box_teardown),
-		cmocka_unit_test_setup_teardown(test_backend_failure,
-						box_setup, box_teardown),
+		cmocka_unit_test_setup_teardown(test_backend_failure, box_setup,
+						box_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -120,9 +120,9 @@ static void test_disk_repeats(void **state)
 		argv[argc++] = names[i];
 	}
 	argv[argc] = NULL;
-	assert_int_equal(vmopts_parse(argc, argv, VMOPT(VMOPT_DISK), 0, &o,
-				      &next),
-			 VMOPTS_OK);
+	assert_int_equal(
+	    vmopts_parse(argc, argv, VMOPT(VMOPT_DISK), 0, &o, &next),
+	    VMOPTS_OK);
 	assert_int_equal(o.n_disks, 10);
 	assert_string_equal(o.disks[0], "d0");
 	assert_string_equal(o.disks[VMOPTS_DISK_MAX - 1], "d7");

@@ -500,16 +500,16 @@ static json_t *view_disk(json_t *root, json_t *v)
 	    view_int(v, "negotiated_features"), "capacity_sectors",
 	    view_int(v, "capacity_sectors"), "notifies",
 	    view_int(v, "notifies"), "in_flight", view_int(v, "in_flight"));
-	static const char *const counters[] = { "requests",	 "reads",
-						"writes",	 "flushes",
-						"bytes_read",	 "bytes_written",
-						"errors",	 "refused" };
+	static const char *const counters[] = { "requests",   "reads",
+						"writes",     "flushes",
+						"bytes_read", "bytes_written",
+						"errors",     "refused" };
 
 	for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++)
 		json_object_set_new(o, counters[i],
-				    b != NULL ? json_integer(view_int(
-						    b, counters[i]))
-					      : json_null());
+				    b != NULL
+					? json_integer(view_int(b, counters[i]))
+					: json_null());
 	if (json_object_get(v, "error") != NULL)
 		json_object_set(o, "error", json_object_get(v, "error"));
 	return o;
@@ -537,7 +537,7 @@ int diag_view_disks(json_t *root, bool json)
 	}
 	out = json_array();
 	json_array_foreach(disks, i, v)
-		json_array_append_new(out, view_disk(root, v));
+	    json_array_append_new(out, view_disk(root, v));
 	if (json)
 		return diag_print_json(out);
 	if (json_array_size(out) == 0)
@@ -553,18 +553,17 @@ int diag_view_disks(json_t *root, bool json)
 		printf("%-4lld %-10s %-8s 0x%016llx",
 		       (long long)view_int(v, "index"),
 		       json_string_value(json_object_get(v, "backend")),
-		       json_is_true(json_object_get(v, "running"))
-			   ? "running"
-		       : json_is_true(json_object_get(v, "connected"))
-			   ? "ready"
-			   : "idle",
+		       json_is_true(json_object_get(v, "running")) ? "running"
+		       : json_is_true(json_object_get(v, "connected")) ? "ready"
+								       : "idle",
 		       (unsigned long long)view_int(v, "features"));
 		view_count(v, "requests");
 		view_count(v, "bytes_read");
 		view_count(v, "bytes_written");
 		view_count(v, "errors");
 		view_count(v, "in_flight");
-		printf("  %s\n", json_string_value(json_object_get(v, "label")));
+		printf("  %s\n",
+		       json_string_value(json_object_get(v, "label")));
 		if (err != NULL)
 			printf("     error: %s\n", json_string_value(err));
 	}

@@ -476,12 +476,11 @@ static int diagd_open(struct svcbase *sb)
 				 &parapet__policy__descriptor, 60000);
 	d->vmworker = diagd_client(d, SVC_NAME_VMWORKER,
 				   &parapet__vm_worker__descriptor, 3000);
-	d->blkd = diagd_client(d, SVC_NAME_BLKD, &parapet__blkd__descriptor,
-			       3000);
+	d->blkd =
+	    diagd_client(d, SVC_NAME_BLKD, &parapet__blkd__descriptor, 3000);
 	d->trace = diagd_trace_open(d->ipc_dir);
-	return d->init && d->policy && d->vmworker && d->blkd && d->trace
-		   ? 0
-		   : -1;
+	return d->init && d->policy && d->vmworker && d->blkd && d->trace ? 0
+									  : -1;
 }
 
 /* The Diag endpoint: diag.sock in the host run directory, the VM's

@@ -168,10 +168,10 @@ static int dt_disks(const void *fdt, struct dtconfig *c, char *err,
 		char backend[16];
 		uint32_t i;
 
-		if (dt_u32(fdt, node, "index", &i) != 0 || i >= GUEST_DISK_MAX ||
-		    c->disks[i].present ||
-		    dt_string(fdt, node, "backend", backend,
-			      sizeof(backend)) != 0 ||
+		if (dt_u32(fdt, node, "index", &i) != 0 ||
+		    i >= GUEST_DISK_MAX || c->disks[i].present ||
+		    dt_string(fdt, node, "backend", backend, sizeof(backend)) !=
+			0 ||
 		    diskspec_backend_from_name(backend) < 0)
 			return dt_fail(err, err_len,
 				       "boot device tree: /parapet/disks/%s: "
@@ -180,10 +180,10 @@ static int dt_disks(const void *fdt, struct dtconfig *c, char *err,
 		d = &c->disks[i];
 		d->present = true;
 		d->blkd = diskspec_backend_from_name(backend) == DISKSPEC_BLKD;
-		d->read_only = fdt_getprop(fdt, node, "read-only", NULL) !=
-			       NULL;
-		if (dt_string(fdt, node, "label", d->label,
-			      sizeof(d->label)) != 0)
+		d->read_only =
+		    fdt_getprop(fdt, node, "read-only", NULL) != NULL;
+		if (dt_string(fdt, node, "label", d->label, sizeof(d->label)) !=
+		    0)
 			snprintf(d->label, sizeof(d->label), "disk%u", i);
 	}
 	return 0;

@@ -32,7 +32,7 @@ struct vmw {
 	const struct accel_ops *accel;
 	struct sandbox_status sandbox;
 	int ram_fd, sidecar_fd, dtb_fd, saved_fd;
-	int image_fd; /* the boot image for Reset, or -1 */
+	int image_fd;		      /* the boot image for Reset, or -1 */
 	int disk_fds[GUEST_DISK_MAX]; /* external backends' connections */
 	struct console console;
 	struct vm vm;

@@ -393,8 +393,8 @@ static void inspect_vp(struct vmw *w, struct ipc_request *req, unsigned i,
 static int inspect_disks(struct vmw *w, struct ipc_request *req,
 			 Parapet__VmInspectReply *r)
 {
-	Parapet__DiskInspect *d = ipc_request_alloc(req, GUEST_DISK_MAX *
-							     sizeof(*d));
+	Parapet__DiskInspect *d =
+	    ipc_request_alloc(req, GUEST_DISK_MAX * sizeof(*d));
 	Parapet__DiskInspect **dp =
 	    ipc_request_alloc(req, GUEST_DISK_MAX * sizeof(*dp));
 	struct vblk_snapshot s;

@@ -65,16 +65,14 @@ static int front_call(struct vhost_front *f, struct vhost_user_msg *m,
 		m->hdr.flags |= VHOST_USER_FLAG_NEED_REPLY;
 	rc = vhost_user_call(f->sock, m, reply, FRONT_REPLY_MS);
 	if (rc != VHOST_USER_OK)
-		return front_fail(f, "%s: %s",
-				  vhost_user_request_name(m->hdr.request),
-				  rc == VHOST_USER_ERR_SYS
-				      ? strerror(errno)
-				      : vhost_user_strerror(rc));
+		return front_fail(
+		    f, "%s: %s", vhost_user_request_name(m->hdr.request),
+		    rc == VHOST_USER_ERR_SYS ? strerror(errno)
+					     : vhost_user_strerror(rc));
 	return 0;
 }
 
-static int front_get_u64(struct vhost_front *f, uint32_t request,
-			 uint64_t *out)
+static int front_get_u64(struct vhost_front *f, uint32_t request, uint64_t *out)
 {
 	struct vhost_user_msg m, r;
 
@@ -84,8 +82,7 @@ static int front_get_u64(struct vhost_front *f, uint32_t request,
 	vhost_user_msg_close_fds(&r);
 	if (r.hdr.size != sizeof(uint64_t))
 		return front_fail(f, "%s: reply of %u bytes",
-				  vhost_user_request_name(request),
-				  r.hdr.size);
+				  vhost_user_request_name(request), r.hdr.size);
 	*out = r.payload.u64;
 	return 0;
 }
@@ -256,8 +253,9 @@ int vhost_front_start(struct vhost_front *f, struct vm *vm, uint64_t features,
 	void *u = vm_gpa_ptr(vm, used, 6 + 8ull * num);
 
 	if (d == NULL || a == NULL || u == NULL)
-		return front_fail(f, "queue 0: a ring lies outside guest RAM "
-				     "(desc 0x%llx avail 0x%llx used 0x%llx)",
+		return front_fail(f,
+				  "queue 0: a ring lies outside guest RAM "
+				  "(desc 0x%llx avail 0x%llx used 0x%llx)",
 				  (unsigned long long)desc,
 				  (unsigned long long)avail,
 				  (unsigned long long)used);

@@ -17,12 +17,12 @@ struct vm;
 #define VHOST_FRONT_CONFIG_MAX 64 /* virtio_blk_config bytes kept */
 
 struct vhost_front {
-	int sock;    /* -1: not connected */
-	int kick_fd; /* eventfd: QueueNotify writes it */
-	int call_fd; /* eventfd the backend signals (guests poll instead) */
+	int sock;	/* -1: not connected */
+	int kick_fd;	/* eventfd: QueueNotify writes it */
+	int call_fd;	/* eventfd the backend signals (guests poll instead) */
 	char path[108]; /* blkd's socket, or "" for a given connection */
-	uint64_t features;	     /* the backend's virtio features */
-	uint64_t protocol_features;  /* negotiated */
+	uint64_t features;	    /* the backend's virtio features */
+	uint64_t protocol_features; /* negotiated */
 	uint8_t config[VHOST_FRONT_CONFIG_MAX];
 	bool has_config;
 	bool started; /* the queue runs in the backend */
@@ -30,7 +30,7 @@ struct vhost_front {
 	 * kick: a notify that makes nothing new available wakes nobody. */
 	const volatile uint16_t *avail_idx;
 	_Atomic uint32_t kicked_idx; /* > 0xffff: none yet */
-	char error[160]; /* the last failure, for logs and diag */
+	char error[160];	     /* the last failure, for logs and diag */
 };
 
 /* A frontend that connects to path on first use (fd < 0), or uses the

@@ -14,9 +14,9 @@
 #include "services/vmworker/devices.h"
 #include "services/vmworker/vm.h"
 
-#define VBLK_MAGIC     0x74726976u /* "virt" */
-#define VBLK_VENDOR_ID 0x54505250u /* "PRPT" */
-#define VBLK_CONNECT_WAIT_MS 10000 /* blkd may still be starting */
+#define VBLK_MAGIC	     0x74726976u /* "virt" */
+#define VBLK_VENDOR_ID	     0x54505250u /* "PRPT" */
+#define VBLK_CONNECT_WAIT_MS 10000	 /* blkd may still be starting */
 
 /* What the guest may negotiate of the backend's features: the block
  * device's own bits, indirect descriptors, event index and VERSION_1
@@ -43,8 +43,8 @@ static bool vblk_backend(struct vblk *b)
 	if (b->broken)
 		return false;
 	if (vhost_front_connect(&b->front, VBLK_CONNECT_WAIT_MS) != 0) {
-		log_warnx("disk %u: backend %s: %s", b->index,
-			  b->cfg->label, b->front.error);
+		log_warnx("disk %u: backend %s: %s", b->index, b->cfg->label,
+			  b->front.error);
 		b->broken = true;
 		b->status |= VIRTIO_CONFIG_S_NEEDS_RESET;
 		return false;
@@ -185,8 +185,7 @@ static void set_half(uint64_t *v, bool high, uint32_t half)
 }
 
 /* Queue registers change only while the queue is not ready. */
-static void vblk_write(struct vblk *b, struct vm *vm, uint64_t off,
-		       uint32_t v)
+static void vblk_write(struct vblk *b, struct vm *vm, uint64_t off, uint32_t v)
 {
 	bool q = !b->queue_ready && b->queue_sel == 0;
 
@@ -200,8 +199,7 @@ static void vblk_write(struct vblk *b, struct vm *vm, uint64_t off,
 	case VIRTIO_MMIO_DRIVER_FEATURES:
 		if (b->drv_features_sel <= 1 &&
 		    !(b->status & VIRTIO_CONFIG_S_FEATURES_OK))
-			set_half(&b->drv_features, b->drv_features_sel == 1,
-				 v);
+			set_half(&b->drv_features, b->drv_features_sel == 1, v);
 		break;
 	case VIRTIO_MMIO_QUEUE_SEL:
 		b->queue_sel = v; /* queues but 0 do not exist: max 0 */
@@ -227,8 +225,8 @@ static void vblk_write(struct vblk *b, struct vm *vm, uint64_t off,
 	case VIRTIO_MMIO_QUEUE_AVAIL_LOW:
 	case VIRTIO_MMIO_QUEUE_AVAIL_HIGH:
 		if (q)
-			set_half(&b->avail,
-				 off == VIRTIO_MMIO_QUEUE_AVAIL_HIGH, v);
+			set_half(&b->avail, off == VIRTIO_MMIO_QUEUE_AVAIL_HIGH,
+				 v);
 		break;
 	case VIRTIO_MMIO_QUEUE_USED_LOW:
 	case VIRTIO_MMIO_QUEUE_USED_HIGH:
@@ -253,10 +251,10 @@ static void vblk_access(struct vp *vp, uint64_t addr, uint64_t *data,
 	/* the hot path: a started queue's notify, without the lock */
 	if (is_write && off == VIRTIO_MMIO_QUEUE_NOTIFY) {
 		if (__atomic_load_n(&b->front.started, __ATOMIC_ACQUIRE)) {
-			atomic_fetch_add_explicit(
-			    vhost_front_kick(&b->front) ? &b->notifies
-							: &b->notifies_idle,
-			    1, memory_order_relaxed);
+			atomic_fetch_add_explicit(vhost_front_kick(&b->front)
+						      ? &b->notifies
+						      : &b->notifies_idle,
+						  1, memory_order_relaxed);
 		} else {
 			atomic_fetch_add_explicit(&b->notifies_dropped, 1,
 						  memory_order_relaxed);
@@ -266,14 +264,14 @@ static void vblk_access(struct vp *vp, uint64_t addr, uint64_t *data,
 	pthread_mutex_lock(&b->lock);
 	if (off >= VIRTIO_MMIO_CONFIG) {
 		if (!is_write && len <= 4)
-			*data = vblk_read_config(b, off - VIRTIO_MMIO_CONFIG,
-						 len);
+			*data =
+			    vblk_read_config(b, off - VIRTIO_MMIO_CONFIG, len);
 		else if (!is_write) /* 64-bit config reads: capacity */
-			*data = vblk_read_config(b, off - VIRTIO_MMIO_CONFIG,
-						 4) |
-				(uint64_t)vblk_read_config(
-				    b, off - VIRTIO_MMIO_CONFIG + 4, 4)
-				    << 32;
+			*data =
+			    vblk_read_config(b, off - VIRTIO_MMIO_CONFIG, 4) |
+			    (uint64_t)vblk_read_config(
+				b, off - VIRTIO_MMIO_CONFIG + 4, 4)
+				<< 32;
 	} else if (len != 4 || (off & 3) != 0) {
 		/* the spec allows only aligned 32-bit register access */
 		if (!is_write)
@@ -312,8 +310,8 @@ static int vblk_check(const struct Parapet__SavedState *st, char *err,
 	return 0;
 }
 
-static int vblk_save(void *state, struct vm *vm,
-		     struct Parapet__SavedState *st, struct ipc_arena *arena)
+static int vblk_save(void *state, struct vm *vm, struct Parapet__SavedState *st,
+		     struct ipc_arena *arena)
 {
 	struct vblk *b = state;
 
@@ -341,8 +339,8 @@ int virtio_blk_add_all(struct devices *d, struct vm *vm)
 		vblk_ops[i] = (struct dev_ops){
 			.name = vblk_names[i],
 			.is_mmio = true,
-			.base = GUEST_VIRTIO_MMIO_GPA +
-				i * GUEST_VIRTIO_MMIO_SIZE,
+			.base =
+			    GUEST_VIRTIO_MMIO_GPA + i * GUEST_VIRTIO_MMIO_SIZE,
 			.len = GUEST_VIRTIO_MMIO_SIZE,
 			.handler = vblk_access,
 			.state_size = sizeof(struct vblk),
@@ -369,8 +367,7 @@ static uint16_t ring_idx(struct vm *vm, uint64_t gpa)
 	return p != NULL ? *p : 0;
 }
 
-void virtio_blk_snapshot(struct vblk *b, struct vm *vm,
-			 struct vblk_snapshot *s)
+void virtio_blk_snapshot(struct vblk *b, struct vm *vm, struct vblk_snapshot *s)
 {
 	memset(s, 0, sizeof(*s));
 	pthread_mutex_lock(&b->lock);

@@ -21,10 +21,10 @@ struct vm;
 /* One disk as vmworker is told of it. */
 struct vm_disk_config {
 	bool present;
-	int conn_fd;	    /* an external backend's connection, or -1 */
+	int conn_fd;	     /* an external backend's connection, or -1 */
 	char sock_path[108]; /* blkd's socket when conn_fd < 0 */
-	char backend[16];   /* "blkd" or "vhost-user" */
-	char label[256];    /* the host's path, for diag */
+	char backend[16];    /* "blkd" or "vhost-user" */
+	char label[256];     /* the host's path, for diag */
 };
 
 /* One disk's transport state (the device's state in the table). */
