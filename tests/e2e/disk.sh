@@ -135,6 +135,10 @@ json_is 'length == 1 and .[0].backend == "blkd" and .[0].running and
 	cat "$T/bdisks.json" "$T/bdisks.err"
 	bad "diag disks: no blkd counters"
 }
+# the boot device tree describes the disk
+"$DIAG" --vm blkddiag dt >"$T/dt.txt" 2>&1
+grep -q "disk@feb00000" "$T/dt.txt" && grep -q 'backend = "blkd"' "$T/dt.txt" ||
+	{ cat "$T/dt.txt"; bad "blkddiag: no disk node in the device tree"; }
 # servicing is refused while the disk is in use; the guest runs on
 if "$P" ctl blkddiag service >"$T/svc.out" 2>&1; then
 	bad "blkddiag: servicing with a disk in use was accepted"
