@@ -78,13 +78,6 @@ static int h_pause(struct ipc_request *req, const ProtobufCMessage *in,
 	struct vmw *w = arg;
 
 	(void)in;
-	if (virtio_blk_in_use(&w->vm)) {
-		/* the queues' state lives in the backends: refused before
-		 * the guest pauses */
-		ipc_request_set_error(req, "a VM whose disks are in use "
-					   "cannot be serviced yet");
-		return IPC_ERR_HANDLER;
-	}
 	if (!w->vm_started || vm_pause(&w->vm) != 0) {
 		ipc_request_set_error(req, "the VM is not running");
 		return IPC_ERR_UNAVAILABLE;
@@ -167,13 +160,6 @@ static int h_save(struct ipc_request *req, const ProtobufCMessage *in,
 	int fd;
 
 	(void)in;
-	if (virtio_blk_in_use(&w->vm)) {
-		/* the queues' state lives in the backends: refused before
-		 * the guest pauses */
-		ipc_request_set_error(req, "a VM whose disks are in use "
-					   "cannot be serviced yet");
-		return IPC_ERR_HANDLER;
-	}
 	if (!w->vm_started || vm_pause(&w->vm) != 0) {
 		ipc_request_set_error(req, "the VM is not running");
 		return IPC_ERR_UNAVAILABLE;

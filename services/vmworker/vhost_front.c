@@ -245,7 +245,7 @@ static int front_eventfds(struct vhost_front *f)
 
 int vhost_front_start(struct vhost_front *f, struct vm *vm, uint64_t features,
 		      unsigned num, uint64_t desc, uint64_t avail,
-		      uint64_t used)
+		      uint64_t used, uint16_t base)
 {
 	struct vhost_user_msg m;
 	void *d = vm_gpa_ptr(vm, desc, 16ull * num);
@@ -266,7 +266,7 @@ int vhost_front_start(struct vhost_front *f, struct vm *vm, uint64_t features,
 			      (1ull << VHOST_USER_F_PROTOCOL_FEATURES)) != 0 ||
 	    front_set_mem_table(f, vm) != 0 ||
 	    front_set_state(f, VHOST_USER_SET_VRING_NUM, num) != 0 ||
-	    front_set_state(f, VHOST_USER_SET_VRING_BASE, 0) != 0)
+	    front_set_state(f, VHOST_USER_SET_VRING_BASE, base) != 0)
 		return -1;
 	vhost_user_msg_init(&m, VHOST_USER_SET_VRING_ADDR,
 			    sizeof(m.payload.addr));

@@ -67,9 +67,6 @@ struct vblk_snapshot {
 void virtio_blk_snapshot(struct vblk *b, struct vm *vm,
 			 struct vblk_snapshot *s);
 
-/* Whether the guest has set up any disk (its status is not 0). */
-bool virtio_blk_in_use(struct vm *vm);
-
 /* Closes the backends' connections. */
 void virtio_blk_fini(struct vm *vm);
 
