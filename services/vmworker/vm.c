@@ -464,12 +464,14 @@ int vm_run(struct vm *vm, const struct vp_regs *bsp_regs, unsigned timeout_ms)
 		atomic_store(&vm->vps[0].state, VP_RUNNING);
 		vm->start_ns = util_now_ns();
 	}
+	/* resumed_ns before the state: whoever sees the VM run reads it. */
+	if (restored)
+		__atomic_store_n(&vm->resumed_ns, util_now_ns(),
+				 __ATOMIC_RELEASE);
 	atomic_store(&vm->state, VM_STATE_RUNNING);
-	if (restored) {
-		vm->resumed_ns = util_now_ns();
+	if (restored)
 		log_info("restored: blackout %.3f ms",
 			 (double)(vm->resumed_ns - vm->paused_ns) / 1e6);
-	}
 	/* Whoever waits for the VM to run (vmworker's Start) sleeps on it. */
 	futex_wake_all((uint32_t *)(uintptr_t)&vm->state);
 	vm_start_threads(vm, restored);
