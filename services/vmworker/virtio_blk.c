@@ -295,6 +295,7 @@ static void vblk_reset(void *state, struct vm *vm)
 	struct vblk *b = state;
 
 	(void)vm;
+	b->resume_pending = false;
 	if (!b->front_ready) {
 		pthread_mutex_init(&b->lock, NULL);
 		return;
@@ -341,6 +342,7 @@ static int vblk_save(void *state, struct vm *vm,
 	struct vblk *b = state;
 	Parapet__SavedDisk *d;
 	uint16_t base = 0;
+	bool running;
 
 	if (b->status == 0)
 		return 0; /* never set up this boot: nothing to carry */
@@ -354,10 +356,17 @@ static int vblk_save(void *state, struct vm *vm,
 	if (d == NULL || st->n_disks >= GUEST_DISK_MAX)
 		return -1;
 	pthread_mutex_lock(&b->lock);
-	if (b->front.started && vblk_drain(b, vm, &base) != 0) {
+	running = b->front.started;
+	/* drained, the queue stops in the backend: a backend may refuse to
+	 * be set up again while a ring still runs at the old addresses */
+	if (running && (vblk_drain(b, vm, &base) != 0 ||
+			vhost_front_stop(&b->front, NULL) != 0)) {
 		pthread_mutex_unlock(&b->lock);
 		return -1;
 	}
+	/* virtio_blk_resume restarts it if this servicing fails */
+	b->resume_pending = running;
+	b->resume_base = base;
 	parapet__saved_disk__init(d);
 	d->has_index = d->has_status = d->has_driver_features = 1;
 	d->has_queue_num = d->has_queue_ready = d->has_desc = 1;
@@ -373,7 +382,7 @@ static int vblk_save(void *state, struct vm *vm,
 	d->avail = b->avail;
 	d->used = b->used;
 	d->avail_base = base;
-	d->running = b->front.started;
+	d->running = running;
 	d->dev_features_sel = b->dev_features_sel;
 	d->drv_features_sel = b->drv_features_sel;
 	d->queue_sel = b->queue_sel;
@@ -399,12 +408,14 @@ static int vblk_check(const struct Parapet__SavedState *st, char *err,
 }
 
 /* The transport as saved; a queue that ran starts again in the backend
- * before any VP runs (the next guest notify finds it running). */
+ * in virtio_blk_resume, before any VP runs: here vmworker has not yet
+ * taken its own uid, the only one blkd lets in. */
 static void vblk_restore(void *state, struct vm *vm,
 			 const struct Parapet__SavedState *st)
 {
 	struct vblk *b = state;
 
+	(void)vm;
 	for (size_t i = 0; i < st->n_disks; i++) {
 		const Parapet__SavedDisk *d = st->disks[i];
 
@@ -421,12 +432,8 @@ static void vblk_restore(void *state, struct vm *vm,
 		b->dev_features_sel = d->dev_features_sel;
 		b->drv_features_sel = d->drv_features_sel;
 		b->queue_sel = d->queue_sel;
-		if (d->running &&
-		    (!vblk_backend(b) ||
-		     vhost_front_start(&b->front, vm, b->drv_features,
-				       b->queue_num, b->desc, b->avail, b->used,
-				       (uint16_t)d->avail_base) != 0))
-			vblk_fail(b, "restarting the queue after servicing");
+		b->resume_pending = d->running;
+		b->resume_base = (uint16_t)d->avail_base;
 		pthread_mutex_unlock(&b->lock);
 	}
 }
@@ -495,6 +502,25 @@ void virtio_blk_snapshot(struct vblk *b, struct vm *vm, struct vblk_snapshot *s)
 	}
 	snprintf(s->error, sizeof(s->error), "%s", b->front.error);
 	pthread_mutex_unlock(&b->lock);
+}
+
+void virtio_blk_resume(struct vm *vm)
+{
+	for (unsigned i = 0; i < GUEST_DISK_MAX; i++) {
+		struct vblk *b = virtio_blk_get(vm, i);
+
+		if (b == NULL)
+			continue;
+		pthread_mutex_lock(&b->lock);
+		if (b->resume_pending &&
+		    (!vblk_backend(b) ||
+		     vhost_front_start(&b->front, vm, b->drv_features,
+				       b->queue_num, b->desc, b->avail, b->used,
+				       b->resume_base) != 0))
+			vblk_fail(b, "restarting the queue after servicing");
+		b->resume_pending = false;
+		pthread_mutex_unlock(&b->lock);
+	}
 }
 
 struct vblk *virtio_blk_get(struct vm *vm, unsigned index)

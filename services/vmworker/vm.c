@@ -483,6 +483,8 @@ int vm_run(struct vm *vm, const struct vp_regs *bsp_regs, unsigned timeout_ms)
 		atomic_store(&vm->vps[0].state, VP_RUNNING);
 		vm->start_ns = util_now_ns();
 	}
+	if (restored)
+		virtio_blk_resume(vm); /* inside the blackout */
 	/* resumed_ns before the state: whoever sees the VM run reads it. */
 	if (restored)
 		__atomic_store_n(&vm->resumed_ns, util_now_ns(),
