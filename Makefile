@@ -78,6 +78,9 @@ PROTO_H := $(PROTO_C:.c=.h)
 $(B)/proto/%.pb-c.c $(B)/proto/%.pb-c.h: proto/%.proto
 	@mkdir -p $(@D)
 	protoc-c --proto_path=proto --c_out=$(B)/proto $<
+# Real targets, not intermediates: make would delete them after the first
+# build and the next one would regenerate them and recompile everything.
+.SECONDARY: $(PROTO_C) $(PROTO_H)
 $(B)/obj/$(B)/proto/%.pb-c.o: $(B)/proto/%.pb-c.c $(PROTO_H)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-missing-prototypes -c -o $@ $<
