@@ -25,7 +25,8 @@
 	 VMOPT(VMOPT_MEM) | VMOPT(VMOPT_CMDLINE) |                             \
 	 VMOPT(VMOPT_GUEST_CMDLINE) | VMOPT(VMOPT_HOST_DTB) |                  \
 	 VMOPT(VMOPT_SANDBOX) | VMOPT(VMOPT_MANIFEST) |                        \
-	 VMOPT(VMOPT_REFTIME_RUN_START) | VMOPT(VMOPT_DISK))
+	 VMOPT(VMOPT_REFTIME_RUN_START) | VMOPT(VMOPT_DISK) |                  \
+	 VMOPT(VMOPT_QUIET) | VMOPT(VMOPT_VERBOSE))
 
 static int shim_parse_args(int argc, char **argv, struct shim *s)
 {

@@ -64,6 +64,29 @@ static int shim_pv_cmdline(struct shim *s)
 	       shim_pv_append(s, "--cmdline", s->a.cmdline);
 }
 
+_Static_assert((int)PVOPTS_LOG_WARN == (int)LOG_LEVEL_WARN &&
+		   (int)PVOPTS_LOG_DEBUG == (int)LOG_LEVEL_DEBUG,
+	       "one numbering of log levels");
+
+/* The host's log level (--quiet, --verbose, else PARAPET_LOG) wins over
+ * log= of the paravisor command line; the shim logs at the result from
+ * here on, and the device tree hands it to init and every service. */
+static void shim_log_level(struct shim *s)
+{
+	enum log_level l;
+
+	if (s->a.quiet || s->a.verbose)
+		l = s->a.quiet ? LOG_LEVEL_WARN : LOG_LEVEL_DEBUG;
+	else if (log_level_parse(getenv("PARAPET_LOG"), &l) != 0) {
+		if (s->opts.log_set)
+			log_set_level((enum log_level)s->opts.log);
+		return;
+	}
+	s->opts.log = (enum pvopts_log)l;
+	s->opts.log_set = true;
+	log_set_level(l);
+}
+
 static int shim_shape(struct shim *s)
 {
 	uint64_t v;
@@ -318,7 +341,14 @@ int shim_resolve(struct shim *s)
 {
 	s->guest_cmdline = s->a.guest_cmdline ? s->a.guest_cmdline
 					      : s->img.config.guest_cmdline;
-	if (shim_pv_cmdline(s) != 0 || shim_shape(s) != 0 ||
+	if (s->a.quiet && s->a.verbose) {
+		log_errx("--quiet and --verbose: at most one");
+		return -1;
+	}
+	if (shim_pv_cmdline(s) != 0)
+		return -1;
+	shim_log_level(s);
+	if (shim_shape(s) != 0 ||
 	    shim_accel(s) != 0 || shim_split_cpus(s) != 0 ||
 	    shim_disks(s) != 0 || shim_manifest(s) != 0)
 		return -1;
