@@ -10,7 +10,7 @@
 D=$(pwd)/$B/bin/parapet-diag
 PROBE=$(pwd)/$B/tests/parapet-ipc-probe
 COUNTER=$B/guests/counter.igvm
-PROTO=$(pwd)/proto
+PROTO=$(pwd)/$B/share/parapet/proto
 [ -x "$D" ] && [ -x "$PROBE" ] || fail "missing $D or $PROBE"
 [ -f "$COUNTER" ] || fail "missing $COUNTER (make all)"
 for b in parapet-policy parapet-hostcomm parapet-vmworker parapet-diagd; do
