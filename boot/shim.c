@@ -47,17 +47,17 @@ static int shim_parse_args(int argc, char **argv, struct shim *s)
 	if (a->reftime_run_start != NULL &&
 	    parse_uint(a->reftime_run_start, 0, UINT64_MAX, &v) != 0) {
 		log_errx("--reftime-run-start '%s': want a "
-			  "CLOCK_MONOTONIC time in ns",
-			  a->reftime_run_start);
+			 "CLOCK_MONOTONIC time in ns",
+			 a->reftime_run_start);
 		return -1;
 	}
 	s->reftime_run_start = v;
 	if (next != argc - 1 || a->run_dir == NULL || a->libexec == NULL ||
 	    a->name == NULL) {
 		log_errx("--run-dir, --libexec, --name and IMAGE are required "
-			  "(usage: parapet-boot --run-dir DIR --libexec DIR "
-			  "--name NAME [options] IMAGE.igvm, started by "
-			  "`parapet run`)");
+			 "(usage: parapet-boot --run-dir DIR --libexec DIR "
+			 "--name NAME [options] IMAGE.igvm, started by "
+			 "`parapet run`)");
 		return -1;
 	}
 	a->image = argv[next];
@@ -121,7 +121,7 @@ int shim_load_ram(struct shim *s)
 					   PROT_READ | PROT_WRITE);
 	if (ram.mem == NULL) {
 		log_err("guest RAM of %llu bytes",
-			 (unsigned long long)s->mem_size);
+			(unsigned long long)s->mem_size);
 		return -1;
 	}
 	ram.size = s->mem_size;

@@ -34,8 +34,7 @@ static int shim_slurp(const char *path, size_t max, uint8_t **buf, size_t *len)
 		return -1;
 	}
 	if (rc != UTIL_READ_OK || *len == 0) {
-		log_errx("%s: not a regular file of 1 to %zu bytes", path,
-			  max);
+		log_errx("%s: not a regular file of 1 to %zu bytes", path, max);
 		free(*buf);
 		*buf = NULL;
 		return -1;
@@ -108,8 +107,8 @@ static bool shim_not_igvm(const struct shim *s)
 	case SHIM_IMAGE_PVH_ELF:
 		log_errx("%s is an ELF file%s, not an IGVM image: build one "
 			 "with `parapet igvm build --guest %s -o %.*s.igvm`",
-			 p, k == SHIM_IMAGE_PVH_ELF ? " (a PVH kernel)" : "",
-			 p, stem, p);
+			 p, k == SHIM_IMAGE_PVH_ELF ? " (a PVH kernel)" : "", p,
+			 stem, p);
 		return true;
 	case SHIM_IMAGE_BZIMAGE:
 		log_errx("%s is a Linux bzImage, not an IGVM image: build one "
@@ -156,8 +155,8 @@ static int shim_dt_string(const void *fdt, int node, const char *prop,
 	if (len < 1 || (size_t)len > cap || v[len - 1] != '\0' ||
 	    strlen(v) != (size_t)len - 1) {
 		log_errx("host device tree: property %s is not a string "
-			  "shorter than %zu bytes",
-			  prop, cap);
+			 "shorter than %zu bytes",
+			 prop, cap);
 		return -1;
 	}
 	memcpy(out, v, (size_t)len);
@@ -183,7 +182,7 @@ static int shim_dt_memory(const void *fdt, struct shim_host_dt *h)
 		reg = fdt_getprop(fdt, node, "reg", &len);
 		if (reg == NULL || len <= 0 || len % ((ac + sc) * 4)) {
 			log_errx("host device tree: memory node without a "
-				  "valid reg");
+				 "valid reg");
 			return -1;
 		}
 		for (int i = 0; i < len / 4; i += ac + sc) {
@@ -249,7 +248,7 @@ int shim_read_host_dt(struct shim *s)
 	rc = shim_check_host_dt(buf, len);
 	if (rc != 0) {
 		log_errx("host device tree %s: %s", s->a.host_dtb,
-			  fdt_strerror(rc));
+			 fdt_strerror(rc));
 		free(buf);
 		return -1;
 	}

@@ -97,15 +97,15 @@ static int shim_shape(struct shim *s)
 	if (s->a.cpus != NULL) {
 		if (parse_uint(s->a.cpus, 1, SHIM_MAX_VPS, &v) != 0) {
 			log_errx("--cpus '%s': want 1-%d", s->a.cpus,
-				  SHIM_MAX_VPS);
+				 SHIM_MAX_VPS);
 			return -1;
 		}
 		s->n_vps = (unsigned)v;
 	}
 	if (s->n_vps > SHIM_MAX_VPS) {
 		log_errx("%u CPUs asked for (image or host device tree); at "
-			  "most %d",
-			  s->n_vps, SHIM_MAX_VPS);
+			 "most %d",
+			 s->n_vps, SHIM_MAX_VPS);
 		return -1;
 	}
 	s->mem_size =
@@ -178,7 +178,7 @@ static int shim_accel(struct shim *s)
 	err = shim_kvm_works();
 	if (!strcmp(want, "kvm") && err != 0) {
 		log_errx("--accel kvm: /dev/kvm cannot create a VM here: %s",
-			  strerror(err));
+			 strerror(err));
 		return -1;
 	}
 	if (strcmp(want, "kvm") && strcmp(want, "auto")) {
@@ -208,14 +208,14 @@ static int shim_split_cpus(struct shim *s)
 	rc = cpulist_parse(list, s->n_vps, &s->sidecar);
 	if (rc != CPULIST_OK) {
 		log_errx("sidecar CPUs '%s': %s (the partition has CPUs "
-			  "0-%u)",
-			  list, cpulist_strerror(rc), s->n_vps - 1);
+			 "0-%u)",
+			 list, cpulist_strerror(rc), s->n_vps - 1);
 		return -1;
 	}
 	if (cpulist_test(&s->sidecar, 0)) {
 		log_errx("sidecar CPUs '%s': CPU 0 (the BSP) is always a "
-			  "linux CPU",
-			  list);
+			 "linux CPU",
+			 list);
 		return -1;
 	}
 	return 0;
@@ -275,13 +275,13 @@ static int shim_manifest(struct shim *s)
 		rc = MANIFEST_ERR_TOO_LONG;
 	else {
 		log_errx("--manifest %s: %s", s->a.manifest,
-			  util_read_strerror(rc));
+			 util_read_strerror(rc));
 		return -1;
 	}
 	free(text);
 	if (rc != MANIFEST_OK) {
 		log_errx("--manifest %s, line %u: %s", s->a.manifest, line,
-			  manifest_strerror(rc));
+			 manifest_strerror(rc));
 		return -1;
 	}
 	return 0;
@@ -296,17 +296,16 @@ static int shim_disks(struct shim *s)
 	const char *why;
 
 	if (s->a.n_disks > VMOPTS_DISK_MAX) {
-		log_errx("%u disks: at most %d", s->a.n_disks,
-			  VMOPTS_DISK_MAX);
+		log_errx("%u disks: at most %d", s->a.n_disks, VMOPTS_DISK_MAX);
 		return -1;
 	}
 	s->n_disks = s->a.n_disks;
 	if (s->n_disks > 0 && s->mem_size > GUEST_VIRTIO_MMIO_GPA) {
 		log_errx("guest memory %llu bytes overlaps the disks' "
-			  "registers at 0x%llx: at most %llu MiB with --disk",
-			  (unsigned long long)s->mem_size,
-			  (unsigned long long)GUEST_VIRTIO_MMIO_GPA,
-			  (unsigned long long)(GUEST_VIRTIO_MMIO_GPA >> 20));
+			 "registers at 0x%llx: at most %llu MiB with --disk",
+			 (unsigned long long)s->mem_size,
+			 (unsigned long long)GUEST_VIRTIO_MMIO_GPA,
+			 (unsigned long long)(GUEST_VIRTIO_MMIO_GPA >> 20));
 		return -1;
 	}
 	len = (size_t)snprintf(s->guest_cmdline_buf,
@@ -328,8 +327,8 @@ static int shim_disks(struct shim *s)
 	}
 	if (len >= GUEST_CMDLINE_SIZE) {
 		log_errx("the guest command line with the disks is %zu "
-			  "bytes; at most %llu",
-			  len, (unsigned long long)GUEST_CMDLINE_SIZE - 1);
+			 "bytes; at most %llu",
+			 len, (unsigned long long)GUEST_CMDLINE_SIZE - 1);
 		return -1;
 	}
 	if (s->n_disks > 0)
@@ -348,15 +347,14 @@ int shim_resolve(struct shim *s)
 	if (shim_pv_cmdline(s) != 0)
 		return -1;
 	shim_log_level(s);
-	if (shim_shape(s) != 0 ||
-	    shim_accel(s) != 0 || shim_split_cpus(s) != 0 ||
-	    shim_disks(s) != 0 || shim_manifest(s) != 0)
+	if (shim_shape(s) != 0 || shim_accel(s) != 0 ||
+	    shim_split_cpus(s) != 0 || shim_disks(s) != 0 ||
+	    shim_manifest(s) != 0)
 		return -1;
 	s->sandbox = s->a.sandbox ? s->a.sandbox : "strict";
 	if (strcmp(s->sandbox, "strict") && strcmp(s->sandbox, "log") &&
 	    strcmp(s->sandbox, "off")) {
-		log_errx("--sandbox '%s': want strict, log or off",
-			  s->sandbox);
+		log_errx("--sandbox '%s': want strict, log or off", s->sandbox);
 		return -1;
 	}
 	return 0;

@@ -100,7 +100,8 @@ static size_t elf_with_note(uint8_t *buf, size_t cap, uint32_t type,
 	Elf64_Ehdr eh = { .e_phoff = sizeof(eh),
 			  .e_phentsize = sizeof(Elf64_Phdr),
 			  .e_phnum = 1 };
-	Elf64_Phdr ph = { .p_type = PT_NOTE, .p_offset = 0x100,
+	Elf64_Phdr ph = { .p_type = PT_NOTE,
+			  .p_offset = 0x100,
 			  .p_filesz = 24 };
 	Elf64_Nhdr n = { .n_namesz = namesz, .n_descsz = 4, .n_type = type };
 
@@ -124,8 +125,7 @@ static void test_image_kind(void **state)
 	assert_int_equal(shim_image_kind(buf, sizeof(buf)), SHIM_IMAGE_OTHER);
 	assert_int_equal(shim_image_kind(buf, 0), SHIM_IMAGE_OTHER);
 	memcpy(buf + 0x202, "HdrS", 4);
-	assert_int_equal(shim_image_kind(buf, sizeof(buf)),
-			 SHIM_IMAGE_BZIMAGE);
+	assert_int_equal(shim_image_kind(buf, sizeof(buf)), SHIM_IMAGE_BZIMAGE);
 	assert_int_equal(shim_image_kind(buf, 0x205), SHIM_IMAGE_OTHER);
 	len = elf_with_note(buf, sizeof(buf), 18, 4);
 	assert_int_equal(shim_image_kind(buf, len), SHIM_IMAGE_PVH_ELF);
