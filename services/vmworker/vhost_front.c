@@ -210,14 +210,13 @@ static int front_set_mem_table(struct vhost_front *f, struct vm *vm)
 	if (vm->cfg.hole_size == 0 || hole >= size)
 		hole = hole_end = size;
 	if (hole > 0)
-		r[n++] = (struct vhost_user_mem_region){
-			0, hole, FRONT_UADDR_BASE, 0
-		};
+		r[n++] = (struct vhost_user_mem_region){ 0, hole,
+							 FRONT_UADDR_BASE, 0 };
 	if (hole_end < size)
-		r[n++] = (struct vhost_user_mem_region){
-			hole_end, size - hole_end, FRONT_UADDR_BASE + hole_end,
-			hole_end
-		};
+		r[n++] =
+		    (struct vhost_user_mem_region){ hole_end, size - hole_end,
+						    FRONT_UADDR_BASE + hole_end,
+						    hole_end };
 	m.payload.mem.nregions = n;
 	/* exactly the regions sent, as the spec (and qemu) size it */
 	m.hdr.size = (uint32_t)(offsetof(struct vhost_user_mem_table, regions) +

@@ -336,8 +336,8 @@ static int vblk_drain(struct vblk *b, struct vm *vm, uint16_t *avail_idx)
 	}
 }
 
-static int vblk_save(void *state, struct vm *vm,
-		     struct Parapet__SavedState *st, struct ipc_arena *arena)
+static int vblk_save(void *state, struct vm *vm, struct Parapet__SavedState *st,
+		     struct ipc_arena *arena)
 {
 	struct vblk *b = state;
 	Parapet__SavedDisk *d;
@@ -397,8 +397,8 @@ static int vblk_check(const struct Parapet__SavedState *st, char *err,
 	for (size_t i = 0; i < st->n_disks; i++) {
 		const Parapet__SavedDisk *d = st->disks[i];
 
-		if (d->index >= GUEST_DISK_MAX || d->queue_num > VBLK_QUEUE_MAX ||
-		    d->avail_base > 0xffff)
+		if (d->index >= GUEST_DISK_MAX ||
+		    d->queue_num > VBLK_QUEUE_MAX || d->avail_base > 0xffff)
 			return savestate_fail(err, err_len,
 					      "saved disk %u: bad index, "
 					      "queue size or avail index",
