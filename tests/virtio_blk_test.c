@@ -2,7 +2,8 @@
  * socketpair: the registers a driver reads, feature negotiation and its
  * refusals, the start sequence at DRIVER_OK (a memory table without the
  * VTL2 hole), a notify as one kick and no kick when nothing is new, the
- * refusal of bad queues (size, rings outside RAM or in the hole), reset
+ * refusal of bad queues (size, rings outside RAM, in the hole or
+ * misaligned), reset
  * stopping the queue, and a backend that fails. */
 #include <errno.h>
 #include <linux/virtio_blk.h>
@@ -341,6 +342,9 @@ static void test_bad_queues(void **state)
 		{ 8, GUEST_VTL2_GPA, 0x101000, 0x102000 },    /* in the hole */
 		{ 8, 0x100000, 0x101000, (32ull << 20) - 8 }, /* past RAM */
 		{ 8, 0x100000, 0x101000, ~0ull - 4 },	      /* wraps */
+		{ 8, 0x100008, 0x101000, 0x102000 }, /* misaligned desc */
+		{ 8, 0x100000, 0x101001, 0x102000 }, /* misaligned avail */
+		{ 8, 0x100000, 0x101000, 0x102002 }, /* misaligned used */
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {

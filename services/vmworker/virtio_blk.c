@@ -95,11 +95,15 @@ static uint32_t vblk_check_features(struct vblk *b, uint32_t status)
 	return status;
 }
 
+/* A queue the backend can run: its size a power of two up to the max,
+ * its rings aligned as the spec requires (a backend refuses others,
+ * and the queue would hang instead of failing). */
 static bool vblk_queue_ok(const struct vblk *b)
 {
 	return b->queue_ready && b->queue_num != 0 &&
 	       b->queue_num <= VBLK_QUEUE_MAX &&
-	       (b->queue_num & (b->queue_num - 1)) == 0;
+	       (b->queue_num & (b->queue_num - 1)) == 0 &&
+	       (b->desc & 15) == 0 && (b->avail & 1) == 0 && (b->used & 3) == 0;
 }
 
 static void vblk_write_status(struct vblk *b, struct vm *vm, uint32_t v)
