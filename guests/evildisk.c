@@ -2,9 +2,9 @@
  * of steps, or all): descriptor loops, chains longer than the queue or
  * than the backend takes, buffers past the end of RAM or in the VTL2
  * hole, queue sizes that are not powers of two, queue registers changed
- * while it runs, a reset under requests, notify storms, a used ring over
- * the descriptor table, a bogus available index or head, malformed
- * chains. Each step checks that what it sent failed cleanly (returned
+ * while it runs, misaligned rings, a reset under requests, notify storms, a
+ * used ring over the descriptor table, a bogus available index or head,
+ * malformed chains. Each step checks that what it sent failed cleanly (returned
  * unrun, completed with an error, or the device asks for a reset) and
  * that the queue still serves a valid request; then disk 0 is reset and
  * disk 1 is used normally (guests/lib/virtio_blk.c). Output per step
@@ -412,6 +412,25 @@ static int step_qsize(void)
 	return bad | valid_read(0);
 }
 
+/* Rings off the alignment the spec requires (descriptors 16, available
+ * ring 2, used ring 4 bytes): the device must refuse them, not accept a
+ * queue it cannot run. */
+static int step_unaligned(void)
+{
+	uint64_t d = (uintptr_t)hq_desc[0], a = (uintptr_t)&hq_avail[0];
+	uint64_t u = (uintptr_t)&hq_used[0];
+	int bad;
+
+	bad = expect_needs_reset("unaligned descriptors", 16, d + 8, a);
+	bad |= expect_needs_reset("unaligned avail ring", 16, d, a + 1);
+	hq_clear(0);
+	if (!(hq_start_at(16, d, a, u + 2) & ST_NEEDS_RESET))
+		bad |= fail("unaligned used ring accepted", 0, 0);
+	if (hq_start(0, 16))
+		return 1;
+	return bad | valid_read(0);
+}
+
 /* Queue registers written while the queue runs are ignored; QueueReady
  * 0 stops it (and 1 after DRIVER_OK does not restart it); a reset and
  * a new queue elsewhere work. */
@@ -603,12 +622,13 @@ static const struct step {
 	const char *name;
 	int (*run)(void);
 } steps[] = {
-	{ "loop", step_loop },	       { "long", step_long },
-	{ "pastram", step_pastram },   { "hole", step_hole },
-	{ "qsize", step_qsize },       { "requeue", step_requeue },
-	{ "reset", step_reset },       { "storm", step_storm },
-	{ "usedover", step_usedover }, { "availidx", step_availidx },
-	{ "badhead", step_badhead },   { "chains", step_chains },
+	{ "loop", step_loop },		 { "long", step_long },
+	{ "pastram", step_pastram },	 { "hole", step_hole },
+	{ "qsize", step_qsize },	 { "requeue", step_requeue },
+	{ "reset", step_reset },	 { "storm", step_storm },
+	{ "usedover", step_usedover },	 { "availidx", step_availidx },
+	{ "badhead", step_badhead },	 { "chains", step_chains },
+	{ "unaligned", step_unaligned },
 };
 
 /* Disk 1, normally: 8 sectors written at sector 8 * k, read back. */

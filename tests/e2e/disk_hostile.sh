@@ -1,10 +1,10 @@
 #!/bin/sh
 # Hostile drivers against a disk (guests/evildisk.c), each step in its own
 # partition on emu (and kvm where usable): descriptor loops, over-long
-# chains, buffers past RAM and in the VTL2 hole, bad queue sizes, queue
-# registers changed while running, a reset under requests, a notify storm,
-# a used ring over the descriptors, a broken available index or head,
-# malformed chains. The guest checks that each failed cleanly and that
+# chains, buffers past RAM and in the VTL2 hole, bad queue sizes, misaligned
+# rings, queue registers changed while running, a reset under requests, a
+# notify storm, a used ring over the descriptors, a broken available index
+# or head, malformed chains. The guest checks that each failed cleanly and that
 # disk 1 still works; here blkd's counters for disk 0 must match what the
 # guest sent (parapet-diag disks), disk 1 must show no error, vmworker's
 # view must show the step (inspect vmworker.vm.disks), and no service may
@@ -17,8 +17,8 @@ for f in "$G/evildisk.igvm" "$DIAG"; do
 done
 command -v jq >/dev/null || skip "jq missing"
 usable_accels "hostile disks"
-STEPS="loop long pastram hole qsize requeue reset storm usedover availidx
-badhead chains"
+STEPS="loop long pastram hole qsize unaligned requeue reset storm usedover
+availidx badhead chains"
 failures=0
 
 bad() {
@@ -66,6 +66,10 @@ check_step() {
 	qsize)
 		inspect_is "$1" '.error | test("num 255")' ||
 			bad "$1: bad queue size not shown: $(cat "$T/$1.inspect")"
+		;;
+	unaligned)
+		inspect_is "$1" '.error | test("ready queue")' ||
+			bad "$1: misaligned rings not shown: $(cat "$T/$1.inspect")"
 		;;
 	hole)
 		inspect_is "$1" '.error | test("outside guest RAM")' ||
@@ -128,7 +132,7 @@ n=evd-all
 	>"$T/$n.out" 2>"$T/$n.err" </dev/null
 rc=$?
 [ "$rc" -eq 0 ] || { tail -n 20 "$T/$n.out" "$T/$n.err"; bad "$n: exit $rc"; }
-[ "$(grep -c ': ok (disk1 ok)$' "$T/$n.out")" -eq 12 ] ||
+[ "$(grep -c ': ok (disk1 ok)$' "$T/$n.out")" -eq 13 ] ||
 	bad "$n: not every step passed: $(cat "$T/$n.out")"
 
 [ "$failures" -eq 0 ] || fail "$failures failures"
