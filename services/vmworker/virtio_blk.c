@@ -58,6 +58,7 @@ static bool vblk_backend(struct vblk *b)
 static void vblk_fail(struct vblk *b, const char *what)
 {
 	log_warnx("disk %u: %s: %s", b->index, what, b->front.error);
+	b->driver_errors++;
 	b->broken = true;
 	b->status |= VIRTIO_CONFIG_S_NEEDS_RESET;
 }
@@ -387,6 +388,8 @@ void virtio_blk_snapshot(struct vblk *b, struct vm *vm, struct vblk_snapshot *s)
 	s->queue_size = b->queue_num;
 	s->notifies = atomic_load(&b->notifies);
 	s->notifies_idle = atomic_load(&b->notifies_idle);
+	s->notifies_dropped = atomic_load(&b->notifies_dropped);
+	s->driver_errors = b->driver_errors;
 	if (b->front.started) {
 		s->avail_idx = ring_idx(vm, b->avail);
 		s->used_idx = ring_idx(vm, b->used);
