@@ -20,8 +20,8 @@
 #define HQ_SLOTS     32	 /* request headers and status bytes */
 #define HQ_BUFS	     5
 #define HQ_BUF_BYTES (64u << 10)
-#define WAIT_MS	     2000 /* a completion that should come */
-#define QUIET_MS     300  /* how long one that should not come is awaited */
+#define WAIT_MS	     10000 /* a completion that should come */
+#define QUIET_MS     300   /* how long one that should not come is awaited */
 #define ST_UNTOUCHED 0xff
 
 struct hq_used {
