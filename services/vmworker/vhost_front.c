@@ -19,6 +19,13 @@
 #define FRONT_REPLY_MS 5000 /* a backend's answer to one request */
 #define FRONT_RETRY_MS 20   /* between connects while the socket is new */
 
+/* The "frontend addresses" of the memory table and the ring addresses:
+ * guest-physical plus this, not where this process mapped guest RAM, so
+ * that the next vmworker (servicing) describes the same memory with the
+ * same addresses; some backends (libvhost-user) remap the running rings
+ * at SET_MEM_TABLE and cannot when they move. */
+#define FRONT_UADDR_BASE 0x100000000000ull
+
 /* virtio_blk_config up to write_zeroes_may_unmap and its padding, as
  * qemu 7.2 and Linux 6.1 define it: a backend may refuse (or assert on)
  * a larger read. */
@@ -204,12 +211,12 @@ static int front_set_mem_table(struct vhost_front *f, struct vm *vm)
 		hole = hole_end = size;
 	if (hole > 0)
 		r[n++] = (struct vhost_user_mem_region){
-			0, hole, (uint64_t)(uintptr_t)vm->mem, 0
+			0, hole, FRONT_UADDR_BASE, 0
 		};
 	if (hole_end < size)
 		r[n++] = (struct vhost_user_mem_region){
-			hole_end, size - hole_end,
-			(uint64_t)(uintptr_t)(vm->mem + hole_end), hole_end
+			hole_end, size - hole_end, FRONT_UADDR_BASE + hole_end,
+			hole_end
 		};
 	m.payload.mem.nregions = n;
 	/* exactly the regions sent, as the spec (and qemu) size it */
@@ -245,12 +252,12 @@ static int front_eventfds(struct vhost_front *f)
 
 int vhost_front_start(struct vhost_front *f, struct vm *vm, uint64_t features,
 		      unsigned num, uint64_t desc, uint64_t avail,
-		      uint64_t used)
+		      uint64_t used, uint16_t base)
 {
 	struct vhost_user_msg m;
-	void *d = vm_gpa_ptr(vm, desc, 16ull * num);
-	void *a = vm_gpa_ptr(vm, avail, 6 + 2ull * num);
-	void *u = vm_gpa_ptr(vm, used, 6 + 8ull * num);
+	const void *d = vm_gpa_ptr(vm, desc, 16ull * num);
+	const void *a = vm_gpa_ptr(vm, avail, 6 + 2ull * num);
+	const void *u = vm_gpa_ptr(vm, used, 6 + 8ull * num);
 
 	if (d == NULL || a == NULL || u == NULL)
 		return front_fail(f,
@@ -266,13 +273,13 @@ int vhost_front_start(struct vhost_front *f, struct vm *vm, uint64_t features,
 			      (1ull << VHOST_USER_F_PROTOCOL_FEATURES)) != 0 ||
 	    front_set_mem_table(f, vm) != 0 ||
 	    front_set_state(f, VHOST_USER_SET_VRING_NUM, num) != 0 ||
-	    front_set_state(f, VHOST_USER_SET_VRING_BASE, 0) != 0)
+	    front_set_state(f, VHOST_USER_SET_VRING_BASE, base) != 0)
 		return -1;
 	vhost_user_msg_init(&m, VHOST_USER_SET_VRING_ADDR,
 			    sizeof(m.payload.addr));
-	m.payload.addr.desc_user_addr = (uint64_t)(uintptr_t)d;
-	m.payload.addr.avail_user_addr = (uint64_t)(uintptr_t)a;
-	m.payload.addr.used_user_addr = (uint64_t)(uintptr_t)u;
+	m.payload.addr.desc_user_addr = FRONT_UADDR_BASE + desc;
+	m.payload.addr.avail_user_addr = FRONT_UADDR_BASE + avail;
+	m.payload.addr.used_user_addr = FRONT_UADDR_BASE + used;
 	if (front_call(f, &m, NULL) != 0 ||
 	    front_set_fd(f, VHOST_USER_SET_VRING_KICK, f->kick_fd) != 0 ||
 	    front_set_fd(f, VHOST_USER_SET_VRING_CALL, f->call_fd) != 0 ||

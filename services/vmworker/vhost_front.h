@@ -44,10 +44,12 @@ int vhost_front_connect(struct vhost_front *f, int wait_ms);
 
 /* Starts queue 0 of num entries whose parts lie at the guest-physical
  * addresses given (checked against guest RAM), with the features the
- * driver accepted. 0, or -1 with f->error. */
+ * driver accepted, the backend taking requests from avail index base
+ * (0 at DRIVER_OK; where a serviced vmworker stopped). 0, or -1 with
+ * f->error. */
 int vhost_front_start(struct vhost_front *f, struct vm *vm, uint64_t features,
 		      unsigned num, uint64_t desc, uint64_t avail,
-		      uint64_t used);
+		      uint64_t used, uint16_t base);
 
 /* Stops the queue (GET_VRING_BASE); the index where the backend stopped
  * in *last_avail when not NULL. */

@@ -43,6 +43,10 @@ struct vblk {
 	uint64_t desc, avail, used;
 	bool broken;		/* the backend failed: DEVICE_NEEDS_RESET */
 	uint64_t driver_errors; /* times the device set NEEDS_RESET */
+	/* restored from a serviced vmworker: the queue starts again at
+	 * resume_base when the VM resumes */
+	bool resume_pending;
+	uint16_t resume_base;
 	/* counters, for diag */
 	/* notifies passed on; with nothing new (no kick); before DRIVER_OK */
 	_Atomic uint64_t notifies, notifies_idle, notifies_dropped;
@@ -68,8 +72,10 @@ struct vblk_snapshot {
 void virtio_blk_snapshot(struct vblk *b, struct vm *vm,
 			 struct vblk_snapshot *s);
 
-/* Whether the guest has set up any disk (its status is not 0). */
-bool virtio_blk_in_use(struct vm *vm);
+/* A restored VM resumes, or a servicing failed after the disks were
+ * saved: the queues that ran start again in their backends (in
+ * vmworker's own sandbox, before any VP runs). */
+void virtio_blk_resume(struct vm *vm);
 
 /* Closes the backends' connections. */
 void virtio_blk_fini(struct vm *vm);
