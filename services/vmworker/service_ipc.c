@@ -419,6 +419,9 @@ static int inspect_disks(struct vmw *w, struct ipc_request *req,
 		o->notifies = s.notifies;
 		o->has_notifies_idle = 1;
 		o->notifies_idle = s.notifies_idle;
+		o->has_notifies_dropped = o->has_driver_errors = 1;
+		o->notifies_dropped = s.notifies_dropped;
+		o->driver_errors = s.driver_errors;
 		o->used_index = s.used_idx;
 		o->in_flight = (uint16_t)(s.avail_idx - s.used_idx);
 		o->capacity_sectors = s.capacity;

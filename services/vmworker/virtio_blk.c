@@ -63,6 +63,7 @@ static bool vblk_backend(struct vblk *b)
 static void vblk_fail(struct vblk *b, const char *what)
 {
 	log_warnx("disk %u: %s: %s", b->index, what, b->front.error);
+	b->driver_errors++;
 	b->broken = true;
 	b->status |= VIRTIO_CONFIG_S_NEEDS_RESET;
 }
@@ -100,11 +101,15 @@ static uint32_t vblk_check_features(struct vblk *b, uint32_t status)
 	return status;
 }
 
+/* A queue the backend can run: its size a power of two up to the max,
+ * its rings aligned as the spec requires (a backend refuses others,
+ * and the queue would hang instead of failing). */
 static bool vblk_queue_ok(const struct vblk *b)
 {
 	return b->queue_ready && b->queue_num != 0 &&
 	       b->queue_num <= VBLK_QUEUE_MAX &&
-	       (b->queue_num & (b->queue_num - 1)) == 0;
+	       (b->queue_num & (b->queue_num - 1)) == 0 &&
+	       (b->desc & 15) == 0 && (b->avail & 1) == 0 && (b->used & 3) == 0;
 }
 
 static void vblk_write_status(struct vblk *b, struct vm *vm, uint32_t v)
@@ -496,6 +501,8 @@ void virtio_blk_snapshot(struct vblk *b, struct vm *vm, struct vblk_snapshot *s)
 	s->queue_size = b->queue_num;
 	s->notifies = atomic_load(&b->notifies);
 	s->notifies_idle = atomic_load(&b->notifies_idle);
+	s->notifies_dropped = atomic_load(&b->notifies_dropped);
+	s->driver_errors = b->driver_errors;
 	if (b->front.started) {
 		s->avail_idx = ring_idx(vm, b->avail);
 		s->used_idx = ring_idx(vm, b->used);

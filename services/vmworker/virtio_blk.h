@@ -41,7 +41,8 @@ struct vblk {
 	uint32_t queue_sel, queue_num;
 	bool queue_ready;
 	uint64_t desc, avail, used;
-	bool broken; /* the backend failed: DEVICE_NEEDS_RESET */
+	bool broken;		/* the backend failed: DEVICE_NEEDS_RESET */
+	uint64_t driver_errors; /* times the device set NEEDS_RESET */
 	/* restored from a serviced vmworker: the queue starts again at
 	 * resume_base when the VM resumes */
 	bool resume_pending;
@@ -64,7 +65,7 @@ struct vblk_snapshot {
 	bool connected, running;
 	uint64_t offered, negotiated, capacity;
 	uint32_t status, queue_size;
-	uint64_t notifies, notifies_idle;
+	uint64_t notifies, notifies_idle, notifies_dropped, driver_errors;
 	uint16_t avail_idx, used_idx; /* from the guest's rings */
 	char error[160];
 };
