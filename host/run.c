@@ -320,22 +320,25 @@ static int run_make_dir(struct run *r)
 	if (mkdir(r->dir, 0755) != 0) {
 		if (errno != EEXIST)
 			return run_fail("%s: %s", r->dir, strerror(errno));
-		other = rundir_read_pid(r->dir, "pid");
-		if (other == 0)
+		switch (rundir_run_state(r->dir, &other)) {
+		case RUNDIR_RUN_UNKNOWN:
 			return run_fail("run directory %s exists without a pid "
 					"file (a partition starting, or "
 					"remove it)",
 					r->dir);
-		if (rundir_pid_alive(other))
+		case RUNDIR_RUN_ALIVE:
 			return run_fail("partition '%s' is already running "
 					"(pid %d)",
 					r->name, (int)other);
-		rundir_remove(r->dir); /* stale */
+		case RUNDIR_RUN_GONE:
+			rundir_remove(r->dir); /* stale */
+		}
 		if (mkdir(r->dir, 0755) != 0)
 			return run_fail("%s: %s", r->dir, strerror(errno));
 	}
 	if (mkdir(logs, 0750) != 0 || run_logs_group(r, logs) != 0 ||
-	    run_make_diag_dir(r) != 0 || run_write_pid(r, "pid", getpid()) != 0)
+	    run_make_diag_dir(r) != 0 ||
+	    rundir_write_pid_locked(r->dir, getpid()) != 0)
 		return run_fail("%s: %s", r->dir, strerror(errno));
 	run_write_status(r, "booting");
 	return 0;
