@@ -77,6 +77,13 @@ sleep 0.5
 wait_until 600 diag_up || fail "no diagd after its restart"
 svc_json diagd '.state == "running" and .restarts == 1' ||
 	fail "diagd not restarted: $(diag ps)"
+# stop diagd through diagd would leave nothing to start it again: refused
+diag stop diagd >"$T/stopd" 2>&1 && fail "stop diagd was done (a lock-out)"
+grep -q "diagd cannot be stopped through itself" "$T/stopd" ||
+	fail "stop diagd: $(cat "$T/stopd")"
+sleep 0.5
+svc_json diagd '.state == "running" and .restarts == 1' ||
+	fail "diagd after a refused stop: $(diag ps)"
 svc_json hostcomm '.state == "running" and .restarts == 2' ||
 	fail "hostcomm restarts: $(diag ps)"
 # printed_past LINE: the guest printed a line after LINE
