@@ -197,9 +197,20 @@ stop "$n"
 n=svcs$$
 boot "$n" --accel emu --timeout 300 --guest-cmdline delay_ms=2 \
 	"$G/counter.igvm" && {
+	tl="/run/parapet/$n/timeline.json"
+	before=$(jq -cS '.service_ready' "$tl")
 	for s in policy hostcomm diagd; do
 		restart "$n" "$s" 20
 	done
+	# restarts keep the boot stamps and are listed apart
+	[ "$(jq -cS '.service_ready' "$tl")" = "$before" ] ||
+		fail "$n: restarts changed the boot stamps: $before -> $(jq -cS '.service_ready' "$tl")"
+	k=$(jq '[.restarts[] | select(.service == "hostcomm")] | length' "$tl")
+	[ "$k" -eq 20 ] || fail "$n: $k hostcomm restarts in timeline.json, want 20"
+	"$D" --vm "$n" timeline >"$tmp/tl" || fail "$n: timeline"
+	grep -q 'restart\.[0-9]*\.hostcomm' "$tmp/tl" &&
+		grep -q 'first_guest_instruction (estimate: ' "$tmp/tl" ||
+		fail "$n: timeline text: $(cat "$tmp/tl")"
 	sleep 0.3
 	stop "$n"
 	exact "$n"
