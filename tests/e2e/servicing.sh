@@ -143,7 +143,14 @@ for a in $accels; do
 	n=svc$a$$
 	boot "$n" --accel "$a" --timeout 600 \
 		--guest-cmdline "delay_ms=2 stamp=1" "$G/counter.igvm" || continue
+	t0=$(date +%s%N)
 	restart "$n" vmworker 20
+	# the VM's uptime goes on across servicing: at least the time since
+	# before the first one (not since the last vmworker started)
+	up=$("$P" ctl "$n" status --json | jq -r '.reply.vm.uptime_ns')
+	since=$(($(date +%s%N) - t0))
+	[ "${up:-0}" -ge "$since" ] ||
+		fail "$n: VM uptime ${up:-?} ns after servicing, less than the $since ns since before it"
 	# Each servicing of the same binary took over a standby that loaded
 	# while the guest ran (init/standby.c); none was left behind.
 	sb=$(grep -c "vmworker: started (pid [0-9]*) from its standby" \
