@@ -1,6 +1,8 @@
 /* `parapet list [--json]`: the running partitions, from the status.json
- * that `parapet run` keeps in each run directory and the boot device
- * tree the shim wrote there (resolved accel and CPU count). */
+ * that `parapet run` keeps in each run directory (the VM's state as the
+ * partition last reported it: booting, running, paused, servicing,
+ * stopped, crashed; stopping once the run powers it off) and the boot
+ * device tree the shim wrote there (resolved accel and CPU count). */
 #include <dirent.h>
 #include <jansson.h>
 #include <libfdt.h>
