@@ -283,6 +283,7 @@ struct diag_logpos {
 static void diag_logs_open(struct diag *d, struct diag_logpos *p)
 {
 	char path[4400];
+	struct stat st;
 
 	if (p->fd >= 0)
 		close(p->fd);
@@ -290,7 +291,13 @@ static void diag_logs_open(struct diag *d, struct diag_logpos *p)
 	if (!d->follow || !rundir_name_ok(p->name))
 		return;
 	snprintf(path, sizeof(path), "%s/logs/%s.log", d->run_dir, p->name);
-	p->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	/* the partition writes there: a regular file only (a FIFO would
+	 * block the open, a symlink lead elsewhere) */
+	p->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	if (p->fd >= 0 && (fstat(p->fd, &st) != 0 || !S_ISREG(st.st_mode))) {
+		close(p->fd);
+		p->fd = -1;
+	}
 }
 
 /* Prints what each ring holds past *pos, each line prefixed when more
@@ -403,8 +410,8 @@ static int diag_logs(struct diag *d, int argc, char **argv)
 		if (follow && diag_vm_ended(d))
 			break;
 		if (diag_call(d, "Logs", &q.base, (ProtobufCMessage **)&r)) {
-			if (!follow)
-				return 1;
+			if (!follow || d->c == NULL)
+				return 1; /* no such VM: diag_open said so */
 			if (diag_vm_ended(d))
 				break;
 			sleep(1); /* diagd restarting: keep following */
