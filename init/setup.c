@@ -428,7 +428,7 @@ static json_t *timeline_events(const struct init_events *l, bool blackout)
 /* timeline.json in the host run directory: the stamps so far. */
 void init_write_timeline(const struct init *in)
 {
-	json_t *root = json_object(), *svcs = json_object();
+	json_t *root = json_object(), *svcs = json_object(), *old;
 	char path[128], tmp[160];
 
 	json_object_set_new(root, "run_start",
@@ -451,6 +451,12 @@ void init_write_timeline(const struct init *in)
 			    timeline_events(&in->restarts, false));
 	snprintf(path, sizeof(path), "%s/timeline.json", PARTITION_HOST_DIR);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	/* the host's stamps (host/timeline.h) stay: no reader sees the file
+	 * without them between this write and the host's next look */
+	old = json_load_file(path, 0, NULL);
+	if (json_is_object(old))
+		json_object_update_missing(root, old);
+	json_decref(old);
 	if (json_dump_file(root, tmp, JSON_INDENT(2)) != 0 ||
 	    rename(tmp, path) != 0)
 		log_debug("cannot write %s", path);
