@@ -145,10 +145,11 @@ for a in $accels; do
 		--guest-cmdline "delay_ms=2 stamp=1" "$G/counter.igvm" || continue
 	t0=$(date +%s%N)
 	restart "$n" vmworker 20
-	# the VM's uptime goes on across servicing: at least the time since
-	# before the first one (not since the last vmworker started)
-	up=$("$P" ctl "$n" status --json | jq -r '.reply.vm.uptime_ns')
+	# the VM's uptime goes on across servicing: at least the time from
+	# before the first one to the status call (not since the last
+	# vmworker started)
 	since=$(($(date +%s%N) - t0))
+	up=$("$P" ctl "$n" status --json | jq -r '.reply.vm.uptime_ns')
 	[ "${up:-0}" -ge "$since" ] ||
 		fail "$n: VM uptime ${up:-?} ns after servicing, less than the $since ns since before it"
 	# Each servicing of the same binary took over a standby that loaded
