@@ -176,8 +176,10 @@ static void work_vm_state(struct hostcomm *h, struct hostcomm_work *w)
 void hostcomm_work_handle(struct hostcomm *h, struct hostcomm_work *w,
 			  const Parapet__HostWork *hw)
 {
-	if (hw->n_commands)
+	if (hw->n_commands) {
 		work_commands(h, w, hw);
+		w->vm_state_at = 0; /* the next poll tells what they did */
+	}
 	work_input(h, w, hw);
 }
 
