@@ -174,6 +174,13 @@ int ctl_main(int argc, char **argv)
 		fprintf(stderr, "parapet ctl: %s\n", err);
 		return 1;
 	}
+	/* a VM whose run is gone: said at once (ctl.sock would take the
+	 * whole timeout), its run directory removed */
+	if (rundir_run_gone(base, name, err, sizeof(err))) {
+		fprintf(stderr, "parapet ctl: no running VM named '%s' (%s)\n",
+			name, err);
+		return 1;
+	}
 	snprintf(sock, sizeof(sock), "%s/%s/ctl.sock", base, name);
 	if (stat(sock, &st) != 0) {
 		fprintf(stderr, "parapet ctl: no running VM named '%s' (%s)\n",

@@ -61,6 +61,7 @@ struct hostchan {
 	uint64_t in_base; /* stream offset of in_buf[0] */
 	size_t in_len;
 	bool in_closed, event_seen, vm_ended;
+	char vm_state[16]; /* hostchan_state_name of hostcomm's last word */
 	struct parked_poll polls[POLLS_MAX];
 	struct hc_cmd cmds[CMDS_MAX];
 	uint64_t next_id;
@@ -138,6 +139,9 @@ static int on_event(struct ipc_request *req, const ProtobufCMessage *in,
 	pthread_mutex_lock(&h->lock);
 	first = !h->event_seen;
 	h->event_seen = h->vm_ended = true;
+	snprintf(h->vm_state, sizeof(h->vm_state), "%s",
+		 ev->state && !strcmp(ev->state, "crashed") ? "crashed"
+							    : "stopped");
 	pthread_mutex_unlock(&h->lock);
 	if (!first)
 		return 0; /* re-sent: reported already */
@@ -303,6 +307,9 @@ static int on_poll(struct ipc_request *req, const ProtobufCMessage *in,
 	pthread_mutex_lock(&h->lock);
 	hc_new_poller(h);
 	hc_input_ack(h, q->input_ack);
+	if (hostchan_state_name(q->vm_state) != NULL && !h->vm_ended)
+		snprintf(h->vm_state, sizeof(h->vm_state), "%s",
+			 hostchan_state_name(q->vm_state));
 	if (hc_has_work(h) || wait == 0)
 		hc_fill_work(h, req, w);
 	else
@@ -585,6 +592,41 @@ int hostchan_tick(struct hostchan *h)
 	}
 	pthread_mutex_unlock(&h->lock);
 	return 100;
+}
+
+const char *hostchan_state_name(const char *policy_state)
+{
+	static const char *const names[][2] = {
+		{ "starting", "booting" },    { "running", "running" },
+		{ "paused", "paused" },	      { "saving", "servicing" },
+		{ "restoring", "servicing" }, { "stopped", "stopped" },
+		{ "crashed", "crashed" },
+	};
+
+	for (size_t i = 0; policy_state && i < sizeof(names) / sizeof(*names);
+	     i++)
+		if (!strcmp(policy_state, names[i][0]))
+			return names[i][1];
+	return NULL;
+}
+
+/* A `service` from the host runs in hostcomm's poll loop, which polls
+ * again only once it is done: while it is out, the VM is servicing. */
+static bool hc_servicing(const struct hostchan *h)
+{
+	for (int i = 0; i < CMDS_MAX; i++)
+		if (h->cmds[i].used && h->cmds[i].sent &&
+		    !strcmp(h->cmds[i].command, "service"))
+			return true;
+	return false;
+}
+
+void hostchan_vm_state(struct hostchan *h, char *out, size_t len)
+{
+	pthread_mutex_lock(&h->lock);
+	snprintf(out, len, "%s",
+		 hc_servicing(h) && !h->vm_ended ? "servicing" : h->vm_state);
+	pthread_mutex_unlock(&h->lock);
 }
 
 uint64_t hostchan_first_console_ns(struct hostchan *h)

@@ -6,6 +6,7 @@
 #define PARAPET_HOST_HOSTCHAN_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -26,6 +27,15 @@ int hostchan_input_fd(struct hostchan *h);
 void hostchan_on_input(struct hostchan *h);
 /* Expires long polls and ctl commands; returns ms until the next due. */
 int hostchan_tick(struct hostchan *h);
+
+/* The VM's state for `parapet list`: booting, running, paused,
+ * servicing, stopped or crashed, as hostcomm last reported policy's (each
+ * poll carries it) and from the host's own view (a `service` command out,
+ * the guest event); "" until hostcomm first said. */
+void hostchan_vm_state(struct hostchan *h, char *out, size_t len);
+/* policy's state name as `parapet list` shows it (starting: booting,
+ * saving and restoring: servicing); NULL for a name it does not know. */
+const char *hostchan_state_name(const char *policy_state);
 
 /* Monotonic ns of the first console byte written, or 0. */
 uint64_t hostchan_first_console_ns(struct hostchan *h);

@@ -1,6 +1,8 @@
 /* `parapet list [--json]`: the running partitions, from the status.json
- * that `parapet run` keeps in each run directory and the boot device
- * tree the shim wrote there (resolved accel and CPU count). */
+ * that `parapet run` keeps in each run directory (the VM's state as the
+ * partition last reported it: booting, running, paused, servicing,
+ * stopped, crashed; stopping once the run powers it off) and the boot
+ * device tree the shim wrote there (resolved accel and CPU count). */
 #include <dirent.h>
 #include <jansson.h>
 #include <libfdt.h>
@@ -49,9 +51,15 @@ static json_t *list_one(const char *base, const char *name)
 	uint64_t start;
 
 	snprintf(dir, sizeof(dir), "%s/%s", base, name);
-	pid = rundir_read_pid(dir, "pid");
-	if (!rundir_pid_alive(pid))
-		return NULL; /* stale or not a run directory */
+	switch (rundir_run_state(dir, &pid)) {
+	case RUNDIR_RUN_ALIVE:
+		break;
+	case RUNDIR_RUN_GONE:
+		rundir_reap(base, name); /* its parapet run was killed */
+		return NULL;
+	case RUNDIR_RUN_UNKNOWN:
+		return NULL; /* starting, or not a run directory */
+	}
 	snprintf(path, sizeof(path), "%s/status.json", dir);
 	st = json_load_file(path, 0, NULL);
 	if (!json_is_object(st)) {

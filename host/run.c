@@ -69,6 +69,7 @@ struct run {
 	struct host_disks disks;
 	struct timeline_host tl;
 	uint64_t tl_next_ns;
+	char state[16]; /* in status.json */
 };
 
 static const char run_usage[] =
@@ -228,7 +229,7 @@ static int run_find_libexec(struct run *r)
 }
 
 /* A small JSON status for `parapet list`. */
-static void run_write_status(const struct run *r, const char *state)
+static void run_write_status(struct run *r, const char *state)
 {
 	char path[4200], tmp[4300];
 	json_t *j =
@@ -239,6 +240,7 @@ static void run_write_status(const struct run *r, const char *state)
 		      (json_int_t)r->start_ns, "start_time",
 		      (json_int_t)time(NULL), "libexec", r->libexec);
 
+	snprintf(r->state, sizeof(r->state), "%s", state);
 	snprintf(path, sizeof(path), "%s/status.json", r->dir);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	if (j == NULL || json_dump_file(j, tmp, JSON_INDENT(2)) != 0 ||
@@ -330,22 +332,25 @@ static int run_make_dir(struct run *r)
 	if (mkdir(r->dir, 0755) != 0) {
 		if (errno != EEXIST)
 			return run_fail("%s: %s", r->dir, strerror(errno));
-		other = rundir_read_pid(r->dir, "pid");
-		if (other == 0)
+		switch (rundir_run_state(r->dir, &other)) {
+		case RUNDIR_RUN_UNKNOWN:
 			return run_fail("run directory %s exists without a pid "
 					"file (a partition starting, or "
 					"remove it)",
 					r->dir);
-		if (rundir_pid_alive(other))
+		case RUNDIR_RUN_ALIVE:
 			return run_fail("partition '%s' is already running "
 					"(pid %d)",
 					r->name, (int)other);
-		rundir_remove(r->dir); /* stale */
+		case RUNDIR_RUN_GONE:
+			rundir_remove(r->dir); /* stale */
+		}
 		if (mkdir(r->dir, 0755) != 0)
 			return run_fail("%s: %s", r->dir, strerror(errno));
 	}
 	if (mkdir(logs, 0750) != 0 || run_logs_group(r, logs) != 0 ||
-	    run_make_diag_dir(r) != 0 || run_write_pid(r, "pid", getpid()) != 0)
+	    run_make_diag_dir(r) != 0 ||
+	    rundir_write_pid_locked(r->dir, getpid()) != 0)
 		return run_fail("%s: %s", r->dir, strerror(errno));
 	run_write_status(r, "booting");
 	return 0;
@@ -489,12 +494,26 @@ static int run_wait_timeout(const struct run_wait *w)
 	return next == 0 ? -1 : util_ms_until(next);
 }
 
-/* Between polls: the host channel's timers and the boot timeline. */
+/* status.json follows the VM's state as the partition reports it, until
+ * the run is stopping. */
+static void run_follow_state(struct run *r)
+{
+	char st[sizeof(r->state)];
+
+	hostchan_vm_state(r->hc, st, sizeof(st));
+	if (st[0] != '\0' && strcmp(st, r->state) != 0 &&
+	    strcmp(r->state, "stopping") != 0)
+		run_write_status(r, st);
+}
+
+/* Between polls: the host channel's timers, the VM's state and the boot
+ * timeline. */
 static int run_tick(struct run *r, int timeout)
 {
 	uint64_t now = util_now_ns();
 	int next = hostchan_tick(r->hc);
 
+	run_follow_state(r);
 	if (now >= r->tl_next_ns) {
 		r->tl.first_console_ns = hostchan_first_console_ns(r->hc);
 		timeline_update(r->dir, r->child, &r->tl);
@@ -605,7 +624,6 @@ int run_main(int argc, char **argv)
 		 ids_service_uid(&r.ids, SANDBOX_PROFILE_HOSTCOMM))) == NULL)
 		rc = run_fail("cannot serve the host channel in %s", r.dir);
 	if (rc == 0) {
-		run_write_status(&r, "running");
 		if (r.timeout_s)
 			w.deadline_ns =
 			    r.start_ns + r.timeout_s * UTIL_NS_PER_S;

@@ -1,6 +1,6 @@
 /* The host's part of the boot timeline (see timeline.h). The first guest
- * instruction is taken from vmworker's Status (uptime_ns counts from the
- * VM's start), reached through the partition's root: /proc/INIT/root. */
+ * instruction is estimated from vmworker's Status (uptime_ns counts from
+ * the VM's start), reached through the partition's root: /proc/INIT/root. */
 #include <jansson.h>
 #include <stdio.h>
 
@@ -41,13 +41,14 @@ static uint64_t timeline_vm_start(pid_t init_pid)
 	return t;
 }
 
-/* VmStatus.uptime_ns counts from vmworker's start, not the VM's: the
- * guest cannot have run before vmworker and policy were both ready (policy
- * calls Start then), so that is the bound used until VmStatus carries the
- * VM's own start stamp. */
+/* VmStatus.uptime_ns counts from the VM's start (VP 0 set running), when
+ * vmworker answers the host; the guest cannot have run before vmworker
+ * and policy were both ready either (policy calls Start then): the later
+ * of the two, an estimate (the guest's first instruction has no stamp of
+ * its own). */
 #define TIMELINE_GUEST_SOURCE                                                  \
-	"lower bound: vmworker and policy ready (VmStatus has no VM start "    \
-	"stamp)"
+	"lower bound: the VM's start, or vmworker and policy ready when "      \
+	"later"
 
 static uint64_t timeline_guest_start(json_t *root, uint64_t from_status)
 {

@@ -1,7 +1,7 @@
 /* run-dir/timeline.json (DESIGN.md §2): init writes the stamps it knows
  * (run start, shim start/end, init start, each service ready); `parapet
  * run` adds what only the host and the VM know (VM created, first guest
- * instruction, first console byte) and adds them again whenever init
+ * instruction, first console byte) once; init keeps them when it
  * rewrites the file. */
 #ifndef PARAPET_HOST_TIMELINE_H
 #define PARAPET_HOST_TIMELINE_H

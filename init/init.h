@@ -69,6 +69,7 @@ struct service {
 	int update_saved_fd;
 	struct sup sup; /* its state, backoff, timers, what a request awaits */
 	uint64_t ready_ns;
+	uint64_t boot_ready_ns; /* its first READY: the timeline's stamp */
 	unsigned spawns, deaths;
 	char last_exit[96];
 	struct logring log;
@@ -77,7 +78,16 @@ struct service {
 };
 
 #define INIT_SERVICING_MAX 64 /* kept for the timeline */
-#define INIT_QUEUE_MAX	   64 /* control requests waiting for the loop */
+
+/* A service's READY after boot, for the timeline (the last ones). */
+struct init_events {
+	struct {
+		char service[32];
+		uint64_t at_ns, blackout_ns;
+	} e[INIT_SERVICING_MAX];
+	unsigned n;
+};
+#define INIT_QUEUE_MAX 64 /* control requests waiting for the loop */
 
 /* A descriptor the host sent (hostfds.c), until a request takes it. */
 #define INIT_HOST_FDS_MAX 8
@@ -118,19 +128,19 @@ struct init {
 	struct control *control;
 	/* boot timeline stamps from the device tree */
 	uint64_t reftime_run_start, reftime_shim_start, reftime_shim_end;
-	/* Servicings (restored instances' READY), newest last. */
-	struct {
-		char service[32];
-		uint64_t at_ns, blackout_ns;
-	} servicing[INIT_SERVICING_MAX];
-	unsigned n_servicing;
+	/* Servicings (restored instances' READY) and restarts (any other
+	 * READY after a service's first), newest last: the boot stamps
+	 * (service_ready) stay those of boot. */
+	struct init_events servicing, restarts;
 };
 
 /* setup.c */
 int init_setup(struct init *in);
 void init_write_timeline(const struct init *in);
-void init_note_servicing(struct init *in, const char *service,
-			 uint64_t blackout_ns);
+/* A service's READY: its first is a boot stamp; a later one is noted
+ * as a servicing (blackout_ns given) or a restart. */
+void init_note_ready(struct init *in, struct service *s,
+		     const uint64_t *blackout_ns);
 
 /* service.c */
 /* Forks and execs an instance of s (a standby: PARAPET_STANDBY=1 in its

@@ -251,8 +251,7 @@ static void svc_ready(struct init *in, struct service *s,
 		      const uint64_t *blackout_ns)
 {
 	s->ready_ns = util_now_ns();
-	if (blackout_ns != NULL)
-		init_note_servicing(in, s->m.name, *blackout_ns);
+	init_note_ready(in, s, blackout_ns);
 	log_info("%s: ready (pid %d, %llu ms)", s->m.name, (int)s->pid,
 		 (unsigned long long)((s->ready_ns - s->sup.spawned_ns) /
 				      NS_PER_MS));

@@ -378,49 +378,61 @@ int init_setup(struct init *in)
 	return init_services(in, parapet);
 }
 
-/* timeline.json in the host run directory: the stamps so far. */
-void init_note_servicing(struct init *in, const char *service,
-			 uint64_t blackout_ns)
+static void init_note_event(struct init_events *l, const char *service,
+			    uint64_t at_ns, uint64_t blackout_ns)
 {
-	unsigned n = in->n_servicing;
+	unsigned n = l->n;
 
 	if (n == INIT_SERVICING_MAX) {
-		memmove(&in->servicing[0], &in->servicing[1],
-			sizeof(in->servicing[0]) * (n - 1));
+		memmove(&l->e[0], &l->e[1], sizeof(l->e[0]) * (n - 1));
 		n--;
 	}
-	snprintf(in->servicing[n].service, sizeof(in->servicing[n].service),
-		 "%s", service);
-	in->servicing[n].at_ns = util_now_ns();
-	in->servicing[n].blackout_ns = blackout_ns;
-	in->n_servicing = n + 1;
-	log_info("%s: servicing done, blackout %.3f ms", service,
-		 (double)blackout_ns / 1e6);
+	snprintf(l->e[n].service, sizeof(l->e[n].service), "%s", service);
+	l->e[n].at_ns = at_ns;
+	l->e[n].blackout_ns = blackout_ns;
+	l->n = n + 1;
 }
 
-/* The servicings, oldest first: [{service, at, blackout_ns}, ...]. */
-static json_t *timeline_servicing(const struct init *in)
+void init_note_ready(struct init *in, struct service *s,
+		     const uint64_t *blackout_ns)
+{
+	if (s->boot_ready_ns == 0 && blackout_ns == NULL) {
+		s->boot_ready_ns = s->ready_ns;
+		return;
+	}
+	if (blackout_ns == NULL) {
+		init_note_event(&in->restarts, s->m.name, s->ready_ns, 0);
+		return;
+	}
+	init_note_event(&in->servicing, s->m.name, s->ready_ns, *blackout_ns);
+	log_info("%s: servicing done, blackout %.3f ms", s->m.name,
+		 (double)*blackout_ns / 1e6);
+}
+
+/* [{service, at[, blackout_ns]}, ...], oldest first. */
+static json_t *timeline_events(const struct init_events *l, bool blackout)
 {
 	json_t *list = json_array();
 
-	for (unsigned i = 0; i < in->n_servicing; i++) {
+	for (unsigned i = 0; i < l->n; i++) {
 		json_t *e = json_object();
 
-		json_object_set_new(e, "service",
-				    json_string(in->servicing[i].service));
-		json_object_set_new(
-		    e, "at", json_integer((json_int_t)in->servicing[i].at_ns));
-		json_object_set_new(
-		    e, "blackout_ns",
-		    json_integer((json_int_t)in->servicing[i].blackout_ns));
+		json_object_set_new(e, "service", json_string(l->e[i].service));
+		json_object_set_new(e, "at",
+				    json_integer((json_int_t)l->e[i].at_ns));
+		if (blackout)
+			json_object_set_new(
+			    e, "blackout_ns",
+			    json_integer((json_int_t)l->e[i].blackout_ns));
 		json_array_append_new(list, e);
 	}
 	return list;
 }
 
+/* timeline.json in the host run directory: the stamps so far. */
 void init_write_timeline(const struct init *in)
 {
-	json_t *root = json_object(), *svcs = json_object();
+	json_t *root = json_object(), *svcs = json_object(), *old;
 	char path[128], tmp[160];
 
 	json_object_set_new(root, "run_start",
@@ -432,14 +444,23 @@ void init_write_timeline(const struct init *in)
 	json_object_set_new(root, "init_start",
 			    json_integer((json_int_t)in->start_ns));
 	for (unsigned i = 0; i < in->n_svc; i++)
-		if (in->svc[i].ready_ns)
+		if (in->svc[i].boot_ready_ns)
 			json_object_set_new(
 			    svcs, in->svc[i].m.name,
-			    json_integer((json_int_t)in->svc[i].ready_ns));
+			    json_integer((json_int_t)in->svc[i].boot_ready_ns));
 	json_object_set_new(root, "service_ready", svcs);
-	json_object_set_new(root, "servicing", timeline_servicing(in));
+	json_object_set_new(root, "servicing",
+			    timeline_events(&in->servicing, true));
+	json_object_set_new(root, "restarts",
+			    timeline_events(&in->restarts, false));
 	snprintf(path, sizeof(path), "%s/timeline.json", PARTITION_HOST_DIR);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	/* the host's stamps (host/timeline.h) stay: no reader sees the file
+	 * without them between this write and the host's next look */
+	old = json_load_file(path, 0, NULL);
+	if (json_is_object(old))
+		json_object_update_missing(root, old);
+	json_decref(old);
 	if (json_dump_file(root, tmp, JSON_INDENT(2)) != 0 ||
 	    rename(tmp, path) != 0)
 		log_debug("cannot write %s", path);

@@ -4,11 +4,13 @@
 #include "lib/rundir.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -52,6 +54,109 @@ pid_t rundir_read_pid(const char *dir, const char *file)
 bool rundir_pid_alive(pid_t pid)
 {
 	return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
+}
+
+int rundir_write_pid_locked(const char *dir, pid_t pid)
+{
+	char path[4096], tmp[4200], text[24];
+	int fd, n;
+
+	snprintf(path, sizeof(path), "%s/pid", dir);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -1;
+	n = snprintf(text, sizeof(text), "%d\n", (int)pid);
+	if (flock(fd, LOCK_EX) != 0 || write(fd, text, (size_t)n) != n ||
+	    rename(tmp, path) != 0) {
+		int e = errno;
+
+		close(fd);
+		unlink(tmp);
+		errno = e;
+		return -1;
+	}
+	return 0; /* fd stays open: the lock lasts as long as we do */
+}
+
+/* A live pid that is (still) a `parapet` program: its comm. */
+static bool rundir_pid_is_parapet(pid_t pid)
+{
+	char path[64], comm[32] = "";
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+	fp = fopen(path, "re");
+	if (fp == NULL)
+		return false;
+	if (fgets(comm, sizeof(comm), fp) == NULL)
+		comm[0] = '\0';
+	fclose(fp);
+	return !strcmp(comm, "parapet\n");
+}
+
+/* True when someone holds DIR/pid's lock (or it cannot be tested). */
+static bool rundir_pid_locked(const char *dir)
+{
+	char path[4096];
+	int fd, held;
+
+	snprintf(path, sizeof(path), "%s/pid", dir);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno != ENOENT;
+	held = flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+	close(fd); /* drops our shared lock, if we got it */
+	return held;
+}
+
+enum rundir_run rundir_run_state(const char *dir, pid_t *pid)
+{
+	pid_t p = rundir_read_pid(dir, "pid");
+
+	if (pid != NULL)
+		*pid = p;
+	if (p == 0)
+		return RUNDIR_RUN_UNKNOWN;
+	if (!rundir_pid_alive(p))
+		return RUNDIR_RUN_GONE;
+	if (rundir_pid_locked(dir) || rundir_pid_is_parapet(p))
+		return RUNDIR_RUN_ALIVE;
+	return RUNDIR_RUN_GONE; /* the pid was reused */
+}
+
+bool rundir_reap(const char *base, const char *name)
+{
+	char dir[4096], aside[4200];
+
+	snprintf(dir, sizeof(dir), "%s/%s", base, name);
+	if (rundir_run_state(dir, NULL) != RUNDIR_RUN_GONE)
+		return false;
+	snprintf(aside, sizeof(aside), "%s/.gone.%s.%d", base, name,
+		 (int)getpid());
+	if (rename(dir, aside) != 0)
+		return false; /* someone else reaps it */
+	if (rundir_run_state(aside, NULL) != RUNDIR_RUN_GONE) {
+		/* a new run took the name in between: give it back */
+		(void)!rename(aside, dir); /* failing: left aside, kept */
+		return false;
+	}
+	rundir_remove(aside);
+	return true;
+}
+
+bool rundir_run_gone(const char *base, const char *name, char *why, size_t len)
+{
+	char dir[4096];
+	pid_t pid;
+
+	snprintf(dir, sizeof(dir), "%s/%s", base, name);
+	if (rundir_run_state(dir, &pid) != RUNDIR_RUN_GONE)
+		return false;
+	snprintf(why, len, "its parapet run, pid %d, is gone%s", (int)pid,
+		 rundir_reap(base, name) ? "; stale run directory removed"
+					 : "");
+	return true;
 }
 
 static int rundir_rm(const char *path, const struct stat *st, int flag,

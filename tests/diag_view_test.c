@@ -139,6 +139,24 @@ static void test_svg_escapes_names(void **state)
 	assert_non_null(strstr(doc, "a&lt;script&gt;&amp;&quot;</text>"));
 }
 
+/* A stamp that timeline.json calls an estimate says so in the text. */
+static void test_estimate_noted(void **state)
+{
+	char out[512];
+
+	(void)state;
+	assert_int_equal(
+	    timeline("{\"source\": \"x\", \"stamps\": {\"run_start\": 1, "
+		     "\"first_guest_instruction\": 2000001}, \"notes\": "
+		     "{\"first_guest_instruction\": \"lower bound\", "
+		     "\"run_start\": 5}}",
+		     NULL, out, sizeof(out)),
+	    0);
+	assert_non_null(strstr(out, "+     2.000 ms  first_guest_instruction "
+				    "(estimate: lower bound)\n"));
+	assert_non_null(strstr(out, "+     0.000 ms  run_start\n"));
+}
+
 /* A source that is not a string is shown as "?". */
 static void test_source_not_a_string(void **state)
 {
@@ -157,6 +175,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_extreme_stamps, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_svg_escapes_names, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_estimate_noted, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_source_not_a_string, setup,
 						teardown),

@@ -314,6 +314,58 @@ static void test_ctl_commands(void **state)
 	ipc_free(&cc.done->base);
 }
 
+/* One poll carrying policy's state, as hostcomm sends it. */
+static void poll_state(struct fixture *f, const char *state)
+{
+	Parapet__HostPoll q = PARAPET__HOST_POLL__INIT;
+	Parapet__HostWork *w = NULL;
+
+	q.has_wait_ms = 1;
+	q.wait_ms = 0;
+	q.vm_state = (char *)(uintptr_t)state;
+	assert_int_equal(
+	    ipc_call(f->c, "Poll", &q.base, (ProtobufCMessage **)&w), 0);
+	ipc_free(&w->base);
+}
+
+static void expect_state(struct fixture *f, const char *want)
+{
+	char st[16];
+
+	hostchan_vm_state(f->h, st, sizeof(st));
+	assert_string_equal(st, want);
+}
+
+/* `parapet list`'s state: policy's as each poll says it, in list's words;
+ * a name it does not know changes nothing; after the guest event, the
+ * event's. */
+static void test_vm_state(void **state)
+{
+	struct fixture *f = *state;
+	Parapet__GuestEvent ev = PARAPET__GUEST_EVENT__INIT;
+	ProtobufCMessage *ack = NULL;
+
+	expect_state(f, "");
+	poll_state(f, "starting");
+	expect_state(f, "booting");
+	poll_state(f, "paused");
+	expect_state(f, "paused");
+	poll_state(f, "\033[2Jnonsense");
+	expect_state(f, "paused");
+	poll_state(f, NULL);
+	expect_state(f, "paused");
+	poll_state(f, "restoring");
+	expect_state(f, "servicing");
+	poll_state(f, "running");
+	expect_state(f, "running");
+	ev.state = (char *)(uintptr_t) "poweroff";
+	assert_int_equal(ipc_call(f->c, "Event", &ev.base, &ack), 0);
+	ipc_free(ack);
+	expect_state(f, "stopped");
+	poll_state(f, "running");
+	expect_state(f, "stopped");
+}
+
 /* service --binary PATH: parapet run opens the file and sends the
  * descriptor to init under the command's id; the command carries only
  * that token. A path it cannot open is refused on the spot. */
@@ -396,6 +448,7 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_input_until_acked, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_vm_state, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ctl_commands, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_ctl_binary_descriptor,

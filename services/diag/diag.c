@@ -4,6 +4,7 @@
  * stats and timeline in their own modules. Every command has --json. */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -41,6 +42,29 @@ int diag_connect(struct diag *d, int timeout_ms)
 	return d->c != NULL ? 0 : -1;
 }
 
+bool diag_vm_ended(struct diag *d)
+{
+	pid_t init;
+
+	if (d->run_dir[0] == '\0')
+		return false;
+	if (access(d->run_dir, F_OK) != 0 && errno == ENOENT)
+		return true;
+	if (rundir_run_state(d->run_dir, NULL) == RUNDIR_RUN_GONE)
+		return true;
+	init = rundir_read_pid(d->run_dir, "init.pid");
+	return init != 0 && !rundir_pid_alive(init);
+}
+
+int diag_follow_ended(struct diag *d, const char *cmd)
+{
+	const char *name = strrchr(d->run_dir, '/');
+
+	fprintf(stderr, "parapet-diag: %s: VM '%s' has ended\n", cmd,
+		name ? name + 1 : d->run_dir);
+	return 0;
+}
+
 int diag_call(struct diag *d, const char *method, const ProtobufCMessage *q,
 	      ProtobufCMessage **reply)
 {
@@ -49,6 +73,8 @@ int diag_call(struct diag *d, const char *method, const ProtobufCMessage *q,
 
 	if (d->c == NULL)
 		return rc; /* diag_open said why */
+	if (rc != 0 && d->follow && diag_vm_ended(d))
+		return rc; /* the caller says that it ended */
 	if (d->what[0])
 		method = d->what;
 	if (rc == IPC_ERR_DENIED)
@@ -117,6 +143,14 @@ static int diag_find_vm(struct diag *d, const char *vm)
 	}
 	if (vm != NULL) {
 		snprintf(d->run_dir, sizeof(d->run_dir), "%s/%s", base, vm);
+		/* its run gone: said at once (diag.sock would take the
+		 * whole timeout), its run directory removed */
+		if (rundir_run_gone(base, vm, err, sizeof(err))) {
+			fprintf(stderr,
+				"parapet-diag: no running VM named '%s' (%s)\n",
+				vm, err);
+			return -1;
+		}
 		if (access(d->run_dir, F_OK) == 0)
 			return 0;
 		fprintf(stderr,
@@ -130,9 +164,12 @@ static int diag_find_vm(struct diag *d, const char *vm)
 		char p[3300];
 
 		snprintf(p, sizeof(p), "%s/%s", base, de->d_name);
-		if (de->d_name[0] == '.' ||
-		    !rundir_pid_alive(rundir_read_pid(p, "pid")))
+		if (de->d_name[0] == '.')
 			continue;
+		if (rundir_run_state(p, NULL) != RUNDIR_RUN_ALIVE) {
+			rundir_reap(base, de->d_name); /* only when gone */
+			continue;
+		}
 		found++;
 		snprintf(only, sizeof(only), "%s", de->d_name);
 	}
@@ -237,7 +274,31 @@ static int diag_control(struct diag *d, int argc, char **argv)
 struct diag_logpos {
 	char name[64];
 	unsigned long long written;
+	int fd; /* RUN_DIR/logs/NAME.log, for what the end leaves; -1 */
 };
+
+/* -f: the service's log file, opened while the partition runs, so that
+ * what it writes last stays readable once `parapet run` removes the run
+ * directory. Best effort: without it, -f ends with the rings' last. */
+static void diag_logs_open(struct diag *d, struct diag_logpos *p)
+{
+	char path[4400];
+	struct stat st;
+
+	if (p->fd >= 0)
+		close(p->fd);
+	p->fd = -1;
+	if (!d->follow || !rundir_name_ok(p->name))
+		return;
+	snprintf(path, sizeof(path), "%s/logs/%s.log", d->run_dir, p->name);
+	/* the partition writes there: a regular file only (a FIFO would
+	 * block the open, a symlink lead elsewhere) */
+	p->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	if (p->fd >= 0 && (fstat(p->fd, &st) != 0 || !S_ISREG(st.st_mode))) {
+		close(p->fd);
+		p->fd = -1;
+	}
+}
 
 /* Prints what each ring holds past *pos, each line prefixed when more
  * than one service is shown. */
@@ -253,6 +314,7 @@ static void diag_logs_print(struct diag *d, const Parapet__LogsReply *r,
 			snprintf(pos[i].name, sizeof(pos[i].name), "%s",
 				 l->name);
 			pos[i].written = 0;
+			diag_logs_open(d, &pos[i]);
 		}
 		if (written <= pos[i].written)
 			continue;
@@ -284,6 +346,40 @@ static void diag_logs_print(struct diag *d, const Parapet__LogsReply *r,
 	fflush(stdout);
 }
 
+/* -f's end: what the log files hold past each ring's last shown, as
+ * one more reply to print (the last DIAG_LOG_MAX bytes of each). */
+static void diag_logs_rest(struct diag *d, struct diag_logpos *pos, size_t npos,
+			   bool prefix)
+{
+	static Parapet__ServiceLog logs[32], *ptrs[32];
+	static uint8_t bufs[32][DIAG_LOG_MAX];
+	Parapet__LogsReply r = PARAPET__LOGS_REPLY__INIT;
+	struct stat st;
+
+	for (size_t i = 0; i < npos && i < 32 && pos[i].name[0]; i++) {
+		unsigned long long from = pos[i].written;
+		ssize_t n = 0;
+
+		parapet__service_log__init(&logs[i]);
+		logs[i].name = pos[i].name;
+		if (pos[i].fd >= 0 && fstat(pos[i].fd, &st) == 0 &&
+		    (unsigned long long)st.st_size > from) {
+			if ((unsigned long long)st.st_size - from >
+			    DIAG_LOG_MAX)
+				from = (unsigned long long)st.st_size -
+				       DIAG_LOG_MAX;
+			n = pread(pos[i].fd, bufs[i], DIAG_LOG_MAX,
+				  (off_t)from);
+		}
+		logs[i].dropped = from;
+		logs[i].text.data = bufs[i];
+		logs[i].text.len = n > 0 ? (size_t)n : 0;
+		ptrs[r.n_logs++] = &logs[i];
+	}
+	r.logs = ptrs;
+	diag_logs_print(d, &r, pos, npos, prefix);
+}
+
 static int diag_logs(struct diag *d, int argc, char **argv)
 {
 	Parapet__DiagLogsRequest q = PARAPET__DIAG_LOGS_REQUEST__INIT;
@@ -303,12 +399,21 @@ static int diag_logs(struct diag *d, int argc, char **argv)
 	q.service = optind < argc ? argv[optind] : NULL;
 	q.has_max_bytes = 1;
 	q.max_bytes = DIAG_LOG_MAX;
+	d->follow = follow;
+	if (follow)
+		d->timeout_ms = DIAG_FOLLOW_TIMEOUT_MS;
+	for (size_t i = 0; i < 32; i++)
+		pos[i].fd = -1;
 	do {
 		Parapet__LogsReply *r = NULL;
 
+		if (follow && diag_vm_ended(d))
+			break;
 		if (diag_call(d, "Logs", &q.base, (ProtobufCMessage **)&r)) {
-			if (!follow)
-				return 1;
+			if (!follow || d->c == NULL)
+				return 1; /* no such VM: diag_open said so */
+			if (diag_vm_ended(d))
+				break;
 			sleep(1); /* diagd restarting: keep following */
 			continue;
 		}
@@ -331,7 +436,10 @@ static int diag_logs(struct diag *d, int argc, char **argv)
 		if (follow)
 			usleep(DIAG_FOLLOW_US);
 	} while (follow);
-	return 0;
+	if (!follow)
+		return 0;
+	diag_logs_rest(d, pos, 32, q.service == NULL);
+	return diag_follow_ended(d, "logs");
 }
 
 /* --------------------------------------------------------------- vm */

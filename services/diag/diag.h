@@ -20,6 +20,7 @@ struct diag {
 	const char *vm; /* --vm NAME, or NULL for the only running one */
 	int timeout_ms; /* per call, for the connection diag_open makes */
 	char what[160]; /* names the call in its errors ("": the method) */
+	bool follow;	/* -f: a call failing as the partition ends is quiet */
 };
 
 /* Calls a Diag method, printing the error on failure; 0 or ipc_err. */
@@ -31,6 +32,12 @@ int diag_connect(struct diag *d, int timeout_ms);
  * that a command checks its arguments first). 0, or -1 with the error
  * printed. */
 int diag_open(struct diag *d);
+/* True when the partition diag_open found has ended: its run directory
+ * removed, its `parapet run` or its init gone. */
+bool diag_vm_ended(struct diag *d);
+/* -f's end: says that the partition ended; the exit status (0). */
+#define DIAG_FOLLOW_TIMEOUT_MS 5000 /* -f: a partition ending is seen soon */
+int diag_follow_ended(struct diag *d, const char *cmd);
 /* Prints "parapet-diag: CMD: " and the option getopt (optstring starting
  * with ':') stopped at: c is ':' (missing value) or '?'. Returns 2. */
 int diag_bad_option(const char *cmd, int c, char **argv);

@@ -388,10 +388,13 @@ int diag_trace(struct diag *d, int argc, char **argv)
 		return rc == 1 ? 0 : rc;
 	o.json = d->json;
 	o.mono_to_real = trace_clock_offset();
+	if (o.follow)
+		d->timeout_ms = DIAG_FOLLOW_TIMEOUT_MS;
 	/* the VM first: no FILE.pcapng is left by a trace that cannot run */
 	if (diag_open(d) != 0 || (o.wfile != NULL && trace_open_w(&o) != 0))
 		return 1;
 	signal(SIGINT, trace_on_int);
+	d->follow = o.follow;
 	q.has_cursor = q.has_max_frames = q.has_wait_ms = 1;
 	q.max_frames = 64;
 	q.wait_ms = 1000;
@@ -401,10 +404,18 @@ int diag_trace(struct diag *d, int argc, char **argv)
 		Parapet__DiagTraceReply *r = NULL;
 		long shown;
 
+		if (o.follow && diag_vm_ended(d)) {
+			rc = diag_follow_ended(d, "trace");
+			break;
+		}
 		if ((rc = diag_call(d, "Trace", &q.base,
 				    (ProtobufCMessage **)&r)) != 0) {
 			if (!o.follow)
 				break;
+			if (diag_vm_ended(d)) {
+				rc = diag_follow_ended(d, "trace");
+				break;
+			}
 			sleep(1); /* diagd restarting: keep following */
 			continue;
 		}

@@ -322,15 +322,17 @@ static int view_cmp_stamp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+#define VIEW_STAMPS_MAX 256 /* boot stamps, 64 servicings, 64 restarts */
+
 /* [{name, ns, ms}] sorted by time, ms relative to the first stamp. */
 static json_t *view_stamps(json_t *stamps)
 {
-	json_t *rows[64], *arr = json_array();
+	json_t *rows[VIEW_STAMPS_MAX], *arr = json_array();
 	size_t n = 0;
 	const char *k;
 	json_t *v;
 
-	json_object_foreach(stamps, k, v) if (n < 64) rows[n++] =
+	json_object_foreach(stamps, k, v) if (n < VIEW_STAMPS_MAX) rows[n++] =
 	    json_pack("{s:s, s:I}", "name", k, "ns", json_integer_value(v));
 	qsort(rows, n, sizeof(rows[0]), view_cmp_stamp);
 	for (size_t i = 0; i < n; i++) {
@@ -455,9 +457,20 @@ int diag_view_timeline(json_t *t, const char *svg, bool json)
 	}
 	source = json_string_value(json_object_get(t, "source"));
 	printf("boot timeline (from %s)\n", source ? source : "?");
-	json_array_foreach(rows, i, r) printf(
-	    "  +%10.3f ms  %s\n", json_real_value(json_object_get(r, "ms")),
-	    json_string_value(json_object_get(r, "name")));
+	json_array_foreach(rows, i, r)
+	{
+		const char *name =
+		    json_string_value(json_object_get(r, "name"));
+		/* a stamp that is an estimate says so, as timeline.json does */
+		const char *note = json_string_value(json_object_get(
+		    json_object_get(t, "notes"), name ? name : ""));
+
+		printf("  +%10.3f ms  %s",
+		       json_real_value(json_object_get(r, "ms")), name);
+		if (note != NULL)
+			printf(" (estimate: %s)", note);
+		putchar('\n');
+	}
 	json_decref(rows);
 	json_decref(t);
 	return rc;

@@ -223,7 +223,7 @@ struct diagd_later {
 	char method[16];
 };
 
-/* restart/stop of diagd itself: answered first, done a moment later. */
+/* restart of diagd itself: answered first, done a moment later. */
 static void *diagd_self_control(void *arg)
 {
 	struct diagd_later *l = arg;
@@ -299,6 +299,15 @@ static int diagd_control_work(struct diagd_job *j)
 	if (method == NULL || q->service == NULL || !*q->service) {
 		ipc_request_set_error(j->req, "action: restart, stop or start "
 					      "of a service");
+		return IPC_ERR_HANDLER;
+	}
+	/* diagd serves Control: stopped through itself, nothing could
+	 * start it again (every parapet-diag command needs it) */
+	if (!strcmp(q->service, SVC_NAME_DIAGD) && !strcmp(method, "Stop")) {
+		ipc_request_set_error(
+		    j->req, "diagd cannot be stopped through itself (every "
+			    "parapet-diag command, start included, needs "
+			    "it); restart diagd works");
 		return IPC_ERR_HANDLER;
 	}
 	if (!strcmp(q->service, SVC_NAME_DIAGD) && strcmp(method, "Start"))

@@ -252,8 +252,9 @@ static json_t *timeline_rebuild(struct diagd_job *j)
 }
 
 /* init's servicings [{service, at, blackout_ns}] as stamps named
- * "servicing.N.SERVICE (blackout X ms)" at their time. */
-static void timeline_servicing(json_t *list, json_t *out)
+ * "servicing.N.SERVICE (blackout X ms)" at their time; its restarts
+ * [{service, at}] as "restart.N.SERVICE". */
+static void timeline_events(json_t *list, bool servicing, json_t *out)
 {
 	size_t i;
 	json_t *e;
@@ -268,11 +269,16 @@ static void timeline_servicing(json_t *list, json_t *out)
 		if (svc == NULL || !json_is_integer(at) ||
 		    json_integer_value(at) <= 0)
 			continue;
-		snprintf(key, sizeof(key),
-			 "servicing.%zu.%.32s (blackout %.3f ms)", i + 1, svc,
-			 (double)json_integer_value(
-			     json_object_get(e, "blackout_ns")) /
-			     1e6);
+		if (servicing)
+			snprintf(key, sizeof(key),
+				 "servicing.%zu.%.32s (blackout %.3f ms)",
+				 i + 1, svc,
+				 (double)json_integer_value(
+				     json_object_get(e, "blackout_ns")) /
+				     1e6);
+		else
+			snprintf(key, sizeof(key), "restart.%zu.%.32s", i + 1,
+				 svc);
 		json_object_set(out, key, at);
 	}
 }
@@ -295,8 +301,31 @@ static void timeline_flatten(json_t *in, const char *prefix, json_t *out)
 		else if (json_is_object(v))
 			timeline_flatten(v, key, out);
 		else if (json_is_array(v) && !strcmp(k, "servicing"))
-			timeline_servicing(v, out);
+			timeline_events(v, true, out);
+		else if (json_is_array(v) && !strcmp(k, "restarts"))
+			timeline_events(v, false, out);
 	}
+}
+
+/* What timeline.json says of a stamp K in K_source (an estimate's
+ * basis): {K: text}. */
+static json_t *timeline_notes(json_t *file)
+{
+	json_t *notes = json_object(), *v;
+	const char *k;
+
+	json_object_foreach(file, k, v)
+	{
+		size_t n = strlen(k);
+		char key[128];
+
+		if (n <= 7 || n - 7 >= sizeof(key) || !json_is_string(v) ||
+		    strcmp(k + n - 7, "_source"))
+			continue;
+		snprintf(key, sizeof(key), "%.*s", (int)(n - 7), k);
+		json_object_set(notes, key, v);
+	}
+	return notes;
 }
 
 int diagd_timeline_work(struct diagd_job *j)
@@ -309,8 +338,9 @@ int diagd_timeline_work(struct diagd_job *j)
 
 	if (json_is_object(file)) {
 		timeline_flatten(file, "", stamps);
-		root = json_pack("{s:s, s:o}", "source", "timeline.json",
-				 "stamps", stamps);
+		root =
+		    json_pack("{s:s, s:o, s:o}", "source", "timeline.json",
+			      "stamps", stamps, "notes", timeline_notes(file));
 	} else {
 		json_decref(stamps);
 		root = json_pack("{s:s, s:o}", "source",

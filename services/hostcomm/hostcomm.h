@@ -26,7 +26,8 @@ struct hostcomm {
 	struct svcbase *sb;
 	_Atomic bool finished; /* the guest event reached the host */
 	struct ipc_client *vm, *host, *policy;
-	struct ipc_client *vm_quick; /* short timeout, for leaving */
+	struct ipc_client *vm_quick;	 /* short timeout, for leaving */
+	struct ipc_client *policy_quick; /* short timeout: Status for polls */
 	struct ipc_trace *trace;
 };
 
@@ -41,6 +42,8 @@ struct hostcomm_work {
 	uint64_t input_ack;
 	double tokens;
 	uint64_t tokens_at;
+	char vm_state[16]; /* policy's, sent with each poll ("": unknown) */
+	uint64_t vm_state_at;
 };
 void hostcomm_work_init(struct hostcomm_work *w);
 /* Handles one HostWork the host answered a poll with: each command

@@ -197,7 +197,12 @@ static int hostcomm_open(struct svcbase *sb)
 	h->policy =
 	    svcbase_client(SVC_NAME_HOSTCOMM, SVC_NAME_POLICY, NULL,
 			   &parapet__policy__descriptor, 60000, h->trace);
-	return h->vm && h->vm_quick && h->host && h->policy ? 0 : -1;
+	h->policy_quick =
+	    svcbase_client(SVC_NAME_HOSTCOMM, SVC_NAME_POLICY, NULL,
+			   &parapet__policy__descriptor, 300, h->trace);
+	return h->vm && h->vm_quick && h->host && h->policy && h->policy_quick
+		   ? 0
+		   : -1;
 }
 
 /* The console and the host's work: each a thread blocked in its long

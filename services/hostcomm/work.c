@@ -1,7 +1,8 @@
 /* The host's work for the partition, by long poll: stdin bytes for the
  * guest's UART (the host keeps them until input_ack passes them, so a
  * restart loses none) and `parapet ctl` commands, run through policy and
- * answered with CommandDone (rate-limited). */
+ * answered with CommandDone (rate-limited). Each poll tells the host
+ * policy's state. */
 #include <stdio.h>
 #include <string.h>
 
@@ -15,6 +16,7 @@
 #define POLL_WAIT_MS   1000
 #define CMD_RATE_PER_S 20 /* host commands per second (burst as many) */
 #define INPUT_RETRY_MS 20
+#define VM_STATE_MS    250 /* policy's state, for the host's list */
 
 /* Token bucket: false when the host sends commands too fast. */
 static bool work_rate_ok(struct hostcomm_work *w)
@@ -148,14 +150,36 @@ static void work_commands(struct hostcomm *h, struct hostcomm_work *w,
 
 void hostcomm_work_init(struct hostcomm_work *w)
 {
-	*w = (struct hostcomm_work){ 0, CMD_RATE_PER_S, util_now_ns() };
+	*w = (struct hostcomm_work){ .tokens = CMD_RATE_PER_S,
+				     .tokens_at = util_now_ns() };
+}
+
+/* Policy's state for the next poll: its Status answers at once (never
+ * queued behind a command), asked at most every VM_STATE_MS. */
+static void work_vm_state(struct hostcomm *h, struct hostcomm_work *w)
+{
+	Parapet__PolicyStatusRequest q = PARAPET__POLICY_STATUS_REQUEST__INIT;
+	Parapet__PolicyReply *st = NULL;
+	uint64_t now = util_now_ns();
+
+	if (now - w->vm_state_at < VM_STATE_MS * 1000000ull)
+		return;
+	w->vm_state_at = now;
+	if (ipc_call(h->policy_quick, "Status", &q.base,
+		     (ProtobufCMessage **)&st) != 0)
+		return; /* policy restarting: the last state stands */
+	snprintf(w->vm_state, sizeof(w->vm_state), "%s",
+		 st->state ? st->state : "");
+	ipc_free(&st->base);
 }
 
 void hostcomm_work_handle(struct hostcomm *h, struct hostcomm_work *w,
 			  const Parapet__HostWork *hw)
 {
-	if (hw->n_commands)
+	if (hw->n_commands) {
 		work_commands(h, w, hw);
+		w->vm_state_at = 0; /* the next poll tells what they did */
+	}
 	work_input(h, w, hw);
 }
 
@@ -171,9 +195,11 @@ void *hostcomm_work_loop(void *arg)
 		Parapet__HostWork *hw = NULL;
 		int rc;
 
+		work_vm_state(h, &w);
 		q.has_wait_ms = q.has_input_ack = 1;
 		q.wait_ms = POLL_WAIT_MS;
 		q.input_ack = w.input_ack;
+		q.vm_state = w.vm_state[0] ? w.vm_state : NULL;
 		rc = ipc_call(h->host, "Poll", &q.base,
 			      (ProtobufCMessage **)&hw);
 		if (rc != 0) {

@@ -367,7 +367,6 @@ static int vmw_init(struct svcbase *sb)
 		log_warnx("accel %s: %s", w->cfg.accel, why);
 		return -1;
 	}
-	w->start_ns = util_now_ns();
 	return 0;
 }
 

@@ -40,7 +40,6 @@ struct vmw {
 	bool has_sidecar;
 	bool restored; /* continued a saved state */
 	bool refused;  /* a saved state was refused: the VM is crashed */
-	uint64_t start_ns;
 
 	pthread_mutex_t lock; /* vm_started, takes */
 	bool vm_started;

@@ -42,7 +42,8 @@ static void fill_status(struct vmw *w, Parapet__VmStatus *s)
 	s->accel = (char *)(uintptr_t)w->vm.cfg.accel->name;
 	s->has_vp_count = s->has_uptime_ns = s->has_restored = 1;
 	s->vp_count = w->vm.cfg.n_vps;
-	s->uptime_ns = util_now_ns() - w->start_ns;
+	/* the VM's, not this instance's: servicing carries its start */
+	s->uptime_ns = w->vm.start_ns ? util_now_ns() - w->vm.start_ns : 0;
 	s->restored = w->restored;
 	s->has_boot = 1;
 	s->boot = atomic_load(&w->boot);

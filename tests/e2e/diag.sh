@@ -77,6 +77,13 @@ sleep 0.5
 wait_until 600 diag_up || fail "no diagd after its restart"
 svc_json diagd '.state == "running" and .restarts == 1' ||
 	fail "diagd not restarted: $(diag ps)"
+# stop diagd through diagd would leave nothing to start it again: refused
+diag stop diagd >"$T/stopd" 2>&1 && fail "stop diagd was done (a lock-out)"
+grep -q "diagd cannot be stopped through itself" "$T/stopd" ||
+	fail "stop diagd: $(cat "$T/stopd")"
+sleep 0.5
+svc_json diagd '.state == "running" and .restarts == 1' ||
+	fail "diagd after a refused stop: $(diag ps)"
 svc_json hostcomm '.state == "running" and .restarts == 2' ||
 	fail "hostcomm restarts: $(diag ps)"
 # printed_past LINE: the guest printed a line after LINE
@@ -192,6 +199,25 @@ diag sandbox policy | grep -q 'profile policy' || fail "sandbox policy"
 diag inspect vmworker.vm.vps.0 | grep -q 'exits_pio' || fail "inspect path"
 diag logs policy | grep -q 'policy' || fail "logs policy"
 
-stop_run dg
+# -f ends with the partition: what its services wrote last (policy's
+# power-off line, from the log file once diagd is gone), a message, 0
+"$D" --vm dg logs -f policy >"$T/lf" 2>"$T/lf.err" &
+lf=$!
+"$D" --vm dg trace -f >"$T/tf" 2>"$T/tf.err" &
+tf=$!
+wait_grep 'policy' "$T/lf" || fail "logs -f printed nothing"
+"$P" ctl dg poweroff >/dev/null || fail "ctl poweroff"
+wait_run dg
+for p in $lf $tf; do
+	wait_exit "$p" 600 || { kill "$p"; fail "a -f did not end with the VM"; }
+done
+wait "$lf" || fail "logs -f: exit $? when the VM ended"
+wait "$tf" || fail "trace -f: exit $? when the VM ended"
+grep -q "logs: VM 'dg' has ended" "$T/lf.err" ||
+	fail "logs -f: no end message: $(cat "$T/lf.err")"
+grep -q "trace: VM 'dg' has ended" "$T/tf.err" ||
+	fail "trace -f: no end message: $(cat "$T/tf.err")"
+grep -q 'power-off: status 0' "$T/lf" ||
+	fail "logs -f: no power-off line: $(tail -n 5 "$T/lf")"
 assert_gone dg "$INIT"
 echo "ok"

@@ -115,10 +115,42 @@ wait_run sv1
 [ "$RC" = 7 ] || fail "Poweroff 7: parapet run exited $RC"
 assert_gone sv1 "$INIT"
 
-# parapet run SIGKILLed: the partition dies with it (PR_SET_PDEATHSIG)
+# parapet run SIGKILLed: the partition dies with it (PR_SET_PDEATHSIG).
+# ctl, list and parapet-diag say such a VM is gone at once, from its pid
+# file (not after their timeouts on its dead sockets), and remove the
+# stale run directory; one whose pid lives as another program is gone
+# too, one whose pid is a parapet is kept.
 start sv2 --manifest "$T/m" "$T/img.igvm"
-kill -KILL "$(runpid sv2)"
-wait "$(runpid sv2)" 2>/dev/null
+run2=$(runpid sv2)
+mkdir "$RUNBASE/svkeep" && echo "$run2" >"$RUNBASE/svkeep/pid"
+"$P" list | grep -q '^svkeep ' && fail "list shows a directory without status"
+[ -d "$RUNBASE/svkeep" ] || fail "a run directory whose pid is a parapet was removed"
+rm -rf "$RUNBASE/svkeep"
+kill -KILL "$run2"
+wait "$run2" 2>/dev/null
 wait_exit "$INIT" 50 || fail "partition outlived a SIGKILLed parapet run"
-rm -rf "$RUNBASE/sv2"
+[ -e "$RUNBASE/sv2/ctl.sock" ] || fail "sv2: no stale run directory to check"
+timeout 30 "$P" ctl sv2 status >"$T/gone" 2>&1 && fail "ctl status of a killed run"
+grep -q "no running VM named 'sv2' (its parapet run, pid $run2, is gone; stale run directory removed)" \
+	"$T/gone" || fail "ctl status after kill -9 of parapet run: $(cat "$T/gone")"
+[ ! -e "$RUNBASE/sv2" ] || fail "ctl left the stale run directory"
+# fakes: a pid gone (an exited shell's), a pid reused by another program
+sh -c 'echo $$ >"$1"' - "$T/dead.pid"
+sleep 60 &
+other=$!
+for v in svdead svother; do
+	mkdir "$RUNBASE/$v" && : >"$RUNBASE/$v/ctl.sock" &&
+		mkdir "$RUNBASE/$v/diag" && : >"$RUNBASE/$v/diag/diag.sock"
+done
+cp "$T/dead.pid" "$RUNBASE/svdead/pid"
+echo "$other" >"$RUNBASE/svother/pid"
+timeout 30 "$B/bin/parapet-diag" --vm svdead ps >"$T/gone" 2>&1 &&
+	fail "parapet-diag ps of a gone run"
+grep -q "no running VM named 'svdead' (its parapet run, pid [0-9]*, is gone; stale run directory removed)" \
+	"$T/gone" || fail "parapet-diag after its run died: $(cat "$T/gone")"
+[ ! -e "$RUNBASE/svdead" ] || fail "parapet-diag left the stale run directory"
+"$P" list >"$T/list" || fail "list"
+grep -q '^svother ' "$T/list" && fail "list shows a run whose pid is another program"
+[ ! -e "$RUNBASE/svother" ] || fail "list left a run directory whose pid was reused"
+kill "$other"
 echo "ok"

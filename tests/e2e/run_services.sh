@@ -18,6 +18,11 @@ svc_pid() {
 	done
 }
 
+# list_state NAME STATE: parapet list shows NAME in STATE
+list_state() {
+	"$P" list --json | json_is ".[] | select(.name == \"$1\") | .state == \"$2\""
+}
+
 # lines FILE: complete lines so far.
 lines() {
 	wc -l <"$1"
@@ -48,6 +53,8 @@ done
 grep -q '^ctl1: running (vm running' "$T/st" || fail "status: $(cat "$T/st")"
 "$P" ctl ctl1 pause >"$T/st" || fail "ctl pause"
 grep -q '^ctl1: paused' "$T/st" || fail "pause: $(cat "$T/st")"
+# list shows the VM's state as the partition reports it
+wait_until 100 list_state ctl1 paused || fail "list, paused: $("$P" list)"
 n=$(lines "$T/ctl1.out")
 sleep 0.3
 [ "$(lines "$T/ctl1.out")" -le $((n + 1)) ] || fail "guest ran while paused"
@@ -59,6 +66,7 @@ json_is '.reply.state == "paused"' "$T/j" ||
 	fail "status --json: $(cat "$T/j")"
 "$P" ctl ctl1 resume >/dev/null || fail "ctl resume"
 wait_lines "$T/ctl1.out" "$n" || fail "guest did not resume"
+wait_until 100 list_state ctl1 running || fail "list, resumed: $("$P" list)"
 "$P" ctl nosuchvm status 2>"$T/e" && fail "ctl of an unknown VM succeeded"
 grep -q "no running VM named 'nosuchvm'" "$T/e" || fail "unknown VM: $(cat "$T/e")"
 "$P" ctl ctl1 frobnicate 2>/dev/null

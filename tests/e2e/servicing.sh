@@ -143,7 +143,15 @@ for a in $accels; do
 	n=svc$a$$
 	boot "$n" --accel "$a" --timeout 600 \
 		--guest-cmdline "delay_ms=2 stamp=1" "$G/counter.igvm" || continue
+	t0=$(date +%s%N)
 	restart "$n" vmworker 20
+	# the VM's uptime goes on across servicing: at least the time from
+	# before the first one to the status call (not since the last
+	# vmworker started)
+	since=$(($(date +%s%N) - t0))
+	up=$("$P" ctl "$n" status --json | jq -r '.reply.vm.uptime_ns')
+	[ "${up:-0}" -ge "$since" ] ||
+		fail "$n: VM uptime ${up:-?} ns after servicing, less than the $since ns since before it"
 	# Each servicing of the same binary took over a standby that loaded
 	# while the guest ran (init/standby.c); none was left behind.
 	sb=$(grep -c "vmworker: started (pid [0-9]*) from its standby" \
@@ -197,9 +205,20 @@ stop "$n"
 n=svcs$$
 boot "$n" --accel emu --timeout 300 --guest-cmdline delay_ms=2 \
 	"$G/counter.igvm" && {
+	tl="/run/parapet/$n/timeline.json"
+	before=$(jq -cS '.service_ready' "$tl")
 	for s in policy hostcomm diagd; do
 		restart "$n" "$s" 20
 	done
+	# restarts keep the boot stamps and are listed apart
+	[ "$(jq -cS '.service_ready' "$tl")" = "$before" ] ||
+		fail "$n: restarts changed the boot stamps: $before -> $(jq -cS '.service_ready' "$tl")"
+	k=$(jq '[.restarts[] | select(.service == "hostcomm")] | length' "$tl")
+	[ "$k" -eq 20 ] || fail "$n: $k hostcomm restarts in timeline.json, want 20"
+	"$D" --vm "$n" timeline >"$tmp/tl" || fail "$n: timeline"
+	grep -q 'restart\.[0-9]*\.hostcomm' "$tmp/tl" &&
+		grep -q 'first_guest_instruction (estimate: ' "$tmp/tl" ||
+		fail "$n: timeline text: $(cat "$tmp/tl")"
 	sleep 0.3
 	stop "$n"
 	exact "$n"
