@@ -158,7 +158,8 @@ if command -v socat >/dev/null; then
 	S1=$!
 	printf 'xyz\n' >&5
 	wait_grep '^XYZ' "$T/s1.out" || fail "socket: no echo"
-	socat - "UNIX-CONNECT:$T/con.sock" </dev/null >"$T/s2.out" 2>&1
+	# (-t: socat waits that long for the answer once its stdin ended)
+	socat -t 30 - "UNIX-CONNECT:$T/con.sock" </dev/null >"$T/s2.out" 2>&1
 	grep -q "another client" "$T/s2.out" ||
 		fail "socket: second client: $(cat "$T/s2.out")"
 	printf 'quit\n' >&5
