@@ -36,6 +36,7 @@ static const struct vmopt_def vmopt_table[VMOPT_COUNT] = {
 	[VMOPT_SANDBOX] = { "--sandbox", STR(sandbox) },
 	[VMOPT_MANIFEST] = { "--manifest", STR(manifest) },
 	[VMOPT_TIMEOUT] = { "--timeout", STR(timeout) },
+	[VMOPT_CONSOLE] = { "--console", STR(console) },
 	[VMOPT_REFTIME_RUN_START] = { "--reftime-run-start",
 				      STR(reftime_run_start) },
 	[VMOPT_STANDALONE] = { "--standalone", FLAG(standalone) },

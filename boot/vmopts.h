@@ -23,6 +23,7 @@ enum vmopt {
 	VMOPT_SANDBOX,
 	VMOPT_MANIFEST,
 	VMOPT_TIMEOUT,
+	VMOPT_CONSOLE, /* `parapet run` only: where the console goes */
 	VMOPT_REFTIME_RUN_START,
 	VMOPT_STANDALONE,
 	VMOPT_NO_COALESCE,
@@ -46,7 +47,7 @@ struct vmopts {
 	const char *run_dir, *libexec, *name;
 	const char *accel, *cpus, *sidecar_cpus, *sidecar_hotplug, *mem;
 	const char *cmdline, *guest_cmdline, *host_dtb, *sandbox, *manifest;
-	const char *timeout, *reftime_run_start;
+	const char *timeout, *reftime_run_start, *console;
 	bool standalone, no_coalesce, quiet, verbose;
 	const char *disks[VMOPTS_DISK_MAX];
 	unsigned n_disks; /* given, possibly more than VMOPTS_DISK_MAX */

@@ -57,6 +57,8 @@ struct hostchan {
 	 * long as stdout stalls), read without it by the main loop. */
 	_Atomic uint64_t out_offset, first_console_ns;
 	_Atomic bool closing; /* console writes give up: the run is ending */
+	void (*tap)(void *arg, const uint8_t *p, size_t n); /* out_lock */
+	void *tap_arg;
 	uint8_t in_buf[IN_BUF_MAX];
 	uint64_t in_base; /* stream offset of in_buf[0] */
 	size_t in_len;
@@ -115,10 +117,13 @@ static int on_console(struct ipc_request *req, const ProtobufCMessage *in,
 		/* An empty batch past the end only declares a gap. */
 		if (end > from && h->first_console_ns == 0)
 			h->first_console_ns = util_now_ns();
-		if (end > from)
+		if (end > from && h->out_fd >= 0)
 			hc_write_all(h, h->out_fd,
 				     b->data.data + (from - b->offset),
 				     (size_t)(end - from));
+		if (end > from && h->tap)
+			h->tap(h->tap_arg, b->data.data + (from - b->offset),
+			       (size_t)(end - from));
 		h->out_offset = end;
 	}
 	ack->has_acked = 1;
@@ -575,6 +580,39 @@ void hostchan_on_input(struct hostchan *h)
 		h->in_closed = true; /* EOF only closes the guest's input */
 	hc_wake_polls(h, false);
 	pthread_mutex_unlock(&h->lock);
+}
+
+void hostchan_set_tap(struct hostchan *h,
+		      void (*tap)(void *arg, const uint8_t *p, size_t n),
+		      void *arg)
+{
+	pthread_mutex_lock(&h->out_lock);
+	h->tap = tap;
+	h->tap_arg = arg;
+	pthread_mutex_unlock(&h->out_lock);
+}
+
+size_t hostchan_put_input(struct hostchan *h, const void *p, size_t n)
+{
+	pthread_mutex_lock(&h->lock);
+	if (n > IN_BUF_MAX - h->in_len)
+		n = IN_BUF_MAX - h->in_len;
+	memcpy(h->in_buf + h->in_len, p, n);
+	h->in_len += n;
+	if (n > 0)
+		hc_wake_polls(h, false);
+	pthread_mutex_unlock(&h->lock);
+	return n;
+}
+
+size_t hostchan_input_room(struct hostchan *h)
+{
+	size_t room;
+
+	pthread_mutex_lock(&h->lock);
+	room = IN_BUF_MAX - h->in_len;
+	pthread_mutex_unlock(&h->lock);
+	return room;
 }
 
 int hostchan_tick(struct hostchan *h)

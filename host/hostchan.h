@@ -12,9 +12,9 @@
 
 struct hostchan;
 
-/* Opens both sockets in run_dir (owner-only). out_fd gets the console
- * bytes, in_fd (or -1) is read for the guest's input; fds_fd is our end
- * of the descriptor channel to init (lib/fdchan.h), where a `service
+/* Opens both sockets in run_dir (owner-only). out_fd (or -1: none) gets
+ * the console bytes, in_fd (or -1) is read for the guest's input; fds_fd is our
+ * end of the descriptor channel to init (lib/fdchan.h), where a `service
  * --binary` file goes; hostcomm_uid is the partition's hostcomm as the
  * host sees it (host/ids.h). NULL on failure. */
 struct hostchan *hostchan_open(const char *run_dir, int out_fd, int in_fd,
@@ -36,6 +36,17 @@ void hostchan_vm_state(struct hostchan *h, char *out, size_t len);
 /* policy's state name as `parapet list` shows it (starting: booting,
  * saving and restoring: servicing); NULL for a name it does not know. */
 const char *hostchan_state_name(const char *policy_state);
+/* Every console byte also goes to tap(arg, bytes, n), once, in order,
+ * after out_fd got it (on an nng thread, under the console lock: tap
+ * must not block). Set it before the partition can connect. */
+void hostchan_set_tap(struct hostchan *h,
+		      void (*tap)(void *arg, const uint8_t *p, size_t n),
+		      void *arg);
+/* Input for the guest from elsewhere than in_fd (attached consoles),
+ * merged with in_fd's: queues what fits, returns how many bytes. */
+size_t hostchan_put_input(struct hostchan *h, const void *p, size_t n);
+/* Bytes of input hostchan_put_input takes now. */
+size_t hostchan_input_room(struct hostchan *h);
 
 /* Monotonic ns of the first console byte written, or 0. */
 uint64_t hostchan_first_console_ns(struct hostchan *h);

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "host/console.h"
 #include "host/igvm_cmd.h"
 #include "host/run.h"
 #include "lib/log.h"
@@ -19,6 +20,7 @@ static const struct subcommand subcommands[] = {
 	{ "run", run_main, "run an IGVM image in a new partition" },
 	{ "list", list_main, "list the running partitions" },
 	{ "ctl", ctl_main, "poweroff, reset, pause, resume or status of a VM" },
+	{ "console", console_main, "attach to a running VM's console" },
 };
 
 static void usage(FILE *fp)

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "boot/vmopts.h"
+#include "host/console.h"
 #include "host/disks.h"
 #include "host/hostchan.h"
 #include "host/ids.h"
@@ -41,17 +42,19 @@
 
 #define RUN_KILL_GRACE_MS 30000 /* power-off to SIGKILL */
 
-/* The flags of `parapet run`, all but --timeout passed on to the shim. */
+/* The flags of `parapet run`, all but --timeout and --console passed on
+ * to the shim. */
 #define RUN_FLAGS                                                              \
 	(VMOPT(VMOPT_NAME) | VMOPT(VMOPT_ACCEL) | VMOPT(VMOPT_CPUS) |          \
 	 VMOPT(VMOPT_SIDECAR_CPUS) | VMOPT(VMOPT_MEM) | VMOPT(VMOPT_CMDLINE) | \
 	 VMOPT(VMOPT_GUEST_CMDLINE) | VMOPT(VMOPT_HOST_DTB) |                  \
 	 VMOPT(VMOPT_SANDBOX) | VMOPT(VMOPT_TIMEOUT) | VMOPT(VMOPT_MANIFEST) | \
-	 VMOPT(VMOPT_DISK) | VMOPT(VMOPT_QUIET) | VMOPT(VMOPT_VERBOSE) |       \
-	 VMOPT(VMOPT_HELP))
+	 VMOPT(VMOPT_DISK) | VMOPT(VMOPT_CONSOLE) | VMOPT(VMOPT_QUIET) |       \
+	 VMOPT(VMOPT_VERBOSE) | VMOPT(VMOPT_HELP))
 #define RUN_SHIM_FLAGS                                                         \
-	((RUN_FLAGS & ~VMOPT(VMOPT_TIMEOUT)) | VMOPT(VMOPT_RUN_DIR) |          \
-	 VMOPT(VMOPT_LIBEXEC) | VMOPT(VMOPT_REFTIME_RUN_START))
+	((RUN_FLAGS & ~(VMOPT(VMOPT_TIMEOUT) | VMOPT(VMOPT_CONSOLE))) |        \
+	 VMOPT(VMOPT_RUN_DIR) | VMOPT(VMOPT_LIBEXEC) |                         \
+	 VMOPT(VMOPT_REFTIME_RUN_START))
 
 struct run {
 	struct vmopts a;
@@ -64,6 +67,7 @@ struct run {
 	pid_t child;
 	bool userns;
 	struct hostchan *hc; /* the host channel and ctl.sock */
+	struct console *con; /* --console, console.sock */
 	int fdchan[2];	     /* the descriptor channel: ours, init's */
 	struct run_ids ids;  /* the ids its services run as */
 	struct host_disks disks;
@@ -96,6 +100,12 @@ static const char run_usage[] =
     "  --verbose                debug messages too (default: PARAPET_LOG, "
     "else info;\n"
     "                           parapet-options(7))\n"
+    "  --console KIND           where the console goes: stdout (default, "
+    "input\n"
+    "                           from stdin), none, file:PATH or "
+    "socket:PATH;\n"
+    "                           `parapet console NAME` attaches in every "
+    "mode\n"
     "  --manifest FILE          TEST ONLY: services to start instead of "
     "the default\n"
     "exit: the guest's exit value (122 when it is 123 or more), 123 crash,\n"
@@ -528,17 +538,20 @@ static int run_wait(struct run *r, struct run_wait *w)
 	int status;
 
 	for (;;) {
-		struct pollfd p[2] = {
+		struct pollfd p[2 + CONSOLE_POLLFDS_MAX] = {
 			{ .fd = w->sigfd, .events = POLLIN },
 			{ .fd = hostchan_input_fd(r->hc), .events = POLLIN },
 		};
-		int rc = poll(p, 2, run_tick(r, run_wait_timeout(w)));
+		int n = 2 + console_pollfds(r->con, p + 2);
+		int rc = poll(p, (nfds_t)n, run_tick(r, run_wait_timeout(w)));
 		uint64_t now = util_now_ns();
 
 		if (rc < 0 && errno != EINTR)
 			return run_fail("poll: %s", strerror(errno));
 		if (p[1].fd >= 0 && p[1].revents)
 			hostchan_on_input(r->hc);
+		if (rc > 0)
+			console_on_poll(r->con, p + 2, n - 2);
 		while (read(w->sigfd, &si, sizeof(si)) == sizeof(si))
 			if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
 				run_poweroff(r, w, (int)si.ssi_signo,
@@ -615,22 +628,33 @@ int run_main(int argc, char **argv)
 	w.sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (w.sigfd < 0)
 		return run_fail("signalfd: %s", strerror(errno));
-	if ((rc = run_make_dir(&r)) != 0)
+	if ((rc = console_open(r.a.console, &r.con)) != 0)
 		return rc;
+	if ((rc = run_make_dir(&r)) != 0) {
+		console_abort(r.con);
+		return rc;
+	}
 	signal(SIGPIPE, SIG_IGN); /* stdout closed: console bytes dropped */
-	if ((rc = run_spawn(&r)) == 0 &&
+	if ((rc = console_listen(r.con, r.dir)) == 0 &&
+	    (rc = run_spawn(&r)) == 0 &&
 	    (r.hc = hostchan_open(
-		 r.dir, STDOUT_FILENO, STDIN_FILENO, r.fdchan[0],
+		 r.dir, console_out_fd(r.con), console_in_fd(r.con),
+		 r.fdchan[0],
 		 ids_service_uid(&r.ids, SANDBOX_PROFILE_HOSTCOMM))) == NULL)
 		rc = run_fail("cannot serve the host channel in %s", r.dir);
 	if (rc == 0) {
+		console_tap(r.con, r.hc);
 		if (r.timeout_s)
 			w.deadline_ns =
 			    r.start_ns + r.timeout_s * UTIL_NS_PER_S;
 		rc = run_wait(&r, &w);
-	} else if (r.child > 0) {
-		kill(r.child, SIGKILL);
-		waitpid(r.child, NULL, 0);
+		console_close(r.con, rc);
+	} else {
+		if (r.child > 0) {
+			kill(r.child, SIGKILL);
+			waitpid(r.child, NULL, 0);
+		}
+		console_abort(r.con);
 	}
 	run_close_chan_bounded(r.hc);
 	rundir_remove(r.dir);

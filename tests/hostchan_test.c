@@ -151,6 +151,39 @@ static void test_console_empty_batch(void **state)
 	assert_true(hostchan_first_console_ns(f->h) > 0);
 }
 
+struct tap_seen {
+	char bytes[64];
+	size_t len, calls;
+};
+
+static void tap(void *arg, const uint8_t *p, size_t n)
+{
+	struct tap_seen *t = arg;
+
+	assert_true(n <= sizeof(t->bytes) - 1 - t->len);
+	memcpy(t->bytes + t->len, p, n);
+	t->len += n;
+	t->calls++;
+}
+
+/* The tap (attached consoles) gets each byte once, as out_fd does. */
+static void test_console_tap(void **state)
+{
+	struct fixture *f = *state;
+	struct tap_seen t = { .len = 0 };
+
+	hostchan_set_tap(f->h, tap, &t);
+	assert_int_equal(console(f, 0, "abc"), 3);
+	assert_int_equal(console(f, 1, "bcdef"), 6); /* overlapping */
+	assert_int_equal(console(f, 0, "abc"), 6);   /* old: dropped */
+	assert_int_equal(t.calls, 2);
+	assert_int_equal(t.len, 6);
+	assert_memory_equal(t.bytes, "abcdef", 6);
+	hostchan_set_tap(f->h, NULL, NULL);
+	assert_int_equal(console(f, 6, "g"), 7);
+	assert_int_equal(t.len, 6);
+}
+
 static Parapet__HostWork *poll_work(struct fixture *f, uint64_t ack,
 				    uint32_t wait_ms)
 {
@@ -195,6 +228,34 @@ static void test_input_until_acked(void **state)
 	w = poll_work(f, 5, 0);
 	assert_true(w->input_closed);
 	ipc_free(&w->base);
+}
+
+/* Input of attached consoles joins stdin's in one stream, bounded. */
+static void test_put_input(void **state)
+{
+	struct fixture *f = *state;
+	static uint8_t big[128 * 1024];
+	Parapet__HostWork *w;
+	size_t room;
+
+	assert_int_equal(write(f->in[1], "ab", 2), 2);
+	hostchan_on_input(f->h);
+	room = hostchan_input_room(f->h);
+	assert_int_equal(hostchan_put_input(f->h, "cd", 2), 2);
+	assert_int_equal(hostchan_input_room(f->h), room - 2);
+	w = poll_work(f, 0, 500);
+	assert_int_equal(w->input_offset, 0);
+	assert_int_equal(w->input.len, 4);
+	assert_memory_equal(w->input.data, "abcd", 4);
+	ipc_free(&w->base);
+	/* more than fits: what fits is taken, then nothing */
+	assert_int_equal(hostchan_put_input(f->h, big, sizeof(big)), room - 2);
+	assert_int_equal(hostchan_input_room(f->h), 0);
+	assert_int_equal(hostchan_put_input(f->h, "x", 1), 0);
+	assert_int_equal(hostchan_input_fd(f->h), -1); /* stdin waits too */
+	w = poll_work(f, 4, 0); /* handed on: room again */
+	ipc_free(&w->base);
+	assert_int_equal(hostchan_input_room(f->h), 4);
 }
 
 struct ctl_call {
@@ -443,6 +504,10 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_console_once, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_console_tap, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_put_input, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_console_empty_batch, setup,
 						teardown),

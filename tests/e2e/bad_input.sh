@@ -166,7 +166,7 @@ row 125 "$RUN"'expected one IMAGE.igvm' "$P" run "$I" "$I"
 row 125 "$RUN""unknown option '--bogus'" "$P" run --bogus "$I"
 row 125 "$RUN""unknown option '-z'" "$P" run -z "$I"
 for f in name accel cpus sidecar-cpus mem cmdline guest-cmdline host-dtb \
-	sandbox timeout manifest; do
+	sandbox timeout manifest console; do
 	row 125 "$RUN--$f needs a value" "$P" run "$I" --$f
 done
 for v in abc 0 65 -1 1x 99999999999999999999 ''; do
@@ -223,6 +223,15 @@ row 125 "${RUN}--host-dtb $T/sub: not a regular file" \
 	"$P" run --host-dtb "$T/sub" "$I"
 row 125 "${RUN}--manifest $T/sub: not a regular file" \
 	"$P" run --manifest "$T/sub" "$I"
+for v in bogus file: socket: stdout:x; do
+	row 125 "$RUN--console '$v'" "$P" run --console "$v" "$I"
+done
+row 125 "${RUN}--console file:$T/sub: Is a directory" \
+	"$P" run --console "file:$T/sub" "$I"
+row 125 "${RUN}--console file:$T/none/f: No such file" \
+	"$P" run --console "file:$T/none/f" "$I"
+row 125 "${RUN}--console socket:$T/sub: exists and is not a socket" \
+	"$P" run --console "socket:$T/sub" "$I"
 if [ -n "$ROFS" ]; then
 	# (as root the block of service uids is taken first, under
 	# .uid-blocks: the first write there fails)
@@ -253,7 +262,7 @@ else
 	echo "note: cannot hide /dev/kvm in a mount namespace: kvm rows skipped"
 fi
 
-# --- parapet list / ctl ---------------------------------------------------
+# --- parapet list / ctl / console -----------------------------------------
 row 2 "^parapet list: unknown option '--bogus'" "$P" list --bogus
 row 2 "^parapet list: unexpected 'x'" "$P" list --json x
 row 2 '^parapet ctl: expected NAME and COMMAND' "$P" ctl
@@ -268,6 +277,11 @@ row 2 "^parapet ctl: unexpected 'extra'" "$P" ctl vm1 status extra
 row 2 "^parapet ctl: unknown command 'explode'" "$P" ctl vm1 explode
 row 2 "^parapet ctl: bad name 'a/b'" "$P" ctl a/b status
 row 1 "^parapet ctl: no running VM named 'bi-none'" "$P" ctl bi-none status
+row 2 '^parapet console: expected NAME' "$P" console
+row 2 "^parapet console: unexpected '--bogus'" "$P" console vm1 --bogus
+row 2 "^parapet console: unexpected 'extra'" "$P" console vm1 extra
+row 2 "^parapet console: bad name 'a/b'" "$P" console a/b
+row 1 "^parapet console: bi-none: no running VM" "$P" console bi-none
 
 # --- parapet igvm ---------------------------------------------------------
 row 2 "${IG}missing command" "$P" igvm

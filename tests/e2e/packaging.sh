@@ -109,6 +109,8 @@ if command -v bash >/dev/null; then
 		t parapet run --q
 		t parapet ctl ""
 		t parapet ctl vm-a p
+		t parapet console ""
+		t parapet console vm-a --r
 		t parapet-diag --vm ""
 		t parapet-diag --vm vm-a tr
 		t parapet-diag vm ""
@@ -117,10 +119,12 @@ if command -v bash >/dev/null; then
 		grep -qxF "$want" "$T/comp" ||
 			fail "completion: want '$want', got: $(cat "$T/comp")"
 	done <<'WANT'
-parapet : run list ctl igvm --help --version
+parapet : run list ctl console igvm --help --version
 parapet run --q: --quiet
 parapet ctl : vm-a vm-b
 parapet ctl vm-a p: poweroff pause
+parapet console : vm-a vm-b
+parapet console vm-a --r: --read-only
 parapet-diag --vm : vm-a vm-b
 parapet-diag --vm vm-a tr: trace
 parapet-diag vm : status pause resume reset
