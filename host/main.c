@@ -19,6 +19,7 @@ static const struct subcommand subcommands[] = {
 	{ "run", run_main, "run an IGVM image in a new partition" },
 	{ "list", list_main, "list the running partitions" },
 	{ "ctl", ctl_main, "poweroff, reset, pause, resume or status of a VM" },
+	{ "metrics", metrics_main, "serve every VM's metrics to Prometheus" },
 };
 
 static void usage(FILE *fp)

@@ -28,6 +28,7 @@
 #include "host/disks.h"
 #include "host/hostchan.h"
 #include "host/ids.h"
+#include "host/libexec.h"
 #include "host/run.h"
 #include "host/timeline.h"
 #include "lib/cpulist.h"
@@ -193,27 +194,11 @@ static int run_parse(int argc, char **argv, struct vmopts *a,
  * when installed (PREFIX/bin/parapet). */
 static int run_find_libexec(struct run *r)
 {
-	char exe[2048], *slash;
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	char probe[4200];
+	char err[4400];
 
-	if (n <= 0)
-		return run_fail("cannot read /proc/self/exe: %s",
-				strerror(errno));
-	exe[n] = '\0';
-	slash = strrchr(exe, '/');
-	*slash = '\0';
-	snprintf(probe, sizeof(probe), "%s/parapet-boot", exe);
-	if (access(probe, X_OK) == 0) {
-		snprintf(r->libexec, sizeof(r->libexec), "%s", exe);
-		return 0;
-	}
-	snprintf(r->libexec, sizeof(r->libexec), "%s/../libexec/parapet", exe);
-	snprintf(probe, sizeof(probe), "%s/parapet-boot", r->libexec);
-	if (access(probe, X_OK) != 0)
-		return run_fail("parapet-boot not found next to %s nor in "
-				"%s",
-				exe, r->libexec);
+	if (libexec_find("parapet-boot", r->libexec, sizeof(r->libexec), err,
+			 sizeof(err)) != 0)
+		return run_fail("%s", err);
 	return 0;
 }
 
