@@ -1,4 +1,5 @@
-# Parapet: the one entry point (deps, all, run, test, bench, fuzz, install).
+# Parapet: the one entry point (deps, all, run, test, bench, fuzz, install,
+# uninstall).
 # Each directory adds its programs, tests and sources in its own module.mk;
 # this file holds the flags and the rules they share.
 
@@ -67,7 +68,7 @@ $(B)/bench/bin/$(1): $(call objs,$(2)) $(B)/libparapet.a
 	$$(CC) $$(CFLAGS) $$(LDFLAGS) -o $$@ $$(filter %.o,$$^) $(B)/libparapet.a $$(LDLIBS)
 endef
 
-.PHONY: all deps run test unit e2e bench fuzz soak install clean format \
+.PHONY: all deps run test unit e2e bench fuzz soak install uninstall clean format \
 	check-format
 all:
 
@@ -124,10 +125,21 @@ bench: deps
 	@$(MAKE) --no-print-directory all
 	@./scripts/run-bench.sh $(B) $(BENCHES)
 
+# parapet@.service (docs/operators.md) names PREFIX/bin/parapet.
+SYSTEMD_UNIT_DIR ?= $(PREFIX)/lib/systemd/system
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/libexec/parapet
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/libexec/parapet \
+		$(DESTDIR)$(SYSTEMD_UNIT_DIR)
 	install -m 0755 $(filter $(B)/bin/parapet $(B)/bin/parapet-diag,$(PROGRAMS)) $(DESTDIR)$(PREFIX)/bin/
 	install -m 0755 $(filter-out $(B)/bin/parapet $(B)/bin/parapet-diag,$(PROGRAMS)) $(DESTDIR)$(PREFIX)/libexec/parapet/
+	sed 's|@BINDIR@|$(PREFIX)/bin|g' host/parapet@.service.in >$(B)/parapet@.service
+	install -m 0644 $(B)/parapet@.service $(DESTDIR)$(SYSTEMD_UNIT_DIR)/
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/parapet $(DESTDIR)$(PREFIX)/bin/parapet-diag
+	rm -f $(addprefix $(DESTDIR)$(PREFIX)/libexec/parapet/,$(notdir $(filter-out $(B)/bin/parapet $(B)/bin/parapet-diag,$(PROGRAMS))))
+	-rmdir $(DESTDIR)$(PREFIX)/libexec/parapet
+	rm -f $(DESTDIR)$(SYSTEMD_UNIT_DIR)/parapet@.service
 
 clean:
 	rm -rf build build-san build-fuzz $(B)

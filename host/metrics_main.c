@@ -33,7 +33,7 @@ static const char metrics_usage[] =
     "user (the\nrun directories it sees), each series labelled "
     "vm=\"NAME\". Prometheus text\nformat 0.0.4, or OpenMetrics when the "
     "scraper's Accept header asks for\napplication/openmetrics-text. "
-    "ADDR: an IPv4 address, [IPv6] or a host name;\nanyone who reaches "
+    "ADDR: an IPv4 or [IPv6] address (numeric);\nanyone who reaches "
     "the port reads the metrics (no TLS, no authentication):\nprefer "
     "127.0.0.1. The metrics: docs/operators.md.\n"
     "Stops on SIGTERM or SIGINT.\n"
@@ -142,7 +142,8 @@ static int bind_first(const struct addrinfo *ai, const char *spec)
 static int listen_on(const char *spec)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
-				  .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
+				  .ai_flags = AI_PASSIVE | AI_NUMERICHOST |
+					      AI_NUMERICSERV };
 	struct addrinfo *ai = NULL;
 	char host[LISTEN_SPEC_MAX];
 	const char *port;

@@ -30,6 +30,7 @@
 #include "host/ids.h"
 #include "host/libexec.h"
 #include "host/run.h"
+#include "host/sdnotify.h"
 #include "host/timeline.h"
 #include "lib/cpulist.h"
 #include "lib/fdchan.h"
@@ -69,6 +70,7 @@ struct run {
 	struct host_disks disks;
 	struct timeline_host tl;
 	uint64_t tl_next_ns;
+	struct sdnotify sd; /* under systemd: READY=1, STATUS= */
 };
 
 static const char run_usage[] =
@@ -455,6 +457,7 @@ static void run_poweroff(struct run *r, struct run_wait *w, int sig,
 	w->kill_at_ns = util_deadline_ns(RUN_KILL_GRACE_MS);
 	kill(r->child, sig);
 	run_write_status(r, "stopping");
+	sdnotify_send(&r->sd, "STOPPING=1\nSTATUS=powering off (%s)", why);
 }
 
 static int run_wait_timeout(const struct run_wait *w)
@@ -475,6 +478,7 @@ static int run_tick(struct run *r, int timeout)
 		timeline_update(r->dir, r->child, &r->tl);
 		r->tl_next_ns = now + 300 * UTIL_NS_PER_MS;
 	}
+	sdnotify_tick(&r->sd, r->dir, hostchan_first_console_ns(r->hc));
 	return timeout < 0 || next < timeout ? next : timeout;
 }
 
@@ -571,6 +575,7 @@ int run_main(int argc, char **argv)
 	w.sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (w.sigfd < 0)
 		return run_fail("signalfd: %s", strerror(errno));
+	sdnotify_open(&r.sd); /* before the partition: it must not inherit */
 	if ((rc = run_make_dir(&r)) != 0)
 		return rc;
 	signal(SIGPIPE, SIG_IGN); /* stdout closed: console bytes dropped */
@@ -581,6 +586,7 @@ int run_main(int argc, char **argv)
 		rc = run_fail("cannot serve the host channel in %s", r.dir);
 	if (rc == 0) {
 		run_write_status(&r, "running");
+		sdnotify_send(&r.sd, "STATUS=booting");
 		if (r.timeout_s)
 			w.deadline_ns =
 			    r.start_ns + r.timeout_s * UTIL_NS_PER_S;
@@ -591,5 +597,7 @@ int run_main(int argc, char **argv)
 	}
 	run_close_chan_bounded(r.hc);
 	rundir_remove(r.dir);
+	sdnotify_send(&r.sd, "STATUS=powered off (exit status %d)", rc);
+	sdnotify_close(&r.sd);
 	return rc;
 }
