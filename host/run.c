@@ -595,9 +595,8 @@ int run_main(int argc, char **argv)
 		kill(r.child, SIGKILL);
 		waitpid(r.child, NULL, 0);
 	}
+	sdnotify_done(&r.sd, r.hc ? hostchan_first_console_ns(r.hc) : 0, rc);
 	run_close_chan_bounded(r.hc);
 	rundir_remove(r.dir);
-	sdnotify_send(&r.sd, "STATUS=powered off (exit status %d)", rc);
-	sdnotify_close(&r.sd);
 	return rc;
 }

@@ -47,7 +47,7 @@ void sdnotify_open(struct sdnotify *n)
 		log_warn("NOTIFY_SOCKET: socket");
 }
 
-void sdnotify_close(struct sdnotify *n)
+static void sdnotify_close(struct sdnotify *n)
 {
 	if (n->diag != NULL)
 		ipc_client_close(n->diag);
@@ -124,4 +124,12 @@ void sdnotify_tick(struct sdnotify *n, const char *run_dir,
 		ipc_client_close(n->diag);
 	n->diag = NULL;
 	sdnotify_send(n, "READY=1\nSTATUS=running");
+}
+
+void sdnotify_done(struct sdnotify *n, uint64_t first_console_ns, int status)
+{
+	if (n->fd >= 0 && !n->ready && first_console_ns != 0)
+		sdnotify_send(n, "READY=1");
+	sdnotify_send(n, "STATUS=powered off (exit status %d)", status);
+	sdnotify_close(n);
 }

@@ -25,7 +25,6 @@ struct sdnotify {
 /* Reads NOTIFY_SOCKET and unsets it: nothing the partition starts
  * inherits it. A bad value is logged and ignored. */
 void sdnotify_open(struct sdnotify *n);
-void sdnotify_close(struct sdnotify *n);
 
 /* Sends one datagram (lines "KEY=value\n..."); 0, or -1 (logged once). */
 int sdnotify_send(struct sdnotify *n, const char *fmt, ...)
@@ -37,5 +36,11 @@ int sdnotify_send(struct sdnotify *n, const char *fmt, ...)
  * until then. */
 void sdnotify_tick(struct sdnotify *n, const char *run_dir,
 		   uint64_t first_console_ns);
+
+/* The run is over (the partition gone): READY=1 first if the guest ran
+ * (wrote to its console) faster than sdnotify_tick saw, since systemd
+ * counts a notify service that ends unready as failed to start; then
+ * STATUS=powered off (exit status STATUS); closes. */
+void sdnotify_done(struct sdnotify *n, uint64_t first_console_ns, int status);
 
 #endif

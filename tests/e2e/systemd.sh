@@ -6,7 +6,8 @@
 # NOTIFY_SOCKET at a stand-in socket sends STATUS=booting, then READY=1
 # with STATUS=running once the guest runs, every message from its own pid
 # (NotifyAccess=main); SIGTERM brings STOPPING=1 and STATUS=powered off
-# (exit status 143) and exit 143; a bad NOTIFY_SOCKET is ignored with a
+# (exit status 143) and exit 143; a guest that ends at once is still
+# reported ready before the end; a bad NOTIFY_SOCKET is ignored with a
 # warning; parapet links no libsystemd.
 . "$(dirname "$0")/lib_partition.sh"
 
@@ -79,6 +80,18 @@ grep -q '^STATUS=powering off (SIGTERM)$' "$NOTES" ||
 others=$(grep '^pid=' "$NOTES" | grep -v "^pid=$RUNPID\$")
 [ -z "$others" ] || fail "messages not from parapet run ($RUNPID): $others"
 assert_gone sd1 "$INIT"
+
+# A guest that prints and powers off at once: READY=1 all the same,
+# before the end (systemd fails a notify service that ends unready)
+: >"$NOTES"
+NOTIFY_SOCKET="$SOCK" "$P" run --name sd2 "$HELLO_IGVM" >"$T/sd2.out" \
+	2>"$T/sd2.err" || fail "sd2: exit $?: $(cat "$T/sd2.err")"
+wait_grep '^STATUS=powered off (exit status 0)$' "$NOTES" 100 ||
+	fail "sd2: no powered-off status: $(cat "$NOTES")"
+ready=$(grep -n '^READY=1$' "$NOTES" | cut -d: -f1)
+off=$(grep -n '^STATUS=powered off' "$NOTES" | cut -d: -f1)
+[ -n "$ready" ] && [ "$ready" -lt "$off" ] ||
+	fail "sd2: READY=1 not before the end: $(cat "$NOTES")"
 
 # A NOTIFY_SOCKET that is no socket path: ignored, said once, run goes on
 NOTIFY_SOCKET=relative/path "$P" run --name sd3 "$HELLO_IGVM" \
