@@ -141,7 +141,9 @@ static int host_side(struct mcollect *m, const char *name,
 	snprintf(v->host_state, sizeof(v->host_state), "%s",
 		 state ? state : "");
 	start_ns = mcollect_jint(json_object_get(st, "start_ns"));
-	v->uptime_s = (double)(util_now_ns() - (uint64_t)start_ns) / 1e9;
+	if (start_ns > 0 && (uint64_t)start_ns <= util_now_ns())
+		v->uptime_s =
+		    (double)(util_now_ns() - (uint64_t)start_ns) / 1e9;
 	v->start_time = mcollect_jint(json_object_get(st, "start_time"));
 	json_decref(st);
 	tl = load_json(dir, "timeline.json");
