@@ -121,7 +121,7 @@ serviced() {
 		has '^parapet_servicing_blackout_seconds_count{vm="mt1"} 1$' &&
 		has '^parapet_service_restarts_total{vm="mt1",service="vmworker"} 1$'
 }
-wait_until 300 serviced || fail "servicing not in the exposition: $(grep -e blackout -e restarts "$T/scrape")"
+wait_until 300 serviced || fail "servicing not in the exposition: $(grep -e blackout_seconds_count -e restarts "$T/scrape"); timeline.json's servicings: $(jq -c .servicing "$RUNBASE/mt1/timeline.json")"
 has '^parapet_servicing_blackout_seconds_bucket{vm="mt1",le="+Inf"} 1$' ||
 	fail "blackout +Inf bucket"
 
