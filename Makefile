@@ -1,4 +1,5 @@
-# Parapet: the one entry point (deps, all, run, test, bench, fuzz, install).
+# Parapet: the one entry point (deps, all, run, test, bench, fuzz, install,
+# uninstall).
 # Each directory adds its programs, tests and sources in its own module.mk;
 # this file holds the flags and the rules they share.
 
@@ -130,7 +131,9 @@ bench: deps
 # What `make install` puts under PREFIX, and `make uninstall` removes:
 # the two commands in bin/, the rest of the programs in libexec/parapet/,
 # share/parapet (the .proto files and the tshark dissector), the manual
-# pages and the bash completion.
+# pages, the bash completion and parapet@.service (docs/operators.md),
+# which names PREFIX/bin/parapet.
+SYSTEMD_UNIT_DIR ?= $(PREFIX)/lib/systemd/system
 INST := $(DESTDIR)$(PREFIX)
 INSTALL_BIN := $(filter $(B)/bin/parapet $(B)/bin/parapet-diag,$(PROGRAMS))
 INSTALL_LIBEXEC := $(filter-out $(INSTALL_BIN),$(PROGRAMS))
@@ -140,7 +143,8 @@ COMPLETIONS := $(wildcard docs/completion/*)
 COMPLETION_DIR := $(INST)/share/bash-completion/completions
 install: all
 	install -d $(INST)/bin $(INST)/libexec/parapet $(INST)/share/parapet/proto \
-		$(INST)/share/man/man1 $(INST)/share/man/man7 $(COMPLETION_DIR)
+		$(INST)/share/man/man1 $(INST)/share/man/man7 $(COMPLETION_DIR) \
+		$(DESTDIR)$(SYSTEMD_UNIT_DIR)
 	install -m 0755 $(INSTALL_BIN) $(INST)/bin/
 	install -m 0755 $(INSTALL_LIBEXEC) $(INST)/libexec/parapet/
 	install -m 0644 $(SHARE)/parapet.lua $(INST)/share/parapet/
@@ -148,6 +152,8 @@ install: all
 	install -m 0644 $(MAN1) $(INST)/share/man/man1/
 	install -m 0644 $(MAN7) $(INST)/share/man/man7/
 	install -m 0644 $(COMPLETIONS) $(COMPLETION_DIR)/
+	sed 's|@BINDIR@|$(PREFIX)/bin|g' host/parapet@.service.in >$(B)/parapet@.service
+	install -m 0644 $(B)/parapet@.service $(DESTDIR)$(SYSTEMD_UNIT_DIR)/
 
 # tests/e2e/packaging.sh: a second make does nothing, install into a
 # DESTDIR, the manual pages, completion and paths, then uninstall.
@@ -162,7 +168,8 @@ uninstall:
 		$(addprefix $(INST)/share/parapet/,$(PROTOS)) \
 		$(addprefix $(INST)/share/man/man1/,$(notdir $(MAN1))) \
 		$(addprefix $(INST)/share/man/man7/,$(notdir $(MAN7))) \
-		$(addprefix $(COMPLETION_DIR)/,$(notdir $(COMPLETIONS)))
+		$(addprefix $(COMPLETION_DIR)/,$(notdir $(COMPLETIONS))) \
+		$(DESTDIR)$(SYSTEMD_UNIT_DIR)/parapet@.service
 	rmdir $(INST)/libexec/parapet $(INST)/share/parapet/proto $(INST)/share/parapet
 
 clean:

@@ -21,6 +21,7 @@ static const struct subcommand subcommands[] = {
 	{ "list", list_main, "list the running partitions" },
 	{ "ctl", ctl_main, "poweroff, reset, pause, resume or status of a VM" },
 	{ "console", console_main, "attach to a running VM's console" },
+	{ "metrics", metrics_main, "serve every VM's metrics to Prometheus" },
 };
 
 static void usage(FILE *fp)

@@ -29,7 +29,9 @@
 #include "host/disks.h"
 #include "host/hostchan.h"
 #include "host/ids.h"
+#include "host/libexec.h"
 #include "host/run.h"
+#include "host/sdnotify.h"
 #include "host/timeline.h"
 #include "lib/cpulist.h"
 #include "lib/fdchan.h"
@@ -74,6 +76,7 @@ struct run {
 	struct timeline_host tl;
 	uint64_t tl_next_ns;
 	char state[16]; /* in status.json */
+	struct sdnotify sd; /* under systemd: READY=1, STATUS= */
 };
 
 static const char run_usage[] =
@@ -214,27 +217,11 @@ static int run_parse(int argc, char **argv, struct vmopts *a,
  * when installed (PREFIX/bin/parapet). */
 static int run_find_libexec(struct run *r)
 {
-	char exe[2048], *slash;
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	char probe[4200];
+	char err[4400];
 
-	if (n <= 0)
-		return run_fail("cannot read /proc/self/exe: %s",
-				strerror(errno));
-	exe[n] = '\0';
-	slash = strrchr(exe, '/');
-	*slash = '\0';
-	snprintf(probe, sizeof(probe), "%s/parapet-boot", exe);
-	if (access(probe, X_OK) == 0) {
-		snprintf(r->libexec, sizeof(r->libexec), "%s", exe);
-		return 0;
-	}
-	snprintf(r->libexec, sizeof(r->libexec), "%s/../libexec/parapet", exe);
-	snprintf(probe, sizeof(probe), "%s/parapet-boot", r->libexec);
-	if (access(probe, X_OK) != 0)
-		return run_fail("parapet-boot not found next to %s nor in "
-				"%s",
-				exe, r->libexec);
+	if (libexec_find("parapet-boot", r->libexec, sizeof(r->libexec), err,
+			 sizeof(err)) != 0)
+		return run_fail("%s", err);
 	return 0;
 }
 
@@ -495,6 +482,7 @@ static void run_poweroff(struct run *r, struct run_wait *w, int sig,
 	w->kill_at_ns = util_deadline_ns(RUN_KILL_GRACE_MS);
 	kill(r->child, sig);
 	run_write_status(r, "stopping");
+	sdnotify_send(&r->sd, "STOPPING=1\nSTATUS=powering off (%s)", why);
 }
 
 static int run_wait_timeout(const struct run_wait *w)
@@ -529,6 +517,7 @@ static int run_tick(struct run *r, int timeout)
 		timeline_update(r->dir, r->child, &r->tl);
 		r->tl_next_ns = now + 300 * UTIL_NS_PER_MS;
 	}
+	sdnotify_tick(&r->sd, r->dir, hostchan_first_console_ns(r->hc));
 	return timeout < 0 || next < timeout ? next : timeout;
 }
 
@@ -628,6 +617,7 @@ int run_main(int argc, char **argv)
 	w.sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (w.sigfd < 0)
 		return run_fail("signalfd: %s", strerror(errno));
+	sdnotify_open(&r.sd); /* before the partition: it must not inherit */
 	if ((rc = console_open(r.a.console, &r.con)) != 0)
 		return rc;
 	if ((rc = run_make_dir(&r)) != 0) {
@@ -644,6 +634,7 @@ int run_main(int argc, char **argv)
 		rc = run_fail("cannot serve the host channel in %s", r.dir);
 	if (rc == 0) {
 		console_tap(r.con, r.hc);
+		sdnotify_send(&r.sd, "STATUS=booting");
 		if (r.timeout_s)
 			w.deadline_ns =
 			    r.start_ns + r.timeout_s * UTIL_NS_PER_S;
@@ -656,6 +647,7 @@ int run_main(int argc, char **argv)
 		}
 		console_abort(r.con);
 	}
+	sdnotify_done(&r.sd, r.hc ? hostchan_first_console_ns(r.hc) : 0, rc);
 	run_close_chan_bounded(r.hc);
 	rundir_remove(r.dir);
 	return rc;

@@ -11,5 +11,7 @@ int run_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int list_main(int argc, char **argv);
 /* host/ctl.c: `parapet ctl NAME COMMAND` */
 int ctl_main(int argc, char **argv);
+/* host/metrics_cmd.c: `parapet metrics` execs parapet-metrics */
+int metrics_main(int argc, char **argv);
 
 #endif

@@ -1,5 +1,6 @@
-/* lib/metrics: OpenMetrics text exposition (families, samples, labels,
- * escaping, # EOF) for parapet-diag stats. */
+/* lib/metrics: OpenMetrics and Prometheus 0.0.4 text exposition
+ * (families, samples, histograms, labels, escaping, # EOF) for
+ * parapet-diag stats and parapet metrics. */
 #include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
@@ -18,6 +19,8 @@ const char *metrics_strerror(int err)
 		return "sample outside its metric family";
 	case METRICS_ERR_IO:
 		return "write failed";
+	case METRICS_ERR_VALUE:
+		return "histogram buckets out of order";
 	default:
 		return "unknown error";
 	}
@@ -51,13 +54,13 @@ static int fail(struct metrics_writer *w, int err)
 	return w->err;
 }
 
-/* Writes s escaped for a label value or HELP text. */
-static void put_escaped(FILE *out, const char *s)
+/* Writes s escaped for a label value or HELP text (quote: escape '"'). */
+static void put_escaped(FILE *out, const char *s, int quote)
 {
 	for (; *s != 0; s++) {
 		if (*s == '\\')
 			fputs("\\\\", out);
-		else if (*s == '"')
+		else if (*s == '"' && quote)
 			fputs("\\\"", out);
 		else if (*s == '\n')
 			fputs("\\n", out);
@@ -66,10 +69,46 @@ static void put_escaped(FILE *out, const char *s)
 	}
 }
 
-void metrics_init(struct metrics_writer *w, FILE *out)
+void metrics_init_format(struct metrics_writer *w, FILE *out,
+			 enum metrics_format format)
 {
 	memset(w, 0, sizeof(*w));
 	w->out = out;
+	w->format = format;
+}
+
+void metrics_init(struct metrics_writer *w, FILE *out)
+{
+	metrics_init_format(w, out, METRICS_OPENMETRICS);
+}
+
+const char *metrics_content_type(enum metrics_format format)
+{
+	return format == METRICS_OPENMETRICS
+		   ? "application/openmetrics-text; version=1.0.0; "
+		     "charset=utf-8"
+		   : "text/plain; version=0.0.4; charset=utf-8";
+}
+
+static const char *type_name(enum metrics_type type)
+{
+	switch (type) {
+	case METRICS_COUNTER:
+		return "counter";
+	case METRICS_HISTOGRAM:
+		return "histogram";
+	default:
+		return "gauge";
+	}
+}
+
+/* # HELP in either format: 0.0.4 leaves '"' as it is. */
+static void put_help(struct metrics_writer *w, const char *name,
+		     const char *suffix, const char *help)
+{
+	fprintf(w->out, "# HELP %s%s ", name, suffix);
+	put_escaped(w->out, help, w->format == METRICS_OPENMETRICS);
+	fputc('\n', w->out);
 }
 
 int metrics_family(struct metrics_writer *w, const char *name,
@@ -87,38 +126,60 @@ int metrics_family(struct metrics_writer *w, const char *name,
 		return fail(w, METRICS_ERR_NAME);
 	memcpy(w->family, name, len + 1);
 	w->type = type;
-	fprintf(w->out, "# TYPE %s %s\n", name,
-		type == METRICS_COUNTER ? "counter" : "gauge");
-	if (help != NULL) {
-		fprintf(w->out, "# HELP %s ", name);
-		put_escaped(w->out, help);
-		fputc('\n', w->out);
+	if (w->format == METRICS_PROMETHEUS_TEXT) {
+		/* 0.0.4 names a counter's family as its samples */
+		const char *sfx = type == METRICS_COUNTER ? "_total" : "";
+
+		if (help != NULL)
+			put_help(w, name, sfx, help);
+		fprintf(w->out, "# TYPE %s%s %s\n", name, sfx, type_name(type));
+		return 0;
 	}
+	fprintf(w->out, "# TYPE %s %s\n", name, type_name(type));
+	if (help != NULL)
+		put_help(w, name, "", help);
 	return 0;
 }
 
-/* Writes `family[_total]{labels} ` and checks the sample's family. */
-static int sample_head(struct metrics_writer *w, enum metrics_type type,
-		       const struct metrics_label *labels, size_t n)
+static int check_labels(const struct metrics_label *labels, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!valid_name(labels[i].name, 0) || labels[i].value == NULL)
+			return METRICS_ERR_NAME;
+	return 0;
+}
+
+/* Writes `family+suffix{labels[,le="le"]} `; the checks are the caller's. */
+static void put_head(struct metrics_writer *w, const char *suffix,
+		     const struct metrics_label *labels, size_t n,
+		     const char *le)
 {
 	size_t i;
 
+	fputs(w->family, w->out);
+	fputs(suffix, w->out);
+	for (i = 0; i < n; i++) {
+		fprintf(w->out, "%s%s=\"", i ? "," : "{", labels[i].name);
+		put_escaped(w->out, labels[i].value, 1);
+		fputc('"', w->out);
+	}
+	if (le != NULL)
+		fprintf(w->out, "%sle=\"%s\"", n ? "," : "{", le);
+	fputs(n || le ? "} " : " ", w->out);
+}
+
+/* Checks the sample's family and labels, then writes
+ * `family[_total]{labels} `. */
+static int sample_head(struct metrics_writer *w, enum metrics_type type,
+		       const struct metrics_label *labels, size_t n)
+{
 	if (w->err != 0)
 		return w->err;
 	if (w->family[0] == 0 || w->type != type)
 		return fail(w, METRICS_ERR_ORDER);
-	for (i = 0; i < n; i++)
-		if (!valid_name(labels[i].name, 0) || labels[i].value == NULL)
-			return fail(w, METRICS_ERR_NAME);
-	fputs(w->family, w->out);
-	if (type == METRICS_COUNTER)
-		fputs("_total", w->out);
-	for (i = 0; i < n; i++) {
-		fprintf(w->out, "%s%s=\"", i ? "," : "{", labels[i].name);
-		put_escaped(w->out, labels[i].value);
-		fputc('"', w->out);
-	}
-	fputs(n ? "} " : " ", w->out);
+	if (check_labels(labels, n) != 0)
+		return fail(w, METRICS_ERR_NAME);
+	put_head(w, type == METRICS_COUNTER ? "_total" : "", labels, n, NULL);
 	return 0;
 }
 
@@ -146,27 +207,33 @@ int metrics_gauge_int(struct metrics_writer *w,
 
 /* OpenMetrics numbers: NaN, +Inf, -Inf, else the shortest %g that reads
  * back as the same double. */
-static void put_double(FILE *out, double d)
+static void fmt_double(char *buf, size_t len, double d)
 {
-	char buf[40];
 	int prec;
 
 	if (isnan(d)) {
-		fputs("NaN", out);
+		snprintf(buf, len, "NaN");
 		return;
 	}
 	if (isinf(d)) {
-		fputs(d > 0 ? "+Inf" : "-Inf", out);
+		snprintf(buf, len, d > 0 ? "+Inf" : "-Inf");
 		return;
 	}
 	for (prec = 1; prec < 17; prec++) {
-		if (snprintf(buf, sizeof(buf), "%.*g", prec, d) >=
-		    (int)sizeof(buf))
+		if (snprintf(buf, len, "%.*g", prec, d) >= (int)len)
 			break;
 		if (strtod(buf, NULL) == d)
-			break;
+			return;
 	}
-	fprintf(out, "%.*g", prec, d);
+	snprintf(buf, len, "%.*g", prec, d);
+}
+
+static void put_double(FILE *out, double d)
+{
+	char buf[40];
+
+	fmt_double(buf, sizeof(buf), d);
+	fputs(buf, out);
 }
 
 int metrics_gauge(struct metrics_writer *w, const struct metrics_label *labels,
@@ -181,12 +248,74 @@ int metrics_gauge(struct metrics_writer *w, const struct metrics_label *labels,
 	return rc;
 }
 
+/* A bucket bound as the canonical float OpenMetrics asks for: 1.0 and
+ * 10.0, not 1 and 1e+01 (%g's exponent only for very large or small). */
+static void fmt_le(char *buf, size_t len, double d)
+{
+	double a = fabs(d);
+
+	if (!isfinite(d) || a >= 1e15 || (a < 1e-4 && a != 0)) {
+		fmt_double(buf, len, d);
+		return;
+	}
+	for (int prec = 1; prec <= 17; prec++)
+		if (snprintf(buf, len, "%.*f", prec, d) < (int)len &&
+		    strtod(buf, NULL) == d)
+			return;
+}
+
+static int histogram_check(const struct metrics_label *labels, size_t n,
+			   const struct metrics_histogram *h)
+{
+	for (size_t i = 0; i < n; i++)
+		if (labels[i].name != NULL && !strcmp(labels[i].name, "le"))
+			return METRICS_ERR_NAME;
+	if (check_labels(labels, n) != 0)
+		return METRICS_ERR_NAME;
+	for (size_t i = 0; i < h->n; i++) {
+		if (!isfinite(h->bounds[i]) || h->cumulative[i] > h->count ||
+		    (i > 0 && (h->bounds[i] <= h->bounds[i - 1] ||
+			       h->cumulative[i] < h->cumulative[i - 1])))
+			return METRICS_ERR_VALUE;
+	}
+	return isnan(h->sum) ? METRICS_ERR_VALUE : 0;
+}
+
+int metrics_histogram(struct metrics_writer *w,
+		      const struct metrics_label *labels, size_t n_labels,
+		      const struct metrics_histogram *h)
+{
+	char le[48];
+	int rc;
+
+	if (w->err != 0)
+		return w->err;
+	if (w->family[0] == 0 || w->type != METRICS_HISTOGRAM)
+		return fail(w, METRICS_ERR_ORDER);
+	if ((rc = histogram_check(labels, n_labels, h)) != 0)
+		return fail(w, rc);
+	for (size_t i = 0; i < h->n; i++) {
+		fmt_le(le, sizeof(le), h->bounds[i]);
+		put_head(w, "_bucket", labels, n_labels, le);
+		fprintf(w->out, "%" PRIu64 "\n", h->cumulative[i]);
+	}
+	put_head(w, "_bucket", labels, n_labels, "+Inf");
+	fprintf(w->out, "%" PRIu64 "\n", h->count);
+	put_head(w, "_sum", labels, n_labels, NULL);
+	put_double(w->out, h->sum);
+	fputc('\n', w->out);
+	put_head(w, "_count", labels, n_labels, NULL);
+	fprintf(w->out, "%" PRIu64 "\n", h->count);
+	return 0;
+}
+
 int metrics_finish(struct metrics_writer *w)
 {
 	/* No # EOF after an error: a reader then sees the output as cut. */
 	if (w->err != 0)
 		return w->err;
-	fputs("# EOF\n", w->out);
+	if (w->format == METRICS_OPENMETRICS)
+		fputs("# EOF\n", w->out);
 	if (fflush(w->out) != 0 || ferror(w->out))
 		fail(w, METRICS_ERR_IO);
 	return w->err;

@@ -1,5 +1,6 @@
-/* Unit tests for lib/metrics: exact OpenMetrics text for counters and
- * gauges with labels, escaping, number formats, and rejected misuse. */
+/* Unit tests for lib/metrics: exact OpenMetrics and 0.0.4 text for
+ * counters, gauges and histograms with labels, escaping, number formats,
+ * and rejected misuse. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -7,6 +8,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <cmocka.h>
 
@@ -133,6 +135,133 @@ static void test_rejects(void **state)
 				  "# TYPE g gauge\n");
 }
 
+static const double bounds[] = { 0.001, 0.5, 1, 10 };
+
+/* Both formats of one counter, gauge and histogram. */
+static void write_families(struct metrics_writer *w)
+{
+	const struct metrics_label vm[] = { { "vm", "a\"b" } };
+	const uint64_t cum[] = { 0, 2, 2, 3 };
+	const struct metrics_histogram h = { bounds, cum, 4, 4, 12.25 };
+
+	assert_int_equal(metrics_family(w, "parapet_calls", METRICS_COUNTER,
+					"Calls \"served\"\\n."),
+			 0);
+	assert_int_equal(metrics_counter(w, vm, 1, 7), 0);
+	assert_int_equal(
+	    metrics_family(w, "parapet_up", METRICS_GAUGE, "1 when up."), 0);
+	assert_int_equal(metrics_gauge_int(w, vm, 1, 1), 0);
+	assert_int_equal(metrics_family(w, "parapet_blackout_seconds",
+					METRICS_HISTOGRAM, "Blackouts."),
+			 0);
+	assert_int_equal(metrics_histogram(w, vm, 1, &h), 0);
+	assert_int_equal(metrics_histogram(w, NULL, 0, &h), 0);
+	assert_int_equal(metrics_finish(w), 0);
+}
+
+#define HISTOGRAM_SAMPLES                                                      \
+	"parapet_blackout_seconds_bucket{vm=\"a\\\"b\",le=\"0.001\"} 0\n"      \
+	"parapet_blackout_seconds_bucket{vm=\"a\\\"b\",le=\"0.5\"} 2\n"        \
+	"parapet_blackout_seconds_bucket{vm=\"a\\\"b\",le=\"1.0\"} 2\n"        \
+	"parapet_blackout_seconds_bucket{vm=\"a\\\"b\",le=\"10.0\"} 3\n"       \
+	"parapet_blackout_seconds_bucket{vm=\"a\\\"b\",le=\"+Inf\"} 4\n"       \
+	"parapet_blackout_seconds_sum{vm=\"a\\\"b\"} 12.25\n"                  \
+	"parapet_blackout_seconds_count{vm=\"a\\\"b\"} 4\n"                    \
+	"parapet_blackout_seconds_bucket{le=\"0.001\"} 0\n"                    \
+	"parapet_blackout_seconds_bucket{le=\"0.5\"} 2\n"                      \
+	"parapet_blackout_seconds_bucket{le=\"1.0\"} 2\n"                      \
+	"parapet_blackout_seconds_bucket{le=\"10.0\"} 3\n"                     \
+	"parapet_blackout_seconds_bucket{le=\"+Inf\"} 4\n"                     \
+	"parapet_blackout_seconds_sum 12.25\n"                                 \
+	"parapet_blackout_seconds_count 4\n"
+
+static void test_openmetrics_histogram(void **state)
+{
+	struct metrics_writer w;
+
+	(void)state;
+	metrics_init(&w, out);
+	write_families(&w);
+	assert_string_equal(
+	    text,
+	    "# TYPE parapet_calls counter\n"
+	    "# HELP parapet_calls Calls \\\"served\\\"\\\\n.\n"
+	    "parapet_calls_total{vm=\"a\\\"b\"} 7\n"
+	    "# TYPE parapet_up gauge\n"
+	    "# HELP parapet_up 1 when up.\n"
+	    "parapet_up{vm=\"a\\\"b\"} 1\n"
+	    "# TYPE parapet_blackout_seconds histogram\n"
+	    "# HELP parapet_blackout_seconds Blackouts.\n" HISTOGRAM_SAMPLES
+	    "# EOF\n");
+	assert_string_equal(metrics_content_type(METRICS_OPENMETRICS),
+			    "application/openmetrics-text; version=1.0.0; "
+			    "charset=utf-8");
+}
+
+/* 0.0.4: HELP before TYPE, a counter's family with _total, '"' in HELP
+ * as it is, no # EOF. */
+static void test_text_format(void **state)
+{
+	struct metrics_writer w;
+
+	(void)state;
+	metrics_init_format(&w, out, METRICS_PROMETHEUS_TEXT);
+	write_families(&w);
+	assert_string_equal(
+	    text,
+	    "# HELP parapet_calls_total Calls \"served\"\\\\n.\n"
+	    "# TYPE parapet_calls_total counter\n"
+	    "parapet_calls_total{vm=\"a\\\"b\"} 7\n"
+	    "# HELP parapet_up 1 when up.\n"
+	    "# TYPE parapet_up gauge\n"
+	    "parapet_up{vm=\"a\\\"b\"} 1\n"
+	    "# HELP parapet_blackout_seconds Blackouts.\n"
+	    "# TYPE parapet_blackout_seconds histogram\n" HISTOGRAM_SAMPLES);
+	assert_string_equal(metrics_content_type(METRICS_PROMETHEUS_TEXT),
+			    "text/plain; version=0.0.4; charset=utf-8");
+}
+
+/* Bounds not ascending, counts falling or past count, an le label, a
+ * histogram sample in a gauge family: refused, nothing written. */
+static void test_histogram_rejects(void **state)
+{
+	const double down[] = { 1, 0.5 };
+	const uint64_t ok2[] = { 1, 2 }, fall[] = { 2, 1 };
+	const double inf[] = { INFINITY };
+	const struct metrics_label le[] = { { "le", "1" } };
+	const struct {
+		struct metrics_histogram h;
+		int err;
+	} cases[] = {
+		{ { down, ok2, 2, 2, 1 }, METRICS_ERR_VALUE },
+		{ { bounds, fall, 2, 2, 1 }, METRICS_ERR_VALUE },
+		{ { bounds, ok2, 2, 1, 1 }, METRICS_ERR_VALUE },
+		{ { inf, ok2, 1, 2, 1 }, METRICS_ERR_VALUE },
+		{ { bounds, ok2, 2, 2, NAN }, METRICS_ERR_VALUE },
+	};
+	const struct metrics_histogram good = { bounds, ok2, 2, 2, 1 };
+	struct metrics_writer w;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		metrics_init(&w, out);
+		assert_int_equal(
+		    metrics_family(&w, "h", METRICS_HISTOGRAM, NULL), 0);
+		assert_int_equal(metrics_histogram(&w, NULL, 0, &cases[i].h),
+				 cases[i].err);
+		expect_sticky(&w, cases[i].err);
+	}
+	metrics_init(&w, out);
+	assert_int_equal(metrics_family(&w, "h", METRICS_HISTOGRAM, NULL), 0);
+	assert_int_equal(metrics_histogram(&w, le, 1, &good), METRICS_ERR_NAME);
+	metrics_init(&w, out);
+	assert_int_equal(metrics_family(&w, "g", METRICS_GAUGE, NULL), 0);
+	assert_int_equal(metrics_histogram(&w, NULL, 0, &good),
+			 METRICS_ERR_ORDER);
+	fflush(out);
+	assert_null(strstr(text, "_bucket"));
+}
+
 static void test_write_error(void **state)
 {
 	struct metrics_writer w;
@@ -153,6 +282,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_exposition, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_rejects, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_openmetrics_histogram,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_text_format, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_histogram_rejects, setup,
+						teardown),
 		cmocka_unit_test(test_write_error),
 	};
 
