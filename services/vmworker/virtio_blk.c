@@ -12,6 +12,7 @@
 #include "lib/guest_abi.h"
 #include "lib/log.h"
 #include "services/vmworker/devices.h"
+#include "services/vmworker/vblk_watch.h"
 #include "services/vmworker/vm.h"
 
 #define VBLK_MAGIC	     0x74726976u /* "virt" */
@@ -52,10 +53,11 @@ static bool vblk_backend(struct vblk *b)
 	log_info("disk %u: backend %s (%s), features 0x%llx", b->index,
 		 b->cfg->backend, b->cfg->label,
 		 (unsigned long long)b->front.features);
+	vblk_watch_poke();
 	return true;
 }
 
-static void vblk_fail(struct vblk *b, const char *what)
+void virtio_blk_fail(struct vblk *b, const char *what)
 {
 	log_warnx("disk %u: %s: %s", b->index, what, b->front.error);
 	b->broken = true;
@@ -123,13 +125,15 @@ static void vblk_write_status(struct vblk *b, struct vm *vm, uint32_t v)
 			 "DRIVER_OK without FEATURES_OK or a ready queue "
 			 "(num %u)",
 			 b->queue_num);
-		vblk_fail(b, "driver");
+		virtio_blk_fail(b, "driver");
 		return;
 	}
 	if (!vblk_backend(b) ||
 	    vhost_front_start(&b->front, vm, b->drv_features, b->queue_num,
 			      b->desc, b->avail, b->used) != 0)
-		vblk_fail(b, "starting the queue");
+		virtio_blk_fail(b, "starting the queue");
+	else
+		vblk_watch_poke(); /* the connection may be new */
 }
 
 static uint32_t vblk_read_config(struct vblk *b, uint64_t off, unsigned len)
@@ -213,7 +217,7 @@ static void vblk_write(struct vblk *b, struct vm *vm, uint64_t off, uint32_t v)
 			break;
 		if (v == 0 && b->queue_ready && b->front.started &&
 		    vhost_front_stop(&b->front, NULL) != 0)
-			vblk_fail(b, "stopping the queue");
+			virtio_blk_fail(b, "stopping the queue");
 		b->queue_ready = v != 0;
 		break;
 	case VIRTIO_MMIO_QUEUE_DESC_LOW:
@@ -419,6 +423,7 @@ bool virtio_blk_in_use(struct vm *vm)
 
 void virtio_blk_fini(struct vm *vm)
 {
+	vblk_watch_stop();
 	for (unsigned i = 0; i < GUEST_DISK_MAX; i++) {
 		struct vblk *b = virtio_blk_get(vm, i);
 

@@ -70,6 +70,10 @@ void virtio_blk_snapshot(struct vblk *b, struct vm *vm,
 /* Whether the guest has set up any disk (its status is not 0). */
 bool virtio_blk_in_use(struct vm *vm);
 
+/* The backend failed (what, and front.error, logged): the device sets
+ * DEVICE_NEEDS_RESET. Under b->lock. */
+void virtio_blk_fail(struct vblk *b, const char *what);
+
 /* Closes the backends' connections. */
 void virtio_blk_fini(struct vm *vm);
 
