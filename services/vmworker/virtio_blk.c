@@ -377,7 +377,7 @@ void virtio_blk_snapshot(struct vblk *b, struct vm *vm, struct vblk_snapshot *s)
 	pthread_mutex_lock(&b->lock);
 	s->index = b->index;
 	s->cfg = b->cfg;
-	s->connected = b->front.has_config;
+	s->connected = b->front.has_config && b->front.sock >= 0;
 	s->running = b->front.started;
 	s->offered = vblk_offered(b);
 	s->negotiated = b->drv_features;

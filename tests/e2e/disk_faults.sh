@@ -35,6 +35,25 @@ serving() {
 	[ "${up:-0}" -ge 2 ] && [ "$(reqs)" -gt 0 ]
 }
 guest_running() { kill -0 "$run" 2>/dev/null; }
+# kill_busy PID: SIGKILL, preferably while a thread of PID is in a disk
+# read or write (preadv, pwritev) or running: a request taken and not
+# completed, for the next instance to run again
+kill_busy() {
+	k=0
+	while [ "$k" -lt 3000 ]; do
+		for f in /proc/"$1"/task/*/syscall; do
+			read -r sc _ <"$f" 2>/dev/null || continue
+			case $sc in
+			295 | 296 | running)
+				kill -KILL "$1"
+				return
+				;;
+			esac
+		done
+		k=$((k + 1))
+	done
+	kill -KILL "$1"
+}
 
 rm -f "$T/f.img"
 truncate -s 8M "$T/f.img"
@@ -67,14 +86,14 @@ while [ "$i" -lt "$TOTAL" ]; do
 			fail "parapet-diag restart blkd"
 		}
 	else
-		kill -KILL "$old"
+		kill_busy "$old"
 	fi
 	wait_until 600 serving || {
 		tail -n 20 "$T/$n.out"
 		fail "blkd does not serve again after restart $i"
 	}
 	r=$("$DIAG" --vm "$n" inspect blkd.disks 2>/dev/null |
-		sed -n 's/.*"resubmitted": *\([0-9]*\).*/\1/p' | head -n 1)
+		jq '[.. | .resubmitted? // empty | tonumber] | add // 0')
 	resubmitted=$((resubmitted + ${r:-0}))
 done
 [ "$(ps -o stat= --ppid "$INIT" | grep -c Z)" -eq 0 ] ||
