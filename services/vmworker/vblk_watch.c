@@ -61,13 +61,16 @@ static bool watch_hung_up(const struct vblk *b, int fd)
 	       (p.revents & (POLLHUP | POLLRDHUP | POLLERR));
 }
 
-/* Waits (up to VBLK_RECONNECT_MS, or a stop) for the next backend at
- * path. Its socket, or -1. */
-static int watch_dial(const char *path, uint64_t until)
+/* Waits (up to VBLK_RECONNECT_MS, or a stop) for the next backend of b.
+ * Its socket, or -1 (also when the guest stopped the queue meanwhile: a
+ * VP then connects at the next start, and a second connection here would
+ * only hold up that one, blkd serving one at a time). */
+static int watch_dial(struct vblk *b, uint64_t until)
 {
-	while (!atomic_load(&W.stopping)) {
+	while (!atomic_load(&W.stopping) &&
+	       __atomic_load_n(&b->front.started, __ATOMIC_ACQUIRE)) {
 		struct pollfd p = { .fd = W.wake_fd, .events = POLLIN };
-		int fd = vhost_front_dial(path, 0);
+		int fd = vhost_front_dial(b->front.path, 0);
 
 		if (fd >= 0)
 			return fd;
@@ -81,13 +84,16 @@ static int watch_dial(const char *path, uint64_t until)
 	return -1;
 }
 
-/* One attempt at the next backend: false to try again. */
+/* One attempt at the next backend: false to try again. *rc: 0 the queue
+ * runs there, 1 it no longer needed to (the guest stopped it), -1 no
+ * backend came. */
 static bool watch_reconnect(struct vblk *b, uint64_t until, int *rc)
 {
-	int sock = watch_dial(b->front.path, until);
+	int sock = watch_dial(b, until);
 
 	if (sock < 0) {
-		*rc = -1;
+		*rc = __atomic_load_n(&b->front.started, __ATOMIC_ACQUIRE) ? -1
+									   : 1;
 		return true;
 	}
 	pthread_mutex_lock(&b->lock);
@@ -95,7 +101,7 @@ static bool watch_reconnect(struct vblk *b, uint64_t until, int *rc)
 		/* the guest reset the device meanwhile and a VP connected */
 		pthread_mutex_unlock(&b->lock);
 		close(sock);
-		*rc = 0;
+		*rc = 1;
 		return true;
 	}
 	*rc = vhost_front_restart(&b->front, W.vm, sock);
@@ -139,7 +145,7 @@ static void watch_recover(struct vblk *b, int dead)
 	while (!watch_reconnect(b, until, &rc))
 		;
 	pthread_mutex_lock(&b->lock);
-	if (rc != 0 && !atomic_load(&W.stopping)) {
+	if (rc < 0 && !atomic_load(&W.stopping)) {
 		snprintf(b->front.error, sizeof(b->front.error),
 			 "no backend at %s within %d ms", b->front.path,
 			 VBLK_RECONNECT_MS);
