@@ -293,9 +293,13 @@ int virtq_inflight_attach(struct virtq *q, struct virtq_inflight *r,
 	/* Killed after publishing a completion, before clearing its entry:
 	 * that one is done. */
 	if (r->used_idx != used) {
-		if (r->last_batch_head < desc_num)
-			__atomic_store_n(&r->desc[r->last_batch_head].inflight,
-					 0, __ATOMIC_RELEASE);
+		/* read once: the region is shared with the front-end */
+		uint16_t last =
+		    __atomic_load_n(&r->last_batch_head, __ATOMIC_RELAXED);
+
+		if (last < desc_num)
+			__atomic_store_n(&r->desc[last].inflight, 0,
+					 __ATOMIC_RELEASE);
 		__atomic_store_n(&r->used_idx, used, __ATOMIC_RELEASE);
 	}
 	n = inflight_collect(q, r, desc_num, heads);

@@ -340,6 +340,16 @@ static int inflight_create(struct session *s, unsigned queue_size,
 	return fd;
 }
 
+/* The queue records into the region just mapped: a running queue (a
+ * front-end that sends the region again) takes it up at once, never
+ * keeping a pointer into the mapping that was replaced. */
+static void inflight_changed(struct session *s)
+{
+	s->vq.q.inflight = NULL;
+	if (s->vq.q.ready)
+		vq_try_start(s);
+}
+
 /* GET_INFLIGHT_FD: one queue's region; a refusal is a region of size 0
  * (the front-end then tracks nothing), as the spec lets a back-end say. */
 static int on_get_inflight_fd(struct session *s, struct vhost_user_msg *m)
@@ -358,8 +368,10 @@ static int on_get_inflight_fd(struct session *s, struct vhost_user_msg *m)
 		out.queue_size = in.queue_size;
 	}
 	rc = vhost_user_reply_fd(s->sock, m, &out, sizeof(out), fd);
-	if (fd >= 0)
+	if (fd >= 0) {
 		close(fd);
+		inflight_changed(s);
+	}
 	return rc ? END : DONE;
 }
 
@@ -380,6 +392,7 @@ static int on_set_inflight_fd(struct session *s, struct vhost_user_msg *m)
 			  virtq_strerror(rc));
 		return FAILED;
 	}
+	inflight_changed(s);
 	return DONE;
 }
 
