@@ -121,6 +121,12 @@ grep -q "torture: verified [0-9]* sectors, 0 bad" "$T/$n.out" || {
 	fail "torture did not verify"
 }
 grep "torture: verified" "$T/$n.out"
+# kill_busy caught blkd in a request at least once: the inflight region
+# carried it to the next instance
+[ "$resubmitted" -gt 0 ] || {
+	cat "$T/blkd.log"
+	fail "no request was run again by a new blkd"
+}
 restarted=$(grep -c "queue restarted in the new backend" "$T/vmw.log")
 [ "$restarted" -ge "$i" ] || {
 	cat "$T/vmw.log"
