@@ -67,8 +67,8 @@ $(B)/bench/bin/$(1): $(call objs,$(2)) $(B)/libparapet.a
 	$$(CC) $$(CFLAGS) $$(LDFLAGS) -o $$@ $$(filter %.o,$$^) $(B)/libparapet.a $$(LDLIBS)
 endef
 
-.PHONY: all deps run test unit e2e bench fuzz soak install clean format \
-	check-format
+.PHONY: all deps run test unit e2e bench fuzz soak install uninstall clean \
+	format check-format
 all:
 
 # Protocol buffers: proto/X.proto -> $(B)/proto/X.pb-c.[ch], never committed.
@@ -78,6 +78,9 @@ PROTO_H := $(PROTO_C:.c=.h)
 $(B)/proto/%.pb-c.c $(B)/proto/%.pb-c.h: proto/%.proto
 	@mkdir -p $(@D)
 	protoc-c --proto_path=proto --c_out=$(B)/proto $<
+# Real targets, not intermediates: make would delete them after the first
+# build and the next one would regenerate them and recompile everything.
+.SECONDARY: $(PROTO_C) $(PROTO_H)
 $(B)/obj/$(B)/proto/%.pb-c.o: $(B)/proto/%.pb-c.c $(PROTO_H)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-missing-prototypes -c -o $@ $<
@@ -124,10 +127,43 @@ bench: deps
 	@$(MAKE) --no-print-directory all
 	@./scripts/run-bench.sh $(B) $(BENCHES)
 
+# What `make install` puts under PREFIX, and `make uninstall` removes:
+# the two commands in bin/, the rest of the programs in libexec/parapet/,
+# share/parapet (the .proto files and the tshark dissector), the manual
+# pages and the bash completion.
+INST := $(DESTDIR)$(PREFIX)
+INSTALL_BIN := $(filter $(B)/bin/parapet $(B)/bin/parapet-diag,$(PROGRAMS))
+INSTALL_LIBEXEC := $(filter-out $(INSTALL_BIN),$(PROGRAMS))
+MAN1 := $(wildcard docs/man/*.1)
+MAN7 := $(wildcard docs/man/*.7)
+COMPLETIONS := $(wildcard docs/completion/*)
+COMPLETION_DIR := $(INST)/share/bash-completion/completions
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/libexec/parapet
-	install -m 0755 $(filter $(B)/bin/parapet $(B)/bin/parapet-diag,$(PROGRAMS)) $(DESTDIR)$(PREFIX)/bin/
-	install -m 0755 $(filter-out $(B)/bin/parapet $(B)/bin/parapet-diag,$(PROGRAMS)) $(DESTDIR)$(PREFIX)/libexec/parapet/
+	install -d $(INST)/bin $(INST)/libexec/parapet $(INST)/share/parapet/proto \
+		$(INST)/share/man/man1 $(INST)/share/man/man7 $(COMPLETION_DIR)
+	install -m 0755 $(INSTALL_BIN) $(INST)/bin/
+	install -m 0755 $(INSTALL_LIBEXEC) $(INST)/libexec/parapet/
+	install -m 0644 $(SHARE)/parapet.lua $(INST)/share/parapet/
+	install -m 0644 $(PROTOS:%=$(SHARE)/%) $(INST)/share/parapet/proto/
+	install -m 0644 $(MAN1) $(INST)/share/man/man1/
+	install -m 0644 $(MAN7) $(INST)/share/man/man7/
+	install -m 0644 $(COMPLETIONS) $(COMPLETION_DIR)/
+
+# tests/e2e/packaging.sh: a second make does nothing, install into a
+# DESTDIR, the manual pages, completion and paths, then uninstall.
+E2E_TESTS += tests/e2e/packaging.sh
+
+# Exactly what install put there; the shared directories (bin/,
+# share/man/man1, ...) stay.
+uninstall:
+	rm -f $(addprefix $(INST)/bin/,$(notdir $(INSTALL_BIN))) \
+		$(addprefix $(INST)/libexec/parapet/,$(notdir $(INSTALL_LIBEXEC))) \
+		$(INST)/share/parapet/parapet.lua \
+		$(addprefix $(INST)/share/parapet/,$(PROTOS)) \
+		$(addprefix $(INST)/share/man/man1/,$(notdir $(MAN1))) \
+		$(addprefix $(INST)/share/man/man7/,$(notdir $(MAN7))) \
+		$(addprefix $(COMPLETION_DIR)/,$(notdir $(COMPLETIONS)))
+	rmdir $(INST)/libexec/parapet $(INST)/share/parapet/proto $(INST)/share/parapet
 
 clean:
 	rm -rf build build-san build-fuzz $(B)

@@ -76,7 +76,8 @@ pid_t proc_spawn_reader(const char *const argv[], int *out_fd)
 	return pid;
 }
 
-int proc_output(const char *const argv[], char *out, size_t len)
+int proc_output_status(const char *const argv[], char *out, size_t len,
+		       int want_status)
 {
 	size_t got = 0;
 	ssize_t n;
@@ -90,9 +91,25 @@ int proc_output(const char *const argv[], char *out, size_t len)
 	out[got] = '\0';
 	close(fd);
 	if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) ||
-	    WEXITSTATUS(status) != 0)
+	    WEXITSTATUS(status) != want_status)
 		return -1;
 	return 0;
+}
+
+int proc_output(const char *const argv[], char *out, size_t len)
+{
+	return proc_output_status(argv, out, len, 0);
+}
+
+pid_t proc_spawn(const char *const argv[])
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		child_stdio(-1);
+		proc_exec(argv);
+	}
+	return pid;
 }
 
 const char *proc_build_path(const char *rel)

@@ -14,6 +14,11 @@ double proc_time(const char *const argv[], int want_status);
 /* Runs argv to exit status 0 and keeps up to len - 1 bytes of its stdout,
  * NUL-terminated. Returns 0 or -1. */
 int proc_output(const char *const argv[], char *out, size_t len);
+/* The same for an expected exit status other than 0 (qemu's). */
+int proc_output_status(const char *const argv[], char *out, size_t len,
+		       int want_status);
+/* Starts argv in the background, stdio on /dev/null; its pid or -1. */
+pid_t proc_spawn(const char *const argv[]);
 
 /* Starts argv with stdout on a pipe; *out_fd is the read end. */
 pid_t proc_spawn_reader(const char *const argv[], int *out_fd);

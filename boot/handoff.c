@@ -79,14 +79,14 @@ static int handoff_firmware(const struct shim *s)
 
 	if (mount("tmpfs", "/sys/firmware", "tmpfs",
 		  MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0755,size=4m") != 0) {
-		log_warn("mount tmpfs on /sys/firmware");
+		log_err("mount tmpfs on /sys/firmware");
 		return -1;
 	}
 	if (handoff_write_file(AT_FDCWD, PARTITION_FDT_PATH, s->dtb,
 			       s->dtb_len) != 0 ||
 	    mkdir("/sys/firmware/devicetree", 0755) != 0 ||
 	    mkdir(PARTITION_DT_BASE_PATH, 0555) != 0) {
-		log_warn("writing /sys/firmware");
+		log_err("writing /sys/firmware");
 		return -1;
 	}
 	fd = open(PARTITION_DT_BASE_PATH, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -94,7 +94,7 @@ static int handoff_firmware(const struct shim *s)
 	if (fd >= 0)
 		close(fd);
 	if (rc != 0) {
-		log_warn("writing %s", PARTITION_DT_BASE_PATH);
+		log_err("writing %s", PARTITION_DT_BASE_PATH);
 		return -1;
 	}
 	/* Read-only from here on, as the kernel's. */
@@ -102,7 +102,7 @@ static int handoff_firmware(const struct shim *s)
 		  MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV |
 		      MS_NOEXEC,
 		  NULL) != 0) {
-		log_warn("remount /sys/firmware read-only");
+		log_err("remount /sys/firmware read-only");
 		return -1;
 	}
 	return 0;
@@ -115,16 +115,16 @@ int shim_handoff(struct shim *s)
 	/* unshare(CLONE_NEWNS) keeps shared propagation: without this every
 	 * mount below would show up in the host's table. */
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) {
-		log_warn("make / private");
+		log_err("make / private");
 		return -1;
 	}
 	if (mount("proc", "/proc", "proc", fl, NULL) != 0) {
-		log_warn("mount proc");
+		log_err("mount proc");
 		return -1;
 	}
 	/* sysfs first: mounted later it would hide /sys/firmware. */
 	if (mount("sysfs", "/sys", "sysfs", fl, NULL) != 0) {
-		log_warn("mount sysfs");
+		log_err("mount sysfs");
 		return -1;
 	}
 	return handoff_firmware(s);

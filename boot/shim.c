@@ -18,14 +18,15 @@
 #include "lib/partition.h"
 #include "lib/util.h"
 
-/* The flags `parapet run` passes (getopt prints what is wrong). */
+/* The flags `parapet run` passes. */
 #define SHIM_FLAGS                                                             \
 	(VMOPT(VMOPT_RUN_DIR) | VMOPT(VMOPT_LIBEXEC) | VMOPT(VMOPT_NAME) |     \
 	 VMOPT(VMOPT_ACCEL) | VMOPT(VMOPT_CPUS) | VMOPT(VMOPT_SIDECAR_CPUS) |  \
 	 VMOPT(VMOPT_MEM) | VMOPT(VMOPT_CMDLINE) |                             \
 	 VMOPT(VMOPT_GUEST_CMDLINE) | VMOPT(VMOPT_HOST_DTB) |                  \
 	 VMOPT(VMOPT_SANDBOX) | VMOPT(VMOPT_MANIFEST) |                        \
-	 VMOPT(VMOPT_REFTIME_RUN_START) | VMOPT(VMOPT_DISK))
+	 VMOPT(VMOPT_REFTIME_RUN_START) | VMOPT(VMOPT_DISK) |                  \
+	 VMOPT(VMOPT_QUIET) | VMOPT(VMOPT_VERBOSE))
 
 static int shim_parse_args(int argc, char **argv, struct shim *s)
 {
@@ -33,22 +34,30 @@ static int shim_parse_args(int argc, char **argv, struct shim *s)
 	uint64_t v = 0;
 	int next;
 
-	if (vmopts_parse(argc, argv, SHIM_FLAGS, 0, a, &next) != VMOPTS_OK)
+	switch (vmopts_parse(argc, argv, SHIM_FLAGS, VMOPTS_QUIET, a, &next)) {
+	case VMOPTS_OK:
+		break;
+	case VMOPTS_NO_VALUE:
+		log_errx("option '%s' requires an argument", argv[next - 1]);
 		return -1;
+	default:
+		log_errx("unrecognized option '%s'", argv[next - 1]);
+		return -1;
+	}
 	if (a->reftime_run_start != NULL &&
 	    parse_uint(a->reftime_run_start, 0, UINT64_MAX, &v) != 0) {
-		log_warnx("--reftime-run-start '%s': want a "
-			  "CLOCK_MONOTONIC time in ns",
-			  a->reftime_run_start);
+		log_errx("--reftime-run-start '%s': want a "
+			 "CLOCK_MONOTONIC time in ns",
+			 a->reftime_run_start);
 		return -1;
 	}
 	s->reftime_run_start = v;
 	if (next != argc - 1 || a->run_dir == NULL || a->libexec == NULL ||
 	    a->name == NULL) {
-		log_warnx("--run-dir, --libexec, --name and IMAGE are required "
-			  "(usage: parapet-boot --run-dir DIR --libexec DIR "
-			  "--name NAME [options] IMAGE.igvm, started by "
-			  "`parapet run`)");
+		log_errx("--run-dir, --libexec, --name and IMAGE are required "
+			 "(usage: parapet-boot --run-dir DIR --libexec DIR "
+			 "--name NAME [options] IMAGE.igvm, started by "
+			 "`parapet run`)");
 		return -1;
 	}
 	a->image = argv[next];
@@ -65,7 +74,7 @@ static int shim_snapshot_ram(struct shim *s)
 
 	s->image_fd = util_memfd_create("parapet-boot-image", s->mem_size);
 	if (s->image_fd < 0) {
-		log_warn("boot image memfd");
+		log_err("boot image memfd");
 		return -1;
 	}
 	while ((off = lseek(s->ram_fd, off, SEEK_DATA)) >= 0) {
@@ -79,7 +88,7 @@ static int shim_snapshot_ram(struct shim *s)
 
 			if (pread(s->ram_fd, buf, n, off) != (ssize_t)n ||
 			    pwrite(s->image_fd, buf, n, off) != (ssize_t)n) {
-				log_warn("boot image copy");
+				log_err("boot image copy");
 				return -1;
 			}
 			off += (off_t)n;
@@ -87,7 +96,7 @@ static int shim_snapshot_ram(struct shim *s)
 	}
 	if (util_memfd_seal(s->image_fd, F_SEAL_SHRINK | F_SEAL_GROW |
 					     F_SEAL_WRITE | F_SEAL_SEAL) != 0) {
-		log_warn("boot image seal");
+		log_err("boot image seal");
 		return -1;
 	}
 	return 0;
@@ -111,8 +120,8 @@ int shim_load_ram(struct shim *s)
 				: util_map(s->ram_fd, s->mem_size,
 					   PROT_READ | PROT_WRITE);
 	if (ram.mem == NULL) {
-		log_warn("guest RAM of %llu bytes",
-			 (unsigned long long)s->mem_size);
+		log_err("guest RAM of %llu bytes",
+			(unsigned long long)s->mem_size);
 		return -1;
 	}
 	ram.size = s->mem_size;
@@ -123,20 +132,20 @@ int shim_load_ram(struct shim *s)
 	rc = loader_load(&s->image, &s->img, &ram, &p, why, sizeof(why));
 	util_unmap(ram.mem, s->mem_size);
 	if (rc != 0) {
-		log_warnx("image %s: %s", s->a.image, why);
+		log_errx("image %s: %s", s->a.image, why);
 		return -1;
 	}
 	if (shim_snapshot_ram(s) != 0)
 		return -1;
 	if (igvm_measure(&s->image, s->measurement) != IGVM_OK) {
-		log_warnx("image %s: measurement failed", s->a.image);
+		log_errx("image %s: measurement failed", s->a.image);
 		return -1;
 	}
 	s->sidecar_size = PARTITION_SIDECAR_CONTROL_SIZE +
 			  (size_t)s->n_vps * PARTITION_SIDECAR_VP_SIZE;
 	s->sidecar_fd = util_memfd_create("parapet-sidecar", s->sidecar_size);
 	if (s->sidecar_fd < 0) {
-		log_warn("sidecar region");
+		log_err("sidecar region");
 		return -1;
 	}
 	return 0;
@@ -152,7 +161,7 @@ static int shim_publish_dt(struct shim *s)
 	fp = fopen(path, "we");
 	if (fp == NULL || fwrite(s->dtb, 1, s->dtb_len, fp) != s->dtb_len ||
 	    fclose(fp) != 0) {
-		log_warn("%s", path);
+		log_err("%s", path);
 		return -1;
 	}
 	s->dtb_fd = util_memfd_create("parapet-boot-dtb", s->dtb_len);
@@ -160,7 +169,7 @@ static int shim_publish_dt(struct shim *s)
 	    pwrite(s->dtb_fd, s->dtb, s->dtb_len, 0) != (ssize_t)s->dtb_len ||
 	    util_memfd_seal(s->dtb_fd, F_SEAL_SHRINK | F_SEAL_GROW |
 					   F_SEAL_WRITE | F_SEAL_SEAL) != 0) {
-		log_warn("boot device tree memfd");
+		log_err("boot device tree memfd");
 		return -1;
 	}
 	return 0;
@@ -203,7 +212,7 @@ static int shim_exec_init(struct shim *s)
 	char path[4096];
 
 	if (shim_place_fds(s) != 0) {
-		log_warn("placing the partition fds");
+		log_err("placing the partition fds");
 		return -1;
 	}
 	/* keeps PARTITION_FD_HOST_FDS, which parapet run handed us */
@@ -213,7 +222,7 @@ static int shim_exec_init(struct shim *s)
 	close_range(PARTITION_FD_BOOT_IMAGE + 1, ~0u, 0);
 	snprintf(path, sizeof(path), "%s/parapet-init", s->a.libexec);
 	execv(path, argv);
-	log_warn("exec %s", path);
+	log_err("exec %s", path);
 	return -1;
 }
 
@@ -231,7 +240,7 @@ int main(int argc, char **argv)
 		return PARTITION_EXIT_SETUP;
 	if (getrandom(s.entropy, sizeof(s.entropy), 0) !=
 	    (ssize_t)sizeof(s.entropy)) {
-		log_warn("entropy");
+		log_err("entropy");
 		return PARTITION_EXIT_SETUP;
 	}
 	if (shim_build_dt(&s) != 0 || shim_publish_dt(&s) != 0 ||

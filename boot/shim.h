@@ -56,6 +56,16 @@ struct shim {
 	size_t dtb_len;
 };
 
+/* What a file that is not an IGVM image is, for a hint on how to make
+ * one (`parapet run` given the guest instead of its image). */
+enum shim_image_kind {
+	SHIM_IMAGE_OTHER = 0,
+	SHIM_IMAGE_ELF,
+	SHIM_IMAGE_PVH_ELF, /* with a XEN_ELFNOTE_PHYS32_ENTRY note */
+	SHIM_IMAGE_BZIMAGE, /* "HdrS" at 0x202 */
+};
+enum shim_image_kind shim_image_kind(const uint8_t *buf, size_t len);
+
 /* Each returns 0, or -1 after printing one line naming what is wrong. */
 int shim_read_image(struct shim *s);
 int shim_read_host_dt(struct shim *s);

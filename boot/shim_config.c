@@ -2,6 +2,7 @@
  * measured configuration, the host device tree, then the merge of
  * `parapet run` flags over the paravisor command line over the image's
  * defaults. */
+#include <elf.h>
 #include <fcntl.h>
 #include <libfdt.h>
 #include <linux/kvm.h>
@@ -29,17 +30,95 @@ static int shim_slurp(const char *path, size_t max, uint8_t **buf, size_t *len)
 	int rc = util_read_file(path, max, buf, len);
 
 	if (rc == UTIL_READ_OPEN || rc == UTIL_READ_IO) {
-		log_warnx("%s: %s", path, util_read_strerror(rc));
+		log_errx("%s: %s", path, util_read_strerror(rc));
 		return -1;
 	}
 	if (rc != UTIL_READ_OK || *len == 0) {
-		log_warnx("%s: not a regular file of 1 to %zu bytes", path,
-			  max);
+		log_errx("%s: not a regular file of 1 to %zu bytes", path, max);
 		free(*buf);
 		*buf = NULL;
 		return -1;
 	}
 	return 0;
+}
+
+#define SHIM_XEN_ELFNOTE_PHYS32_ENTRY 18
+
+/* Whether the notes in buf[off, off + size) hold Xen's PVH entry. */
+static bool shim_pvh_note(const uint8_t *buf, size_t len, uint64_t off,
+			  uint64_t size)
+{
+	Elf64_Nhdr n;
+
+	if (off > len || size > len - off)
+		return false;
+	while (size >= sizeof(n)) {
+		uint64_t step;
+
+		memcpy(&n, buf + off, sizeof(n));
+		step = sizeof(n) + (((uint64_t)n.n_namesz + 3) & ~3ull) +
+		       (((uint64_t)n.n_descsz + 3) & ~3ull);
+		if (step > size)
+			return false;
+		if (n.n_type == SHIM_XEN_ELFNOTE_PHYS32_ENTRY &&
+		    n.n_namesz == 4 && !memcmp(buf + off + sizeof(n), "Xen", 4))
+			return true;
+		off += step;
+		size -= step;
+	}
+	return false;
+}
+
+enum shim_image_kind shim_image_kind(const uint8_t *buf, size_t len)
+{
+	Elf64_Ehdr eh;
+	Elf64_Phdr ph;
+
+	if (len < SELFMAG || memcmp(buf, ELFMAG, SELFMAG))
+		return len >= 0x206 && !memcmp(buf + 0x202, "HdrS", 4)
+			   ? SHIM_IMAGE_BZIMAGE
+			   : SHIM_IMAGE_OTHER;
+	if (len < sizeof(eh) || buf[EI_CLASS] != ELFCLASS64)
+		return SHIM_IMAGE_ELF;
+	memcpy(&eh, buf, sizeof(eh));
+	if (eh.e_phentsize != sizeof(ph) || eh.e_phoff > len ||
+	    (uint64_t)eh.e_phnum * sizeof(ph) > len - eh.e_phoff)
+		return SHIM_IMAGE_ELF;
+	for (unsigned i = 0; i < eh.e_phnum; i++) {
+		memcpy(&ph, buf + eh.e_phoff + i * sizeof(ph), sizeof(ph));
+		if (ph.p_type == PT_NOTE &&
+		    shim_pvh_note(buf, len, ph.p_offset, ph.p_filesz))
+			return SHIM_IMAGE_PVH_ELF;
+	}
+	return SHIM_IMAGE_ELF;
+}
+
+/* The image is a guest kernel, not an IGVM image: say how to make one. */
+static bool shim_not_igvm(const struct shim *s)
+{
+	enum shim_image_kind k = shim_image_kind(s->image_buf, s->image_len);
+	const char *p = s->a.image;
+	int stem = (int)strlen(p);
+
+	if (stem > 4 && !strcmp(p + stem - 4, ".elf"))
+		stem -= 4;
+	switch (k) {
+	case SHIM_IMAGE_ELF:
+	case SHIM_IMAGE_PVH_ELF:
+		log_errx("%s is an ELF file%s, not an IGVM image: build one "
+			 "with `parapet igvm build --guest %s -o %.*s.igvm`",
+			 p, k == SHIM_IMAGE_PVH_ELF ? " (a PVH kernel)" : "", p,
+			 stem, p);
+		return true;
+	case SHIM_IMAGE_BZIMAGE:
+		log_errx("%s is a Linux bzImage, not an IGVM image: build one "
+			 "from the kernel's ELF with `parapet igvm build "
+			 "--guest vmlinux -o vmlinux.igvm`",
+			 p);
+		return true;
+	default:
+		return false;
+	}
 }
 
 int shim_read_image(struct shim *s)
@@ -51,12 +130,14 @@ int shim_read_image(struct shim *s)
 		       &s->image_len) != 0)
 		return -1;
 	if (igvm_parse(s->image_buf, s->image_len, &s->image, &err) != 0) {
+		if (shim_not_igvm(s))
+			return -1;
 		igvm_error_format(&err, msg, sizeof(msg));
-		log_warnx("image %s: %s", s->a.image, msg);
+		log_errx("image %s: %s", s->a.image, msg);
 		return -1;
 	}
 	if (loader_prepare(&s->image, &s->img, msg, sizeof(msg)) != 0) {
-		log_warnx("image %s: %s", s->a.image, msg);
+		log_errx("image %s: %s", s->a.image, msg);
 		return -1;
 	}
 	return 0;
@@ -73,9 +154,9 @@ static int shim_dt_string(const void *fdt, int node, const char *prop,
 		return 0;
 	if (len < 1 || (size_t)len > cap || v[len - 1] != '\0' ||
 	    strlen(v) != (size_t)len - 1) {
-		log_warnx("host device tree: property %s is not a string "
-			  "shorter than %zu bytes",
-			  prop, cap);
+		log_errx("host device tree: property %s is not a string "
+			 "shorter than %zu bytes",
+			 prop, cap);
 		return -1;
 	}
 	memcpy(out, v, (size_t)len);
@@ -100,8 +181,8 @@ static int shim_dt_memory(const void *fdt, struct shim_host_dt *h)
 			continue;
 		reg = fdt_getprop(fdt, node, "reg", &len);
 		if (reg == NULL || len <= 0 || len % ((ac + sc) * 4)) {
-			log_warnx("host device tree: memory node without a "
-				  "valid reg");
+			log_errx("host device tree: memory node without a "
+				 "valid reg");
 			return -1;
 		}
 		for (int i = 0; i < len / 4; i += ac + sc) {
@@ -166,8 +247,8 @@ int shim_read_host_dt(struct shim *s)
 		return -1;
 	rc = shim_check_host_dt(buf, len);
 	if (rc != 0) {
-		log_warnx("host device tree %s: %s", s->a.host_dtb,
-			  fdt_strerror(rc));
+		log_errx("host device tree %s: %s", s->a.host_dtb,
+			 fdt_strerror(rc));
 		free(buf);
 		return -1;
 	}

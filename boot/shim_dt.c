@@ -219,7 +219,7 @@ int shim_build_dt(struct shim *s)
 		return -1;
 	rc = dt_build(s, s->dtb);
 	if (rc < 0) {
-		log_warnx("boot device tree: %s", fdt_strerror(rc));
+		log_errx("boot device tree: %s", fdt_strerror(rc));
 		return -1;
 	}
 	s->dtb_len = fdt_totalsize(s->dtb);

@@ -31,11 +31,11 @@ static int shim_pv_append(struct shim *s, const char *what, const char *text)
 		return 0;
 	if (pvopts_parse(text, strlen(text), &s->opts, &err) != PVOPTS_OK) {
 		pvopts_error_format(&err, msg, sizeof(msg));
-		log_warnx("%s: %s", what, msg);
+		log_errx("%s: %s", what, msg);
 		return -1;
 	}
 	if (used + 1 + strlen(text) >= sizeof(s->pv_cmdline)) {
-		log_warnx("%s: paravisor command line too long", what);
+		log_errx("%s: paravisor command line too long", what);
 		return -1;
 	}
 	snprintf(s->pv_cmdline + used, sizeof(s->pv_cmdline) - used, "%s%s",
@@ -64,6 +64,29 @@ static int shim_pv_cmdline(struct shim *s)
 	       shim_pv_append(s, "--cmdline", s->a.cmdline);
 }
 
+_Static_assert((int)PVOPTS_LOG_WARN == (int)LOG_LEVEL_WARN &&
+		   (int)PVOPTS_LOG_DEBUG == (int)LOG_LEVEL_DEBUG,
+	       "one numbering of log levels");
+
+/* The host's log level (--quiet, --verbose, else PARAPET_LOG) wins over
+ * log= of the paravisor command line; the shim logs at the result from
+ * here on, and the device tree hands it to init and every service. */
+static void shim_log_level(struct shim *s)
+{
+	enum log_level l;
+
+	if (s->a.quiet || s->a.verbose)
+		l = s->a.quiet ? LOG_LEVEL_WARN : LOG_LEVEL_DEBUG;
+	else if (log_level_parse(getenv("PARAPET_LOG"), &l) != 0) {
+		if (s->opts.log_set)
+			log_set_level((enum log_level)s->opts.log);
+		return;
+	}
+	s->opts.log = (enum pvopts_log)l;
+	s->opts.log_set = true;
+	log_set_level(l);
+}
+
 static int shim_shape(struct shim *s)
 {
 	uint64_t v;
@@ -73,16 +96,16 @@ static int shim_shape(struct shim *s)
 		s->n_vps = s->host.n_cpus;
 	if (s->a.cpus != NULL) {
 		if (parse_uint(s->a.cpus, 1, SHIM_MAX_VPS, &v) != 0) {
-			log_warnx("--cpus '%s': want 1-%d", s->a.cpus,
-				  SHIM_MAX_VPS);
+			log_errx("--cpus '%s': want 1-%d", s->a.cpus,
+				 SHIM_MAX_VPS);
 			return -1;
 		}
 		s->n_vps = (unsigned)v;
 	}
 	if (s->n_vps > SHIM_MAX_VPS) {
-		log_warnx("%u CPUs asked for (image or host device tree); at "
-			  "most %d",
-			  s->n_vps, SHIM_MAX_VPS);
+		log_errx("%u CPUs asked for (image or host device tree); at "
+			 "most %d",
+			 s->n_vps, SHIM_MAX_VPS);
 		return -1;
 	}
 	s->mem_size =
@@ -90,14 +113,14 @@ static int shim_shape(struct shim *s)
 	if (s->host.mem_size)
 		s->mem_size = s->host.mem_size;
 	if (s->a.mem != NULL && parse_size(s->a.mem, &s->mem_size) != 0) {
-		log_warnx("--mem '%s': want a size such as 64M", s->a.mem);
+		log_errx("--mem '%s': want a size such as 64M", s->a.mem);
 		return -1;
 	}
 	if (s->mem_size % 4096 || s->mem_size < s->img.min_mem ||
 	    s->mem_size > SHIM_MAX_MEM ||
 	    (s->img.hole_size &&
 	     s->img.hole_gpa + s->img.hole_size > s->mem_size)) {
-		log_warnx(
+		log_errx(
 		    "guest memory %llu bytes: want whole pages, at least "
 		    "%llu for this image, at most 64G",
 		    (unsigned long long)s->mem_size,
@@ -154,12 +177,12 @@ static int shim_accel(struct shim *s)
 	}
 	err = shim_kvm_works();
 	if (!strcmp(want, "kvm") && err != 0) {
-		log_warnx("--accel kvm: /dev/kvm cannot create a VM here: %s",
-			  strerror(err));
+		log_errx("--accel kvm: /dev/kvm cannot create a VM here: %s",
+			 strerror(err));
 		return -1;
 	}
 	if (strcmp(want, "kvm") && strcmp(want, "auto")) {
-		log_warnx("accel '%s': want kvm, emu or auto", want);
+		log_errx("accel '%s': want kvm, emu or auto", want);
 		return -1;
 	}
 	s->accel = err == 0 ? "kvm" : "emu";
@@ -184,15 +207,15 @@ static int shim_split_cpus(struct shim *s)
 	}
 	rc = cpulist_parse(list, s->n_vps, &s->sidecar);
 	if (rc != CPULIST_OK) {
-		log_warnx("sidecar CPUs '%s': %s (the partition has CPUs "
-			  "0-%u)",
-			  list, cpulist_strerror(rc), s->n_vps - 1);
+		log_errx("sidecar CPUs '%s': %s (the partition has CPUs "
+			 "0-%u)",
+			 list, cpulist_strerror(rc), s->n_vps - 1);
 		return -1;
 	}
 	if (cpulist_test(&s->sidecar, 0)) {
-		log_warnx("sidecar CPUs '%s': CPU 0 (the BSP) is always a "
-			  "linux CPU",
-			  list);
+		log_errx("sidecar CPUs '%s': CPU 0 (the BSP) is always a "
+			 "linux CPU",
+			 list);
 		return -1;
 	}
 	return 0;
@@ -251,14 +274,14 @@ static int shim_manifest(struct shim *s)
 	else if (rc == UTIL_READ_TOO_LARGE)
 		rc = MANIFEST_ERR_TOO_LONG;
 	else {
-		log_warnx("--manifest %s: %s", s->a.manifest,
-			  util_read_strerror(rc));
+		log_errx("--manifest %s: %s", s->a.manifest,
+			 util_read_strerror(rc));
 		return -1;
 	}
 	free(text);
 	if (rc != MANIFEST_OK) {
-		log_warnx("--manifest %s, line %u: %s", s->a.manifest, line,
-			  manifest_strerror(rc));
+		log_errx("--manifest %s, line %u: %s", s->a.manifest, line,
+			 manifest_strerror(rc));
 		return -1;
 	}
 	return 0;
@@ -273,17 +296,16 @@ static int shim_disks(struct shim *s)
 	const char *why;
 
 	if (s->a.n_disks > VMOPTS_DISK_MAX) {
-		log_warnx("%u disks: at most %d", s->a.n_disks,
-			  VMOPTS_DISK_MAX);
+		log_errx("%u disks: at most %d", s->a.n_disks, VMOPTS_DISK_MAX);
 		return -1;
 	}
 	s->n_disks = s->a.n_disks;
 	if (s->n_disks > 0 && s->mem_size > GUEST_VIRTIO_MMIO_GPA) {
-		log_warnx("guest memory %llu bytes overlaps the disks' "
-			  "registers at 0x%llx: at most %llu MiB with --disk",
-			  (unsigned long long)s->mem_size,
-			  (unsigned long long)GUEST_VIRTIO_MMIO_GPA,
-			  (unsigned long long)(GUEST_VIRTIO_MMIO_GPA >> 20));
+		log_errx("guest memory %llu bytes overlaps the disks' "
+			 "registers at 0x%llx: at most %llu MiB with --disk",
+			 (unsigned long long)s->mem_size,
+			 (unsigned long long)GUEST_VIRTIO_MMIO_GPA,
+			 (unsigned long long)(GUEST_VIRTIO_MMIO_GPA >> 20));
 		return -1;
 	}
 	len =
@@ -291,7 +313,7 @@ static int shim_disks(struct shim *s)
 			     "%s", s->guest_cmdline ? s->guest_cmdline : "");
 	for (unsigned i = 0; i < s->n_disks; i++) {
 		if (diskspec_parse(s->a.disks[i], &s->disks[i], &why) != 0) {
-			log_warnx("--disk '%s': %s", s->a.disks[i], why);
+			log_errx("--disk '%s': %s", s->a.disks[i], why);
 			return -1;
 		}
 		len += (size_t)snprintf(
@@ -304,9 +326,9 @@ static int shim_disks(struct shim *s)
 		    (unsigned long long)diskspec_gpa(i), diskspec_irq(i));
 	}
 	if (len >= GUEST_CMDLINE_SIZE) {
-		log_warnx("the guest command line with the disks is %zu "
-			  "bytes; at most %llu",
-			  len, (unsigned long long)GUEST_CMDLINE_SIZE - 1);
+		log_errx("the guest command line with the disks is %zu "
+			 "bytes; at most %llu",
+			 len, (unsigned long long)GUEST_CMDLINE_SIZE - 1);
 		return -1;
 	}
 	if (s->n_disks > 0)
@@ -318,15 +340,21 @@ int shim_resolve(struct shim *s)
 {
 	s->guest_cmdline = s->a.guest_cmdline ? s->a.guest_cmdline
 					      : s->img.config.guest_cmdline;
-	if (shim_pv_cmdline(s) != 0 || shim_shape(s) != 0 ||
-	    shim_accel(s) != 0 || shim_split_cpus(s) != 0 ||
-	    shim_disks(s) != 0 || shim_manifest(s) != 0)
+	if (s->a.quiet && s->a.verbose) {
+		log_errx("--quiet and --verbose: at most one");
+		return -1;
+	}
+	if (shim_pv_cmdline(s) != 0)
+		return -1;
+	shim_log_level(s);
+	if (shim_shape(s) != 0 || shim_accel(s) != 0 ||
+	    shim_split_cpus(s) != 0 || shim_disks(s) != 0 ||
+	    shim_manifest(s) != 0)
 		return -1;
 	s->sandbox = s->a.sandbox ? s->a.sandbox : "strict";
 	if (strcmp(s->sandbox, "strict") && strcmp(s->sandbox, "log") &&
 	    strcmp(s->sandbox, "off")) {
-		log_warnx("--sandbox '%s': want strict, log or off",
-			  s->sandbox);
+		log_errx("--sandbox '%s': want strict, log or off", s->sandbox);
 		return -1;
 	}
 	return 0;

@@ -40,6 +40,8 @@ static const struct vmopt_def vmopt_table[VMOPT_COUNT] = {
 				      STR(reftime_run_start) },
 	[VMOPT_STANDALONE] = { "--standalone", FLAG(standalone) },
 	[VMOPT_NO_COALESCE] = { "--no-coalesce", FLAG(no_coalesce) },
+	[VMOPT_QUIET] = { "--quiet", FLAG(quiet) },
+	[VMOPT_VERBOSE] = { "--verbose", FLAG(verbose) },
 	[VMOPT_DISK] = { "--disk", MULTI(disks) },
 	[VMOPT_HELP] = { "--help", no_argument, 0 },
 };

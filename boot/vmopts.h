@@ -26,6 +26,8 @@ enum vmopt {
 	VMOPT_REFTIME_RUN_START,
 	VMOPT_STANDALONE,
 	VMOPT_NO_COALESCE,
+	VMOPT_QUIET,
+	VMOPT_VERBOSE,
 	VMOPT_DISK, /* repeatable: every value kept, in order */
 	VMOPT_HELP, /* --help, and -h */
 	VMOPT_COUNT
@@ -45,7 +47,7 @@ struct vmopts {
 	const char *accel, *cpus, *sidecar_cpus, *sidecar_hotplug, *mem;
 	const char *cmdline, *guest_cmdline, *host_dtb, *sandbox, *manifest;
 	const char *timeout, *reftime_run_start;
-	bool standalone, no_coalesce;
+	bool standalone, no_coalesce, quiet, verbose;
 	const char *disks[VMOPTS_DISK_MAX];
 	unsigned n_disks; /* given, possibly more than VMOPTS_DISK_MAX */
 };

@@ -1,6 +1,7 @@
 # guests/: freestanding x86-64 test guests. Each is one ELF that boots both
 # ways: e_entry (64-bit, for `parapet igvm build`) and a PVH note (qemu).
-GUEST_NAMES := hello counter pio_loop mmio_loop smp echo crash evil disk
+GUEST_NAMES := hello counter pio_loop mmio_loop smp echo crash evil disk \
+	evildisk
 GUEST_RT_SRCS := guests/lib/start.S guests/lib/rt.c guests/lib/console.c \
 	guests/lib/cmdline.c guests/lib/string.c
 GB := $(B)/guests
@@ -21,6 +22,8 @@ GUEST_RT_OBJS := $(call guest_objs,$(GUEST_RT_SRCS))
 GUEST_DISK_OBJS := $(call guest_objs,guests/disk_modes.c \
 	guests/lib/virtio_blk.c)
 $(GB)/disk.pvh.elf: $(GUEST_DISK_OBJS)
+GUEST_EVILDISK_OBJS := $(call guest_objs,guests/lib/virtio_blk.c)
+$(GB)/evildisk.pvh.elf: $(GUEST_EVILDISK_OBJS)
 
 GUEST_ELFS := $(GUEST_NAMES:%=$(GB)/%.pvh.elf)
 .SECONDARY: $(GUEST_RT_OBJS) $(GUEST_NAMES:%=$(GB)/obj/guests/%.o) \

@@ -9,4 +9,4 @@ $(eval $(call program,parapet,host/main.c $(PARAPET_IGVM_SRCS) \
 $(eval $(call unit_test,igvm_cmd_test,$(PARAPET_IGVM_SRCS)))
 $(eval $(call unit_test,hostchan_test,host/hostchan.c))
 # Bad input to every binary (issue 12): one table, every flag and file.
-E2E_TESTS += tests/e2e/bad_input.sh
+E2E_TESTS += tests/e2e/bad_input.sh tests/e2e/log_level.sh

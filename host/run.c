@@ -47,7 +47,8 @@
 	 VMOPT(VMOPT_SIDECAR_CPUS) | VMOPT(VMOPT_MEM) | VMOPT(VMOPT_CMDLINE) | \
 	 VMOPT(VMOPT_GUEST_CMDLINE) | VMOPT(VMOPT_HOST_DTB) |                  \
 	 VMOPT(VMOPT_SANDBOX) | VMOPT(VMOPT_TIMEOUT) | VMOPT(VMOPT_MANIFEST) | \
-	 VMOPT(VMOPT_DISK) | VMOPT(VMOPT_HELP))
+	 VMOPT(VMOPT_DISK) | VMOPT(VMOPT_QUIET) | VMOPT(VMOPT_VERBOSE) |       \
+	 VMOPT(VMOPT_HELP))
 #define RUN_SHIM_FLAGS                                                         \
 	((RUN_FLAGS & ~VMOPT(VMOPT_TIMEOUT)) | VMOPT(VMOPT_RUN_DIR) |          \
 	 VMOPT(VMOPT_LIBEXEC) | VMOPT(VMOPT_REFTIME_RUN_START))
@@ -89,6 +90,11 @@ static const char run_usage[] =
     "backend\n"
     "  --sandbox strict|log|off service sandbox (default strict)\n"
     "  --timeout SECONDS        power off after this long (exit 124)\n"
+    "  --quiet                  only warnings and errors, from every "
+    "process\n"
+    "  --verbose                debug messages too (default: PARAPET_LOG, "
+    "else info;\n"
+    "                           parapet-options(7))\n"
     "  --manifest FILE          TEST ONLY: services to start instead of "
     "the default\n"
     "exit: the guest's exit value (122 when it is 123 or more), 123 crash,\n"
@@ -140,6 +146,10 @@ static int run_check_flags(const struct vmopts *a, unsigned *timeout_s)
 					a->timeout);
 		*timeout_s = (unsigned)v;
 	}
+	if (a->quiet && a->verbose)
+		return run_fail("--quiet and --verbose: at most one");
+	if (a->quiet || a->verbose)
+		log_set_level(a->quiet ? LOG_LEVEL_WARN : LOG_LEVEL_DEBUG);
 	if (a->name && !rundir_name_ok(a->name))
 		return run_fail("--name '%s': want 1-63 of A-Z a-z 0-9 _ . -",
 				a->name);

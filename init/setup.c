@@ -338,6 +338,7 @@ static int init_services(struct init *in, int parapet)
 
 int init_setup(struct init *in)
 {
+	enum log_level level;
 	const char *log;
 	int parapet;
 
@@ -356,6 +357,9 @@ int init_setup(struct init *in)
 	log = init_dt_string(parapet, "log");
 	if (strcmp(log, "default"))
 		snprintf(in->log_env, sizeof(in->log_env), "%s", log);
+	/* the partition's level, for init too (not the inherited one) */
+	if (log_level_parse(log, &level) == 0)
+		log_set_level(level);
 	in->kvm = !strcmp(init_dt_string(parapet, "accel"), "kvm");
 	in->reftime_run_start = init_dt_u64(parapet, "reftime_run_start");
 	in->reftime_shim_start = init_dt_u64(parapet, "reftime_shim_start");

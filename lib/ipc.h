@@ -248,6 +248,12 @@ void ipc_client_close(struct ipc_client *c);
  * the connection of an instance that just went is sent again to the next
  * one. Only for methods that may run twice. */
 void ipc_client_set_resend(struct ipc_client *c, int resend_ms);
+/* fn(arg, up) runs on nng's thread each time a connection to the server
+ * comes (up: a new instance, or the first) or goes; it must not block or
+ * call the client. A connection may come before the call: fn then hears
+ * of the next change only. */
+typedef void (*ipc_peer_fn)(void *arg, bool up);
+void ipc_client_on_peer(struct ipc_client *c, ipc_peer_fn fn, void *arg);
 
 /* Calls method with req (whose type must be the method's input type) and
  * waits for the reply, unpacked into *reply_out (the method's output

@@ -123,6 +123,11 @@ void ipc_client_set_resend(struct ipc_client *c, int resend_ms)
 			       resend_ms);
 }
 
+void ipc_client_on_peer(struct ipc_client *c, ipc_peer_fn fn, void *arg)
+{
+	ipc_redial_on_peer(c->redial, fn, arg);
+}
+
 void ipc_client_close(struct ipc_client *c)
 {
 	unsigned i;

@@ -40,6 +40,8 @@ int ipc_listen_path(nng_socket s, const char *path, mode_t mode,
 struct ipc_redial *ipc_redial_open(nng_socket s, const char *path, int *rv);
 /* Stops the watchdog and closes the socket. */
 void ipc_redial_close(struct ipc_redial *r);
+/* Calls fn at every connection to the peer and every loss of one. */
+void ipc_redial_on_peer(struct ipc_redial *r, ipc_peer_fn fn, void *arg);
 /* How many times a dialer was replaced. */
 uint64_t ipc_redial_count(const struct ipc_redial *r);
 

@@ -45,6 +45,8 @@ struct ipc_redial {
 	uint64_t dialed_ns;
 	uint64_t attempts, moved_ns; /* the dialer's counters, last change */
 	_Atomic uint64_t redials;
+	ipc_peer_fn on_peer; /* under lock */
+	void *on_peer_arg;
 };
 
 /* The sum of the dialer's attempt counters; UINT64_MAX if unknown. */
@@ -138,6 +140,16 @@ static void redial_pipe_event(nng_pipe pipe, nng_pipe_ev ev, void *arg)
 		r->attempts = UINT64_MAX;
 		redial_arm(r);
 	}
+	if (r->on_peer != NULL && !r->closing)
+		r->on_peer(r->on_peer_arg, ev == NNG_PIPE_EV_ADD_POST);
+	pthread_mutex_unlock(&r->lock);
+}
+
+void ipc_redial_on_peer(struct ipc_redial *r, ipc_peer_fn fn, void *arg)
+{
+	pthread_mutex_lock(&r->lock);
+	r->on_peer = fn;
+	r->on_peer_arg = arg;
 	pthread_mutex_unlock(&r->lock);
 }
 

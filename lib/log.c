@@ -9,20 +9,23 @@
 static const char *log_name = "parapet";
 static enum log_level log_level = LOG_LEVEL_INFO;
 
+int log_level_parse(const char *name, enum log_level *level)
+{
+	static const char *const names[] = { "warn", "info", "debug" };
+
+	for (int i = 0; name != NULL && i < 3; i++)
+		if (strcmp(name, names[i]) == 0) {
+			*level = (enum log_level)i;
+			return 0;
+		}
+	return -1;
+}
+
 void log_init(const char *procname)
 {
-	const char *env = getenv("PARAPET_LOG");
-
 	if (procname != NULL)
 		log_name = procname;
-	if (env == NULL)
-		return;
-	if (strcmp(env, "debug") == 0)
-		log_level = LOG_LEVEL_DEBUG;
-	else if (strcmp(env, "info") == 0)
-		log_level = LOG_LEVEL_INFO;
-	else if (strcmp(env, "warn") == 0)
-		log_level = LOG_LEVEL_WARN;
+	log_level_parse(getenv("PARAPET_LOG"), &log_level);
 }
 
 void log_set_level(enum log_level level)
@@ -92,6 +95,26 @@ void log_warnx(const char *fmt, ...)
 
 	va_start(ap, fmt);
 	log_emit("warning: ", 0, fmt, ap);
+	va_end(ap);
+}
+
+void log_err(const char *fmt, ...)
+{
+	int saved = errno;
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_emit("error: ", saved, fmt, ap);
+	va_end(ap);
+	errno = saved;
+}
+
+void log_errx(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_emit("error: ", 0, fmt, ap);
 	va_end(ap);
 }
 

@@ -596,6 +596,51 @@ static void test_held_server(void **state)
 	close_opened(s);
 }
 
+static _Atomic int peer_ups, peer_downs;
+
+static void count_peer(void *arg, bool up)
+{
+	(void)arg;
+	atomic_fetch_add(up ? &peer_ups : &peer_downs, 1);
+}
+
+static void wait_count(_Atomic int *n, int want)
+{
+	for (int tries = 0; atomic_load(n) < want && tries < WAIT_TRIES;
+	     tries++)
+		usleep(10000);
+	assert_int_equal(atomic_load(n), want);
+}
+
+/* A client hears its server come, go and come back (a restarted
+ * service's next instance). */
+static void test_peer_events(void **state)
+{
+	struct ipc_client *c = open_client(path_a, 0, NULL);
+	struct ipc_server *s;
+	Parapet__PingReply *r;
+
+	(void)state;
+	assert_non_null(c);
+	ipc_client_on_peer(c, count_peer, NULL);
+	s = open_server(NULL);
+	assert_non_null(s);
+	wait_count(&peer_ups, 1);
+	assert_int_equal(atomic_load(&peer_downs), 0);
+	close_opened(s);
+	wait_count(&peer_downs, 1);
+	s = open_server(NULL);
+	assert_non_null(s);
+	wait_count(&peer_ups, 2);
+	assert_int_equal(call_ping(c, "Ping", "back", 1, &r), 0);
+	assert_string_equal(r->text, "back");
+	ipc_free(&r->base);
+	close_opened(c);
+	close_opened(s);
+	assert_int_equal(atomic_load(&peer_ups), 2);
+	assert_int_equal(atomic_load(&peer_downs), 1);
+}
+
 static const struct ipc_event_type event_types[] = {
 	{ "Tick", &parapet__counter__descriptor },
 };
@@ -827,6 +872,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_timeout_without_server,
 					  close_all_opened),
 		cmocka_unit_test_teardown(test_held_server, close_all_opened),
+		cmocka_unit_test_teardown(test_peer_events, close_all_opened),
 		cmocka_unit_test_teardown(test_events, close_all_opened),
 		cmocka_unit_test_teardown(test_trace_tap, close_all_opened),
 		cmocka_unit_test_teardown(

@@ -1,4 +1,5 @@
-/* Unit tests for lib/log: prefix, levels from PARAPET_LOG, strerror. */
+/* Unit tests for lib/log: prefix, levels from PARAPET_LOG, strerror,
+ * the error: label. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -39,6 +40,9 @@ static void emit_all(void)
 	errno = ENOENT;
 	log_warn("open %s", "x");
 	log_warnx("plain");
+	errno = EACCES;
+	log_err("bind %s", "y");
+	log_errx("gave up");
 }
 
 static void test_prefix_and_levels(void **state)
@@ -54,6 +58,9 @@ static void test_prefix_and_levels(void **state)
 	assert_non_null(
 	    strstr(out, "tester: warning: open x: No such file or directory"));
 	assert_non_null(strstr(out, "tester: warning: plain\n"));
+	assert_non_null(
+	    strstr(out, "tester: error: bind y: Permission denied\n"));
+	assert_non_null(strstr(out, "tester: error: gave up\n"));
 }
 
 static void test_debug_level(void **state)
@@ -78,6 +85,21 @@ static void test_warn_level_hides_info(void **state)
 	capture_stderr(emit_all, out, sizeof(out));
 	assert_null(strstr(out, "info 2"));
 	assert_non_null(strstr(out, "quiet: warning: plain"));
+	assert_non_null(strstr(out, "quiet: error: gave up"));
+}
+
+static void test_level_parse(void **state)
+{
+	enum log_level l = LOG_LEVEL_INFO;
+
+	(void)state;
+	assert_int_equal(log_level_parse("debug", &l), 0);
+	assert_int_equal(l, LOG_LEVEL_DEBUG);
+	assert_int_equal(log_level_parse("warn", &l), 0);
+	assert_int_equal(l, LOG_LEVEL_WARN);
+	assert_int_equal(log_level_parse("loud", &l), -1);
+	assert_int_equal(log_level_parse(NULL, &l), -1);
+	assert_int_equal(l, LOG_LEVEL_WARN);
 }
 
 int main(void)
@@ -86,6 +108,7 @@ int main(void)
 		cmocka_unit_test(test_prefix_and_levels),
 		cmocka_unit_test(test_debug_level),
 		cmocka_unit_test(test_warn_level_hides_info),
+		cmocka_unit_test(test_level_parse),
 	};
 
 	return cmocka_run_group_tests_name("log", tests, NULL, NULL);

@@ -1,6 +1,6 @@
 /* Tests of the shim's host device tree reader (boot/shim_config.c,
  * `parapet run --host-dtb`): what it takes from a real file, and hostile
- * blobs refused without a crash. */
+ * blobs refused without a crash; what a non-IGVM image is taken for. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <elf.h>
 #include <libfdt.h>
 
 #include "boot/shim.h"
@@ -92,11 +93,58 @@ static void test_host_dt_old_version(void **state)
 	free(s);
 }
 
+/* An ELF64 header with one PT_NOTE over the note at 0x100. */
+static size_t elf_with_note(uint8_t *buf, size_t cap, uint32_t type,
+			    uint32_t namesz)
+{
+	Elf64_Ehdr eh = { .e_phoff = sizeof(eh),
+			  .e_phentsize = sizeof(Elf64_Phdr),
+			  .e_phnum = 1 };
+	Elf64_Phdr ph = { .p_type = PT_NOTE,
+			  .p_offset = 0x100,
+			  .p_filesz = 24 };
+	Elf64_Nhdr n = { .n_namesz = namesz, .n_descsz = 4, .n_type = type };
+
+	memset(buf, 0, cap);
+	memcpy(eh.e_ident, ELFMAG, SELFMAG);
+	eh.e_ident[EI_CLASS] = ELFCLASS64;
+	memcpy(buf, &eh, sizeof(eh));
+	memcpy(buf + sizeof(eh), &ph, sizeof(ph));
+	memcpy(buf + 0x100, &n, sizeof(n));
+	memcpy(buf + 0x100 + sizeof(n), "Xen", 4);
+	return 0x100 + 24;
+}
+
+static void test_image_kind(void **state)
+{
+	static uint8_t buf[0x400];
+	size_t len;
+
+	(void)state;
+	memset(buf, 'x', sizeof(buf));
+	assert_int_equal(shim_image_kind(buf, sizeof(buf)), SHIM_IMAGE_OTHER);
+	assert_int_equal(shim_image_kind(buf, 0), SHIM_IMAGE_OTHER);
+	memcpy(buf + 0x202, "HdrS", 4);
+	assert_int_equal(shim_image_kind(buf, sizeof(buf)), SHIM_IMAGE_BZIMAGE);
+	assert_int_equal(shim_image_kind(buf, 0x205), SHIM_IMAGE_OTHER);
+	len = elf_with_note(buf, sizeof(buf), 18, 4);
+	assert_int_equal(shim_image_kind(buf, len), SHIM_IMAGE_PVH_ELF);
+	/* the note cut short, another type, a bad name: a plain ELF */
+	assert_int_equal(shim_image_kind(buf, len - 1), SHIM_IMAGE_ELF);
+	len = elf_with_note(buf, sizeof(buf), 17, 4);
+	assert_int_equal(shim_image_kind(buf, len), SHIM_IMAGE_ELF);
+	len = elf_with_note(buf, sizeof(buf), 18, 0xfffffff0u);
+	assert_int_equal(shim_image_kind(buf, len), SHIM_IMAGE_ELF);
+	/* a 4-byte ELF: the magic alone */
+	assert_int_equal(shim_image_kind(buf, 4), SHIM_IMAGE_ELF);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_host_dt),
 		cmocka_unit_test(test_host_dt_old_version),
+		cmocka_unit_test(test_image_kind),
 	};
 
 	log_init("shim_config_test");

@@ -1,4 +1,5 @@
 /* Unit tests for the 16550 UART registers and the console rings. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -117,6 +118,47 @@ static void test_full_output_throttles(void **state)
 	console_destroy(&c);
 }
 
+static pthread_mutex_t flushed_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t flushed_cond = PTHREAD_COND_INITIALIZER;
+
+static void signalling_sink(void *ctx, const uint8_t *data, size_t len)
+{
+	pthread_mutex_lock(&flushed_lock);
+	test_sink(ctx, data, len);
+	pthread_cond_broadcast(&flushed_cond);
+	pthread_mutex_unlock(&flushed_lock);
+}
+
+/* The flusher sleeps until a byte comes: every byte reaches the sink
+ * while it runs (a lost wake-up would hang here), with the flusher
+ * idle between bytes. */
+static void test_flusher_wakes_on_output(void **state)
+{
+	struct console c;
+	struct uart u;
+	struct uart_backend be;
+	size_t i;
+
+	(void)state;
+	sunk_len = 0;
+	assert_int_equal(console_init(&c, signalling_sink, NULL), 0);
+	console_uart_backend(&c, &be);
+	uart_init(&u, &be);
+	assert_int_equal(console_start(&c), 0);
+	for (i = 0; i < 40; i++) {
+		uart_write(&u, 0, (uint8_t)('a' + i % 26));
+		pthread_mutex_lock(&flushed_lock);
+		while (sunk_len < i + 1)
+			pthread_cond_wait(&flushed_cond, &flushed_lock);
+		pthread_mutex_unlock(&flushed_lock);
+	}
+	console_stop(&c);
+	assert_int_equal(sunk_len, 40);
+	assert_memory_equal(sunk, "abcdefghijklmnopqrstuvwxyzabcdefghijklmn",
+			    40);
+	console_destroy(&c);
+}
+
 static void test_input_ring_bounded(void **state)
 {
 	struct console c;
@@ -138,6 +180,7 @@ int main(void)
 		cmocka_unit_test(test_loopback),
 		cmocka_unit_test(test_full_output_throttles),
 		cmocka_unit_test(test_input_ring_bounded),
+		cmocka_unit_test(test_flusher_wakes_on_output),
 	};
 
 	return cmocka_run_group_tests_name("uart", tests, NULL, NULL);

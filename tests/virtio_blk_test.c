@@ -2,10 +2,11 @@
  * socketpair: the registers a driver reads, feature negotiation and its
  * refusals, the start sequence at DRIVER_OK (a memory table without the
  * VTL2 hole), a notify as one kick and no kick when nothing is new, the
- * refusal of bad queues (size, rings outside RAM or in the hole), reset
- * stopping the queue, a backend that fails, and a backend that goes
- * away and comes back (the queue started again in the next instance with
- * the same inflight region, at the guest's used index, kicked once). */
+ * refusal of bad queues (size, rings outside RAM, in the hole or
+ * misaligned), reset stopping the queue, a backend that fails, and a
+ * backend that goes away and comes back (the queue started again in the
+ * next instance with the same inflight region, at the guest's used
+ * index, kicked once). */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/virtio_blk.h>
@@ -297,6 +298,14 @@ static uint64_t kicks(struct box *b)
 	return n;
 }
 
+static struct vblk_snapshot snapshot(struct box *b)
+{
+	struct vblk_snapshot s;
+
+	virtio_blk_snapshot(virtio_blk_get(&b->vm, 0), &b->vm, &s);
+	return s;
+}
+
 static void test_identity_and_features(void **state)
 {
 	struct box *b = *state;
@@ -386,6 +395,9 @@ static void test_bad_queues(void **state)
 		{ 8, GUEST_VTL2_GPA, 0x101000, 0x102000 },    /* in the hole */
 		{ 8, 0x100000, 0x101000, (32ull << 20) - 8 }, /* past RAM */
 		{ 8, 0x100000, 0x101000, ~0ull - 4 },	      /* wraps */
+		{ 8, 0x100008, 0x101000, 0x102000 }, /* misaligned desc */
+		{ 8, 0x100000, 0x101001, 0x102000 }, /* misaligned avail */
+		{ 8, 0x100000, 0x101000, 0x102002 }, /* misaligned used */
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -394,6 +406,8 @@ static void test_bad_queues(void **state)
 			    VIRTIO_CONFIG_S_FEATURES_OK);
 		queue(b, bad[i].num, bad[i].desc, bad[i].avail, bad[i].used);
 		assert_true(driver_ok(b) & VIRTIO_CONFIG_S_NEEDS_RESET);
+		/* each refusal counted, not only the last one shown */
+		assert_int_equal(snapshot(b).driver_errors, i + 1);
 	}
 	assert_false(backend_saw(b, VHOST_USER_SET_VRING_KICK));
 	/* queue registers are fixed while the queue is ready */
@@ -419,8 +433,11 @@ static void test_backend_failure(void **state)
 	queue(b, 8, 0x100000, 0x101000, 0x102000);
 	assert_true(driver_ok(b) & VIRTIO_CONFIG_S_NEEDS_RESET);
 	assert_false(backend_saw(b, VHOST_USER_SET_VRING_KICK));
-	/* a notify now goes nowhere */
+	assert_int_equal(snapshot(b).driver_errors, 1);
+	/* a notify now goes nowhere, counted */
 	wr(b, VIRTIO_MMIO_QUEUE_NOTIFY, 0);
+	assert_int_equal(snapshot(b).notifies_dropped, 1);
+	assert_int_equal(snapshot(b).notifies, 0);
 }
 
 /* ------------------------------------------- a backend that restarts */

@@ -1,6 +1,7 @@
 /* VM core tests on real accelerators (emu always, kvm when /dev/kvm
  * works): tiny long-mode programs exercising the exit paths, devices,
  * the VTL2 hole, crashes, and the VP context checks. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -202,6 +203,53 @@ static void test_spin_is_stoppable(void **state)
 	assert_int_equal(vm_run(&f.vm, &f.regs, 200), 1);
 	console_stop(&f.console);
 	assert_int_equal(atomic_load(&f.vm.state), VM_STATE_STOPPED);
+	teardown_vm(&f);
+}
+
+static void *run_untimed(void *arg)
+{
+	struct fixture *f = arg;
+
+	vm_run(&f->vm, &f->regs, 0);
+	return NULL;
+}
+
+static uint64_t samples(struct fixture *f)
+{
+	return atomic_load(&f->vm.vps[0].samples_guest) +
+	       atomic_load(&f->vm.vps[0].samples_handler);
+}
+
+/* Waits (no bound: the test's own timeout) for a sample after from. */
+static void wait_sampled(struct fixture *f, uint64_t from)
+{
+	while (samples(f) <= from)
+		usleep(1000);
+}
+
+/* The sampler counts a running guest, not a paused one (it sleeps until
+ * the resume), and counts again after the resume. */
+static void test_paused_not_sampled(void **state)
+{
+	static const uint8_t code[] = { 0xeb, 0xfe }; /* jmp $ */
+	struct fixture f;
+	pthread_t t;
+	uint64_t n;
+
+	assert_int_equal(
+	    setup_vm(&f, accel_or_skip(state), 1, code, sizeof(code)), 0);
+	assert_int_equal(pthread_create(&t, NULL, run_untimed, &f), 0);
+	wait_sampled(&f, 0);
+	while (vm_pause(&f.vm) != 0) /* -1 only before it runs */
+		usleep(1000);
+	n = samples(&f);
+	usleep(20 * VM_SAMPLE_MS * 1000); /* ticks enough to be seen */
+	assert_int_equal(samples(&f), n);
+	vm_resume(&f.vm);
+	wait_sampled(&f, n);
+	vm_stop(&f.vm);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	console_stop(&f.console);
 	teardown_vm(&f);
 }
 
@@ -438,6 +486,7 @@ int main(void)
 		BOTH(test_hole_and_unknown_read_all_ones),
 		BOTH(test_invalid_instruction_crashes),
 		BOTH(test_spin_is_stoppable),
+		BOTH(test_paused_not_sampled),
 		BOTH(test_set_regs_outside_long_mode),
 		BOTH(test_set_regs_hostile_tables),
 		BOTH(test_reset),

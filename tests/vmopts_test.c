@@ -109,7 +109,7 @@ static void test_disk_repeats(void **state)
 {
 	char *argv[32] = { (char *)(uintptr_t) "prog" };
 	char *back[VMOPTS_ARGV_MAX + 2] = { (char *)(uintptr_t) "prog" };
-	char names[10][8];
+	char names[10][16];
 	struct vmopts o, again;
 	int argc = 1, n = 1, next;
 

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/stat.h>
@@ -25,36 +26,47 @@
 #include "lib/util.h"
 #include "services/diag/diag.h"
 
-#ifndef DIAG_PROTO_DIR
-#define DIAG_PROTO_DIR "/usr/local/share/parapet/proto"
-#endif
 /* without -f: stop after 10 s without a frame the filters let through */
 #define TRACE_IDLE_NS	(10 * 1000000000ull)
 #define TRACE_FRAME_MAX (80u * 1024)
 
-/* Every interface of the registry (lib/registry.h) and the methods every
- * endpoint serves. */
-static const ProtobufCServiceDescriptor *diag_services[REGISTRY_MAX + 1];
-static struct pbjson_registry diag_reg = { .services = diag_services };
-
-const struct pbjson_registry *diag_registry(void)
+/* share/parapet beside our bin/ directory: PREFIX/share/parapet when
+ * installed, $(B)/share/parapet in the build tree (the Makefile copies
+ * the .proto files and writes parapet.lua there). */
+static const char *trace_share_dir(void)
 {
-	if (diag_reg.n_services == 0) {
-		size_t n = 0;
+	static char dir[PATH_MAX + 32];
+	char exe[PATH_MAX], *slash;
+	ssize_t n;
 
-		diag_services[n++] = &parapet__endpoint__descriptor;
-		for (size_t i = 0; i < registry_count; i++)
-			if (registry[i].desc != NULL)
-				diag_services[n++] = registry[i].desc;
-		diag_reg.n_services = n;
-	}
-	return &diag_reg;
+	if (dir[0] != '\0')
+		return dir;
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0)
+		return "/usr/local/share/parapet";
+	exe[n] = '\0';
+	slash = strrchr(exe, '/');
+	if (slash != NULL)
+		*slash = '\0';
+	snprintf(dir, sizeof(dir), "%s/../share/parapet", exe);
+	if (realpath(dir, exe) != NULL)
+		snprintf(dir, sizeof(dir), "%s", exe);
+	return dir;
+}
+
+static const char *trace_proto_dir(void)
+{
+	static char dir[PATH_MAX + 64];
+
+	snprintf(dir, sizeof(dir), "%s/proto", trace_share_dir());
+	return dir;
 }
 
 struct trace_opts {
 	const char *svc, *method, *wfile;
 	long count;
 	bool follow, json;
+	bool lua_ok; /* FILE.pcapng.lua written */
 	struct pcapng_writer *w;
 	FILE *wf;
 	int64_t mono_to_real;
@@ -82,10 +94,12 @@ static void trace_help(void)
 	       "without one that\nmatches --svc and --method.\n"
 	       "-w writes pcapng (and FILE.pcapng.lua). tshark decodes it "
 	       "with the .proto files:\n  ");
-	printf(PCAPNG_TSHARK_FMT, "FILE.pcapng", DIAG_PROTO_DIR);
-	printf("\nand with typed bodies (the method's message, not hex):\n  ");
+	printf(PCAPNG_TSHARK_FMT, "FILE.pcapng", trace_proto_dir());
+	printf("\nand with typed bodies (the method's message, not hex; "
+	       "the same dissector is\n%s/parapet.lua):\n  ",
+	       trace_share_dir());
 	printf(PCAPNG_TSHARK_LUA_FMT, "FILE.pcapng", "FILE.pcapng.lua",
-	       DIAG_PROTO_DIR);
+	       trace_proto_dir());
 	printf("\n");
 }
 
@@ -260,11 +274,28 @@ static int trace_open_w(struct trace_opts *o)
 	}
 	snprintf(lua, sizeof(lua), "%s.lua", o->wfile);
 	lf = fopen(lua, "w");
-	if (lf == NULL || pcapng_write_lua(lf, diag_registry()) != 0)
+	o->lua_ok = lf != NULL && pcapng_write_lua(lf, diag_registry()) == 0;
+	if (lf != NULL && fclose(lf) != 0)
+		o->lua_ok = false;
+	if (!o->lua_ok)
 		fprintf(stderr, "parapet-diag: %s: cannot write\n", lua);
-	if (lf != NULL)
-		fclose(lf);
 	return 0;
+}
+
+/* The tshark command that shows the capture with typed bodies: its own
+ * FILE.pcapng.lua, else the installed dissector. */
+static void trace_print_decode(const struct trace_opts *o)
+{
+	char lua[PATH_MAX + 64];
+
+	if (o->lua_ok)
+		snprintf(lua, sizeof(lua), "%s.lua", o->wfile);
+	else
+		snprintf(lua, sizeof(lua), "%s/parapet.lua", trace_share_dir());
+	fprintf(stderr, "parapet-diag: %ld frames in %s; decode with:\n",
+		o->shown, o->wfile);
+	fprintf(stderr, PCAPNG_TSHARK_LUA_FMT "\n", o->wfile, lua,
+		trace_proto_dir());
 }
 
 /* --svc names an endpoint of the registry: a misspelt one would match
@@ -389,11 +420,7 @@ int diag_trace(struct diag *d, int argc, char **argv)
 	if (o.w != NULL) {
 		pcapng_close(o.w);
 		fclose(o.wf);
-		fprintf(stderr,
-			"parapet-diag: %ld frames in %s; decode with:\n",
-			o.shown, o.wfile);
-		fprintf(stderr, PCAPNG_TSHARK_FMT "\n", o.wfile,
-			DIAG_PROTO_DIR);
+		trace_print_decode(&o);
 	}
 	return rc != 0 ? 1 : 0;
 }

@@ -6,11 +6,25 @@ DIAGD_SRCS := services/diag/diagd.c services/diag/diagd_trace.c \
 $(eval $(call program,parapet-diagd,$(DIAGD_SRCS)))
 
 DIAG_CLI_SRCS := services/diag/diag.c services/diag/diag_trace.c \
-	services/diag/diag_view.c
+	services/diag/diag_view.c services/diag/diag_registry.c
 $(eval $(call program,parapet-diag,$(DIAG_CLI_SRCS)))
-# `trace --help` prints the tshark command line with the .proto files here.
-$(B)/obj/services/diag/diag_trace.o: CPPFLAGS += \
-	-DDIAG_PROTO_DIR='"$(abspath proto)"'
+
+# share/parapet beside bin/, where parapet-diag finds the .proto files and
+# the tshark dissector for `trace` (installed under PREFIX/share/parapet).
+SHARE := $(B)/share/parapet
+SHARE_FILES := $(PROTOS:%=$(SHARE)/%) $(SHARE)/parapet.lua
+$(SHARE)/proto/%.proto: proto/%.proto
+	@mkdir -p $(@D)
+	cp $< $@
+# mklua, a build tool (not installed), writes the dissector.
+$(B)/tools/mklua: $(call objs,services/diag/mklua.c \
+	services/diag/diag_registry.c) $(B)/libparapet.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.o,$^) $(B)/libparapet.a $(LDLIBS)
+$(SHARE)/parapet.lua: $(B)/tools/mklua
+	@mkdir -p $(@D)
+	$(B)/tools/mklua $@
+all: $(SHARE_FILES)
 E2E_TESTS += tests/e2e/diag.sh
 $(eval $(call unit_test,tapread_test,services/diag/tapread.c))
 # tests/fuzz/tapread_fuzz.c links the tap reader (outside libparapet).

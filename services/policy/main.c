@@ -25,8 +25,9 @@
 #include "services/policy/policy.h"
 #include "vmworker.pb-c.h"
 
-#define SYNC_IDLE_MS 1000 /* vmworker Status while the VM runs */
-#define SYNC_BOOT_MS 20	  /* ... while waiting for it to come up */
+/* While vmworker does not answer: nothing tells policy when init gives up
+ * on it (policy_sync asks init then), so it asks again this often. */
+#define SYNC_RETRY_MS 500
 
 /* A request the loop runs (queued from nng's threads). */
 struct policy_work {
@@ -176,20 +177,34 @@ static void policy_run_command(struct policy *p, struct policy_work *w)
 	}
 }
 
-/* Status of vmworker, due every SYNC_*_MS (not while the VM is off). */
+/* vmworker connected (a new instance: restarted, or policy's first
+ * contact) or went away: its Status says what to do (nng's thread). */
+static void policy_vm_peer(void *arg, bool up)
+{
+	struct policy *p = arg;
+
+	(void)up;
+	atomic_store(&p->vm_changed, true);
+	evqueue_kick(&p->sb->queue);
+}
+
+/* Status of vmworker at start and whenever its connection changes;
+ * again every SYNC_RETRY_MS only while it does not answer or its VM
+ * still waits for a Start. VmEvent tells of the VM's end, so nothing
+ * else is polled. */
 static uint64_t policy_timer(struct svcbase *sb, uint64_t now)
 {
 	struct policy *p = sb->ctx;
-	bool booting = !p->vm_seen || p->state == PS_STARTING;
 
-	if (now >= p->sync_at) {
-		policy_sync(p); /* at once first: Status waits for vmworker */
-		now = util_now_ns();
-		booting = !p->vm_seen || p->state == PS_STARTING;
-		p->sync_at =
-		    now + (booting ? SYNC_BOOT_MS : SYNC_IDLE_MS) * 1000000ull;
-	}
-	return p->state == PS_STOPPED ? 0 : p->sync_at;
+	if (atomic_exchange(&p->vm_changed, false))
+		p->sync_at = now;
+	if (p->state == PS_STOPPED)
+		return 0;
+	if (p->sync_at != 0 && now >= p->sync_at)
+		p->sync_at = policy_sync(p) == 0
+				 ? 0
+				 : util_now_ns() + SYNC_RETRY_MS * 1000000ull;
+	return p->sync_at;
 }
 
 static int policy_open(struct svcbase *sb)
@@ -198,17 +213,20 @@ static int policy_open(struct svcbase *sb)
 
 	p->sb = sb;
 	p->trace = sb->trace;
-	p->vm =
-	    svcbase_client(SVC_NAME_POLICY, SVC_NAME_VMWORKER, NULL,
-			   &parapet__vm_worker__descriptor, 30000, p->trace);
+	p->vm = svcbase_client(SVC_NAME_POLICY, SVC_NAME_VMWORKER, NULL,
+			       &parapet__vm_worker__descriptor,
+			       POLICY_VM_WAIT_MS, p->trace);
 	p->vm_quick =
 	    svcbase_client(SVC_NAME_POLICY, SVC_NAME_VMWORKER, NULL,
 			   &parapet__vm_worker__descriptor, 500, p->trace);
 	/* vmworker restarts (servicing); its methods may run twice. */
 	if (p->vm)
 		ipc_client_set_resend(p->vm, 1000);
-	if (p->vm_quick)
+	if (p->vm_quick) {
 		ipc_client_set_resend(p->vm_quick, 250);
+		ipc_client_on_peer(p->vm_quick, policy_vm_peer, p);
+	}
+	p->sync_at = util_now_ns(); /* the first Status at once */
 	p->init =
 	    svcbase_client(SVC_NAME_POLICY, SVC_NAME_INIT, NULL,
 			   &parapet__init_control__descriptor, 30000, p->trace);

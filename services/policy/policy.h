@@ -5,6 +5,7 @@
 #define PARAPET_POLICY_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 
 #include "lib/ipc.h"
@@ -12,10 +13,15 @@
 #include "policy.pb-c.h"
 #include "services/policy/state.h"
 
+/* The timeout of vmworker's calls, which also bounds the wait for a
+ * restarted vmworker (above a dead dialer's 12 s redial). */
+#define POLICY_VM_WAIT_MS 30000
+
 struct policy {
 	pthread_mutex_t lock; /* state (Status reads it on nng's threads) */
 	struct svcbase *sb;   /* its loop: requests queue there */
-	uint64_t sync_at;     /* next vmworker Status (monotonic ns) */
+	uint64_t sync_at;     /* next vmworker Status (monotonic ns; 0: none) */
+	_Atomic bool vm_changed; /* vmworker's connection came or went */
 	enum pstate state;
 	bool reboot_on_crash;
 	uint64_t reboot_window_ns; /* start of the current reboot window */
@@ -35,8 +41,9 @@ struct policy {
 void policy_set_state(struct policy *p, enum pstate s);
 /* Asks vmworker for its state and acts on it (Start a created VM, adopt
  * a running one after a policy restart, notice a vmworker that came back
- * without its VM). */
-void policy_sync(struct policy *p);
+ * without its VM). 0 when settled; -1 to ask again later (vmworker did
+ * not answer, or its Start failed). */
+int policy_sync(struct policy *p);
 /* The VM ended (VmEvent, or seen by sync): 0 once handled. */
 void policy_note_boot(struct policy *p, const Parapet__VmStatus *st);
 int policy_vm_ended(struct policy *p, const char *state, int value,

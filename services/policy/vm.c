@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "hostchan.pb-c.h"
 #include "init.pb-c.h"
@@ -16,7 +15,6 @@
 #include "services/policy/policy.h"
 #include "vmworker.pb-c.h"
 
-#define SERVICING_WAIT_MS	30000 /* > a dead dialer's 12 s redial */
 #define POLICY_REBOOT_MAX	3
 #define POLICY_REBOOT_WINDOW_MS 60000u
 #define STR_(x)			#x
@@ -42,9 +40,10 @@ static enum pstate policy_state(struct policy *p)
 }
 
 /* A vmworker call with an empty request of the method's own input type
- * (also for methods this build's proto may lack, such as Reset). */
-static int policy_vm_call(struct policy *p, const char *method,
-			  Parapet__VmStatus **st_out)
+ * (also for methods this build's proto may lack, such as Reset), on
+ * client c. */
+static int policy_vm_call_on(struct ipc_client *c, const char *method,
+			     Parapet__VmStatus **st_out)
 {
 	const ProtobufCMethodDescriptor *m =
 	    protobuf_c_service_descriptor_get_method_by_name(
@@ -58,8 +57,7 @@ static int policy_vm_call(struct policy *p, const char *method,
 	if (req == NULL)
 		return IPC_ERR_NOMEM;
 	protobuf_c_message_init(m->input, req);
-	rc = ipc_call(strcmp(method, "Status") ? p->vm : p->vm_quick, method,
-		      req, &reply);
+	rc = ipc_call(c, method, req, &reply);
 	free(req);
 	if (rc == 0 && st_out != NULL &&
 	    reply->descriptor == &parapet__vm_status__descriptor)
@@ -67,6 +65,14 @@ static int policy_vm_call(struct policy *p, const char *method,
 	else if (reply != NULL)
 		ipc_free(reply);
 	return rc;
+}
+
+/* Status has the short timeout; the other methods the long one. */
+static int policy_vm_call(struct policy *p, const char *method,
+			  Parapet__VmStatus **st_out)
+{
+	return policy_vm_call_on(strcmp(method, "Status") ? p->vm : p->vm_quick,
+				 method, st_out);
 }
 
 void policy_pause_vm(struct policy *p)
@@ -141,14 +147,15 @@ void policy_note_boot(struct policy *p, const Parapet__VmStatus *st)
 		p->vm_boot = st->boot;
 }
 
-void policy_sync(struct policy *p)
+int policy_sync(struct policy *p)
 {
 	Parapet__VmStatus *st = NULL;
 	enum pstate cur = policy_state(p), vm;
+	int rc = 0;
 
 	if (policy_vm_call(p, "Status", &st) != 0 || st == NULL) {
 		policy_check_vmworker(p);
-		return;
+		return -1;
 	}
 	vm = pstate_from_vm(st->state);
 	policy_note_boot(p, st);
@@ -159,7 +166,7 @@ void policy_sync(struct policy *p)
 		policy_vm_ended(p, "crashed", 0,
 				"vmworker restarted without its VM state");
 	else if (vm == PS_STARTING && cur == PS_STARTING)
-		policy_start_vm(p);
+		rc = policy_start_vm(p) == 0 ? 0 : -1;
 	else if (vm == PS_STOPPED || vm == PS_CRASHED)
 		policy_vm_ended(p, vm == PS_CRASHED ? "crashed" : "poweroff",
 				st->exit_value,
@@ -167,6 +174,7 @@ void policy_sync(struct policy *p)
 	else if (vm != PS_INVALID && cur == PS_STARTING)
 		policy_set_state(p, vm); /* a restarted policy adopts it */
 	ipc_free(&st->base);
+	return rc;
 }
 
 static void policy_poweroff_call(struct policy *p, int status,
@@ -304,6 +312,45 @@ static void policy_start_standby(struct policy *p)
 	ipc_free(reply);
 }
 
+/* The end of servicing. init answers Restart once the next vmworker is
+ * READY, and a restored vmworker is READY only once its VM runs again:
+ * its one Status (on the long client: it waits in nng until the new
+ * instance's connection comes) is final, with no wait for a change. */
+static int policy_restored(struct policy *p, int restart_rc,
+			   const char *restart_err, Parapet__VmStatus **st_out)
+{
+	Parapet__VmStatus *st = NULL;
+	const char *why = NULL;
+
+	if (policy_vm_call_on(p->vm, "Status", &st) != 0 || st == NULL ||
+	    st->state == NULL)
+		why = "servicing failed: the restarted vmworker did not "
+		      "answer within " STR(POLICY_VM_WAIT_MS) " ms";
+	/* A fresh vmworker (the old one died before its state reached
+	 * init, or the new one died): the guest is lost, a crash. */
+	else if (!strcmp(st->state, "created"))
+		why = st->restored ? "servicing failed: the restored vmworker "
+				     "did not run its VM"
+				   : "servicing failed: vmworker came back "
+				     "without its saved state";
+	if (why != NULL) {
+		if (st != NULL)
+			ipc_free(&st->base);
+		policy_vm_ended(p, "crashed", 0, why);
+		return IPC_ERR_UNAVAILABLE;
+	}
+	if (!strcmp(st->state, "paused"))
+		policy_vm_call(p, "Resume", NULL);
+	policy_set_state(p, PS_RUNNING);
+	if (restart_rc != 0) {
+		ipc_free(&st->base);
+		snprintf(p->cmd_error, sizeof(p->cmd_error), "%s", restart_err);
+		return restart_rc;
+	}
+	*st_out = st;
+	return 0;
+}
+
 /* Servicing: save, restart vmworker (binary: the token of an update the
  * host sent init, or 0 for the same binary), wait for the restored VM. */
 static int policy_service(struct policy *p, uint64_t binary,
@@ -313,7 +360,6 @@ static int policy_service(struct policy *p, uint64_t binary,
 	ProtobufCMessage *reply = NULL;
 	char restart_err[160] = "";
 	int rc, restart_rc;
-	uint64_t until;
 
 	/* A binary init cannot run is refused before the guest pauses. */
 	if (binary != 0) {
@@ -349,42 +395,7 @@ static int policy_service(struct policy *p, uint64_t binary,
 		log_warnx("servicing: Restart: %s", restart_err);
 	}
 	ipc_free(reply);
-	until = util_deadline_ns(SERVICING_WAIT_MS);
-	while (util_now_ns() < until) {
-		Parapet__VmStatus *st = NULL;
-
-		if (policy_vm_call(p, "Status", &st) == 0 && st && st->state &&
-		    strcmp(st->state, "created")) {
-			if (!strcmp(st->state, "paused"))
-				policy_vm_call(p, "Resume", NULL);
-			policy_set_state(p, PS_RUNNING);
-			if (restart_rc != 0) {
-				ipc_free(&st->base);
-				snprintf(p->cmd_error, sizeof(p->cmd_error),
-					 "%s", restart_err);
-				return restart_rc;
-			}
-			*st_out = st;
-			return 0;
-		}
-		/* A fresh vmworker (the old one died before its state reached
-		 * init, or the new one died): the guest is lost, a crash. */
-		if (st && st->state && !strcmp(st->state, "created") &&
-		    !st->restored) {
-			ipc_free(&st->base);
-			policy_vm_ended(p, "crashed", 0,
-					"servicing failed: vmworker came back "
-					"without its saved state");
-			return IPC_ERR_UNAVAILABLE;
-		}
-		if (st)
-			ipc_free(&st->base);
-		usleep(20000);
-	}
-	policy_vm_ended(p, "crashed", 0,
-			"servicing failed: the restarted vmworker did not "
-			"answer within " STR(SERVICING_WAIT_MS) " ms");
-	return IPC_ERR_UNAVAILABLE;
+	return policy_restored(p, restart_rc, restart_err, st_out);
 }
 
 static const char *const vm_methods[PE_COUNT] = {

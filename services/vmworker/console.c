@@ -1,8 +1,10 @@
 /* Console rings and the output flusher. Producers (VP threads) take a
- * spinlock held for one byte; the single consumer never locks. */
+ * spinlock held for one byte; the single consumer locks only to arm the
+ * kick of its next byte before it sleeps. */
 #include "services/vmworker/console.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -25,22 +27,38 @@ size_t console_ring_used(const struct console_ring *r)
 	       atomic_load_explicit(&r->tail, memory_order_acquire);
 }
 
-bool console_ring_put(struct console_ring *r, uint8_t byte)
+static void ring_lock(struct console_ring *r)
 {
-	size_t head;
-	bool ok = false;
-
 	while (
 	    atomic_flag_test_and_set_explicit(&r->lock, memory_order_acquire))
 		;
-	head = atomic_load_explicit(&r->head, memory_order_relaxed);
-	if (head - atomic_load_explicit(&r->tail, memory_order_acquire) <
-	    r->size) {
-		r->buf[head & (r->size - 1)] = byte;
-		atomic_store_explicit(&r->head, head + 1, memory_order_release);
-		ok = true;
-	}
+}
+
+static void ring_unlock(struct console_ring *r)
+{
 	atomic_flag_clear_explicit(&r->lock, memory_order_release);
+}
+
+/* Producers' lock held. */
+static bool ring_put_locked(struct console_ring *r, uint8_t byte)
+{
+	size_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
+
+	if (head - atomic_load_explicit(&r->tail, memory_order_acquire) >=
+	    r->size)
+		return false;
+	r->buf[head & (r->size - 1)] = byte;
+	atomic_store_explicit(&r->head, head + 1, memory_order_release);
+	return true;
+}
+
+bool console_ring_put(struct console_ring *r, uint8_t byte)
+{
+	bool ok;
+
+	ring_lock(r);
+	ok = ring_put_locked(r, byte);
+	ring_unlock(r);
 	return ok;
 }
 
@@ -178,24 +196,53 @@ static size_t console_drain(struct console *c)
 	return n;
 }
 
+/* Bytes gather this long after the first before the flusher writes them:
+ * a line goes in one write, and a VP pays one kick per batch at most. */
+#define CONSOLE_BATCH_NS 1000000
+
+/* Sleeps until the next byte out (its kick) or console_stop. */
+static void console_flusher_wait(struct console *c)
+{
+	struct pollfd p = { .fd = evqueue_fd(&c->flush_wake),
+			    .events = POLLIN };
+
+	if (console_ring_used(&c->out) == 0) {
+		console_out_arm(c);
+		if (console_ring_used(&c->out) == 0 &&
+		    !atomic_load(&c->stopping))
+			poll(&p, 1, -1);
+	}
+	evqueue_run(&c->flush_wake, NULL); /* takes the kicks (no items) */
+}
+
 static void *console_flusher(void *arg)
 {
 	struct console *c = arg;
-	const struct timespec pause = { 0, 1000000 }; /* 1 ms */
+	const struct timespec batch = { 0, CONSOLE_BATCH_NS };
 
 	while (!atomic_load(&c->stopping)) {
-		if (console_drain(c) == 0)
-			nanosleep(&pause, NULL);
+		console_flusher_wait(c);
+		if (!atomic_load(&c->stopping))
+			nanosleep(&batch, NULL);
+		console_drain(c);
 	}
 	console_drain(c);
 	return NULL;
 }
 
+/* Standalone: the flusher hands output to the sink; the first byte after
+ * it armed the kick wakes it (as the service's loop, console_out_notify). */
 int console_start(struct console *c)
 {
-	int rc = pthread_create(&c->flusher, NULL, console_flusher, c);
+	int rc;
 
+	if (evqueue_init(&c->flush_wake, 0) != 0)
+		return -1;
+	c->wake = &c->flush_wake;
+	rc = pthread_create(&c->flusher, NULL, console_flusher, c);
 	if (rc != 0) {
+		c->wake = NULL;
+		evqueue_destroy(&c->flush_wake);
 		errno = rc;
 		return -1;
 	}
@@ -203,6 +250,7 @@ int console_start(struct console *c)
 	return 0;
 }
 
+/* The UART has stopped (the VM ended): no byte kicks after this. */
 void console_stop(struct console *c)
 {
 	if (!c->flusher_started) {
@@ -210,8 +258,11 @@ void console_stop(struct console *c)
 		return;
 	}
 	atomic_store(&c->stopping, true);
+	evqueue_kick(&c->flush_wake);
 	pthread_join(c->flusher, NULL);
 	c->flusher_started = false;
+	c->wake = NULL;
+	evqueue_destroy(&c->flush_wake);
 }
 
 void console_destroy(struct console *c)
@@ -237,9 +288,13 @@ void console_out_notify(struct console *c, struct evqueue *q)
 	c->wake = q;
 }
 
+/* Under the producers' lock, as be_tx looks at it: a byte put after the
+ * arm sees it, or the consumer's next look at the ring sees the byte. */
 void console_out_arm(struct console *c)
 {
-	atomic_store(&c->wake_armed, true);
+	ring_lock(&c->out);
+	atomic_store_explicit(&c->wake_armed, true, memory_order_relaxed);
+	ring_unlock(&c->out);
 }
 
 /* A VP thread: one relaxed load per byte, a write(2) only for the first
@@ -247,11 +302,18 @@ void console_out_arm(struct console *c)
 static bool be_tx(void *ctx, uint8_t byte)
 {
 	struct console *c = ctx;
-	bool ok = console_ring_put(&c->out, byte);
+	bool ok, kick = false;
 
+	ring_lock(&c->out);
+	ok = ring_put_locked(&c->out, byte);
 	if (ok && c->wake != NULL &&
-	    atomic_load_explicit(&c->wake_armed, memory_order_relaxed) &&
-	    atomic_exchange(&c->wake_armed, false))
+	    atomic_load_explicit(&c->wake_armed, memory_order_relaxed)) {
+		atomic_store_explicit(&c->wake_armed, false,
+				      memory_order_relaxed);
+		kick = true;
+	}
+	ring_unlock(&c->out);
+	if (kick)
 		evqueue_kick(c->wake);
 	return ok;
 }

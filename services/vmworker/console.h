@@ -34,12 +34,13 @@ struct console {
 	bool flusher_started;
 	_Atomic bool stopping;
 	_Atomic uint64_t bytes_out, bytes_in;
-	struct evqueue *wake; /* service mode: kicked by the next byte out */
-	_Atomic bool wake_armed;
+	struct evqueue *wake;	   /* kicked by the next byte out once armed */
+	_Atomic bool wake_armed;   /* under out.lock */
+	struct evqueue flush_wake; /* standalone: the flusher's */
 };
 
 int console_init(struct console *c, console_sink_fn sink, void *sink_ctx);
-/* Starts the flusher thread. */
+/* Starts the flusher thread (it sleeps until output comes). */
 int console_start(struct console *c);
 /* Stops the flusher after handing every buffered byte to the sink. */
 void console_stop(struct console *c);

@@ -317,21 +317,20 @@ static void preload_accel(void)
 }
 
 /* The blackout of the servicing this instance continues, once its VM
- * runs (a moment after its thread starts); 0 when not restored. */
+ * runs (a moment after its thread starts); 0 when not restored. READY
+ * waits for it: policy's servicing reads the state once after init's
+ * Restart answer (READY) and must find the VM running. vm_run sets
+ * resumed_ns, then the state, and wakes this wait. */
 static uint64_t restored_blackout(struct vmw *w)
 {
-	uint64_t until = util_now_ns() + 100 * 1000000ull;
-
 	while (w->restored && w->vm_started) {
-		uint64_t resumed =
-		    __atomic_load_n(&w->vm.resumed_ns, __ATOMIC_ACQUIRE);
+		if (atomic_load(&w->vm.state) != VM_STATE_CREATED) {
+			uint64_t resumed = __atomic_load_n(&w->vm.resumed_ns,
+							   __ATOMIC_ACQUIRE);
 
-		if (resumed != 0)
-			return resumed - w->vm.paused_ns;
-		if (atomic_load(&w->vm_ran) || util_now_ns() >= until)
-			return 0;
-		/* vm_run wakes the state once resumed_ns is set */
-		vmw_wait_change(&w->vm.state, VM_STATE_CREATED, until);
+			return resumed != 0 ? resumed - w->vm.paused_ns : 0;
+		}
+		vmw_wait_change(&w->vm.state, VM_STATE_CREATED, 0);
 	}
 	return 0;
 }

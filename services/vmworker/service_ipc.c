@@ -52,6 +52,8 @@ static void fill_status(struct vmw *w, Parapet__VmStatus *s)
 	}
 }
 
+#define VMW_START_WAIT_MS 10000
+
 static int h_start(struct ipc_request *req, const ProtobufCMessage *in,
 		   ProtobufCMessage *out, void *arg)
 {
@@ -63,8 +65,10 @@ static int h_start(struct ipc_request *req, const ProtobufCMessage *in,
 		return IPC_ERR_HANDLER;
 	}
 	/* vm_run sets the state on its thread: report it as running (it
-	 * wakes this wait; a VM that fails to start sets vm_ran). */
-	for (uint64_t until = util_now_ns() + 100 * 1000000ull;
+	 * wakes this wait; a VM that fails to start sets vm_ran). A loaded
+	 * machine may take long to get there; "created" in the reply would
+	 * read as a vmworker that lost its VM, so the bound is generous. */
+	for (uint64_t until = util_now_ns() + VMW_START_WAIT_MS * 1000000ull;
 	     atomic_load(&w->vm.state) == VM_STATE_CREATED && !w->refused &&
 	     !atomic_load(&w->vm_ran) && util_now_ns() < until;)
 		vmw_wait_change(&w->vm.state, VM_STATE_CREATED, until);
@@ -78,13 +82,6 @@ static int h_pause(struct ipc_request *req, const ProtobufCMessage *in,
 	struct vmw *w = arg;
 
 	(void)in;
-	if (virtio_blk_in_use(&w->vm)) {
-		/* the queues' state lives in the backends: refused before
-		 * the guest pauses */
-		ipc_request_set_error(req, "a VM whose disks are in use "
-					   "cannot be serviced yet");
-		return IPC_ERR_HANDLER;
-	}
 	if (!w->vm_started || vm_pause(&w->vm) != 0) {
 		ipc_request_set_error(req, "the VM is not running");
 		return IPC_ERR_UNAVAILABLE;
@@ -167,18 +164,12 @@ static int h_save(struct ipc_request *req, const ProtobufCMessage *in,
 	int fd;
 
 	(void)in;
-	if (virtio_blk_in_use(&w->vm)) {
-		/* the queues' state lives in the backends: refused before
-		 * the guest pauses */
-		ipc_request_set_error(req, "a VM whose disks are in use "
-					   "cannot be serviced yet");
-		return IPC_ERR_HANDLER;
-	}
 	if (!w->vm_started || vm_pause(&w->vm) != 0) {
 		ipc_request_set_error(req, "the VM is not running");
 		return IPC_ERR_UNAVAILABLE;
 	}
 	if (savestate_save(&w->vm, &buf, &len) != 0) {
+		virtio_blk_resume(&w->vm);
 		vm_resume(&w->vm);
 		ipc_request_set_error(req, "saving the VM failed");
 		return IPC_ERR_HANDLER;
@@ -186,6 +177,7 @@ static int h_save(struct ipc_request *req, const ProtobufCMessage *in,
 	fd = util_memfd_create("parapet-saved-state", len);
 	if (fd < 0 || pwrite(fd, buf, len, 0) != (ssize_t)len) {
 		free(buf);
+		virtio_blk_resume(&w->vm);
 		vm_resume(&w->vm);
 		ipc_request_set_error(req, "no memfd for the saved state");
 		return IPC_ERR_HANDLER;
@@ -199,6 +191,7 @@ static int h_save(struct ipc_request *req, const ProtobufCMessage *in,
 	msg.fd_names = names;
 	if (supervise_send(SUPERVISE_FD, &msg, &fd, 1) != SUPERVISE_OK) {
 		close(fd);
+		virtio_blk_resume(&w->vm);
 		vm_resume(&w->vm);
 		ipc_request_set_error(req, "init did not take the state");
 		return IPC_ERR_HANDLER;
@@ -426,6 +419,9 @@ static int inspect_disks(struct vmw *w, struct ipc_request *req,
 		o->notifies = s.notifies;
 		o->has_notifies_idle = 1;
 		o->notifies_idle = s.notifies_idle;
+		o->has_notifies_dropped = o->has_driver_errors = 1;
+		o->notifies_dropped = s.notifies_dropped;
+		o->driver_errors = s.driver_errors;
 		o->used_index = s.used_idx;
 		o->in_flight = (uint16_t)(s.avail_idx - s.used_idx);
 		o->capacity_sectors = s.capacity;

@@ -19,6 +19,13 @@
 #define FRONT_REPLY_MS 5000 /* a backend's answer to one request */
 #define FRONT_RETRY_MS 20   /* between connects while the socket is new */
 
+/* The "frontend addresses" of the memory table and the ring addresses:
+ * guest-physical plus this, not where this process mapped guest RAM, so
+ * that the next vmworker (servicing) describes the same memory with the
+ * same addresses; some backends (libvhost-user) remap the running rings
+ * at SET_MEM_TABLE and cannot when they move. */
+#define FRONT_UADDR_BASE 0x100000000000ull
+
 /* virtio_blk_config up to write_zeroes_may_unmap and its padding, as
  * qemu 7.2 and Linux 6.1 define it: a backend may refuse (or assert on)
  * a larger read. */
@@ -218,14 +225,13 @@ static int front_set_mem_table(struct vhost_front *f, struct vm *vm)
 	if (vm->cfg.hole_size == 0 || hole >= size)
 		hole = hole_end = size;
 	if (hole > 0)
-		r[n++] = (struct vhost_user_mem_region){
-			0, hole, (uint64_t)(uintptr_t)vm->mem, 0
-		};
+		r[n++] = (struct vhost_user_mem_region){ 0, hole,
+							 FRONT_UADDR_BASE, 0 };
 	if (hole_end < size)
-		r[n++] = (struct vhost_user_mem_region){
-			hole_end, size - hole_end,
-			(uint64_t)(uintptr_t)(vm->mem + hole_end), hole_end
-		};
+		r[n++] =
+		    (struct vhost_user_mem_region){ hole_end, size - hole_end,
+						    FRONT_UADDR_BASE + hole_end,
+						    hole_end };
 	m.payload.mem.nregions = n;
 	/* exactly the regions sent, as the spec (and qemu) size it */
 	m.hdr.size = (uint32_t)(offsetof(struct vhost_user_mem_table, regions) +
@@ -329,9 +335,9 @@ static int front_ring_up(struct vhost_front *f, struct vm *vm, uint16_t base,
 		return -1;
 	vhost_user_msg_init(&m, VHOST_USER_SET_VRING_ADDR,
 			    sizeof(m.payload.addr));
-	m.payload.addr.desc_user_addr = (uint64_t)(uintptr_t)f->ring_desc;
-	m.payload.addr.avail_user_addr = (uint64_t)(uintptr_t)f->ring_avail;
-	m.payload.addr.used_user_addr = (uint64_t)(uintptr_t)f->ring_used;
+	m.payload.addr.desc_user_addr = FRONT_UADDR_BASE + f->ring_desc;
+	m.payload.addr.avail_user_addr = FRONT_UADDR_BASE + f->ring_avail;
+	m.payload.addr.used_user_addr = FRONT_UADDR_BASE + f->ring_used;
 	if (front_call(f, &m, NULL) != 0 ||
 	    front_set_fd(f, VHOST_USER_SET_VRING_KICK, f->kick_fd) != 0 ||
 	    front_set_fd(f, VHOST_USER_SET_VRING_CALL, f->call_fd) != 0 ||
@@ -350,11 +356,11 @@ static void front_kick_now(struct vhost_front *f)
 
 int vhost_front_start(struct vhost_front *f, struct vm *vm, uint64_t features,
 		      unsigned num, uint64_t desc, uint64_t avail,
-		      uint64_t used)
+		      uint64_t used, uint16_t base)
 {
-	void *d = vm_gpa_ptr(vm, desc, 16ull * num);
-	void *a = vm_gpa_ptr(vm, avail, 6 + 2ull * num);
-	void *u = vm_gpa_ptr(vm, used, 6 + 8ull * num);
+	const void *d = vm_gpa_ptr(vm, desc, 16ull * num);
+	const void *a = vm_gpa_ptr(vm, avail, 6 + 2ull * num);
+	const void *u = vm_gpa_ptr(vm, used, 6 + 8ull * num);
 	bool tracked;
 
 	if (d == NULL || a == NULL || u == NULL)
@@ -369,12 +375,13 @@ int vhost_front_start(struct vhost_front *f, struct vm *vm, uint64_t features,
 		return -1;
 	f->ring_features = features;
 	f->ring_num = num;
-	f->ring_desc = d;
-	f->ring_avail = a;
-	f->ring_used = u;
+	f->ring_desc = desc;
+	f->ring_avail = avail;
+	f->ring_used = used;
+	f->ring_used_idx = (const uint16_t *)((const uint8_t *)u + 2);
 	/* a new queue: what an earlier one left in flight is void */
 	front_drop_inflight(f);
-	if (front_ring_up(f, vm, 0, &tracked) != 0)
+	if (front_ring_up(f, vm, base, &tracked) != 0)
 		return -1;
 	f->avail_idx = (const volatile uint16_t *)((const uint8_t *)a + 2);
 	__atomic_store_n(&f->started, true, __ATOMIC_RELEASE);
@@ -410,9 +417,7 @@ int vhost_front_restart(struct vhost_front *f, struct vm *vm, int sock)
 	/* The guest's used index: every request before it is complete; a
 	 * backend with the inflight region recomputes its next avail entry
 	 * from there, one without resumes there. */
-	used = __atomic_load_n(
-	    (const uint16_t *)((const uint8_t *)f->ring_used + 2),
-	    __ATOMIC_ACQUIRE);
+	used = __atomic_load_n(f->ring_used_idx, __ATOMIC_ACQUIRE);
 	if (front_ring_up(f, vm, used, &tracked) != 0)
 		return -1;
 	if (!tracked)

@@ -38,10 +38,11 @@ struct vhost_front {
 	_Atomic uint32_t kicked_idx; /* > 0xffff: none yet */
 	char error[160];	     /* the last failure, for logs and diag */
 	/* The running queue as the driver set it up, to start it again in
-	 * the next backend (ring parts: our pointers into guest RAM). */
+	 * the next backend (ring parts: guest-physical). */
 	uint64_t ring_features;
 	unsigned ring_num;
-	void *ring_desc, *ring_avail, *ring_used;
+	uint64_t ring_desc, ring_avail, ring_used;
+	const uint16_t *ring_used_idx; /* in guest RAM */
 	/* The backend's inflight region, kept across backends (-1: none). */
 	int inflight_fd;
 	struct vhost_user_inflight inflight;
@@ -59,10 +60,12 @@ int vhost_front_connect(struct vhost_front *f, int wait_ms);
 
 /* Starts queue 0 of num entries whose parts lie at the guest-physical
  * addresses given (checked against guest RAM), with the features the
- * driver accepted. 0, or -1 with f->error. */
+ * driver accepted, the backend taking requests from avail index base
+ * (0 at DRIVER_OK; where a serviced vmworker stopped). 0, or -1 with
+ * f->error. */
 int vhost_front_start(struct vhost_front *f, struct vm *vm, uint64_t features,
 		      unsigned num, uint64_t desc, uint64_t avail,
-		      uint64_t used);
+		      uint64_t used, uint16_t base);
 
 /* Connects to path, retrying for up to wait_ms while nobody listens (a
  * restarting backend). Needs no lock: touches no frontend. The socket,

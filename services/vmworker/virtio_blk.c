@@ -8,9 +8,14 @@
 #include <linux/virtio_ring.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "lib/guest_abi.h"
+#include "lib/ipc.h"
 #include "lib/log.h"
+#include "lib/util.h"
+#include "savedstate.pb-c.h"
+#include "services/vmworker/savestate.h"
 #include "services/vmworker/devices.h"
 #include "services/vmworker/vblk_watch.h"
 #include "services/vmworker/vm.h"
@@ -60,6 +65,7 @@ static bool vblk_backend(struct vblk *b)
 void virtio_blk_fail(struct vblk *b, const char *what)
 {
 	log_warnx("disk %u: %s: %s", b->index, what, b->front.error);
+	b->driver_errors++;
 	b->broken = true;
 	b->status |= VIRTIO_CONFIG_S_NEEDS_RESET;
 }
@@ -97,11 +103,15 @@ static uint32_t vblk_check_features(struct vblk *b, uint32_t status)
 	return status;
 }
 
+/* A queue the backend can run: its size a power of two up to the max,
+ * its rings aligned as the spec requires (a backend refuses others,
+ * and the queue would hang instead of failing). */
 static bool vblk_queue_ok(const struct vblk *b)
 {
 	return b->queue_ready && b->queue_num != 0 &&
 	       b->queue_num <= VBLK_QUEUE_MAX &&
-	       (b->queue_num & (b->queue_num - 1)) == 0;
+	       (b->queue_num & (b->queue_num - 1)) == 0 &&
+	       (b->desc & 15) == 0 && (b->avail & 1) == 0 && (b->used & 3) == 0;
 }
 
 static void vblk_write_status(struct vblk *b, struct vm *vm, uint32_t v)
@@ -130,7 +140,7 @@ static void vblk_write_status(struct vblk *b, struct vm *vm, uint32_t v)
 	}
 	if (!vblk_backend(b) ||
 	    vhost_front_start(&b->front, vm, b->drv_features, b->queue_num,
-			      b->desc, b->avail, b->used) != 0)
+			      b->desc, b->avail, b->used, 0) != 0)
 		virtio_blk_fail(b, "starting the queue");
 	else
 		vblk_watch_poke(); /* the connection may be new */
@@ -294,6 +304,7 @@ static void vblk_reset(void *state, struct vm *vm)
 	struct vblk *b = state;
 
 	(void)vm;
+	b->resume_pending = false;
 	if (!b->front_ready) {
 		pthread_mutex_init(&b->lock, NULL);
 		return;
@@ -303,31 +314,137 @@ static void vblk_reset(void *state, struct vm *vm)
 	pthread_mutex_unlock(&b->lock);
 }
 
-/* A disk's queue lives in its backend, which a new vmworker cannot take
- * over yet: servicing is refused before the guest pauses for it. */
-static int vblk_check(const struct Parapet__SavedState *st, char *err,
-		      size_t err_len)
+static uint16_t ring_idx(struct vm *vm, uint64_t gpa);
+
+/* Servicing (the VPs are paused). Every request the guest made available
+ * must complete first: the backend (or its next instance, which the next
+ * vmworker connects to) goes on from the avail index, not from requests
+ * half done. The wait is bounded: a backend that does not finish fails
+ * the servicing and the VM runs on. */
+#define VBLK_DRAIN_MS 5000
+
+static int vblk_drain(struct vblk *b, struct vm *vm, uint16_t *avail_idx)
 {
-	(void)st;
-	(void)err;
-	(void)err_len;
-	return 0;
+	uint64_t until = util_deadline_ns(VBLK_DRAIN_MS);
+
+	for (;;) {
+		uint16_t a = ring_idx(vm, b->avail), u = ring_idx(vm, b->used);
+
+		if (a == u) {
+			*avail_idx = a;
+			return 0;
+		}
+		if (util_now_ns() >= until) {
+			log_warnx("disk %u: %u requests still in flight after "
+				  "%d ms: not serviced",
+				  b->index, (unsigned)(uint16_t)(a - u),
+				  VBLK_DRAIN_MS);
+			return -1;
+		}
+		usleep(200);
+	}
 }
 
 static int vblk_save(void *state, struct vm *vm, struct Parapet__SavedState *st,
 		     struct ipc_arena *arena)
 {
 	struct vblk *b = state;
+	Parapet__SavedDisk *d;
+	uint16_t base = 0;
+	bool running;
+
+	if (b->status == 0)
+		return 0; /* never set up this boot: nothing to carry */
+	if (st->disks == NULL) {
+		st->disks =
+		    ipc_arena_alloc(arena, GUEST_DISK_MAX * sizeof(*st->disks));
+		if (st->disks == NULL)
+			return -1;
+	}
+	d = ipc_arena_alloc(arena, sizeof(*d));
+	if (d == NULL || st->n_disks >= GUEST_DISK_MAX)
+		return -1;
+	pthread_mutex_lock(&b->lock);
+	running = b->front.started;
+	/* drained, the queue stops in the backend: a backend may refuse to
+	 * be set up again while a ring still runs at the old addresses */
+	if (running && (vblk_drain(b, vm, &base) != 0 ||
+			vhost_front_stop(&b->front, NULL) != 0)) {
+		pthread_mutex_unlock(&b->lock);
+		return -1;
+	}
+	/* virtio_blk_resume restarts it if this servicing fails */
+	b->resume_pending = running;
+	b->resume_base = base;
+	parapet__saved_disk__init(d);
+	d->has_index = d->has_status = d->has_driver_features = 1;
+	d->has_queue_num = d->has_queue_ready = d->has_desc = 1;
+	d->has_avail = d->has_used = d->has_avail_base = d->has_running = 1;
+	d->has_dev_features_sel = d->has_drv_features_sel = 1;
+	d->has_queue_sel = 1;
+	d->index = b->index;
+	d->status = b->status;
+	d->driver_features = b->drv_features;
+	d->queue_num = b->queue_num;
+	d->queue_ready = b->queue_ready;
+	d->desc = b->desc;
+	d->avail = b->avail;
+	d->used = b->used;
+	d->avail_base = base;
+	d->running = running;
+	d->dev_features_sel = b->dev_features_sel;
+	d->drv_features_sel = b->drv_features_sel;
+	d->queue_sel = b->queue_sel;
+	pthread_mutex_unlock(&b->lock);
+	st->disks[st->n_disks++] = d;
+	return 0;
+}
+
+static int vblk_check(const struct Parapet__SavedState *st, char *err,
+		      size_t err_len)
+{
+	for (size_t i = 0; i < st->n_disks; i++) {
+		const Parapet__SavedDisk *d = st->disks[i];
+
+		if (d->index >= GUEST_DISK_MAX ||
+		    d->queue_num > VBLK_QUEUE_MAX || d->avail_base > 0xffff)
+			return savestate_fail(err, err_len,
+					      "saved disk %u: bad index, "
+					      "queue size or avail index",
+					      d->index);
+	}
+	return 0;
+}
+
+/* The transport as saved; a queue that ran starts again in the backend
+ * in virtio_blk_resume, before any VP runs: here vmworker has not yet
+ * taken its own uid, the only one blkd lets in. */
+static void vblk_restore(void *state, struct vm *vm,
+			 const struct Parapet__SavedState *st)
+{
+	struct vblk *b = state;
 
 	(void)vm;
-	(void)st;
-	(void)arena;
-	if (b->status == 0)
-		return 0; /* never used by this boot: nothing to carry */
-	log_warnx("disk %u is in use: a VM with active disks cannot be "
-		  "serviced yet",
-		  b->index);
-	return -1;
+	for (size_t i = 0; i < st->n_disks; i++) {
+		const Parapet__SavedDisk *d = st->disks[i];
+
+		if (d->index != b->index)
+			continue;
+		pthread_mutex_lock(&b->lock);
+		b->status = d->status;
+		b->drv_features = d->driver_features;
+		b->queue_num = d->queue_num;
+		b->queue_ready = d->queue_ready;
+		b->desc = d->desc;
+		b->avail = d->avail;
+		b->used = d->used;
+		b->dev_features_sel = d->dev_features_sel;
+		b->drv_features_sel = d->drv_features_sel;
+		b->queue_sel = d->queue_sel;
+		b->resume_pending = d->running;
+		b->resume_base = (uint16_t)d->avail_base;
+		pthread_mutex_unlock(&b->lock);
+	}
 }
 
 int virtio_blk_add_all(struct devices *d, struct vm *vm)
@@ -351,6 +468,7 @@ int virtio_blk_add_all(struct devices *d, struct vm *vm)
 			.reset = vblk_reset,
 			.save = vblk_save,
 			.check = vblk_check,
+			.restore = vblk_restore,
 		};
 		if (devices_add(d, vm, &vblk_ops[i]) != 0)
 			return -1;
@@ -387,12 +505,34 @@ void virtio_blk_snapshot(struct vblk *b, struct vm *vm, struct vblk_snapshot *s)
 	s->queue_size = b->queue_num;
 	s->notifies = atomic_load(&b->notifies);
 	s->notifies_idle = atomic_load(&b->notifies_idle);
+	s->notifies_dropped = atomic_load(&b->notifies_dropped);
+	s->driver_errors = b->driver_errors;
 	if (b->front.started) {
 		s->avail_idx = ring_idx(vm, b->avail);
 		s->used_idx = ring_idx(vm, b->used);
 	}
 	snprintf(s->error, sizeof(s->error), "%s", b->front.error);
 	pthread_mutex_unlock(&b->lock);
+}
+
+void virtio_blk_resume(struct vm *vm)
+{
+	for (unsigned i = 0; i < GUEST_DISK_MAX; i++) {
+		struct vblk *b = virtio_blk_get(vm, i);
+
+		if (b == NULL)
+			continue;
+		pthread_mutex_lock(&b->lock);
+		if (b->resume_pending &&
+		    (!vblk_backend(b) ||
+		     vhost_front_start(&b->front, vm, b->drv_features,
+				       b->queue_num, b->desc, b->avail, b->used,
+				       b->resume_base) != 0))
+			virtio_blk_fail(b,
+					"restarting the queue after servicing");
+		b->resume_pending = false;
+		pthread_mutex_unlock(&b->lock);
+	}
 }
 
 struct vblk *virtio_blk_get(struct vm *vm, unsigned index)
@@ -403,22 +543,6 @@ struct vblk *virtio_blk_get(struct vm *vm, unsigned index)
 		return NULL;
 	snprintf(name, sizeof(name), "virtio-blk%u", index);
 	return devices_state(&vm->devs, name);
-}
-
-bool virtio_blk_in_use(struct vm *vm)
-{
-	bool used = false;
-
-	for (unsigned i = 0; i < GUEST_DISK_MAX && !used; i++) {
-		struct vblk *b = virtio_blk_get(vm, i);
-
-		if (b != NULL) {
-			pthread_mutex_lock(&b->lock);
-			used = b->status != 0;
-			pthread_mutex_unlock(&b->lock);
-		}
-	}
-	return used;
 }
 
 void virtio_blk_fini(struct vm *vm)

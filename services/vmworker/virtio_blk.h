@@ -41,7 +41,12 @@ struct vblk {
 	uint32_t queue_sel, queue_num;
 	bool queue_ready;
 	uint64_t desc, avail, used;
-	bool broken; /* the backend failed: DEVICE_NEEDS_RESET */
+	bool broken;		/* the backend failed: DEVICE_NEEDS_RESET */
+	uint64_t driver_errors; /* times the device set NEEDS_RESET */
+	/* restored from a serviced vmworker: the queue starts again at
+	 * resume_base when the VM resumes */
+	bool resume_pending;
+	uint16_t resume_base;
 	/* counters, for diag */
 	/* notifies passed on; with nothing new (no kick); before DRIVER_OK */
 	_Atomic uint64_t notifies, notifies_idle, notifies_dropped;
@@ -60,15 +65,17 @@ struct vblk_snapshot {
 	bool connected, running;
 	uint64_t offered, negotiated, capacity;
 	uint32_t status, queue_size;
-	uint64_t notifies, notifies_idle;
+	uint64_t notifies, notifies_idle, notifies_dropped, driver_errors;
 	uint16_t avail_idx, used_idx; /* from the guest's rings */
 	char error[160];
 };
 void virtio_blk_snapshot(struct vblk *b, struct vm *vm,
 			 struct vblk_snapshot *s);
 
-/* Whether the guest has set up any disk (its status is not 0). */
-bool virtio_blk_in_use(struct vm *vm);
+/* A restored VM resumes, or a servicing failed after the disks were
+ * saved: the queues that ran start again in their backends (in
+ * vmworker's own sandbox, before any VP runs). */
+void virtio_blk_resume(struct vm *vm);
 
 /* The backend failed (what, and front.error, logged): the device sets
  * DEVICE_NEEDS_RESET. Under b->lock. */

@@ -406,24 +406,36 @@ static void vm_sample(struct vm *vm)
 	}
 }
 
-/* Waits for the VM to end, sampling the VPs every VM_SAMPLE_MS. Returns
- * -1 when timeout_ms (0: none) passed first. */
+/* Waits for the VM to end, sampling the VPs every VM_SAMPLE_MS while
+ * the guest runs: a paused VM (servicing, the host's pause) is not
+ * sampled and does not wake this thread (vm_resume and vm_end broadcast
+ * the condition). Returns -1 when timeout_ms (0: none) passed first. */
 static int vm_wait_end(struct vm *vm, unsigned timeout_ms)
 {
-	uint64_t deadline = util_deadline_ns(timeout_ms);
-	struct timespec tick;
+	uint64_t deadline = util_deadline_ns(timeout_ms), now, wake;
+	struct timespec until;
 	int timed_out = 0;
 
 	pthread_mutex_lock(&vm->lock);
 	while (atomic_load(&vm->state) == VM_STATE_RUNNING) {
-		if (timeout_ms != 0 && util_now_ns() >= deadline) {
+		bool paused = atomic_load(&vm->pause_requested);
+
+		now = util_now_ns();
+		if (timeout_ms != 0 && now >= deadline) {
 			timed_out = 1;
 			break;
 		}
-		tick = util_abstime_ns(CLOCK_REALTIME,
-				       VM_SAMPLE_MS * UTIL_NS_PER_MS);
-		pthread_cond_timedwait(&vm->cond, &vm->lock, &tick);
-		vm_sample(vm);
+		wake = paused ? 0 : now + VM_SAMPLE_MS * UTIL_NS_PER_MS;
+		if (timeout_ms != 0 && (wake == 0 || deadline < wake))
+			wake = deadline;
+		if (wake == 0) {
+			pthread_cond_wait(&vm->cond, &vm->lock);
+			continue;
+		}
+		until = util_abstime_ns(CLOCK_REALTIME, wake - now);
+		pthread_cond_timedwait(&vm->cond, &vm->lock, &until);
+		if (!atomic_load(&vm->pause_requested))
+			vm_sample(vm);
 	}
 	pthread_mutex_unlock(&vm->lock);
 	return timed_out ? -1 : 0;
@@ -471,12 +483,16 @@ int vm_run(struct vm *vm, const struct vp_regs *bsp_regs, unsigned timeout_ms)
 		atomic_store(&vm->vps[0].state, VP_RUNNING);
 		vm->start_ns = util_now_ns();
 	}
+	if (restored)
+		virtio_blk_resume(vm); /* inside the blackout */
+	/* resumed_ns before the state: whoever sees the VM run reads it. */
+	if (restored)
+		__atomic_store_n(&vm->resumed_ns, util_now_ns(),
+				 __ATOMIC_RELEASE);
 	atomic_store(&vm->state, VM_STATE_RUNNING);
-	if (restored) {
-		vm->resumed_ns = util_now_ns();
+	if (restored)
 		log_info("restored: blackout %.3f ms",
 			 (double)(vm->resumed_ns - vm->paused_ns) / 1e6);
-	}
 	/* Whoever waits for the VM to run (vmworker's Start) sleeps on it. */
 	futex_wake_all((uint32_t *)(uintptr_t)&vm->state);
 	vm_start_threads(vm, restored);

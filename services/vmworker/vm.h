@@ -63,7 +63,8 @@ struct vp {
 	struct vp_regs start_regs; /* set by the mailbox before starting */
 	struct vp_counters counters;
 	/* Sampling profile: the VP thread marks device handling, the VM's
-	 * main thread looks every VM_SAMPLE_MS (no clock read per exit). */
+	 * main thread looks every VM_SAMPLE_MS while the VM runs unpaused (no
+	 * clock read per exit). */
 	_Atomic uint8_t in_exit;
 	_Atomic uint64_t samples_guest, samples_handler;
 };

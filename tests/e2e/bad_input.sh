@@ -39,6 +39,11 @@ printf '\377' | dd of="$T/flip.igvm" bs=1 seek=40 conv=notrunc 2>/dev/null
 head -c 4096 /dev/urandom >"$T/junk.igvm"
 head -c 2000 /dev/urandom >"$T/junk.dtb"
 head -c 2000 /dev/urandom >"$T/junk.elf"
+# an ELF without a PVH note, a bzImage's setup header, plain text
+cp "$(command -v env)" "$T/plain.elf"
+head -c 4096 /dev/zero | tr '\0' 'x' >"$T/bzImage"
+printf 'HdrS' | dd of="$T/bzImage" bs=1 seek=514 conv=notrunc 2>/dev/null
+cp "$(dirname "$0")/../../README.md" "$T/text"
 manifest "$T/badman" "Bad-Name x"
 NONE=$T/none.igvm
 
@@ -146,7 +151,7 @@ xrow() {
 
 RUN='^parapet run: '
 IG='^parapet igvm( build| dump| measure)?: '
-BOOT='parapet-boot: '
+BOOT='parapet-boot: error: '
 VWK='(^vmworker: |parapet-vmworker: ).*'
 DG='^parapet-diag: '
 
@@ -195,14 +200,23 @@ row 125 "$RUN--host-dtb $T/none.dtb: No such file" \
 row 125 "$RUN--manifest $T/none: No such file" \
 	"$P" run --manifest "$T/none" "$I"
 for c in empty trunc flip junk; do
-	row 125 "$T/$c.igvm" "$P" run --name bi-$c "$T/$c.igvm"
+	row 125 "$BOOT.*$T/$c.igvm" "$P" run --name bi-$c "$T/$c.igvm"
 done
-row 125 "host device tree $T/junk.dtb" \
+# a guest kernel instead of its image: how to build one
+row 125 "${BOOT}$HELLO is an ELF file \(a PVH kernel\), not an IGVM image: build one with \`parapet igvm build --guest $HELLO -o ${HELLO%.elf}.igvm\`" \
+	"$P" run --name bi-pvh "$HELLO"
+row 125 "${BOOT}$T/plain.elf is an ELF file, not an IGVM image: build one with \`parapet igvm build --guest $T/plain.elf -o $T/plain.igvm\`" \
+	"$P" run --name bi-elf "$T/plain.elf"
+row 125 "${BOOT}$T/bzImage is a Linux bzImage, not an IGVM image: build one from the kernel's ELF" \
+	"$P" run --name bi-bz "$T/bzImage"
+row 125 "${BOOT}image $T/text: fixed header, field magic: bad magic" \
+	"$P" run --name bi-text "$T/text"
+row 125 "${BOOT}host device tree $T/junk.dtb" \
 	"$P" run --name bi-dtb --host-dtb "$T/junk.dtb" "$I"
-row 125 "--manifest $T/badman, line 1" \
+row 125 "${BOOT}--manifest $T/badman, line 1" \
 	"$P" run --name bi-man --manifest "$T/badman" "$I"
 for o in sidecar=maybe on-crash=explode frobnicate=1; do
-	row 125 "--cmdline: .*'?${o%=*}" \
+	row 125 "${BOOT}--cmdline: .*'?${o%=*}" \
 		"$P" run --name bi-pv --cmdline "$o" "$T/allow.igvm"
 done
 row 125 "${RUN}--host-dtb $T/sub: not a regular file" \
@@ -233,7 +247,7 @@ else
 	echo "note: no setpriv: unprivileged run-dir rows skipped"
 fi
 if [ -n "$NOKVM" ]; then
-	row 125 "--accel kvm: /dev/kvm" \
+	row 125 "${BOOT}--accel kvm: /dev/kvm" \
 		"$nokvm" "$P" run --name bi-kvm --accel kvm "$I"
 else
 	echo "note: cannot hide /dev/kvm in a mount namespace: kvm rows skipped"
@@ -280,7 +294,9 @@ for v in novalue =x 'a b=1'; do
 done
 row 2 "${IG}bad or duplicate --config 'k=1'" \
 	"$P" igvm build $BUILD_OK --config k=1 --config k=1
-row 2 "$IG$T/none.elf: " "$P" igvm build --guest "$T/none.elf" -o "$O"
+# the path once, then the reason
+row 2 "$IG$T/none.elf: No such file or directory\$" \
+	"$P" igvm build --guest "$T/none.elf" -o "$O"
 row 2 "$IG$T/junk.elf: " "$P" igvm build --guest "$T/junk.elf" -o "$O"
 row 2 "$IG$T/sub: " "$P" igvm build --guest "$T/sub" -o "$O"
 row 1 "$IG$T/nodir/x.igvm: No such file" \

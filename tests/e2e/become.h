@@ -38,26 +38,15 @@ static inline void become_take_uid_base(void)
 			setenv(SANDBOX_UID_BASE_ENV, env + i + want + 1, 1);
 }
 
-/* Becomes the service named who ("root" stays root) as a compromised one
- * would be: its uid, gid and IPC group, no capabilities (bounding set
- * too), NoNewPrivs, and that service's own seccomp profile (strict; a
- * refused call kills the tool with SIGSYS). The partition's namespaces
- * are the caller's (nsenter): init's mount view, a superset of the
- * service's. Returns the caller bit (1 << profile), 0 for root, -1 on
- * error (printed with tool's name). */
-static inline long become_service(const char *tool, const char *who)
+/* Takes the ids of the service named who (not "root"): its uid, gid and
+ * IPC group, no capabilities (bounding set too), NoNewPrivs. 0, or -1
+ * (printed with tool's name). */
+static inline int become_ids(const char *tool, const char *who,
+			     const struct registry_entry *e)
 {
-	const struct registry_entry *e = registry_find(who);
-	char err[256];
 	gid_t ipc;
 	uid_t id;
 
-	if (!strcmp(who, "root"))
-		return 0;
-	if (e == NULL || e->profile < 0) {
-		fprintf(stderr, "%s: no service '%s'\n", tool, who);
-		return -1;
-	}
 	become_take_uid_base();
 	ipc = sandbox_ipc_gid();
 	id = sandbox_service_uid(e->profile);
@@ -72,6 +61,28 @@ static inline long become_service(const char *tool, const char *who)
 			(unsigned)id, strerror(errno));
 		return -1;
 	}
+	return 0;
+}
+
+/* Becomes the service named who ("root" stays root) as a compromised one
+ * would be: become_ids, and that service's own seccomp profile (strict;
+ * a refused call kills the tool with SIGSYS). The partition's namespaces
+ * are the caller's (nsenter): init's mount view, a superset of the
+ * service's. Returns the caller bit (1 << profile), 0 for root, -1 on
+ * error (printed with tool's name). */
+static inline long become_service(const char *tool, const char *who)
+{
+	const struct registry_entry *e = registry_find(who);
+	char err[256];
+
+	if (!strcmp(who, "root"))
+		return 0;
+	if (e == NULL || e->profile < 0) {
+		fprintf(stderr, "%s: no service '%s'\n", tool, who);
+		return -1;
+	}
+	if (become_ids(tool, who, e) != 0)
+		return -1;
 	if (sandbox_load_filter((enum sandbox_profile)e->profile, 0,
 				SANDBOX_STRICT, err, sizeof(err)) != 0) {
 		fprintf(stderr, "%s: %s\n", tool, err);

@@ -10,7 +10,7 @@
 D=$(pwd)/$B/bin/parapet-diag
 PROBE=$(pwd)/$B/tests/parapet-ipc-probe
 COUNTER=$B/guests/counter.igvm
-PROTO=$(pwd)/proto
+PROTO=$(pwd)/$B/share/parapet/proto
 [ -x "$D" ] && [ -x "$PROBE" ] || fail "missing $D or $PROBE"
 [ -f "$COUNTER" ] || fail "missing $COUNTER (make all)"
 for b in parapet-policy parapet-hostcomm parapet-vmworker parapet-diagd; do
@@ -101,6 +101,9 @@ pause_resume() {
 }
 exited "$tp" || wait_until 100 pause_resume
 wait "$tp" || fail "trace: $(cat "$T/trace.err")"
+# the command printed at the end decodes the bodies with the dissector
+grep -qF -- "-X 'lua_script:$T/t.pcapng.lua' -o 'uat:protobuf_search_paths:\"$PROTO\",\"TRUE\"' -o protobuf.pbf_as_hf:TRUE" \
+	"$T/trace.err" || fail "trace -w: no typed decode command: $(cat "$T/trace.err")"
 [ "$(stat -c %a "$T/t.pcapng")" = 600 ] ||
 	fail "trace -w capture is mode $(stat -c %a "$T/t.pcapng"), not 600"
 grep -q 'policy -> vmworker REQUEST Pause ' "$T/trace" ||

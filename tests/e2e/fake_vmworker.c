@@ -3,7 +3,8 @@
  * After Start it "runs" a guest that prints --lines numbered lines (or
  * echoes its console input with --echo until a line "quit"), then powers
  * off with --exit VALUE or crashes with --crash REASON, and reports it
- * to policy with VmEvent until acknowledged. */
+ * to policy with VmEvent until acknowledged. It runs as vmworker's uid,
+ * the caller policy takes VmEvent from. */
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
@@ -20,6 +21,7 @@
 #include "lib/svcbase.h"
 #include "lib/util.h"
 #include "policy.pb-c.h"
+#include "tests/e2e/become.h"
 #include "vmworker.pb-c.h"
 
 #define STREAM_MAX (1u << 20)
@@ -275,6 +277,11 @@ int main(int argc, char **argv)
 			return PARTITION_EXIT_SETUP;
 	}
 	c = svcbase_take_fd(NULL, 100);
+	/* Its VmEvent is accepted from vmworker's uid only (policy hears of
+	 * the end from it, nothing polls); before nng starts its threads. */
+	if (become_ids("fake-vmworker", "vmworker",
+		       registry_find(SVC_NAME_VMWORKER)) != 0)
+		log_warnx("runs as root: policy will refuse its VmEvent");
 	if (ipc_server_open(&cfg) == NULL)
 		return PARTITION_EXIT_SETUP;
 	supervise_ready(SUPERVISE_FD, "vmworker");
