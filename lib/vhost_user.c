@@ -22,6 +22,7 @@
 _Static_assert(sizeof(struct vhost_user_hdr) == 12, "header is 12 bytes");
 _Static_assert(sizeof(struct vhost_user_vring_addr) == 40, "vring addr");
 _Static_assert(sizeof(struct vhost_user_mem_region) == 32, "region");
+_Static_assert(sizeof(struct vhost_user_inflight) == 24, "inflight");
 _Static_assert(offsetof(struct vhost_user_config, payload) ==
 		   VHOST_USER_CONFIG_HDR_SIZE,
 	       "config header");
@@ -218,7 +219,9 @@ int vhost_user_check_payload(const struct vhost_user_msg *m)
 	if (err)
 		return err;
 	if (m->hdr.flags & VHOST_USER_FLAG_REPLY) {
-		if (m->nfds)
+		/* GET_INFLIGHT_FD's reply alone carries one: the region */
+		if (m->nfds >
+		    (m->hdr.request == VHOST_USER_GET_INFLIGHT_FD ? 1u : 0u))
 			return VHOST_USER_ERR_FDS;
 		if (m->hdr.request == VHOST_USER_GET_CONFIG)
 			return check_config(m);
@@ -384,8 +387,8 @@ int vhost_user_recv(int sock, struct vhost_user_msg *m, int timeout_ms)
 	return err;
 }
 
-int vhost_user_reply(int sock, const struct vhost_user_msg *req,
-		     const void *payload, uint32_t size)
+int vhost_user_reply_fd(int sock, const struct vhost_user_msg *req,
+			const void *payload, uint32_t size, int fd)
 {
 	struct vhost_user_msg r;
 
@@ -395,7 +398,17 @@ int vhost_user_reply(int sock, const struct vhost_user_msg *req,
 	r.hdr.flags = VHOST_USER_VERSION | VHOST_USER_FLAG_REPLY;
 	if (size)
 		memcpy(&r.payload, payload, size);
+	if (fd >= 0) {
+		r.fds[0] = fd;
+		r.nfds = 1;
+	}
 	return vhost_user_send(sock, &r);
+}
+
+int vhost_user_reply(int sock, const struct vhost_user_msg *req,
+		     const void *payload, uint32_t size)
+{
+	return vhost_user_reply_fd(sock, req, payload, size, -1);
 }
 
 int vhost_user_reply_u64(int sock, const struct vhost_user_msg *req,

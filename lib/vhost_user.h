@@ -146,6 +146,18 @@ struct vhost_user_config {
 	uint8_t payload[VHOST_USER_CONFIG_MAX];
 };
 
+/* GET_INFLIGHT_FD (request: num_queues, queue_size; reply: all, with
+ * the region's descriptor) and SET_INFLIGHT_FD (all, with it): the
+ * shared memory where a back-end records the requests it has taken and
+ * not yet completed (its layout: lib/virtq.h). */
+struct vhost_user_inflight {
+	uint64_t mmap_size;
+	uint64_t mmap_offset;
+	uint16_t num_queues;
+	uint16_t queue_size;
+	uint32_t padding;
+};
+
 union vhost_user_payload {
 	uint64_t u64; /* features, protocol features, queue num, kick index,
 		       * REPLY_ACK status (0 success) */
@@ -154,6 +166,7 @@ union vhost_user_payload {
 	struct vhost_user_mem_table mem;
 	struct vhost_user_mem_single mem_single;
 	struct vhost_user_config config;
+	struct vhost_user_inflight inflight;
 	uint8_t raw[1];
 };
 
@@ -218,6 +231,10 @@ int vhost_user_recv(int sock, struct vhost_user_msg *m, int timeout_ms);
  * (version 1, REPLY flag). 0 or an error. */
 int vhost_user_reply(int sock, const struct vhost_user_msg *req,
 		     const void *payload, uint32_t size);
+/* The same with one descriptor attached (GET_INFLIGHT_FD); fd stays
+ * open on the sender. */
+int vhost_user_reply_fd(int sock, const struct vhost_user_msg *req,
+			const void *payload, uint32_t size, int fd);
 /* Replies to req with one u64 (features, REPLY_ACK status...). */
 int vhost_user_reply_u64(int sock, const struct vhost_user_msg *req,
 			 uint64_t value);

@@ -4,6 +4,7 @@
 #include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -67,34 +68,82 @@ int virtq_mem_add(struct virtq_mem *m, uint64_t gpa, uint64_t size,
 	return mem_add(m, gpa, size, uaddr, host, NULL, 0);
 }
 
-/* Maps one region from its descriptor. */
-static int map_region(struct virtq_mem *m,
-		      const struct vhost_user_mem_region *r, int fd)
+/* Maps size bytes at offset of a memfd sealed against shrinking (so that
+ * the peer cannot turn our accesses into SIGBUS): *host is the first
+ * byte, *map and *map_len what to unmap. 0 or an error. */
+static int map_sealed(int fd, uint64_t offset, uint64_t size, uint8_t **host,
+		      void **map, size_t *map_len)
 {
 	long page = sysconf(_SC_PAGESIZE);
-	uint64_t off = r->mmap_offset & ~(uint64_t)(page - 1);
-	uint64_t delta = r->mmap_offset - off;
+	uint64_t off = offset & ~(uint64_t)(page - 1);
+	uint64_t delta = offset - off;
 	int seals = fcntl(fd, F_GET_SEALS);
 	struct stat st;
 	uint8_t *p;
-	int err;
 
 	if (seals < 0 || !(seals & F_SEAL_SHRINK) || fstat(fd, &st) != 0 ||
 	    !S_ISREG(st.st_mode))
 		return VIRTQ_ERR_REGION;
-	if (r->memory_size == 0 || r->memory_size > (uint64_t)st.st_size ||
-	    r->mmap_offset > (uint64_t)st.st_size - r->memory_size ||
-	    r->memory_size > SIZE_MAX - delta)
+	if (size == 0 || size > (uint64_t)st.st_size ||
+	    offset > (uint64_t)st.st_size - size || size > SIZE_MAX - delta)
 		return VIRTQ_ERR_REGION;
-	p = mmap(NULL, r->memory_size + delta, PROT_READ | PROT_WRITE,
-		 MAP_SHARED, fd, (off_t)off);
+	p = mmap(NULL, size + delta, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+		 (off_t)off);
 	if (p == MAP_FAILED)
 		return VIRTQ_ERR_SYS;
-	err = mem_add(m, r->guest_phys_addr, r->memory_size, r->userspace_addr,
-		      p + delta, p, r->memory_size + delta);
+	*host = p + delta;
+	*map = p;
+	*map_len = size + delta;
+	return VIRTQ_OK;
+}
+
+/* Maps one region from its descriptor. */
+static int map_region(struct virtq_mem *m,
+		      const struct vhost_user_mem_region *r, int fd)
+{
+	uint8_t *host;
+	void *map;
+	size_t len;
+	int err =
+	    map_sealed(fd, r->mmap_offset, r->memory_size, &host, &map, &len);
+
 	if (err)
-		munmap(p, r->memory_size + delta);
+		return err;
+	err = mem_add(m, r->guest_phys_addr, r->memory_size, r->userspace_addr,
+		      host, map, len);
+	if (err)
+		munmap(map, len);
 	return err;
+}
+
+int virtq_inflight_map(struct virtq_inflight_map *im, int fd, uint64_t offset,
+		       uint64_t size, unsigned desc_num)
+{
+	size_t need = virtq_inflight_size(desc_num);
+	uint8_t *host;
+	void *map;
+	size_t len;
+	int err;
+
+	/* aligned: the entries hold 64-bit counters */
+	if (need == 0 || size < need || (offset & 7) != 0)
+		return VIRTQ_ERR_REGION;
+	err = map_sealed(fd, offset, need, &host, &map, &len);
+	if (err)
+		return err;
+	virtq_inflight_unmap(im);
+	im->r = (struct virtq_inflight *)(void *)host;
+	im->desc_num = desc_num;
+	im->map = map;
+	im->map_len = len;
+	return VIRTQ_OK;
+}
+
+void virtq_inflight_unmap(struct virtq_inflight_map *im)
+{
+	if (im->map != NULL)
+		munmap(im->map, im->map_len);
+	memset(im, 0, sizeof(*im));
 }
 
 int virtq_mem_map(struct virtq_mem *m, const struct vhost_user_mem_table *t,
@@ -166,6 +215,106 @@ int virtq_setup(struct virtq *q, const struct virtq_mem *m, unsigned num,
 	q->used_idx = base;
 	q->ready = true;
 	return VIRTQ_OK;
+}
+
+_Static_assert(sizeof(struct virtq_inflight_desc) == 16, "inflight entry");
+_Static_assert(sizeof(struct virtq_inflight) == 16, "inflight header");
+
+size_t virtq_inflight_size(unsigned desc_num)
+{
+	size_t n = sizeof(struct virtq_inflight) +
+		   desc_num * sizeof(struct virtq_inflight_desc);
+
+	if (desc_num == 0 || desc_num > VIRTQ_NUM_MAX)
+		return 0;
+	return (n + 63) & ~(size_t)63;
+}
+
+struct resubmit {
+	uint16_t head;
+	uint64_t counter;
+};
+
+static int by_counter(const void *a, const void *b)
+{
+	uint64_t x = ((const struct resubmit *)a)->counter;
+	uint64_t y = ((const struct resubmit *)b)->counter;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The heads still marked, in the order they were taken; -1 when one lies
+ * outside the ring. */
+static int inflight_collect(const struct virtq *q, struct virtq_inflight *r,
+			    unsigned desc_num, uint16_t *heads)
+{
+	struct resubmit list[VIRTQ_NUM_MAX];
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < desc_num; i++) {
+		if (!__atomic_load_n(&r->desc[i].inflight, __ATOMIC_RELAXED))
+			continue;
+		if (i >= q->num)
+			return -1;
+		list[n++] =
+		    (struct resubmit){ (uint16_t)i, r->desc[i].counter };
+	}
+	qsort(list, n, sizeof(list[0]), by_counter);
+	for (unsigned i = 0; i < n; i++)
+		heads[i] = list[i].head;
+	return (int)n;
+}
+
+int virtq_inflight_attach(struct virtq *q, struct virtq_inflight *r,
+			  unsigned desc_num, uint16_t *heads)
+{
+	uint16_t used, avail;
+	int n;
+
+	q->inflight = NULL;
+	if (desc_num < q->num || desc_num > VIRTQ_NUM_MAX)
+		return VIRTQ_ERR_REGION;
+	used = le16toh(__atomic_load_n(&q->used->idx, __ATOMIC_ACQUIRE));
+	if (r->version == 0) {
+		/* fresh: nothing was taken yet */
+		memset(r->desc, 0, desc_num * sizeof(r->desc[0]));
+		r->desc_num = (uint16_t)desc_num;
+		r->used_idx = used;
+		r->last_batch_head = 0;
+		__atomic_store_n(&r->version, VIRTQ_INFLIGHT_VERSION,
+				 __ATOMIC_RELEASE);
+		q->used_idx = used;
+		q->counter = 0;
+		q->inflight = r;
+		return 0;
+	}
+	if (r->version != VIRTQ_INFLIGHT_VERSION || r->desc_num != desc_num)
+		return VIRTQ_ERR_REGION;
+	/* Killed after publishing a completion, before clearing its entry:
+	 * that one is done. */
+	if (r->used_idx != used) {
+		/* read once: the region is shared with the front-end */
+		uint16_t last =
+		    __atomic_load_n(&r->last_batch_head, __ATOMIC_RELAXED);
+
+		if (last < desc_num)
+			__atomic_store_n(&r->desc[last].inflight, 0,
+					 __ATOMIC_RELEASE);
+		__atomic_store_n(&r->used_idx, used, __ATOMIC_RELEASE);
+	}
+	n = inflight_collect(q, r, desc_num, heads);
+	avail = le16toh(__atomic_load_n(&q->avail->idx, __ATOMIC_ACQUIRE));
+	/* every marked chain came from an avail entry the driver published */
+	if (n < 0 || (unsigned)n > (uint16_t)(avail - used))
+		return VIRTQ_ERR_RING;
+	q->used_idx = used;
+	q->last_avail = (uint16_t)(used + n);
+	q->counter = 0;
+	for (unsigned i = 0; i < desc_num; i++)
+		if (r->desc[i].counter >= q->counter)
+			q->counter = r->desc[i].counter + 1;
+	q->inflight = r;
+	return n;
 }
 
 /* One descriptor, read once from shared memory. */
@@ -254,6 +403,13 @@ int virtq_pop(struct virtq *q, const struct virtq_mem *m, struct virtq_chain *c)
 	head = le16toh(__atomic_load_n(
 	    &q->avail->ring[q->last_avail & (q->num - 1)], __ATOMIC_RELAXED));
 	q->last_avail++;
+	/* In flight before anything of it runs; a kill before this store
+	 * leaves the entry to be taken again (last_avail is recomputed). */
+	if (q->inflight != NULL && head < q->num) {
+		q->inflight->desc[head].counter = q->counter++;
+		__atomic_store_n(&q->inflight->desc[head].inflight, 1,
+				 __ATOMIC_RELEASE);
+	}
 	err = virtq_walk(q, m, head, c);
 	return err ? err : 1;
 }
@@ -261,13 +417,25 @@ int virtq_pop(struct virtq *q, const struct virtq_mem *m, struct virtq_chain *c)
 void virtq_push(struct virtq *q, uint16_t head, uint32_t len)
 {
 	struct vring_used_elem *e = &q->used->ring[q->used_idx & (q->num - 1)];
+	struct virtq_inflight *r = head < q->num ? q->inflight : NULL;
 
+	/* The spec's order: the batch noted, the index published, the entry
+	 * cleared, the index recorded. A kill anywhere between is resolved
+	 * by virtq_inflight_attach: run again, or known complete. */
+	if (r != NULL) {
+		r->desc[head].next = r->last_batch_head;
+		__atomic_store_n(&r->last_batch_head, head, __ATOMIC_RELEASE);
+	}
 	__atomic_store_n(&e->id, htole32(head), __ATOMIC_RELAXED);
 	__atomic_store_n(&e->len, htole32(len), __ATOMIC_RELAXED);
 	q->used_idx++;
 	/* Release: the element and the data written into the buffers are
 	 * visible before the driver sees the new index. */
 	__atomic_store_n(&q->used->idx, htole16(q->used_idx), __ATOMIC_RELEASE);
+	if (r != NULL) {
+		__atomic_store_n(&r->desc[head].inflight, 0, __ATOMIC_RELEASE);
+		__atomic_store_n(&r->used_idx, q->used_idx, __ATOMIC_RELEASE);
+	}
 }
 
 bool virtq_should_notify(const struct virtq *q)

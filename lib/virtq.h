@@ -76,6 +76,46 @@ void *virtq_mem_gpa(const struct virtq_mem *m, uint64_t gpa, uint64_t len);
 /* The same for the front-end's addresses (SET_VRING_ADDR). */
 void *virtq_mem_uaddr(const struct virtq_mem *m, uint64_t uaddr, uint64_t len);
 
+/* The inflight region of one split queue, as the vhost-user spec lays it
+ * out ("Inflight I/O tracking"): shared memory the front-end keeps while
+ * back-ends come and go, where each chain taken is marked before it runs
+ * and cleared once its completion is on the used ring, so that the next
+ * back-end runs again exactly the chains not completed. Its contents come
+ * from a previous process: checked before use. */
+struct virtq_inflight_desc {
+	uint8_t inflight; /* head taken, not yet completed */
+	uint8_t padding[5];
+	uint16_t next;	  /* the last batch's list (batches of one here) */
+	uint64_t counter; /* order in which heads were taken */
+};
+
+struct virtq_inflight {
+	uint64_t features;
+	uint16_t version;	  /* 0: fresh; VIRTQ_INFLIGHT_VERSION */
+	uint16_t desc_num;	  /* entries of desc[] */
+	uint16_t last_batch_head; /* head being completed */
+	uint16_t used_idx;	  /* the used index once it was cleared */
+	struct virtq_inflight_desc desc[];
+};
+
+#define VIRTQ_INFLIGHT_VERSION 1
+
+/* One queue's inflight region as this process maps it. */
+struct virtq_inflight_map {
+	struct virtq_inflight *r; /* NULL: none */
+	unsigned desc_num;
+	void *map;
+	size_t map_len;
+};
+
+/* Maps the first queue's region of size bytes at offset of fd, for
+ * desc_num entries: fd must be a memfd sealed against shrinking, size at
+ * least virtq_inflight_size(desc_num). Replaces what im held. 0 or an
+ * error (im unchanged). */
+int virtq_inflight_map(struct virtq_inflight_map *im, int fd, uint64_t offset,
+		       uint64_t size, unsigned desc_num);
+void virtq_inflight_unmap(struct virtq_inflight_map *im);
+
 struct virtq {
 	struct vring_desc *desc;
 	struct vring_avail *avail;
@@ -84,6 +124,8 @@ struct virtq {
 	uint16_t last_avail; /* next avail entry to take */
 	uint16_t used_idx;   /* next used entry to fill */
 	bool ready;
+	struct virtq_inflight *inflight; /* NULL: not tracked */
+	uint64_t counter;		 /* the next head's inflight counter */
 };
 
 /* Points q at a ring of num entries whose parts are at the front-end's
@@ -91,6 +133,23 @@ struct virtq {
  * at avail entry base. 0 or an error (q not ready). */
 int virtq_setup(struct virtq *q, const struct virtq_mem *m, unsigned num,
 		uint64_t desc, uint64_t avail, uint64_t used, uint16_t base);
+
+/* Bytes of one queue's inflight region for desc_num entries, a multiple
+ * of 64 (each queue's region starts 64-byte aligned); 0 for a desc_num
+ * of 0 or over VIRTQ_NUM_MAX. */
+size_t virtq_inflight_size(unsigned desc_num);
+
+/* Attaches the inflight region r of desc_num entries (at least q->num)
+ * to q, a ring just set up, and recovers from the back-end before: a
+ * fresh region (version 0) is initialised; otherwise a completion whose
+ * used index was published but whose entry was not cleared is cleared,
+ * q's used index is read from the used ring and its next avail entry is
+ * that plus the chains still marked, whose heads go to heads (room for
+ * q->num) in the order they were taken, to be walked (virtq_walk), run
+ * and pushed again. Returns their count, or an error (the
+ * region or the ring is inconsistent; q is then left untracked). */
+int virtq_inflight_attach(struct virtq *q, struct virtq_inflight *r,
+			  unsigned desc_num, uint16_t *heads);
 
 /* One request's buffers: first n_out device-readable, then n_in
  * device-writable, as iovecs into the shared memory. */
@@ -101,7 +160,8 @@ struct virtq_chain {
 	struct iovec iov[VIRTQ_CHAIN_MAX];
 };
 
-/* Takes the next available chain into c. 1: a chain; 0: none waiting;
+/* Takes the next available chain into c (marked in flight when the
+ * queue has an inflight region). 1: a chain; 0: none waiting;
  * VIRTQ_ERR_RING: the avail index is more than num ahead (the queue is
  * broken: stop using it); VIRTQ_ERR_HEAD: the entry named no descriptor
  * (consumed, nothing to return); any other error: the chain at c->head
@@ -115,7 +175,8 @@ int virtq_walk(const struct virtq *q, const struct virtq_mem *m, uint16_t head,
 	       struct virtq_chain *c);
 
 /* Returns head to the used ring with len bytes written; publishes the
- * used index with release order. */
+ * used index with release order. With an inflight region: the head is
+ * noted as the batch in progress before, and cleared after. */
 void virtq_push(struct virtq *q, uint16_t head, uint32_t len);
 
 /* Whether the driver wants an interrupt (VRING_AVAIL_F_NO_INTERRUPT

@@ -182,12 +182,15 @@ static const struct rule vmworker_rules[] = {
 };
 
 /* blkd moves guest data between its disks' descriptors and the guest's
- * memory (vectored, at an offset) and makes writes durable on FLUSH.
- * Its sockets are made before the filter; nothing else is added. */
+ * memory (vectored, at an offset), makes writes durable on FLUSH and
+ * makes each queue's inflight region (a sealed memfd). Its sockets are
+ * made before the filter. */
 static const struct rule blkd_rules[] = {
 	{ SCMP_SYS(preadv), ALLOW, 0, 0 },
 	{ SCMP_SYS(pwritev), ALLOW, 0, 0 },
 	{ SCMP_SYS(fdatasync), ALLOW, 0, 0 },
+	{ SCMP_SYS(memfd_create), ALLOW, 0, 0 },
+	{ SCMP_SYS(ftruncate), ALLOW, 0, 0 },
 };
 
 /* A sidecar thread: run the VP, wait, wake, report (DESIGN.md §6). */

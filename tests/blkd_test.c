@@ -1,7 +1,8 @@
 /* services/blkd/blk.c: virtio-blk requests against a memfd disk through
  * a real chain: reads and writes land where they should, and a read-only
  * disk, a request past the end, partial sectors, short headers and
- * unknown types complete with the right status and are counted. */
+ * unknown types complete with the right status and are counted; a write
+ * taken by an instance that was killed runs in the next one, once. */
 #include <endian.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -171,6 +172,62 @@ static void test_refusals(void **state)
 	assert_int_equal(disk.c.refused, 2);
 }
 
+/* A ring in memory: a write a killed instance had taken (marked in the
+ * inflight region) is run by the next (blkd_resubmit) and completed
+ * once; a chain that no longer walks is returned unrun. */
+static void test_resubmit(void **state)
+{
+	static uint8_t mem[16384] __attribute__((aligned(4096)));
+	static uint64_t region[64];
+	struct virtq_inflight *r = (struct virtq_inflight *)region;
+	struct vring_desc *d = (struct vring_desc *)mem;
+	struct vring_avail *a = (struct vring_avail *)(mem + 4096);
+	struct vring_used *u = (struct vring_used *)(mem + 8192);
+	struct virtio_blk_outhdr h = { htole32(VIRTIO_BLK_T_OUT), 0,
+				       htole64(3) };
+	struct virtq_mem m = { .n = 0 };
+	struct virtq q;
+	struct virtq_chain c;
+	uint16_t heads[8];
+	uint8_t back[512];
+
+	(void)state;
+	assert_true(virtq_inflight_size(8) <= sizeof(region));
+	assert_int_equal(virtq_mem_add(&m, 0, sizeof(mem), 0, mem), 0);
+	memcpy(mem + 12288, &h, sizeof(h));
+	memset(mem + 12288 + 16, 0x77, 512);
+	d[2] = (struct vring_desc){ 12288, 16, VRING_DESC_F_NEXT, 3 };
+	d[3] = (struct vring_desc){ 12288 + 16, 512, VRING_DESC_F_NEXT, 4 };
+	d[4] = (struct vring_desc){ 12288 + 528, 1, VRING_DESC_F_WRITE, 0 };
+	d[6] = (struct vring_desc){ 1u << 20, 1, 0, 0 }; /* outside */
+	a->ring[0] = 2;
+	a->ring[1] = 6;
+	a->idx = 2;
+	assert_int_equal(virtq_setup(&q, &m, 8, 0, 4096, 8192, 0), 0);
+	assert_int_equal(virtq_inflight_attach(&q, r, 8, heads), 0);
+	assert_int_equal(virtq_pop(&q, &m, &c), 1);
+	assert_int_equal(virtq_pop(&q, &m, &c), VIRTQ_ERR_ADDR);
+	/* killed here: the next instance */
+	assert_int_equal(virtq_setup(&q, &m, 8, 0, 4096, 8192, u->idx), 0);
+	assert_int_equal(virtq_inflight_attach(&q, r, 8, heads), 2);
+	blkd_resubmit(&disk, &q, &m, heads, 2);
+	assert_int_equal(u->idx, 2);
+	assert_int_equal(u->ring[0].id, 2);
+	assert_int_equal(u->ring[0].len, 1);
+	assert_int_equal(u->ring[1].id, 6);
+	assert_int_equal(u->ring[1].len, 0);
+	assert_int_equal(mem[12288 + 528], VIRTIO_BLK_S_OK);
+	assert_int_equal(pread(fd, back, 512, 3 * 512), 512);
+	assert_int_equal(back[0], 0x77);
+	assert_int_equal(disk.c.resubmitted, 2);
+	assert_int_equal(disk.c.writes, 1);
+	assert_int_equal(disk.c.refused, 1);
+	/* nothing left to run */
+	assert_int_equal(virtq_inflight_attach(&q, r, 8, heads), 0);
+	assert_int_equal(q.last_avail, 2);
+	assert_int_equal(blkd_drain(&disk, &q, &m), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -179,6 +236,7 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_get_id, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_resubmit, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

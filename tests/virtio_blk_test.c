@@ -3,9 +3,12 @@
  * refusals, the start sequence at DRIVER_OK (a memory table without the
  * VTL2 hole), a notify as one kick and no kick when nothing is new, the
  * refusal of bad queues (size, rings outside RAM, in the hole or
- * misaligned), reset
- * stopping the queue, and a backend that fails. */
+ * misaligned), reset stopping the queue, a backend that fails, and a
+ * backend that goes away and comes back (the queue started again in the
+ * next instance with the same inflight region, at the guest's used
+ * index, kicked once). */
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/virtio_blk.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_mmio.h>
@@ -20,13 +23,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "lib/guest_abi.h"
+#include "lib/util.h"
 #include "lib/vhost_user.h"
 #include "services/vmworker/console.h"
+#include "services/vmworker/vblk_watch.h"
 #include "services/vmworker/vm.h"
 
 #define BASE GUEST_VIRTIO_MMIO_GPA
@@ -43,9 +50,30 @@ struct backend {
 	unsigned n_requests;
 	struct vhost_user_mem_table mem;
 	int kick_fd;
-	bool fail_mem_table; /* REPLY_ACK failure for SET_MEM_TABLE */
+	bool fail_mem_table;	/* REPLY_ACK failure for SET_MEM_TABLE */
+	bool inflight;		/* offers INFLIGHT_SHMFD */
+	ino_t got_ino, set_ino; /* the region GET made, the one SET gave */
+	uint32_t base;		/* SET_VRING_BASE */
+	unsigned instance;	/* connections served (listening backend) */
 	pthread_mutex_t lock;
 };
+
+/* GET_INFLIGHT_FD: a sealed memfd, remembered by its inode. */
+static void backend_inflight(struct backend *be, struct vhost_user_msg *m)
+{
+	struct vhost_user_inflight in = m->payload.inflight;
+	int fd = util_memfd_create("vblk-test-inflight", 4096);
+	struct stat st;
+
+	assert_true(fd >= 0);
+	assert_int_equal(util_memfd_seal(fd, F_SEAL_SHRINK | F_SEAL_GROW), 0);
+	assert_int_equal(fstat(fd, &st), 0);
+	be->got_ino = st.st_ino;
+	in.mmap_size = 4096;
+	in.mmap_offset = 0;
+	vhost_user_reply_fd(be->sock, m, &in, sizeof(in), fd);
+	close(fd);
+}
 
 static void backend_answer(struct backend *be, struct vhost_user_msg *m)
 {
@@ -61,8 +89,23 @@ static void backend_answer(struct backend *be, struct vhost_user_msg *m)
 		vhost_user_reply_u64(
 		    be->sock, m,
 		    (1ull << VHOST_USER_PROTOCOL_F_CONFIG) |
-			(1ull << VHOST_USER_PROTOCOL_F_REPLY_ACK));
+			(1ull << VHOST_USER_PROTOCOL_F_REPLY_ACK) |
+			((uint64_t)be->inflight
+			 << VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD));
 		return;
+	case VHOST_USER_GET_INFLIGHT_FD:
+		backend_inflight(be, m);
+		return;
+	case VHOST_USER_SET_INFLIGHT_FD: {
+		struct stat st;
+
+		if (fstat(m->fds[0], &st) == 0)
+			be->set_ino = st.st_ino;
+		break;
+	}
+	case VHOST_USER_SET_VRING_BASE:
+		be->base = m->payload.state.num;
+		break;
 	case VHOST_USER_GET_CONFIG:
 		size = m->payload.config.size;
 		memcpy(config, &m->payload.config, VHOST_USER_CONFIG_HDR_SIZE);
@@ -82,6 +125,8 @@ static void backend_answer(struct backend *be, struct vhost_user_msg *m)
 		status = be->fail_mem_table;
 		break;
 	case VHOST_USER_SET_VRING_KICK:
+		if (be->kick_fd >= 0)
+			close(be->kick_fd);
 		be->kick_fd = dup(m->fds[0]);
 		break;
 	default:
@@ -395,6 +440,171 @@ static void test_backend_failure(void **state)
 	assert_int_equal(snapshot(b).notifies, 0);
 }
 
+/* ------------------------------------------- a backend that restarts */
+
+/* A backend listening on a path, one connection (instance) at a time,
+ * as parapet-blkd: the test ends an instance by shutting its socket. */
+struct listener {
+	struct box box; /* vm, console, be (be.sock: the instance's) */
+	int listen_fd;
+	char path[108];
+	pthread_t thread;
+};
+
+static void *listener_main(void *arg)
+{
+	struct listener *l = arg;
+
+	for (;;) {
+		int fd = accept4(l->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+
+		if (fd < 0)
+			return NULL;
+		pthread_mutex_lock(&l->box.be.lock);
+		l->box.be.sock = fd;
+		l->box.be.n_requests = 0;
+		l->box.be.instance++;
+		pthread_mutex_unlock(&l->box.be.lock);
+		backend_main(&l->box.be);
+		close(fd);
+	}
+}
+
+static int listener_setup(void **state)
+{
+	struct listener *l = calloc(1, sizeof(*l));
+	struct box *b = &l->box;
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	struct vm_config cfg = { .accel = &accel_emu_ops,
+				 .n_vps = 1,
+				 .mem_size = 32ull << 20,
+				 .hole_gpa = GUEST_VTL2_GPA,
+				 .hole_size = GUEST_VTL2_SIZE };
+
+	assert_non_null(l);
+	snprintf(l->path, sizeof(l->path), "/tmp/vblk-test.%d.sock",
+		 (int)getpid());
+	unlink(l->path);
+	memcpy(a.sun_path, l->path, strlen(l->path));
+	l->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_int_equal(bind(l->listen_fd, (struct sockaddr *)&a, sizeof(a)),
+			 0);
+	assert_int_equal(listen(l->listen_fd, 4), 0);
+	b->be.sock = b->be.kick_fd = -1;
+	b->be.inflight = true;
+	pthread_mutex_init(&b->be.lock, NULL);
+	assert_int_equal(pthread_create(&l->thread, NULL, listener_main, l), 0);
+	assert_int_equal(console_init(&b->con, discard, NULL), 0);
+	cfg.console = &b->con;
+	cfg.disks[0] = (struct vm_disk_config){ .present = true,
+						.conn_fd = -1,
+						.backend = "blkd",
+						.label = "test" };
+	memcpy(cfg.disks[0].sock_path, l->path, strlen(l->path) + 1);
+	for (unsigned i = 1; i < GUEST_DISK_MAX; i++)
+		cfg.disks[i].conn_fd = -1;
+	assert_int_equal(vm_create(&b->vm, &cfg, -1), 0);
+	assert_int_equal(vblk_watch_start(&b->vm), 0);
+	*state = l;
+	return 0;
+}
+
+static int listener_teardown(void **state)
+{
+	struct listener *l = *state;
+
+	vm_destroy(&l->box.vm); /* the watcher stops, the connection ends */
+	shutdown(l->listen_fd, SHUT_RDWR);
+	pthread_join(l->thread, NULL);
+	close(l->listen_fd);
+	unlink(l->path);
+	if (l->box.be.kick_fd >= 0)
+		close(l->box.be.kick_fd);
+	console_destroy(&l->box.con);
+	free(l);
+	return 0;
+}
+
+static bool instance_enabled(struct box *b, unsigned instance)
+{
+	bool on;
+
+	pthread_mutex_lock(&b->be.lock);
+	on = b->be.instance == instance;
+	pthread_mutex_unlock(&b->be.lock);
+	return on && backend_saw(b, VHOST_USER_SET_VRING_ENABLE);
+}
+
+/* The backend goes while the guest has requests out and notifies in the
+ * gap: the next instance gets the same inflight region, the queue from
+ * the guest's used index, and a kick; the guest sees no reset. */
+static void test_backend_restart(void **state)
+{
+	struct listener *l = *state;
+	struct box *b = &l->box;
+	volatile uint16_t *avail_idx, *used_idx;
+	ino_t region;
+
+	assert_true(negotiate(b, 1ull << VIRTIO_F_VERSION_1) &
+		    VIRTIO_CONFIG_S_FEATURES_OK);
+	queue(b, 8, 0x100000, 0x101000, 0x102000);
+	assert_int_equal(driver_ok(b) & VIRTIO_CONFIG_S_NEEDS_RESET, 0);
+	assert_true(instance_enabled(b, 1));
+	assert_true(backend_saw(b, VHOST_USER_GET_INFLIGHT_FD));
+	pthread_mutex_lock(&b->be.lock);
+	region = b->be.got_ino;
+	assert_int_equal(b->be.set_ino, region);
+	pthread_mutex_unlock(&b->be.lock);
+	(void)kicks(b);
+	/* the guest: 5 requests out, 3 completed */
+	avail_idx = vm_gpa_ptr(&b->vm, 0x101002, 2);
+	used_idx = vm_gpa_ptr(&b->vm, 0x102002, 2);
+	*avail_idx = 5;
+	*used_idx = 3;
+	/* the instance dies; the guest notifies before the next one */
+	pthread_mutex_lock(&b->be.lock);
+	shutdown(b->be.sock, SHUT_RDWR);
+	pthread_mutex_unlock(&b->be.lock);
+	*avail_idx = 6;
+	wr(b, VIRTIO_MMIO_QUEUE_NOTIFY, 0);
+	while (!instance_enabled(b, 2))
+		usleep(1000);
+	pthread_mutex_lock(&b->be.lock);
+	assert_int_equal(b->be.set_ino, region); /* handed over, not new */
+	assert_int_equal(b->be.base, 3);
+	pthread_mutex_unlock(&b->be.lock);
+	assert_false(backend_saw(b, VHOST_USER_GET_INFLIGHT_FD));
+	assert_true(kicks(b) >= 1); /* the gap's notify and the restart's */
+	assert_int_equal(
+	    rd(b, VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_NEEDS_RESET, 0);
+	/* a reset and a new start: a fresh region */
+	wr(b, VIRTIO_MMIO_STATUS, 0);
+	assert_true(negotiate(b, 1ull << VIRTIO_F_VERSION_1) &
+		    VIRTIO_CONFIG_S_FEATURES_OK);
+	queue(b, 8, 0x100000, 0x101000, 0x102000);
+	assert_int_equal(driver_ok(b) & VIRTIO_CONFIG_S_NEEDS_RESET, 0);
+	pthread_mutex_lock(&b->be.lock);
+	assert_int_not_equal(b->be.got_ino, region);
+	assert_int_equal(b->be.set_ino, b->be.got_ino);
+	pthread_mutex_unlock(&b->be.lock);
+}
+
+/* An external backend's connection closes: it cannot be dialled again,
+ * the device needs a reset. */
+static void test_external_gone(void **state)
+{
+	struct box *b = *state;
+
+	assert_int_equal(vblk_watch_start(&b->vm), 0);
+	assert_true(negotiate(b, 1ull << VIRTIO_F_VERSION_1) &
+		    VIRTIO_CONFIG_S_FEATURES_OK);
+	queue(b, 8, 0x100000, 0x101000, 0x102000);
+	assert_int_equal(driver_ok(b) & VIRTIO_CONFIG_S_NEEDS_RESET, 0);
+	shutdown(b->be.sock, SHUT_RDWR);
+	while (!(rd(b, VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_NEEDS_RESET))
+		usleep(1000);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -407,6 +617,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_queues, box_setup,
 						box_teardown),
 		cmocka_unit_test_setup_teardown(test_backend_failure, box_setup,
+						box_teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_backend_restart, listener_setup, listener_teardown),
+		cmocka_unit_test_setup_teardown(test_external_gone, box_setup,
 						box_teardown),
 	};
 

@@ -1,6 +1,7 @@
 /* lib/virtq: a split ring in a small memory region, good chains and
  * hostile ones (bad indexes, loops, lengths, addresses, INDIRECT, order),
- * the memory table's checks, and copies across descriptors. */
+ * the memory table's checks, copies across descriptors, and the inflight
+ * region across a back-end killed at each step of a request. */
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -335,6 +336,214 @@ static void test_mem_map(void **state)
 	close(fd);
 }
 
+/* ------------------------------------------------------ inflight region */
+
+static struct virtq_inflight *region(void)
+{
+	size_t n = virtq_inflight_size(NUM);
+	struct virtq_inflight *r = aligned_alloc(64, n);
+
+	assert_non_null(r);
+	memset(r, 0, n);
+	return r;
+}
+
+/* A new back-end: the queue set up again at the guest's used index (as
+ * vmworker sends it), the region attached. */
+static int restart(struct virtq_inflight *r, uint16_t *heads)
+{
+	assert_int_equal(virtq_setup(&q, &vm, NUM, UADDR + DESC_OFF,
+				     UADDR + AVAIL_OFF, UADDR + USED_OFF,
+				     used()->idx),
+			 0);
+	return virtq_inflight_attach(&q, r, NUM, heads);
+}
+
+static void test_inflight_size(void **state)
+{
+	(void)state;
+	assert_int_equal(virtq_inflight_size(0), 0);
+	assert_int_equal(virtq_inflight_size(VIRTQ_NUM_MAX + 1), 0);
+	assert_int_equal(virtq_inflight_size(1), 64);
+	assert_int_equal(virtq_inflight_size(3), 64);
+	assert_int_equal(virtq_inflight_size(4), 128); /* 16 + 4 * 16 */
+	assert_int_equal(virtq_inflight_size(256), 16 + 4096 + 48);
+}
+
+/* Taken marks, completed clears: nothing is left for the next one. */
+static void test_inflight_marks(void **state)
+{
+	struct virtq_inflight *r = region();
+	struct virtq_chain c;
+	uint16_t heads[NUM];
+
+	(void)state;
+	assert_int_equal(restart(r, heads), 0); /* fresh */
+	assert_int_equal(r->version, VIRTQ_INFLIGHT_VERSION);
+	assert_int_equal(r->desc_num, NUM);
+	good_chain(0);
+	good_chain(3);
+	offer(3);
+	offer(0);
+	assert_int_equal(virtq_pop(&q, &vm, &c), 1);
+	assert_int_equal(r->desc[3].inflight, 1);
+	assert_int_equal(r->desc[3].counter, 0);
+	assert_int_equal(virtq_pop(&q, &vm, &c), 1);
+	assert_int_equal(r->desc[0].counter, 1);
+	virtq_push(&q, 3, 1);
+	assert_int_equal(r->desc[3].inflight, 0);
+	assert_int_equal(r->last_batch_head, 3);
+	assert_int_equal(r->used_idx, 1);
+	virtq_push(&q, 0, 1);
+	assert_int_equal(restart(r, heads), 0);
+	assert_int_equal(q.last_avail, 2);
+	assert_int_equal(q.used_idx, 2);
+	assert_int_equal(virtq_pop(&q, &vm, &c), 0);
+	free(r);
+}
+
+/* Killed after taking chains, before completing them: they run again in
+ * the order they were taken, and complete once. */
+static void test_inflight_resubmit(void **state)
+{
+	struct virtq_inflight *r = region();
+	struct virtq_chain c;
+	uint16_t heads[NUM];
+
+	(void)state;
+	assert_int_equal(restart(r, heads), 0);
+	good_chain(5);
+	good_chain(2);
+	good_chain(0);
+	offer(5);
+	offer(2);
+	offer(0);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(virtq_pop(&q, &vm, &c), 1);
+	virtq_push(&q, 5, 1); /* the first completes; 2 and 0 are taken */
+	assert_int_equal(restart(r, heads), 2);
+	assert_int_equal(heads[0], 2);
+	assert_int_equal(heads[1], 0);
+	assert_int_equal(q.last_avail, 3); /* used 1 + 2 marked */
+	assert_int_equal(q.used_idx, 1);
+	assert_true(q.counter >= 3);
+	assert_int_equal(virtq_pop(&q, &vm, &c), 0); /* none taken twice */
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(virtq_walk(&q, &vm, heads[i], &c), 0);
+		virtq_push(&q, heads[i], 1);
+	}
+	assert_int_equal(used()->idx, 3);
+	assert_int_equal(used()->ring[1].id, 2);
+	assert_int_equal(used()->ring[2].id, 0);
+	/* and once more: nothing left */
+	assert_int_equal(restart(r, heads), 0);
+	assert_int_equal(q.last_avail, 3);
+	free(r);
+}
+
+/* Killed between publishing a completion and clearing its entry: the
+ * next back-end sees the used index ahead of the region's and does not
+ * run it again. Killed before publishing: it runs again. */
+static void test_inflight_torn_push(void **state)
+{
+	struct virtq_inflight *r = region();
+	struct virtq_chain c;
+	uint16_t heads[NUM];
+
+	(void)state;
+	assert_int_equal(restart(r, heads), 0);
+	good_chain(4);
+	offer(4);
+	assert_int_equal(virtq_pop(&q, &vm, &c), 1);
+	/* the push up to the used index, without its last two steps */
+	r->last_batch_head = 4;
+	used()->ring[0] = (struct vring_used_elem){ 4, 1 };
+	used()->idx = 1;
+	assert_int_equal(restart(r, heads), 0);
+	assert_int_equal(r->desc[4].inflight, 0);
+	assert_int_equal(r->used_idx, 1);
+	assert_int_equal(q.last_avail, 1);
+	/* element written, index not: the request is not complete */
+	good_chain(1);
+	offer(1);
+	assert_int_equal(virtq_pop(&q, &vm, &c), 1);
+	r->last_batch_head = 1;
+	used()->ring[1] = (struct vring_used_elem){ 1, 1 };
+	assert_int_equal(restart(r, heads), 1);
+	assert_int_equal(heads[0], 1);
+	assert_int_equal(q.last_avail, 2);
+	free(r);
+}
+
+/* A region that is not what a back-end wrote, or does not fit the ring,
+ * is refused and the queue left untracked. */
+static void test_inflight_hostile(void **state)
+{
+	struct virtq_inflight *r = region();
+	struct virtq_chain c;
+	uint16_t heads[NUM];
+
+	(void)state;
+	assert_int_equal(restart(r, heads), 0);
+	r->version = 7;
+	assert_int_equal(restart(r, heads), VIRTQ_ERR_REGION);
+	assert_null(q.inflight);
+	r->version = VIRTQ_INFLIGHT_VERSION;
+	r->desc_num = NUM * 2;
+	assert_int_equal(restart(r, heads), VIRTQ_ERR_REGION);
+	r->desc_num = NUM;
+	assert_int_equal(virtq_inflight_attach(&q, r, NUM / 2, heads),
+			 VIRTQ_ERR_REGION); /* smaller than the ring */
+	/* marked, but the driver never made anything available */
+	r->desc[6].inflight = 1;
+	assert_int_equal(restart(r, heads), VIRTQ_ERR_RING);
+	/* a batch head past the entries is ignored */
+	r->desc[6].inflight = 0;
+	r->last_batch_head = 0xffff;
+	r->used_idx = 9;
+	assert_int_equal(restart(r, heads), 0);
+	assert_int_equal(r->used_idx, 0);
+	/* a head the ring does not have (virtq_pop: consumed, not marked) */
+	offer(NUM);
+	assert_int_equal(virtq_pop(&q, &vm, &c), VIRTQ_ERR_HEAD);
+	for (unsigned i = 0; i < NUM; i++)
+		assert_int_equal(r->desc[i].inflight, 0);
+	free(r);
+}
+
+/* Regions from descriptors: sealed memfds of the right size only. */
+static void test_inflight_map(void **state)
+{
+	struct virtq_inflight_map im = { 0 };
+	int fd = util_memfd_create("virtq-inflight", 4096);
+
+	(void)state;
+	assert_true(fd >= 0);
+	assert_int_equal(virtq_inflight_map(&im, fd, 0, 4096, NUM),
+			 VIRTQ_ERR_REGION); /* not sealed */
+	assert_int_equal(util_memfd_seal(fd, F_SEAL_SHRINK | F_SEAL_GROW), 0);
+	assert_int_equal(virtq_inflight_map(&im, fd, 0, 64, NUM),
+			 VIRTQ_ERR_REGION); /* smaller than NUM entries */
+	assert_int_equal(virtq_inflight_map(&im, fd, 4, 4000, NUM),
+			 VIRTQ_ERR_REGION); /* misaligned */
+	assert_int_equal(virtq_inflight_map(&im, fd, 4064, 64, 1),
+			 VIRTQ_ERR_REGION); /* past the end of the file */
+	assert_int_equal(virtq_inflight_map(&im, fd, 0, 4096, 0),
+			 VIRTQ_ERR_REGION);
+	assert_int_equal(virtq_inflight_map(&im, fd, 64, 4032, NUM), 0);
+	assert_non_null(im.r);
+	assert_int_equal(im.desc_num, NUM);
+	im.r->version = 1;
+	{
+		uint16_t v;
+		assert_int_equal(pread(fd, &v, 2, 64 + 8), 2);
+		assert_int_equal(v, 1);
+	}
+	virtq_inflight_unmap(&im);
+	assert_null(im.r);
+	close(fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -349,6 +558,16 @@ int main(void)
 						teardown),
 		cmocka_unit_test(test_mem_add),
 		cmocka_unit_test(test_mem_map),
+		cmocka_unit_test(test_inflight_size),
+		cmocka_unit_test_setup_teardown(test_inflight_marks, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_inflight_resubmit, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_inflight_torn_push, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_inflight_hostile, setup,
+						teardown),
+		cmocka_unit_test(test_inflight_map),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -206,6 +206,15 @@ uint32_t blkd_request(struct blkd_disk *d, const struct virtq_chain *c)
 	return used + 1;
 }
 
+/* Runs a checked chain and returns it to the used ring. */
+static void run_chain(struct blkd_disk *d, struct virtq *q,
+		      const struct virtq_chain *c)
+{
+	atomic_fetch_add(&d->c.in_flight, 1);
+	virtq_push(q, c->head, blkd_request(d, c));
+	atomic_fetch_sub(&d->c.in_flight, 1);
+}
+
 /* One chain, or the end of the ring's run: false to stop draining. */
 static bool drain_one(struct blkd_disk *d, struct virtq *q,
 		      const struct virtq_mem *m, unsigned *done)
@@ -235,9 +244,7 @@ static bool drain_one(struct blkd_disk *d, struct virtq *q,
 		}
 		return true;
 	}
-	atomic_fetch_add(&d->c.in_flight, 1);
-	virtq_push(q, c.head, blkd_request(d, &c));
-	atomic_fetch_sub(&d->c.in_flight, 1);
+	run_chain(d, q, &c);
 	(*done)++;
 	return true;
 }
@@ -252,4 +259,23 @@ unsigned blkd_drain(struct blkd_disk *d, struct virtq *q,
 	for (unsigned i = 0; i < q->num && drain_one(d, q, m, &done); i++)
 		;
 	return done;
+}
+
+void blkd_resubmit(struct blkd_disk *d, struct virtq *q,
+		   const struct virtq_mem *m, const uint16_t *heads, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		struct virtq_chain c;
+		int rc = virtq_walk(q, m, heads[i], &c);
+
+		atomic_fetch_add(&d->c.resubmitted, 1);
+		if (rc != VIRTQ_OK) {
+			log_debug("%s: chain %u: %s", d->label, heads[i],
+				  virtq_strerror(rc));
+			atomic_fetch_add(&d->c.refused, 1);
+			virtq_push(q, heads[i], 0);
+			continue;
+		}
+		run_chain(d, q, &c);
+	}
 }

@@ -27,6 +27,7 @@ struct blkd_counters {
 	atomic_uint_fast64_t errors;  /* completed with IOERR or UNSUPP */
 	atomic_uint_fast64_t refused; /* malformed chains */
 	atomic_uint_fast64_t in_flight;
+	atomic_uint_fast64_t resubmitted;    /* run again after a restart */
 	atomic_uint_fast64_t connections;    /* front-ends accepted */
 	atomic_uint_fast64_t rejected_peers; /* connections refused */
 	atomic_uint_fast64_t bad_messages;   /* vhost-user messages refused */
@@ -69,6 +70,14 @@ uint32_t blkd_request(struct blkd_disk *d, const struct virtq_chain *c);
  * returned. */
 unsigned blkd_drain(struct blkd_disk *d, struct virtq *q,
 		    const struct virtq_mem *m);
+
+/* Runs again the n chains at heads that a previous instance had taken
+ * and not completed (virtq_inflight_attach), in that order, returning
+ * each to the used ring; a chain that no longer walks is returned
+ * unrun. Counted as resubmitted. */
+void blkd_resubmit(struct blkd_disk *d, struct virtq *q,
+		   const struct virtq_mem *m, const uint16_t *heads,
+		   unsigned n);
 
 /* Listens on path for d: a stream socket, mode 0600 plus an ACL entry for
  * acl_uid (unless it is our own uid), created under a temporary name and

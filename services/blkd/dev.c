@@ -1,12 +1,16 @@
 /* One disk's vhost-user session: the front-end's messages dispatched from
  * a table, the request queue (queue 0) started once its memory, layout,
  * kick and enable are known, and kicks answered by draining the queue.
- * A message that breaks the protocol ends the session, never the disk. */
+ * A message that breaks the protocol ends the session, never the disk.
+ * The inflight region (GET/SET_INFLIGHT_FD) records what the queue has
+ * taken and not completed, so that the next instance of blkd, handed the
+ * region by the front-end, runs exactly that again. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -18,7 +22,8 @@
 
 #define PROTOCOL_FEATURES                                                      \
 	(1ull << VHOST_USER_PROTOCOL_F_CONFIG |                                \
-	 1ull << VHOST_USER_PROTOCOL_F_REPLY_ACK)
+	 1ull << VHOST_USER_PROTOCOL_F_REPLY_ACK |                             \
+	 1ull << VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD)
 
 struct vq {
 	struct virtq q;
@@ -34,6 +39,7 @@ struct session {
 	int sock;
 	uint64_t features, protocol;
 	struct virtq_mem mem;
+	struct virtq_inflight_map inflight;
 	struct vq vq;
 };
 
@@ -53,6 +59,7 @@ static void close_fd(int *fd)
 static void session_reset(struct session *s)
 {
 	virtq_mem_clear(&s->mem);
+	virtq_inflight_unmap(&s->inflight);
 	close_fd(&s->vq.kick);
 	close_fd(&s->vq.call);
 	close_fd(&s->vq.err);
@@ -78,6 +85,31 @@ static void drain(struct session *s)
 		notify(s);
 }
 
+/* The queue's inflight region attached: what the instance before took
+ * and did not complete runs again first. False: the queue stays
+ * stopped (the region or ring is inconsistent). */
+static bool vq_recover(struct session *s)
+{
+	uint16_t heads[VIRTQ_NUM_MAX];
+	int n = virtq_inflight_attach(&s->vq.q, s->inflight.r,
+				      s->inflight.desc_num, heads);
+
+	if (n < 0) {
+		log_warnx("%s: inflight region: %s: queue stopped", s->d->label,
+			  virtq_strerror(n));
+		atomic_fetch_add(&s->d->c.bad_messages, 1);
+		s->vq.q.ready = false;
+		return false;
+	}
+	if (n > 0) {
+		log_info("%s: %d request%s taken before the restart run again",
+			 s->d->label, n, n == 1 ? "" : "s");
+		blkd_resubmit(s->d, &s->vq.q, &s->mem, heads, (unsigned)n);
+		notify(s);
+	}
+	return true;
+}
+
 /* Starts the queue once everything it needs has come, keeping its
  * indexes across a new memory table. */
 static void vq_try_start(struct session *s)
@@ -98,6 +130,8 @@ static void vq_try_start(struct session *s)
 	}
 	if (was)
 		v->q.used_idx = used;
+	if (s->inflight.r != NULL && !vq_recover(s))
+		return;
 	drain(s);
 }
 
@@ -280,6 +314,88 @@ static int on_set_vring_enable(struct session *s, struct vhost_user_msg *m)
 	return DONE;
 }
 
+/* A new region for queue 0 of queue_size entries: a memfd sealed at its
+ * size (the next instance maps it without fear of SIGBUS), mapped here,
+ * fresh (version 0). The descriptor to hand over, or -1. */
+static int inflight_create(struct session *s, unsigned queue_size,
+			   uint64_t *size)
+{
+	int fd;
+
+	*size = virtq_inflight_size(queue_size);
+	if (*size == 0)
+		return -1;
+	fd = memfd_create("parapet-blkd-inflight",
+			  MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0)
+		return -1;
+	if (ftruncate(fd, (off_t)*size) != 0 ||
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) !=
+		0 ||
+	    virtq_inflight_map(&s->inflight, fd, 0, *size, queue_size) !=
+		VIRTQ_OK) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* The queue records into the region just mapped: a running queue (a
+ * front-end that sends the region again) takes it up at once, never
+ * keeping a pointer into the mapping that was replaced. */
+static void inflight_changed(struct session *s)
+{
+	s->vq.q.inflight = NULL;
+	if (s->vq.q.ready)
+		vq_try_start(s);
+}
+
+/* GET_INFLIGHT_FD: one queue's region; a refusal is a region of size 0
+ * (the front-end then tracks nothing), as the spec lets a back-end say. */
+static int on_get_inflight_fd(struct session *s, struct vhost_user_msg *m)
+{
+	struct vhost_user_inflight in = m->payload.inflight, out = { 0 };
+	int fd = -1, rc;
+
+	if (!(s->protocol & 1ull << VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD) ||
+	    in.num_queues != 1 ||
+	    (fd = inflight_create(s, in.queue_size, &out.mmap_size)) < 0) {
+		log_warnx("%s: no inflight region for %u queues of %u",
+			  s->d->label, in.num_queues, in.queue_size);
+		out.mmap_size = 0;
+	} else {
+		out.num_queues = 1;
+		out.queue_size = in.queue_size;
+	}
+	rc = vhost_user_reply_fd(s->sock, m, &out, sizeof(out), fd);
+	if (fd >= 0) {
+		close(fd);
+		inflight_changed(s);
+	}
+	return rc ? END : DONE;
+}
+
+/* SET_INFLIGHT_FD: the region the queue records into from its next
+ * start (queue 0's, the first in it). */
+static int on_set_inflight_fd(struct session *s, struct vhost_user_msg *m)
+{
+	const struct vhost_user_inflight *in = &m->payload.inflight;
+	int rc;
+
+	if (!(s->protocol & 1ull << VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD) ||
+	    in->num_queues < 1)
+		return FAILED;
+	rc = virtq_inflight_map(&s->inflight, m->fds[0], in->mmap_offset,
+				in->mmap_size, in->queue_size);
+	if (rc != VIRTQ_OK) {
+		log_warnx("%s: inflight region: %s", s->d->label,
+			  virtq_strerror(rc));
+		return FAILED;
+	}
+	inflight_changed(s);
+	return DONE;
+}
+
 static int on_get_config(struct session *s, struct vhost_user_msg *m)
 {
 	struct vhost_user_config *c = &m->payload.config;
@@ -321,6 +437,8 @@ static const handler_fn handlers[VHOST_USER_REQUEST_MAX] = {
 	[VHOST_USER_GET_CONFIG] = on_get_config,
 	[VHOST_USER_SET_CONFIG] = on_refuse, /* the config is read-only */
 	[VHOST_USER_GET_MAX_MEM_SLOTS] = on_get_max_mem_slots,
+	[VHOST_USER_GET_INFLIGHT_FD] = on_get_inflight_fd,
+	[VHOST_USER_SET_INFLIGHT_FD] = on_set_inflight_fd,
 	[VHOST_USER_RESET_DEVICE] = on_reset,
 };
 

@@ -187,6 +187,7 @@ static Parapet__BlkdDisk *disk_row(struct ipc_request *req, struct blkd_disk *d)
 	SET(errors, atomic_load(&c->errors));
 	SET(refused, atomic_load(&c->refused));
 	SET(in_flight, atomic_load(&c->in_flight));
+	SET(resubmitted, atomic_load(&c->resubmitted));
 	SET(connections, atomic_load(&c->connections));
 	SET(rejected_peers, atomic_load(&c->rejected_peers));
 	SET(bad_messages, atomic_load(&c->bad_messages));

@@ -9,7 +9,8 @@ $(B)/tests/parapet-vhost-evil: $(call objs,tests/e2e/vhost_user_evil.c) \
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.o,$^) $(B)/libparapet.a $(LDLIBS)
 all: $(B)/tests/parapet-vhost-evil
-E2E_TESTS += tests/e2e/disk_blkd_qemu.sh tests/e2e/disk_hostile.sh
+E2E_TESTS += tests/e2e/disk_blkd_qemu.sh tests/e2e/disk_hostile.sh \
+	tests/e2e/disk_faults.sh
 $(eval $(call unit_test,blkd_test,services/blkd/blk.c))
 
 # Starts a service outside a partition with init's FDS message.

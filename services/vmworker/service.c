@@ -21,6 +21,7 @@
 #include "lib/svcbase.h"
 #include "lib/util.h"
 #include "sandbox/sandbox.h"
+#include "services/vmworker/vblk_watch.h"
 #include "policy.pb-c.h"
 #include "services/vmworker/savestate.h"
 #include "services/vmworker/service_int.h"
@@ -378,6 +379,9 @@ static int vmw_start(struct svcbase *sb)
 	pthread_t tid;
 
 	w->has_sidecar = w->cfg.sidecar_mask != 0;
+	/* here, in the sandbox: the thread runs under its filter */
+	if (vblk_watch_start(&w->vm) != 0)
+		return -1;
 	if (w->refused && pthread_create(&tid, NULL, refused_thread, w) == 0)
 		pthread_detach(tid);
 	if (w->restored && vmw_start_vm(w) != 0)

@@ -36,7 +36,8 @@ _Static_assert(VHOST_FRONT_CONFIG_SIZE <= VHOST_FRONT_CONFIG_MAX,
 /* The protocol features this frontend uses when offered. */
 #define FRONT_PROTOCOL_FEATURES                                                \
 	((1ull << VHOST_USER_PROTOCOL_F_CONFIG) |                              \
-	 (1ull << VHOST_USER_PROTOCOL_F_REPLY_ACK))
+	 (1ull << VHOST_USER_PROTOCOL_F_REPLY_ACK) |                           \
+	 (1ull << VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD))
 
 static int front_fail(struct vhost_front *f, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -55,7 +56,7 @@ void vhost_front_init(struct vhost_front *f, int fd, const char *path)
 {
 	memset(f, 0, sizeof(*f));
 	f->sock = fd;
-	f->kick_fd = f->call_fd = -1;
+	f->kick_fd = f->call_fd = f->inflight_fd = -1;
 	snprintf(f->path, sizeof(f->path), "%s", path ? path : "");
 }
 
@@ -115,28 +116,36 @@ static int front_set_state(struct vhost_front *f, uint32_t request,
 	return front_call(f, &m, NULL);
 }
 
-static int front_dial(struct vhost_front *f, int wait_ms)
+int vhost_front_dial(const char *path, int wait_ms)
 {
 	struct sockaddr_un a = { .sun_family = AF_UNIX };
 	uint64_t until = util_deadline_ns(wait_ms);
 
-	memcpy(a.sun_path, f->path, strnlen(f->path, sizeof(a.sun_path) - 1));
+	memcpy(a.sun_path, path, strnlen(path, sizeof(a.sun_path) - 1));
 	for (;;) {
 		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		int err;
 
 		if (fd < 0)
-			return front_fail(f, "socket: %s", strerror(errno));
-		if (connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0) {
-			f->sock = fd;
-			return 0;
-		}
+			return -1;
+		if (connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0)
+			return fd;
+		err = errno;
 		close(fd);
-		if ((errno != ENOENT && errno != ECONNREFUSED) ||
+		errno = err;
+		if ((err != ENOENT && err != ECONNREFUSED) ||
 		    util_now_ns() >= until)
-			return front_fail(f, "%s: %s", f->path,
-					  strerror(errno));
+			return -1;
 		usleep(FRONT_RETRY_MS * 1000);
 	}
+}
+
+static int front_dial(struct vhost_front *f, int wait_ms)
+{
+	f->sock = vhost_front_dial(f->path, wait_ms);
+	if (f->sock < 0)
+		return front_fail(f, "%s: %s", f->path, strerror(errno));
+	return 0;
 }
 
 /* The config space the backend reports (capacity, seg_max, blk_size). */
@@ -163,37 +172,43 @@ static int front_get_config(struct vhost_front *f)
 	return 0;
 }
 
-int vhost_front_connect(struct vhost_front *f, int wait_ms)
+/* Features, protocol features, owner, config space, on f->sock. 0, or
+ * -1 with f->error (the socket stays). */
+static int front_handshake(struct vhost_front *f)
 {
 	struct vhost_user_msg owner;
 	uint64_t offered = 0;
 
-	if (f->has_config)
+	if (front_get_u64(f, VHOST_USER_GET_FEATURES, &f->features) != 0)
+		return -1;
+	if (!(f->features & (1ull << VHOST_USER_F_PROTOCOL_FEATURES)))
+		return front_fail(f, "the backend offers no protocol features");
+	if (front_get_u64(f, VHOST_USER_GET_PROTOCOL_FEATURES, &offered) != 0 ||
+	    front_set_u64(f, VHOST_USER_SET_PROTOCOL_FEATURES,
+			  offered & FRONT_PROTOCOL_FEATURES) != 0)
+		return -1;
+	f->protocol_features = offered & FRONT_PROTOCOL_FEATURES;
+	vhost_user_msg_init(&owner, VHOST_USER_SET_OWNER, 0);
+	if (front_call(f, &owner, NULL) != 0 || front_get_config(f) != 0)
+		return -1;
+	return 0;
+}
+
+int vhost_front_connect(struct vhost_front *f, int wait_ms)
+{
+	if (f->has_config && f->sock >= 0)
 		return 0;
 	if (f->sock < 0 && f->path[0] == '\0')
 		return front_fail(f, "no connection to a backend");
 	if (f->sock < 0 && front_dial(f, wait_ms) != 0)
 		return -1;
-	if (front_get_u64(f, VHOST_USER_GET_FEATURES, &f->features) != 0)
-		goto fail;
-	if (!(f->features & (1ull << VHOST_USER_F_PROTOCOL_FEATURES))) {
-		front_fail(f, "the backend offers no protocol features");
-		goto fail;
+	if (front_handshake(f) != 0) {
+		close(f->sock);
+		f->sock = -1;
+		f->protocol_features = 0;
+		return -1;
 	}
-	if (front_get_u64(f, VHOST_USER_GET_PROTOCOL_FEATURES, &offered) != 0 ||
-	    front_set_u64(f, VHOST_USER_SET_PROTOCOL_FEATURES,
-			  offered & FRONT_PROTOCOL_FEATURES) != 0)
-		goto fail;
-	f->protocol_features = offered & FRONT_PROTOCOL_FEATURES;
-	vhost_user_msg_init(&owner, VHOST_USER_SET_OWNER, 0);
-	if (front_call(f, &owner, NULL) != 0 || front_get_config(f) != 0)
-		goto fail;
 	return 0;
-fail:
-	close(f->sock);
-	f->sock = -1;
-	f->protocol_features = 0;
-	return -1;
 }
 
 /* Guest RAM without the VTL2 hole: one region below it, one above. */
@@ -249,14 +264,104 @@ static int front_eventfds(struct vhost_front *f)
 	return 0;
 }
 
+/* GET_INFLIGHT_FD: a fresh region for the queue, kept in f; none when
+ * the backend offers an empty one. */
+static int front_get_inflight(struct vhost_front *f)
+{
+	struct vhost_user_msg m, r;
+
+	vhost_user_msg_init(&m, VHOST_USER_GET_INFLIGHT_FD,
+			    sizeof(m.payload.inflight));
+	m.payload.inflight.num_queues = 1;
+	m.payload.inflight.queue_size = (uint16_t)f->ring_num;
+	if (front_call(f, &m, &r) != 0)
+		return -1;
+	if (r.payload.inflight.mmap_size == 0 || r.nfds != 1) {
+		vhost_user_msg_close_fds(&r);
+		return 0; /* the backend keeps no record: resume at used */
+	}
+	f->inflight_fd = r.fds[0];
+	f->inflight = r.payload.inflight;
+	return 0;
+}
+
+static void front_drop_inflight(struct vhost_front *f)
+{
+	if (f->inflight_fd >= 0)
+		close(f->inflight_fd);
+	f->inflight_fd = -1;
+	memset(&f->inflight, 0, sizeof(f->inflight));
+}
+
+/* SET_INFLIGHT_FD with the region f keeps, getting one first when it
+ * has none; nothing when the backend does not track inflight requests
+ * (false then: the queue resumes at the used index). */
+static int front_set_inflight(struct vhost_front *f, bool *tracked)
+{
+	struct vhost_user_msg m;
+
+	*tracked = false;
+	if (!(f->protocol_features &
+	      (1ull << VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD)))
+		return 0;
+	if (f->inflight_fd < 0 && front_get_inflight(f) != 0)
+		return -1;
+	if (f->inflight_fd < 0)
+		return 0;
+	vhost_user_msg_init(&m, VHOST_USER_SET_INFLIGHT_FD,
+			    sizeof(m.payload.inflight));
+	m.payload.inflight = f->inflight;
+	m.fds[0] = f->inflight_fd;
+	m.nfds = 1;
+	if (front_call(f, &m, NULL) != 0)
+		return -1;
+	*tracked = true;
+	return 0;
+}
+
+/* The queue as f records it, in the backend, from avail entry base. */
+static int front_ring_up(struct vhost_front *f, struct vm *vm, uint16_t base,
+			 bool *tracked)
+{
+	struct vhost_user_msg m;
+
+	if (front_set_u64(f, VHOST_USER_SET_FEATURES,
+			  f->ring_features |
+			      (1ull << VHOST_USER_F_PROTOCOL_FEATURES)) != 0 ||
+	    front_set_mem_table(f, vm) != 0 ||
+	    front_set_inflight(f, tracked) != 0 ||
+	    front_set_state(f, VHOST_USER_SET_VRING_NUM, f->ring_num) != 0 ||
+	    front_set_state(f, VHOST_USER_SET_VRING_BASE, base) != 0)
+		return -1;
+	vhost_user_msg_init(&m, VHOST_USER_SET_VRING_ADDR,
+			    sizeof(m.payload.addr));
+	m.payload.addr.desc_user_addr = FRONT_UADDR_BASE + f->ring_desc;
+	m.payload.addr.avail_user_addr = FRONT_UADDR_BASE + f->ring_avail;
+	m.payload.addr.used_user_addr = FRONT_UADDR_BASE + f->ring_used;
+	if (front_call(f, &m, NULL) != 0 ||
+	    front_set_fd(f, VHOST_USER_SET_VRING_KICK, f->kick_fd) != 0 ||
+	    front_set_fd(f, VHOST_USER_SET_VRING_CALL, f->call_fd) != 0 ||
+	    front_set_state(f, VHOST_USER_SET_VRING_ENABLE, 1) != 0)
+		return -1;
+	return 0;
+}
+
+/* The next kick wakes the backend whatever the avail index: entries
+ * made available before it listened. */
+static void front_kick_now(struct vhost_front *f)
+{
+	atomic_store(&f->kicked_idx, 0x10000u);
+	vhost_front_kick(f);
+}
+
 int vhost_front_start(struct vhost_front *f, struct vm *vm, uint64_t features,
 		      unsigned num, uint64_t desc, uint64_t avail,
 		      uint64_t used, uint16_t base)
 {
-	struct vhost_user_msg m;
 	const void *d = vm_gpa_ptr(vm, desc, 16ull * num);
 	const void *a = vm_gpa_ptr(vm, avail, 6 + 2ull * num);
 	const void *u = vm_gpa_ptr(vm, used, 6 + 8ull * num);
+	bool tracked;
 
 	if (d == NULL || a == NULL || u == NULL)
 		return front_fail(f,
@@ -265,30 +370,62 @@ int vhost_front_start(struct vhost_front *f, struct vm *vm, uint64_t features,
 				  (unsigned long long)desc,
 				  (unsigned long long)avail,
 				  (unsigned long long)used);
-	if (vhost_front_connect(f, 0) != 0 || front_eventfds(f) != 0)
+	if (vhost_front_connect(f, FRONT_REPLY_MS) != 0 ||
+	    front_eventfds(f) != 0)
 		return -1;
-	if (front_set_u64(f, VHOST_USER_SET_FEATURES,
-			  features |
-			      (1ull << VHOST_USER_F_PROTOCOL_FEATURES)) != 0 ||
-	    front_set_mem_table(f, vm) != 0 ||
-	    front_set_state(f, VHOST_USER_SET_VRING_NUM, num) != 0 ||
-	    front_set_state(f, VHOST_USER_SET_VRING_BASE, base) != 0)
-		return -1;
-	vhost_user_msg_init(&m, VHOST_USER_SET_VRING_ADDR,
-			    sizeof(m.payload.addr));
-	m.payload.addr.desc_user_addr = FRONT_UADDR_BASE + desc;
-	m.payload.addr.avail_user_addr = FRONT_UADDR_BASE + avail;
-	m.payload.addr.used_user_addr = FRONT_UADDR_BASE + used;
-	if (front_call(f, &m, NULL) != 0 ||
-	    front_set_fd(f, VHOST_USER_SET_VRING_KICK, f->kick_fd) != 0 ||
-	    front_set_fd(f, VHOST_USER_SET_VRING_CALL, f->call_fd) != 0 ||
-	    front_set_state(f, VHOST_USER_SET_VRING_ENABLE, 1) != 0)
+	f->ring_features = features;
+	f->ring_num = num;
+	f->ring_desc = desc;
+	f->ring_avail = avail;
+	f->ring_used = used;
+	f->ring_used_idx = (const uint16_t *)((const uint8_t *)u + 2);
+	/* a new queue: what an earlier one left in flight is void */
+	front_drop_inflight(f);
+	if (front_ring_up(f, vm, base, &tracked) != 0)
 		return -1;
 	f->avail_idx = (const volatile uint16_t *)((const uint8_t *)a + 2);
-	atomic_store(&f->kicked_idx, 0x10000u);
 	__atomic_store_n(&f->started, true, __ATOMIC_RELEASE);
 	/* requests made available before DRIVER_OK */
-	vhost_front_kick(f);
+	front_kick_now(f);
+	return 0;
+}
+
+void vhost_front_lost(struct vhost_front *f)
+{
+	if (f->sock >= 0)
+		close(f->sock);
+	f->sock = -1;
+}
+
+int vhost_front_restart(struct vhost_front *f, struct vm *vm, int sock)
+{
+	uint16_t used;
+	bool tracked;
+
+	vhost_front_lost(f);
+	f->sock = sock;
+	if (front_handshake(f) != 0)
+		return -1;
+	if ((f->ring_features & ~f->features) != 0)
+		return front_fail(
+		    f,
+		    "the new backend lacks features 0x%llx "
+		    "the driver accepted",
+		    (unsigned long long)(f->ring_features & ~f->features));
+	if (!f->started)
+		return 0;
+	/* The guest's used index: every request before it is complete; a
+	 * backend with the inflight region recomputes its next avail entry
+	 * from there, one without resumes there. */
+	used = __atomic_load_n(f->ring_used_idx, __ATOMIC_ACQUIRE);
+	if (front_ring_up(f, vm, used, &tracked) != 0)
+		return -1;
+	if (!tracked)
+		log_info("disk backend %s keeps no inflight record: its queue "
+			 "resumes at used index %u",
+			 f->path, used);
+	f->restarts++;
+	front_kick_now(f);
 	return 0;
 }
 
@@ -299,6 +436,8 @@ int vhost_front_stop(struct vhost_front *f, uint32_t *last_avail)
 	if (!f->started)
 		return 0;
 	__atomic_store_n(&f->started, false, __ATOMIC_RELEASE);
+	if (f->sock < 0)
+		return 0; /* the backend is gone: the queue with it */
 	vhost_user_msg_init(&m, VHOST_USER_GET_VRING_BASE,
 			    sizeof(m.payload.state));
 	if (front_call(f, &m, &r) != 0)
@@ -330,6 +469,7 @@ void vhost_front_close(struct vhost_front *f)
 		close(f->kick_fd);
 	if (f->call_fd >= 0)
 		close(f->call_fd);
+	front_drop_inflight(f);
 	f->sock = f->kick_fd = f->call_fd = -1;
 	f->started = f->has_config = false;
 }

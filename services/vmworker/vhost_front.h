@@ -3,7 +3,11 @@
  * host made), the handshake that learns the backend's features and
  * config space, and starting and stopping its one request queue. The
  * backend gets guest RAM outside the VTL2 hole only. Calls block (with a
- * timeout) and come from the device under its lock. */
+ * timeout) and come from the device under its lock. A backend that goes
+ * away (parapet-blkd restarted or killed) is replaced: the next one gets
+ * the running queue's state and the inflight region the frontend keeps
+ * (VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD), and completes what its
+ * predecessor had taken. */
 #ifndef PARAPET_VHOST_FRONT_H
 #define PARAPET_VHOST_FRONT_H
 
@@ -11,6 +15,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "lib/vhost_user.h"
 
 struct vm;
 
@@ -31,6 +37,16 @@ struct vhost_front {
 	const volatile uint16_t *avail_idx;
 	_Atomic uint32_t kicked_idx; /* > 0xffff: none yet */
 	char error[160];	     /* the last failure, for logs and diag */
+	/* The running queue as the driver set it up, to start it again in
+	 * the next backend (ring parts: guest-physical). */
+	uint64_t ring_features;
+	unsigned ring_num;
+	uint64_t ring_desc, ring_avail, ring_used;
+	const uint16_t *ring_used_idx; /* in guest RAM */
+	/* The backend's inflight region, kept across backends (-1: none). */
+	int inflight_fd;
+	struct vhost_user_inflight inflight;
+	unsigned restarts; /* queues started again in a new backend */
 };
 
 /* A frontend that connects to path on first use (fd < 0), or uses the
@@ -50,6 +66,25 @@ int vhost_front_connect(struct vhost_front *f, int wait_ms);
 int vhost_front_start(struct vhost_front *f, struct vm *vm, uint64_t features,
 		      unsigned num, uint64_t desc, uint64_t avail,
 		      uint64_t used, uint16_t base);
+
+/* Connects to path, retrying for up to wait_ms while nobody listens (a
+ * restarting backend). Needs no lock: touches no frontend. The socket,
+ * or -1 with errno. */
+int vhost_front_dial(const char *path, int wait_ms);
+
+/* The backend went away: its socket is closed (sock -1). The queue stays
+ * "started": notifies still land in the kick eventfd, which the next
+ * backend takes over. */
+void vhost_front_lost(struct vhost_front *f);
+
+/* Takes sock, a new connection to the backend, does the handshake and,
+ * when the queue was running, starts it again as it was: features,
+ * memory table, the inflight region (the new backend runs again what the
+ * old one had taken; without the protocol feature the queue resumes at
+ * the guest's used index instead), num, base, addresses, kick, call,
+ * enable, then one kick for whatever the guest made available meanwhile.
+ * 0, or -1 with f->error. */
+int vhost_front_restart(struct vhost_front *f, struct vm *vm, int sock);
 
 /* Stops the queue (GET_VRING_BASE); the index where the backend stopped
  * in *last_avail when not NULL. */

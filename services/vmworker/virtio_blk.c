@@ -17,6 +17,7 @@
 #include "savedstate.pb-c.h"
 #include "services/vmworker/savestate.h"
 #include "services/vmworker/devices.h"
+#include "services/vmworker/vblk_watch.h"
 #include "services/vmworker/vm.h"
 
 #define VBLK_MAGIC	     0x74726976u /* "virt" */
@@ -57,10 +58,11 @@ static bool vblk_backend(struct vblk *b)
 	log_info("disk %u: backend %s (%s), features 0x%llx", b->index,
 		 b->cfg->backend, b->cfg->label,
 		 (unsigned long long)b->front.features);
+	vblk_watch_poke();
 	return true;
 }
 
-static void vblk_fail(struct vblk *b, const char *what)
+void virtio_blk_fail(struct vblk *b, const char *what)
 {
 	log_warnx("disk %u: %s: %s", b->index, what, b->front.error);
 	b->driver_errors++;
@@ -133,13 +135,15 @@ static void vblk_write_status(struct vblk *b, struct vm *vm, uint32_t v)
 			 "DRIVER_OK without FEATURES_OK or a ready queue "
 			 "(num %u)",
 			 b->queue_num);
-		vblk_fail(b, "driver");
+		virtio_blk_fail(b, "driver");
 		return;
 	}
 	if (!vblk_backend(b) ||
 	    vhost_front_start(&b->front, vm, b->drv_features, b->queue_num,
 			      b->desc, b->avail, b->used, 0) != 0)
-		vblk_fail(b, "starting the queue");
+		virtio_blk_fail(b, "starting the queue");
+	else
+		vblk_watch_poke(); /* the connection may be new */
 }
 
 static uint32_t vblk_read_config(struct vblk *b, uint64_t off, unsigned len)
@@ -223,7 +227,7 @@ static void vblk_write(struct vblk *b, struct vm *vm, uint64_t off, uint32_t v)
 			break;
 		if (v == 0 && b->queue_ready && b->front.started &&
 		    vhost_front_stop(&b->front, NULL) != 0)
-			vblk_fail(b, "stopping the queue");
+			virtio_blk_fail(b, "stopping the queue");
 		b->queue_ready = v != 0;
 		break;
 	case VIRTIO_MMIO_QUEUE_DESC_LOW:
@@ -491,7 +495,7 @@ void virtio_blk_snapshot(struct vblk *b, struct vm *vm, struct vblk_snapshot *s)
 	pthread_mutex_lock(&b->lock);
 	s->index = b->index;
 	s->cfg = b->cfg;
-	s->connected = b->front.has_config;
+	s->connected = b->front.has_config && b->front.sock >= 0;
 	s->running = b->front.started;
 	s->offered = vblk_offered(b);
 	s->negotiated = b->drv_features;
@@ -524,7 +528,8 @@ void virtio_blk_resume(struct vm *vm)
 		     vhost_front_start(&b->front, vm, b->drv_features,
 				       b->queue_num, b->desc, b->avail, b->used,
 				       b->resume_base) != 0))
-			vblk_fail(b, "restarting the queue after servicing");
+			virtio_blk_fail(b,
+					"restarting the queue after servicing");
 		b->resume_pending = false;
 		pthread_mutex_unlock(&b->lock);
 	}
@@ -542,6 +547,7 @@ struct vblk *virtio_blk_get(struct vm *vm, unsigned index)
 
 void virtio_blk_fini(struct vm *vm)
 {
+	vblk_watch_stop();
 	for (unsigned i = 0; i < GUEST_DISK_MAX; i++) {
 		struct vblk *b = virtio_blk_get(vm, i);
 

@@ -77,6 +77,10 @@ void virtio_blk_snapshot(struct vblk *b, struct vm *vm,
  * vmworker's own sandbox, before any VP runs). */
 void virtio_blk_resume(struct vm *vm);
 
+/* The backend failed (what, and front.error, logged): the device sets
+ * DEVICE_NEEDS_RESET. Under b->lock. */
+void virtio_blk_fail(struct vblk *b, const char *what);
+
 /* Closes the backends' connections. */
 void virtio_blk_fini(struct vm *vm);
 

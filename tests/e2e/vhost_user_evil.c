@@ -2,7 +2,8 @@
  * tests/e2e/disk_blkd_qemu.sh. Each case connects anew to a back-end
  * (parapet-blkd) serving a disk of SECTORS sectors: garbage and
  * oversized headers, a stalled message, refused requests with REPLY_ACK,
- * then a real queue carrying hostile chains beside good ones. Exits 0
+ * inflight regions it must not map, then a real queue carrying hostile
+ * chains beside good ones. Exits 0
  * when the back-end answered every case as it should, 1 otherwise. */
 #include <endian.h>
 #include <errno.h>
@@ -168,6 +169,66 @@ static void handshake(int s)
 	      "SET_PROTOCOL_FEATURES refused");
 	CHECK(set_u64(s, VHOST_USER_SET_FEATURES, f, -1) == 0,
 	      "SET_FEATURES of the offer refused");
+}
+
+/* SET_INFLIGHT_FD with what a back-end must not map: unsealed, too
+ * small for the queue, misaligned; the region GET_INFLIGHT_FD made is
+ * sealed and accepted back. */
+static int set_inflight(int s, int fd, uint64_t size, uint64_t off,
+			uint16_t qsize)
+{
+	struct vhost_user_msg m;
+
+	vhost_user_msg_init(&m, VHOST_USER_SET_INFLIGHT_FD,
+			    sizeof(m.payload.inflight));
+	m.payload.inflight =
+	    (struct vhost_user_inflight){ size, off, 1, qsize, 0 };
+	m.fds[0] = fd;
+	m.nfds = 1;
+	return acked(s, &m);
+}
+
+static void case_inflight(void)
+{
+	int s = dial(), fd = util_memfd_create("evil", 4096);
+	struct vhost_user_msg m, r;
+
+	call_u64(s, VHOST_USER_GET_FEATURES);
+	CHECK(call_u64(s, VHOST_USER_GET_PROTOCOL_FEATURES) &
+		  1ull << VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD,
+	      "INFLIGHT_SHMFD not offered");
+	CHECK(set_u64(s, VHOST_USER_SET_PROTOCOL_FEATURES,
+		      1ull << VHOST_USER_PROTOCOL_F_REPLY_ACK |
+			  1ull << VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD,
+		      -1) == 0,
+	      "SET_PROTOCOL_FEATURES refused");
+	CHECK(set_inflight(s, fd, 4096, 0, NUM) == VHOST_USER_ERR_FAILED,
+	      "an unsealed inflight region accepted");
+	util_memfd_seal(fd, F_SEAL_SHRINK | F_SEAL_GROW);
+	CHECK(set_inflight(s, fd, 64, 0, NUM) == VHOST_USER_ERR_FAILED,
+	      "an inflight region too small for its queue accepted");
+	CHECK(set_inflight(s, fd, 4000, 2, NUM) == VHOST_USER_ERR_FAILED,
+	      "a misaligned inflight region accepted");
+	CHECK(set_inflight(s, fd, 4096, 0, 2048) == VHOST_USER_ERR_FAILED,
+	      "an inflight region of 2048 entries accepted");
+	close(fd);
+	vhost_user_msg_init(&m, VHOST_USER_GET_INFLIGHT_FD,
+			    sizeof(m.payload.inflight));
+	m.payload.inflight.num_queues = 1;
+	m.payload.inflight.queue_size = NUM;
+	memset(&r, 0, sizeof(r));
+	CHECK(vhost_user_call(s, &m, &r, 10000) == 0 && r.nfds == 1 &&
+		  r.payload.inflight.mmap_size >= 16 + 16 * NUM,
+	      "GET_INFLIGHT_FD gave no region");
+	if (r.nfds == 1) {
+		CHECK(fcntl(r.fds[0], F_GET_SEALS) & F_SEAL_SHRINK,
+		      "the inflight region is not sealed");
+		CHECK(set_inflight(s, r.fds[0], r.payload.inflight.mmap_size, 0,
+				   NUM) == 0,
+		      "its own inflight region refused");
+		close(r.fds[0]);
+	}
+	close(s);
 }
 
 /* Refusals answered by REPLY_ACK, the session carrying on. */
@@ -398,6 +459,7 @@ int main(int argc, char **argv)
 	case_garbage();
 	case_stall();
 	case_refusals();
+	case_inflight();
 	case_queue();
 	if (failures == 0)
 		printf("vhost-evil: every case answered as it should\n");
