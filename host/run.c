@@ -75,7 +75,7 @@ struct run {
 	struct host_disks disks;
 	struct timeline_host tl;
 	uint64_t tl_next_ns;
-	char state[16]; /* in status.json */
+	char state[16];	    /* in status.json */
 	struct sdnotify sd; /* under systemd: READY=1, STATUS= */
 };
 
