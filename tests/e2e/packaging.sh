@@ -47,6 +47,7 @@ $M install DESTDIR="$ROOT" PREFIX="$PREFIX" >"$T/install.log" 2>&1 ||
 	for p in docs/completion/*; do
 		echo "share/bash-completion/completions/${p##*/}"
 	done
+	echo lib/systemd/system/parapet@.service
 } | sort >"$T/want"
 (cd "$I" && find . -type f -o -type l) | sed 's|^\./||' | sort >"$T/got"
 diff "$T/want" "$T/got" >"$T/diff" ||
