@@ -214,7 +214,9 @@ struct ipc_stats {
 	uint64_t err_handler;
 	/* nng drops a message over recv_max by closing its pipe without
 	 * telling the socket: counted as pipes that closed before delivering
-	 * any request (a client that connects and never calls counts too). */
+	 * any request while their peer process lives on (checked a second
+	 * after the close: a drop shows up to 1 s late; a client that exits
+	 * without calling is not a drop). */
 	uint64_t oversize_drops;
 	/* Unknown fields of envelopes and request bodies (top level). */
 	uint64_t unknown_fields;

@@ -1,8 +1,10 @@
 /* lib/ipc servers: a rep socket with n aio contexts, each running
  * receive -> check -> decode -> handler -> reply from a dispatch table. */
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <nng/nng.h>
@@ -35,7 +37,19 @@ struct pipe_info {
 	uint32_t identity;
 	uid_t uid;
 	int delivered;
-	bool own; /* the listener watchdog's probe (this process) */
+	bool own;  /* the listener watchdog's probe (this process) */
+	pid_t pid; /* the peer, in our pid namespace; 0: not visible */
+};
+
+/* A pipe that closed before delivering a request: an oversize drop, or a
+ * client that went away without calling (a vmworker replaced while its
+ * policy client sat idle). Told apart a while later: a dropped client is
+ * still alive, waiting for its reply. */
+#define IPC_SILENT_MAX	     64
+#define IPC_SILENT_SETTLE_NS 1000000000ull
+struct silent_close {
+	pid_t pid;
+	uint64_t at_ns;
 };
 
 struct ipc_request {
@@ -75,6 +89,8 @@ struct ipc_server {
 	pthread_mutex_t pipes_lock;
 	struct pipe_info *pipes;
 	size_t n_pipes, cap_pipes;
+	struct silent_close silent[IPC_SILENT_MAX]; /* under pipes_lock */
+	size_t n_silent;
 	struct ipc_request *reqs;
 	unsigned n_reqs;
 	/* Refusals logged so far, one line per caller uid and method. */
@@ -148,15 +164,56 @@ static struct pipe_info *pipe_find(struct ipc_server *s, nng_pipe p, int add)
 	pi->identity = pipe_identity(s, p, &pi->uid);
 	pi->listener = nng_listener_id(nng_pipe_listener(p));
 	pi->delivered = 0;
-	pi->own = nng_pipe_get_uint64(p, NNG_OPT_IPC_PEER_PID, &pid) == 0 &&
-		  pid == (uint64_t)getpid();
+	pi->pid = 0;
+	if (nng_pipe_get_uint64(p, NNG_OPT_IPC_PEER_PID, &pid) == 0)
+		pi->pid = (pid_t)pid;
+	pi->own = pi->pid == getpid();
 	return pi;
 }
 
+static bool pid_alive(pid_t pid)
+{
+	char path[32];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/proc/%d", (int)pid);
+	return stat(path, &st) == 0;
+}
+
+/* Settles the silent closes older than IPC_SILENT_SETTLE_NS (all when
+ * force): an oversize drop if the peer lives on (or cannot be seen: a
+ * peer outside our pid namespace), nothing if it has exited. Lock held. */
+static void silent_settle(struct ipc_server *s, bool force)
+{
+	uint64_t now = util_now_ns();
+	size_t i = 0;
+
+	while (i < s->n_silent) {
+		struct silent_close *c = &s->silent[i];
+
+		if (!force && now - c->at_ns < IPC_SILENT_SETTLE_NS) {
+			i++;
+			continue;
+		}
+		if (c->pid <= 0 || pid_alive(c->pid))
+			BUMP(s, oversize);
+		*c = s->silent[--s->n_silent];
+	}
+}
+
+static void silent_add(struct ipc_server *s, pid_t pid)
+{
+	silent_settle(s, false);
+	if (s->n_silent == IPC_SILENT_MAX)
+		silent_settle(s, true);
+	s->silent[s->n_silent++] =
+	    (struct silent_close){ .pid = pid, .at_ns = util_now_ns() };
+}
+
 /* nng drops a message over recv-size-max by closing its pipe, without
- * telling us: a pipe that goes away before delivering any request is
- * counted as such a drop (a client that connects and never calls looks
- * the same, which no Parapet client does). */
+ * telling us (its listener statistics count that error and a plain
+ * hang-up alike): a pipe that goes away before delivering any request is
+ * such a drop unless its peer process has exited (silent_settle). */
 static void pipe_event(nng_pipe p, nng_pipe_ev ev, void *arg)
 {
 	struct ipc_server *s = arg;
@@ -168,7 +225,7 @@ static void pipe_event(nng_pipe p, nng_pipe_ev ev, void *arg)
 		atomic_fetch_add(&s->own_pipes, 1);
 	if (ev == NNG_PIPE_EV_REM_POST && pi != NULL) {
 		if (!pi->delivered && !pi->own)
-			BUMP(s, oversize);
+			silent_add(s, pi->pid);
 		*pi = s->pipes[--s->n_pipes];
 	}
 	pthread_mutex_unlock(&s->pipes_lock);
@@ -458,6 +515,9 @@ void ipc_server_stats(struct ipc_server *s, struct ipc_stats *o)
 	o->err_denied = atomic_load(&s->st.denied);
 	o->err_too_big = atomic_load(&s->st.too_big);
 	o->err_handler = atomic_load(&s->st.handler);
+	pthread_mutex_lock(&s->pipes_lock);
+	silent_settle(s, false);
+	pthread_mutex_unlock(&s->pipes_lock);
 	o->oversize_drops = atomic_load(&s->st.oversize);
 	o->unknown_fields = atomic_load(&s->st.unknown_fields);
 	o->send_failures = atomic_load(&s->st.send_failures);

@@ -361,18 +361,41 @@ static Parapet__Envelope *raw_call(const char *path, const void *data,
  * dropped can hang in nng 1.5.2. */
 static bool oversize_dropped_here(const char *path, size_t len);
 
-/* From a child process: the server does not count connections of its
- * own process (its listener watchdog's probes) as drops. */
-static bool oversize_dropped(const char *path, size_t len)
+/* From a child process (the server does not count connections of its
+ * own process, its listener watchdog's probes): len == 0 connects,
+ * handshakes and leaves without a request. The child stays alive, as a
+ * dropped client waiting for its reply does, until *child is killed
+ * (with kill_child), or exits at once when leave is set. */
+static bool oversize_dropped(const char *path, size_t len, bool leave,
+			     pid_t *child)
 {
-	int status = 0;
-	pid_t pid = fork();
+	int fds[2];
+	char ok = 0;
+	pid_t pid;
 
+	assert_int_equal(pipe(fds), 0);
+	pid = fork();
 	assert_true(pid >= 0);
-	if (pid == 0)
-		_exit(oversize_dropped_here(path, len) ? 0 : 1);
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+	if (pid == 0) {
+		ok = oversize_dropped_here(path, len) ? 1 : 0;
+		if (write(fds[1], &ok, 1) != 1 || leave)
+			_exit(0);
+		pause();
+		_exit(0);
+	}
+	close(fds[1]);
+	assert_int_equal(read(fds[0], &ok, 1), 1);
+	close(fds[0]);
+	*child = pid;
+	if (leave)
+		assert_int_equal(waitpid(pid, NULL, 0), pid);
+	return ok == 1;
+}
+
+static void kill_child(pid_t pid)
+{
+	kill(pid, SIGKILL);
+	assert_int_equal(waitpid(pid, NULL, 0), pid);
 }
 
 static bool oversize_dropped_here(const char *path, size_t len)
@@ -393,6 +416,10 @@ static bool oversize_dropped_here(const char *path, size_t len)
 	assert_int_equal(write(fd, hello, sizeof(hello)), sizeof(hello));
 	assert_int_equal(read(fd, peer, sizeof(peer)), sizeof(peer));
 	assert_int_equal(peer[5], 0x31); /* rep0 */
+	if (len == 0) {
+		close(fd);
+		return true;
+	}
 	for (int i = 0; i < 8; i++)
 		head[1 + i] = (uint8_t)(n >> (56 - 8 * i));
 	head[9] = 0x80; /* request id 0x80000001 */
@@ -505,16 +532,18 @@ static void test_oversize_dropped(void **state)
 	struct ipc_client *c = open_client(path_a, 0, NULL);
 	Parapet__PingReply *r;
 	Parapet__StatsReply *st;
+	pid_t child;
 	int tries;
 
 	(void)state;
 	assert_non_null(s);
-	assert_true(oversize_dropped(path_a, 2 * RECV_MAX));
+	assert_true(oversize_dropped(path_a, 2 * RECV_MAX, false, &child));
 	assert_int_equal(call_ping(c, "Ping", "after", 10, &r), 0);
 	assert_string_equal(r->text, "after");
 	ipc_free(&r->base);
-	/* The pipe's removal is reported asynchronously: wait for it (the
-	 * deadline only bounds a hang; a loaded machine may take seconds). */
+	/* The pipe's removal is reported asynchronously and settled a second
+	 * later: wait for it (the deadline only bounds a hang; a loaded
+	 * machine may take seconds). */
 	for (tries = 0;; tries++) {
 		st = stats(c);
 		if (st->oversize_drops >= 1 || tries == WAIT_TRIES)
@@ -524,6 +553,39 @@ static void test_oversize_dropped(void **state)
 	}
 	assert_int_equal(st->oversize_drops, 1);
 	ipc_free(&st->base);
+	kill_child(child);
+	close_opened(c);
+	close_opened(s);
+}
+
+/* A client that connects and exits without a request (a vmworker
+ * replaced while its policy client sat idle) is not an oversize drop;
+ * one that stays connected-then-closed while alive is. */
+static void test_silent_exit_not_a_drop(void **state)
+{
+	struct ipc_server *s = open_server(NULL);
+	struct ipc_client *c = open_client(path_a, 0, NULL);
+	Parapet__StatsReply *st;
+	pid_t child;
+	int tries;
+
+	(void)state;
+	assert_non_null(s);
+	for (int i = 0; i < 3; i++)
+		assert_true(oversize_dropped(path_a, 0, true, &child));
+	assert_true(oversize_dropped(path_a, 0, false, &child));
+	/* The live one is counted after the settling second; by then the
+	 * three that exited have been settled too. */
+	for (tries = 0;; tries++) {
+		st = stats(c);
+		if (st->oversize_drops >= 1 || tries == WAIT_TRIES)
+			break;
+		ipc_free(&st->base);
+		usleep(10000);
+	}
+	assert_int_equal(st->oversize_drops, 1);
+	ipc_free(&st->base);
+	kill_child(child);
 	close_opened(c);
 	close_opened(s);
 }
@@ -867,6 +929,8 @@ int main(void)
 		cmocka_unit_test_teardown(test_concurrent_calls,
 					  close_all_opened),
 		cmocka_unit_test_teardown(test_error_replies, close_all_opened),
+		cmocka_unit_test_teardown(test_silent_exit_not_a_drop,
+					  close_all_opened),
 		cmocka_unit_test_teardown(test_oversize_dropped,
 					  close_all_opened),
 		cmocka_unit_test_teardown(test_timeout_without_server,
