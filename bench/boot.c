@@ -5,7 +5,9 @@
  * - pss_emu / pss_kvm: total PSS of the partition's processes (init and
  *   its services) while the counter guest runs, without guest RAM (the
  *   Pss of the /memfd:parapet-guest-ram mappings), against qemu's whole
- *   PSS running the same guest. */
+ *   PSS running the same guest; medians of 5.
+ * Each row alternates its two sides (Parapet, qemu, Parapet, ...) and
+ * carries the spread of the pairs' ratios. */
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +19,7 @@
 #include "lib/rundir.h"
 
 #define BOOT_REPS 11
-#define PSS_REPS  3
+#define PSS_REPS  5
 #define MAX_PIDS  64
 
 static int quick;
@@ -65,14 +67,12 @@ static int boot_row(const char *accel, const char *qaccel,
 	int reps = quick ? 3 : BOOT_REPS;
 
 	for (int i = 0; i < reps; i++) {
-		p[i] = boot_parapet(accel);
-		q[i] = boot_qemu(qaccel);
+		p[i] = boot_parapet(accel) / 1e6;
+		q[i] = boot_qemu(qaccel) / 1e6;
 		if (p[i] < 0 || q[i] < 0)
 			return -1;
 	}
-	row->parapet = bench_median(p, (size_t)reps) / 1e6;
-	row->baseline = bench_median(q, (size_t)reps) / 1e6;
-	return 0;
+	return bench_row_spread(row, p, q, (size_t)reps);
 }
 
 /* MiB of the partition without guest RAM while counter runs. */
@@ -132,15 +132,14 @@ static double pss_qemu(const char *accel)
 
 static int pss_row(const char *accel, const char *qaccel, struct bench_row *row)
 {
-	double p[PSS_REPS];
+	double p[PSS_REPS], q[PSS_REPS];
 	int reps = quick ? 1 : PSS_REPS;
 
 	for (int i = 0; i < reps; i++)
-		if ((p[i] = pss_parapet(accel)) < 0)
+		if ((p[i] = pss_parapet(accel)) < 0 ||
+		    (q[i] = pss_qemu(qaccel)) < 0)
 			return -1;
-	row->parapet = bench_median(p, (size_t)reps);
-	row->baseline = pss_qemu(qaccel);
-	return row->baseline < 0 ? -1 : 0;
+	return bench_row_spread(row, p, q, (size_t)reps);
 }
 
 int main(void)
