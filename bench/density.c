@@ -22,7 +22,7 @@
 
 #define N_MAX	     16
 #define PIDS_PER     16 /* processes of one partition, at most */
-#define REPS_MAX     5
+#define REPS_MAX     9
 #define RUN_LINES    20	   /* lines each prints before PSS is read */
 #define WAIT_MS	     60000 /* for all N to print their lines */
 #define GOAL_PSS_MAX 0.3   /* of qemu's per-process PSS */
@@ -249,8 +249,8 @@ static void print_goals(const struct bench_row *rows, size_t n_rows)
 int main(void)
 {
 	int quick = getenv("PARAPET_BENCH_QUICK") != NULL;
-	struct result res[] = { { .n = 1, .reps = quick ? 1 : 5 },
-				{ .n = 4, .reps = quick ? 1 : 3 },
+	struct result res[] = { { .n = 1, .reps = quick ? 1 : 9 },
+				{ .n = 4, .reps = quick ? 1 : 5 },
 				{ .n = N_MAX, .reps = quick ? 1 : 3 } };
 	struct bench_row rows[6];
 	char names[6][48];

@@ -25,7 +25,7 @@
 
 #define DISK_MB	    64
 #define RAND_IOS    4000
-#define REPS	    5
+#define REPS	    7
 #define QUICK_REPS  2
 #define OUT_MAX	    (64 << 10)
 #define QSD_WAIT_MS 10000
