@@ -5,7 +5,8 @@
  * qemu microvm TCG running disk.pvh.elf with its built-in
  * virtio-blk-device on the same file, and for sequential writes also
  * qemu with qemu-storage-daemon over vhost-user. Runs interleaved,
- * medians; ms for the same bytes, ratio = Parapet / baseline:
+ * medians with the spread of the pairs' ratios; ms for the same bytes,
+ * ratio = Parapet / baseline:
  * disk_seq_write_vs_qemu, disk_seq_read_vs_qemu, disk_rand4k_read_vs_qemu,
  * disk_seq_write_vs_qemu_vhost. No qemu: no rows, exit 0. */
 #include <errno.h>
@@ -24,7 +25,7 @@
 
 #define DISK_MB	    64
 #define RAND_IOS    4000
-#define REPS	    5
+#define REPS	    7
 #define QUICK_REPS  2
 #define OUT_MAX	    (64 << 10)
 #define QSD_WAIT_MS 10000
@@ -212,12 +213,11 @@ static int have_qsd(void)
 	return system("command -v qemu-storage-daemon >/dev/null 2>&1") == 0;
 }
 
-/* med[k][phase]: medians over reps interleaved runs; kinds with
+/* v[k][phase][rep]: the times (ms) of reps interleaved runs; kinds with
  * want[k] == 0 are not run. */
 static int measure(int reps, const int want[N_RUNS],
-		   double med[N_RUNS][N_PHASES])
+		   double v[N_RUNS][N_PHASES][REPS])
 {
-	static double v[N_RUNS][N_PHASES][REPS];
 	double ms[N_PHASES];
 
 	for (int r = 0; r < reps; r++)
@@ -229,13 +229,12 @@ static int measure(int reps, const int want[N_RUNS],
 			for (int p = 0; p < N_PHASES; p++)
 				v[k][p][r] = ms[p];
 		}
-	for (int k = 0; k < N_RUNS; k++)
-		for (int p = 0; want[k] && p < N_PHASES; p++)
-			med[k][p] = bench_median(v[k][p], (size_t)reps);
 	return 0;
 }
 
-static int report(const int want[N_RUNS], double med[N_RUNS][N_PHASES])
+/* Rows: medians of the runs, the spread of each pair's ratio. */
+static int report(int reps, const int want[N_RUNS],
+		  double v[N_RUNS][N_PHASES][REPS])
 {
 	struct bench_row rows[4];
 	size_t n = 0;
@@ -248,18 +247,22 @@ static int report(const int want[N_RUNS], double med[N_RUNS][N_PHASES])
 		"disk_rand4k_read_vs_qemu"
 	};
 
-	for (int p = 0; p < N_PHASES; p++)
-		rows[n++] = (struct bench_row){
-			metrics[p],	  "ms", med[RUN_PARAPET][p],
-			med[RUN_QEMU][p], base, 0
+	size_t nr = (size_t)reps;
+
+	for (int p = 0; p < N_PHASES; p++) {
+		rows[n] = (struct bench_row){ metrics[p], "ms", 0, 0, base, 0 };
+		if (bench_row_spread(&rows[n++], v[RUN_PARAPET][p],
+				     v[RUN_QEMU][p], nr) != 0)
+			return -1;
+	}
+	if (want[RUN_VHOST]) {
+		rows[n] = (struct bench_row){
+			"disk_seq_write_vs_qemu_vhost", "ms", 0, 0, vbase, 0
 		};
-	if (want[RUN_VHOST])
-		rows[n++] = (struct bench_row){ "disk_seq_write_vs_qemu_vhost",
-						"ms",
-						med[RUN_PARAPET][SEQ_WRITE],
-						med[RUN_VHOST][SEQ_WRITE],
-						vbase,
-						0 };
+		if (bench_row_spread(&rows[n++], v[RUN_PARAPET][SEQ_WRITE],
+				     v[RUN_VHOST][SEQ_WRITE], nr) != 0)
+			return -1;
+	}
 	return bench_report("disk", rows, n);
 }
 
@@ -267,7 +270,7 @@ int main(void)
 {
 	int reps = getenv("PARAPET_BENCH_QUICK") ? QUICK_REPS : REPS;
 	int want[N_RUNS] = { 1, 1, have_qsd() };
-	double med[N_RUNS][N_PHASES];
+	static double v[N_RUNS][N_PHASES][REPS];
 	int rc;
 
 	if (!proc_have_qemu()) {
@@ -286,9 +289,9 @@ int main(void)
 	snprintf(sock, sizeof(sock), "%s/qsd.sock", dir);
 	printf("%d MiB file, %s, %d runs each, interleaved\n", DISK_MB,
 	       GUEST_CMDLINE, reps);
-	rc = measure(reps, want, med);
+	rc = measure(reps, want, v);
 	if (rc == 0)
-		rc = report(want, med);
+		rc = report(reps, want, v);
 	unlink(img);
 	unlink(sock);
 	rmdir(dir);

@@ -1,10 +1,15 @@
-/* Whole-process timing helpers for the benchmarks. */
+/* Whole-process timing helpers for the benchmarks, and the PSS of a
+ * process tree. */
 #include "bench/proc.h"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -126,4 +131,93 @@ const char *proc_build_path(const char *rel)
 int proc_have_qemu(void)
 {
 	return system("command -v qemu-system-x86_64 >/dev/null 2>&1") == 0;
+}
+
+/* Sum of "Pss:" lines in a /proc file, kB; with guest_only, only of the
+ * mappings named /memfd:parapet-guest-ram (smaps). */
+long proc_pss_kb(pid_t pid, const char *file, int guest_only)
+{
+	char path[64], line[512];
+	int in_guest = 0;
+	long sum = 0, v;
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
+	fp = fopen(path, "re");
+	if (fp == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), fp)) {
+		if (strchr(line, '-') && strchr(line, ':') && line[0] != 'P' &&
+		    strncmp(line, "Pss", 3))
+			in_guest =
+			    strstr(line, "/memfd:parapet-guest-ram") != NULL;
+		if (sscanf(line, "Pss: %ld kB", &v) == 1 &&
+		    (!guest_only || in_guest))
+			sum += v;
+	}
+	fclose(fp);
+	return sum;
+}
+
+static pid_t ppid_of(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	int ppid = 0;
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fp = fopen(path, "re");
+	if (fp == NULL)
+		return 0;
+	if (fgets(buf, sizeof(buf), fp) && (p = strrchr(buf, ')')) != NULL)
+		sscanf(p + 2, "%*c %d", &ppid);
+	fclose(fp);
+	return ppid;
+}
+
+/* root and its descendants. */
+size_t proc_tree(pid_t root, pid_t *out, size_t max)
+{
+	size_t n = 0;
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+
+	out[n++] = root;
+	while (d && (e = readdir(d)) != NULL && n < max) {
+		pid_t pid = atoi(e->d_name), p = pid;
+
+		for (int depth = 0; pid > 0 && p > 1 && depth < 8; depth++)
+			if ((p = ppid_of(p)) == root) {
+				out[n++] = pid;
+				break;
+			}
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
+/* Reads until lines newlines have come (10 s at most). */
+int proc_read_lines(int fd, int lines)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	char buf[4096];
+	ssize_t n = 0;
+
+	while (lines > 0 && poll(&p, 1, 10000) == 1 &&
+	       (n = read(fd, buf, sizeof(buf))) > 0)
+		for (ssize_t i = 0; i < n; i++)
+			lines -= buf[i] == '\n';
+	return lines > 0 ? -1 : 0;
+}
+
+void proc_stop(pid_t pid, int fd)
+{
+	char buf[4096];
+
+	kill(pid, SIGTERM);
+	while (read(fd, buf, sizeof(buf)) > 0)
+		;
+	close(fd);
+	waitpid(pid, NULL, 0);
 }

@@ -1,5 +1,5 @@
 /* Running whole processes for benchmarks: wall time of a command, with
- * its stdout discarded or handed to a reader. */
+ * its stdout discarded or handed to a reader; the PSS of a process tree. */
 #ifndef PARAPET_BENCH_PROC_H
 #define PARAPET_BENCH_PROC_H
 
@@ -28,5 +28,19 @@ const char *proc_build_path(const char *rel);
 
 /* True when qemu-system-x86_64 is on PATH. */
 int proc_have_qemu(void);
+
+/* Sum of the "Pss:" lines of /proc/PID/FILE in kB (0 when it is gone);
+ * with guest_only, only of the mappings named /memfd:parapet-guest-ram
+ * (FILE smaps). */
+long proc_pss_kb(pid_t pid, const char *file, int guest_only);
+
+/* root and its descendants (up to 8 levels) into out; their count. */
+size_t proc_tree(pid_t root, pid_t *out, size_t max);
+
+/* Reads fd until lines newlines have come (none for 10 s: -1). */
+int proc_read_lines(int fd, int lines);
+
+/* SIGTERM to pid, drains and closes fd, reaps pid. */
+void proc_stop(pid_t pid, int fd);
 
 #endif

@@ -9,11 +9,92 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#define SPREADS_MAX 32
+
+/* Spreads noted by bench_row_spread(), found again by metric name, so
+ * that struct bench_row (initialised positionally everywhere) keeps its
+ * fields. */
+static struct spread {
+	const char *metric;
+	double min, max;
+	size_t n;
+} spreads[SPREADS_MAX];
+static size_t n_spreads;
+
+static double ratio_of(double parapet, double baseline, int higher_is_better)
+{
+	if (higher_is_better)
+		return parapet > 0 ? baseline / parapet : 0;
+	return baseline > 0 ? parapet / baseline : 0;
+}
+
 static double row_ratio(const struct bench_row *r)
 {
-	if (r->higher_is_better)
-		return r->parapet > 0 ? r->baseline / r->parapet : 0;
-	return r->baseline > 0 ? r->parapet / r->baseline : 0;
+	return ratio_of(r->parapet, r->baseline, r->higher_is_better);
+}
+
+static const struct spread *spread_of(const char *metric)
+{
+	for (size_t i = n_spreads; i-- > 0;)
+		if (strcmp(spreads[i].metric, metric) == 0)
+			return &spreads[i];
+	return NULL;
+}
+
+/* Median of n samples, v left as it is; -1 when one is not positive. */
+static double median_copy(const double *v, size_t n)
+{
+	double *c = malloc(n * sizeof(*c)), m = -1;
+
+	if (c == NULL)
+		return -1;
+	memcpy(c, v, n * sizeof(*c));
+	m = bench_median(c, n); /* sorts c */
+	if (c[0] <= 0)
+		m = -1;
+	free(c);
+	return m;
+}
+
+int bench_row_spread(struct bench_row *r, const double *a, const double *b,
+		     size_t n)
+{
+	struct spread s = { r->metric, 0, 0, n };
+
+	if (n == 0 || n_spreads == SPREADS_MAX)
+		return -1;
+	r->parapet = median_copy(a, n);
+	r->baseline = median_copy(b, n);
+	if (r->parapet <= 0 || r->baseline <= 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		double q = ratio_of(a[i], b[i], r->higher_is_better);
+
+		if (i == 0 || q < s.min)
+			s.min = q;
+		if (i == 0 || q > s.max)
+			s.max = q;
+	}
+	spreads[n_spreads++] = s;
+	return 0;
+}
+
+/* One row as JSON, with its spread when it has one. */
+static json_t *row_json(const struct bench_row *r)
+{
+	const struct spread *s = spread_of(r->metric);
+	json_t *o = json_pack("{s:s, s:s, s:f, s:f, s:s, s:f}", "metric",
+			      r->metric, "unit", r->unit, "parapet", r->parapet,
+			      "baseline", r->baseline, "baseline_name",
+			      r->baseline_name, "ratio", row_ratio(r));
+
+	if (o != NULL && s != NULL) {
+		json_object_set_new(o, "ratio_min", json_real(s->min));
+		json_object_set_new(o, "ratio_max", json_real(s->max));
+		json_object_set_new(o, "samples",
+				    json_integer((json_int_t)s->n));
+	}
+	return o;
 }
 
 int bench_report(const char *name, const struct bench_row *rows, size_t n_rows)
@@ -29,20 +110,19 @@ int bench_report(const char *name, const struct bench_row *rows, size_t n_rows)
 		fprintf(stderr, "bench: mkdir %s: %s\n", dir, strerror(errno));
 		return -1;
 	}
-	printf("%-26s %-6s %14s %14s %8s  %s\n", "metric", "unit", "parapet",
-	       "baseline", "ratio", "baseline_name");
+	printf("%-30s %-6s %12s %12s %8s %-17s  %s\n", "metric", "unit",
+	       "parapet", "baseline", "ratio", "spread (n)", "baseline_name");
 	for (i = 0; i < n_rows; i++) {
 		const struct bench_row *r = &rows[i];
-		double ratio = row_ratio(r);
+		const struct spread *s = spread_of(r->metric);
+		char spread[48] = "";
 
-		json_array_append_new(
-		    arr,
-		    json_pack("{s:s, s:s, s:f, s:f, s:s, s:f}", "metric",
-			      r->metric, "unit", r->unit, "parapet", r->parapet,
-			      "baseline", r->baseline, "baseline_name",
-			      r->baseline_name, "ratio", ratio));
-		printf("%-26s %-6s %14.3f %14.3f %8.3f  %s\n", r->metric,
-		       r->unit, r->parapet, r->baseline, ratio,
+		if (s != NULL)
+			snprintf(spread, sizeof(spread), "%.3f-%.3f (%zu)",
+				 s->min, s->max, s->n);
+		json_array_append_new(arr, row_json(r));
+		printf("%-30s %-6s %12.3f %12.3f %8.3f %-17s  %s\n", r->metric,
+		       r->unit, r->parapet, r->baseline, row_ratio(r), spread,
 		       r->baseline_name);
 	}
 	snprintf(path, sizeof(path), "%s/%s.json", dir, name);

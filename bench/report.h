@@ -19,6 +19,16 @@ struct bench_row {
  * and prints the rows. Returns 0, or -1 with a message on stderr. */
 int bench_report(const char *name, const struct bench_row *rows, size_t n_rows);
 
+/* Sets r->parapet and r->baseline to the medians of n paired samples
+ * (a[i] for Parapet, b[i] for the baseline, measured interleaved:
+ * a0 b0 a1 b1 ...) and notes the least and greatest of the n pairs'
+ * ratios, which bench_report() writes beside the row's ratio as
+ * ratio_min, ratio_max and samples. r->metric and r->higher_is_better
+ * must be set. Returns 0, or -1 when n is 0 or a sample is not positive
+ * (a failed measurement). */
+int bench_row_spread(struct bench_row *r, const double *a, const double *b,
+		     size_t n);
+
 /* Median of n doubles (sorts the array in place). */
 double bench_median(double *v, size_t n);
 

@@ -421,9 +421,9 @@ static const struct ipc_method diagd_methods[] = {
 	{ "Sandbox", h_sandbox, DIAGD_OWNER_BIT, 256 },
 };
 
-static struct ipc_client *diagd_client(struct diagd *d, const char *name,
-				       const ProtobufCServiceDescriptor *svc,
-				       int timeout_ms)
+struct ipc_client *diagd_client(struct diagd *d, const char *name,
+				const ProtobufCServiceDescriptor *svc,
+				int timeout_ms)
 {
 	char path[128];
 	struct ipc_client_config cfg = {
@@ -485,11 +485,8 @@ static int diagd_open(struct svcbase *sb)
 				 &parapet__policy__descriptor, 60000);
 	d->vmworker = diagd_client(d, SVC_NAME_VMWORKER,
 				   &parapet__vm_worker__descriptor, 3000);
-	d->blkd =
-	    diagd_client(d, SVC_NAME_BLKD, &parapet__blkd__descriptor, 3000);
 	d->trace = diagd_trace_open(d->ipc_dir);
-	return d->init && d->policy && d->vmworker && d->blkd && d->trace ? 0
-									  : -1;
+	return d->init && d->policy && d->vmworker && d->trace ? 0 : -1;
 }
 
 /* The Diag endpoint: diag.sock in the host run directory, the VM's

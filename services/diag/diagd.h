@@ -33,7 +33,10 @@ struct diagd {
 	struct ipc_server *srv;
 	struct ipc_trace *tap; /* diagd's own calls (to init, policy, ...) */
 	struct ipc_client *init, *policy, *vmworker;
-	struct ipc_client *blkd; /* dials while no disk has started it */
+	/* Opened by the first inspect that finds blkd running: without a
+	 * disk there is none, and a client would redial its absent socket
+	 * every 2-10 ms (a third of a core) for the partition's life. */
+	struct ipc_client *blkd;
 	struct diagd_trace *trace;
 	struct evqueue jobs; /* for the workers */
 	atomic_int n_jobs;
@@ -60,6 +63,10 @@ int diagd_ps(struct diagd *d, Parapet__PsReply **out);
 const Parapet__ServiceStatus *diagd_find(const Parapet__PsReply *ps,
 					 const char *name);
 char *diagd_strdup(struct diagd_job *j, const char *s);
+/* A client of the service name's socket in d->ipc_dir; NULL on failure. */
+struct ipc_client *diagd_client(struct diagd *d, const char *name,
+				const ProtobufCServiceDescriptor *svc,
+				int timeout_ms);
 /* A /parapet string property of the boot device tree into out ("" if
  * none). */
 void diagd_dt_string(const char *prop, char *out, size_t len);

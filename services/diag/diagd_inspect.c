@@ -62,6 +62,21 @@ static struct ipc_client *inspect_client(struct diagd *d, const char *name)
 	return c;
 }
 
+/* d->blkd, opened at its first use (see struct diagd). */
+static struct ipc_client *inspect_blkd(struct diagd *d)
+{
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	struct ipc_client *c;
+
+	pthread_mutex_lock(&lock);
+	if (d->blkd == NULL)
+		d->blkd = diagd_client(d, SVC_NAME_BLKD,
+				       &parapet__blkd__descriptor, 3000);
+	c = d->blkd;
+	pthread_mutex_unlock(&lock);
+	return c;
+}
+
 static json_t *inspect_stats_of(struct diagd *d, const char *name)
 {
 	char path[128];
@@ -115,8 +130,9 @@ static void inspect_extra(struct diagd *d, const char *name, json_t *node)
 					    pbjson_from_message(r));
 	} else if (!strcmp(name, SVC_NAME_BLKD)) {
 		Parapet__BlkdDisksRequest q = PARAPET__BLKD_DISKS_REQUEST__INIT;
+		struct ipc_client *c = inspect_blkd(d);
 
-		if (ipc_call(d->blkd, "Disks", &q.base, &r) == 0)
+		if (c != NULL && ipc_call(c, "Disks", &q.base, &r) == 0)
 			json_object_set_new(node, "disks",
 					    pbjson_from_message(r));
 	} else if (!strcmp(name, SVC_NAME_DIAGD)) {

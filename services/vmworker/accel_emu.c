@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <time.h>
 #include <unicorn/unicorn.h>
 
@@ -86,6 +87,12 @@ static char emu_load_error[256];
 
 static void emu_load(void)
 {
+	/* Unicorn's TCG asks for huge pages on its 1 GiB translation cache
+	 * (MADV_HUGEPAGE): the first translated block then takes a whole
+	 * 2 MiB page, the largest part of a partition's own memory. 4 KiB
+	 * pages hold just the code a guest runs. */
+	if (prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0) != 0)
+		log_warn("PR_SET_THP_DISABLE");
 	uc.handle = dlopen("libunicorn.so.2", RTLD_NOW | RTLD_LOCAL);
 	if (uc.handle == NULL) {
 		snprintf(emu_load_error, sizeof(emu_load_error),
