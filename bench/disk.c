@@ -7,7 +7,9 @@
  * qemu with qemu-storage-daemon over vhost-user. Runs interleaved,
  * medians; ms for the same bytes, ratio = Parapet / baseline:
  * disk_seq_write_vs_qemu, disk_seq_read_vs_qemu, disk_rand4k_read_vs_qemu,
- * disk_seq_write_vs_qemu_vhost. No qemu: no rows, exit 0. */
+ * disk_seq_write_vs_qemu_vhost (no qemu: none of these). And
+ * blkd_restart_gap_p50/_p99, the guest's stall across a kill -9 of
+ * parapet-blkd beside servicing's blackout (bench/disk_gap.c). */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -19,6 +21,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "bench/disk_gap.h"
 #include "bench/proc.h"
 #include "bench/report.h"
 
@@ -235,9 +238,12 @@ static int measure(int reps, const int want[N_RUNS],
 	return 0;
 }
 
-static int report(const int want[N_RUNS], double med[N_RUNS][N_PHASES])
+/* The qemu comparisons (when have_qemu) and the n_gap restart rows. */
+static int report(int have_qemu, const int want[N_RUNS],
+		  double med[N_RUNS][N_PHASES], const struct bench_row *gap,
+		  size_t n_gap)
 {
-	struct bench_row rows[4];
+	struct bench_row rows[6];
 	size_t n = 0;
 	static const char base[] = "qemu microvm TCG, virtio-blk-device, same "
 				   "guest and file (guest clock)";
@@ -248,12 +254,14 @@ static int report(const int want[N_RUNS], double med[N_RUNS][N_PHASES])
 		"disk_rand4k_read_vs_qemu"
 	};
 
-	for (int p = 0; p < N_PHASES; p++)
+	for (size_t i = 0; i < n_gap; i++)
+		rows[n++] = gap[i];
+	for (int p = 0; have_qemu && p < N_PHASES; p++)
 		rows[n++] = (struct bench_row){
 			metrics[p],	  "ms", med[RUN_PARAPET][p],
 			med[RUN_QEMU][p], base, 0
 		};
-	if (want[RUN_VHOST])
+	if (have_qemu && want[RUN_VHOST])
 		rows[n++] = (struct bench_row){ "disk_seq_write_vs_qemu_vhost",
 						"ms",
 						med[RUN_PARAPET][SEQ_WRITE],
@@ -267,14 +275,15 @@ int main(void)
 {
 	int reps = getenv("PARAPET_BENCH_QUICK") ? QUICK_REPS : REPS;
 	int want[N_RUNS] = { 1, 1, have_qsd() };
+	int have_qemu = proc_have_qemu();
 	double med[N_RUNS][N_PHASES];
-	int rc;
+	struct bench_row gap[2];
+	int rc = 0;
 
-	if (!proc_have_qemu()) {
-		fprintf(stderr, "disk: qemu-system-x86_64 missing: skipped\n");
-		return 0;
-	}
-	if (!want[RUN_VHOST])
+	if (!have_qemu)
+		fprintf(stderr, "disk: qemu-system-x86_64 missing: the "
+				"comparisons with qemu skipped\n");
+	else if (!want[RUN_VHOST])
 		fprintf(stderr, "disk_seq_write_vs_qemu_vhost: skipped (no "
 				"qemu-storage-daemon)\n");
 	snprintf(dir, sizeof(dir), "/tmp/parapet-bench-disk.XXXXXX");
@@ -284,11 +293,15 @@ int main(void)
 	}
 	snprintf(img, sizeof(img), "%s/disk.img", dir);
 	snprintf(sock, sizeof(sock), "%s/qsd.sock", dir);
-	printf("%d MiB file, %s, %d runs each, interleaved\n", DISK_MB,
-	       GUEST_CMDLINE, reps);
-	rc = measure(reps, want, med);
+	if (fresh_image() != 0 || disk_gap_rows(img, gap) != 0)
+		rc = -1;
+	if (rc == 0 && have_qemu) {
+		printf("%d MiB file, %s, %d runs each, interleaved\n", DISK_MB,
+		       GUEST_CMDLINE, reps);
+		rc = measure(reps, want, med);
+	}
 	if (rc == 0)
-		rc = report(want, med);
+		rc = report(have_qemu, want, med, gap, 2);
 	unlink(img);
 	unlink(sock);
 	rmdir(dir);
