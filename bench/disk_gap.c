@@ -6,14 +6,17 @@
  * The measure is the guest's own: the disk guest's torture mode keeps 8
  * requests in flight and, with stall_ms=, prints "torture: stall of T us"
  * whenever T, the time between two completions by its timestamp port
- * (the host's monotonic clock), reaches GAP_STALL_MS. A kill's gap is the
- * longest stall printed after the kill, once the next blkd serves: from
- * the last completion before the kill to the first after it, so it holds
- * blkd's death, init's respawn, blkd's start, vmworker's reconnect and
- * handshake and the run of the requests taken again, plus at most one
- * ordinary completion interval. Before each kill blkd has been up over a
- * second (init restarts a younger one after a backoff, which is not the
- * cost of a restart).
+ * (the host's monotonic clock), reaches GAP_STALL_MS. The kill's stall
+ * is the one the guest prints at its first completion after the kill,
+ * once the next blkd serves: from the last completion before the kill to
+ * that one, so it holds blkd's death, init's respawn, blkd's start,
+ * vmworker's reconnect and handshake and the run of the requests taken
+ * again, plus at most one ordinary completion interval. The figure is
+ * the longest stall printed from the kill until a second after that
+ * line: an ordinary gap printed then (or still on its way when the kill
+ * came) counts only if longer, so the figure may err high, never low.
+ * Before each kill blkd has been up over a second (init restarts a
+ * younger one after a backoff, which is not the cost of a restart).
  *
  * The baseline is what bench/servicing.c reports as
  * servicing_blackout_p50 (_p99 for the p99 row): vmworker's own log of
@@ -114,26 +117,42 @@ static pid_t gap_service(const char *comm)
 	return -1;
 }
 
-/* Until the guest prints a stall after from (the kill's or servicing's,
- * printed at the first completion after it); then its longest, in ms. */
+/* Reads what the guest prints for ms. */
+static void gap_read_for(int ms)
+{
+	double end = bench_now_ns() + ms * 1e6;
+	double left;
+
+	while ((left = end - bench_now_ns()) > 0)
+		gap_read((int)(left / 1e6) + 1);
+}
+
+/* The stall of an event at from: the longest the guest printed from the
+ * first after from (printed at its first completion after the event; up
+ * to GAP_WAIT_MS) until a second later, in ms; -1 if none. A long
+ * ordinary gap in that second would count too: the figure errs high. */
 static double gap_after(size_t from)
 {
-	double v[64], max = -1;
+	double v[256], max = -1;
 	size_t n = 0;
+	double until = bench_now_ns() + GAP_WAIT_MS * 1e6;
 
-	for (int i = 0; i < GAP_WAIT_MS / 50 && n == 0; i++) {
+	while (n == 0 && bench_now_ns() < until) {
 		gap_read(50);
-		n = gap_stalls(from, v, 64);
+		n = gap_stalls(from, v, 1);
 	}
-	gap_read(300); /* a second stall line, should the first be short */
-	n = gap_stalls(from, v, 64);
+	if (n == 0)
+		return -1;
+	gap_read_for(1000);
+	n = gap_stalls(from, v, 256);
 	for (size_t i = 0; i < n; i++)
 		if (v[i] > max)
 			max = v[i];
 	return max;
 }
 
-/* One kill -9 of blkd once it has been up over a second: its gap. */
+/* One kill -9 of blkd (up over a second: gap_after waited that long
+ * after the last restart): its gap. */
 static double gap_kill(void)
 {
 	pid_t old = gap_service("parapet-blkd");
@@ -141,8 +160,7 @@ static double gap_kill(void)
 
 	if (old < 0)
 		return -1;
-	for (int i = 0; i < 12; i++)
-		gap_read(100);
+	gap_read(0);
 	from = gap_len;
 	if (kill(old, SIGKILL) != 0)
 		return -1;
@@ -162,6 +180,7 @@ static int gap_measure(double *kill_ms, double *svc_ms, double *black,
 
 	for (int i = 0; i < 600 && strstr(gap_out, "torture: ") == NULL; i++)
 		gap_read(100);
+	gap_read_for(1500); /* blkd up over a second */
 	for (int i = 0; i < GAP_KILLS; i++) {
 		kill_ms[i] = gap_kill();
 		if (kill_ms[i] < 0) {
@@ -175,7 +194,7 @@ static int gap_measure(double *kill_ms, double *svc_ms, double *black,
 	for (int i = 0; i < GAP_SERVICINGS; i++) {
 		size_t from;
 
-		gap_read(200);
+		gap_read(0);
 		from = gap_len;
 		if (proc_time(diag, 0) < 0)
 			return -1;

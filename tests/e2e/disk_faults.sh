@@ -4,7 +4,8 @@
 # disk guest's torture mode: blkd is killed (SIGKILL, init restarts it),
 # restarted gracefully (parapet-diag restart blkd) and vmworker serviced
 # (parapet-diag restart vmworker), interleaved, DISK_FAULT_KILLS,
-# _RESTARTS and _SERVICINGS times (20 each). vmworker hands each new blkd
+# _RESTARTS and _SERVICINGS times (20 each); every 4th servicing meets a
+# kill -9 of blkd as well. vmworker hands each new blkd
 # the running queue and the inflight region, and each new vmworker the
 # drained queue: the guest sees no error and no timeout, every request
 # completes once (a second completion is a bogus used entry, exit 3), and
@@ -48,9 +49,17 @@ settled() {
 	[ "${up:-0}" -gt 1200 ]
 }
 # serviced: a new vmworker (not $oldvmw) and blkd ran more requests
+# (its count starts again in a new blkd: then more than 0)
 serviced() {
 	v=$(vmw_pid) || return 1
 	[ "$v" != "$oldvmw" ] && [ "$(reqs)" -gt "$reqs0" ]
+}
+servicing() {
+	"$DIAG" --vm "$n" restart vmworker >"$T/service.out" 2>&1 || {
+		cat "$T/service.out"
+		tail -n 20 "$T/$n.err"
+		return 1
+	}
 }
 guest_running() { kill -0 "$run" 2>/dev/null; }
 blkd_fds_are() { [ "$(fds "$(blkd_pid)")" -eq "$1" ]; }
@@ -99,11 +108,14 @@ old=
 wait_until 300 serving || fail "blkd does not serve the disk"
 vmw_fds=$(fds "$(vmw_pid)")
 blkd_fds=$(fds "$(blkd_pid)")
+fdlist() { ls -l "/proc/$1/fd" 2>&1 | sed 's/.* \([0-9]* -> \)/\1/'; }
+fdlist "$(blkd_pid)" >"$T/blkd.fds"
+fdlist "$(vmw_pid)" >"$T/vmw.fds"
 
 # kill, restart, servicing in turn: a kill finds blkd up over a second
 # (the servicing before it gave it the time), and each fault meets a
 # queue the one before changed hands
-kills=0 restarts=0 servicings=0 i=0
+kills=0 restarts=0 servicings=0 overlaps=0 i=0
 t0=$(date +%s)
 while [ "$i" -lt "$TOTAL" ]; do
 	guest_running ||
@@ -134,13 +146,23 @@ while [ "$i" -lt "$TOTAL" ]; do
 		;;
 	service)
 		oldvmw=$(vmw_pid) || fail "no vmworker"
+		old=$(blkd_pid) || fail "no blkd"
 		reqs0=$(reqs)
-		"$DIAG" --vm "$n" restart vmworker >"$T/service.out" 2>&1 || {
-			cat "$T/service.out"
-			tail -n 20 "$T/$n.err"
-			fail "parapet-diag restart vmworker (servicing $((servicings + 1)))"
-		}
 		servicings=$((servicings + 1))
+		if [ $((servicings % 4)) -eq 0 ]; then
+			# blkd killed during the servicing: in the drain, between
+			# the save and the restore, or as the next vmworker starts
+			# the queue
+			servicing &
+			svc=$!
+			sleep "0.$((servicings / 4 % 5))"
+			kill -KILL "$old"
+			overlaps=$((overlaps + 1))
+			wait "$svc" || fail "servicing $servicings with a kill"
+			reqs0=0
+		else
+			servicing || fail "servicing $servicings"
+		fi
 		wait_until 600 serviced || {
 			tail -n 20 "$T/$n.out" "$T/$n.err"
 			fail "the disk does not run after servicing $servicings"
@@ -153,15 +175,19 @@ while [ "$i" -lt "$TOTAL" ]; do
 		fail "blkd does not serve again after fault $i ($what)"
 	}
 	# (a diagd connection just closed may still be counted: a moment)
-	wait_until 50 blkd_fds_are "$blkd_fds" ||
+	wait_until 50 blkd_fds_are "$blkd_fds" || {
+		fdlist "$(blkd_pid)" | diff "$T/blkd.fds" -
 		fail "blkd holds $(fds "$(blkd_pid)") descriptors after fault $i ($what), the first held $blkd_fds"
+	}
 done
 t1=$(date +%s)
 [ "$(ps -o stat= --ppid "$INIT" | grep -c Z)" -eq 0 ] ||
 	fail "a zombie under init"
 vmw_pid >/dev/null || fail "no vmworker at the end"
-wait_until 50 vmw_fds_are "$vmw_fds" ||
+wait_until 50 vmw_fds_are "$vmw_fds" || {
+	fdlist "$(vmw_pid)" | diff "$T/vmw.fds" -
 	fail "vmworker held $vmw_fds descriptors at first, the last holds $(fds "$(vmw_pid)")"
+}
 "$DIAG" --vm "$n" logs vmworker >"$T/vmw.log" 2>&1
 "$DIAG" --vm "$n" logs blkd >"$T/blkd.log" 2>&1
 # what each new instance ran again (its log: "N requests taken before...")
@@ -215,7 +241,7 @@ p99=$(sed -n "$(((cnt * 99 + 99) / 100))p" "$T/stall.txt")
 gmax=$(sed -n 's/^torture: stall of \([0-9]*\) us.*/\1/p' "$T/$n.out" |
 	sort -n | tail -n 1)
 echo "disk_faults: $kills kill -9, $restarts restarts of blkd, $servicings" \
-	"servicings in $((t1 - t0)) s; $resubmitted requests run again;" \
+	"servicings ($overlaps with a kill -9 of blkd) in $((t1 - t0)) s; $resubmitted requests run again;" \
 	"$ticks ticks; queue stalled p50 $((p50 / 1000)) ms, p99" \
 	"$((p99 / 1000)) ms, max $(($(tail -n 1 "$T/stall.txt") / 1000)) ms;" \
 	"the guest's longest stall $((${gmax:-0} / 1000)) ms"
