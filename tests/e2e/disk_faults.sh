@@ -181,6 +181,8 @@ while [ "$i" -lt "$TOTAL" ]; do
 	}
 done
 t1=$(date +%s)
+guest_running ||
+	fail "the guest ended before the faults were done (raise DISK_FAULT_SECONDS)"
 [ "$(ps -o stat= --ppid "$INIT" | grep -c Z)" -eq 0 ] ||
 	fail "a zombie under init"
 vmw_pid >/dev/null || fail "no vmworker at the end"
