@@ -8,7 +8,9 @@
  * medians with the spread of the pairs' ratios; ms for the same bytes,
  * ratio = Parapet / baseline:
  * disk_seq_write_vs_qemu, disk_seq_read_vs_qemu, disk_rand4k_read_vs_qemu,
- * disk_seq_write_vs_qemu_vhost. No qemu: no rows, exit 0. */
+ * disk_seq_write_vs_qemu_vhost (no qemu: none of these). And
+ * blkd_restart_gap_p50/_p99, the guest's stall across a kill -9 of
+ * parapet-blkd beside servicing's blackout (bench/disk_gap.c). */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -20,6 +22,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "bench/disk_gap.h"
 #include "bench/proc.h"
 #include "bench/report.h"
 
@@ -232,11 +235,13 @@ static int measure(int reps, const int want[N_RUNS],
 	return 0;
 }
 
-/* Rows: medians of the runs, the spread of each pair's ratio. */
-static int report(int reps, const int want[N_RUNS],
-		  double v[N_RUNS][N_PHASES][REPS])
+/* The qemu comparisons (when have_qemu: medians of the runs, the spread
+ * of each pair's ratio) and the n_gap restart rows. */
+static int report(int have_qemu, int reps, const int want[N_RUNS],
+		  double v[N_RUNS][N_PHASES][REPS], const struct bench_row *gap,
+		  size_t n_gap)
 {
-	struct bench_row rows[4];
+	struct bench_row rows[6];
 	size_t n = 0;
 	static const char base[] = "qemu microvm TCG, virtio-blk-device, same "
 				   "guest and file (guest clock)";
@@ -249,13 +254,15 @@ static int report(int reps, const int want[N_RUNS],
 
 	size_t nr = (size_t)reps;
 
-	for (int p = 0; p < N_PHASES; p++) {
+	for (size_t i = 0; i < n_gap; i++)
+		rows[n++] = gap[i];
+	for (int p = 0; have_qemu && p < N_PHASES; p++) {
 		rows[n] = (struct bench_row){ metrics[p], "ms", 0, 0, base, 0 };
 		if (bench_row_spread(&rows[n++], v[RUN_PARAPET][p],
 				     v[RUN_QEMU][p], nr) != 0)
 			return -1;
 	}
-	if (want[RUN_VHOST]) {
+	if (have_qemu && want[RUN_VHOST]) {
 		rows[n] = (struct bench_row){
 			"disk_seq_write_vs_qemu_vhost", "ms", 0, 0, vbase, 0
 		};
@@ -270,14 +277,15 @@ int main(void)
 {
 	int reps = getenv("PARAPET_BENCH_QUICK") ? QUICK_REPS : REPS;
 	int want[N_RUNS] = { 1, 1, have_qsd() };
+	int have_qemu = proc_have_qemu();
 	static double v[N_RUNS][N_PHASES][REPS];
-	int rc;
+	struct bench_row gap[2];
+	int rc = 0;
 
-	if (!proc_have_qemu()) {
-		fprintf(stderr, "disk: qemu-system-x86_64 missing: skipped\n");
-		return 0;
-	}
-	if (!want[RUN_VHOST])
+	if (!have_qemu)
+		fprintf(stderr, "disk: qemu-system-x86_64 missing: the "
+				"comparisons with qemu skipped\n");
+	else if (!want[RUN_VHOST])
 		fprintf(stderr, "disk_seq_write_vs_qemu_vhost: skipped (no "
 				"qemu-storage-daemon)\n");
 	snprintf(dir, sizeof(dir), "/tmp/parapet-bench-disk.XXXXXX");
@@ -287,11 +295,15 @@ int main(void)
 	}
 	snprintf(img, sizeof(img), "%s/disk.img", dir);
 	snprintf(sock, sizeof(sock), "%s/qsd.sock", dir);
-	printf("%d MiB file, %s, %d runs each, interleaved\n", DISK_MB,
-	       GUEST_CMDLINE, reps);
-	rc = measure(reps, want, v);
+	if (fresh_image() != 0 || disk_gap_rows(img, gap) != 0)
+		rc = -1;
+	if (rc == 0 && have_qemu) {
+		printf("%d MiB file, %s, %d runs each, interleaved\n", DISK_MB,
+		       GUEST_CMDLINE, reps);
+		rc = measure(reps, want, v);
+	}
 	if (rc == 0)
-		rc = report(reps, want, v);
+		rc = report(have_qemu, reps, want, v, gap, 2);
 	unlink(img);
 	unlink(sock);
 	rmdir(dir);

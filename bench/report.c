@@ -151,6 +151,36 @@ double bench_median(double *v, size_t n)
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
+double bench_percentile(double *v, size_t n, double p)
+{
+	size_t i;
+
+	if (n == 0)
+		return 0;
+	bench_median(v, n); /* sorts */
+	i = (size_t)(p * (double)(n - 1) + 0.5);
+	return v[i < n ? i : n - 1];
+}
+
+size_t bench_log_values(const char *path, const char *key, double *out,
+			size_t max)
+{
+	FILE *f = fopen(path, "r");
+	size_t klen = strlen(key), n = 0;
+	char line[512];
+
+	if (f == NULL)
+		return 0;
+	while (n < max && fgets(line, sizeof(line), f)) {
+		const char *p = strstr(line, key);
+
+		if (p && sscanf(p + klen, "%lf", &out[n]) == 1)
+			n++;
+	}
+	fclose(f);
+	return n;
+}
+
 double bench_now_ns(void)
 {
 	struct timespec ts;

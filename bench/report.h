@@ -32,6 +32,14 @@ int bench_row_spread(struct bench_row *r, const double *a, const double *b,
 /* Median of n doubles (sorts the array in place). */
 double bench_median(double *v, size_t n);
 
+/* The p-th percentile (0..1, nearest rank) of n doubles (sorts them). */
+double bench_percentile(double *v, size_t n, double p);
+
+/* The numbers following key on the lines of the file at path, up to max
+ * (e.g. vmworker's "restored: blackout " ms): how many. */
+size_t bench_log_values(const char *path, const char *key, double *out,
+			size_t max);
+
 /* Monotonic clock in nanoseconds. */
 double bench_now_ns(void);
 

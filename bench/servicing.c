@@ -17,34 +17,6 @@
 
 #define MAX_RESTARTS 200
 
-static double percentile(double *v, size_t n, double p)
-{
-	size_t i;
-
-	bench_median(v, n); /* sorts */
-	i = (size_t)(p * (double)(n - 1) + 0.5);
-	return v[i < n ? i : n - 1];
-}
-
-/* Blackouts (ms) from the partition's vmworker log lines. */
-static size_t read_blackouts(const char *log, double *out, size_t max)
-{
-	FILE *f = fopen(log, "r");
-	char line[512];
-	size_t n = 0;
-
-	if (f == NULL)
-		return 0;
-	while (n < max && fgets(line, sizeof(line), f)) {
-		const char *p = strstr(line, "restored: blackout ");
-
-		if (p && sscanf(p, "restored: blackout %lf", &out[n]) == 1)
-			n++;
-	}
-	fclose(f);
-	return n;
-}
-
 static int run_restarts(const char *accel, int n, double *blackout,
 			size_t *n_black, double *restart_ms)
 {
@@ -84,8 +56,9 @@ static int run_restarts(const char *accel, int n, double *blackout,
 		if (restart_ms[i] < 0)
 			break;
 	}
-	*n_black = read_blackouts("/run/parapet/bench-svc/logs/vmworker.log",
-				  blackout, MAX_RESTARTS);
+	*n_black =
+	    bench_log_values("/run/parapet/bench-svc/logs/vmworker.log",
+			     "restored: blackout ", blackout, MAX_RESTARTS);
 	kill(pid, SIGTERM);
 	waitpid(pid, &status, 0);
 	close(fd);
@@ -116,15 +89,16 @@ int main(void)
 			nb);
 		return 1;
 	}
-	rows[0] = (struct bench_row){ "servicing_blackout_p50",	      "ms",
-				      percentile(black, nb, 0.5),     cold_ms,
-				      "cold boot (parapet run, emu)", 0 };
-	rows[1] = (struct bench_row){ "servicing_blackout_p99",	      "ms",
-				      percentile(black, nb, 0.99),    cold_ms,
-				      "cold boot (parapet run, emu)", 0 };
+	rows[0] = (struct bench_row){ "servicing_blackout_p50",		"ms",
+				      bench_percentile(black, nb, 0.5), cold_ms,
+				      "cold boot (parapet run, emu)",	0 };
+	rows[1] =
+	    (struct bench_row){ "servicing_blackout_p99",	   "ms",
+				bench_percentile(black, nb, 0.99), cold_ms,
+				"cold boot (parapet run, emu)",	   0 };
 	printf("%zu restarts on emu; whole restart (parapet-diag) p50 %.1f "
 	       "ms, p99 %.1f ms\n",
-	       nb, percentile(restart, (size_t)n, 0.5),
-	       percentile(restart, (size_t)n, 0.99));
+	       nb, bench_percentile(restart, (size_t)n, 0.5),
+	       bench_percentile(restart, (size_t)n, 0.99));
 	return bench_report("servicing", rows, 2) == 0 ? 0 : 1;
 }

@@ -257,6 +257,9 @@ struct torture {
 	uint64_t ops, deadline_us, issued;
 	uint64_t final_next;
 	uint64_t reads, writes, checked, bad;
+	/* tick_ms=, stall_ms= (0: off): progress lines and long gaps */
+	uint64_t tick_us, stall_us, next_tick_us, last_done_us, ticks;
+	int stopped; /* a 'q' on the console ended the run early */
 };
 
 static int overlaps_inflight(const struct vblk *d, uint64_t lba, uint32_t n)
@@ -275,6 +278,8 @@ static int overlaps_inflight(const struct vblk *d, uint64_t lba, uint32_t n)
 
 static int torture_over(struct torture *t)
 {
+	if (t->stopped)
+		return 1;
 	if (t->ops)
 		return t->issued >= t->ops;
 	return clk_us() >= t->deadline_us;
@@ -312,6 +317,37 @@ static int torture_next(struct disk_pump *p, int slot, struct disk_req *r)
 	return DISK_NEXT_REQ;
 }
 
+/* At each completion, by the clock: "torture: tick N" every tick_ms (a
+ * numbered line for a test to find once each on the console; at each
+ * tick a 'q' read from the console ends the run, as its time would), and
+ * "torture: stall of T us" when T, the time since the previous
+ * completion, is stall_ms or more: how long the guest saw its disk stand
+ * still (a backend restart, a servicing). */
+static void torture_clock(struct torture *t)
+{
+	uint64_t now;
+
+	if (!t->tick_us && !t->stall_us)
+		return;
+	now = clk_us();
+	if (t->stall_us && t->last_done_us &&
+	    now - t->last_done_us >= t->stall_us)
+		gprintf("torture: stall of %llu us ending at %llu ms\n",
+			(unsigned long long)(now - t->last_done_us),
+			(unsigned long long)(now / 1000));
+	t->last_done_us = now;
+	if (t->tick_us && now >= t->next_tick_us) {
+		gprintf("torture: tick %llu, %llu requests\n",
+			(unsigned long long)++t->ticks,
+			(unsigned long long)t->issued);
+		t->next_tick_us = now + t->tick_us;
+		if (con_trygetc() == 'q' && !t->stopped) {
+			gprintf("torture: stopped from the console\n");
+			t->stopped = 1;
+		}
+	}
+}
+
 /* Checks a read against seqs[]: sectors written in this run only. */
 static void torture_done(struct disk_pump *p, int slot,
 			 const struct vblk_slot *v)
@@ -320,6 +356,8 @@ static void torture_done(struct disk_pump *p, int slot,
 	uint64_t lba;
 	uint32_t i;
 
+	if (p->next == torture_next)
+		torture_clock(t);
 	if (v->type != VIRTIO_BLK_T_IN)
 		return;
 	for (i = 0; i < v->len / VBLK_SECTOR; i++) {
@@ -373,6 +411,8 @@ static void torture_limit(struct torture *t)
 		return;
 	}
 	t->deadline_us = clk_us() + seconds * 1000000;
+	t->tick_us = cmdline_u64("tick_ms", 0) * 1000;
+	t->stall_us = cmdline_u64("stall_ms", 0) * 1000;
 }
 
 static int torture_report(struct torture *t, uint64_t run_bad, int r)

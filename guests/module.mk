@@ -22,8 +22,8 @@ GUEST_RT_OBJS := $(call guest_objs,$(GUEST_RT_SRCS))
 GUEST_DISK_OBJS := $(call guest_objs,guests/disk_modes.c \
 	guests/lib/virtio_blk.c)
 $(GB)/disk.pvh.elf: $(GUEST_DISK_OBJS)
-GUEST_EVILDISK_OBJS := $(call guest_objs,guests/lib/virtio_blk.c)
-$(GB)/evildisk.pvh.elf: $(GUEST_EVILDISK_OBJS)
+GUEST_VBLK_OBJS := $(call guest_objs,guests/lib/virtio_blk.c)
+$(GB)/evildisk.pvh.elf $(GB)/counter.pvh.elf: $(GUEST_VBLK_OBJS)
 
 GUEST_ELFS := $(GUEST_NAMES:%=$(GB)/%.pvh.elf)
 .SECONDARY: $(GUEST_RT_OBJS) $(GUEST_NAMES:%=$(GB)/obj/guests/%.o) \

@@ -6,7 +6,8 @@
  * misaligned), reset stopping the queue, a backend that fails, and a
  * backend that goes away and comes back (the queue started again in the
  * next instance with the same inflight region, at the guest's used
- * index, kicked once). */
+ * index, kicked once), also while a servicing waits for the queue to
+ * drain. */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/virtio_blk.h>
@@ -33,6 +34,7 @@
 #include "lib/util.h"
 #include "lib/vhost_user.h"
 #include "services/vmworker/console.h"
+#include "services/vmworker/savestate.h"
 #include "services/vmworker/vblk_watch.h"
 #include "services/vmworker/vm.h"
 
@@ -589,6 +591,64 @@ static void test_backend_restart(void **state)
 	pthread_mutex_unlock(&b->be.lock);
 }
 
+struct saver {
+	struct vm *vm;
+	pthread_t tid;
+	int rc;
+};
+
+static void *saver_main(void *arg)
+{
+	struct saver *s = arg;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+
+	s->rc = savestate_save(s->vm, &buf, &len);
+	free(buf);
+	return NULL;
+}
+
+/* A servicing's drain while the backend is replaced: the backend dies
+ * with requests out, the save waits for them, the next instance gets the
+ * queue meanwhile (the drain does not hold the device) and completes
+ * them; the save then stops the queue there. */
+static void test_drain_across_restart(void **state)
+{
+	struct listener *l = *state;
+	struct box *b = &l->box;
+	volatile uint16_t *avail_idx, *used_idx;
+	struct saver s = { .vm = &b->vm, .rc = -2 };
+	char away[128];
+
+	assert_true(negotiate(b, 1ull << VIRTIO_F_VERSION_1) &
+		    VIRTIO_CONFIG_S_FEATURES_OK);
+	queue(b, 8, 0x100000, 0x101000, 0x102000);
+	assert_int_equal(driver_ok(b) & VIRTIO_CONFIG_S_NEEDS_RESET, 0);
+	assert_true(instance_enabled(b, 1));
+	avail_idx = vm_gpa_ptr(&b->vm, 0x101002, 2);
+	used_idx = vm_gpa_ptr(&b->vm, 0x102002, 2);
+	*avail_idx = 5;
+	*used_idx = 3;
+	/* nobody listens at the path until the save drains */
+	snprintf(away, sizeof(away), "%s.away", l->path);
+	assert_int_equal(rename(l->path, away), 0);
+	pthread_mutex_lock(&b->be.lock);
+	shutdown(b->be.sock, SHUT_RDWR);
+	pthread_mutex_unlock(&b->be.lock);
+	while (snapshot(b).connected)
+		usleep(1000);
+	assert_int_equal(pthread_create(&s.tid, NULL, saver_main, &s), 0);
+	usleep(100 * 1000); /* into the drain (else this test proves less) */
+	assert_int_equal(rename(away, l->path), 0);
+	while (!instance_enabled(b, 2))
+		usleep(1000);
+	assert_int_equal(s.rc, -2); /* still draining */
+	*used_idx = 5;		    /* the next instance completed them */
+	pthread_join(s.tid, NULL);
+	assert_int_equal(s.rc, 0);
+	assert_true(backend_saw(b, VHOST_USER_GET_VRING_BASE));
+}
+
 /* An external backend's connection closes: it cannot be dialled again,
  * the device needs a reset. */
 static void test_external_gone(void **state)
@@ -620,6 +680,9 @@ int main(void)
 						box_teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_backend_restart, listener_setup, listener_teardown),
+		cmocka_unit_test_setup_teardown(test_drain_across_restart,
+						listener_setup,
+						listener_teardown),
 		cmocka_unit_test_setup_teardown(test_external_gone, box_setup,
 						box_teardown),
 	};

@@ -258,3 +258,12 @@ int gprintf(const char *fmt, ...)
 	va_end(ap);
 	return (int)o.len;
 }
+
+int con_trygetc(void)
+{
+	uint8_t lsr = inb(GUEST_PORT_COM1 + UART_LSR);
+
+	if (lsr == 0xff || !(lsr & LSR_DR))
+		return -1;
+	return inb(GUEST_PORT_COM1 + UART_RBR);
+}

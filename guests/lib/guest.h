@@ -73,7 +73,8 @@ static inline uint64_t mmio_read64(uint64_t gpa)
 void con_putc(char c);
 void con_write(const char *s, size_t len);
 int con_has_uart(void);
-int con_getc(void); /* blocks; -1 when there is no UART */
+int con_getc(void);    /* blocks; -1 when there is no UART */
+int con_trygetc(void); /* a received byte, else -1 at once */
 int gprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int gvsnprintf(char *buf, size_t size, const char *fmt, va_list ap)
     __attribute__((format(printf, 3, 0)));

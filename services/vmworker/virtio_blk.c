@@ -320,7 +320,9 @@ static uint16_t ring_idx(struct vm *vm, uint64_t gpa);
  * must complete first: the backend (or its next instance, which the next
  * vmworker connects to) goes on from the avail index, not from requests
  * half done. The wait is bounded: a backend that does not finish fails
- * the servicing and the VM runs on. */
+ * the servicing and the VM runs on. The lock is let go while waiting: a
+ * backend that died meanwhile is replaced under it by the watch thread,
+ * and the next one finishes the requests. */
 #define VBLK_DRAIN_MS 5000
 
 static int vblk_drain(struct vblk *b, struct vm *vm, uint16_t *avail_idx)
@@ -341,7 +343,9 @@ static int vblk_drain(struct vblk *b, struct vm *vm, uint16_t *avail_idx)
 				  VBLK_DRAIN_MS);
 			return -1;
 		}
+		pthread_mutex_unlock(&b->lock);
 		usleep(200);
+		pthread_mutex_lock(&b->lock);
 	}
 }
 
@@ -515,6 +519,34 @@ void virtio_blk_snapshot(struct vblk *b, struct vm *vm, struct vblk_snapshot *s)
 	pthread_mutex_unlock(&b->lock);
 }
 
+/* The saved queue started again in the backend. A backend reached by
+ * its path (blkd) that fails meanwhile (killed or restarted while this
+ * vmworker took over) is replaced by the next instance, as the watch
+ * thread replaces a running one: nothing ran from the queue since the
+ * drain, so it starts at the saved avail index whatever the instance. */
+static int vblk_resume_one(struct vblk *b, struct vm *vm)
+{
+	uint64_t until = util_deadline_ns(VBLK_RECONNECT_MS);
+	uint32_t status = b->status;
+
+	for (;;) {
+		if (vblk_backend(b) &&
+		    vhost_front_start(&b->front, vm, b->drv_features,
+				      b->queue_num, b->desc, b->avail, b->used,
+				      b->resume_base) == 0)
+			return 0;
+		if (b->front.path[0] == '\0' || util_now_ns() >= until)
+			return -1;
+		log_warnx("disk %u: %s: trying the backend's next instance",
+			  b->index, b->front.error);
+		vhost_front_lost(&b->front);
+		b->front.has_config = false;
+		b->broken = false;
+		b->status = status;
+		usleep(10 * 1000);
+	}
+}
+
 void virtio_blk_resume(struct vm *vm)
 {
 	for (unsigned i = 0; i < GUEST_DISK_MAX; i++) {
@@ -523,11 +555,7 @@ void virtio_blk_resume(struct vm *vm)
 		if (b == NULL)
 			continue;
 		pthread_mutex_lock(&b->lock);
-		if (b->resume_pending &&
-		    (!vblk_backend(b) ||
-		     vhost_front_start(&b->front, vm, b->drv_features,
-				       b->queue_num, b->desc, b->avail, b->used,
-				       b->resume_base) != 0))
+		if (b->resume_pending && vblk_resume_one(b, vm) != 0)
 			virtio_blk_fail(b,
 					"restarting the queue after servicing");
 		b->resume_pending = false;

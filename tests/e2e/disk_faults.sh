@@ -1,14 +1,19 @@
 #!/bin/sh
-# parapet-blkd restarts losslessly (docs/disks.md, "A backend restarts"):
-# the disk guest's torture mode runs while blkd is killed (SIGKILL) again
-# and again, init restarting it each time, and restarted gracefully
-# (parapet-diag restart blkd) in between. vmworker hands each new instance
-# the running queue and the inflight region: the guest sees no error and
-# no timeout, every request completes once (a second completion is a
-# bogus used entry, exit 3), and every sector it wrote reads back right.
-# No zombie is left and vmworker holds as many descriptors after the
-# restarts as before. Prints the restart time vmworker measured per kill
-# (its p50 and p99): how long the queue stood still.
+# parapet-blkd restarts losslessly (docs/disks.md, "A backend restarts"),
+# and vmworker is serviced with the disk in use, all on one run of the
+# disk guest's torture mode: blkd is killed (SIGKILL, init restarts it),
+# restarted gracefully (parapet-diag restart blkd) and vmworker serviced
+# (parapet-diag restart vmworker), interleaved, DISK_FAULT_KILLS,
+# _RESTARTS and _SERVICINGS times (20 each); every 4th servicing meets a
+# kill -9 of blkd as well. vmworker hands each new blkd
+# the running queue and the inflight region, and each new vmworker the
+# drained queue: the guest sees no error and no timeout, every request
+# completes once (a second completion is a bogus used entry, exit 3), and
+# every sector it wrote reads back right. Its console holds every line
+# once: the numbered ticks (tick_ms) run 1..N without a gap or a repeat.
+# No zombie is left; vmworker and each blkd hold as many descriptors at
+# the end as their first instance did. Prints the restart time vmworker
+# measured per blkd restart and the guest's longest stalls.
 . "$(dirname "$0")/lib_partition.sh"
 G=$B/guests
 DIAG=$B/bin/parapet-diag
@@ -16,25 +21,49 @@ for f in "$G/disk.igvm" "$DIAG"; do
 	[ -e "$f" ] || fail "missing $f (run make all)"
 done
 usable_accels "disks"
-KILLS=${DISK_FAULT_KILLS:-14}
-RESTARTS=${DISK_FAULT_RESTARTS:-4}
-SECONDS_RUN=${DISK_FAULT_SECONDS:-120}
-TOTAL=$((KILLS + RESTARTS))
+KILLS=${DISK_FAULT_KILLS:-20}
+RESTARTS=${DISK_FAULT_RESTARTS:-20}
+SERVICINGS=${DISK_FAULT_SERVICINGS:-20}
+SECONDS_RUN=${DISK_FAULT_SECONDS:-900}
+TOTAL=$((KILLS + RESTARTS + SERVICINGS))
 n=dfault
 
 blkd_pid() { hostpid "$n" blkd 2>/dev/null; }
+vmw_pid() { hostpid "$n" vmworker 2>/dev/null; }
 reqs() {
 	"$DIAG" --vm "$n" disks --json 2>/dev/null | jq '.[0].requests // 0'
 }
-# serving: blkd is a new instance (not $old), up over a second (so that
-# init restarts the next one without backoff), and has run requests
+fds() { ls "/proc/$1/fd" 2>/dev/null | wc -l; }
+# serving: blkd is a new instance (not $old) and has run requests
 serving() {
 	p=$(blkd_pid) || return 1
-	[ "$p" != "$old" ] || return 1
-	up=$(ps -o etimes= -p "$p" 2>/dev/null | tr -d ' ')
-	[ "${up:-0}" -ge 2 ] && [ "$(reqs)" -gt 0 ]
+	[ "$p" != "$old" ] && [ "$(reqs)" -gt 0 ]
+}
+# settled: blkd has been up over a second, so that init restarts it at
+# once after a kill (one that died younger is restarted after a backoff)
+HZ=$(getconf CLK_TCK)
+settled() {
+	p=$(blkd_pid) || return 1
+	up=$(awk -v u="$(cut -d' ' -f1 /proc/uptime)" -v hz="$HZ" \
+		'{ print int(u * 1000 - $22 * 1000 / hz) }' "/proc/$p/stat" 2>/dev/null)
+	[ "${up:-0}" -gt 1200 ]
+}
+# serviced: a new vmworker (not $oldvmw) and blkd ran more requests
+# (its count starts again in a new blkd: then more than 0)
+serviced() {
+	v=$(vmw_pid) || return 1
+	[ "$v" != "$oldvmw" ] && [ "$(reqs)" -gt "$reqs0" ]
+}
+servicing() {
+	"$DIAG" --vm "$n" restart vmworker >"$T/service.out" 2>&1 || {
+		cat "$T/service.out"
+		tail -n 20 "$T/$n.err"
+		return 1
+	}
 }
 guest_running() { kill -0 "$run" 2>/dev/null; }
+blkd_fds_are() { [ "$(fds "$(blkd_pid)")" -eq "$1" ]; }
+vmw_fds_are() { [ "$(fds "$(vmw_pid)")" -eq "$1" ]; }
 # kill_busy PID: SIGKILL, preferably while a thread of PID is in a disk
 # read or write (preadv, pwritev): a request taken and not completed, for
 # the next instance to run again. PID is stopped to look (SIGSTOP), and
@@ -58,13 +87,18 @@ kill_busy() {
 	kill -KILL "$1"
 }
 
+# The torture runs until the faults are done: then a 'q' on its console
+# (parapet run's stdin, a fifo held open here as fd 3) ends it, and it
+# reads the whole region back. SECONDS_RUN only bounds it.
 rm -f "$T/f.img"
 truncate -s 8M "$T/f.img"
+mkfifo "$T/in"
 "$P" run --name "$n" --disk "$T/f.img" \
-	--guest-cmdline "mode=torture seconds=$SECONDS_RUN sectors=8192" \
-	"$G/disk.igvm" >"$T/$n.out" 2>"$T/$n.err" </dev/null &
+	--guest-cmdline "mode=torture seconds=$SECONDS_RUN sectors=8192 tick_ms=100 stall_ms=100" \
+	"$G/disk.igvm" >"$T/$n.out" 2>"$T/$n.err" <"$T/in" &
 run=$!
 RUN_PIDS="$RUN_PIDS $run"
+exec 3>"$T/in"
 wait_grep "torture: " "$T/$n.out" || {
 	cat "$T/$n.err"
 	fail "no torture"
@@ -72,36 +106,90 @@ wait_grep "torture: " "$T/$n.out" || {
 INIT=$(cat "$RUNBASE/$n/init.pid")
 old=
 wait_until 300 serving || fail "blkd does not serve the disk"
-vmw=$(hostpid "$n" vmworker) || fail "no vmworker"
-fds_before=$(ls "/proc/$vmw/fd" | wc -l)
+vmw_fds=$(fds "$(vmw_pid)")
+blkd_fds=$(fds "$(blkd_pid)")
+fdlist() { ls -l "/proc/$1/fd" 2>&1 | sed 's/.* \([0-9]* -> \)/\1/'; }
+fdlist "$(blkd_pid)" >"$T/blkd.fds"
+fdlist "$(vmw_pid)" >"$T/vmw.fds"
 
-i=0
+# kill, restart, servicing in turn: a kill finds blkd up over a second
+# (the servicing before it gave it the time), and each fault meets a
+# queue the one before changed hands
+kills=0 restarts=0 servicings=0 overlaps=0 i=0
+t0=$(date +%s)
 while [ "$i" -lt "$TOTAL" ]; do
 	guest_running ||
-		fail "the guest ended after $i of $TOTAL restarts (raise DISK_FAULT_SECONDS)"
-	old=$(blkd_pid) || fail "no blkd"
+		fail "the guest ended after $i of $TOTAL faults (raise DISK_FAULT_SECONDS)"
 	i=$((i + 1))
-	if [ $((i % 4)) -eq 0 ] && [ "$RESTARTS" -gt 0 ]; then
-		RESTARTS=$((RESTARTS - 1))
+	case $((i % 3)) in
+	1) what=kill ;;
+	2) what=restart ;;
+	0) what=service ;;
+	esac
+	[ "$what" = kill ] && [ "$kills" -ge "$KILLS" ] && what=restart
+	[ "$what" = restart ] && [ "$restarts" -ge "$RESTARTS" ] && what=service
+	[ "$what" = service ] && [ "$servicings" -ge "$SERVICINGS" ] && what=kill
+	case $what in
+	kill)
+		wait_until 600 settled || fail "no blkd before kill $((kills + 1))"
+		old=$(blkd_pid) || fail "no blkd"
+		kill_busy "$old"
+		kills=$((kills + 1))
+		;;
+	restart)
+		old=$(blkd_pid) || fail "no blkd"
 		"$DIAG" --vm "$n" restart blkd >"$T/restart.out" 2>&1 || {
 			cat "$T/restart.out"
 			fail "parapet-diag restart blkd"
 		}
-	else
-		kill_busy "$old"
-	fi
+		restarts=$((restarts + 1))
+		;;
+	service)
+		oldvmw=$(vmw_pid) || fail "no vmworker"
+		old=$(blkd_pid) || fail "no blkd"
+		reqs0=$(reqs)
+		servicings=$((servicings + 1))
+		if [ $((servicings % 4)) -eq 0 ]; then
+			# blkd killed during the servicing: in the drain, between
+			# the save and the restore, or as the next vmworker starts
+			# the queue
+			servicing &
+			svc=$!
+			sleep "0.$((servicings / 4 % 5))"
+			kill -KILL "$old"
+			overlaps=$((overlaps + 1))
+			wait "$svc" || fail "servicing $servicings with a kill"
+			reqs0=0
+		else
+			servicing || fail "servicing $servicings"
+		fi
+		wait_until 600 serviced || {
+			tail -n 20 "$T/$n.out" "$T/$n.err"
+			fail "the disk does not run after servicing $servicings"
+		}
+		continue
+		;;
+	esac
 	wait_until 600 serving || {
 		tail -n 20 "$T/$n.out"
-		fail "blkd does not serve again after restart $i"
+		fail "blkd does not serve again after fault $i ($what)"
+	}
+	# (a diagd connection just closed may still be counted: a moment)
+	wait_until 50 blkd_fds_are "$blkd_fds" || {
+		fdlist "$(blkd_pid)" | diff "$T/blkd.fds" -
+		fail "blkd holds $(fds "$(blkd_pid)") descriptors after fault $i ($what), the first held $blkd_fds"
 	}
 done
+t1=$(date +%s)
+guest_running ||
+	fail "the guest ended before the faults were done (raise DISK_FAULT_SECONDS)"
 [ "$(ps -o stat= --ppid "$INIT" | grep -c Z)" -eq 0 ] ||
 	fail "a zombie under init"
-[ "$(hostpid "$n" vmworker 2>/dev/null)" = "$vmw" ] ||
-	fail "vmworker restarted"
-fds_after=$(ls "/proc/$vmw/fd" | wc -l)
-[ "$fds_after" -eq "$fds_before" ] ||
-	fail "vmworker held $fds_before descriptors, now $fds_after"
+vmw_pid >/dev/null || fail "no vmworker at the end"
+wait_until 50 vmw_fds_are "$vmw_fds" || {
+	fdlist "$(vmw_pid)" | diff "$T/vmw.fds" -
+	fail "vmworker held $vmw_fds descriptors at first, the last holds $(fds "$(vmw_pid)")"
+}
 "$DIAG" --vm "$n" logs vmworker >"$T/vmw.log" 2>&1
 "$DIAG" --vm "$n" logs blkd >"$T/blkd.log" 2>&1
 # what each new instance ran again (its log: "N requests taken before...")
@@ -109,6 +197,8 @@ resubmitted=$(sed -n 's/.*: \([0-9]*\) requests* taken before the restart.*/\1/p
 	"$T/blkd.log" | awk '{ s += $1 } END { print s + 0 }')
 "$DIAG" --vm "$n" disks --json >"$T/disks.json" 2>&1
 
+printf q >&3
+exec 3>&-
 wait "$run"
 rc=$?
 RUN_PIDS=
@@ -121,6 +211,8 @@ grep -q "torture: verified [0-9]* sectors, 0 bad" "$T/$n.out" || {
 	fail "torture did not verify"
 }
 grep "torture: verified" "$T/$n.out"
+grep -q "torture: stopped from the console" "$T/$n.out" ||
+	fail "the torture ended by its time, not after the faults"
 # kill_busy caught blkd in a request at least once: the inflight region
 # carried it to the next instance
 [ "$resubmitted" -gt 0 ] || {
@@ -128,17 +220,31 @@ grep "torture: verified" "$T/$n.out"
 	fail "no request was run again by a new blkd"
 }
 restarted=$(grep -c "queue restarted in the new backend" "$T/vmw.log")
-[ "$restarted" -ge "$i" ] || {
+[ "$restarted" -ge $((kills + restarts)) ] || {
 	cat "$T/vmw.log"
-	fail "vmworker restarted the queue $restarted times, want $i"
+	fail "vmworker restarted the queue $restarted times, want $((kills + restarts))"
 }
-# the queue's stall per restart, from vmworker's own clock
+# the console: each tick once, in order, and every other line once
+sed -n 's/^torture: tick \([0-9]*\),.*/\1/p' "$T/$n.out" >"$T/ticks.txt"
+ticks=$(wc -l <"$T/ticks.txt")
+[ "$ticks" -gt 0 ] && seq 1 "$ticks" | cmp -s - "$T/ticks.txt" || {
+	seq 1 "$ticks" | diff - "$T/ticks.txt" | head -n 10
+	fail "the console's ticks are not 1..$ticks once each"
+}
+dup=$(grep -v '^torture: tick ' "$T/$n.out" | sort | uniq -d | head -n 3)
+[ -z "$dup" ] || fail "console lines twice: $dup"
+# the queue's stall per blkd restart, from vmworker's own clock
 sed -n 's/.*queue restarted in the new backend after \([0-9]*\) us.*/\1/p' \
 	"$T/vmw.log" | sort -n >"$T/stall.txt"
 cnt=$(wc -l <"$T/stall.txt")
 p50=$(sed -n "$(((cnt + 1) / 2))p" "$T/stall.txt")
 p99=$(sed -n "$(((cnt * 99 + 99) / 100))p" "$T/stall.txt")
-echo "disk_faults: $i restarts ($KILLS kill -9), $resubmitted requests run again;" \
-	"queue stalled p50 $((p50 / 1000)) ms, p99 $((p99 / 1000)) ms," \
-	"max $(($(tail -n 1 "$T/stall.txt") / 1000)) ms"
+# and the guest's: the gaps between completions of 100 ms or more
+gmax=$(sed -n 's/^torture: stall of \([0-9]*\) us.*/\1/p' "$T/$n.out" |
+	sort -n | tail -n 1)
+echo "disk_faults: $kills kill -9, $restarts restarts of blkd, $servicings" \
+	"servicings ($overlaps with a kill -9 of blkd) in $((t1 - t0)) s; $resubmitted requests run again;" \
+	"$ticks ticks; queue stalled p50 $((p50 / 1000)) ms, p99" \
+	"$((p99 / 1000)) ms, max $(($(tail -n 1 "$T/stall.txt") / 1000)) ms;" \
+	"the guest's longest stall $((${gmax:-0} / 1000)) ms"
 echo "disk_faults: all passed"

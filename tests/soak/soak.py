@@ -3,8 +3,10 @@
 # services are killed, serviced, stopped and traced; then the checks.
 """Usage: soak.py BUILD_DIR SECONDS MAX_KILLS
 
-Faults, one at a time at random intervals: kill -9 of policy, hostcomm or
-diagd (host pid found as a child of the partition's init), servicing of
+The partition has a disk (an 8 MiB file) that the counter writes and
+reads back before each line (disk=1), served by parapet-blkd.
+Faults, one at a time at random intervals: kill -9 of policy, hostcomm,
+diagd or blkd (host pid found as a child of the partition's init), servicing of
 vmworker (parapet-diag restart vmworker), SIGSTOP then SIGCONT of a
 service, a parapet-diag trace client killed mid-trace. Checks: console
 numbers exactly once in order, no zombies, no fd growth in init, no socket
@@ -20,8 +22,8 @@ import sys
 import tempfile
 import time
 
-KILLABLE = ("policy", "hostcomm", "diagd")
-SERVICES = ("policy", "hostcomm", "vmworker", "diagd")
+KILLABLE = ("policy", "hostcomm", "diagd", "blkd")
+SERVICES = ("policy", "hostcomm", "vmworker", "diagd", "blkd")
 RUNBASE = "/run/parapet"
 
 
@@ -48,9 +50,12 @@ class Partition:
         self.out = os.path.join(tmp, "console.out")
         self.err = os.path.join(tmp, "run.err")
         img = os.path.join(build, "guests", "counter.igvm")
+        disk = os.path.join(tmp, "disk.img")
+        with open(disk, "wb") as f:
+            f.truncate(8 << 20)
         self.proc = subprocess.Popen(
             [os.path.join(self.bin, "parapet"), "run", "--name", name,
-             "--guest-cmdline", "delay_ms=1", img],
+             "--disk", disk, "--guest-cmdline", "delay_ms=1 disk=1", img],
             stdout=open(self.out, "wb"), stderr=open(self.err, "ab"))
         self.dir = os.path.join(RUNBASE, name)
         self.init = None
@@ -424,7 +429,7 @@ def main():
     if os.geteuid() != 0:
         skip("the soak creates a partition: needs root")
     for b in ("parapet", "parapet-diag", "parapet-policy", "parapet-hostcomm",
-              "parapet-vmworker", "parapet-diagd"):
+              "parapet-vmworker", "parapet-diagd", "parapet-blkd"):
         if not os.access(os.path.join(build, "bin", b), os.X_OK):
             skip("%s/bin/%s not built" % (build, b))
     tmp = tempfile.mkdtemp(prefix="parapet-soak.")
@@ -522,8 +527,8 @@ def report(p, s, before, after, elapsed, z_end, pids, rc, r):
         "max %.0f ms" % (pct(s.restart_ms, .5), pct(s.restart_ms, .99),
                          max(s.restart_ms or [0])))
     init_ms = [int(m) for m in re.findall(
-        r"parapet-init: (?:policy|hostcomm|diagd): ready \(pid \d+, (\d+) ms",
-        p.errlog())][3:]
+        r"parapet-init: (?:%s): ready \(pid \d+, (\d+) ms" % "|".join(
+            KILLABLE), p.errlog())][len(KILLABLE):]
     log("restart in init's log (spawn to ready): p50 %.0f ms, p99 %.0f ms" % (
         pct(init_ms, .5), pct(init_ms, .99)))
     log("servicing (diag restart to ready): p50 %.0f ms, p99 %.0f ms" % (

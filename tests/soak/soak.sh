@@ -1,6 +1,7 @@
 #!/bin/sh
-# Soak under faults (make soak): the counter guest prints every 1 ms while
-# policy, hostcomm and diagd are killed, vmworker serviced, services
+# Soak under faults (make soak): the counter guest, with a disk, prints
+# every 1 ms while policy, hostcomm, diagd and blkd are killed, vmworker
+# serviced, services
 # stopped and trace clients killed; SOAK_SECONDS (default 240) and
 # SOAK_KILLS (default 100000: no limit) bound it. Exit 0 pass, 77 skip.
 B=${BUILD:-build}
