@@ -526,14 +526,30 @@ static void test_error_replies(void **state)
 	close_opened(s);
 }
 
+/* The server's oversize_drops once one is counted: a pipe's removal is
+ * reported asynchronously and settled a second later (the deadline only
+ * bounds a hang; a loaded machine may take seconds). */
+static uint64_t oversize_drops_settled(struct ipc_client *c)
+{
+	Parapet__StatsReply *st;
+	uint64_t n;
+
+	for (int tries = 0;; tries++) {
+		st = stats(c);
+		n = st->oversize_drops;
+		ipc_free(&st->base);
+		if (n >= 1 || tries == WAIT_TRIES)
+			return n;
+		usleep(10000);
+	}
+}
+
 static void test_oversize_dropped(void **state)
 {
 	struct ipc_server *s = open_server(NULL);
 	struct ipc_client *c = open_client(path_a, 0, NULL);
 	Parapet__PingReply *r;
-	Parapet__StatsReply *st;
 	pid_t child;
-	int tries;
 
 	(void)state;
 	assert_non_null(s);
@@ -541,18 +557,7 @@ static void test_oversize_dropped(void **state)
 	assert_int_equal(call_ping(c, "Ping", "after", 10, &r), 0);
 	assert_string_equal(r->text, "after");
 	ipc_free(&r->base);
-	/* The pipe's removal is reported asynchronously and settled a second
-	 * later: wait for it (the deadline only bounds a hang; a loaded
-	 * machine may take seconds). */
-	for (tries = 0;; tries++) {
-		st = stats(c);
-		if (st->oversize_drops >= 1 || tries == WAIT_TRIES)
-			break;
-		ipc_free(&st->base);
-		usleep(10000);
-	}
-	assert_int_equal(st->oversize_drops, 1);
-	ipc_free(&st->base);
+	assert_int_equal(oversize_drops_settled(c), 1);
 	kill_child(child);
 	close_opened(c);
 	close_opened(s);
@@ -565,9 +570,7 @@ static void test_silent_exit_not_a_drop(void **state)
 {
 	struct ipc_server *s = open_server(NULL);
 	struct ipc_client *c = open_client(path_a, 0, NULL);
-	Parapet__StatsReply *st;
 	pid_t child;
-	int tries;
 
 	(void)state;
 	assert_non_null(s);
@@ -576,15 +579,7 @@ static void test_silent_exit_not_a_drop(void **state)
 	assert_true(oversize_dropped(path_a, 0, false, &child));
 	/* The live one is counted after the settling second; by then the
 	 * three that exited have been settled too. */
-	for (tries = 0;; tries++) {
-		st = stats(c);
-		if (st->oversize_drops >= 1 || tries == WAIT_TRIES)
-			break;
-		ipc_free(&st->base);
-		usleep(10000);
-	}
-	assert_int_equal(st->oversize_drops, 1);
-	ipc_free(&st->base);
+	assert_int_equal(oversize_drops_settled(c), 1);
 	kill_child(child);
 	close_opened(c);
 	close_opened(s);
