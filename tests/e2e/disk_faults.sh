@@ -11,8 +11,8 @@
 # completes once (a second completion is a bogus used entry, exit 3), and
 # every sector it wrote reads back right. Its console holds every line
 # once: the numbered ticks (tick_ms) run 1..N without a gap or a repeat.
-# No zombie is left; vmworker and each blkd hold as many descriptors at
-# the end as their first instance did. Prints the restart time vmworker
+# No zombie is left; the last vmworker holds as many descriptors as the
+# first did, and each blkd the same files and at most 2 more sockets. Prints the restart time vmworker
 # measured per blkd restart and the guest's longest stalls.
 . "$(dirname "$0")/lib_partition.sh"
 G=$B/guests
@@ -62,7 +62,24 @@ servicing() {
 	}
 }
 guest_running() { kill -0 "$run" 2>/dev/null; }
-blkd_fds_are() { [ "$(fds "$(blkd_pid)")" -eq "$1" ]; }
+# fdkinds PID: what PID's descriptors point at, without inode numbers,
+# counted (sockets apart)
+fdkinds() {
+	for f in /proc/"$1"/fd/*; do readlink "$f"; done 2>/dev/null |
+		sed 's/\[[0-9]*\]//' | grep -v '^socket:' | sort | uniq -c
+}
+socks() { ls -l "/proc/$1/fd" 2>/dev/null | grep -c 'socket:'; }
+# blkd_fds_ok: a new blkd holds what the first held. Its sockets are its
+# listeners and its clients' connections; a client of its IPC endpoint
+# (vmworker, diagd) may hold a second connection for a while after a
+# restart (nng 1.5.2 redials with a new dialer while the old one's
+# connection is still in its handshake), so up to 2 more are allowed: a
+# leak grows past that over 60 faults.
+blkd_fds_ok() {
+	p=$(blkd_pid) || return 1
+	[ "$(fdkinds "$p")" = "$blkd_kinds" ] &&
+		[ "$(socks "$p")" -le $((blkd_socks + 2)) ]
+}
 vmw_fds_are() { [ "$(fds "$(vmw_pid)")" -eq "$1" ]; }
 # kill_busy PID: SIGKILL, preferably while a thread of PID is in a disk
 # read or write (preadv, pwritev): a request taken and not completed, for
@@ -108,6 +125,8 @@ old=
 wait_until 300 serving || fail "blkd does not serve the disk"
 vmw_fds=$(fds "$(vmw_pid)")
 blkd_fds=$(fds "$(blkd_pid)")
+blkd_kinds=$(fdkinds "$(blkd_pid)")
+blkd_socks=$(socks "$(blkd_pid)")
 fdlist() { ls -l "/proc/$1/fd" 2>&1 | sed 's/.* \([0-9]* -> \)/\1/'; }
 fdlist "$(blkd_pid)" >"$T/blkd.fds"
 fdlist "$(vmw_pid)" >"$T/vmw.fds"
@@ -175,7 +194,7 @@ while [ "$i" -lt "$TOTAL" ]; do
 		fail "blkd does not serve again after fault $i ($what)"
 	}
 	# (a diagd connection just closed may still be counted: a moment)
-	wait_until 50 blkd_fds_are "$blkd_fds" || {
+	wait_until 50 blkd_fds_ok || {
 		fdlist "$(blkd_pid)" | diff "$T/blkd.fds" -
 		fail "blkd holds $(fds "$(blkd_pid)") descriptors after fault $i ($what), the first held $blkd_fds"
 	}
