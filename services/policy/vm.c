@@ -351,32 +351,58 @@ static int policy_restored(struct policy *p, int restart_rc,
 	return 0;
 }
 
+/* The check before servicing: init checks the next binary (binary: a
+ * token, or 0 for the current one) and says which saved-state versions
+ * it reads; an init that does not say (release 0.9.0) leaves 1..1. */
+static int policy_check_next(struct policy *p, uint64_t binary,
+			     Parapet__VmSaveRequest *save)
+{
+	Parapet__ServiceRef ref = PARAPET__SERVICE_REF__INIT;
+	Parapet__ControlReply *reply = NULL;
+	int rc;
+
+	ref.name = (char *)(uintptr_t)SVC_NAME_VMWORKER;
+	ref.has_binary_token = binary != 0;
+	ref.binary_token = binary;
+	ref.has_check_only = ref.check_only = 1;
+	save->has_reader_min = save->has_reader_max = 1;
+	save->reader_min = save->reader_max = 1;
+	rc = ipc_call(p->init, "Restart", &ref.base,
+		      (ProtobufCMessage **)&reply);
+	if (rc != 0)
+		return rc;
+	if (reply->base.descriptor == &parapet__control_reply__descriptor &&
+	    reply->has_state_read_min && reply->has_state_read_max) {
+		save->reader_min = reply->state_read_min;
+		save->reader_max = reply->state_read_max;
+	}
+	ipc_free(&reply->base);
+	return 0;
+}
+
 /* Servicing: save, restart vmworker (binary: the token of an update the
  * host sent init, or 0 for the same binary), wait for the restored VM. */
 static int policy_service(struct policy *p, uint64_t binary,
 			  Parapet__VmStatus **st_out)
 {
 	Parapet__ServiceRef ref = PARAPET__SERVICE_REF__INIT;
+	Parapet__VmSaveRequest save = PARAPET__VM_SAVE_REQUEST__INIT;
 	ProtobufCMessage *reply = NULL;
 	char restart_err[160] = "";
 	int rc, restart_rc;
 
-	/* A binary init cannot run is refused before the guest pauses. */
-	if (binary != 0) {
-		ref.name = (char *)(uintptr_t)SVC_NAME_VMWORKER;
-		ref.has_binary_token = 1;
-		ref.binary_token = binary;
-		ref.has_check_only = ref.check_only = 1;
-		if ((rc = ipc_call(p->init, "Restart", &ref.base, &reply)) != 0)
-			return rc;
-		ipc_free(reply);
-		reply = NULL;
-		ref.has_check_only = ref.check_only = 0;
-	} else {
+	/* A binary init cannot run is refused before the guest pauses, and
+	 * so is one whose saved-state versions vmworker cannot write (its
+	 * Save refuses before it pauses). */
+	if ((rc = policy_check_next(p, binary, &save)) != 0 && binary != 0)
+		return rc;
+	if (binary == 0)
 		policy_start_standby(p);
-	}
 	policy_set_state(p, PS_SAVING);
-	if ((rc = policy_vm_call(p, "Save", NULL)) != 0) {
+	rc = ipc_call(p->vm, "Save", &save.base, &reply);
+	ipc_free(reply);
+	reply = NULL;
+	if (rc != 0) {
 		policy_set_state(p, PS_RUNNING);
 		return rc;
 	}
