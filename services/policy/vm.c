@@ -1,9 +1,11 @@
 /* What parapet-policy does for each lifecycle event and command: the
  * calls to vmworker (Start, Pause, Resume, Reset, Save), hostcomm
  * (Finish) and init (Restart, Poweroff), driven by the state table. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "hostchan.pb-c.h"
 #include "init.pb-c.h"
@@ -424,6 +426,100 @@ static int policy_service(struct policy *p, uint64_t binary,
 	return policy_restored(p, restart_rc, restart_err, st_out);
 }
 
+/* ---- replace-NAME: another service into a binary from the host ---- */
+
+#define POLICY_REPLACE_DELAY_MS 200
+
+struct policy_replace {
+	struct policy *p;
+	char name[32];
+	uint64_t token;
+};
+
+/* The Restart itself, off the loop: it waits for the new instance, and
+ * when it replaces policy (this process) or hostcomm (which waits for
+ * this command's answer), the answer goes out first, the delay later. */
+static void *policy_replace_thread(void *arg)
+{
+	struct policy_replace *r = arg;
+	Parapet__ServiceRef ref = PARAPET__SERVICE_REF__INIT;
+	ProtobufCMessage *reply = NULL;
+	int rc;
+
+	usleep(POLICY_REPLACE_DELAY_MS * 1000);
+	ref.name = r->name;
+	ref.has_binary_token = 1;
+	ref.binary_token = r->token;
+	rc = ipc_call(r->p->init, "Restart", &ref.base, &reply);
+	if (rc != 0)
+		log_warnx("replace %s: %s", r->name,
+			  ipc_last_error()[0] ? ipc_last_error()
+					      : ipc_strerror(rc));
+	else
+		log_info("replace %s: the new binary runs", r->name);
+	ipc_free(reply);
+	free(r);
+	return NULL;
+}
+
+/* replace-policy, replace-hostcomm, replace-diagd (docs/servicing.md):
+ * the host's alone, with its binary (a token of the descriptor the host
+ * sent init). init checks the binary now; the answer is "replacing", and
+ * the restart follows (ctl waits for it through `parapet-diag ps`). Their
+ * state lives elsewhere: policy's in vmworker and init (asked again at
+ * start), hostcomm's in `parapet run`, diagd's in init's rings. */
+static int policy_replace(struct policy *p, struct ipc_request *req,
+			  const Parapet__PolicyCommand *cmd)
+{
+	static const char *const names[] = { SVC_NAME_POLICY, SVC_NAME_HOSTCOMM,
+					     SVC_NAME_DIAGD };
+	const char *name = cmd->command + strlen("replace-");
+	Parapet__ServiceRef ref = PARAPET__SERVICE_REF__INIT;
+	ProtobufCMessage *reply = NULL;
+	struct policy_replace *r;
+	pthread_t t;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < sizeof(names) / sizeof(*names); i++)
+		if (!strcmp(name, names[i]))
+			break;
+	if (i == sizeof(names) / sizeof(*names)) {
+		ipc_request_set_error(req, "replace: policy, hostcomm or diagd "
+					   "(vmworker: service)");
+		return IPC_ERR_INVAL;
+	}
+	if (!(ipc_request_sender(req) & CALLER_HOSTCOMM) ||
+	    !cmd->has_binary_token) {
+		ipc_request_set_error(req, "replace: the host's only, with a "
+					   "binary");
+		return IPC_ERR_DENIED;
+	}
+	ref.name = (char *)(uintptr_t)name;
+	ref.has_binary_token = ref.has_check_only = ref.check_only = 1;
+	ref.binary_token = cmd->binary_token;
+	if ((rc = ipc_call(p->init, "Restart", &ref.base, &reply)) != 0) {
+		ipc_request_set_error(req, ipc_last_error()[0]
+					       ? ipc_last_error()
+					       : ipc_strerror(rc));
+		return rc;
+	}
+	ipc_free(reply);
+	r = calloc(1, sizeof(*r));
+	if (r == NULL)
+		return IPC_ERR_NOMEM;
+	r->p = p;
+	snprintf(r->name, sizeof(r->name), "%s", name);
+	r->token = cmd->binary_token;
+	if (pthread_create(&t, NULL, policy_replace_thread, r) != 0) {
+		free(r);
+		return IPC_ERR_NOMEM;
+	}
+	pthread_detach(t);
+	log_info("replace %s: binary checked; restarting it", name);
+	return 0;
+}
+
 static const char *const vm_methods[PE_COUNT] = {
 	[PE_PAUSE] = "Pause",
 	[PE_RESUME] = "Resume",
@@ -484,9 +580,16 @@ int policy_command(struct policy *p, struct ipc_request *req,
 	enum pstate cur = policy_state(p);
 	int rc;
 
+	if (cmd->command != NULL && !strncmp(cmd->command, "replace-", 8)) {
+		if ((rc = policy_replace(p, req, cmd)) != 0)
+			return rc;
+		out->state = (char *)(uintptr_t) "replacing";
+		return 0;
+	}
 	if (ev < 0) {
 		ipc_request_set_error(req, "unknown command (poweroff, reset, "
-					   "pause, resume, status, service)");
+					   "pause, resume, status, service, "
+					   "replace-NAME)");
 		return IPC_ERR_INVAL;
 	}
 	if (ev != PE_COUNT && pstate_next(cur, (enum pevent)ev) == PS_INVALID)
