@@ -1,14 +1,26 @@
 #!/bin/sh
-# scripts/build-release.sh COMMIT [CACHE_DIR]: builds the programs of an
-# older release (RELEASES) for tests/e2e/upgrade.sh, once per commit.
+# scripts/build-release.sh [COMMIT [CACHE_DIR]]: builds the programs of an
+# older release (RELEASES) for tests/e2e/upgrade.sh, once per commit;
+# without COMMIT, the newest release in RELEASES older than HEAD (exit 3
+# when there is none). Prints the directory.
 # The checkout is a temporary worktree of this clone; the result lands in
 # CACHE_DIR/COMMIT/bin (default build/releases: shared by build/ and
 # build-san/, always built without sanitizers) and is kept for later runs.
 # Concurrent callers wait for each other on CACHE_DIR/COMMIT.lock.
 set -eu
 
-commit=${1:?usage: build-release.sh COMMIT [CACHE_DIR]}
-top=$(git rev-parse --show-toplevel)
+top=$(git -C "$(dirname "$0")" rev-parse --show-toplevel)
+commit=${1:-}
+if [ -z "$commit" ]; then
+	head=$(git -C "$top" rev-parse HEAD)
+	while read -r ver c; do
+		case $ver in '#'* | '') continue ;; esac
+		[ "$c" != "$head" ] &&
+			git -C "$top" merge-base --is-ancestor "$c" HEAD \
+				2>/dev/null && commit=$c
+	done <"$top/RELEASES"
+	[ -n "$commit" ] || { echo "no release older than HEAD" >&2; exit 3; }
+fi
 cache=${2:-$top/build/releases}
 commit=$(git -C "$top" rev-parse --verify "$commit^{commit}")
 dest=$cache/$commit
