@@ -63,15 +63,31 @@ D=$mix/parapet-diag
 "$tmp/new/parapet-vmworker" --version | grep -qx "saved-state read 1 2" ||
 	fail "vmworker --version: $("$tmp/new/parapet-vmworker" --version)"
 
+# step WHAT: how long the script has run, before each step
+step() {
+	echo "$(($(date +%s) - t0)) s: $*"
+}
+
 diag_up() {
 	"$D" --vm "$1" ps >/dev/null 2>&1
 }
 
-# running NAME SVC PATH: init runs SVC from PATH, ready
+# running NAME SVC PATH: SVC runs from PATH, and from no other of the
+# test's copies (init's ps shows pids of the partition's namespace: the
+# processes are found by their executable instead)
 running() {
-	"$D" --vm "$1" ps --json 2>/dev/null | jq -e --arg s "$2" --arg b "$3" \
-		'.[] | select(.name == $s and .binary == $b and
-			.state == "running")' >/dev/null
+	_n=0
+	_this=0
+	for _d in /proc/[0-9]*; do
+		_e=$(readlink "$_d/exe" 2>/dev/null) || continue
+		case $_e in
+		"$mix/parapet-$2" | "$tmp/new/parapet-$2" | "$tmp/old/parapet-$2")
+			_n=$((_n + 1))
+			[ "$_e" = "$3" ] && _this=1
+			;;
+		esac
+	done
+	[ $_n -eq 1 ] && [ $_this -eq 1 ]
 }
 
 # progress NAME: the guest printed more lines within 1 s
@@ -94,13 +110,13 @@ vmworker_to() {
 	ctl "$1" service --binary "$2/parapet-vmworker" ||
 		{ fail "$1: service to $2: $(cat "$tmp/ctl.out")"; return 1; }
 	grep -q blackout "$tmp/ctl.out" || fail "$1: $(cat "$tmp/ctl.out")"
-	running "$1" vmworker "$2/parapet-vmworker" ||
+	wait_until 100 running "$1" vmworker "$2/parapet-vmworker" ||
 		fail "$1: vmworker is not $2's"
 	[ "$(grep -c "restored: blackout" "$tmp/$1.err")" -gt "$k" ] ||
 		fail "$1: no blackout logged for the servicing to $2"
-	[ -z "$3" ] || grep "saved .* bytes" "$tmp/$1.err" | tail -n 1 |
+	[ -z "$3" ] || grep "saved [0-9]* bytes" "$tmp/$1.err" | tail -n 1 |
 		grep -q "format version $3" ||
-		fail "$1: the state for $2 was not version $3: $(grep "saved .* bytes" "$tmp/$1.err" | tail -n 1)"
+		fail "$1: the state for $2 was not version $3: $(grep "saved [0-9]* bytes" "$tmp/$1.err" | tail -n 1)"
 	progress "$1" || fail "$1: the guest stopped after the servicing to $2"
 }
 
@@ -112,6 +128,7 @@ replace() {
 		fail "$1: $2 is not $3's: $("$D" --vm "$1" ps 2>&1)"
 }
 
+step boot
 n=upg$$
 names=$n
 "$P" run --name "$n" --accel emu --timeout 600 \
@@ -125,14 +142,15 @@ running "$n" vmworker "$mix/parapet-vmworker" ||
 # vmworker: old -> new (the old one writes 1, ignoring the new reader
 # fields of Save), new -> new (2), a newer one refused before the guest
 # pauses, new -> old (init finds no --version: 1).
+step vmworker
 vmworker_to "$n" "$tmp/new" ""
 vmworker_to "$n" "$tmp/new" 2
-saves=$(grep -c "saved .* bytes" "$tmp/$n.err")
+saves=$(grep -c "saved [0-9]* bytes" "$tmp/$n.err")
 if ctl "$n" service --binary "$tmp/fake-newer" ||
 	! grep -q "no common version" "$tmp/ctl.out"; then
 	fail "$n: a vmworker reading only version 3 was not refused: $(cat "$tmp/ctl.out")"
 fi
-[ "$(grep -c "saved .* bytes" "$tmp/$n.err")" -eq "$saves" ] ||
+[ "$(grep -c "saved [0-9]* bytes" "$tmp/$n.err")" -eq "$saves" ] ||
 	fail "$n: the guest was saved for a vmworker it could not write for"
 running "$n" vmworker "$tmp/new/parapet-vmworker" ||
 	fail "$n: vmworker changed after a refusal"
@@ -141,6 +159,7 @@ vmworker_to "$n" "$tmp/old" 1
 
 # hostcomm (the console's and ctl's path: their state is parapet run's)
 # and diagd (init's log rings, vmworker's trace): old -> new -> old.
+step hostcomm diagd
 for s in hostcomm diagd; do
 	replace "$n" "$s" "$tmp/new"
 	progress "$n" || fail "$n: the guest stopped under a new $s"
@@ -154,6 +173,7 @@ ctl "$n" status || fail "$n: status after hostcomm and diagd: $(cat "$tmp/ctl.ou
 # policy new -> old (its state is vmworker's and init's, asked again at
 # start): the old policy still answers ctl and drives the new init and
 # vmworker; the new command is unknown to it, answered with its error.
+step policy
 replace "$n" policy "$tmp/old"
 wait_until 300 ctl "$n" status || fail "$n: status under an old policy: $(cat "$tmp/ctl.out")"
 grep -q "running" "$tmp/ctl.out" || fail "$n: $(cat "$tmp/ctl.out")"
@@ -164,6 +184,7 @@ fi
 vmworker_to "$n" "$tmp/new" ""
 vmworker_to "$n" "$tmp/old" 1
 
+step poweroff
 ctl "$n" poweroff
 wait
 # the counter's lines are 0, 1, 2, ... with nothing lost or repeated
@@ -180,7 +201,7 @@ fi | awk 'NR - 1 != $1 { print "line " NR ": " $0; bad = 1; exit }
 grep -o "restored: blackout [0-9.]*" "$tmp/$n.err" | cut -d' ' -f3 |
 	sort -rn >"$tmp/blackouts"
 k=$(wc -l <"$tmp/blackouts")
-[ "$k" -ge 6 ] || fail "$n: $k blackouts logged, want 6"
+[ "$k" -ge 5 ] || fail "$n: $k blackouts logged, want 5"
 awk 'NF == 2 && prev != "" { d = $2 - prev; if (d < 0) d += 4294967296;
        printf "%.3f\n", d / 1000 } NF == 2 { prev = $2 }' \
 	"$tmp/$n.out" | sort -rn | head -n "$k" >"$tmp/gaps"
@@ -190,6 +211,7 @@ paste "$tmp/gaps" "$tmp/blackouts" | awk '$1 < $2 - 1 {
 grep -q "guest crashed" "$tmp/$n.err" && fail "$n: a crash was reported"
 echo "blackouts (ms):" $(cat "$tmp/blackouts")
 
+grep -E "saved [0-9]* bytes|reads saved-state|no saved-state versions|no common version|replace |unknown command" "$tmp/$n.err"
 san_scan "$tmp" || fails=$((fails + 1))
 [ $fails -eq 0 ] && echo "upgrade: $oldver -> HEAD -> $oldver: all checks passed"
 [ $fails -eq 0 ]
