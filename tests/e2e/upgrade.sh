@@ -28,7 +28,8 @@ done <"$top/RELEASES"
 
 partition_script
 command -v jq >/dev/null || { echo "jq missing (make deps)"; exit 77; }
-for f in "$build/bin/parapet" "$build/tests/parapet-fake-newer"; do
+PROBE=$(cd "$build" && pwd)/tests/parapet-ipc-probe
+for f in "$build/bin/parapet" "$build/tests/parapet-fake-newer" "$PROBE"; do
 	[ -e "$f" ] || { echo "missing $f"; exit 1; }
 done
 t0=$(date +%s)
@@ -138,6 +139,17 @@ wait_until 600 diag_up "$n" && wait_until 600 test -s "$tmp/$n.out" ||
 	{ fail "$n did not come up"; exit 1; }
 running "$n" vmworker "$mix/parapet-vmworker" ||
 	fail "$n: vmworker is not the old release's"
+
+# this build's IPC calling the old release's services: a method neither
+# knows is answered with the unknown method error (the new policy's calls
+# with fields the old ones lack are the servicings below)
+ip=$(cat "/run/parapet/$n/init.pid")
+for s in vmworker hostcomm; do
+	nsenter -t "$ip" -m -n -p "$PROBE" --as policy --unknown-method \
+		"/run/parapet/ipc/$s/$s.sock" >"$tmp/probe.out" 2>&1 ||
+		fail "$n: old $s: $(cat "$tmp/probe.out")"
+	cat "$tmp/probe.out"
+done
 
 # vmworker: old -> new (the old one writes 1, ignoring the new reader
 # fields of Save), new -> new (2), a newer one refused before the guest
