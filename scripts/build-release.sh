@@ -31,6 +31,8 @@ mkdir -p "$cache"
 progs="parapet parapet-boot parapet-init parapet-policy parapet-hostcomm
 	parapet-vmworker parapet-diagd parapet-diag parapet-blkd"
 
+# a worktree left by a killed run is forgotten first
+git -C "$top" worktree prune 2>/dev/null || true
 exec 9>"$dest.lock"
 flock 9
 if [ -f "$dest/.complete" ]; then
