@@ -30,3 +30,6 @@ $(B)/tests/parapet-fake-newer: $(call objs,tests/e2e/fake_newer.c)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.o,$^)
 all: $(B)/tests/parapet-fake-newer
+# init's --version probe of a binary servicing will run.
+$(eval $(call unit_test,verprobe_test,init/verprobe.c))
+$(B)/obj/tests/verprobe_test.o: CPPFLAGS += -DTEST_BUILD_DIR='"$(B)"'

@@ -31,7 +31,9 @@ static void verprobe_child(int bin_fd, const char *path, int out)
 	if (null < 0 || dup2(null, 0) < 0 || dup2(out, 1) < 0 ||
 	    dup2(null, 2) < 0)
 		_exit(127);
-	if (bin_fd >= 0 && dup3(bin_fd, 3, O_CLOEXEC) < 0)
+	/* fd 3, close-on-exec (dup3 refuses a descriptor onto itself) */
+	if (bin_fd >= 0 && (bin_fd == 3 ? fcntl(3, F_SETFD, FD_CLOEXEC)
+					: dup3(bin_fd, 3, O_CLOEXEC)) < 0)
 		_exit(127);
 	close_range(bin_fd >= 0 ? 4 : 3, ~0u, 0);
 	if (bin_fd >= 0) /* close-on-exec: ELF only, as for a service */
