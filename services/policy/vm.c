@@ -495,6 +495,10 @@ static int policy_replace(struct policy *p, struct ipc_request *req,
 					   "binary");
 		return IPC_ERR_DENIED;
 	}
+	for (i = 0; i < sizeof(p->replaced) / sizeof(*p->replaced); i++)
+		if (cmd->binary_token != 0 &&
+		    p->replaced[i] == cmd->binary_token)
+			return 0; /* a re-sent command: done already */
 	ref.name = (char *)(uintptr_t)name;
 	ref.has_binary_token = ref.has_check_only = ref.check_only = 1;
 	ref.binary_token = cmd->binary_token;
@@ -515,6 +519,9 @@ static int policy_replace(struct policy *p, struct ipc_request *req,
 		free(r);
 		return IPC_ERR_NOMEM;
 	}
+	p->replaced[p->n_replaced++ %
+		    (sizeof(p->replaced) / sizeof(*p->replaced))] =
+	    cmd->binary_token;
 	pthread_detach(t);
 	log_info("replace %s: binary checked; restarting it", name);
 	return 0;
