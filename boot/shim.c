@@ -17,6 +17,7 @@
 #include "lib/parse.h"
 #include "lib/partition.h"
 #include "lib/util.h"
+#include "lib/version.h"
 
 /* The flags `parapet run` passes. */
 #define SHIM_FLAGS                                                             \
@@ -230,6 +231,8 @@ int main(int argc, char **argv)
 {
 	static struct shim s;
 
+	if (version_asked("parapet-boot", argc, argv))
+		return 0;
 	log_init("parapet-boot");
 	s.reftime_shim_start = util_now_ns();
 	s.ram_fd = s.sidecar_fd = s.dtb_fd = s.image_fd = -1;

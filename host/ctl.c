@@ -19,9 +19,12 @@
 
 static const char ctl_usage[] =
     "usage: parapet ctl NAME poweroff|reset|pause|resume|status [--json]\n"
-    "       parapet ctl NAME service [--binary PATH] [--json]\n"
+    "       parapet ctl NAME service [--service SVC] [--binary PATH] "
+    "[--json]\n"
     "  service: restart vmworker with the guest's state saved and restored\n"
     "           (the guest keeps running); --binary runs PATH from now on\n"
+    "  --service policy|hostcomm|diagd --binary PATH: that service runs\n"
+    "           PATH from now on (restarted; the guest keeps running)\n"
     "exit: 0 done, 1 failed (unknown VM, refused, no answer), 2 bad "
     "usage\n";
 
@@ -30,7 +33,9 @@ static const char *const ctl_commands[] = { "poweroff", "reset",  "pause",
 
 struct ctl_args {
 	const char *name, *cmd;
-	char binary[4096]; /* absolute; "" for none */
+	char binary[4096];   /* absolute; "" for none */
+	const char *service; /* --service, NULL: vmworker */
+	char wire[32];	     /* the command sent */
 	int json;
 };
 
@@ -57,10 +62,19 @@ static int ctl_parse(int argc, char **argv, struct ctl_args *a)
 
 	a->json = 0;
 	a->binary[0] = '\0';
+	a->service = NULL;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--json"))
 			a->json = 1;
-		else if (!strcmp(argv[i], "--binary")) {
+		else if (!strcmp(argv[i], "--service")) {
+			if (i + 1 >= argc)
+				return fprintf(stderr,
+					       "parapet ctl: --service needs a "
+					       "name\n%s",
+					       ctl_usage),
+				       2;
+			a->service = argv[++i];
+		} else if (!strcmp(argv[i], "--binary")) {
 			rc = ctl_binary(a, i + 1 < argc ? argv[++i] : NULL);
 			if (rc != 0)
 				return rc;
@@ -85,6 +99,38 @@ static int ctl_parse(int argc, char **argv, struct ctl_args *a)
 		fprintf(stderr, "parapet ctl: --binary goes with 'service' "
 				"only\n");
 		return 2;
+	}
+	snprintf(a->wire, sizeof(a->wire), "%s", a->cmd);
+	if (a->service != NULL) {
+		if (strcmp(a->cmd, "service") != 0) {
+			fprintf(stderr, "parapet ctl: --service goes with "
+					"'service' only\n");
+			return 2;
+		}
+		if (strcmp(a->service, "vmworker") != 0 &&
+		    strcmp(a->service, "policy") != 0 &&
+		    strcmp(a->service, "hostcomm") != 0 &&
+		    strcmp(a->service, "diagd") != 0) {
+			fprintf(stderr,
+				"parapet ctl: --service: vmworker, policy, "
+				"hostcomm or diagd, not '%s'\n",
+				a->service);
+			return 2;
+		}
+		/* the others: a command of their own, which a policy older
+		 * than 0.10.0 refuses as unknown */
+		if (strcmp(a->service, "vmworker") != 0) {
+			if (a->binary[0] == '\0') {
+				fprintf(stderr,
+					"parapet ctl: --service %s needs "
+					"--binary (a plain restart: "
+					"parapet-diag restart)\n",
+					a->service);
+				return 2;
+			}
+			snprintf(a->wire, sizeof(a->wire), "replace-%s",
+				 a->service);
+		}
 	}
 	for (size_t i = 0; i < sizeof(ctl_commands) / sizeof(*ctl_commands);
 	     i++)
@@ -134,7 +180,7 @@ static int ctl_call(const char *sock, const struct ctl_args *a)
 
 	if (c == NULL)
 		return 1;
-	pc.command = (char *)(uintptr_t)a->cmd;
+	pc.command = (char *)(uintptr_t)a->wire;
 	if (a->binary[0] != '\0')
 		pc.binary = (char *)(uintptr_t)a->binary;
 	rc = ipc_call(c, "Command", &pc.base, (ProtobufCMessage **)&d);

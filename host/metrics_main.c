@@ -22,6 +22,7 @@
 #include "lib/parse.h"
 #include "lib/rundir.h"
 #include "lib/util.h"
+#include "lib/version.h"
 
 #define HTTP_CONN_MAX	 32
 #define HTTP_CONN_IDLE_S 30
@@ -278,6 +279,8 @@ int main(int argc, char **argv)
 	sigset_t set;
 	int rc, fd, sig;
 
+	if (version_asked("parapet-metrics", argc, argv))
+		return 0;
 	log_init("parapet-metrics");
 	if ((rc = parse_args(argc, argv, &spec)) != 0)
 		return rc < 0 ? 0 : rc;

@@ -273,6 +273,31 @@ static int ctl_set_binary(struct init *in, struct ctl_req *r, struct service *s,
 	return 0;
 }
 
+/* A check (Restart check_only) of vmworker's next binary, with a token
+ * or the current one without: the saved-state versions it reads, for
+ * policy's Save (docs/servicing.md). */
+static int ctl_probe(struct init *in, struct ctl_req *r, struct service *s,
+		     const Parapet__ServiceRef *q)
+{
+	Parapet__ControlReply *out = (Parapet__ControlReply *)r->out;
+	struct init_host_fd *h = NULL;
+	struct version_range v;
+
+	if (r->method != CTL_RESTART || strcmp(s->m.name, SVC_NAME_VMWORKER))
+		return 0;
+	if (q->has_binary_token &&
+	    (h = hostfds_find(in, q->binary_token)) == NULL)
+		return 0;
+	if (h != NULL)
+		verprobe_read(h->fd, h->label, &v);
+	else
+		verprobe_read(s->bin_fd, s->path, &v);
+	out->has_state_read_min = out->has_state_read_max = 1;
+	out->state_read_min = v.min;
+	out->state_read_max = v.max;
+	return 0;
+}
+
 /* Start, Stop, Restart: the reply waits on the service. */
 static int ctl_do_service(struct init *in, struct ctl_req *r)
 {
@@ -299,7 +324,7 @@ static int ctl_do_service(struct init *in, struct ctl_req *r)
 		0)
 		return rc;
 	if (q->check_only)
-		return 0;
+		return ctl_probe(in, r, s, q);
 	if (in->powering_off)
 		return IPC_ERR_UNAVAILABLE;
 	if (q->standby) {

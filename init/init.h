@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 #include "init/supervisor.h"
+#include "lib/version.h"
 #include "lib/evqueue.h"
 #include "lib/guest_abi.h"
 #include "lib/manifest.h"
@@ -186,6 +187,10 @@ void control_close(struct control *c);
  * fired). */
 void control_run_queue(struct init *in);
 /* Completes request r about s: 0, or an error with message why. */
+/* init/verprobe.c: the saved-state versions the binary (bin_fd, or path
+ * when bin_fd < 0) reads, from its --version; 1..1 when it says none. */
+void verprobe_read(int bin_fd, const char *path, struct version_range *r);
+
 void control_answer(struct ctl_req *r, struct service *s, const char *why);
 
 /* hostfds.c: the host→init descriptor channel (lib/fdchan.h). */

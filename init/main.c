@@ -16,6 +16,7 @@
 #include "lib/log.h"
 #include "lib/partition.h"
 #include "lib/util.h"
+#include "lib/version.h"
 
 #define INIT_MAX_POLL (3 + 4 * MANIFEST_MAX_SERVICES) /* + standbys */
 
@@ -203,6 +204,8 @@ int main(int argc, char **argv)
 	struct init *in = &the_init;
 	int status;
 
+	if (version_asked("parapet-init", argc, argv))
+		return 0;
 	log_init("parapet-init");
 	in->start_ns = util_now_ns();
 	if (argc > 1) {

@@ -2,7 +2,8 @@
 # partition (parapet run -> parapet-boot -> parapet-init) and their test
 # service.
 INIT_SRCS := init/main.c init/setup.c init/service.c init/control.c \
-	init/logring.c init/standby.c init/hostfds.c init/supervisor.c
+	init/logring.c init/standby.c init/hostfds.c init/supervisor.c \
+	init/verprobe.c
 $(eval $(call program,parapet-init,$(INIT_SRCS)))
 $(eval $(call unit_test,init_service_test,init/supervisor.c))
 
@@ -22,3 +23,13 @@ $(B)/tests/parapet-ipc-probe: $(call objs,tests/e2e/ipc_probe.c) \
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.o,$^) $(B)/libparapet.a $(LDLIBS)
 all: $(B)/tests/parapet-ipc-probe
+
+# tests/e2e/upgrade.sh: a vmworker that reads only a saved-state version
+# this build does not write (not installed).
+$(B)/tests/parapet-fake-newer: $(call objs,tests/e2e/fake_newer.c)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.o,$^)
+all: $(B)/tests/parapet-fake-newer
+# init's --version probe of a binary servicing will run.
+$(eval $(call unit_test,verprobe_test,init/verprobe.c))
+$(B)/obj/tests/verprobe_test.o: CPPFLAGS += -DTEST_BUILD_DIR='"$(B)"'

@@ -17,6 +17,7 @@
 #include "lib/registry.h"
 #include "lib/supervise.h"
 #include "lib/svcbase.h"
+#include "lib/version.h"
 #include "lib/util.h"
 #include "sandbox/sandbox.h"
 
@@ -404,8 +405,12 @@ static int svcbase_loop(struct svcbase *sb)
 int svcbase_main(const struct svcbase_desc *d, void *ctx, int argc, char **argv)
 {
 	struct svcbase sb = { .desc = d, .ctx = ctx, .sigfd = -1 };
+	char prog[48];
 	int sig;
 
+	snprintf(prog, sizeof(prog), "parapet-%s", d->name);
+	if (version_asked(prog, argc, argv))
+		return 0;
 	if (svcbase_start(&sb, argc, argv) != 0)
 		return PARTITION_EXIT_SETUP;
 	sig = svcbase_loop(&sb);

@@ -143,6 +143,9 @@ static void set_distinct_regs(struct vm *vm, unsigned i)
 static int state_mem_fd = -1;
 
 /* A saved state of a 2-VP VM with every field set. */
+/* The format version make_state writes (the newest by default). */
+static uint32_t make_version = SAVESTATE_WRITE_MAX;
+
 static void make_state(uint8_t **buf, size_t *len)
 {
 	struct box a;
@@ -168,7 +171,8 @@ static void make_state(uint8_t **buf, size_t *len)
 	a.vm.paused_ns = 987654321;
 	vpregs_long_mode(&a.vm.bsp_start_regs, GUEST_PML4_GPA, GUEST_GDT_GPA,
 			 0x1f);
-	assert_int_equal(savestate_save(&a.vm, buf, len), 0);
+	assert_int_equal(savestate_save_version(&a.vm, make_version, buf, len),
+			 0);
 	box_destroy(&a);
 }
 
@@ -333,6 +337,126 @@ static void test_corrupt_fields(void **state)
 	expect_edit_refused(edit_unknown_mmio, "more unclaimed accesses");
 }
 
+static void set_header_version(uint8_t *buf, uint32_t version)
+{
+	struct savestate_header h;
+
+	memcpy(&h, buf, sizeof(h));
+	h.version = version;
+	memcpy(buf, &h, sizeof(h));
+}
+
+static void edit_min_reader_3(Parapet__SavedState *st)
+{
+	st->format_version = 3;
+	st->min_reader_version = 3;
+}
+
+static void edit_format_3(Parapet__SavedState *st)
+{
+	st->format_version = 3;
+}
+
+static void edit_no_format(Parapet__SavedState *st)
+{
+	st->has_format_version = 0;
+}
+
+/* Versions (docs/servicing.md): 1 is what release 0.9.0 reads (header
+ * version 1, reserved 0, none of the later fields), 2 names itself in
+ * its body, and a newer version is read only when its body says a
+ * reader of 2 may. */
+static void test_versions(void **state)
+{
+	struct savestate_header h;
+	Parapet__SavedState *st;
+	struct version_range r;
+	struct box b;
+	uint32_t v;
+	uint8_t *buf;
+	size_t len;
+	char err[256];
+
+	(void)state;
+	make_version = 1;
+	make_state(&buf, &len);
+	make_version = SAVESTATE_WRITE_MAX;
+	memcpy(&h, buf, sizeof(h));
+	assert_int_equal(h.version, 1);
+	assert_int_equal(h.reserved, 0);
+	st = parapet__saved_state__unpack(NULL, len - SAVESTATE_HEADER_SIZE,
+					  buf + SAVESTATE_HEADER_SIZE);
+	assert_non_null(st);
+	assert_false(st->has_format_version || st->has_min_reader_version);
+	assert_int_equal(st->base.n_unknown_fields, 0);
+	parapet__saved_state__free_unpacked(st, NULL);
+	box_create(&b, &accel_emu_ops, 2, dup(state_mem_fd));
+	assert_int_equal(savestate_restore(&b.vm, buf, len, err, sizeof(err)),
+			 0);
+	box_destroy(&b);
+	free(buf);
+
+	make_state(&buf, &len);
+	memcpy(&h, buf, sizeof(h));
+	assert_int_equal(h.version, 2);
+	st = parapet__saved_state__unpack(NULL, len - SAVESTATE_HEADER_SIZE,
+					  buf + SAVESTATE_HEADER_SIZE);
+	assert_non_null(st);
+	assert_int_equal(st->format_version, 2);
+	assert_int_equal(st->min_reader_version, 2);
+	parapet__saved_state__free_unpacked(st, NULL);
+	/* a version 3 that a reader of 2 may read: read */
+	repack(&buf, &len, edit_format_3);
+	set_header_version(buf, 3);
+	box_create(&b, &accel_emu_ops, 2, dup(state_mem_fd));
+	assert_int_equal(savestate_restore(&b.vm, buf, len, err, sizeof(err)),
+			 0);
+	box_destroy(&b);
+	/* one that needs a reader of 3: refused, nothing applied */
+	repack(&buf, &len, edit_min_reader_3);
+	expect_refused(buf, len, "needs a vmworker that reads version 3");
+	free(buf);
+	make_state(&buf, &len);
+	repack(&buf, &len, edit_no_format);
+	expect_refused(buf, len, "without a matching version");
+	free(buf);
+
+	/* what to write for a next vmworker's range */
+	r = (struct version_range){ 1, 1 };
+	assert_int_equal(savestate_pick_version(&r, &v, err, sizeof(err)), 0);
+	assert_int_equal(v, 1);
+	r = (struct version_range){ 1, 9 };
+	assert_int_equal(savestate_pick_version(&r, &v, err, sizeof(err)), 0);
+	assert_int_equal(v, SAVESTATE_WRITE_MAX);
+	r = (struct version_range){ 3, 3 };
+	assert_int_equal(savestate_pick_version(&r, &v, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "no common version"));
+	r = (struct version_range){ 0, 0 };
+	assert_int_equal(savestate_pick_version(&r, &v, err, sizeof(err)), -1);
+}
+
+/* --version's saved-state line, as init reads it. */
+static void test_version_parse(void **state)
+{
+	static const char ok[] = "parapet-vmworker 0.10.0\n"
+				 "saved-state read 1 2\n"
+				 "saved-state write 1 2\n";
+	struct version_range r;
+
+	(void)state;
+	assert_int_equal(version_parse_read(ok, strlen(ok), &r), 0);
+	assert_int_equal(r.min, 1);
+	assert_int_equal(r.max, 2);
+	assert_int_equal(version_parse_read("usage: x\n", 9, &r), -1);
+	assert_int_equal(version_parse_read("saved-state read 2 1\n", 21, &r),
+			 -1);
+	assert_int_equal(version_parse_read("saved-state read 0 1\n", 21, &r),
+			 -1);
+	assert_int_equal(version_parse_read("saved-state read 1\n", 19, &r),
+			 -1);
+	assert_int_equal(version_parse_read("saved-state read 1 2", 20, &r), 0);
+}
+
 /* Port and MMIO exit totals (refused VTL2 accesses count as MMIO exits)
  * stay the same across any number of save/restore cycles. */
 static void test_counters_carried(void **state)
@@ -376,9 +500,9 @@ static void test_corrupt_states(void **state)
 	buf[0] ^= 1;
 	expect_refused(buf, len, "bad magic");
 	buf[0] ^= 1;
-	buf[8] = 2; /* version */
-	expect_refused(buf, len, "format version 2");
-	buf[8] = 1;
+	buf[8] = 0; /* version */
+	expect_refused(buf, len, "format version 0");
+	buf[8] = 2;
 	buf[len - 3] ^= 0x40;
 	expect_refused(buf, len, "checksum");
 	buf[len - 3] ^= 0x40;
@@ -588,6 +712,8 @@ int main(void)
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_corrupt_states),
 		cmocka_unit_test(test_corrupt_fields),
+		cmocka_unit_test(test_versions),
+		cmocka_unit_test(test_version_parse),
 		cmocka_unit_test(test_counters_carried),
 		cmocka_unit_test(test_console_offsets_under_acks),
 		{ "test_live_carry/emu", test_live_carry, NULL, NULL, &emu },

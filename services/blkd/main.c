@@ -18,6 +18,7 @@
 #include "lib/supervise.h"
 #include "lib/svcbase.h"
 #include "lib/util.h"
+#include "lib/version.h"
 #include "sandbox/sandbox.h"
 #include "services/blkd/blkd.h"
 #include "services/blkd/standalone.h"
@@ -233,6 +234,8 @@ int main(int argc, char **argv)
 {
 	static struct blkd b = { .stop_fd = -1 };
 
+	if (version_asked("parapet-blkd", argc, argv))
+		return 0;
 	for (int i = 1; i < argc; i++)
 		if (!strcmp(argv[i], "--standalone") ||
 		    !strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))

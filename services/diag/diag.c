@@ -718,7 +718,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (!strcmp(argv[i], "--version")) {
-		printf("parapet-diag %s\n", PARAPET_VERSION);
+		version_print("parapet-diag");
 		return 0;
 	}
 	for (size_t k = 0; k < DIAG_N_COMMANDS; k++)

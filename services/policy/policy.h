@@ -35,6 +35,11 @@ struct policy {
 	struct ipc_client *vm, *init, *hostcomm;
 	struct ipc_client *vm_quick; /* Status: a short timeout */
 	struct ipc_trace *trace;
+	/* replace-NAME's tokens already taken (loop thread only): one the
+	 * host sends again (its hostcomm was replaced before it reported
+	 * the answer) is answered again, not run twice */
+	uint64_t replaced[8];
+	unsigned n_replaced;
 };
 
 /* vm.c: each runs on the worker thread. */

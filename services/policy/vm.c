@@ -1,9 +1,11 @@
 /* What parapet-policy does for each lifecycle event and command: the
  * calls to vmworker (Start, Pause, Resume, Reset, Save), hostcomm
  * (Finish) and init (Restart, Poweroff), driven by the state table. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "hostchan.pb-c.h"
 #include "init.pb-c.h"
@@ -351,32 +353,58 @@ static int policy_restored(struct policy *p, int restart_rc,
 	return 0;
 }
 
+/* The check before servicing: init checks the next binary (binary: a
+ * token, or 0 for the current one) and says which saved-state versions
+ * it reads; an init that does not say (release 0.9.0) leaves 1..1. */
+static int policy_check_next(struct policy *p, uint64_t binary,
+			     Parapet__VmSaveRequest *save)
+{
+	Parapet__ServiceRef ref = PARAPET__SERVICE_REF__INIT;
+	Parapet__ControlReply *reply = NULL;
+	int rc;
+
+	ref.name = (char *)(uintptr_t)SVC_NAME_VMWORKER;
+	ref.has_binary_token = binary != 0;
+	ref.binary_token = binary;
+	ref.has_check_only = ref.check_only = 1;
+	save->has_reader_min = save->has_reader_max = 1;
+	save->reader_min = save->reader_max = 1;
+	rc = ipc_call(p->init, "Restart", &ref.base,
+		      (ProtobufCMessage **)&reply);
+	if (rc != 0)
+		return rc;
+	if (reply->base.descriptor == &parapet__control_reply__descriptor &&
+	    reply->has_state_read_min && reply->has_state_read_max) {
+		save->reader_min = reply->state_read_min;
+		save->reader_max = reply->state_read_max;
+	}
+	ipc_free(&reply->base);
+	return 0;
+}
+
 /* Servicing: save, restart vmworker (binary: the token of an update the
  * host sent init, or 0 for the same binary), wait for the restored VM. */
 static int policy_service(struct policy *p, uint64_t binary,
 			  Parapet__VmStatus **st_out)
 {
 	Parapet__ServiceRef ref = PARAPET__SERVICE_REF__INIT;
+	Parapet__VmSaveRequest save = PARAPET__VM_SAVE_REQUEST__INIT;
 	ProtobufCMessage *reply = NULL;
 	char restart_err[160] = "";
 	int rc, restart_rc;
 
-	/* A binary init cannot run is refused before the guest pauses. */
-	if (binary != 0) {
-		ref.name = (char *)(uintptr_t)SVC_NAME_VMWORKER;
-		ref.has_binary_token = 1;
-		ref.binary_token = binary;
-		ref.has_check_only = ref.check_only = 1;
-		if ((rc = ipc_call(p->init, "Restart", &ref.base, &reply)) != 0)
-			return rc;
-		ipc_free(reply);
-		reply = NULL;
-		ref.has_check_only = ref.check_only = 0;
-	} else {
+	/* A binary init cannot run is refused before the guest pauses, and
+	 * so is one whose saved-state versions vmworker cannot write (its
+	 * Save refuses before it pauses). */
+	if ((rc = policy_check_next(p, binary, &save)) != 0 && binary != 0)
+		return rc;
+	if (binary == 0)
 		policy_start_standby(p);
-	}
 	policy_set_state(p, PS_SAVING);
-	if ((rc = policy_vm_call(p, "Save", NULL)) != 0) {
+	rc = ipc_call(p->vm, "Save", &save.base, &reply);
+	ipc_free(reply);
+	reply = NULL;
+	if (rc != 0) {
 		policy_set_state(p, PS_RUNNING);
 		return rc;
 	}
@@ -396,6 +424,107 @@ static int policy_service(struct policy *p, uint64_t binary,
 	}
 	ipc_free(reply);
 	return policy_restored(p, restart_rc, restart_err, st_out);
+}
+
+/* ---- replace-NAME: another service into a binary from the host ---- */
+
+#define POLICY_REPLACE_DELAY_MS 200
+
+struct policy_replace {
+	struct policy *p;
+	char name[32];
+	uint64_t token;
+};
+
+/* The Restart itself, off the loop: it waits for the new instance, and
+ * when it replaces policy (this process) or hostcomm (which waits for
+ * this command's answer), the answer goes out first, the delay later. */
+static void *policy_replace_thread(void *arg)
+{
+	struct policy_replace *r = arg;
+	Parapet__ServiceRef ref = PARAPET__SERVICE_REF__INIT;
+	ProtobufCMessage *reply = NULL;
+	int rc;
+
+	usleep(POLICY_REPLACE_DELAY_MS * 1000);
+	ref.name = r->name;
+	ref.has_binary_token = 1;
+	ref.binary_token = r->token;
+	rc = ipc_call(r->p->init, "Restart", &ref.base, &reply);
+	if (rc != 0)
+		log_warnx("replace %s: %s", r->name,
+			  ipc_last_error()[0] ? ipc_last_error()
+					      : ipc_strerror(rc));
+	else
+		log_info("replace %s: the new binary runs", r->name);
+	ipc_free(reply);
+	free(r);
+	return NULL;
+}
+
+/* replace-policy, replace-hostcomm, replace-diagd (docs/servicing.md):
+ * the host's alone, with its binary (a token of the descriptor the host
+ * sent init). init checks the binary now; the answer is "replacing", and
+ * the restart follows (ctl waits for it through `parapet-diag ps`). Their
+ * state lives elsewhere: policy's in vmworker and init (asked again at
+ * start), hostcomm's in `parapet run`, diagd's in init's rings. */
+static int policy_replace(struct policy *p, struct ipc_request *req,
+			  const Parapet__PolicyCommand *cmd)
+{
+	static const char *const names[] = { SVC_NAME_POLICY, SVC_NAME_HOSTCOMM,
+					     SVC_NAME_DIAGD };
+	const char *name = cmd->command + strlen("replace-");
+	Parapet__ServiceRef ref = PARAPET__SERVICE_REF__INIT;
+	ProtobufCMessage *reply = NULL;
+	struct policy_replace *r;
+	pthread_t t;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < sizeof(names) / sizeof(*names); i++)
+		if (!strcmp(name, names[i]))
+			break;
+	if (i == sizeof(names) / sizeof(*names)) {
+		ipc_request_set_error(req, "replace: policy, hostcomm or diagd "
+					   "(vmworker: service)");
+		return IPC_ERR_INVAL;
+	}
+	if (!(ipc_request_sender(req) & CALLER_HOSTCOMM) ||
+	    !cmd->has_binary_token) {
+		ipc_request_set_error(req, "replace: the host's only, with a "
+					   "binary");
+		return IPC_ERR_DENIED;
+	}
+	for (i = 0; i < sizeof(p->replaced) / sizeof(*p->replaced); i++)
+		if (cmd->binary_token != 0 &&
+		    p->replaced[i] == cmd->binary_token)
+			return 0; /* a re-sent command: done already */
+	ref.name = (char *)(uintptr_t)name;
+	ref.has_binary_token = ref.has_check_only = ref.check_only = 1;
+	ref.binary_token = cmd->binary_token;
+	if ((rc = ipc_call(p->init, "Restart", &ref.base, &reply)) != 0) {
+		ipc_request_set_error(req, ipc_last_error()[0]
+					       ? ipc_last_error()
+					       : ipc_strerror(rc));
+		return rc;
+	}
+	ipc_free(reply);
+	r = calloc(1, sizeof(*r));
+	if (r == NULL)
+		return IPC_ERR_NOMEM;
+	r->p = p;
+	snprintf(r->name, sizeof(r->name), "%s", name);
+	r->token = cmd->binary_token;
+	if (pthread_create(&t, NULL, policy_replace_thread, r) != 0) {
+		free(r);
+		return IPC_ERR_NOMEM;
+	}
+	p->replaced[p->n_replaced++ %
+		    (sizeof(p->replaced) / sizeof(*p->replaced))] =
+	    cmd->binary_token;
+	pthread_detach(t);
+	log_info("replace %s: binary checked; restarting it", name);
+	return 0;
 }
 
 static const char *const vm_methods[PE_COUNT] = {
@@ -458,9 +587,16 @@ int policy_command(struct policy *p, struct ipc_request *req,
 	enum pstate cur = policy_state(p);
 	int rc;
 
+	if (cmd->command != NULL && !strncmp(cmd->command, "replace-", 8)) {
+		if ((rc = policy_replace(p, req, cmd)) != 0)
+			return rc;
+		out->state = (char *)(uintptr_t) "replacing";
+		return 0;
+	}
 	if (ev < 0) {
 		ipc_request_set_error(req, "unknown command (poweroff, reset, "
-					   "pause, resume, status, service)");
+					   "pause, resume, status, service, "
+					   "replace-NAME)");
 		return IPC_ERR_INVAL;
 	}
 	if (ev != PE_COUNT && pstate_next(cur, (enum pevent)ev) == PS_INVALID)

@@ -13,6 +13,7 @@
 
 #include "boot/igvm.h"
 #include "boot/vmopts.h"
+#include "lib/version.h"
 #include "lib/guest_abi.h"
 #include "lib/log.h"
 #include "lib/registry.h"
@@ -74,6 +75,8 @@ int main(int argc, char **argv)
 	struct vmopts args;
 	int next;
 
+	if (version_asked("parapet-vmworker", argc, argv))
+		return 0;
 	log_init(SVC_NAME_VMWORKER);
 	switch (vmopts_parse(argc, argv, VMWORKER_FLAGS, 0, &args, &next)) {
 	case VMOPTS_OK:

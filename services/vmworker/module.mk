@@ -17,6 +17,6 @@ $(eval $(call unit_test,savestate_test,$(VMWORKER_SRCS)))
 # The live test boots the counter guest from this build.
 $(B)/obj/tests/savestate_test.o: CPPFLAGS += -DTEST_BUILD_DIR='"$(B)"'
 $(B)/tests/savestate_test: $(B)/guests/counter.igvm
-E2E_TESTS += tests/e2e/servicing.sh tests/e2e/reboot.sh
+E2E_TESTS += tests/e2e/servicing.sh tests/e2e/reboot.sh tests/e2e/upgrade.sh
 $(eval $(call bench,servicing,bench/servicing.c bench/proc.c bench/report.c))
 E2E_TESTS += tests/e2e/disk.sh

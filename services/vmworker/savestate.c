@@ -132,10 +132,11 @@ static int save_vp(struct save_ctx *c, struct vm *vm, unsigned i)
 	return 0;
 }
 
-static int save_pack(const Parapet__SavedState *st, uint8_t **out, size_t *len)
+static int save_pack(const Parapet__SavedState *st, uint32_t version,
+		     uint8_t **out, size_t *len)
 {
 	size_t body = parapet__saved_state__get_packed_size(st);
-	struct savestate_header h = { .version = SAVESTATE_VERSION };
+	struct savestate_header h = { .version = version };
 	uint8_t *buf;
 
 	if (body > SAVESTATE_MAX_SIZE)
@@ -172,13 +173,41 @@ static int save_devices(struct save_ctx *c, struct vm *vm,
 	return 0;
 }
 
+int savestate_pick_version(const struct version_range *reader,
+			   uint32_t *version, char *err, size_t err_len)
+{
+	uint32_t hi = reader->max < SAVESTATE_WRITE_MAX ? reader->max
+							: SAVESTATE_WRITE_MAX;
+	uint32_t lo = reader->min > SAVESTATE_WRITE_MIN ? reader->min
+							: SAVESTATE_WRITE_MIN;
+
+	if (reader->min == 0 || reader->min > reader->max || lo > hi)
+		return savestate_fail(
+		    err, err_len,
+		    "the next vmworker reads saved-state versions %u to %u; "
+		    "this one writes %u to %u: no common version",
+		    reader->min, reader->max, SAVESTATE_WRITE_MIN,
+		    SAVESTATE_WRITE_MAX);
+	*version = hi;
+	return 0;
+}
+
 int savestate_save(struct vm *vm, uint8_t **out, size_t *len)
 {
+	return savestate_save_version(vm, SAVESTATE_WRITE_MAX, out, len);
+}
+
+int savestate_save_version(struct vm *vm, uint32_t version, uint8_t **out,
+			   size_t *len)
+{
 	Parapet__SavedState st = PARAPET__SAVED_STATE__INIT;
-	struct save_ctx *c = calloc(1, sizeof(*c));
+	struct save_ctx *c;
 	unsigned i;
 	int rc = -1;
 
+	if (version < SAVESTATE_WRITE_MIN || version > SAVESTATE_WRITE_MAX)
+		return -1;
+	c = calloc(1, sizeof(*c));
 	if (c == NULL)
 		return -1;
 	if (ipc_arena_init(&c->arena, 4096, SAVESTATE_MAX_SIZE) != 0) {
@@ -205,7 +234,13 @@ int savestate_save(struct vm *vm, uint8_t **out, size_t *len)
 	st.paused_ns = vm->paused_ns;
 	st.start_ns = vm->start_ns;
 	st.ap_template = &c->tmpl;
-	rc = save_pack(&st, out, len);
+	/* version 1: exactly release 0.9.0's fields */
+	if (version >= 2) {
+		st.has_format_version = st.has_min_reader_version = 1;
+		st.format_version = version;
+		st.min_reader_version = SAVESTATE_MIN_READER;
+	}
+	rc = save_pack(&st, version, out, len);
 out:
 	ipc_arena_fini(&c->arena);
 	free(c);
@@ -235,10 +270,12 @@ static int check_header(const uint8_t *buf, size_t len, char *err,
 	memcpy(&h, buf, sizeof(h));
 	if (memcmp(h.magic, SAVESTATE_MAGIC, sizeof(h.magic)) != 0)
 		return savestate_fail(err, err_len, "saved state: bad magic");
-	if (h.version != SAVESTATE_VERSION)
+	if (h.version < SAVESTATE_READ_MIN)
 		return savestate_fail(err, err_len,
-				      "saved state: format version %u, want %u",
-				      h.version, SAVESTATE_VERSION);
+				      "saved state: format version %u, this "
+				      "vmworker reads %u to %u",
+				      h.version, SAVESTATE_READ_MIN,
+				      SAVESTATE_READ_MAX);
 	if (h.reserved != 0)
 		return savestate_fail(err, err_len,
 				      "saved state: reserved field set");
@@ -251,6 +288,36 @@ static int check_header(const uint8_t *buf, size_t len, char *err,
 	if (crc32(0, buf + SAVESTATE_HEADER_SIZE, h.size) != h.crc32)
 		return savestate_fail(err, err_len,
 				      "saved state: checksum mismatch");
+	return 0;
+}
+
+/* The body's word on its version: version 1 has none; from 2 on it
+ * names its format (the header's) and the oldest reader that can read
+ * it, which lets a newer format this build does not know through when it
+ * only added what a reader may ignore. */
+static int check_version(const Parapet__SavedState *st, const uint8_t *buf,
+			 char *err, size_t err_len)
+{
+	struct savestate_header h;
+
+	memcpy(&h, buf, sizeof(h));
+	if (h.version == 1)
+		return 0;
+	if (!st->has_format_version || st->format_version != h.version ||
+	    !st->has_min_reader_version || st->min_reader_version == 0 ||
+	    st->min_reader_version > h.version)
+		return savestate_fail(
+		    err, err_len,
+		    "saved state: format version %u without a matching "
+		    "version in its body",
+		    h.version);
+	if (st->min_reader_version > SAVESTATE_READ_MAX)
+		return savestate_fail(
+		    err, err_len,
+		    "saved state: format version %u needs a vmworker that "
+		    "reads version %u; this one reads %u to %u",
+		    h.version, st->min_reader_version, SAVESTATE_READ_MIN,
+		    SAVESTATE_READ_MAX);
 	return 0;
 }
 
@@ -476,7 +543,8 @@ int savestate_restore(struct vm *vm, const uint8_t *buf, size_t len, char *err,
 		savestate_fail(err, err_len, "saved state: undecodable body");
 		goto out;
 	}
-	if (check_state(vm, st, err, err_len) != 0)
+	if (check_version(st, buf, err, err_len) != 0 ||
+	    check_state(vm, st, err, err_len) != 0)
 		goto out;
 	for (i = 0; i < st->n_vps; i++)
 		if (apply_vp_regs(vm, st->vps[i]) != 0) {

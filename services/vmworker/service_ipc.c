@@ -156,20 +156,34 @@ static int h_save(struct ipc_request *req, const ProtobufCMessage *in,
 		  ProtobufCMessage *out, void *arg)
 {
 	Parapet__SupervisorMsg msg = PARAPET__SUPERVISOR_MSG__INIT;
+	const Parapet__VmSaveRequest *q = (const Parapet__VmSaveRequest *)in;
 	Parapet__VmSaveReply *r = (Parapet__VmSaveReply *)out;
+	struct version_range reader = { 1, 1 };
 	struct vmw *w = arg;
+	char why[200];
+	uint32_t version;
 	char name[] = "saved-state", service[] = SVC_NAME_VMWORKER;
 	char *names[] = { name };
 	uint8_t *buf;
 	size_t len;
 	int fd;
 
-	(void)in;
+	if (q->has_reader_min && q->has_reader_max) {
+		reader.min = q->reader_min;
+		reader.max = q->reader_max;
+	}
+	/* before the guest pauses: a next vmworker this one cannot write
+	 * for is refused while the guest runs on */
+	if (savestate_pick_version(&reader, &version, why, sizeof(why)) != 0) {
+		log_warnx("Save: %s", why);
+		ipc_request_set_error(req, why);
+		return IPC_ERR_INVAL;
+	}
 	if (!w->vm_started || vm_pause(&w->vm) != 0) {
 		ipc_request_set_error(req, "the VM is not running");
 		return IPC_ERR_UNAVAILABLE;
 	}
-	if (savestate_save(&w->vm, &buf, &len) != 0) {
+	if (savestate_save_version(&w->vm, version, &buf, &len) != 0) {
 		virtio_blk_resume(&w->vm);
 		vm_resume(&w->vm);
 		ipc_request_set_error(req, "saving the VM failed");
@@ -202,7 +216,11 @@ static int h_save(struct ipc_request *req, const ProtobufCMessage *in,
 	r->has_size = r->has_paused_ns = 1;
 	r->size = len;
 	r->paused_ns = w->vm.paused_ns;
-	log_info("saved %zu bytes for servicing; waiting to be replaced", len);
+	r->has_format_version = 1;
+	r->format_version = version;
+	log_info("saved %zu bytes (format version %u, the next vmworker reads "
+		 "%u to %u) for servicing; waiting to be replaced",
+		 len, version, reader.min, reader.max);
 	return 0;
 }
 

@@ -11,7 +11,10 @@
  * that service may connect to a socket file / open a file (exit 0 yes, 3
  * refused by permissions); --drop PATH: handshakes cut short.
  * --bad-request malformed|big|huge SOCKET: a request diagd must refuse
- * on its diag.sock (prints the error; "accepted" and exit 1 if served). */
+ * on its diag.sock (prints the error; "accepted" and exit 1 if served).
+ * --unknown-method SOCKET: a method no release has (upgrade.sh, against
+ * an older release's service): exit 0 when the answer is the unknown
+ * method error, 1 otherwise. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -205,6 +208,29 @@ static int bad_request(const char *how, const char *path)
 	return rc == 0 ? 1 : 0;
 }
 
+/* --unknown-method SOCKET: see the top. */
+static int unknown_method(const char *path)
+{
+	nng_socket sock;
+	char url[300];
+	int code;
+
+	snprintf(url, sizeof(url), "ipc://%s", path);
+	if (nng_req0_open(&sock) != 0 ||
+	    nng_socket_set_ms(sock, NNG_OPT_RECVTIMEO, 30000) != 0 ||
+	    nng_dial(sock, url, NULL, 0) != 0) {
+		fprintf(stderr, "ipc_probe: cannot reach %s\n", path);
+		return 2;
+	}
+	code = answer_code(call(sock, "NoSuchMethodInAnyRelease", NULL, 0));
+	nng_close(sock);
+	printf("%s NoSuchMethodInAnyRelease: %s\n", path,
+	       code == 1   ? "no answer"
+	       : code == 0 ? "answered"
+			   : ipc_strerror(code));
+	return code == IPC_ERR_UNKNOWN_METHOD ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
 	static const uint8_t garbage[] = { 0xff, 0xff, 0xff, 0x07, 0x42 };
@@ -226,6 +252,7 @@ int main(int argc, char **argv)
 	if (argc != 2 &&
 	    !(argc == 3 &&
 	      (!strcmp(argv[1], "--connect") || !strcmp(argv[1], "--write") ||
+	       !strcmp(argv[1], "--unknown-method") ||
 	       !strcmp(argv[1], "--read") || !strcmp(argv[1], "--drop")))) {
 		fprintf(stderr, "usage: ipc_probe [--as SERVICE|root] "
 				"SOCKET|--connect PATH|--read PATH|"
@@ -239,6 +266,8 @@ int main(int argc, char **argv)
 		return 2;
 	if (argc == 3 && !strcmp(argv[1], "--drop"))
 		return drop_handshakes(argv[2]);
+	if (argc == 3 && !strcmp(argv[1], "--unknown-method"))
+		return unknown_method(argv[2]);
 	if (argc == 3)
 		return try_access(argv[1], argv[2]);
 	snprintf(url, sizeof(url), "ipc://%s", argv[1]);

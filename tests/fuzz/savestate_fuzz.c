@@ -3,8 +3,10 @@
  * into a 2-VP emu VM created once. A refused state changes nothing; an
  * accepted one leaves valid VP contexts and devices, and saves back to a
  * state that restores to the same bytes. The first byte picks a whole
- * state or a body given a correct header. PARAPET_FUZZ_SEEDS=DIR writes
- * the seed corpus (states made by savestate_save) and exits. */
+ * state or a body given a correct header of version 2 or 1.
+ * PARAPET_FUZZ_SEEDS=DIR writes the seed corpus (states made by
+ * savestate_save_version, v1-* and v2-*: one set for each released
+ * format version) and exits. */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -180,9 +182,10 @@ static void check_round_trip(void)
 
 /* Body mode: a correct header for the rest, so mutations of the body
  * get past the checksum. */
-static uint8_t *with_header(const uint8_t *body, size_t len, size_t *out_len)
+static uint8_t *with_header(const uint8_t *body, size_t len, uint32_t version,
+			    size_t *out_len)
 {
-	struct savestate_header h = { .version = SAVESTATE_VERSION };
+	struct savestate_header h = { .version = version };
 	uint8_t *buf = malloc(SAVESTATE_HEADER_SIZE + len);
 
 	if (buf == NULL)
@@ -196,7 +199,8 @@ static uint8_t *with_header(const uint8_t *body, size_t len, size_t *out_len)
 	return buf;
 }
 
-/* First byte: 0 the rest is a whole saved state, 1 a body only. */
+/* First byte: 0 the rest is a whole saved state, 1 a body only (format
+ * version 2), 2 a body of version 1. */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	uint8_t *state = NULL;
@@ -205,10 +209,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (vm.mem == NULL)
 		setup();
-	if (size < 1 || data[0] > 1)
+	if (size < 1 || data[0] > 2)
 		return 0;
-	if (data[0] == 1)
-		data = state = with_header(data + 1, size - 1, &size);
+	if (data[0] != 0)
+		data = state = with_header(data + 1, size - 1,
+					   data[0] == 1 ? 2 : 1, &size);
 	else
 		data++, size--;
 	reset();
@@ -228,26 +233,34 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 /* ---- seeds: real saved states of this VM shape ---- */
 
-static void seed_write(const char *dir, const char *name)
+static void seed_write_version(const char *dir, const char *name,
+			       uint32_t version)
 {
 	char path[4200];
 	uint8_t *buf;
 	size_t len;
 	FILE *f;
+	int mode = version == 1 ? 2 : 1;
 
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	/* As a whole state (mode 0) and as a body (mode 1). */
-	if (savestate_save(&vm, &buf, &len) != 0 ||
+	snprintf(path, sizeof(path), "%s/v%u-%s", dir, version, name);
+	/* As a whole state (mode 0) and as a body (mode 1 or 2). */
+	if (savestate_save_version(&vm, version, &buf, &len) != 0 ||
 	    (f = fopen(path, "wb")) == NULL || fputc(0, f) != 0 ||
 	    fwrite(buf, 1, len, f) != len || fclose(f) != 0)
 		abort();
-	snprintf(path, sizeof(path), "%s/%s.body", dir, name);
-	if ((f = fopen(path, "wb")) == NULL || fputc(1, f) != 1 ||
+	snprintf(path, sizeof(path), "%s/v%u-%s.body", dir, version, name);
+	if ((f = fopen(path, "wb")) == NULL || fputc(mode, f) != mode ||
 	    fwrite(buf + SAVESTATE_HEADER_SIZE, 1, len - SAVESTATE_HEADER_SIZE,
 		   f) != len - SAVESTATE_HEADER_SIZE ||
 	    fclose(f) != 0)
 		abort();
 	free(buf);
+}
+
+static void seed_write(const char *dir, const char *name)
+{
+	for (uint32_t v = SAVESTATE_WRITE_MIN; v <= SAVESTATE_WRITE_MAX; v++)
+		seed_write_version(dir, name, v);
 }
 
 static void seed_vp(unsigned i, int state, uint64_t rip)
