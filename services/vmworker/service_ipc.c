@@ -202,7 +202,9 @@ static int h_save(struct ipc_request *req, const ProtobufCMessage *in,
 	r->has_size = r->has_paused_ns = 1;
 	r->size = len;
 	r->paused_ns = w->vm.paused_ns;
-	log_info("saved %zu bytes for servicing; waiting to be replaced", len);
+	log_info("saved %zu bytes for servicing (+%.3f ms after the pause); "
+		 "waiting to be replaced",
+		 len, (double)(util_now_ns() - w->vm.paused_ns) / 1e6);
 	return 0;
 }
 
