@@ -45,6 +45,10 @@ struct svc_standby {
 	char path[1400];	 /* the binary it runs */
 	struct ctl_req *pending; /* the Restart{standby} waiting for LOADED */
 	unsigned starts;
+	/* Servicing: its fds and the saved state went to it when the running
+	 * instance was told to stop, so it restores and resumes the guest
+	 * while that one exits; its channel is read once it is adopted. */
+	bool handed;
 };
 
 /* The fd name a service hands init before servicing (supervisor channel
@@ -167,9 +171,17 @@ void init_poweroff(struct init *in, int status, const char *reason);
 /* Starts s's standby (once); the request r is answered when it loaded
  * (or died). 0, or -1 with r answered at once. */
 int standby_start(struct init *in, struct service *s, struct ctl_req *r);
+/* The fds the manifest grants s, and its saved state once, on chan. */
+void svc_send_fds(struct init *in, struct service *s, int chan);
 /* At s's next start: takes over its standby when it runs s's binary
- * (out filled, true); a standby of another binary is killed. */
-bool standby_adopt(struct init *in, struct service *s, struct svc_proc *out);
+ * (out filled, true; handed: it has its fds already); a standby of
+ * another binary is killed. */
+bool standby_adopt(struct init *in, struct service *s, struct svc_proc *out,
+		   bool *handed);
+/* After the running instance of s was told to stop for a restart with a
+ * saved state: hands the loaded standby its fds and the state now
+ * (svc_send_fds), not once the instance is gone; true if it did. */
+bool standby_hand_over(struct init *in, struct service *s);
 void standby_on_channel(struct init *in, struct service *s);
 void standby_on_log(struct service *s, bool hup);
 /* pid was a standby: cleaned up, its request answered; true. */

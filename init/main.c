@@ -110,7 +110,8 @@ static nfds_t init_poll_set(struct init *in, struct pollfd *p,
 			p[n++] = (struct pollfd){ .fd = s->log_fd,
 						  .events = POLLIN };
 		}
-		if (s->standby.proc.chan >= 0) {
+		/* A handed standby's READY waits for its adoption. */
+		if (s->standby.proc.chan >= 0 && !s->standby.handed) {
 			owner[n] = (struct poll_owner){ s, s->spawns,
 							s->standby.starts };
 			p[n++] = (struct pollfd){ .fd = s->standby.proc.chan,

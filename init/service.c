@@ -70,8 +70,9 @@ static void svc_child(struct init *in, struct service *s, int chan, int logw,
 	_exit(PARTITION_EXIT_SETUP);
 }
 
-/* The partition fds the manifest grants, over the channel (SCM_RIGHTS). */
-static void svc_send_fds(struct init *in, struct service *s)
+/* The partition fds the manifest grants, over chan (SCM_RIGHTS): s's
+ * instance's channel, or its standby's (standby_hand_over). */
+void svc_send_fds(struct init *in, struct service *s, int chan)
 {
 	Parapet__SupervisorMsg msg = PARAPET__SUPERVISOR_MSG__INIT;
 	char *names[MANIFEST_FD_COUNT + 1 + GUEST_DISK_MAX];
@@ -101,7 +102,7 @@ static void svc_send_fds(struct init *in, struct service *s)
 	msg.service = s->m.name;
 	msg.n_fd_names = n;
 	msg.fd_names = names;
-	rc = supervise_send(s->chan, &msg, fds, n);
+	rc = supervise_send(chan, &msg, fds, n);
 	if (rc != SUPERVISE_OK) {
 		/* The instance is gone already: the saved state stays for the
 		 * next one. */
@@ -157,9 +158,21 @@ static void svc_revert(struct service *s)
 	}
 }
 
+/* Servicing of the same binary: once the instance is told to stop for
+ * the restart and its saved state is here (in either order: its channel
+ * and the Restart request arrive apart), the loaded standby restores and
+ * resumes the guest while the instance (paused, saved) exits. */
+static void svc_hand_over(struct init *in, struct service *s)
+{
+	if (s->sup.state == SVC_STOPPING && s->sup.restart_after_stop &&
+	    s->saved_fd >= 0 && s->prev_path[0] == '\0')
+		standby_hand_over(in, s);
+}
+
 /* A service hands init its saved state (vmworker before servicing). */
-static void svc_keep_saved(struct service *s, const Parapet__SupervisorMsg *msg,
-			   int *fds, size_t n_fds)
+static void svc_keep_saved(struct init *in, struct service *s,
+			   const Parapet__SupervisorMsg *msg, int *fds,
+			   size_t n_fds)
 {
 	for (size_t i = 0; i < n_fds && i < msg->n_fd_names; i++) {
 		if (strcmp(msg->fd_names[i], SVC_SAVED_STATE) != 0)
@@ -171,6 +184,7 @@ static void svc_keep_saved(struct service *s, const Parapet__SupervisorMsg *msg,
 		log_info("%s: holds a saved state for its next instance",
 			 s->m.name);
 	}
+	svc_hand_over(in, s);
 }
 
 int svc_fork(struct init *in, struct service *s, bool standby,
@@ -213,7 +227,8 @@ int svc_fork(struct init *in, struct service *s, bool standby,
 static int svc_spawn(struct init *in, struct service *s)
 {
 	struct svc_proc p;
-	bool adopted = standby_adopt(in, s, &p);
+	bool handed = false;
+	bool adopted = standby_adopt(in, s, &p, &handed);
 
 	if (!adopted && svc_fork(in, s, false, &p) != 0) {
 		if (errno != ENOENT)
@@ -228,7 +243,8 @@ static int svc_spawn(struct init *in, struct service *s)
 	s->log_fd = p.log_fd;
 	s->ready_ns = 0;
 	s->spawns++;
-	svc_send_fds(in, s);
+	if (!handed)
+		svc_send_fds(in, s, s->chan);
 	log_info("%s: started (pid %d)%s", s->m.name, (int)p.pid,
 		 adopted ? " from its standby" : "");
 	return 0;
@@ -310,8 +326,10 @@ static enum sup_event svc_perform(struct init *in, struct service *s,
 		svc_update_done(s);
 	if (r->act & SUP_A_READY)
 		svc_ready(in, s, blackout_ns);
-	if (r->act & SUP_A_TERM)
+	if (r->act & SUP_A_TERM) {
 		svc_term(s);
+		svc_hand_over(in, s);
+	}
 	if (r->act & SUP_A_KILL)
 		kill(s->pid, SIGKILL);
 	if (r->act & (SUP_A_ANSWER_OK | SUP_A_ANSWER_ERR))
@@ -419,7 +437,7 @@ void svc_on_channel(struct init *in, struct service *s)
 
 	if (rc == SUPERVISE_OK && msg->has_type &&
 	    msg->type == PARAPET__SUPERVISOR_MSG__TYPE__FDS)
-		svc_keep_saved(s, msg, fds, n_fds);
+		svc_keep_saved(in, s, msg, fds, n_fds);
 	for (size_t i = 0; i < n_fds; i++)
 		if (fds[i] >= 0)
 			close(fds[i]);

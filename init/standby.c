@@ -2,8 +2,12 @@
  * before the running one stops. It loads (dynamic linking, vmworker's
  * accelerator library), says LOADED and waits for the FDS message; the
  * service's next start takes it over, so the guest's blackout no longer
- * pays for exec and loading. Not taken over in SUP_STANDBY_TTL_NS, it is
- * killed. What follows each event is supervisor.c's standby table. */
+ * pays for exec and loading. For servicing (a saved state, the same
+ * binary) init hands it the fds and the state as soon as the running
+ * instance is told to stop (standby_hand_over): it restores and resumes
+ * the guest while that one exits, and is adopted once it is gone. Not
+ * taken over in SUP_STANDBY_TTL_NS, it is killed. What follows each
+ * event is supervisor.c's standby table. */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -33,6 +37,7 @@ static void standby_close(struct svc_standby *sb)
 	if (sb->proc.log_fd >= 0)
 		close(sb->proc.log_fd);
 	sb->proc = (struct svc_proc){ 0, -1, -1 };
+	sb->handed = false;
 }
 
 /* Feeds q to s's standby table with the time; returns its actions. */
@@ -105,7 +110,22 @@ static bool standby_gone(const struct svc_standby *sb)
 	       si.si_pid == sb->proc.pid;
 }
 
-bool standby_adopt(struct init *in, struct service *s, struct svc_proc *out)
+bool standby_hand_over(struct init *in, struct service *s)
+{
+	struct svc_standby *sb = &s->standby;
+
+	if (sb->handed || sb->sup.state != SB_LOADED || standby_gone(sb) ||
+	    strcmp(sb->path, s->path) != 0)
+		return false;
+	svc_send_fds(in, s, sb->proc.chan);
+	sb->handed = true;
+	log_info("%s: standby (pid %d) given the saved state", s->m.name,
+		 (int)sb->proc.pid);
+	return true;
+}
+
+bool standby_adopt(struct init *in, struct service *s, struct svc_proc *out,
+		   bool *handed)
 {
 	struct svc_standby *sb = &s->standby;
 	struct sb_input q = {
@@ -117,6 +137,7 @@ bool standby_adopt(struct init *in, struct service *s, struct svc_proc *out)
 	unsigned act = standby_step(s, q, NULL);
 
 	(void)in;
+	*handed = false;
 	if (act & SB_A_KILL)
 		kill(sb->proc.pid, SIGKILL);
 	if (!(act & SB_A_TAKE_OVER))
@@ -124,7 +145,9 @@ bool standby_adopt(struct init *in, struct service *s, struct svc_proc *out)
 	/* What it logged while it waited stays with the service's log. */
 	svc_copy_log(s, sb->proc.log_fd);
 	*out = sb->proc;
+	*handed = sb->handed;
 	sb->proc = (struct svc_proc){ 0, -1, -1 };
+	sb->handed = false;
 	if (act & SB_A_ANSWER_OK)
 		standby_answer(s, NULL);
 	return true;
@@ -212,6 +235,9 @@ uint64_t standby_timer(struct init *in, struct service *s, uint64_t now,
 	struct sb_result r;
 	uint64_t at;
 
+	if (sb->handed && !in->powering_off)
+		return next; /* it runs the guest: adopted once the other goes
+			      */
 	sup_standby_step(&sb->sup, &q, &r);
 	if (r.act & SB_A_LOG_EXPIRED)
 		log_warnx(

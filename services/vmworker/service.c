@@ -200,6 +200,7 @@ static int create_vm(void *arg)
 		close(w->saved_fd); /* read whole: not kept in the sandbox */
 		w->saved_fd = -1;
 	}
+	w->vm_ns = util_now_ns();
 	return 0;
 }
 
@@ -335,6 +336,20 @@ static uint64_t restored_blackout(struct vmw *w)
 	return 0;
 }
 
+/* Where a restored instance's blackout went, from the pause: its fds
+ * came, its VM was built with the state, its endpoints were open, the
+ * VM ran. */
+static void log_stages(const struct vmw *w)
+{
+	uint64_t p = w->vm.paused_ns;
+#define VMW_MS(t) ((t) > p ? (double)((t)-p) / 1e6 : 0.0)
+	log_info("servicing stages: fds +%.3f, vm +%.3f, open +%.3f, "
+		 "resumed +%.3f ms",
+		 VMW_MS(w->fds_ns), VMW_MS(w->vm_ns), VMW_MS(w->open_ns),
+		 VMW_MS(w->vm.resumed_ns));
+#undef VMW_MS
+}
+
 static void shutdown_vm(struct vmw *w)
 {
 	atomic_store(&w->stopping, true);
@@ -362,6 +377,7 @@ static int vmw_init(struct svcbase *sb)
 	preload_accel();
 	if (take_fds(w) != 0 || read_config(w) != 0)
 		return -1;
+	w->fds_ns = util_now_ns();
 	/* Loaded before the sandbox: its root has no libraries. */
 	w->accel = accel_lookup(w->cfg.accel, why, sizeof(why));
 	if (w->accel == NULL) {
@@ -378,6 +394,7 @@ static int vmw_start(struct svcbase *sb)
 	struct vmw *w = sb->ctx;
 	pthread_t tid;
 
+	w->open_ns = util_now_ns();
 	w->has_sidecar = w->cfg.sidecar_mask != 0;
 	/* here, in the sandbox: the thread runs under its filter */
 	if (vblk_watch_start(&w->vm) != 0)
@@ -387,6 +404,8 @@ static int vmw_start(struct svcbase *sb)
 	if (w->restored && vmw_start_vm(w) != 0)
 		log_warnx("cannot run the restored VM");
 	sb->blackout_ns = restored_blackout(w);
+	if (sb->blackout_ns != 0)
+		log_stages(w);
 	log_info("ready: %u VPs, %llu MiB, accel %s%s", w->cfg.n_vps,
 		 (unsigned long long)(w->cfg.mem_size >> 20), w->cfg.accel,
 		 w->restored ? ", restored" : "");
@@ -394,8 +413,9 @@ static int vmw_start(struct svcbase *sb)
 }
 
 /* Servicing: the state is with init and the guest RAM stays in its
- * memfd; the next instance waits for this one to go, so go now (the
- * listener closed already) and let the kernel tear the VM down. */
+ * memfd; the next instance (a standby init handed the state) may run the
+ * guest already, so go now (the listener closed already) and let the
+ * kernel tear the VM down. */
 static void vmw_stop(struct svcbase *sb, int sig)
 {
 	struct vmw *w = sb->ctx;

@@ -219,8 +219,10 @@ static int h_save(struct ipc_request *req, const ProtobufCMessage *in,
 	r->has_format_version = 1;
 	r->format_version = version;
 	log_info("saved %zu bytes (format version %u, the next vmworker reads "
-		 "%u to %u) for servicing; waiting to be replaced",
-		 len, version, reader.min, reader.max);
+		 "%u to %u) for servicing (+%.3f ms after the pause); waiting "
+		 "to be replaced",
+		 len, version, reader.min, reader.max,
+		 (double)(util_now_ns() - w->vm.paused_ns) / 1e6);
 	return 0;
 }
 

@@ -158,6 +158,15 @@ for a in $accels; do
 		"$tmp/$n.err")
 	[ "$sb" -eq 20 ] ||
 		fail "$n: $sb of 20 servicings took over a standby"
+	# ... handed the saved state as soon as the running one was told to
+	# stop, before that one exited (it resumes the guest meanwhile): for
+	# each, init's log has state (S), hand-over (H), exit (X) in order.
+	order=$(sed -n -e 's/^parapet-init: vmworker: holds a saved state.*/S/p' \
+		-e 's/^parapet-init: vmworker: standby (pid [0-9]*) given the saved state$/H/p' \
+		-e 's/^parapet-init: vmworker: exited 0; restarting as requested$/X/p' \
+		"$tmp/$n.err" | tr -d '\n')
+	[ "$order" = "$(printf 'SHX%.0s' $(seq 20))" ] ||
+		fail "$n: hand-overs out of order (S state, H hand-over, X exit): $order"
 	ip=$(cat "/run/parapet/$n/init.pid")
 	c=0
 	for q in $(cat "/proc/$ip/task/$ip/children"); do
