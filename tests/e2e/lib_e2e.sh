@@ -58,8 +58,9 @@ json_is() {
 # runs on it (BUILD's vmworker boots hello.igvm); says so when it does not.
 usable_accels() {
 	accels="emu"
-	if [ -w /dev/kvm ] && "$build/bin/parapet-vmworker" --standalone \
-		--accel kvm "$build/guests/hello.igvm" >/dev/null 2>&1; then
+	_b=${BUILD:-build}
+	if [ -w /dev/kvm ] && "$_b/bin/parapet-vmworker" --standalone \
+		--accel kvm "$_b/guests/hello.igvm" >/dev/null 2>&1; then
 		accels="emu kvm"
 	else
 		echo "kvm unusable here: $1 checked on emu only"
