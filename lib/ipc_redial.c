@@ -14,18 +14,36 @@
  * IPC_REDIAL_FROZEN_MS while it had no pipe (a live dialer retries every
  * 2-10 ms while its server is away; a dead one never moves again), or
  * when it has brought no pipe for longer than nng's own 10 s handshake
- * timeout (redial_after_ms). */
+ * timeout (redial_after_ms).
+ *
+ * At boot most servers are not up yet when their clients open: dialing
+ * then means a refused connect every 2-10 ms per client, all across the
+ * boot's critical path. So the first dial waits for the socket file: the
+ * timer stats the path every IPC_REDIAL_WAIT_FAST_MS for the first
+ * IPC_REDIAL_WAIT_FAST_FOR_MS, then every IPC_REDIAL_WAIT_SLOW_MS, and
+ * dials once it exists.
+ *
+ * A dialer replaced while its connection was still in the handshake can
+ * complete that connection after the new dialer's: the client would then
+ * hold two connections to the server. A pipe of any dialer but the
+ * current one is closed before it joins the socket (after its handshake,
+ * so no listener sees a connection dropped mid-handshake). */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "lib/ipc_internal.h"
 #include "lib/log.h"
 #include "lib/util.h"
 
-#define IPC_REDIAL_CHECK_MS  250
-#define IPC_REDIAL_FROZEN_MS 2000
+#define IPC_REDIAL_CHECK_MS	    250
+#define IPC_REDIAL_FROZEN_MS	    2000
+#define IPC_REDIAL_WAIT_FAST_MS	    2
+#define IPC_REDIAL_WAIT_FAST_FOR_MS 2000
+#define IPC_REDIAL_WAIT_SLOW_MS	    50
+#define IPC_REDIAL_PIPES_MAX	    8
 
 static _Atomic unsigned redial_after_ms = 12000;
 
@@ -37,12 +55,17 @@ void ipc_redial_set_after_ms(unsigned ms)
 struct ipc_redial {
 	nng_socket sock;
 	char url[256];
+	const char *path; /* inside url */
 	pthread_mutex_t lock;
 	nng_dialer dialer;
+	_Atomic uint32_t dialer_id; /* the current dialer's; 0: none yet */
 	nng_aio *timer;
 	int pipes;
+	uint32_t added[IPC_REDIAL_PIPES_MAX]; /* ids of the pipes counted */
+	unsigned untracked;
 	bool armed, closing;
-	uint64_t dialed_ns;
+	bool waiting; /* for the socket file: no dialer yet */
+	uint64_t opened_ns, dialed_ns;
 	uint64_t attempts, moved_ns; /* the dialer's counters, last change */
 	_Atomic uint64_t redials;
 	ipc_peer_fn on_peer; /* under lock */
@@ -88,18 +111,42 @@ static bool redial_frozen(struct ipc_redial *r, uint64_t now)
 
 static int redial_dial(struct ipc_redial *r)
 {
+	int rv;
+
 	r->dialed_ns = r->moved_ns = util_now_ns();
 	r->attempts = UINT64_MAX;
-	return nng_dial(r->sock, r->url, &r->dialer, NNG_FLAG_NONBLOCK);
+	rv = nng_dial(r->sock, r->url, &r->dialer, NNG_FLAG_NONBLOCK);
+	if (rv == 0)
+		atomic_store(&r->dialer_id, (uint32_t)nng_dialer_id(r->dialer));
+	return rv;
 }
 
 /* Lock held. */
 static void redial_arm(struct ipc_redial *r)
 {
+	nng_duration ms = IPC_REDIAL_CHECK_MS;
+
 	if (r->armed || r->closing)
 		return;
+	if (r->waiting)
+		ms = util_now_ns() - r->opened_ns <
+			     IPC_REDIAL_WAIT_FAST_FOR_MS * UTIL_NS_PER_MS
+			 ? IPC_REDIAL_WAIT_FAST_MS
+			 : IPC_REDIAL_WAIT_SLOW_MS;
 	r->armed = true;
-	nng_sleep_aio(IPC_REDIAL_CHECK_MS, r->timer);
+	nng_sleep_aio(ms, r->timer);
+}
+
+/* Lock held, waiting: dials once the server's socket exists. */
+static void redial_wait(struct ipc_redial *r)
+{
+	struct stat st;
+
+	if (stat(r->path, &st) != 0)
+		return;
+	r->waiting = false;
+	if (redial_dial(r) != 0)
+		log_warnx("ipc: dial %s failed", r->url);
 }
 
 static void redial_tick(void *arg)
@@ -110,6 +157,12 @@ static void redial_tick(void *arg)
 	pthread_mutex_lock(&r->lock);
 	r->armed = false;
 	if (nng_aio_result(r->timer) != 0 || r->closing || r->pipes > 0) {
+		pthread_mutex_unlock(&r->lock);
+		return;
+	}
+	if (r->waiting) {
+		redial_wait(r);
+		redial_arm(r);
 		pthread_mutex_unlock(&r->lock);
 		return;
 	}
@@ -126,13 +179,52 @@ static void redial_tick(void *arg)
 	pthread_mutex_unlock(&r->lock);
 }
 
+/* Before a pipe joins the socket: a replaced dialer's late connection
+ * does not. No lock: nng_dialer_close may wait for this callback. */
+static void redial_pipe_pre(nng_pipe pipe, nng_pipe_ev ev, void *arg)
+{
+	struct ipc_redial *r = arg;
+	nng_dialer d = nng_pipe_dialer(pipe);
+	uint32_t cur = atomic_load(&r->dialer_id);
+
+	(void)ev;
+	if (cur != 0 && nng_dialer_id(d) > 0 &&
+	    (uint32_t)nng_dialer_id(d) != cur)
+		nng_pipe_close(pipe);
+}
+
+/* Lock held: records an added pipe (true), or forgets a removed one
+ * (true if it had been added: a pipe closed before it joined the socket
+ * may still report its removal). */
+static bool redial_track(struct ipc_redial *r, nng_pipe pipe, bool add)
+{
+	uint32_t id = (uint32_t)nng_pipe_id(pipe);
+
+	for (int i = 0; i < IPC_REDIAL_PIPES_MAX; i++)
+		if (add ? r->added[i] == 0 : r->added[i] == id) {
+			r->added[i] = add ? id : 0;
+			return true;
+		}
+	if (add)
+		r->untracked++;
+	else if (r->untracked > 0)
+		r->untracked--; /* more pipes than slots: count them */
+	else
+		return false;
+	return true;
+}
+
 static void redial_pipe_event(nng_pipe pipe, nng_pipe_ev ev, void *arg)
 {
 	struct ipc_redial *r = arg;
+	bool add = ev == NNG_PIPE_EV_ADD_POST;
 
-	(void)pipe;
 	pthread_mutex_lock(&r->lock);
-	if (ev == NNG_PIPE_EV_ADD_POST)
+	if (!redial_track(r, pipe, add)) {
+		pthread_mutex_unlock(&r->lock);
+		return;
+	}
+	if (add)
 		r->pipes++;
 	else if (r->pipes > 0 && --r->pipes == 0) {
 		/* The peer went away: its next instance gets a fresh wait. */
@@ -156,6 +248,7 @@ void ipc_redial_on_peer(struct ipc_redial *r, ipc_peer_fn fn, void *arg)
 struct ipc_redial *ipc_redial_open(nng_socket s, const char *path, int *rv)
 {
 	struct ipc_redial *r = calloc(1, sizeof(*r));
+	struct stat st;
 
 	*rv = NNG_ENOMEM;
 	if (r == NULL)
@@ -167,20 +260,28 @@ struct ipc_redial *ipc_redial_open(nng_socket s, const char *path, int *rv)
 		*rv = NNG_EINVAL;
 		goto fail;
 	}
+	r->path = r->url + strlen("ipc://");
 	if ((*rv = nng_aio_alloc(&r->timer, redial_tick, r)) != 0 ||
+	    (*rv = nng_pipe_notify(s, NNG_PIPE_EV_ADD_PRE, redial_pipe_pre,
+				   r)) != 0 ||
 	    (*rv = nng_pipe_notify(s, NNG_PIPE_EV_ADD_POST, redial_pipe_event,
 				   r)) != 0 ||
 	    (*rv = nng_pipe_notify(s, NNG_PIPE_EV_REM_POST, redial_pipe_event,
 				   r)) != 0)
 		goto fail;
 	pthread_mutex_lock(&r->lock);
-	*rv = redial_dial(r);
+	r->opened_ns = util_now_ns();
+	if (stat(r->path, &st) == 0)
+		*rv = redial_dial(r);
+	else
+		r->waiting = true; /* the server is not up yet */
 	if (*rv == 0)
 		redial_arm(r);
 	pthread_mutex_unlock(&r->lock);
 	if (*rv == 0)
 		return r;
 fail:
+	nng_pipe_notify(s, NNG_PIPE_EV_ADD_PRE, NULL, NULL);
 	nng_pipe_notify(s, NNG_PIPE_EV_ADD_POST, NULL, NULL);
 	nng_pipe_notify(s, NNG_PIPE_EV_REM_POST, NULL, NULL);
 	if (r->timer != NULL)
