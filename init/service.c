@@ -212,6 +212,7 @@ int svc_fork(struct init *in, struct service *s, bool standby,
  * last_exit saying why. */
 static int svc_spawn(struct init *in, struct service *s)
 {
+	uint64_t now = util_now_ns();
 	struct svc_proc p;
 	bool adopted = standby_adopt(in, s, &p);
 
@@ -227,6 +228,8 @@ static int svc_spawn(struct init *in, struct service *s)
 	s->chan = p.chan;
 	s->log_fd = p.log_fd;
 	s->ready_ns = 0;
+	if (s->boot_spawned_ns == 0)
+		s->boot_spawned_ns = now;
 	s->spawns++;
 	svc_send_fds(in, s);
 	log_info("%s: started (pid %d)%s", s->m.name, (int)p.pid,
