@@ -115,10 +115,12 @@ static int redial_dial(struct ipc_redial *r)
 
 	r->dialed_ns = r->moved_ns = util_now_ns();
 	r->attempts = UINT64_MAX;
-	rv = nng_dial(r->sock, r->url, &r->dialer, NNG_FLAG_NONBLOCK);
-	if (rv == 0)
-		atomic_store(&r->dialer_id, (uint32_t)nng_dialer_id(r->dialer));
-	return rv;
+	rv = nng_dialer_create(&r->dialer, r->sock, r->url);
+	if (rv != 0)
+		return rv;
+	/* known before its first pipe can come */
+	atomic_store(&r->dialer_id, (uint32_t)nng_dialer_id(r->dialer));
+	return nng_dialer_start(r->dialer, NNG_FLAG_NONBLOCK);
 }
 
 /* Lock held. */
