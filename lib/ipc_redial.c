@@ -18,10 +18,12 @@
  *
  * At boot most servers are not up yet when their clients open: dialing
  * then means a refused connect every 2-10 ms per client, all across the
- * boot's critical path. So the first dial waits for the socket file: the
- * timer stats the path every IPC_REDIAL_WAIT_FAST_MS for the first
- * IPC_REDIAL_WAIT_FAST_FOR_MS, then every IPC_REDIAL_WAIT_SLOW_MS, and
- * dials once it exists.
+ * boot's critical path. So the first dial waits for the socket file: one
+ * thread per process (started at the first wait) stats the paths awaited
+ * every IPC_REDIAL_WAIT_FAST_MS while one of them is younger than
+ * IPC_REDIAL_WAIT_FAST_FOR_MS, else every IPC_REDIAL_WAIT_SLOW_MS, and
+ * dials each once its file exists. Not on nng's timers: their thread
+ * spins on the clock for deadlines this short.
  *
  * A dialer replaced while its connection was still in the handshake can
  * complete that connection after the new dialer's: the client would then
@@ -33,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "lib/ipc_internal.h"
 #include "lib/log.h"
@@ -65,6 +68,7 @@ struct ipc_redial {
 	unsigned untracked;
 	bool armed, closing;
 	bool waiting; /* for the socket file: no dialer yet */
+	struct ipc_redial *next_waiting; /* under wait_lock */
 	uint64_t opened_ns, dialed_ns;
 	uint64_t attempts, moved_ns; /* the dialer's counters, last change */
 	_Atomic uint64_t redials;
@@ -126,29 +130,115 @@ static int redial_dial(struct ipc_redial *r)
 /* Lock held. */
 static void redial_arm(struct ipc_redial *r)
 {
-	nng_duration ms = IPC_REDIAL_CHECK_MS;
-
-	if (r->armed || r->closing)
+	if (r->armed || r->closing || r->waiting)
 		return;
-	if (r->waiting)
-		ms = util_now_ns() - r->opened_ns <
-			     IPC_REDIAL_WAIT_FAST_FOR_MS * UTIL_NS_PER_MS
-			 ? IPC_REDIAL_WAIT_FAST_MS
-			 : IPC_REDIAL_WAIT_SLOW_MS;
 	r->armed = true;
-	nng_sleep_aio(ms, r->timer);
+	nng_sleep_aio(IPC_REDIAL_CHECK_MS, r->timer);
 }
 
-/* Lock held, waiting: dials once the server's socket exists. */
-static void redial_wait(struct ipc_redial *r)
+/* The waiter: the redials whose socket file does not exist yet. Lock
+ * order: wait_lock, then a redial's lock. */
+static pthread_mutex_t wait_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t wait_cond;
+static struct ipc_redial *wait_list;
+static bool wait_started;
+
+/* wait_lock held: dials r if its socket exists; true when r is done. */
+static bool redial_wait_one(struct ipc_redial *r)
 {
 	struct stat st;
+	bool done = true;
 
-	if (stat(r->path, &st) != 0)
-		return;
-	r->waiting = false;
-	if (redial_dial(r) != 0)
-		log_warnx("ipc: dial %s failed", r->url);
+	pthread_mutex_lock(&r->lock);
+	if (!r->closing && stat(r->path, &st) != 0)
+		done = false;
+	else if (!r->closing) {
+		r->waiting = false;
+		if (redial_dial(r) != 0)
+			log_warnx("ipc: dial %s failed", r->url);
+		redial_arm(r);
+	}
+	pthread_mutex_unlock(&r->lock);
+	return done;
+}
+
+static void *redial_waiter(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&wait_lock);
+	for (;;) {
+		uint64_t now = util_now_ns(), ms = IPC_REDIAL_WAIT_SLOW_MS;
+		struct timespec until;
+
+		for (struct ipc_redial **pp = &wait_list; *pp != NULL;) {
+			struct ipc_redial *r = *pp;
+
+			if (redial_wait_one(r)) {
+				*pp = r->next_waiting;
+				continue;
+			}
+			if (now - r->opened_ns <
+			    IPC_REDIAL_WAIT_FAST_FOR_MS * UTIL_NS_PER_MS)
+				ms = IPC_REDIAL_WAIT_FAST_MS;
+			pp = &r->next_waiting;
+		}
+		if (wait_list == NULL) {
+			pthread_cond_wait(&wait_cond, &wait_lock);
+			continue;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_nsec += (long)(ms * UTIL_NS_PER_MS);
+		until.tv_sec += until.tv_nsec / 1000000000L;
+		until.tv_nsec %= 1000000000L;
+		pthread_cond_timedwait(&wait_cond, &wait_lock, &until);
+	}
+	return NULL;
+}
+
+/* Puts r (waiting, not locked) in the waiter's list; 0 or nng error. */
+static int redial_wait_add(struct ipc_redial *r)
+{
+	int rv = 0;
+
+	pthread_mutex_lock(&wait_lock);
+	if (!wait_started) {
+		pthread_condattr_t ca;
+		pthread_attr_t a;
+		pthread_t tid;
+
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&wait_cond, &ca);
+		pthread_condattr_destroy(&ca);
+		pthread_attr_init(&a);
+		pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+		pthread_attr_setstacksize(&a, 64 << 10);
+		if (pthread_create(&tid, &a, redial_waiter, NULL) == 0)
+			wait_started = true;
+		else
+			rv = NNG_ENOMEM;
+		pthread_attr_destroy(&a);
+	}
+	if (rv == 0) {
+		r->next_waiting = wait_list;
+		wait_list = r;
+		pthread_cond_signal(&wait_cond);
+	}
+	pthread_mutex_unlock(&wait_lock);
+	return rv;
+}
+
+/* Takes r out of the waiter's list: the waiter is not using it after. */
+static void redial_wait_remove(struct ipc_redial *r)
+{
+	pthread_mutex_lock(&wait_lock);
+	for (struct ipc_redial **pp = &wait_list; *pp != NULL;
+	     pp = &(*pp)->next_waiting)
+		if (*pp == r) {
+			*pp = r->next_waiting;
+			break;
+		}
+	pthread_mutex_unlock(&wait_lock);
 }
 
 static void redial_tick(void *arg)
@@ -162,9 +252,7 @@ static void redial_tick(void *arg)
 		pthread_mutex_unlock(&r->lock);
 		return;
 	}
-	if (r->waiting) {
-		redial_wait(r);
-		redial_arm(r);
+	if (r->waiting) { /* the waiter dials */
 		pthread_mutex_unlock(&r->lock);
 		return;
 	}
@@ -271,12 +359,15 @@ struct ipc_redial *ipc_redial_open(nng_socket s, const char *path, int *rv)
 	    (*rv = nng_pipe_notify(s, NNG_PIPE_EV_REM_POST, redial_pipe_event,
 				   r)) != 0)
 		goto fail;
-	pthread_mutex_lock(&r->lock);
 	r->opened_ns = util_now_ns();
-	if (stat(r->path, &st) == 0)
-		*rv = redial_dial(r);
-	else
+	if (stat(r->path, &st) != 0) {
 		r->waiting = true; /* the server is not up yet */
+		if ((*rv = redial_wait_add(r)) == 0)
+			return r;
+		goto fail;
+	}
+	pthread_mutex_lock(&r->lock);
+	*rv = redial_dial(r);
 	if (*rv == 0)
 		redial_arm(r);
 	pthread_mutex_unlock(&r->lock);
@@ -300,6 +391,7 @@ void ipc_redial_close(struct ipc_redial *r)
 	pthread_mutex_lock(&r->lock);
 	r->closing = true;
 	pthread_mutex_unlock(&r->lock);
+	redial_wait_remove(r);	/* the waiter is done with it */
 	nng_aio_stop(r->timer); /* no tick runs after this */
 	nng_close(r->sock);	/* nor any pipe event */
 	nng_aio_free(r->timer);
