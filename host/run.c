@@ -514,7 +514,7 @@ static int run_tick(struct run *r, int timeout)
 	run_follow_state(r);
 	if (now >= r->tl_next_ns) {
 		r->tl.first_console_ns = hostchan_first_console_ns(r->hc);
-		timeline_update(r->dir, r->child, &r->tl);
+		timeline_update(r->dir, &r->tl);
 		r->tl_next_ns = now + 300 * UTIL_NS_PER_MS;
 	}
 	sdnotify_tick(&r->sd, r->dir, hostchan_first_console_ns(r->hc));

@@ -11,13 +11,9 @@
 
 struct timeline_host {
 	uint64_t first_console_ns;
-	uint64_t first_guest_ns; /* 0 until learned from vmworker */
-	int vm_asked;		 /* vmworker's Status was asked */
 };
 
-/* Merges t into run_dir/timeline.json when init's file lacks it;
- * init_pid locates the partition's sockets (/proc/PID/root). */
-void timeline_update(const char *run_dir, pid_t init_pid,
-		     struct timeline_host *t);
+/* Merges t into run_dir/timeline.json when init's file lacks it. */
+void timeline_update(const char *run_dir, struct timeline_host *t);
 
 #endif

@@ -74,7 +74,8 @@ struct service {
 	int update_saved_fd;
 	struct sup sup; /* its state, backoff, timers, what a request awaits */
 	uint64_t ready_ns;
-	uint64_t boot_ready_ns; /* its first READY: the timeline's stamp */
+	uint64_t boot_ready_ns;	  /* its first READY: the timeline's stamp */
+	uint64_t boot_spawned_ns; /* its first spawn: the timeline's stamp */
 	unsigned spawns, deaths;
 	char last_exit[96];
 	struct logring log;

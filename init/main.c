@@ -15,6 +15,7 @@
 #include "init/init.h"
 #include "lib/log.h"
 #include "lib/partition.h"
+#include "lib/registry.h"
 #include "lib/util.h"
 #include "lib/version.h"
 
@@ -31,18 +32,27 @@ void init_poweroff(struct init *in, int status, const char *reason)
 	in->poweroff_status = status;
 }
 
-/* Power-off: stop the services one at a time, last started first.
- * Returns true once none is left. */
+/* Power-off: stop every service at once, then those flagged
+ * REGISTRY_F_STOP_LAST once the others are gone. Returns true once none
+ * is left. */
 static bool init_poweroff_step(struct init *in)
 {
-	for (unsigned i = in->n_svc; i-- > 0;) {
-		struct service *s = &in->svc[i];
+	bool left = false;
 
-		svc_command(in, s, SUP_EV_POWEROFF, false);
-		if (s->pid > 0)
-			return false;
-	}
-	return true;
+	for (int last = 0; last < 2 && !left; last++)
+		for (unsigned i = in->n_svc; i-- > 0;) {
+			struct service *s = &in->svc[i];
+			const struct registry_entry *e =
+			    registry_find(s->m.name);
+			bool is_last =
+			    e != NULL && (e->flags & REGISTRY_F_STOP_LAST);
+
+			if (is_last != (last == 1))
+				continue;
+			svc_command(in, s, SUP_EV_POWEROFF, false);
+			left |= s->pid > 0;
+		}
+	return !left;
 }
 
 /* Nothing can run the guest when every service has failed. */

@@ -226,6 +226,7 @@ int svc_fork(struct init *in, struct service *s, bool standby,
  * last_exit saying why. */
 static int svc_spawn(struct init *in, struct service *s)
 {
+	uint64_t now = util_now_ns();
 	struct svc_proc p;
 	bool handed = false;
 	bool adopted = standby_adopt(in, s, &p, &handed);
@@ -242,6 +243,8 @@ static int svc_spawn(struct init *in, struct service *s)
 	s->chan = p.chan;
 	s->log_fd = p.log_fd;
 	s->ready_ns = 0;
+	if (s->boot_spawned_ns == 0)
+		s->boot_spawned_ns = now;
 	s->spawns++;
 	if (!handed)
 		svc_send_fds(in, s, s->chan);

@@ -433,6 +433,7 @@ static json_t *timeline_events(const struct init_events *l, bool blackout)
 void init_write_timeline(const struct init *in)
 {
 	json_t *root = json_object(), *svcs = json_object(), *old;
+	json_t *spawned = json_object();
 	char path[128], tmp[160];
 
 	json_object_set_new(root, "run_start",
@@ -443,11 +444,19 @@ void init_write_timeline(const struct init *in)
 			    json_integer((json_int_t)in->reftime_shim_end));
 	json_object_set_new(root, "init_start",
 			    json_integer((json_int_t)in->start_ns));
-	for (unsigned i = 0; i < in->n_svc; i++)
-		if (in->svc[i].boot_ready_ns)
+	for (unsigned i = 0; i < in->n_svc; i++) {
+		const struct service *s = &in->svc[i];
+
+		if (s->boot_spawned_ns)
 			json_object_set_new(
-			    svcs, in->svc[i].m.name,
-			    json_integer((json_int_t)in->svc[i].boot_ready_ns));
+			    spawned, s->m.name,
+			    json_integer((json_int_t)s->boot_spawned_ns));
+		if (s->boot_ready_ns)
+			json_object_set_new(
+			    svcs, s->m.name,
+			    json_integer((json_int_t)s->boot_ready_ns));
+	}
+	json_object_set_new(root, "service_spawned", spawned);
 	json_object_set_new(root, "service_ready", svcs);
 	json_object_set_new(root, "servicing",
 			    timeline_events(&in->servicing, true));

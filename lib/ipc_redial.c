@@ -14,18 +14,39 @@
  * IPC_REDIAL_FROZEN_MS while it had no pipe (a live dialer retries every
  * 2-10 ms while its server is away; a dead one never moves again), or
  * when it has brought no pipe for longer than nng's own 10 s handshake
- * timeout (redial_after_ms). */
+ * timeout (redial_after_ms).
+ *
+ * At boot most servers are not up yet when their clients open: dialing
+ * then means a refused connect every 2-10 ms per client, all across the
+ * boot's critical path. So the first dial waits for the socket file: one
+ * thread per process (started at the first wait) stats the paths awaited
+ * every IPC_REDIAL_WAIT_FAST_MS while one of them is younger than
+ * IPC_REDIAL_WAIT_FAST_FOR_MS, else every IPC_REDIAL_WAIT_SLOW_MS, and
+ * dials each once its file exists. Not on nng's timers: their thread
+ * spins on the clock for deadlines this short.
+ *
+ * A dialer replaced while its connection was still in the handshake can
+ * complete that connection after the new dialer's: the client would then
+ * hold two connections to the server. A pipe of any dialer but the
+ * current one is closed before it joins the socket (after its handshake,
+ * so no listener sees a connection dropped mid-handshake). */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 
 #include "lib/ipc_internal.h"
 #include "lib/log.h"
 #include "lib/util.h"
 
-#define IPC_REDIAL_CHECK_MS  250
-#define IPC_REDIAL_FROZEN_MS 2000
+#define IPC_REDIAL_CHECK_MS	    250
+#define IPC_REDIAL_FROZEN_MS	    2000
+#define IPC_REDIAL_WAIT_FAST_MS	    1
+#define IPC_REDIAL_WAIT_FAST_FOR_MS 2000
+#define IPC_REDIAL_WAIT_SLOW_MS	    50
+#define IPC_REDIAL_PIPES_MAX	    8
 
 static _Atomic unsigned redial_after_ms = 12000;
 
@@ -37,12 +58,18 @@ void ipc_redial_set_after_ms(unsigned ms)
 struct ipc_redial {
 	nng_socket sock;
 	char url[256];
+	const char *path; /* inside url */
 	pthread_mutex_t lock;
 	nng_dialer dialer;
+	_Atomic uint32_t dialer_id; /* the current dialer's; 0: none yet */
 	nng_aio *timer;
 	int pipes;
+	uint32_t added[IPC_REDIAL_PIPES_MAX]; /* ids of the pipes counted */
+	unsigned untracked;
 	bool armed, closing;
-	uint64_t dialed_ns;
+	bool waiting; /* for the socket file: no dialer yet */
+	struct ipc_redial *next_waiting; /* under wait_lock */
+	uint64_t opened_ns, dialed_ns;
 	uint64_t attempts, moved_ns; /* the dialer's counters, last change */
 	_Atomic uint64_t redials;
 	ipc_peer_fn on_peer; /* under lock */
@@ -88,18 +115,130 @@ static bool redial_frozen(struct ipc_redial *r, uint64_t now)
 
 static int redial_dial(struct ipc_redial *r)
 {
+	int rv;
+
 	r->dialed_ns = r->moved_ns = util_now_ns();
 	r->attempts = UINT64_MAX;
-	return nng_dial(r->sock, r->url, &r->dialer, NNG_FLAG_NONBLOCK);
+	rv = nng_dialer_create(&r->dialer, r->sock, r->url);
+	if (rv != 0)
+		return rv;
+	/* known before its first pipe can come */
+	atomic_store(&r->dialer_id, (uint32_t)nng_dialer_id(r->dialer));
+	return nng_dialer_start(r->dialer, NNG_FLAG_NONBLOCK);
 }
 
 /* Lock held. */
 static void redial_arm(struct ipc_redial *r)
 {
-	if (r->armed || r->closing)
+	if (r->armed || r->closing || r->waiting)
 		return;
 	r->armed = true;
 	nng_sleep_aio(IPC_REDIAL_CHECK_MS, r->timer);
+}
+
+/* The waiter: the redials whose socket file does not exist yet. Lock
+ * order: wait_lock, then a redial's lock. */
+static pthread_mutex_t wait_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t wait_cond;
+static struct ipc_redial *wait_list;
+static bool wait_started;
+
+/* wait_lock held: dials r if its socket exists; true when r is done. */
+static bool redial_wait_one(struct ipc_redial *r)
+{
+	struct stat st;
+	bool done = true;
+
+	pthread_mutex_lock(&r->lock);
+	if (!r->closing && stat(r->path, &st) != 0)
+		done = false;
+	else if (!r->closing) {
+		r->waiting = false;
+		if (redial_dial(r) != 0)
+			log_warnx("ipc: dial %s failed", r->url);
+		redial_arm(r);
+	}
+	pthread_mutex_unlock(&r->lock);
+	return done;
+}
+
+static void *redial_waiter(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&wait_lock);
+	for (;;) {
+		uint64_t now = util_now_ns(), ms = IPC_REDIAL_WAIT_SLOW_MS;
+		struct timespec until;
+
+		for (struct ipc_redial **pp = &wait_list; *pp != NULL;) {
+			struct ipc_redial *r = *pp;
+
+			if (redial_wait_one(r)) {
+				*pp = r->next_waiting;
+				continue;
+			}
+			if (now - r->opened_ns <
+			    IPC_REDIAL_WAIT_FAST_FOR_MS * UTIL_NS_PER_MS)
+				ms = IPC_REDIAL_WAIT_FAST_MS;
+			pp = &r->next_waiting;
+		}
+		if (wait_list == NULL) {
+			pthread_cond_wait(&wait_cond, &wait_lock);
+			continue;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_nsec += (long)(ms * UTIL_NS_PER_MS);
+		until.tv_sec += until.tv_nsec / 1000000000L;
+		until.tv_nsec %= 1000000000L;
+		pthread_cond_timedwait(&wait_cond, &wait_lock, &until);
+	}
+	return NULL;
+}
+
+/* Puts r (waiting, not locked) in the waiter's list; 0 or nng error. */
+static int redial_wait_add(struct ipc_redial *r)
+{
+	int rv = 0;
+
+	pthread_mutex_lock(&wait_lock);
+	if (!wait_started) {
+		pthread_condattr_t ca;
+		pthread_attr_t a;
+		pthread_t tid;
+
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&wait_cond, &ca);
+		pthread_condattr_destroy(&ca);
+		pthread_attr_init(&a);
+		pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+		pthread_attr_setstacksize(&a, 64 << 10);
+		if (pthread_create(&tid, &a, redial_waiter, NULL) == 0)
+			wait_started = true;
+		else
+			rv = NNG_ENOMEM;
+		pthread_attr_destroy(&a);
+	}
+	if (rv == 0) {
+		r->next_waiting = wait_list;
+		wait_list = r;
+		pthread_cond_signal(&wait_cond);
+	}
+	pthread_mutex_unlock(&wait_lock);
+	return rv;
+}
+
+/* Takes r out of the waiter's list: the waiter is not using it after. */
+static void redial_wait_remove(struct ipc_redial *r)
+{
+	pthread_mutex_lock(&wait_lock);
+	for (struct ipc_redial **pp = &wait_list; *pp != NULL;
+	     pp = &(*pp)->next_waiting)
+		if (*pp == r) {
+			*pp = r->next_waiting;
+			break;
+		}
+	pthread_mutex_unlock(&wait_lock);
 }
 
 static void redial_tick(void *arg)
@@ -110,6 +249,10 @@ static void redial_tick(void *arg)
 	pthread_mutex_lock(&r->lock);
 	r->armed = false;
 	if (nng_aio_result(r->timer) != 0 || r->closing || r->pipes > 0) {
+		pthread_mutex_unlock(&r->lock);
+		return;
+	}
+	if (r->waiting) { /* the waiter dials */
 		pthread_mutex_unlock(&r->lock);
 		return;
 	}
@@ -126,13 +269,52 @@ static void redial_tick(void *arg)
 	pthread_mutex_unlock(&r->lock);
 }
 
+/* Before a pipe joins the socket: a replaced dialer's late connection
+ * does not. No lock: nng_dialer_close may wait for this callback. */
+static void redial_pipe_pre(nng_pipe pipe, nng_pipe_ev ev, void *arg)
+{
+	struct ipc_redial *r = arg;
+	nng_dialer d = nng_pipe_dialer(pipe);
+	uint32_t cur = atomic_load(&r->dialer_id);
+
+	(void)ev;
+	if (cur != 0 && nng_dialer_id(d) > 0 &&
+	    (uint32_t)nng_dialer_id(d) != cur)
+		nng_pipe_close(pipe);
+}
+
+/* Lock held: records an added pipe (true), or forgets a removed one
+ * (true if it had been added: a pipe closed before it joined the socket
+ * may still report its removal). */
+static bool redial_track(struct ipc_redial *r, nng_pipe pipe, bool add)
+{
+	uint32_t id = (uint32_t)nng_pipe_id(pipe);
+
+	for (int i = 0; i < IPC_REDIAL_PIPES_MAX; i++)
+		if (add ? r->added[i] == 0 : r->added[i] == id) {
+			r->added[i] = add ? id : 0;
+			return true;
+		}
+	if (add)
+		r->untracked++;
+	else if (r->untracked > 0)
+		r->untracked--; /* more pipes than slots: count them */
+	else
+		return false;
+	return true;
+}
+
 static void redial_pipe_event(nng_pipe pipe, nng_pipe_ev ev, void *arg)
 {
 	struct ipc_redial *r = arg;
+	bool add = ev == NNG_PIPE_EV_ADD_POST;
 
-	(void)pipe;
 	pthread_mutex_lock(&r->lock);
-	if (ev == NNG_PIPE_EV_ADD_POST)
+	if (!redial_track(r, pipe, add)) {
+		pthread_mutex_unlock(&r->lock);
+		return;
+	}
+	if (add)
 		r->pipes++;
 	else if (r->pipes > 0 && --r->pipes == 0) {
 		/* The peer went away: its next instance gets a fresh wait. */
@@ -156,6 +338,7 @@ void ipc_redial_on_peer(struct ipc_redial *r, ipc_peer_fn fn, void *arg)
 struct ipc_redial *ipc_redial_open(nng_socket s, const char *path, int *rv)
 {
 	struct ipc_redial *r = calloc(1, sizeof(*r));
+	struct stat st;
 
 	*rv = NNG_ENOMEM;
 	if (r == NULL)
@@ -167,12 +350,22 @@ struct ipc_redial *ipc_redial_open(nng_socket s, const char *path, int *rv)
 		*rv = NNG_EINVAL;
 		goto fail;
 	}
+	r->path = r->url + strlen("ipc://");
 	if ((*rv = nng_aio_alloc(&r->timer, redial_tick, r)) != 0 ||
+	    (*rv = nng_pipe_notify(s, NNG_PIPE_EV_ADD_PRE, redial_pipe_pre,
+				   r)) != 0 ||
 	    (*rv = nng_pipe_notify(s, NNG_PIPE_EV_ADD_POST, redial_pipe_event,
 				   r)) != 0 ||
 	    (*rv = nng_pipe_notify(s, NNG_PIPE_EV_REM_POST, redial_pipe_event,
 				   r)) != 0)
 		goto fail;
+	r->opened_ns = util_now_ns();
+	if (stat(r->path, &st) != 0) {
+		r->waiting = true; /* the server is not up yet */
+		if ((*rv = redial_wait_add(r)) == 0)
+			return r;
+		goto fail;
+	}
 	pthread_mutex_lock(&r->lock);
 	*rv = redial_dial(r);
 	if (*rv == 0)
@@ -181,6 +374,7 @@ struct ipc_redial *ipc_redial_open(nng_socket s, const char *path, int *rv)
 	if (*rv == 0)
 		return r;
 fail:
+	nng_pipe_notify(s, NNG_PIPE_EV_ADD_PRE, NULL, NULL);
 	nng_pipe_notify(s, NNG_PIPE_EV_ADD_POST, NULL, NULL);
 	nng_pipe_notify(s, NNG_PIPE_EV_REM_POST, NULL, NULL);
 	if (r->timer != NULL)
@@ -197,6 +391,7 @@ void ipc_redial_close(struct ipc_redial *r)
 	pthread_mutex_lock(&r->lock);
 	r->closing = true;
 	pthread_mutex_unlock(&r->lock);
+	redial_wait_remove(r);	/* the waiter is done with it */
 	nng_aio_stop(r->timer); /* no tick runs after this */
 	nng_close(r->sock);	/* nor any pipe event */
 	nng_aio_free(r->timer);

@@ -17,12 +17,11 @@
 
 /* vmworker first (it builds the VM while the others start; every client
  * dials in the background, so any order boots), diagd last of the default
- * manifest; power-off stops them in reverse, so hostcomm outlives nothing it
- * must report. */
+ * manifest; power-off stops them all at once, vmworker last. */
 const struct registry_entry registry[] = {
 	{ SVC_NAME_VMWORKER, "parapet-vmworker", SANDBOX_PROFILE_VMWORKER,
 	  FD(GUEST_RAM) | FD(SIDECAR) | FD(BOOT_DTB) | FD(BOOT_IMAGE), 30003,
-	  &parapet__vm_worker__descriptor, 0 },
+	  &parapet__vm_worker__descriptor, REGISTRY_F_STOP_LAST },
 	{ SVC_NAME_POLICY, "parapet-policy", SANDBOX_PROFILE_POLICY,
 	  FD(BOOT_DTB), 30001, &parapet__policy__descriptor, 0 },
 	{ SVC_NAME_HOSTCOMM, "parapet-hostcomm", SANDBOX_PROFILE_HOSTCOMM, 0,

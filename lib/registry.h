@@ -48,6 +48,9 @@ struct registry_entry {
 /* Not in the default manifest: init starts it only when the partition
  * needs it (blkd: when a disk is served by it). */
 #define REGISTRY_F_ON_DEMAND 0x1u
+/* At power-off init stops every other service at once, then this one
+ * (vmworker: the VM outlives what serves it). */
+#define REGISTRY_F_STOP_LAST 0x2u
 
 #define REGISTRY_MAX 16 /* rows at most (checked in registry.c) */
 

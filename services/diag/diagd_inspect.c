@@ -255,7 +255,14 @@ static json_t *timeline_rebuild(struct diagd_job *j)
 			const Parapet__ServiceStatus *s = ps->services[i];
 			char key[96];
 
-			if (!s->has_uptime_ns || !s->has_ready_ns)
+			if (!s->has_uptime_ns)
+				continue;
+			snprintf(key, sizeof(key), "service_spawned.%s",
+				 s->name);
+			json_object_set_new(
+			    st, key,
+			    json_integer((json_int_t)(now - s->uptime_ns)));
+			if (!s->has_ready_ns)
 				continue;
 			snprintf(key, sizeof(key), "service_ready.%s", s->name);
 			json_object_set_new(

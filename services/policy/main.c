@@ -35,6 +35,11 @@ struct policy_work {
 	struct ipc_request *req;
 	const ProtobufCMessage *in;
 	ProtobufCMessage *out;
+	/* VmEvent: answered once queued, so the event is copied */
+	char state[16], reason[256];
+	int value;
+	bool has_boot;
+	uint64_t boot;
 };
 
 static struct policy the_policy = {
@@ -67,14 +72,14 @@ static void policy_run_command_item(struct evqueue_item *it, void *ctx)
 }
 
 static int policy_enqueue(struct ipc_request *req, const ProtobufCMessage *in,
-			  ProtobufCMessage *out, void *arg, bool event)
+			  ProtobufCMessage *out, void *arg)
 {
 	struct policy *p = arg;
 	struct policy_work *w = calloc(1, sizeof(*w));
 
 	if (w == NULL)
 		return IPC_ERR_NOMEM;
-	w->item.run = event ? policy_run_event_item : policy_run_command_item;
+	w->item.run = policy_run_command_item;
 	w->req = req;
 	w->in = in;
 	w->out = out;
@@ -85,16 +90,40 @@ static int policy_enqueue(struct ipc_request *req, const ProtobufCMessage *in,
 	return IPC_ASYNC;
 }
 
+/* Answered as soon as it is queued: vmworker's VM thread waits for the
+ * answer (a reboot, VmWorker.Reset, and vmworker's exit wait for that
+ * thread), and the loop may be busy, or told to stop, with the same news
+ * from Start's reply ahead of it. */
 static int on_vm_event(struct ipc_request *req, const ProtobufCMessage *in,
 		       ProtobufCMessage *out, void *arg)
 {
-	return policy_enqueue(req, in, out, arg, true);
+	const Parapet__VmEventNotice *ev = (const Parapet__VmEventNotice *)in;
+	struct policy *p = arg;
+	struct policy_work *w = calloc(1, sizeof(*w));
+
+	(void)req;
+	(void)out;
+	if (w == NULL)
+		return IPC_ERR_NOMEM;
+	w->item.run = policy_run_event_item;
+	snprintf(w->state, sizeof(w->state), "%s",
+		 ev->state ? ev->state : "crashed");
+	snprintf(w->reason, sizeof(w->reason), "%s",
+		 ev->reason ? ev->reason : "");
+	w->value = ev->exit_value;
+	w->has_boot = ev->has_boot;
+	w->boot = ev->boot;
+	if (svcbase_push(p->sb, &w->item) != 0) {
+		free(w);
+		return IPC_ERR_UNAVAILABLE;
+	}
+	return 0;
 }
 
 static int on_command(struct ipc_request *req, const ProtobufCMessage *in,
 		      ProtobufCMessage *out, void *arg)
 {
-	return policy_enqueue(req, in, out, arg, false);
+	return policy_enqueue(req, in, out, arg);
 }
 
 static int on_status(struct ipc_request *req, const ProtobufCMessage *in,
@@ -136,23 +165,12 @@ static void policy_config(struct policy *p)
 
 static void policy_run_event(struct policy *p, struct policy_work *w)
 {
-	const Parapet__VmEventNotice *ev =
-	    (const Parapet__VmEventNotice *)w->in;
-	char state[16], reason[256];
-	int value = ev->exit_value;
-	bool stale = ev->has_boot && ev->boot < p->vm_boot;
-
-	/* Heard: vmworker's VM thread waits for this answer, and a reboot
-	 * (VmWorker.Reset) waits for that thread. */
-	snprintf(state, sizeof(state), "%s", ev->state ? ev->state : "crashed");
-	snprintf(reason, sizeof(reason), "%s", ev->reason ? ev->reason : "");
-	ipc_request_finish(w->req, 0);
-	if (stale) {
+	if (w->has_boot && w->boot < p->vm_boot) {
 		log_info("VM event '%s' of an earlier boot: already handled",
-			 state);
+			 w->state);
 		return;
 	}
-	policy_vm_ended(p, state, value, reason);
+	policy_vm_ended(p, w->state, w->value, w->reason);
 }
 
 static void policy_run_command(struct policy *p, struct policy_work *w)

@@ -522,9 +522,13 @@ int vmw_ipc_open(struct svcbase *sb)
 
 	w->sb = sb;
 	console_out_notify(&w->console, &sb->queue);
+	/* VmEvent only, which policy answers once queued and which is sent
+	 * again until answered: a short bound, since vmworker's exit waits
+	 * for the call (a policy stopped before the event came answers
+	 * nothing). */
 	w->policy =
 	    svcbase_client(SVC_NAME_VMWORKER, SVC_NAME_POLICY, NULL,
-			   &parapet__policy__descriptor, 2000, sb->trace);
+			   &parapet__policy__descriptor, 250, sb->trace);
 	return w->policy != NULL ? 0 : -1;
 }
 
