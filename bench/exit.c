@@ -295,7 +295,7 @@ int main(void)
 				      0,
 				      "bare Unicorn, IN/OUT hooks (CPU time)",
 				      0 };
-	if (emu_per_exit(emu_n, &rows[n]) == 0)
+	if (emu_per_exit(quick ? 2000000 : 30000000, &rows[n]) == 0)
 		n++;
 	else
 		fprintf(stderr, "exit_emu_vs_unicorn: failed\n");
