@@ -205,24 +205,23 @@ static void emu_fault_nostop(struct accel_vp *v, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* The port hooks get the struct vp itself: one load less per exit. */
 static uint32_t emu_in(uc_engine *engine, uint32_t port, int size, void *user)
 {
-	struct accel_vp *v = user;
 	uint64_t data;
 
 	(void)engine;
-	vp_exit_pio(v->vp, (uint16_t)port, &data, (unsigned)size, false);
+	vp_exit_pio(user, (uint16_t)port, &data, (unsigned)size, false);
 	return (uint32_t)data;
 }
 
 static void emu_out(uc_engine *engine, uint32_t port, int size, uint32_t value,
 		    void *user)
 {
-	struct accel_vp *v = user;
 	uint64_t data = value;
 
 	(void)engine;
-	vp_exit_pio(v->vp, (uint16_t)port, &data, (unsigned)size, true);
+	vp_exit_pio(user, (uint16_t)port, &data, (unsigned)size, true);
 }
 
 static uint64_t emu_mmio_read(uc_engine *engine, uint64_t offset, unsigned size,
@@ -326,9 +325,9 @@ static int emu_add_hooks(struct accel_vp *v)
 	uc_hook h;
 	int ok = 1;
 
-	ok &= uc.hook_add(v->uc, &h, UC_HOOK_INSN, (void *)emu_in, v, 1, 0,
+	ok &= uc.hook_add(v->uc, &h, UC_HOOK_INSN, (void *)emu_in, v->vp, 1, 0,
 			  UC_X86_INS_IN) == UC_ERR_OK;
-	ok &= uc.hook_add(v->uc, &h, UC_HOOK_INSN, (void *)emu_out, v, 1, 0,
+	ok &= uc.hook_add(v->uc, &h, UC_HOOK_INSN, (void *)emu_out, v->vp, 1, 0,
 			  UC_X86_INS_OUT) == UC_ERR_OK;
 	ok &= uc.hook_add(v->uc, &h, UC_HOOK_BLOCK, (void *)emu_block, v, 1,
 			  0) == UC_ERR_OK;
