@@ -224,8 +224,8 @@ static double console_rate(const char *const argv[])
 			if (sscanf(line, "evil: flood %llu", &seq) != 1)
 				continue;
 			if (seq != want++) {
-				fprintf(stderr, "console: line %llu lost\n",
-					want - 1);
+				fprintf(stderr, "console: %s lost line %llu\n",
+					argv[0], want - 1);
 				kill(pid, SIGKILL);
 				waitpid(pid, &status, 0);
 				return -1;
