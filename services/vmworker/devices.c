@@ -7,7 +7,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include "lib/guest_abi.h"
 #include "lib/log.h"
@@ -94,8 +93,6 @@ static const struct dev_ops *const dev_table[] = {
 #define DEV_TABLE_LEN (sizeof(dev_table) / sizeof(dev_table[0]))
 _Static_assert(DEV_TABLE_LEN <= DEV_MAX, "more devices than DEV_MAX");
 
-#define DEV_PIO_BYTES (65536 * sizeof(struct dev_pio_slot))
-
 int devices_add(struct devices *d, struct vm *vm, const struct dev_ops *ops)
 {
 	unsigned idx = d->n_entries;
@@ -122,10 +119,8 @@ int devices_add(struct devices *d, struct vm *vm, const struct dev_ops *ops)
 	d->n_entries++;
 	if (ops->is_mmio)
 		return 0;
-	for (p = ops->base; p < ops->base + ops->len && p < 65536; p++) {
+	for (p = ops->base; p < ops->base + ops->len && p < 65536; p++)
 		d->pio_index[p] = (uint8_t)(idx + 1);
-		d->pio[p] = (struct dev_pio_slot){ ops->handler, state, idx };
-	}
 	return 0;
 }
 
@@ -134,13 +129,6 @@ int devices_init(struct devices *d, struct vm *vm)
 	size_t i;
 
 	memset(d, 0, sizeof(*d));
-	d->pio = mmap(NULL, DEV_PIO_BYTES, PROT_READ | PROT_WRITE,
-		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (d->pio == MAP_FAILED) {
-		d->pio = NULL;
-		log_warn("port table");
-		return -1;
-	}
 	for (i = 0; i < DEV_TABLE_LEN; i++)
 		if (devices_add(d, vm, dev_table[i]) != 0)
 			return -1;
@@ -153,8 +141,6 @@ void devices_fini(struct devices *d)
 
 	for (i = 0; i < d->n_entries; i++)
 		free(d->entries[i].ctx);
-	if (d->pio != NULL)
-		munmap(d->pio, DEV_PIO_BYTES);
 	memset(d, 0, sizeof(*d));
 }
 

@@ -54,21 +54,10 @@ struct dev_entry {
 	const struct dev_ops *ops;
 };
 
-/* A port's device, straight from the port number: the exit path's one
- * dependent load before the handler call (vp_exit_pio). */
-struct dev_pio_slot {
-	dev_handler_fn handler; /* NULL: no device (devices_pio warns) */
-	void *ctx;
-	unsigned idx; /* the entry, for the VP's per-device counter */
-};
-
 struct devices {
 	struct dev_entry entries[DEV_MAX];
 	unsigned n_entries;
 	uint8_t pio_index[65536]; /* entry index + 1 per port; 0: none */
-	/* 65536 slots, mapped anonymous: only the pages of ports that have
-	 * a device are ever written (the rest read as the zero page). */
-	struct dev_pio_slot *pio;
 	/* Unknown accesses, over all VPs, for rate-limited warnings. */
 	_Atomic uint64_t unknown_total;
 };

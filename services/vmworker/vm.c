@@ -88,7 +88,6 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, int mem_fd)
 		struct vp *vp = &vm->vps[i];
 
 		vp->vm = vm;
-		vp->pio = vm->devs.pio;
 		vp->index = i;
 		atomic_init(&vp->state, VP_NOT_STARTED);
 		if (cfg->accel->vp_create(vm->avm, vp, &vp->avp) != 0)

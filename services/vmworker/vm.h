@@ -49,7 +49,6 @@ struct vp_counters {
 
 struct vp {
 	struct vm *vm;
-	const struct dev_pio_slot *pio; /* vm->devs.pio */
 	unsigned index;
 	pthread_t thread;
 	bool thread_started;
@@ -148,20 +147,12 @@ void vm_vp_stopped(struct vp *vp, enum vp_stop why, const char *reason,
 static inline void vp_exit_pio(struct vp *vp, uint16_t port, uint64_t *data,
 			       unsigned len, bool is_write)
 {
-	const struct dev_pio_slot *s = &vp->pio[port];
-
 	atomic_store_explicit(&vp->in_exit, 1, memory_order_relaxed);
 	if (__builtin_expect(
 		atomic_load_explicit(&vp->on_sidecar, memory_order_relaxed), 0))
 		sidecar_vp_access(vp, SIDECAR_EXIT_IO, port, data, len,
 				  is_write);
-	else if (__builtin_expect(s->handler != NULL, 1)) {
-		/* devices_pio's known-port path, inline */
-		if (!is_write)
-			*data = ~0ull;
-		vp->counters.dev_exits[s->idx]++;
-		s->handler(vp, port, data, len, is_write, s->ctx);
-	} else
+	else
 		devices_pio(vp, port, data, len, is_write);
 	atomic_store_explicit(&vp->in_exit, 0, memory_order_relaxed);
 }
