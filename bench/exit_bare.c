@@ -10,9 +10,11 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unicorn/unicorn.h>
 #include <unistd.h>
 
+#include "bench/proc.h"
 #include "bench/report.h"
 #include "boot/loader.h"
 #include "lib/guest_abi.h"
@@ -159,6 +161,15 @@ double bare_unicorn_run(const char *image, uint64_t n)
 	uc_close(uc);
 	bare_free(&g);
 	return t;
+}
+
+double bare_unicorn_cpu(const char *image, uint64_t n)
+{
+	pid_t pid = fork();
+
+	if (pid == 0)
+		_exit(bare_unicorn_run(image, n) > 0 ? 0 : 1);
+	return proc_wait_cpu(pid, "bare unicorn", 0);
 }
 
 /* ---- KVM ---- */

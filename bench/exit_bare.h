@@ -11,6 +11,10 @@
 double bare_unicorn_run(const char *image, uint64_t n);
 double bare_kvm_run(const char *image, uint64_t n);
 
+/* bare_unicorn_run in a child process: the CPU time (ns) the whole child
+ * used, from fork to exit, or -1. */
+double bare_unicorn_cpu(const char *image, uint64_t n);
+
 /* The loop time in a pio_loop console transcript, in ns, or -1. */
 double bare_parse_loop_ns(const char *console);
 

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -58,6 +59,38 @@ double proc_time(const char *const argv[], int want_status)
 		return -1;
 	}
 	return bench_now_ns() - t0;
+}
+
+static double rusage_ns(const struct rusage *ru)
+{
+	return (double)(ru->ru_utime.tv_sec + ru->ru_stime.tv_sec) * 1e9 +
+	       (double)(ru->ru_utime.tv_usec + ru->ru_stime.tv_usec) * 1e3;
+}
+
+double proc_wait_cpu(pid_t pid, const char *name, int want_status)
+{
+	struct rusage ru;
+	int status;
+
+	if (pid < 0 || wait4(pid, &status, 0, &ru) < 0)
+		return -1;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != want_status) {
+		fprintf(stderr, "bench: %s exited with status 0x%x\n", name,
+			status);
+		return -1;
+	}
+	return rusage_ns(&ru);
+}
+
+double proc_cpu(const char *const argv[], int want_status)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		child_stdio(-1);
+		proc_exec(argv);
+	}
+	return proc_wait_cpu(pid, argv[0], want_status);
 }
 
 pid_t proc_spawn_reader(const char *const argv[], int *out_fd)

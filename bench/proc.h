@@ -11,6 +11,15 @@
  * other than want_status. */
 double proc_time(const char *const argv[], int want_status);
 
+/* The same, but the CPU time (user + system, all its threads) it used,
+ * from wait4: unlike wall time, not stretched by other work on the
+ * machine. */
+double proc_cpu(const char *const argv[], int want_status);
+
+/* Reaps pid (name for messages) and returns its CPU time in ns, or -1
+ * when its exit status is not want_status. */
+double proc_wait_cpu(pid_t pid, const char *name, int want_status);
+
 /* Runs argv to exit status 0 and keeps up to len - 1 bytes of its stdout,
  * NUL-terminated. Returns 0 or -1. */
 int proc_output(const char *const argv[], char *out, size_t len);

@@ -205,24 +205,50 @@ static void emu_fault_nostop(struct accel_vp *v, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* The port hooks get the struct vp itself: one load less per exit. */
 static uint32_t emu_in(uc_engine *engine, uint32_t port, int size, void *user)
 {
-	struct accel_vp *v = user;
 	uint64_t data;
 
 	(void)engine;
-	vp_exit_pio(v->vp, (uint16_t)port, &data, (unsigned)size, false);
+	vp_exit_pio(user, (uint16_t)port, &data, (unsigned)size, false);
 	return (uint32_t)data;
 }
 
+/* Sidecar VPs and ports with no device: the generic exit path. */
+static __attribute__((noinline)) void
+emu_out_slow(struct vp *vp, uint16_t port, unsigned size, uint64_t value)
+{
+	vp_exit_pio(vp, port, &value, size, true);
+}
+
+/* A port write, the hot exit: vp_exit_pio's device path with the handler
+ * as a tail call (measured ~0.9 ns of the ~9 ns exit). So in_exit is not
+ * cleared here but by emu_block at the next block and when the run
+ * returns: the sampling profile counts the few guest instructions after
+ * the write to the end of its block as handler time. */
 static void emu_out(uc_engine *engine, uint32_t port, int size, uint32_t value,
 		    void *user)
 {
-	struct accel_vp *v = user;
-	uint64_t data = value;
+	struct vp *vp = user;
+	const struct devices *d = &vp->vm->devs;
+	unsigned idx = d->pio_index[(uint16_t)port];
+	const struct dev_entry *e;
 
 	(void)engine;
-	vp_exit_pio(v->vp, (uint16_t)port, &data, (unsigned)size, true);
+	if (__builtin_expect(
+		idx == 0 ||
+		    atomic_load_explicit(&vp->on_sidecar, memory_order_relaxed),
+		0)) {
+		emu_out_slow(vp, (uint16_t)port, (unsigned)size, value);
+		return;
+	}
+	atomic_store_explicit(&vp->in_exit, 1, memory_order_relaxed);
+	vp->io_data = value;
+	e = &d->entries[idx - 1];
+	vp->counters.dev_exits[idx - 1]++;
+	e->handler(vp, (uint16_t)port, &vp->io_data, (unsigned)size, true,
+		   e->ctx);
 }
 
 static uint64_t emu_mmio_read(uc_engine *engine, uint64_t offset, unsigned size,
@@ -253,6 +279,7 @@ static void emu_block(uc_engine *engine, uint64_t addr, uint32_t size,
 
 	(void)addr;
 	(void)size;
+	atomic_store_explicit(&v->vp->in_exit, 0, memory_order_relaxed);
 	if (atomic_load_explicit(&v->stop, memory_order_relaxed))
 		uc.emu_stop(engine);
 }
@@ -326,9 +353,9 @@ static int emu_add_hooks(struct accel_vp *v)
 	uc_hook h;
 	int ok = 1;
 
-	ok &= uc.hook_add(v->uc, &h, UC_HOOK_INSN, (void *)emu_in, v, 1, 0,
+	ok &= uc.hook_add(v->uc, &h, UC_HOOK_INSN, (void *)emu_in, v->vp, 1, 0,
 			  UC_X86_INS_IN) == UC_ERR_OK;
-	ok &= uc.hook_add(v->uc, &h, UC_HOOK_INSN, (void *)emu_out, v, 1, 0,
+	ok &= uc.hook_add(v->uc, &h, UC_HOOK_INSN, (void *)emu_out, v->vp, 1, 0,
 			  UC_X86_INS_OUT) == UC_ERR_OK;
 	ok &= uc.hook_add(v->uc, &h, UC_HOOK_BLOCK, (void *)emu_block, v, 1,
 			  0) == UC_ERR_OK;
@@ -688,6 +715,7 @@ static int emu_vp_run(struct accel_vp *v, enum vp_stop *why, char *reason,
 		}
 		uc.reg_read(v->uc, UC_X86_REG_RIP, &rip);
 		err = uc.emu_start(v->uc, rip, ~0ull, 0, 0);
+		atomic_store_explicit(&v->vp->in_exit, 0, memory_order_relaxed);
 		emu_exec_unlock(v->avm);
 		stop = atomic_exchange(&v->stop, 0);
 		if (v->exc_vector >= 0) {

@@ -113,7 +113,9 @@ int devices_add(struct devices *d, struct vm *vm, const struct dev_ops *ops)
 	}
 	if (ops->reset != NULL)
 		ops->reset(state, vm);
-	d->entries[idx] = (struct dev_entry){ .ops = ops, .ctx = state };
+	d->entries[idx] = (struct dev_entry){ .handler = ops->handler,
+					      .ctx = state,
+					      .ops = ops };
 	d->n_entries++;
 	if (ops->is_mmio)
 		return 0;
@@ -180,7 +182,7 @@ void devices_pio(struct vp *vp, uint16_t port, uint64_t *data, unsigned len,
 	}
 	e = &d->entries[idx - 1];
 	vp->counters.dev_exits[idx - 1]++;
-	e->ops->handler(vp, port, data, len, is_write, e->ctx);
+	e->handler(vp, port, data, len, is_write, e->ctx);
 }
 
 void devices_mmio(struct vp *vp, uint64_t gpa, uint64_t *data, unsigned len,

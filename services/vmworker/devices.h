@@ -49,8 +49,9 @@ struct dev_ops {
 };
 
 struct dev_entry {
+	dev_handler_fn handler; /* ops->handler, one load less per exit */
+	void *ctx;		/* the device's state */
 	const struct dev_ops *ops;
-	void *ctx; /* the device's state */
 };
 
 struct devices {

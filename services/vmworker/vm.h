@@ -66,6 +66,7 @@ struct vp {
 	 * main thread looks every VM_SAMPLE_MS while the VM runs unpaused (no
 	 * clock read per exit). */
 	_Atomic uint8_t in_exit;
+	uint64_t io_data; /* emu: the port write being handled */
 	_Atomic uint64_t samples_guest, samples_handler;
 };
 
