@@ -114,3 +114,15 @@ fail() {
 		[ -f "$f" ] && { echo "--- $f"; tail -n 15 "$f"; }
 	done
 }
+
+# counter_exact FILE: the counter guest's console in FILE is 0, 1, 2, ...
+# with nothing lost or repeated (a last line cut short by the power-off
+# does not count); prints the first wrong line.
+counter_exact() {
+	if [ -n "$(tail -c 1 "$1")" ]; then
+		sed '$d' "$1"
+	else
+		cat "$1"
+	fi | awk 'NR - 1 != $1 { print "line " NR ": " $0; bad = 1; exit }
+		  END { exit bad }'
+}

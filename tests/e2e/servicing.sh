@@ -55,12 +55,7 @@ restart() {
 # exact NAME: the counter's lines are 0, 1, 2, ... with nothing lost (a
 # last line cut short by the power-off does not count).
 exact() {
-	if [ -n "$(tail -c 1 "$tmp/$1.out")" ]; then
-		sed '$d' "$tmp/$1.out"
-	else
-		cat "$tmp/$1.out"
-	fi | awk 'NR - 1 != $1 { print "line " NR ": " $0; bad = 1; exit }
-		  END { exit bad }' ||
+	counter_exact "$tmp/$1.out" ||
 		fail "$1: console numbers not exactly once in order"
 	[ "$(wc -l <"$tmp/$1.out")" -gt 20 ] || fail "$1: too few lines"
 }

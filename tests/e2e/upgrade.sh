@@ -206,13 +206,7 @@ vmworker_to "$n" "$tmp/old" 1
 step poweroff
 ctl "$n" poweroff
 wait
-# the counter's lines are 0, 1, 2, ... with nothing lost or repeated
-if [ -n "$(tail -c 1 "$tmp/$n.out")" ]; then
-	sed '$d' "$tmp/$n.out"
-else
-	cat "$tmp/$n.out"
-fi | awk 'NR - 1 != $1 { print "line " NR ": " $0; bad = 1; exit }
-	  END { exit bad }' ||
+counter_exact "$tmp/$n.out" ||
 	fail "$n: console numbers not exactly once in order"
 
 # the guest's own clock (stamp=1: "N T", T in µs) saw each pause: the
@@ -256,12 +250,7 @@ grep "saved [0-9]* bytes" "$tmp/$o.err" | grep -q "format version 1" ||
 	fail "$o: the new vmworker did not write version 1 for an old policy"
 timeout 60 "$rel/bin/parapet" ctl "$o" poweroff >/dev/null 2>&1
 wait
-if [ -n "$(tail -c 1 "$tmp/$o.out")" ]; then
-	sed '$d' "$tmp/$o.out"
-else
-	cat "$tmp/$o.out"
-fi | awk 'NR - 1 != $1 { print "line " NR ": " $0; bad = 1; exit }
-	  END { exit bad }' ||
+counter_exact "$tmp/$o.out" ||
 	fail "$o: console numbers not exactly once in order"
 grep -q "guest crashed" "$tmp/$o.err" && fail "$o: a crash was reported"
 
