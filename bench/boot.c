@@ -34,30 +34,14 @@ static double boot_parapet(const char *accel)
 	return proc_time(argv, 0);
 }
 
-static const char *qemu_argv[] = { "qemu-system-x86_64",
-				   "-M",
-				   "microvm",
-				   "-accel",
-				   NULL, /* [4] */
-				   "-m",
-				   "64M",
-				   "-nographic",
-				   "-nodefaults",
-				   "-no-reboot",
-				   "-serial",
-				   "stdio",
-				   "-device",
-				   "isa-debug-exit,iobase=0xf4,iosize=4",
-				   "-kernel",
-				   NULL, /* [15] */
-				   NULL };
-
 static double boot_qemu(const char *accel)
 {
-	qemu_argv[4] = accel;
-	qemu_argv[15] = proc_build_path("guests/hello.pvh.elf");
+	const char *argv[PROC_QEMU_ARGV_MAX];
+
 	/* isa-debug-exit: qemu exits (value << 1) | 1 */
-	return proc_time(qemu_argv, 1);
+	return proc_time(proc_qemu_argv(argv, "microvm", accel,
+					"guests/hello.pvh.elf", NULL, NULL),
+			 1);
 }
 
 static int boot_row(const char *accel, const char *qaccel,
@@ -113,13 +97,15 @@ static double pss_parapet(const char *accel)
 
 static double pss_qemu(const char *accel)
 {
+	const char *argv[PROC_QEMU_ARGV_MAX];
 	pid_t pid;
 	long kb;
 	int fd;
 
-	qemu_argv[4] = accel;
-	qemu_argv[15] = proc_build_path("guests/counter.pvh.elf");
-	pid = proc_spawn_reader(qemu_argv, &fd);
+	pid = proc_spawn_reader(proc_qemu_argv(argv, "microvm", accel,
+					       "guests/counter.pvh.elf", NULL,
+					       NULL),
+				&fd);
 	if (pid < 0 || proc_read_lines(fd, 50) != 0) {
 		if (pid > 0)
 			proc_stop(pid, fd);

@@ -37,23 +37,6 @@ struct group {
 	int lines[N_MAX];
 };
 
-static const char *const qemu_args[] = { "qemu-system-x86_64",
-					 "-M",
-					 "microvm",
-					 "-accel",
-					 "tcg",
-					 "-m",
-					 "64M",
-					 "-nographic",
-					 "-nodefaults",
-					 "-no-reboot",
-					 "-serial",
-					 "stdio",
-					 "-device",
-					 "isa-debug-exit,iobase=0xf4,iosize=4",
-					 "-kernel" };
-#define QEMU_ARGS (sizeof(qemu_args) / sizeof(*qemu_args))
-
 static pid_t spawn_one(enum side side, int i, int *fd)
 {
 	char name[64];
@@ -65,17 +48,17 @@ static pid_t spawn_one(enum side side, int i, int *fd)
 			     "emu",
 			     proc_build_path("guests/counter.igvm"),
 			     NULL };
-	const char *qv[QEMU_ARGS + 2];
+	const char *qv[PROC_QEMU_ARGV_MAX];
 
 	if (side == PARAPET) {
 		snprintf(name, sizeof(name), "bench-density-%d-%d",
 			 (int)getpid(), i);
 		return proc_spawn_reader(pv, fd);
 	}
-	memcpy(qv, qemu_args, sizeof(qemu_args));
-	qv[QEMU_ARGS] = proc_build_path("guests/counter.pvh.elf");
-	qv[QEMU_ARGS + 1] = NULL;
-	return proc_spawn_reader(qv, fd);
+	return proc_spawn_reader(proc_qemu_argv(qv, "microvm", "tcg",
+						"guests/counter.pvh.elf", NULL,
+						NULL),
+				 fd);
 }
 
 /* Reads what is there on every fd; 0 once each has want lines, 1 while

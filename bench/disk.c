@@ -102,32 +102,15 @@ static int run_parapet(char *out)
 static int run_qemu_with(const char *machine, const char *const extra[],
 			 char *out)
 {
-	const char *argv[40] = { "qemu-system-x86_64",
-				 "-M",
-				 machine,
-				 "-accel",
-				 "tcg",
-				 "-m",
-				 "64M",
-				 "-display",
-				 "none",
-				 "-nodefaults",
-				 "-no-reboot",
-				 "-serial",
-				 "stdio",
-				 "-device",
-				 "isa-debug-exit,iobase=0xf4,iosize=4",
-				 "-global",
-				 "virtio-mmio.force-legacy=false",
-				 "-kernel",
-				 proc_build_path("guests/disk.pvh.elf"),
-				 "-append",
-				 GUEST_CMDLINE };
-	size_t n = 21;
+	const char *argv[PROC_QEMU_ARGV_MAX],
+	    *more[24] = { "-global", "virtio-mmio.force-legacy=false" };
+	size_t n = 2;
 
-	for (int i = 0; extra[i] != NULL && n < 39; i++)
-		argv[n++] = extra[i];
-	argv[n] = NULL;
+	for (int i = 0; extra[i] != NULL && n < 23; i++)
+		more[n++] = extra[i];
+	more[n] = NULL;
+	proc_qemu_argv(argv, machine, "tcg", "guests/disk.pvh.elf",
+		       GUEST_CMDLINE, more);
 	/* isa-debug-exit: guest 0 is qemu's 1 */
 	return proc_output_status(argv, out, OUT_MAX, 1);
 }

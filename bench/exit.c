@@ -89,26 +89,13 @@ static double parapet_cpu(uint64_t n)
 static double qemu_run(const char *accel, uint64_t n)
 {
 	char arg[64];
-	const char *argv[] = { "qemu-system-x86_64",
-			       "-M",
-			       "microvm",
-			       "-accel",
-			       accel,
-			       "-m",
-			       "64M",
-			       "-nographic",
-			       "-nodefaults",
-			       "-no-reboot",
-			       "-device",
-			       "isa-debug-exit,iobase=0xf4,iosize=4",
-			       "-kernel",
-			       proc_build_path("guests/pio_loop.pvh.elf"),
-			       "-append",
-			       arg,
-			       NULL };
+	const char *argv[PROC_QEMU_ARGV_MAX];
 
 	snprintf(arg, sizeof(arg), "n=%llu", (unsigned long long)n);
-	return proc_time(argv, 1); /* debug-exit 0 -> (0 << 1) | 1 */
+	/* debug-exit 0 -> (0 << 1) | 1 */
+	return proc_time(proc_qemu_argv(argv, "microvm", accel,
+					"guests/pio_loop.pvh.elf", arg, NULL),
+			 1);
 }
 
 struct pair {
@@ -250,23 +237,10 @@ static int console_throughput(struct pair *out)
 				  "--guest-cmdline",
 				  "mode=flood",
 				  NULL };
-	const char *qemu[] = { "qemu-system-x86_64",
-			       "-M",
-			       "microvm",
-			       "-accel",
-			       "tcg",
-			       "-m",
-			       "64M",
-			       "-nographic",
-			       "-nodefaults",
-			       "-no-reboot",
-			       "-serial",
-			       "stdio",
-			       "-kernel",
-			       proc_build_path("guests/evil.pvh.elf"),
-			       "-append",
-			       "mode=flood",
-			       NULL };
+	const char *qemu[PROC_QEMU_ARGV_MAX];
+
+	proc_qemu_argv(qemu, "microvm", "tcg", "guests/evil.pvh.elf",
+		       "mode=flood", NULL);
 
 	out->parapet = console_rate(parapet);
 	out->baseline = console_rate(qemu);

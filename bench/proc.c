@@ -166,6 +166,45 @@ int proc_have_qemu(void)
 	return system("command -v qemu-system-x86_64 >/dev/null 2>&1") == 0;
 }
 
+const char **proc_qemu_argv(const char *argv[PROC_QEMU_ARGV_MAX],
+			    const char *machine, const char *accel,
+			    const char *guest_elf, const char *cmdline,
+			    const char *const extra[])
+{
+	static const char *const fixed[] = {
+		"-m",
+		"64M",
+		"-nographic",
+		"-nodefaults",
+		"-no-reboot",
+		"-serial",
+		"stdio",
+		"-device",
+		"isa-debug-exit,iobase=0xf4,iosize=4"
+	};
+	size_t n = 0;
+
+	argv[n++] = "qemu-system-x86_64";
+	argv[n++] = "-M";
+	argv[n++] = machine;
+	argv[n++] = "-accel";
+	argv[n++] = accel;
+	for (size_t i = 0; i < sizeof(fixed) / sizeof(*fixed); i++)
+		argv[n++] = fixed[i];
+	argv[n++] = "-kernel";
+	argv[n++] = proc_build_path(guest_elf);
+	if (cmdline != NULL) {
+		argv[n++] = "-append";
+		argv[n++] = cmdline;
+	}
+	for (size_t i = 0;
+	     extra != NULL && extra[i] != NULL && n < PROC_QEMU_ARGV_MAX - 1;
+	     i++)
+		argv[n++] = extra[i];
+	argv[n] = NULL;
+	return argv;
+}
+
 /* Sum of "Pss:" lines in a /proc file, kB; with guest_only, only of the
  * mappings named /memfd:parapet-guest-ram (smaps). */
 long proc_pss_kb(pid_t pid, const char *file, int guest_only)

@@ -38,6 +38,18 @@ const char *proc_build_path(const char *rel);
 /* True when qemu-system-x86_64 is on PATH. */
 int proc_have_qemu(void);
 
+/* The baseline's command line, the same in every bench: qemu-system-x86_64
+ * -M machine -accel accel, 64 MiB, serial on stdout, the isa-debug-exit
+ * port the guests end with (qemu then exits (value << 1) | 1), -kernel
+ * the guest's PVH ELF (under the build directory), -append cmdline when
+ * not NULL, then extra (NULL-ended, may be NULL). Fills argv (up to
+ * PROC_QEMU_ARGV_MAX entries, NULL-ended) and returns it. */
+#define PROC_QEMU_ARGV_MAX 48
+const char **proc_qemu_argv(const char *argv[PROC_QEMU_ARGV_MAX],
+			    const char *machine, const char *accel,
+			    const char *guest_elf, const char *cmdline,
+			    const char *const extra[]);
+
 /* Sum of the "Pss:" lines of /proc/PID/FILE in kB (0 when it is gone);
  * with guest_only, only of the mappings named /memfd:parapet-guest-ram
  * (FILE smaps). */
