@@ -8,7 +8,8 @@
 # version is refused before the guest pauses; an old policy answers the
 # new command with its error and still talks to the new services. The
 # console stays exactly once and the guest's clock sees every pause.
-# BUILD is the build directory; exit 77 only when RELEASES names no
+# Then a partition wholly on the old release, on emu and (where it works)
+# kvm, services vmworker to this build's and back. BUILD is the build directory; exit 77 only when RELEASES names no
 # older release.
 set -u
 build=${BUILD:-build}
@@ -225,34 +226,39 @@ grep -q "guest crashed" "$tmp/$n.err" && fail "$n: a crash was reported"
 echo "blackouts (ms):" $(cat "$tmp/blackouts")
 
 # The whole partition on the old release (its parapet, init, policy and
-# services, its own counter image): its ctl services vmworker to this
-# build's and back. The old policy sends no reader range, so the new
-# vmworker writes version 1, which the old one reads.
-step old partition
-o=upgo$$
-names="$names $o"
-"$rel/bin/parapet" run --name "$o" --accel emu --timeout 600 \
-	--guest-cmdline "delay_ms=2" "$rel/guests/counter.igvm" \
-	>"$tmp/$o.out" 2>"$tmp/$o.err" &
-wait_until 600 test -s "$tmp/$o.out" || fail "$o did not come up"
-for d in "$tmp/new" "$tmp/old"; do
-	k=$(grep -c "restored: blackout" "$tmp/$o.err")
-	timeout 60 "$rel/bin/parapet" ctl "$o" service \
-		--binary "$d/parapet-vmworker" >"$tmp/ctl.out" 2>&1 ||
-		fail "$o: the old ctl's service to $d: $(cat "$tmp/ctl.out")"
-	wait_until 100 running "$o" vmworker "$d/parapet-vmworker" ||
-		fail "$o: vmworker is not $d's"
-	[ "$(grep -c "restored: blackout" "$tmp/$o.err")" -gt "$k" ] ||
-		fail "$o: no blackout logged for the servicing to $d"
-	progress "$o" || fail "$o: the guest stopped after the servicing to $d"
+# services, its own counter image), on each usable accelerator (kvm's
+# state adds the FPU, MSRs and pending events): its ctl services vmworker
+# to this build's and back. The old policy sends no reader range, so the
+# new vmworker writes version 1, which the old one reads.
+usable_accels "a partition wholly on $oldver"
+for a in $accels; do
+	step "old partition ($a)"
+	o=upgo$a$$
+	names="$names $o"
+	"$rel/bin/parapet" run --name "$o" --accel "$a" --timeout 600 \
+		--guest-cmdline "delay_ms=2" "$rel/guests/counter.igvm" \
+		>"$tmp/$o.out" 2>"$tmp/$o.err" &
+	wait_until 600 test -s "$tmp/$o.out" || fail "$o did not come up"
+	for d in "$tmp/new" "$tmp/old"; do
+		k=$(grep -c "restored: blackout" "$tmp/$o.err")
+		timeout 60 "$rel/bin/parapet" ctl "$o" service \
+			--binary "$d/parapet-vmworker" >"$tmp/ctl.out" 2>&1 ||
+			fail "$o: the old ctl's service to $d: $(cat "$tmp/ctl.out")"
+		wait_until 100 running "$o" vmworker "$d/parapet-vmworker" ||
+			fail "$o: vmworker is not $d's"
+		[ "$(grep -c "restored: blackout" "$tmp/$o.err")" -gt "$k" ] ||
+			fail "$o: no blackout logged for the servicing to $d"
+		progress "$o" ||
+			fail "$o: the guest stopped after the servicing to $d"
+	done
+	grep "saved [0-9]* bytes" "$tmp/$o.err" | grep -q "format version 1" ||
+		fail "$o: the new vmworker did not write version 1 for an old policy"
+	timeout 60 "$rel/bin/parapet" ctl "$o" poweroff >/dev/null 2>&1
+	wait
+	counter_exact "$tmp/$o.out" ||
+		fail "$o: console numbers not exactly once in order"
+	grep -q "guest crashed" "$tmp/$o.err" && fail "$o: a crash was reported"
 done
-grep "saved [0-9]* bytes" "$tmp/$o.err" | grep -q "format version 1" ||
-	fail "$o: the new vmworker did not write version 1 for an old policy"
-timeout 60 "$rel/bin/parapet" ctl "$o" poweroff >/dev/null 2>&1
-wait
-counter_exact "$tmp/$o.out" ||
-	fail "$o: console numbers not exactly once in order"
-grep -q "guest crashed" "$tmp/$o.err" && fail "$o: a crash was reported"
 
 grep -E "saved [0-9]* bytes|reads saved-state|no saved-state versions|no common version|replace |unknown command" "$tmp/$n.err"
 san_scan "$tmp" || fails=$((fails + 1))
