@@ -231,9 +231,7 @@ static void emu_out(uc_engine *engine, uint32_t port, int size, uint32_t value,
 		    void *user)
 {
 	struct vp *vp = user;
-	const struct devices *d = &vp->vm->devs;
-	unsigned idx = d->pio_index[(uint16_t)port];
-	const struct dev_entry *e;
+	unsigned idx = vp->vm->devs.pio_index[(uint16_t)port];
 
 	(void)engine;
 	if (__builtin_expect(
@@ -245,10 +243,8 @@ static void emu_out(uc_engine *engine, uint32_t port, int size, uint32_t value,
 	}
 	atomic_store_explicit(&vp->in_exit, 1, memory_order_relaxed);
 	vp->io_data = value;
-	e = &d->entries[idx - 1];
-	vp->counters.dev_exits[idx - 1]++;
-	e->handler(vp, (uint16_t)port, &vp->io_data, (unsigned)size, true,
-		   e->ctx);
+	vp_pio_claimed(vp, idx, (uint16_t)port, &vp->io_data, (unsigned)size,
+		       true);
 }
 
 static uint64_t emu_mmio_read(uc_engine *engine, uint64_t offset, unsigned size,

@@ -171,7 +171,6 @@ void devices_pio(struct vp *vp, uint16_t port, uint64_t *data, unsigned len,
 {
 	struct devices *d = &vp->vm->devs;
 	unsigned idx = d->pio_index[port];
-	const struct dev_entry *e;
 
 	if (!is_write)
 		*data = ~0ull;
@@ -180,9 +179,7 @@ void devices_pio(struct vp *vp, uint16_t port, uint64_t *data, unsigned len,
 		devices_unknown(vp, "port", port, is_write);
 		return;
 	}
-	e = &d->entries[idx - 1];
-	vp->counters.dev_exits[idx - 1]++;
-	e->handler(vp, port, data, len, is_write, e->ctx);
+	vp_pio_claimed(vp, idx, port, data, len, is_write);
 }
 
 void devices_mmio(struct vp *vp, uint64_t gpa, uint64_t *data, unsigned len,
