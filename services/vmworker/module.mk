@@ -20,3 +20,6 @@ $(B)/tests/savestate_test: $(B)/guests/counter.igvm
 E2E_TESTS += tests/e2e/servicing.sh tests/e2e/reboot.sh tests/e2e/upgrade.sh
 $(eval $(call bench,servicing,bench/servicing.c bench/proc.c bench/report.c))
 E2E_TESTS += tests/e2e/disk.sh
+# The emu accelerator's stop scheme, checked on libunicorn itself.
+$(eval $(call unit_test,emu_stop_test,))
+$(B)/tests/emu_stop_test: LDLIBS += -lunicorn
