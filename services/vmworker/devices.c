@@ -69,6 +69,7 @@ static const struct dev_ops timestamp_dev = {
 static const struct dev_ops test_noop_dev = {
 	.name = "test-noop",
 	.write_sink = true,
+	.write_ignored = true,
 	.base = GUEST_PORT_TEST_NOOP,
 	.len = 1,
 	.handler = dev_noop,
@@ -78,6 +79,7 @@ static const struct dev_ops test_mmio_dev = {
 	.name = "test-mmio",
 	.is_mmio = true,
 	.write_sink = true,
+	.write_ignored = true,
 	.base = GUEST_TEST_MMIO_GPA,
 	.len = GUEST_TEST_MMIO_SIZE,
 	.handler = dev_noop,
@@ -113,9 +115,11 @@ int devices_add(struct devices *d, struct vm *vm, const struct dev_ops *ops)
 	}
 	if (ops->reset != NULL)
 		ops->reset(state, vm);
-	d->entries[idx] = (struct dev_entry){ .handler = ops->handler,
-					      .ctx = state,
-					      .ops = ops };
+	d->entries[idx] =
+	    (struct dev_entry){ .handler = ops->handler,
+				.ctx = state,
+				.ops = ops,
+				.write_ignored = ops->write_ignored };
 	d->n_entries++;
 	if (ops->is_mmio)
 		return 0;
@@ -203,6 +207,8 @@ void devices_mmio(struct vp *vp, uint64_t gpa, uint64_t *data, unsigned len,
 
 		if (o->is_mmio && gpa - o->base < o->len) {
 			vp->counters.dev_exits[i]++;
+			if (is_write && e->write_ignored)
+				return;
 			o->handler(vp, gpa, data, len, is_write, e->ctx);
 			return;
 		}

@@ -29,6 +29,9 @@ struct dev_ops {
 	/* Writes have no effect a later access could observe (a sink): the
 	 * accelerator may buffer them instead of exiting on each. */
 	bool write_sink;
+	/* Writes do nothing at all (a sink with no handler work): the exit
+	 * paths count them and call no handler. Reads still go to it. */
+	bool write_ignored;
 	uint64_t base, len;
 	dev_handler_fn handler;
 	/* Bytes of per-VM state, zeroed, then reset; handed to the handler
@@ -52,6 +55,7 @@ struct dev_entry {
 	dev_handler_fn handler; /* ops->handler, one load less per exit */
 	void *ctx;		/* the device's state */
 	const struct dev_ops *ops;
+	bool write_ignored; /* ops->write_ignored, likewise */
 };
 
 struct devices {

@@ -186,14 +186,17 @@ int vm_reset(struct vm *vm, int image_fd, char *err, size_t err_len);
 const char *vm_state_name(int state);
 
 /* A port access the device at pio_index idx (not 0) claimed: counted and
- * handed to its handler. Inline, so the emu port-write hook ends in the
- * handler's call (a tail call) as devices_pio() does. */
+ * handed to its handler, unless it is a write the device ignores. Inline,
+ * so the emu port-write hook ends in the handler's call (a tail call) as
+ * devices_pio() does. */
 static inline void vp_pio_claimed(struct vp *vp, unsigned idx, uint16_t port,
 				  uint64_t *data, unsigned len, bool is_write)
 {
 	const struct dev_entry *e = &vp->vm->devs.entries[idx - 1];
 
 	vp->counters.dev_exits[idx - 1]++;
+	if (is_write && e->write_ignored)
+		return;
 	e->handler(vp, port, data, len, is_write, e->ctx);
 }
 
