@@ -252,6 +252,39 @@ static const struct dev_ops *extra_dev(unsigned k)
 	return &extra_ops[k];
 }
 
+/* A device whose writes are ignored: each write is counted as its exit
+ * and reaches no handler; reads still do. Likewise the built-in test
+ * MMIO window. */
+static void test_write_ignored(void **state)
+{
+	struct dev_ops ops = *extra_dev(0);
+	struct box b;
+	struct extra *x;
+	unsigned idx, mmio_idx = 0;
+	uint64_t data = 0x5a;
+
+	(void)state;
+	box_create(&b);
+	ops.write_ignored = true;
+	assert_int_equal(devices_add(&b.vm.devs, &b.vm, &ops), 0);
+	x = devices_state(&b.vm.devs, "extra0");
+	idx = b.vm.devs.pio_index[EXTRA_PORT] - 1u;
+	pio(&b, EXTRA_PORT, 1, 1, true);
+	pio(&b, EXTRA_PORT, 2, 1, true);
+	assert_int_equal(x->accesses, 0);
+	assert_int_equal(b.vm.vps[0].counters.dev_exits[idx], 2);
+	assert_int_equal(pio(&b, EXTRA_PORT, 0, 1, false), 1);
+	assert_int_equal(b.vm.vps[0].counters.dev_exits[idx], 3);
+
+	while (b.vm.devs.entries[mmio_idx].ops->base != GUEST_TEST_MMIO_GPA)
+		mmio_idx++;
+	devices_mmio(&b.vm.vps[0], GUEST_TEST_MMIO_GPA, &data, 4, true);
+	devices_mmio(&b.vm.vps[0], GUEST_TEST_MMIO_GPA, &data, 4, false);
+	assert_int_equal(data, 0);
+	assert_int_equal(b.vm.vps[0].counters.dev_exits[mmio_idx], 2);
+	box_destroy(&b);
+}
+
 /* The table takes DEV_MAX devices, then refuses with nothing changed;
  * those it took are reset and reachable. */
 static void test_dev_max_refused(void **state)
@@ -320,6 +353,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_table_rows),
 		cmocka_unit_test(test_round_trip_every_device),
+		cmocka_unit_test(test_write_ignored),
 		cmocka_unit_test(test_dev_max_refused),
 		cmocka_unit_test(test_reset_clears_devices),
 	};
