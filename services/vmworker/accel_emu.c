@@ -2,9 +2,9 @@
  * (uc_mem_map_ptr), run one at a time under an execution lock taken in
  * time slices. Port I/O and MMIO are exact synchronous hooks; asynchronous
  * stops only through a block-hook flag, never uc_emu_stop from another
- * thread nor from a port or MMIO hook (both can stop after a later store
- * of the same block with RIP back at its start, so the store or the I/O
- * repeats; docs/emu.md, tests/emu_stop_test.c).
+ * thread nor from a port or MMIO hook (both can stop after a later memory
+ * access of the same block with RIP back at its start, so a store or the
+ * I/O repeats; docs/emu.md, tests/emu_stop_test.c).
  * libunicorn is loaded with dlopen only when emu is chosen. */
 #include <dlfcn.h>
 #include <errno.h>
