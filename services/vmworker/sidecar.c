@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <sched.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,6 +91,13 @@ static void regs_from_page(const struct sidecar_regs *p, struct vp_regs *r)
 }
 
 /* ---- the sidecar side ---- */
+
+/* The stop flag each sidecar exit reads never shares a cache line with
+ * the main loop's per-exit counters (sidecar.h). */
+static_assert(offsetof(struct sidecar, intercepts) -
+		      offsetof(struct sidecar, stopping) >=
+		  64,
+	      "stopping and intercepts share a cache line");
 
 /* After a sequentially consistent store of something the main loop waits
  * for: wake it if it sleeps (it sets main_waiting, then looks again). */
