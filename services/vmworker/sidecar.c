@@ -98,6 +98,14 @@ static_assert(offsetof(struct sidecar, intercepts) -
 		      offsetof(struct sidecar, stopping) >=
 		  64,
 	      "stopping and intercepts share a cache line");
+/* Nor do a VP's fields that its sidecar thread writes on each exit share
+ * one with those the main loop reads or counts in (vm.h). */
+static_assert(offsetof(struct vp, sidecar_seen) >=
+		  offsetof(struct vp, counters) + sizeof(struct vp_counters) +
+		      64,
+	      "sidecar_seen shares a cache line with the counters");
+static_assert(sizeof(struct vp) - offsetof(struct vp, samples_handler) > 64,
+	      "a VP's per-exit fields share a cache line with the next VP");
 
 /* After a sequentially consistent store of something the main loop waits
  * for: wake it if it sleeps (it sets main_waiting, then looks again). */
