@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <sched.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,6 +91,21 @@ static void regs_from_page(const struct sidecar_regs *p, struct vp_regs *r)
 }
 
 /* ---- the sidecar side ---- */
+
+/* The stop flag each sidecar exit reads never shares a cache line with
+ * the main loop's per-exit counters (sidecar.h). */
+static_assert(offsetof(struct sidecar, intercepts) -
+		      offsetof(struct sidecar, stopping) >=
+		  64,
+	      "stopping and intercepts share a cache line");
+/* Nor do a VP's fields that its sidecar thread writes on each exit share
+ * one with those the main loop reads or counts in (vm.h). */
+static_assert(offsetof(struct vp, sidecar_seen) >=
+		  offsetof(struct vp, counters) + sizeof(struct vp_counters) +
+		      64,
+	      "sidecar_seen shares a cache line with the counters");
+static_assert(sizeof(struct vp) - offsetof(struct vp, samples_handler) > 64,
+	      "a VP's per-exit fields share a cache line with the next VP");
 
 /* After a sequentially consistent store of something the main loop waits
  * for: wake it if it sleeps (it sets main_waiting, then looks again). */

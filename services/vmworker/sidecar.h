@@ -33,6 +33,8 @@ struct sidecar_config {
 };
 
 struct sidecar {
+	/* Read by the sidecar threads on each exit, written only when the
+	 * sidecar starts and stops. */
 	struct vm *vm;
 	struct sidecar_config cfg;
 	int fd;
@@ -42,11 +44,15 @@ struct sidecar {
 	pthread_t host;
 	bool host_started;
 	_Atomic bool stopping;
-	_Atomic uint64_t start_pending; /* VPs the mailbox started */
+	/* Keeps the main loop's per-exit writes below off the cache lines
+	 * above: sharing one cost each exit a line's trip between CPUs
+	 * (padding, not _Alignas: the struct lives in calloc'ed memory). */
+	char pad[64];
 	uint64_t intercepts[SIDECAR_MAX_VPS];
 	uint32_t posted_seen[SIDECAR_MAX_VPS]; /* main loop's view */
-	_Atomic uint64_t hotplugged; /* bit i: VP i left the sidecar */
-	uint64_t parked;	     /* main loop: VPs idle for a pause */
+	uint64_t parked;		/* main loop: VPs idle for a pause */
+	_Atomic uint64_t start_pending; /* VPs the mailbox started */
+	_Atomic uint64_t hotplugged;	/* bit i: VP i left the sidecar */
 	_Atomic bool resume_pending;
 };
 

@@ -57,17 +57,25 @@ struct vp {
 	_Atomic bool on_sidecar;
 	pthread_t sidecar_thread;
 	bool sidecar_thread_started;
-	uint32_t sidecar_seen;
 	_Atomic int state; /* enum vp_state */
 	struct accel_vp *avp;
 	struct vp_regs start_regs; /* set by the mailbox before starting */
 	struct vp_counters counters;
+	/* The fields below are written on each exit by the thread that runs
+	 * the VP. A sidecar VP's exits are handled, and counted, by the
+	 * sidecar main loop on another CPU, which reads the fields above
+	 * (vm): the padding keeps them on other cache lines, here and
+	 * against the next VP's (sharing one cost a sidecar exit a line's
+	 * trip between CPUs; padding, not _Alignas: struct vm is calloc'ed). */
+	char pad[64];
+	uint32_t sidecar_seen; /* sidecar.c: the last seq its thread saw */
 	/* Sampling profile: the VP thread marks device handling, the VM's
 	 * main thread looks every VM_SAMPLE_MS while the VM runs unpaused (no
 	 * clock read per exit). */
 	_Atomic uint8_t in_exit;
 	uint64_t io_data; /* emu: the port write being handled */
 	_Atomic uint64_t samples_guest, samples_handler;
+	char pad_end[64];
 };
 
 struct vm_config {
