@@ -5,6 +5,7 @@
  * thread (it can roll a block back and repeat I/O; see PITFALLS.md).
  * libunicorn is loaded with dlopen only when emu is chosen. */
 #include <dlfcn.h>
+#include <link.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <time.h>
 #include <unicorn/unicorn.h>
@@ -364,6 +366,45 @@ static int emu_add_hooks(struct accel_vp *v)
 	return ok ? 0 : -1;
 }
 
+/* dl_iterate_phdr callback: drops from this process the pages of
+ * libunicorn's read-only segments (arg: its load address). */
+static int emu_drop_segments(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+
+	(void)size;
+	if (info->dlpi_addr != *(const uintptr_t *)arg)
+		return 0;
+	for (unsigned i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+		uintptr_t hi = lo + ph->p_memsz;
+
+		if (ph->p_type != PT_LOAD || (ph->p_flags & PF_W))
+			continue;
+		lo = (lo + page - 1) & ~(page - 1);
+		hi &= ~(page - 1);
+		if (hi > lo && madvise((void *)lo, hi - lo, MADV_DONTNEED) != 0)
+			log_warn("madvise libunicorn");
+	}
+	return 1;
+}
+
+/* libunicorn's read-only segments (symbol and relocation tables, the
+ * start-up half of its code, every target it was built for) were read
+ * at load and engine creation and are mostly never read again: unmap
+ * them from this process (the page cache keeps them; a later read
+ * faults the page back in). Never the writable or RELRO segments,
+ * whose pages are private copies. */
+static void emu_drop_load_pages(void)
+{
+	struct link_map *lm;
+
+	if (dlinfo(uc.handle, RTLD_DI_LINKMAP, &lm) != 0)
+		return;
+	dl_iterate_phdr(emu_drop_segments, &lm->l_addr);
+}
+
 static int emu_vp_create(struct accel_vm *a, struct vp *vp,
 			 struct accel_vp **out)
 {
@@ -390,6 +431,7 @@ static int emu_vp_create(struct accel_vm *a, struct vp *vp,
 	if (uc.context_alloc(v->uc, &v->boot) != UC_ERR_OK ||
 	    uc.context_save(v->uc, v->boot) != UC_ERR_OK)
 		v->boot = NULL; /* reset then keeps the engine's state */
+	emu_drop_load_pages();
 	*out = v;
 	return 0;
 }
