@@ -13,7 +13,11 @@
 #include "lib/log.h"
 #include "lib/util.h"
 
-#define SLOT_INLINE_ARENA (16u << 10)
+/* Sized for the usual envelope and body (well under 1 KiB decoded); a
+ * larger one overflows into blocks freed at reset. Each context keeps its
+ * buffer for life and a service has dozens: 16 KiB each cost ~8 KiB of
+ * resident heap apiece, 2 KiB is all touched but small. */
+#define SLOT_INLINE_ARENA (2u << 10)
 
 struct call_slot {
 	nng_ctx ctx;
