@@ -604,8 +604,12 @@ int run_main(int argc, char **argv)
 
 	r.start_ns = util_now_ns();
 	/* One malloc arena, as init gives its services (PITFALLS, nng):
-	 * each of nng's threads would otherwise start its own. */
+	 * each of nng's threads would otherwise start its own. Its large
+	 * buffers (console, host channel: ~68 KiB each, mostly unused) come
+	 * from fresh mappings, which calloc need not clear, so their unused
+	 * pages are never touched. */
 	mallopt(M_ARENA_MAX, 1);
+	mallopt(M_MMAP_THRESHOLD, 64 << 10);
 	if ((rc = run_parse(argc, argv, &r.a, &r.timeout_s)) != 0)
 		return rc < 0 ? 0 : rc;
 	if (realpath(r.a.image, r.image) == NULL)
