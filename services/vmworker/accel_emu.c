@@ -419,7 +419,7 @@ struct emu_maps {
 	uintptr_t lo[EMU_MAPS_MAX], hi[EMU_MAPS_MAX];
 };
 
-static void emu_anon_maps(struct emu_maps *m)
+static void emu_anon_maps(struct emu_maps *m, bool heap)
 {
 	FILE *f = fopen("/proc/self/maps", "re");
 	char line[512], perms[8];
@@ -429,12 +429,14 @@ static void emu_anon_maps(struct emu_maps *m)
 	m->n = 0;
 	while (f != NULL && fgets(line, sizeof(line), f) != NULL &&
 	       m->n < EMU_MAPS_MAX) {
-		/* anonymous: inode 0 and nothing after it ([heap] and
-		 * [stack] are named; the heap is older than the engine) */
+		/* anonymous: inode 0 and nothing after it, or [heap] */
 		if (sscanf(line, "%lx-%lx %7s %*x %*x:%*x %lu %n", &lo, &hi,
 			   perms, &ino, &path) != 4 ||
-		    ino != 0 || line[path] != '\0' || strcmp(perms, "rw-p") ||
+		    ino != 0 || strcmp(perms, "rw-p") ||
 		    hi - lo > EMU_MAPS_SCAN_MAX)
+			continue;
+		if (line[path] != '\0' &&
+		    !(heap && !strcmp(line + path, "[heap]\n")))
 			continue;
 		m->lo[m->n] = lo;
 		m->hi[m->n++] = hi;
@@ -476,9 +478,9 @@ static int emu_threads(void)
 }
 
 /* Drops the all-zero pages of the anonymous mappings made since old was
- * taken. Only while this is the process's only thread (vmworker creates
- * its engines before any other starts): no other can write a page
- * between the check and the drop. */
+ * taken, and of the heap (Unicorn's smaller tables, calloc'd there). Only while
+ * this is the process's only thread (vmworker creates its engines before any
+ * other starts): no other can write a page between the check and the drop. */
 static void emu_drop_zero_pages(const struct emu_maps *old)
 {
 	size_t page = (size_t)sysconf(_SC_PAGESIZE);
@@ -486,7 +488,7 @@ static void emu_drop_zero_pages(const struct emu_maps *old)
 
 	if (emu_threads() != 1 || (now = malloc(sizeof(*now))) == NULL)
 		return;
-	emu_anon_maps(now);
+	emu_anon_maps(now, true);
 	for (size_t i = 0; i < now->n; i++)
 		for (uintptr_t p = now->lo[i]; p < now->hi[i]; p += page)
 			if (!emu_page_old(old, p) &&
@@ -510,7 +512,7 @@ static int emu_vp_create(struct accel_vm *a, struct vp *vp,
 	v->avm = a;
 	v->vp = vp;
 	v->exc_vector = -1;
-	emu_anon_maps(before);
+	emu_anon_maps(before, false);
 	err = uc.open(UC_ARCH_X86, UC_MODE_64, &v->uc);
 	if (err != UC_ERR_OK) {
 		log_warnx("uc_open: %s", uc.strerror(err));
