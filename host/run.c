@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <limits.h>
+#include <malloc.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
@@ -602,6 +603,13 @@ int run_main(int argc, char **argv)
 	int rc;
 
 	r.start_ns = util_now_ns();
+	/* One malloc arena, as init gives its services (PITFALLS, nng):
+	 * each of nng's threads would otherwise start its own. Its large
+	 * buffers (console, host channel: ~68 KiB each, mostly unused) come
+	 * from fresh mappings, which calloc need not clear, so their unused
+	 * pages are never touched. */
+	mallopt(M_ARENA_MAX, 1);
+	mallopt(M_MMAP_THRESHOLD, 64 << 10);
 	if ((rc = run_parse(argc, argv, &r.a, &r.timeout_s)) != 0)
 		return rc < 0 ? 0 : rc;
 	if (realpath(r.a.image, r.image) == NULL)

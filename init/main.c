@@ -4,6 +4,7 @@
  * endpoint's queue (lib/evqueue.h), each service's supervisor channel and log
  * pipe, and the restart and stop timers. Exits with the power-off status. */
 #include <errno.h>
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -219,6 +220,9 @@ int main(int argc, char **argv)
 		return 0;
 	log_init("parapet-init");
 	in->start_ns = util_now_ns();
+	/* One malloc arena, as it gives its services (PITFALLS, nng): each
+	 * of nng's threads would otherwise start its own. */
+	mallopt(M_ARENA_MAX, 1);
 	if (argc > 1) {
 		log_warnx("unexpected argument '%s': it takes none (started "
 			  "by parapet-boot)",

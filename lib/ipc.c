@@ -81,12 +81,11 @@ static void arena_pb_free(void *data, void *ptr)
 	(void)ptr;
 }
 
+/* The inline buffer comes with the first allocation: a client's slots
+ * are taken last-freed first, so most never decode anything. */
 int ipc_arena_init(struct ipc_arena *a, size_t inline_cap, size_t budget)
 {
 	memset(a, 0, sizeof(*a));
-	a->buf = malloc(inline_cap);
-	if (a->buf == NULL)
-		return IPC_ERR_NOMEM;
 	a->cap = inline_cap;
 	a->budget = budget;
 	a->pb.alloc = arena_pb_alloc;
@@ -127,7 +126,13 @@ void *ipc_arena_alloc(struct ipc_arena *a, size_t size)
 	}
 	a->spent += rounded;
 	if (rounded <= a->cap - a->used) {
-		void *p = a->buf + a->used;
+		void *p;
+
+		if (a->buf == NULL && (a->buf = malloc(a->cap)) == NULL) {
+			a->exhausted = 1;
+			return NULL;
+		}
+		p = a->buf + a->used;
 
 		a->used += rounded;
 		return p;

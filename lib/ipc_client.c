@@ -13,7 +13,11 @@
 #include "lib/log.h"
 #include "lib/util.h"
 
-#define SLOT_INLINE_ARENA (16u << 10)
+/* Sized for the usual envelope and body (well under 1 KiB decoded); a
+ * larger one overflows into blocks freed at reset. Each context keeps its
+ * buffer for life and a service has dozens: 16 KiB each cost ~8 KiB of
+ * resident heap apiece, 2 KiB is all touched but small. */
+#define SLOT_INLINE_ARENA (2u << 10)
 
 struct call_slot {
 	nng_ctx ctx;
@@ -34,19 +38,46 @@ struct ipc_client {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	struct call_slot *slots, *free_slots;
-	unsigned n_slots;
+	unsigned n_slots, n_made; /* slots[0..n_made) are set up */
+	int resend_ms;		  /* for the slots made later; 0: nng's */
 	struct ipc_redial *redial;
 };
 
+/* Sets up slots[n_made] (lock held): its context, aio and arena. */
+static struct call_slot *slot_make(struct ipc_client *c)
+{
+	struct call_slot *sl = &c->slots[c->n_made];
+
+	if (ipc_arena_init(&sl->arena, SLOT_INLINE_ARENA,
+			   2 * c->recv_max + (64u << 10)) != 0 ||
+	    nng_aio_alloc(&sl->aio, NULL, NULL) != 0 ||
+	    nng_ctx_open(&sl->ctx, c->sock) != 0) {
+		if (sl->aio != NULL)
+			nng_aio_free(sl->aio);
+		ipc_arena_fini(&sl->arena);
+		memset(sl, 0, sizeof(*sl));
+		return NULL;
+	}
+	if (c->resend_ms != 0)
+		nng_ctx_set_ms(sl->ctx, NNG_OPT_REQ_RESENDTIME, c->resend_ms);
+	c->n_made++;
+	return sl;
+}
+
+/* A free slot, made when none is and fewer than n_slots exist: most
+ * clients never have more than one call in flight, and each slot holds
+ * an nng context, an aio and an arena. NULL: none could be made. */
 static struct call_slot *slot_get(struct ipc_client *c)
 {
 	struct call_slot *sl;
 
 	pthread_mutex_lock(&c->lock);
-	while (c->free_slots == NULL)
+	while (c->free_slots == NULL && c->n_made == c->n_slots)
 		pthread_cond_wait(&c->cond, &c->lock);
-	sl = c->free_slots;
-	c->free_slots = sl->next_free;
+	if ((sl = c->free_slots) != NULL)
+		c->free_slots = sl->next_free;
+	else
+		sl = slot_make(c);
 	pthread_mutex_unlock(&c->lock);
 	return sl;
 }
@@ -63,7 +94,6 @@ static void slot_put(struct ipc_client *c, struct call_slot *sl)
 struct ipc_client *ipc_client_open(const struct ipc_client_config *cfg)
 {
 	struct ipc_client *c = calloc(1, sizeof(*c));
-	unsigned i;
 	int rv;
 
 	if (c == NULL)
@@ -85,19 +115,6 @@ struct ipc_client *ipc_client_open(const struct ipc_client_config *cfg)
 		ipc_client_close(c);
 		return NULL;
 	}
-	for (i = 0; i < c->n_slots; i++) {
-		struct call_slot *sl = &c->slots[i];
-
-		if (ipc_arena_init(&sl->arena, SLOT_INLINE_ARENA,
-				   2 * c->recv_max + (64u << 10)) != 0 ||
-		    nng_aio_alloc(&sl->aio, NULL, NULL) != 0 ||
-		    nng_ctx_open(&sl->ctx, c->sock) != 0) {
-			ipc_client_close(c);
-			return NULL;
-		}
-		sl->next_free = c->free_slots;
-		c->free_slots = sl;
-	}
 	rv = nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ, c->recv_max);
 	/* Servers restart (servicing, supervision): redial every 2-10 ms, not
 	 * nng's default 100 ms doubling to a minute. */
@@ -118,9 +135,12 @@ struct ipc_client *ipc_client_open(const struct ipc_client_config *cfg)
 
 void ipc_client_set_resend(struct ipc_client *c, int resend_ms)
 {
-	for (unsigned i = 0; i < c->n_slots; i++)
+	pthread_mutex_lock(&c->lock);
+	c->resend_ms = resend_ms;
+	for (unsigned i = 0; i < c->n_made; i++)
 		nng_ctx_set_ms(c->slots[i].ctx, NNG_OPT_REQ_RESENDTIME,
 			       resend_ms);
+	pthread_mutex_unlock(&c->lock);
 }
 
 void ipc_client_on_peer(struct ipc_client *c, ipc_peer_fn fn, void *arg)
@@ -240,7 +260,10 @@ static int client_call(struct ipc_client *c, const char *method,
 		return rc;
 	ipc_tap(c->trace, c->trace_flag, PARAPET__TRACE_FRAME__DIRECTION__SENT,
 		msg);
-	sl = slot_get(c);
+	if ((sl = slot_get(c)) == NULL) {
+		nng_msg_free(msg);
+		return IPC_ERR_NOMEM;
+	}
 	rc = slot_roundtrip(c, sl, &msg);
 	if (rc == 0) {
 		ipc_tap(c->trace, c->trace_flag,

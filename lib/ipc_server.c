@@ -15,7 +15,11 @@
 #include "lib/log.h"
 #include "lib/util.h"
 
-#define CTX_INLINE_ARENA (16u << 10)
+/* Sized for the usual envelope and body (well under 1 KiB decoded); a
+ * larger one overflows into blocks freed at reset. Each context keeps its
+ * buffer for life and a service has dozens: 16 KiB each cost ~8 KiB of
+ * resident heap apiece, 2 KiB is all touched but small. */
+#define CTX_INLINE_ARENA (2u << 10)
 /* Distinct (caller, method) refusals logged by name; past that, one line
  * every IPC_DENIED_LOG_NS at most. */
 #define IPC_DENIED_LOG_MAX 32

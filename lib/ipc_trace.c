@@ -1,6 +1,7 @@
 /* The IPC trace tap: a bounded ring of TraceFrames drained by one thread
- * onto the service's trace pub socket. Pushing never blocks on the
- * publisher: a full ring drops and counts. */
+ * (started by the first frame) onto the service's trace pub socket. Pushing
+ * never blocks on the publisher: a full ring drops and counts. */
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,6 +29,7 @@ struct ipc_trace {
 	nng_msg **ring;
 	size_t slots, head, count;
 	int hold, stop;
+	bool started; /* the publisher runs (under lock) */
 	_Atomic uint64_t frames, dropped, published;
 };
 
@@ -68,9 +70,7 @@ struct ipc_trace *ipc_trace_open(const struct ipc_trace_config *c)
 	t->ring = calloc(t->slots, sizeof(*t->ring));
 	pthread_mutex_init(&t->lock, NULL);
 	pthread_cond_init(&t->cond, NULL);
-	if (t->service == NULL || t->ring == NULL || trace_open_pub(t, c) ||
-	    pthread_create(&t->thread, NULL, trace_publisher, t) != 0) {
-		t->stop = -1;
+	if (t->service == NULL || t->ring == NULL || trace_open_pub(t, c)) {
 		ipc_trace_close(t);
 		return NULL;
 	}
@@ -79,15 +79,17 @@ struct ipc_trace *ipc_trace_open(const struct ipc_trace_config *c)
 
 void ipc_trace_close(struct ipc_trace *t)
 {
+	bool started;
+
 	if (t == NULL)
 		return;
-	if (t->stop == 0) {
-		pthread_mutex_lock(&t->lock);
-		t->stop = 1;
-		pthread_cond_signal(&t->cond);
-		pthread_mutex_unlock(&t->lock);
+	pthread_mutex_lock(&t->lock);
+	t->stop = 1;
+	started = t->started;
+	pthread_cond_signal(&t->cond);
+	pthread_mutex_unlock(&t->lock);
+	if (started)
 		pthread_join(t->thread, NULL);
-	}
 	if (t->has_pub) {
 		nng_close(t->pub);
 		ipc_peers_fini(&t->peers);
@@ -167,6 +169,16 @@ static int trace_full(struct ipc_trace *t)
 	return full;
 }
 
+/* The publisher starts with the first frame (under lock): most services
+ * are never traced, and an idle thread still holds its stack pages. */
+static bool trace_started(struct ipc_trace *t)
+{
+	if (!t->started && !t->stop)
+		t->started =
+		    pthread_create(&t->thread, NULL, trace_publisher, t) == 0;
+	return t->started;
+}
+
 void ipc_trace_push(struct ipc_trace *t, int direction, nng_msg *env)
 {
 	nng_msg *m = NULL;
@@ -177,7 +189,7 @@ void ipc_trace_push(struct ipc_trace *t, int direction, nng_msg *env)
 		m = trace_frame(t, direction, env);
 	if (m != NULL) {
 		pthread_mutex_lock(&t->lock);
-		if (t->count < t->slots) {
+		if (t->count < t->slots && trace_started(t)) {
 			t->ring[(t->head + t->count) % t->slots] = m;
 			t->count++;
 			queued = 1;

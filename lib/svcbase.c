@@ -2,6 +2,7 @@
  * it and the services share: trace tap, partition fds from the
  * supervisor channel, peer clients (see svcbase.h). */
 #include <errno.h>
+#include <malloc.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
@@ -334,6 +335,9 @@ static int svcbase_start(struct svcbase *sb, int argc, char **argv)
 	if (supervise_ready_restored(SUPERVISE_FD, d->name, sb->blackout_ns) !=
 	    SUPERVISE_OK)
 		log_warnx("READY not sent");
+	/* What start-up freed (device tree, manifest, sandbox set-up) stays
+	 * resident in the heap below its top: give those pages back. */
+	malloc_trim(0);
 	return 0;
 }
 

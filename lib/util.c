@@ -219,3 +219,32 @@ bool util_is_seqpacket(int fd)
 	       getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 &&
 	       type == SOCK_SEQPACKET;
 }
+
+#define UTIL_ZERO_PAGE 4096u /* the smallest page: a safe stride */
+
+static bool util_page_zero(const unsigned long *w)
+{
+	unsigned long any = 0;
+
+	for (size_t i = 0; i < UTIL_ZERO_PAGE / sizeof(*w); i++)
+		any |= w[i];
+	return any == 0;
+}
+
+void util_zero(void *p, size_t n)
+{
+	char *c = p, *end = c + n;
+
+	while (c < end) {
+		char *next =
+		    (char *)(((uintptr_t)c & ~(uintptr_t)(UTIL_ZERO_PAGE - 1)) +
+			     UTIL_ZERO_PAGE);
+
+		if (next > end)
+			next = end;
+		if (next - c < (ptrdiff_t)UTIL_ZERO_PAGE ||
+		    !util_page_zero((const unsigned long *)(void *)c))
+			memset(c, 0, (size_t)(next - c));
+		c = next;
+	}
+}

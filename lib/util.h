@@ -75,4 +75,10 @@ int util_acl_grant(const char *path, unsigned owner_perm, uid_t uid,
  * not whatever else a parent left at that number). */
 bool util_is_seqpacket(int fd);
 
+/* memset(p, 0, n) that does not write the whole pages already zero: an
+ * untouched page of a static object or a fresh mapping reads as the
+ * kernel's shared zero page and stays out of the process's memory,
+ * where a write would make it resident. */
+void util_zero(void *p, size_t n);
+
 #endif

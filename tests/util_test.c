@@ -1,5 +1,5 @@
-/* Unit tests of lib/util.c: whole-file reads (limits and errors) and the
- * deadline arithmetic. */
+/* Unit tests of lib/util.c: whole-file reads (limits and errors), the
+ * deadline arithmetic and util_zero. */
 #include <errno.h>
 #include <limits.h>
 #include <setjmp.h>
@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -95,12 +96,60 @@ static void test_deadlines(void **state)
 			2500 * UTIL_NS_PER_MS, 2600 * UTIL_NS_PER_MS);
 }
 
+/* Rss (kB) of the mapping that starts at addr, from /proc/self/smaps
+ * (the shared zero page is not counted); -1 if not found. */
+static long mapping_rss_kb(const void *addr)
+{
+	char line[256];
+	FILE *f = fopen("/proc/self/smaps", "r");
+	unsigned long lo, hi;
+	long kb = -1;
+	int in = 0;
+
+	while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2)
+			in = lo == (unsigned long)(uintptr_t)addr;
+		else if (in && sscanf(line, "Rss: %ld kB", &kb) == 1)
+			break;
+	}
+	if (f != NULL)
+		fclose(f);
+	return kb;
+}
+
+static void test_zero(void **state)
+{
+	const size_t page = 4096, n = 16 * page;
+	char *m = mmap(NULL, n, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	(void)state;
+	assert_true(m != MAP_FAILED);
+	madvise(m, n, MADV_NOHUGEPAGE); /* 4 KiB pages, counted one by one */
+	m[0] = 1;			/* before the range: kept */
+	m[5 * page + 7] = 2;		/* whole page inside: zeroed */
+	m[9 * page - 1] = 3;		/* last byte of the range */
+	m[n - 1] = 4;			/* after the range: kept */
+	assert_int_equal(mapping_rss_kb(m), 16);
+	util_zero(m + 10, 9 * page - 10);
+	assert_int_equal(m[0], 1);
+	assert_int_equal(m[n - 1], 4);
+	for (size_t i = 10; i < 9 * page; i++)
+		if (m[i] != 0)
+			fail_msg("byte %zu not zero", i);
+	/* The pages never written are still not resident: only the four
+	 * written (and rewritten) ones are. */
+	assert_int_equal(mapping_rss_kb(m), 16);
+	munmap(m, n);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_read_file),
 		cmocka_unit_test(test_read_file_errors),
 		cmocka_unit_test(test_deadlines),
+		cmocka_unit_test(test_zero),
 	};
 	char path[64];
 	int rc;

@@ -116,25 +116,39 @@ static void *diagd_worker(void *arg)
 	return NULL;
 }
 
-/* DIAGD_WORKERS threads serve the job queue: as many as requests the
- * server runs at once (its contexts), so none waits for a worker. */
+/* Up to DIAGD_WORKERS threads serve the job queue, as many as requests
+ * the server runs at once (its contexts), so none waits for a worker.
+ * They start with the first requests that need them: an idle worker
+ * still holds its stack pages, and most partitions never see a
+ * diagnostic request. */
 static int diagd_workers_start(struct diagd *d)
 {
-	pthread_attr_t attr;
-	int rc = 0;
+	pthread_mutex_init(&d->workers_lock, NULL);
+	return evqueue_init(&d->jobs, DIAGD_MAX_JOBS);
+}
 
-	if (evqueue_init(&d->jobs, DIAGD_MAX_JOBS) != 0)
-		return -1;
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	pthread_attr_setstacksize(&attr, 256u * 1024);
-	for (int i = 0; i < DIAGD_WORKERS && rc == 0; i++) {
+/* A worker for each of the jobs in flight; -1 when none runs at all. */
+static int diagd_worker_for(struct diagd *d, int jobs)
+{
+	pthread_attr_t attr;
+	int n;
+
+	pthread_mutex_lock(&d->workers_lock);
+	if (jobs > d->n_workers && d->n_workers < DIAGD_WORKERS) {
 		pthread_t t;
 
-		rc = pthread_create(&t, &attr, diagd_worker, d);
+		pthread_attr_init(&attr);
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		pthread_attr_setstacksize(&attr, 256u * 1024);
+		if (pthread_create(&t, &attr, diagd_worker, d) == 0)
+			d->n_workers++;
+		else
+			log_warnx("cannot start a worker");
+		pthread_attr_destroy(&attr);
 	}
-	pthread_attr_destroy(&attr);
-	return rc == 0 ? 0 : -1;
+	n = d->n_workers;
+	pthread_mutex_unlock(&d->workers_lock);
+	return n > 0 ? 0 : -1;
 }
 
 static int diagd_spawn(struct ipc_request *req, const ProtobufCMessage *in,
@@ -142,8 +156,9 @@ static int diagd_spawn(struct ipc_request *req, const ProtobufCMessage *in,
 		       int (*work)(struct diagd_job *))
 {
 	struct diagd_job *j;
+	int jobs = atomic_fetch_add(&d->n_jobs, 1) + 1;
 
-	if (atomic_fetch_add(&d->n_jobs, 1) >= DIAGD_MAX_JOBS ||
+	if (jobs > DIAGD_MAX_JOBS || diagd_worker_for(d, jobs) != 0 ||
 	    (j = calloc(1, sizeof(*j))) == NULL) {
 		atomic_fetch_sub(&d->n_jobs, 1);
 		return IPC_ERR_UNAVAILABLE;
@@ -465,7 +480,7 @@ struct ipc_server *diagd_server_open(struct diagd *d, const char *path)
 	};
 
 	if (diagd_workers_start(d) != 0) {
-		log_warnx("cannot start its workers");
+		log_warnx("cannot set up its job queue");
 		return NULL;
 	}
 	return ipc_server_open(&cfg);

@@ -5,6 +5,7 @@
 #ifndef PARAPET_DIAGD_H
 #define PARAPET_DIAGD_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -40,6 +41,8 @@ struct diagd {
 	struct diagd_trace *trace;
 	struct evqueue jobs; /* for the workers */
 	atomic_int n_jobs;
+	pthread_mutex_t workers_lock;
+	int n_workers; /* started so far (under workers_lock) */
 	uint64_t start_ns;
 };
 

@@ -51,6 +51,7 @@ struct diagd_trace {
 	uint64_t received, undecodable, reconnects;
 	struct ipc_arena arena;
 	bool stop;
+	bool started;  /* the reader runs (under lock) */
 	char dir[200]; /* where the taps are: PARTITION_IPC_DIR */
 };
 
@@ -207,21 +208,36 @@ struct diagd_trace *diagd_trace_open(const char *ipc_dir)
 		log_warn("%s: trace flag unavailable", flag);
 	else
 		trace_set_flag(t, 0); /* a diagd that died tracing left it on */
-	if (pthread_create(&t->thread, NULL, trace_reader, t) != 0) {
-		log_warnx("trace: cannot start the reader");
-		return NULL;
-	}
 	return t;
+}
+
+/* The reader starts with the first tracer (lock held): most partitions
+ * are never traced, and an idle thread still holds its stack pages. */
+static bool trace_reader_started(struct diagd_trace *t)
+{
+	if (!t->started && !t->stop) {
+		t->started =
+		    pthread_create(&t->thread, NULL, trace_reader, t) == 0;
+		if (!t->started)
+			log_warnx("trace: cannot start the reader");
+	}
+	return t->started;
 }
 
 void diagd_trace_close(struct diagd_trace *t)
 {
+	bool started;
+
 	if (t == NULL)
 		return;
 	trace_set_flag(t, 0);
+	pthread_mutex_lock(&t->lock);
 	t->stop = true;
+	started = t->started;
+	pthread_mutex_unlock(&t->lock);
 	evqueue_kick(&t->wake);
-	pthread_join(t->thread, NULL);
+	if (started)
+		pthread_join(t->thread, NULL);
 }
 
 /* Waits (lock held) until a frame past cursor arrives or wait_ms pass. */
@@ -297,6 +313,10 @@ int diagd_trace_work(struct diagd_job *j)
 	if (wait > 1000)
 		wait = 1000;
 	pthread_mutex_lock(&t->lock);
+	if (!trace_reader_started(t)) {
+		pthread_mutex_unlock(&t->lock);
+		return IPC_ERR_UNAVAILABLE;
+	}
 	if (t->lease_until == 0)
 		log_info("trace: tracer attached; tap flag on");
 	t->lease_until = util_now_ns() + TRACE_LEASE_NS;

@@ -7,6 +7,7 @@
  * I/O repeats; docs/emu.md, tests/emu_stop_test.c).
  * libunicorn is loaded with dlopen only when emu is chosen. */
 #include <dlfcn.h>
+#include <link.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <time.h>
 #include <unicorn/unicorn.h>
@@ -373,32 +375,173 @@ static int emu_add_hooks(struct accel_vp *v)
 	return ok ? 0 : -1;
 }
 
+/* dl_iterate_phdr callback: drops from this process the pages of
+ * libunicorn's read-only segments (arg: its load address). */
+static int emu_drop_segments(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+
+	(void)size;
+	if (info->dlpi_addr != *(const uintptr_t *)arg)
+		return 0;
+	for (unsigned i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+		uintptr_t hi = lo + ph->p_memsz;
+
+		if (ph->p_type != PT_LOAD || (ph->p_flags & PF_W))
+			continue;
+		lo = (lo + page - 1) & ~(page - 1);
+		hi &= ~(page - 1);
+		if (hi > lo && madvise((void *)lo, hi - lo, MADV_DONTNEED) != 0)
+			log_warn("madvise libunicorn");
+	}
+	return 1;
+}
+
+/* libunicorn's read-only segments (symbol and relocation tables, the
+ * start-up half of its code, every target it was built for) were read
+ * at load and engine creation and are mostly never read again: unmap
+ * them from this process (the page cache keeps them; a later read
+ * faults the page back in). Never the writable or RELRO segments,
+ * whose pages are private copies. */
+static void emu_drop_load_pages(void)
+{
+	struct link_map *lm;
+
+	if (dlinfo(uc.handle, RTLD_DI_LINKMAP, &lm) != 0)
+		return;
+	dl_iterate_phdr(emu_drop_segments, &lm->l_addr);
+}
+
+/* Unicorn clears the large tables it maps for each engine (its 512 KiB
+ * translation-block hash among them) with memset, which makes every
+ * page resident for nothing: such pages read as zero just the same
+ * once dropped. The anonymous read-write mappings of this process, as
+ * [lo, hi) pairs: at most EMU_MAPS_MAX, those over EMU_MAPS_SCAN_MAX
+ * left out (the translation buffer is rwx, and not scanned either). */
+#define EMU_MAPS_MAX	  512
+#define EMU_MAPS_SCAN_MAX (64ull << 20)
+
+struct emu_maps {
+	size_t n;
+	uintptr_t lo[EMU_MAPS_MAX], hi[EMU_MAPS_MAX];
+};
+
+static void emu_anon_maps(struct emu_maps *m, bool heap)
+{
+	FILE *f = fopen("/proc/self/maps", "re");
+	char line[512], perms[8];
+	unsigned long lo, hi, ino;
+	int path = 0;
+
+	m->n = 0;
+	while (f != NULL && fgets(line, sizeof(line), f) != NULL &&
+	       m->n < EMU_MAPS_MAX) {
+		/* anonymous: inode 0 and nothing after it, or [heap] */
+		if (sscanf(line, "%lx-%lx %7s %*x %*x:%*x %lu %n", &lo, &hi,
+			   perms, &ino, &path) != 4 ||
+		    ino != 0 || strcmp(perms, "rw-p") ||
+		    hi - lo > EMU_MAPS_SCAN_MAX)
+			continue;
+		if (line[path] != '\0' &&
+		    !(heap && !strcmp(line + path, "[heap]\n")))
+			continue;
+		m->lo[m->n] = lo;
+		m->hi[m->n++] = hi;
+	}
+	if (f != NULL)
+		fclose(f);
+}
+
+static bool emu_page_old(const struct emu_maps *old, uintptr_t page)
+{
+	for (size_t i = 0; i < old->n; i++)
+		if (page >= old->lo[i] && page < old->hi[i])
+			return true;
+	return false;
+}
+
+static bool emu_page_zero(const uint64_t *w, size_t len)
+{
+	uint64_t any = 0;
+
+	for (size_t i = 0; i < len / sizeof(*w); i++)
+		any |= w[i];
+	return any == 0;
+}
+
+/* This process's thread count, from /proc/self/status; -1 unknown. */
+static int emu_threads(void)
+{
+	FILE *f = fopen("/proc/self/status", "re");
+	char line[256];
+	int n = -1;
+
+	while (f != NULL && fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "Threads: %d", &n) == 1)
+			break;
+	if (f != NULL)
+		fclose(f);
+	return n;
+}
+
+/* Drops the all-zero pages of the anonymous mappings made since old was
+ * taken, and of the heap (Unicorn's smaller tables, calloc'd there). Only while
+ * this is the process's only thread (vmworker creates its engines before any
+ * other starts): no other can write a page between the check and the drop. */
+static void emu_drop_zero_pages(const struct emu_maps *old)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	struct emu_maps *now;
+
+	if (emu_threads() != 1 || (now = malloc(sizeof(*now))) == NULL)
+		return;
+	emu_anon_maps(now, true);
+	for (size_t i = 0; i < now->n; i++)
+		for (uintptr_t p = now->lo[i]; p < now->hi[i]; p += page)
+			if (!emu_page_old(old, p) &&
+			    emu_page_zero((const uint64_t *)p, page))
+				madvise((void *)p, page, MADV_DONTNEED);
+	free(now);
+}
+
 static int emu_vp_create(struct accel_vm *a, struct vp *vp,
 			 struct accel_vp **out)
 {
 	struct accel_vp *v = calloc(1, sizeof(*v));
+	struct emu_maps *before = malloc(sizeof(*before));
 	uc_err err;
 
-	if (v == NULL)
+	if (v == NULL || before == NULL) {
+		free(v);
+		free(before);
 		return -1;
+	}
 	v->avm = a;
 	v->vp = vp;
 	v->exc_vector = -1;
+	emu_anon_maps(before, false);
 	err = uc.open(UC_ARCH_X86, UC_MODE_64, &v->uc);
 	if (err != UC_ERR_OK) {
 		log_warnx("uc_open: %s", uc.strerror(err));
 		free(v);
+		free(before);
 		return -1;
 	}
 	if (emu_map_memory(v) != 0 || emu_add_hooks(v) != 0) {
 		log_warnx("vp%u: cannot set up the Unicorn engine", vp->index);
 		uc.close(v->uc);
 		free(v);
+		free(before);
 		return -1;
 	}
 	if (uc.context_alloc(v->uc, &v->boot) != UC_ERR_OK ||
 	    uc.context_save(v->uc, v->boot) != UC_ERR_OK)
 		v->boot = NULL; /* reset then keeps the engine's state */
+	emu_drop_load_pages();
+	emu_drop_zero_pages(before);
+	free(before);
 	*out = v;
 	return 0;
 }

@@ -132,7 +132,7 @@ int devices_init(struct devices *d, struct vm *vm)
 {
 	size_t i;
 
-	memset(d, 0, sizeof(*d));
+	util_zero(d, sizeof(*d)); /* pio_index: 64 KiB, a few ports used */
 	for (i = 0; i < DEV_TABLE_LEN; i++)
 		if (devices_add(d, vm, dev_table[i]) != 0)
 			return -1;

@@ -230,9 +230,14 @@ static int h_save(struct ipc_request *req, const ProtobufCMessage *in,
 static void take_fill(struct vmw *w, struct ipc_request *req,
 		      Parapet__ConsoleChunk *c, uint32_t max)
 {
-	uint8_t *data = ipc_request_alloc(req, max);
 	uint64_t offset = console_out_tail(&w->console);
-	size_t n = data ? console_out_peek(&w->console, data, max, &offset) : 0;
+	uint64_t ready = console_out_head(&w->console) - offset;
+	/* What is there now, not max: an 8 KiB buffer per answer would
+	 * overflow the request's arena into a block of its own. */
+	uint32_t want = ready < max ? (uint32_t)ready : max;
+	uint8_t *data = ipc_request_alloc(req, want ? want : 1);
+	size_t n =
+	    data ? console_out_peek(&w->console, data, want, &offset) : 0;
 
 	c->has_offset = c->has_data = 1;
 	c->offset = offset;

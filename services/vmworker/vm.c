@@ -66,7 +66,9 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, int mem_fd)
 	unsigned i;
 	int n;
 
-	memset(vm, 0, sizeof(*vm));
+	/* Static in vmworker: its untouched VP slots and port table stay
+	 * out of memory. */
+	util_zero(vm, sizeof(*vm));
 	vm->cfg = *cfg;
 	vm->mem_fd = -1;
 	pthread_mutex_init(&vm->lock, NULL);
