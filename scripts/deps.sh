@@ -5,7 +5,7 @@ set -eu
 
 PACKAGES="gcc make pkg-config libfdt-dev device-tree-compiler libnng-dev
 libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libseccomp-dev
-libcmocka-dev libunicorn-dev zlib1g-dev libmbedtls-dev libjansson-dev
+libcmocka-dev libunicorn-dev zlib1g-dev libssl-dev libjansson-dev
 libmicrohttpd-dev prometheus
 qemu-system-x86 qemu-system-common tshark clang libclang-rt-14-dev llvm
 binutils clang-format iproute2 uidmap util-linux procps jq man-db groff-base
