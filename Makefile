@@ -33,7 +33,7 @@ CFLAGS := -std=gnu11 $(OPT) $(WARN) $(HARDEN) -MMD -MP
 # Sanitizer builds link LeakSanitizer's suppressions into every binary.
 SAN_OBJS := $(if $(SAN),$(B)/obj/tests/lsan_suppressions.o)
 LDFLAGS := $(LDHARDEN) -Wl,--as-needed $(SAN_OBJS)
-LDLIBS := -lnng -lprotobuf-c -lfdt -lseccomp -lz -lcrypto -ljansson \
+LDLIBS := -lnng -lprotobuf-c -lfdt -lseccomp -lz -ljansson \
 	-lpthread -ldl -latomic
 
 # Sources of libparapet.a (lib/, boot/igvm, generated protobuf code).
