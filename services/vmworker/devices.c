@@ -60,6 +60,7 @@ static void ts_spin_relief(struct vp *vp, uint64_t now)
 		struct timespec ts = { .tv_nsec = TS_SPIN_SLEEP_NS };
 
 		nanosleep(&ts, NULL);
+		vp->ts_sleeps++;
 		vp->ts_last_ns = util_now_ns();
 	}
 }

@@ -78,6 +78,7 @@ struct vp {
 	/* The timestamp port's spin relief (devices.c), by the thread that
 	 * handles the VP's exits. */
 	uint64_t ts_last_ns, ts_spin_start_ns;
+	uint64_t ts_sleeps; /* reads that slept first */
 	bool ts_gap;
 	char pad_end[64];
 };
