@@ -77,7 +77,8 @@ static void dev_timestamp(struct vp *vp, uint64_t addr, uint64_t *data,
 		ts_spin_relief(vp, now);
 		*data = (uint32_t)((util_now_ns() - vp->vm->start_ns) / 1000);
 	} else if (*data == GUEST_MARK_FIRST_INSN && vp->vm->first_insn_ns == 0)
-		vp->vm->first_insn_ns = util_now_ns();
+		__atomic_store_n(&vp->vm->first_insn_ns, util_now_ns(),
+				 __ATOMIC_RELAXED);
 }
 
 /* pio_loop's port and mmio_loop's window: accepted, nothing done. */
