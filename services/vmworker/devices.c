@@ -35,10 +35,12 @@ static void dev_debug_exit(struct vp *vp, uint64_t addr, uint64_t *data,
  * guests that already run would otherwise take their share, and a yield
  * does not leave a per-session scheduling group). The guest sees its wait
  * end at most about one sleep late; waits shorter than TS_SPIN_AFTER_NS
- * are untouched. Not on a sidecar VP: its intercepts are served by the
- * loop that serves every sidecar VP. */
+ * are untouched: a disk request's (the guest's virtio driver reads the
+ * clock every 256 polls of the used ring while it waits), as KVM's
+ * halt-polling leaves short waits alone. Not on a sidecar VP: its intercepts
+ * are served by the loop that serves every sidecar VP. */
 #define TS_SPIN_GAP_NS	 20000
-#define TS_SPIN_AFTER_NS 200000
+#define TS_SPIN_AFTER_NS 1000000
 #define TS_SPIN_SLEEP_NS 50000
 
 static void ts_spin_relief(struct vp *vp, uint64_t now)
