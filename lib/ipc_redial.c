@@ -248,11 +248,15 @@ static void redial_tick(void *arg)
 
 	pthread_mutex_lock(&r->lock);
 	r->armed = false;
-	if (nng_aio_result(r->timer) != 0 || r->closing || r->pipes > 0) {
+	if (r->closing || r->pipes > 0 ||
+	    r->waiting) { /* waiting: the waiter dials */
 		pthread_mutex_unlock(&r->lock);
 		return;
 	}
-	if (r->waiting) { /* the waiter dials */
+	if (nng_aio_result(r->timer) != 0) {
+		/* Canceled by a pipe that has gone again since: check anew. */
+		if (nng_aio_result(r->timer) == NNG_ECANCELED)
+			redial_arm(r);
 		pthread_mutex_unlock(&r->lock);
 		return;
 	}
@@ -314,9 +318,14 @@ static void redial_pipe_event(nng_pipe pipe, nng_pipe_ev ev, void *arg)
 		pthread_mutex_unlock(&r->lock);
 		return;
 	}
-	if (add)
-		r->pipes++;
-	else if (r->pipes > 0 && --r->pipes == 0) {
+	if (add) {
+		/* The check has nothing to do while there is a pipe; left to
+		 * expire it would cost nng's timer thread a millisecond of
+		 * CPU: nng 1.5.2's thread spins on its millisecond clock until
+		 * it passes a deadline. The tick sees the cancellation. */
+		if (r->pipes++ == 0 && r->armed)
+			nng_aio_cancel(r->timer);
+	} else if (r->pipes > 0 && --r->pipes == 0) {
 		/* The peer went away: its next instance gets a fresh wait. */
 		r->dialed_ns = r->moved_ns = util_now_ns();
 		r->attempts = UINT64_MAX;

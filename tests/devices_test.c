@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -17,6 +18,7 @@
 #include "lib/guest_abi.h"
 #include "lib/ipc.h"
 #include "lib/log.h"
+#include "lib/util.h"
 #include "savedstate.pb-c.h"
 #include "services/vmworker/console.h"
 #include "services/vmworker/savestate.h"
@@ -348,6 +350,56 @@ static void test_reset_clears_devices(void **state)
 	box_destroy(&b);
 }
 
+static void ts_sleep_us(long us)
+{
+	struct timespec ts = { .tv_nsec = us * 1000 };
+
+	nanosleep(&ts, NULL);
+}
+
+/* Spin relief: back-to-back clock reads sleep once they have gone on for
+ * 1 ms (each then takes at least the 50 us sleep); reads with a pause
+ * between each never do, and one long gap (the VP thread preempted) does
+ * not end a spin. */
+static void test_timestamp_spin_relief(void **state)
+{
+	struct vp *vp;
+	struct box b;
+	uint64_t t0, t1;
+
+	(void)state;
+	box_create(&b);
+	vp = &b.vm.vps[0];
+	for (int i = 0; i < 20; i++) {
+		pio(&b, GUEST_PORT_TIMESTAMP, 0, 4, false);
+		ts_sleep_us(100);
+	}
+	assert_int_equal(vp->ts_sleeps, 0);
+	t0 = util_now_ns();
+	/* bounded only for a loaded host preempting this thread twice in a
+	 * row again and again */
+	while (vp->ts_sleeps == 0 && util_now_ns() - t0 < 5000000000ull)
+		pio(&b, GUEST_PORT_TIMESTAMP, 0, 4, false);
+	assert_true(util_now_ns() - t0 >= 1000000);
+	assert_true(vp->ts_sleeps > 0);
+	t0 = util_now_ns();
+	pio(&b, GUEST_PORT_TIMESTAMP, 0, 4, false);
+	t1 = util_now_ns();
+	assert_true(t1 - t0 >= 50000);
+	ts_sleep_us(100); /* one gap: still spinning */
+	t0 = util_now_ns();
+	pio(&b, GUEST_PORT_TIMESTAMP, 0, 4, false);
+	pio(&b, GUEST_PORT_TIMESTAMP, 0, 4, false);
+	assert_true(util_now_ns() - t0 >= 100000);
+	ts_sleep_us(100); /* two gaps in a row: a new start */
+	pio(&b, GUEST_PORT_TIMESTAMP, 0, 4, false);
+	ts_sleep_us(100);
+	vp->ts_sleeps = 0;
+	pio(&b, GUEST_PORT_TIMESTAMP, 0, 4, false);
+	assert_int_equal(vp->ts_sleeps, 0);
+	box_destroy(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -356,6 +408,7 @@ int main(void)
 		cmocka_unit_test(test_write_ignored),
 		cmocka_unit_test(test_dev_max_refused),
 		cmocka_unit_test(test_reset_clears_devices),
+		cmocka_unit_test(test_timestamp_spin_relief),
 	};
 
 	log_init("devices_test");

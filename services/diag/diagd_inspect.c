@@ -351,6 +351,33 @@ static json_t *timeline_notes(json_t *file)
 	return notes;
 }
 
+/* vmworker's stamp of the guest's first timeline mark (the timestamp
+ * port, written by the guest runtime's first instructions) replaces the
+ * file's estimate. A guest without the mark, or a vmworker instance that
+ * did not see it (serviced since), leaves the estimate. */
+static void timeline_first_insn(struct diagd *d, json_t *stamps, json_t *notes)
+{
+	Parapet__VmInspectRequest q = PARAPET__VM_INSPECT_REQUEST__INIT;
+	const Parapet__VmInspectReply *v;
+	ProtobufCMessage *r = NULL;
+	uint64_t now;
+
+	if (d->vmworker == NULL ||
+	    ipc_call(d->vmworker, "Inspect", &q.base, &r) != 0)
+		return;
+	now = util_now_ns();
+	v = (const Parapet__VmInspectReply *)r;
+	if (v->status != NULL && v->status->has_first_insn_ago_ns &&
+	    v->status->first_insn_ago_ns <= now) {
+		json_object_set_new(
+		    stamps, "first_guest_instruction",
+		    json_integer(
+			(json_int_t)(now - v->status->first_insn_ago_ns)));
+		json_object_del(notes, "first_guest_instruction");
+	}
+	ipc_free(r);
+}
+
 int diagd_timeline_work(struct diagd_job *j)
 {
 	Parapet__DiagTimelineReply *out = (Parapet__DiagTimelineReply *)j->out;
@@ -360,10 +387,12 @@ int diagd_timeline_work(struct diagd_job *j)
 	char *text;
 
 	if (json_is_object(file)) {
+		json_t *notes = timeline_notes(file);
+
 		timeline_flatten(file, "", stamps);
-		root =
-		    json_pack("{s:s, s:o, s:o}", "source", "timeline.json",
-			      "stamps", stamps, "notes", timeline_notes(file));
+		timeline_first_insn(j->d, stamps, notes);
+		root = json_pack("{s:s, s:o, s:o}", "source", "timeline.json",
+				 "stamps", stamps, "notes", notes);
 	} else {
 		json_decref(stamps);
 		root = json_pack("{s:s, s:o}", "source",

@@ -7,6 +7,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "lib/guest_abi.h"
 #include "lib/log.h"
@@ -26,18 +27,60 @@ static void dev_debug_exit(struct vp *vp, uint64_t addr, uint64_t *data,
 		vm_poweroff(vp->vm, (int)(*data & 0xff));
 }
 
+/* Spin relief: a guest reading the clock back to back (each read within
+ * TS_SPIN_GAP_NS of the one before) for TS_SPIN_AFTER_NS is waiting for
+ * time to pass, like a PAUSE loop under hardware pause-loop exiting. From
+ * then on each of its reads first sleeps TS_SPIN_SLEEP_NS, so the host CPU
+ * goes to other work (other partitions booting: the wait loops of the
+ * guests that already run would otherwise take their share, and a yield
+ * does not leave a per-session scheduling group). The guest sees its wait
+ * end at most about one sleep late; waits shorter than TS_SPIN_AFTER_NS
+ * are untouched: a disk request's (the guest's virtio driver reads the
+ * clock every 256 polls of the used ring while it waits), as KVM's
+ * halt-polling leaves short waits alone. Not on a sidecar VP: its intercepts
+ * are served by the loop that serves every sidecar VP. */
+#define TS_SPIN_GAP_NS	 20000
+#define TS_SPIN_AFTER_NS 1000000
+#define TS_SPIN_SLEEP_NS 50000
+
+static void ts_spin_relief(struct vp *vp, uint64_t now)
+{
+	uint64_t since = vp->ts_spin_start_ns;
+
+	/* One long gap is the VP thread preempted; two in a row, a guest
+	 * doing other work between its reads. */
+	if (now - vp->ts_last_ns > TS_SPIN_GAP_NS) {
+		if (vp->ts_gap || since == 0)
+			vp->ts_spin_start_ns = since = now;
+		vp->ts_gap = true;
+	} else {
+		vp->ts_gap = false;
+	}
+	vp->ts_last_ns = now;
+	if (now - since >= TS_SPIN_AFTER_NS &&
+	    !atomic_load_explicit(&vp->on_sidecar, memory_order_relaxed)) {
+		struct timespec ts = { .tv_nsec = TS_SPIN_SLEEP_NS };
+
+		nanosleep(&ts, NULL);
+		vp->ts_sleeps++;
+		vp->ts_last_ns = util_now_ns();
+	}
+}
+
 static void dev_timestamp(struct vp *vp, uint64_t addr, uint64_t *data,
 			  unsigned len, bool is_write, void *ctx)
 {
-	uint64_t us = (util_now_ns() - vp->vm->start_ns) / 1000;
+	uint64_t now = util_now_ns();
 
 	(void)addr;
 	(void)len;
 	(void)ctx;
-	if (!is_write)
-		*data = (uint32_t)us;
-	else if (*data == GUEST_MARK_FIRST_INSN && vp->vm->first_insn_ns == 0)
-		vp->vm->first_insn_ns = util_now_ns();
+	if (!is_write) {
+		ts_spin_relief(vp, now);
+		*data = (uint32_t)((util_now_ns() - vp->vm->start_ns) / 1000);
+	} else if (*data == GUEST_MARK_FIRST_INSN && vp->vm->first_insn_ns == 0)
+		__atomic_store_n(&vp->vm->first_insn_ns, util_now_ns(),
+				 __ATOMIC_RELAXED);
 }
 
 /* pio_loop's port and mmio_loop's window: accepted, nothing done. */

@@ -35,6 +35,8 @@ static const char *vmw_state(struct vmw *w)
 
 static void fill_status(struct vmw *w, Parapet__VmStatus *s)
 {
+	uint64_t first;
+
 	s->state = (char *)(uintptr_t)vmw_state(w);
 	s->has_exit_value = 1;
 	s->exit_value = w->vm.exit_value;
@@ -47,6 +49,11 @@ static void fill_status(struct vmw *w, Parapet__VmStatus *s)
 	s->restored = w->restored;
 	s->has_boot = 1;
 	s->boot = atomic_load(&w->boot);
+	first = __atomic_load_n(&w->vm.first_insn_ns, __ATOMIC_RELAXED);
+	if (first != 0) { /* set by a VP thread */
+		s->has_first_insn_ago_ns = 1;
+		s->first_insn_ago_ns = util_now_ns() - first;
+	}
 	if (w->restored && w->vm.resumed_ns != 0) {
 		s->has_blackout_ns = 1;
 		s->blackout_ns = w->vm.resumed_ns - w->vm.paused_ns;

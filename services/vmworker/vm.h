@@ -75,6 +75,11 @@ struct vp {
 	_Atomic uint8_t in_exit;
 	uint64_t io_data; /* emu: the port write being handled */
 	_Atomic uint64_t samples_guest, samples_handler;
+	/* The timestamp port's spin relief (devices.c), by the thread that
+	 * handles the VP's exits. */
+	uint64_t ts_last_ns, ts_spin_start_ns;
+	uint64_t ts_sleeps; /* reads that slept first */
+	bool ts_gap;
 	char pad_end[64];
 };
 
