@@ -146,17 +146,25 @@ static void run_sliced(struct run *r, uint64_t second_block, bool has_port)
 	assert_true(exact);
 }
 
+/* Runs code (a loop counting rcx down from N_ITER) under forced stops. */
+static void run_loop(const uint8_t *code, size_t len, uint64_t second_block,
+		     bool has_port)
+{
+	struct run r;
+
+	run_open(&r, code, len, N_ITER);
+	run_sliced(&r, second_block, has_port);
+	run_close(&r);
+}
+
 /* inc qword [rbx]; out 0x80, al; dec rcx; jnz */
 static void test_store_then_port(void **state)
 {
 	static const uint8_t code[] = { 0x48, 0xff, 0x03, 0xe6, 0x80,
 					0x48, 0xff, 0xc9, 0x75, 0xf6 };
-	struct run r;
 
 	(void)state;
-	run_open(&r, code, sizeof(code), N_ITER);
-	run_sliced(&r, 0, true);
-	run_close(&r);
+	run_loop(code, sizeof(code), 0, true);
 }
 
 /* out 0x80, al; inc qword [rbx]; dec rcx; jnz: a store after the port
@@ -166,12 +174,9 @@ static void test_port_then_store(void **state)
 {
 	static const uint8_t code[] = { 0xe6, 0x80, 0x48, 0xff, 0x03,
 					0x48, 0xff, 0xc9, 0x75, 0xf6 };
-	struct run r;
 
 	(void)state;
-	run_open(&r, code, sizeof(code), N_ITER);
-	run_sliced(&r, 0, true);
-	run_close(&r);
+	run_loop(code, sizeof(code), 0, true);
 }
 
 /* inc qword [rbx]; jmp next; next: dec rcx; jnz: no I/O, two blocks
@@ -180,12 +185,9 @@ static void test_stores_only(void **state)
 {
 	static const uint8_t code[] = { 0x48, 0xff, 0x03, 0xeb, 0x00,
 					0x48, 0xff, 0xc9, 0x75, 0xf6 };
-	struct run r;
 
 	(void)state;
-	run_open(&r, code, sizeof(code), N_ITER);
-	run_sliced(&r, CODE_GPA + 5, false);
-	run_close(&r);
+	run_loop(code, sizeof(code), CODE_GPA + 5, false);
 }
 
 /* jmp . never exits: every asked-for stop still ends the run. */
