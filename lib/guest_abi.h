@@ -62,14 +62,22 @@
  * 0xf0-0xf3 read as all ones. */
 #define GUEST_PORT_COM1 0x3f8
 #define GUEST_PORT_TIMESTAMP 0xf0 /* inl: µs since VM start (low 32 bits);
-				   * outl: a boot timeline mark id */
+				   * outl: a boot timeline mark id, or
+				   * GUEST_TS_WAIT | µs */
 #define GUEST_PORT_MAILBOX 0xf2 /* outl: gpa of a guest_start_vp;
 				 * inl: status of the last request */
 #define GUEST_PORT_DEBUG_EXIT 0xf4 /* outb/outl: power off with value */
 #define GUEST_PORT_TEST_NOOP 0xf1 /* outb: accepted and ignored (pio_loop) */
 
-/* Timeline marks written to GUEST_PORT_TIMESTAMP. */
+/* Timeline marks written to GUEST_PORT_TIMESTAMP (ids below GUEST_TS_WAIT). */
 #define GUEST_MARK_FIRST_INSN 1
+
+/* outl GUEST_PORT_TIMESTAMP, GUEST_TS_WAIT | n: the VP waits for time to
+ * pass, up to n µs (at most GUEST_TS_WAIT_MAX_US), without using the host
+ * CPU. It may end sooner (the host pausing or servicing the VP): the guest
+ * re-reads the clock. Under qemu the write is ignored. */
+#define GUEST_TS_WAIT	     0x80000000u
+#define GUEST_TS_WAIT_MAX_US 100000u
 
 /* VP start request, written by the guest at a 4 GiB-reachable gpa. The
  * new VP starts in the BSP's long mode (same CR3, GDT) at rip with rsp,

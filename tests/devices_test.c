@@ -400,6 +400,37 @@ static void test_timestamp_spin_relief(void **state)
 	box_destroy(&b);
 }
 
+/* GUEST_TS_WAIT: the VP sleeps out the time asked (no upper bound is
+ * checked: a loaded host may oversleep); a kick that came since the run
+ * began ends the wait at once, even one as long as the cap. */
+static void test_timestamp_wait(void **state)
+{
+	struct vp *vp;
+	struct box b;
+	uint64_t t0;
+
+	(void)state;
+	box_create(&b);
+	vp = &b.vm.vps[0];
+	vp->wake_seen = vp->wake_seq;
+	t0 = util_now_ns();
+	pio(&b, GUEST_PORT_TIMESTAMP, GUEST_TS_WAIT | 2000, 4, true);
+	assert_true(util_now_ns() - t0 >= 2000000);
+	assert_int_equal(vp->ts_waits, 1);
+	assert_int_equal(vp->ts_waits_woken, 0);
+
+	vp_wake(vp); /* the kick comes before the guest asks */
+	pio(&b, GUEST_PORT_TIMESTAMP, GUEST_TS_WAIT | GUEST_TS_WAIT_MAX_US, 4,
+	    true);
+	assert_int_equal(vp->ts_waits, 2);
+	assert_int_equal(vp->ts_waits_woken, 1);
+
+	/* a mark is no wait */
+	pio(&b, GUEST_PORT_TIMESTAMP, GUEST_MARK_FIRST_INSN, 4, true);
+	assert_int_equal(vp->ts_waits, 2);
+	box_destroy(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -409,6 +440,7 @@ int main(void)
 		cmocka_unit_test(test_dev_max_refused),
 		cmocka_unit_test(test_reset_clears_devices),
 		cmocka_unit_test(test_timestamp_spin_relief),
+		cmocka_unit_test(test_timestamp_wait),
 	};
 
 	log_init("devices_test");

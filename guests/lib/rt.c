@@ -121,12 +121,26 @@ void ts_mark(uint32_t id)
 	outl(GUEST_PORT_TIMESTAMP, id);
 }
 
+/* Waits of at least TS_WAIT_MIN_US are asked of the host (GUEST_TS_WAIT:
+ * the VP sleeps instead of polling); it may end them early, so the clock
+ * decides. Shorter ones, and the rest after an early end, poll. */
+#define TS_WAIT_MIN_US 50u
+
 void ts_delay_us(uint32_t us)
 {
-	uint32_t start = ts_now_us();
+	uint32_t start = ts_now_us(), gone;
 
-	while (ts_now_us() - start < us)
-		cpu_relax();
+	while ((gone = ts_now_us() - start) < us) {
+		uint32_t left = us - gone;
+
+		if (left >= TS_WAIT_MIN_US)
+			outl(GUEST_PORT_TIMESTAMP,
+			     GUEST_TS_WAIT | (left < GUEST_TS_WAIT_MAX_US
+						  ? left
+						  : GUEST_TS_WAIT_MAX_US));
+		else
+			cpu_relax();
+	}
 }
 
 /* Before any request the status reads GUEST_MAILBOX_OK; all ones is "no

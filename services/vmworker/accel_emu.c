@@ -810,8 +810,10 @@ static void emu_exec_lock(struct accel_vm *a, struct accel_vp *v)
 
 		if (pthread_cond_timedwait(&a->turn, &a->lock, &ts) ==
 			ETIMEDOUT &&
-		    a->holder != NULL)
+		    a->holder != NULL) {
 			atomic_fetch_or(&a->holder->stop, EMU_STOP_YIELD);
+			vp_wake(a->holder->vp); /* out of a timestamp wait */
+		}
 	}
 	a->holder = v;
 	pthread_mutex_unlock(&a->lock);
@@ -920,6 +922,7 @@ static int emu_vp_run(struct accel_vp *v, enum vp_stop *why, char *reason,
 static void emu_vp_kick(struct accel_vp *v)
 {
 	atomic_fetch_or(&v->stop, EMU_STOP_KICK);
+	vp_wake(v->vp);
 }
 
 /* Unicorn notices the guest's own stores to code, not the host's. Its

@@ -598,6 +598,7 @@ static void kvm_vp_kick(struct accel_vp *v)
 	v->run->immediate_exit = 1;
 	if (atomic_load(&v->thread_known))
 		pthread_kill(v->thread, KVM_KICK_SIGNAL);
+	vp_wake(v->vp);
 }
 
 const struct accel_ops accel_kvm_ops = {

@@ -67,6 +67,35 @@ static void ts_spin_relief(struct vp *vp, uint64_t now)
 	}
 }
 
+/* GUEST_TS_WAIT: the guest waits for time to pass, up to us µs, as a
+ * halted CPU waits for its timer: the VP thread sleeps instead of the
+ * guest polling the clock. Any kick of the VP (pause, servicing, power
+ * off, emu's turn for another VP) ends it at once, one that came since
+ * the run began included: the guest then re-reads the clock and asks
+ * again. Not on a sidecar VP: the loop that serves every sidecar VP's
+ * exits must not sleep for one; the guest falls back to polling. */
+static void ts_wait(struct vp *vp, uint32_t us)
+{
+	uint64_t now = util_now_ns(), until;
+	uint32_t seen = vp->wake_seen;
+
+	if (atomic_load_explicit(&vp->on_sidecar, memory_order_relaxed))
+		return;
+	if (us > GUEST_TS_WAIT_MAX_US)
+		us = GUEST_TS_WAIT_MAX_US;
+	until = now + (uint64_t)us * 1000u;
+	vp->ts_waits++;
+	while (now < until) {
+		if (__atomic_load_n(&vp->wake_seq, __ATOMIC_SEQ_CST) != seen) {
+			vp->ts_waits_woken++;
+			break;
+		}
+		futex_wait(&vp->wake_seq, seen, until - now);
+		now = util_now_ns();
+	}
+	vp->ts_spin_start_ns = 0; /* the reads after a wait start anew */
+}
+
 static void dev_timestamp(struct vp *vp, uint64_t addr, uint64_t *data,
 			  unsigned len, bool is_write, void *ctx)
 {
@@ -78,6 +107,8 @@ static void dev_timestamp(struct vp *vp, uint64_t addr, uint64_t *data,
 	if (!is_write) {
 		ts_spin_relief(vp, now);
 		*data = (uint32_t)((util_now_ns() - vp->vm->start_ns) / 1000);
+	} else if (*data & GUEST_TS_WAIT) {
+		ts_wait(vp, (uint32_t)(*data & ~(uint64_t)GUEST_TS_WAIT));
 	} else if (*data == GUEST_MARK_FIRST_INSN && vp->vm->first_insn_ns == 0)
 		__atomic_store_n(&vp->vm->first_insn_ns, util_now_ns(),
 				 __ATOMIC_RELAXED);

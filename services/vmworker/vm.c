@@ -305,6 +305,9 @@ static void *vp_thread(void *arg)
 	       atomic_load(&vp->state) == VP_RUNNING) {
 		reason[0] = '\0';
 		vp->counters.runs++;
+		/* before the run: a kick from here on ends a timestamp wait */
+		vp->wake_seen =
+		    __atomic_load_n(&vp->wake_seq, __ATOMIC_SEQ_CST);
 		if (vm->cfg.accel->vp_run(vp->avp, &why, reason,
 					  sizeof(reason)) != 0)
 			why = VP_STOP_FAULT;

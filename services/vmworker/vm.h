@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "lib/futex.h"
 #include "lib/guest_abi.h"
 #include "lib/guest_ram.h"
 #include "services/vmworker/accel.h"
@@ -61,6 +62,8 @@ struct vp {
 	struct accel_vp *avp;
 	struct vp_regs start_regs; /* set by the mailbox before starting */
 	struct vp_counters counters;
+	/* Bumped by every kick (vp_wake): ends a guest's timestamp wait. */
+	uint32_t wake_seq;
 	/* The fields below are written on each exit by the thread that runs
 	 * the VP. A sidecar VP's exits are handled, and counted, by the
 	 * sidecar main loop on another CPU, which reads the fields above
@@ -80,6 +83,9 @@ struct vp {
 	uint64_t ts_last_ns, ts_spin_start_ns;
 	uint64_t ts_sleeps; /* reads that slept first */
 	bool ts_gap;
+	/* Timestamp waits (GUEST_TS_WAIT): wake_seq when the run began. */
+	uint32_t wake_seen;
+	uint64_t ts_waits, ts_waits_woken; /* asked; ended by a kick */
 	char pad_end[64];
 };
 
@@ -197,6 +203,14 @@ void vm_stop(struct vm *vm);
 int vm_reset(struct vm *vm, int image_fd, char *err, size_t err_len);
 
 const char *vm_state_name(int state);
+
+/* With every kick of vp (any thread): a timestamp wait the guest is in,
+ * or starts in the run the kick ends, returns at once (devices.c). */
+static inline void vp_wake(struct vp *vp)
+{
+	__atomic_fetch_add(&vp->wake_seq, 1, __ATOMIC_SEQ_CST);
+	futex_wake(&vp->wake_seq);
+}
 
 /* A port access the device at pio_index idx (not 0) claimed: counted and
  * handed to its handler, unless it is a write the device ignores. Inline,
