@@ -90,9 +90,14 @@ struct accel_vp {
  * all resolve to itself: RTLD_DEEPBIND looks there first instead of
  * through every library vmworker links (measured: the dlopen from 4.3 to
  * 3.2 ms of CPU). Its other symbols come from libc and libm, the same
- * objects as vmworker's. Not under the sanitizers: their runtime
- * interposes malloc and refuses RTLD_DEEPBIND. */
-#if defined(PARAPET_SAN) && PARAPET_SAN
+ * objects as vmworker's. Not under a sanitizer (SAN=, the fuzz
+ * harnesses): its runtime interposes malloc and refuses RTLD_DEEPBIND. */
+#ifndef __has_feature
+#define __has_feature(x) 0
+#endif
+#if (defined(PARAPET_SAN) && PARAPET_SAN) || defined(__SANITIZE_ADDRESS__) ||  \
+    __has_feature(address_sanitizer) || __has_feature(memory_sanitizer) ||     \
+    __has_feature(thread_sanitizer)
 #define EMU_DLOPEN_FLAGS (RTLD_NOW | RTLD_LOCAL)
 #else
 #define EMU_DLOPEN_FLAGS (RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND)
