@@ -28,28 +28,48 @@ static void dev_debug_exit(struct vp *vp, uint64_t addr, uint64_t *data,
 }
 
 /* Spin relief: a guest reading the clock back to back (each read within
- * TS_SPIN_GAP_NS of the one before) for TS_SPIN_AFTER_NS is waiting for
- * time to pass, like a PAUSE loop under hardware pause-loop exiting. From
- * then on each of its reads first sleeps TS_SPIN_SLEEP_NS, so the host CPU
- * goes to other work (other partitions booting: the wait loops of the
- * guests that already run would otherwise take their share, and a yield
- * does not leave a per-session scheduling group). The guest sees its wait
- * end at most about one sleep late; waits shorter than TS_SPIN_AFTER_NS
- * are untouched: a disk request's (the guest's virtio driver reads the
- * clock every 256 polls of the used ring while it waits), as KVM's
- * halt-polling leaves short waits alone. Not on a sidecar VP: its intercepts
- * are served by the loop that serves every sidecar VP. */
+ * TS_SPIN_GAP_NS of the one before, no other exit between them) for
+ * TS_SPIN_AFTER_NS is waiting for time to pass, like a PAUSE loop under
+ * hardware pause-loop exiting. From then on each of its reads first
+ * sleeps TS_SPIN_SLEEP_NS, so the host CPU goes to other work (other
+ * partitions booting: the wait loops of the guests that already run would
+ * otherwise take their share, and a yield does not leave a per-session
+ * scheduling group). The guest sees its wait end at most about one sleep
+ * late. Untouched: waits shorter than TS_SPIN_AFTER_NS, as KVM's
+ * halt-polling leaves short waits alone, and a guest whose reads come
+ * between other exits: a disk driver's (it reads the clock every 256 polls
+ * of the used ring while a request runs, and notifies the device for the
+ * next). Guests that can say they wait use GUEST_TS_WAIT instead. Not on a
+ * sidecar VP: its intercepts are served by the loop that serves every
+ * sidecar VP. */
 #define TS_SPIN_GAP_NS	 20000
 #define TS_SPIN_AFTER_NS 1000000
 #define TS_SPIN_SLEEP_NS 50000
 
+/* Every device exit of vp so far, this clock read's included. */
+static uint64_t ts_dev_exits(const struct vp *vp)
+{
+	uint64_t n = 0;
+
+	for (unsigned i = 0; i < vp->vm->devs.n_entries; i++)
+		n += vp->counters.dev_exits[i];
+	return n;
+}
+
 static void ts_spin_relief(struct vp *vp, uint64_t now)
 {
-	uint64_t since = vp->ts_spin_start_ns;
+	uint64_t since = vp->ts_spin_start_ns, exits = ts_dev_exits(vp);
+	bool other = exits != vp->ts_exits + 1;
 
-	/* One long gap is the VP thread preempted; two in a row, a guest
-	 * doing other work between its reads. */
-	if (now - vp->ts_last_ns > TS_SPIN_GAP_NS) {
+	vp->ts_exits = exits;
+	/* Another exit since the last read (a disk request's notify, a
+	 * console byte): the guest works between its reads, it does not
+	 * wait. One long gap is the VP thread preempted; two in a row, a
+	 * guest doing other work without an exit. */
+	if (other) {
+		vp->ts_spin_start_ns = since = now;
+		vp->ts_gap = false;
+	} else if (now - vp->ts_last_ns > TS_SPIN_GAP_NS) {
 		if (vp->ts_gap || since == 0)
 			vp->ts_spin_start_ns = since = now;
 		vp->ts_gap = true;

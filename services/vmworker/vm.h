@@ -82,6 +82,7 @@ struct vp {
 	 * handles the VP's exits. */
 	uint64_t ts_last_ns, ts_spin_start_ns;
 	uint64_t ts_sleeps; /* reads that slept first */
+	uint64_t ts_exits;  /* device exits at the last read */
 	bool ts_gap;
 	/* Timestamp waits (GUEST_TS_WAIT): wake_seq when the run began. */
 	uint32_t wake_seen;
