@@ -86,22 +86,26 @@ struct accel_vp {
 	struct emu_region regions[EMU_MAX_REGIONS];
 };
 
+#ifndef __has_feature
+#define __has_feature(x) 0
+#endif
+/* Built with a sanitizer (SAN=, the fuzz harnesses). */
+#if (defined(PARAPET_SAN) && PARAPET_SAN) || defined(__SANITIZE_ADDRESS__) ||  \
+    __has_feature(address_sanitizer) || __has_feature(memory_sanitizer) ||     \
+    __has_feature(thread_sanitizer)
+#define EMU_SANITIZED 1
+#else
+#define EMU_SANITIZED 0
+#endif
+
 /* libunicorn's ~37,000 symbol relocations (it is linked BIND_NOW) nearly
  * all resolve to itself: RTLD_DEEPBIND looks there first instead of
  * through every library vmworker links (measured: the dlopen from 4.3 to
  * 3.2 ms of CPU). Its other symbols come from libc and libm, the same
- * objects as vmworker's. Not under a sanitizer (SAN=, the fuzz
- * harnesses): its runtime interposes malloc and refuses RTLD_DEEPBIND. */
-#ifndef __has_feature
-#define __has_feature(x) 0
-#endif
-#if (defined(PARAPET_SAN) && PARAPET_SAN) || defined(__SANITIZE_ADDRESS__) ||  \
-    __has_feature(address_sanitizer) || __has_feature(memory_sanitizer) ||     \
-    __has_feature(thread_sanitizer)
-#define EMU_DLOPEN_FLAGS (RTLD_NOW | RTLD_LOCAL)
-#else
-#define EMU_DLOPEN_FLAGS (RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND)
-#endif
+ * objects as vmworker's. Not under a sanitizer: its runtime interposes
+ * malloc and refuses RTLD_DEEPBIND. */
+#define EMU_DLOPEN_FLAGS                                                       \
+	(RTLD_NOW | RTLD_LOCAL | (EMU_SANITIZED ? 0 : RTLD_DEEPBIND))
 
 static pthread_once_t emu_once = PTHREAD_ONCE_INIT;
 static char emu_load_error[256];
@@ -506,13 +510,15 @@ static int emu_threads(void)
 /* Drops the all-zero pages of the anonymous mappings made since old was
  * taken, and of the heap (Unicorn's smaller tables, calloc'd there). Only while
  * this is the process's only thread (vmworker creates its engines before any
- * other starts): no other can write a page between the check and the drop. */
+ * other starts): no other can write a page between the check and the drop.
+ * Not under a sanitizer: the heap's redzones must not be read. */
 static void emu_drop_zero_pages(const struct emu_maps *old)
 {
 	size_t page = (size_t)sysconf(_SC_PAGESIZE);
 	struct emu_maps *now;
 
-	if (emu_threads() != 1 || (now = malloc(sizeof(*now))) == NULL)
+	if (EMU_SANITIZED || emu_threads() != 1 ||
+	    (now = malloc(sizeof(*now))) == NULL)
 		return;
 	emu_anon_maps(now, true);
 	for (size_t i = 0; i < now->n; i++)
