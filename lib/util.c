@@ -222,11 +222,12 @@ bool util_is_seqpacket(int fd)
 
 #define UTIL_ZERO_PAGE 4096u /* the smallest page: a safe stride */
 
-static bool util_page_zero(const unsigned long *w)
+bool util_all_zero(const void *p, size_t n)
 {
+	const unsigned long *w = p;
 	unsigned long any = 0;
 
-	for (size_t i = 0; i < UTIL_ZERO_PAGE / sizeof(*w); i++)
+	for (size_t i = 0; i < n / sizeof(*w); i++)
 		any |= w[i];
 	return any == 0;
 }
@@ -243,7 +244,7 @@ void util_zero(void *p, size_t n)
 		if (next > end)
 			next = end;
 		if (next - c < (ptrdiff_t)UTIL_ZERO_PAGE ||
-		    !util_page_zero((const unsigned long *)(void *)c))
+		    !util_all_zero(c, UTIL_ZERO_PAGE))
 			memset(c, 0, (size_t)(next - c));
 		c = next;
 	}

@@ -80,5 +80,8 @@ bool util_is_seqpacket(int fd);
  * kernel's shared zero page and stays out of the process's memory,
  * where a write would make it resident. */
 void util_zero(void *p, size_t n);
+/* True when the n bytes at p (word aligned, n a multiple of the word)
+ * are all zero. */
+bool util_all_zero(const void *p, size_t n);
 
 #endif

@@ -483,15 +483,6 @@ static bool emu_page_old(const struct emu_maps *old, uintptr_t page)
 	return false;
 }
 
-static bool emu_page_zero(const uint64_t *w, size_t len)
-{
-	uint64_t any = 0;
-
-	for (size_t i = 0; i < len / sizeof(*w); i++)
-		any |= w[i];
-	return any == 0;
-}
-
 /* This process's thread count, from /proc/self/status; -1 unknown. */
 static int emu_threads(void)
 {
@@ -524,7 +515,7 @@ static void emu_drop_zero_pages(const struct emu_maps *old)
 	for (size_t i = 0; i < now->n; i++)
 		for (uintptr_t p = now->lo[i]; p < now->hi[i]; p += page)
 			if (!emu_page_old(old, p) &&
-			    emu_page_zero((const uint64_t *)p, page))
+			    util_all_zero((const void *)p, page))
 				madvise((void *)p, page, MADV_DONTNEED);
 	free(now);
 }
