@@ -258,8 +258,7 @@ static void emu_out(uc_engine *engine, uint32_t port, int size, uint32_t value,
 		    void *user)
 {
 	struct vp *vp = user;
-	struct devices *d = &vp->vm->devs;
-	unsigned idx = d->pio_index[(uint16_t)port];
+	unsigned idx = vp->vm->devs.pio_index[(uint16_t)port];
 
 	(void)engine;
 	if (__builtin_expect(
@@ -269,14 +268,12 @@ static void emu_out(uc_engine *engine, uint32_t port, int size, uint32_t value,
 		emu_out_slow(vp, (uint16_t)port, (unsigned)size, value);
 		return;
 	}
-	if (d->entries[idx - 1].write_ignored) {
-		vp->counters.dev_exits[idx - 1]++;
+	if (vp_pio_count(vp, idx, true))
 		return;
-	}
 	atomic_store_explicit(&vp->in_exit, 1, memory_order_relaxed);
 	vp->io_data = value;
-	vp_pio_claimed(vp, idx, (uint16_t)port, &vp->io_data, (unsigned)size,
-		       true);
+	vp_pio_handle(vp, idx, (uint16_t)port, &vp->io_data, (unsigned)size,
+		      true);
 }
 
 static uint64_t emu_mmio_read(uc_engine *engine, uint64_t offset, unsigned size,

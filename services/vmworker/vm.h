@@ -213,19 +213,31 @@ static inline void vp_wake(struct vp *vp)
 	futex_wake(&vp->wake_seq);
 }
 
-/* A port access the device at pio_index idx (not 0) claimed: counted and
- * handed to its handler, unless it is a write the device ignores. Inline,
- * so the emu port-write hook ends in the handler's call (a tail call) as
+/* A port access the device at pio_index idx (not 0) claimed, counted:
+ * true when it is a write the device ignores (nothing more to do). */
+static inline bool vp_pio_count(struct vp *vp, unsigned idx, bool is_write)
+{
+	vp->counters.dev_exits[idx - 1]++;
+	return is_write && vp->vm->devs.entries[idx - 1].write_ignored;
+}
+
+/* ... else handed to the device's handler. */
+static inline void vp_pio_handle(struct vp *vp, unsigned idx, uint16_t port,
+				 uint64_t *data, unsigned len, bool is_write)
+{
+	const struct dev_entry *e = &vp->vm->devs.entries[idx - 1];
+
+	e->handler(vp, port, data, len, is_write, e->ctx);
+}
+
+/* Both. Inline, so the emu port-write hook (which checks first, then
+ * marks the exit) ends in the handler's call (a tail call) as
  * devices_pio() does. */
 static inline void vp_pio_claimed(struct vp *vp, unsigned idx, uint16_t port,
 				  uint64_t *data, unsigned len, bool is_write)
 {
-	const struct dev_entry *e = &vp->vm->devs.entries[idx - 1];
-
-	vp->counters.dev_exits[idx - 1]++;
-	if (is_write && e->write_ignored)
-		return;
-	e->handler(vp, port, data, len, is_write, e->ctx);
+	if (!vp_pio_count(vp, idx, is_write))
+		vp_pio_handle(vp, idx, port, data, len, is_write);
 }
 
 #endif
