@@ -171,6 +171,37 @@ static void test_input_ring_bounded(void **state)
 	console_destroy(&c);
 }
 
+/* A fresh instance's bytes take the numbers after the host's: also when
+ * it holds more bytes than the host has (the renumbering is by the
+ * tail, not the head), and never backwards. */
+static void test_rebase_continues_the_host_stream(void **state)
+{
+	struct console c;
+	struct uart u;
+	uint8_t got[8];
+	uint64_t off;
+	size_t n;
+
+	(void)state;
+	setup_uart(&c, &u);
+	for (const char *p = "0\n1\n2\n"; *p; p++)
+		uart_write(&u, 0, (uint8_t)*p);
+	assert_true(console_out_rebase(&c, 4)); /* the host has 4 bytes */
+	assert_int_equal(console_out_tail(&c), 4);
+	assert_int_equal(console_out_head(&c), 10);
+	n = console_out_peek(&c, got, sizeof(got), &off);
+	assert_int_equal(off, 4);
+	assert_int_equal(n, 6);
+	assert_memory_equal(got, "0\n1\n2\n", 6);
+	assert_false(console_out_rebase(&c, 4));
+	assert_false(console_out_rebase(&c, 2));
+	console_out_ack(&c, 6);
+	n = console_out_peek(&c, got, sizeof(got), &off);
+	assert_int_equal(off, 6);
+	assert_memory_equal(got, "1\n2\n", n);
+	console_destroy(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -181,6 +212,7 @@ int main(void)
 		cmocka_unit_test(test_full_output_throttles),
 		cmocka_unit_test(test_input_ring_bounded),
 		cmocka_unit_test(test_flusher_wakes_on_output),
+		cmocka_unit_test(test_rebase_continues_the_host_stream),
 	};
 
 	return cmocka_run_group_tests_name("uart", tests, NULL, NULL);

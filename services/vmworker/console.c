@@ -139,7 +139,7 @@ bool console_out_rebase(struct console *c, uint64_t offset)
 		;
 	tail = atomic_load_explicit(&r->tail, memory_order_acquire);
 	n = atomic_load_explicit(&r->head, memory_order_relaxed) - tail;
-	if (offset > tail + n) {
+	if (offset > tail) {
 		/* The buffered bytes keep their order at their new numbers. */
 		for (i = 0; i < n; i++)
 			moved[i] = r->buf[(tail + i) & (r->size - 1)];

@@ -64,8 +64,8 @@ void console_out_ack(struct console *c, uint64_t ack);
  * racing with the copy must not shift the numbering). */
 size_t console_out_peek(const struct console *c, uint8_t *buf, size_t max,
 			uint64_t *offset);
-/* A fresh instance's stream continues the host's numbering: when offset
- * lies past the head (the host has bytes of an instance that died), the
+/* A fresh instance's stream continues the host's numbering (the host has
+ * bytes of an instance that died): when offset lies past the tail, the
  * buffered bytes are renumbered from offset. Producers may run; the
  * consumer must not. True when it renumbered. */
 bool console_out_rebase(struct console *c, uint64_t offset);

@@ -40,6 +40,7 @@ struct vmw {
 	bool has_sidecar;
 	bool restored; /* continued a saved state */
 	bool refused;  /* a saved state was refused: the VM is crashed */
+	_Atomic bool console_handed; /* a ConsoleTake carried bytes */
 
 	pthread_mutex_t lock; /* vm_started, takes */
 	bool vm_started;

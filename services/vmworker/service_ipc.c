@@ -246,6 +246,8 @@ static void take_fill(struct vmw *w, struct ipc_request *req,
 	size_t n =
 	    data ? console_out_peek(&w->console, data, want, &offset) : 0;
 
+	if (n > 0)
+		w->console_handed = true;
 	c->has_offset = c->has_data = 1;
 	c->offset = offset;
 	c->data.data = data;
@@ -322,11 +324,13 @@ static int h_console_take(struct ipc_request *req, const ProtobufCMessage *in,
 
 	if (max > VMW_CONSOLE_MAX)
 		max = VMW_CONSOLE_MAX;
-	/* An ack past everything here: the host holds bytes of a vmworker
-	 * that died (kill -9, crash); this one continues their numbering,
-	 * or the host would drop its first bytes as already seen. */
+	/* The host holds bytes of a vmworker that died (kill -9, crash):
+	 * an ack before this instance handed out any byte, or past its
+	 * head, counts theirs. This one continues their numbering, or the
+	 * host would drop its first bytes as already seen (however many
+	 * the guest wrote before hostcomm came back). */
 	if (r->has_ack && !w->restored &&
-	    r->ack > console_out_head(&w->console) &&
+	    (!w->console_handed || r->ack > console_out_head(&w->console)) &&
 	    console_out_rebase(&w->console, r->ack))
 		log_info("console: continuing the host's stream at byte %llu",
 			 (unsigned long long)r->ack);

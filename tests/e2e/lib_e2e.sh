@@ -67,6 +67,17 @@ usable_accels() {
 	fi
 }
 
+# hostpid NAME SVC: the host pid of service SVC of partition NAME (a
+# child of its init)
+hostpid() {
+	_i=$(cat "/run/parapet/$1/init.pid") || return 1
+	for _p in $(cat "/proc/$_i/task/$_i/children"); do
+		[ "$(tr '\0' '\n' <"/proc/$_p/cmdline" | head -n 1)" = "$2" ] &&
+			echo "$_p" && return 0
+	done
+	return 1
+}
+
 # san_scan DIR: prints every sanitizer report (ASan, LeakSanitizer,
 # UBSan) in DIR/*.err; status 1 when there is one. Reports come at exit:
 # call it once the partitions are gone.

@@ -95,16 +95,6 @@ uid_base() {
 	echo "${b:-61000}"
 }
 
-# hostpid NAME SVC: the host pid of service SVC of partition NAME
-hostpid() {
-	i=$(cat "$RUNBASE/$1/init.pid")
-	for p in $(cat "/proc/$i/task/$i/children"); do
-		[ "$(tr '\0' '\n' <"/proc/$p/cmdline" | head -n 1)" = "$2" ] &&
-			echo "$p" && return 0
-	done
-	return 1
-}
-
 runpid() {
 	eval "echo \$RUNPID_$(echo "$1" | tr -c 'a-zA-Z0-9\n' _)"
 }

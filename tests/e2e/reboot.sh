@@ -18,18 +18,6 @@ for g in crash counter smp; do
 		{ echo "cannot build $g.igvm"; exit 1; }
 done
 
-# vmw_pid NAME: host pid of the partition's vmworker
-vmw_pid() {
-	run=$(pgrep -f "parapet run --name $1 " | head -n 1)
-	for p in $(ps -eo pid,comm | awk '$2 ~ /parapet-vmworke/ { print $1 }'); do
-		q=$p
-		while [ "${q:-1}" -gt 1 ]; do
-			q=$(awk '/^PPid:/ { print $2 }' "/proc/$q/status" 2>/dev/null)
-			[ "$q" = "$run" ] && { echo "$p"; return; }
-		done
-	done
-}
-
 # boots FILE: how many times the counter started (lines "0"); every boot's
 # numbers run 0, 1, 2, ... without a gap (a last line cut short aside).
 boots() {
@@ -83,7 +71,15 @@ for a in $accels; do
 		--guest-cmdline delay_ms=20 "$tmp/counter.igvm" \
 		>"$tmp/$n.out" 2>"$tmp/$n.err" &
 	wait_lines "$tmp/$n.out" 10
-	kill -9 "$(vmw_pid "$n")" 2>/dev/null || fail "$a: no vmworker to kill"
+	# hostcomm held meanwhile: the new boot writes more than the host
+	# has (its ack) before hostcomm takes its first byte, and the host
+	# must still get all of it.
+	hc=$(hostpid "$n" hostcomm)
+	kill -STOP "$hc" 2>/dev/null || fail "$a: no hostcomm to hold"
+	kill -9 "$(hostpid "$n" vmworker)" 2>/dev/null ||
+		fail "$a: no vmworker to kill"
+	sleep 1
+	kill -CONT "$hc" 2>/dev/null
 	wait_boots "$tmp/$n.out" 2 "$a: no reboot after kill -9"
 	wait_running "$n"
 	"$P" ctl "$n" reset >"$tmp/ctl.out" 2>&1 ||
