@@ -53,6 +53,7 @@ struct backend {
 	struct vhost_user_mem_table mem;
 	int kick_fd;
 	bool fail_mem_table;	/* REPLY_ACK failure for SET_MEM_TABLE */
+	bool die_at_stop;	/* hangs up at GET_VRING_BASE */
 	bool inflight;		/* offers INFLIGHT_SHMFD */
 	ino_t got_ino, set_ino; /* the region GET made, the one SET gave */
 	uint32_t base;		/* SET_VRING_BASE */
@@ -118,6 +119,10 @@ static void backend_answer(struct backend *be, struct vhost_user_msg *m)
 				 VHOST_USER_CONFIG_HDR_SIZE + size);
 		return;
 	case VHOST_USER_GET_VRING_BASE:
+		if (be->die_at_stop) {
+			shutdown(be->sock, SHUT_RDWR);
+			return;
+		}
 		vhost_user_reply(be->sock, m,
 				 &(struct vhost_user_vring_state){ 0, 0 },
 				 sizeof(struct vhost_user_vring_state));
@@ -665,6 +670,30 @@ static void test_external_gone(void **state)
 		usleep(1000);
 }
 
+/* A servicing's save meets a backend that dies as it stops the queue
+ * (blkd killed then): the queue went with it, after a complete drain, so
+ * the save goes on and carries the queue to the next instance. */
+static void test_backend_dies_at_stop(void **state)
+{
+	struct box *b = *state;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+
+	assert_true(negotiate(b, 1ull << VIRTIO_F_VERSION_1) &
+		    VIRTIO_CONFIG_S_FEATURES_OK);
+	queue(b, 8, 0x100000, 0x101000, 0x102000);
+	assert_int_equal(driver_ok(b) & VIRTIO_CONFIG_S_NEEDS_RESET, 0);
+	assert_true(snapshot(b).connected);
+	pthread_mutex_lock(&b->be.lock);
+	b->be.die_at_stop = true;
+	pthread_mutex_unlock(&b->be.lock);
+	assert_int_equal(savestate_save(&b->vm, &buf, &len), 0);
+	assert_true(len > 0);
+	free(buf);
+	assert_true(backend_saw(b, VHOST_USER_GET_VRING_BASE));
+	assert_false(snapshot(b).connected);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -685,6 +714,8 @@ int main(void)
 						listener_teardown),
 		cmocka_unit_test_setup_teardown(test_external_gone, box_setup,
 						box_teardown),
+		cmocka_unit_test_setup_teardown(test_backend_dies_at_stop,
+						box_setup, box_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

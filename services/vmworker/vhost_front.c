@@ -432,6 +432,7 @@ int vhost_front_restart(struct vhost_front *f, struct vm *vm, int sock)
 int vhost_front_stop(struct vhost_front *f, uint32_t *last_avail)
 {
 	struct vhost_user_msg m, r;
+	int rc;
 
 	if (!f->started)
 		return 0;
@@ -440,8 +441,22 @@ int vhost_front_stop(struct vhost_front *f, uint32_t *last_avail)
 		return 0; /* the backend is gone: the queue with it */
 	vhost_user_msg_init(&m, VHOST_USER_GET_VRING_BASE,
 			    sizeof(m.payload.state));
-	if (front_call(f, &m, &r) != 0)
-		return -1;
+	rc = vhost_user_call(f->sock, &m, &r, FRONT_REPLY_MS);
+	if (rc == VHOST_USER_ERR_CLOSED ||
+	    (rc == VHOST_USER_ERR_SYS &&
+	     (errno == ECONNRESET || errno == EPIPE))) {
+		/* it died while stopping (a servicing's save meets a blkd
+		 * killed): the queue went with it, as above */
+		log_info("disk backend %s: gone while its queue stopped",
+			 f->path[0] ? f->path : "(external)");
+		vhost_front_lost(f);
+		return 0;
+	}
+	if (rc != VHOST_USER_OK)
+		return front_fail(f, "GET_VRING_BASE: %s",
+				  rc == VHOST_USER_ERR_SYS
+				      ? strerror(errno)
+				      : vhost_user_strerror(rc));
 	vhost_user_msg_close_fds(&r);
 	if (last_avail != NULL)
 		*last_avail = r.payload.state.num;

@@ -87,7 +87,9 @@ void vhost_front_lost(struct vhost_front *f);
 int vhost_front_restart(struct vhost_front *f, struct vm *vm, int sock);
 
 /* Stops the queue (GET_VRING_BASE); the index where the backend stopped
- * in *last_avail when not NULL. */
+ * in *last_avail when not NULL. A backend gone before or during the stop
+ * took the queue with it: 0, the connection closed, *last_avail as it
+ * was. Else 0, or -1 with f->error. */
 int vhost_front_stop(struct vhost_front *f, uint32_t *last_avail);
 
 /* The hot path of QueueNotify: one eventfd write when the guest made
