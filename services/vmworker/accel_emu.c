@@ -499,7 +499,9 @@ static int emu_threads(void)
  * taken, and of the heap (Unicorn's smaller tables, calloc'd there). Only while
  * this is the process's only thread (vmworker creates its engines before any
  * other starts): no other can write a page between the check and the drop.
- * Not under a sanitizer: the heap's redzones must not be read. */
+ * Not under a sanitizer: the heap's redzones must not be read. A run of
+ * zero pages goes in one madvise (one per page took 0.55 ms of the
+ * engine's set-up, 0.32 ms so). */
 static void emu_drop_zero_pages(const struct emu_maps *old)
 {
 	size_t page = (size_t)sysconf(_SC_PAGESIZE);
@@ -509,11 +511,21 @@ static void emu_drop_zero_pages(const struct emu_maps *old)
 	    (now = malloc(sizeof(*now))) == NULL)
 		return;
 	emu_anon_maps(now, true);
-	for (size_t i = 0; i < now->n; i++)
-		for (uintptr_t p = now->lo[i]; p < now->hi[i]; p += page)
-			if (!emu_page_old(old, p) &&
-			    util_all_zero((const void *)p, page))
-				madvise((void *)p, page, MADV_DONTNEED);
+	for (size_t i = 0; i < now->n; i++) {
+		uintptr_t run = 0; /* start of the zero pages before p */
+
+		for (uintptr_t p = now->lo[i]; p <= now->hi[i]; p += page) {
+			bool zero = p < now->hi[i] && !emu_page_old(old, p) &&
+				    util_all_zero((const void *)p, page);
+
+			if (zero && run == 0)
+				run = p;
+			else if (!zero && run != 0) {
+				madvise((void *)run, p - run, MADV_DONTNEED);
+				run = 0;
+			}
+		}
+	}
 	free(now);
 }
 
