@@ -31,6 +31,9 @@ pid_t proc_spawn(const char *const argv[]);
 
 /* Starts argv with stdout on a pipe; *out_fd is the read end. */
 pid_t proc_spawn_reader(const char *const argv[], int *out_fd);
+/* The same with stderr on err_fd (-1: /dev/null); the caller keeps and
+ * closes err_fd. */
+pid_t proc_spawn_reader_err(const char *const argv[], int *out_fd, int err_fd);
 
 /* Build directory ($PARAPET_BUILD, default "build") joined with rel. */
 const char *proc_build_path(const char *rel);
