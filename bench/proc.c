@@ -40,9 +40,8 @@ static void proc_exec(const char *const argv[])
 	_exit(127);
 }
 
-double proc_time(const char *const argv[], int want_status)
+int proc_status(const char *const argv[])
 {
-	double t0 = bench_now_ns();
 	pid_t pid = fork();
 	int status;
 
@@ -54,6 +53,16 @@ double proc_time(const char *const argv[], int want_status)
 		_exit(127);
 	}
 	if (waitpid(pid, &status, 0) < 0)
+		return -1;
+	return status;
+}
+
+double proc_time(const char *const argv[], int want_status)
+{
+	double t0 = bench_now_ns();
+	int status = proc_status(argv);
+
+	if (status < 0)
 		return -1;
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != want_status) {
 		fprintf(stderr, "bench: %s exited with status 0x%x\n", argv[0],

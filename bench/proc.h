@@ -16,6 +16,10 @@ double proc_time(const char *const argv[], int want_status);
  * machine. */
 double proc_cpu(const char *const argv[], int want_status);
 
+/* Runs argv as proc_time() does and returns its wait status (as
+ * waitpid's), or -1 when it cannot start; prints nothing. */
+int proc_status(const char *const argv[]);
+
 /* Reaps pid (name for messages) and returns its CPU time in ns, or -1
  * when its exit status is not want_status. */
 double proc_wait_cpu(pid_t pid, const char *name, int want_status);
