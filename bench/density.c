@@ -13,6 +13,7 @@
  * directory; when one fails, the bench says which, after how long, and
  * prints the end of that file (the directory is then kept). */
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
@@ -256,17 +257,41 @@ static double group_pss(const struct group *g)
 	return (double)kb / 1024.0;
 }
 
+/* SIGTERM to all, their stdout read together until each ends, then
+ * reaped. Read one after the other, the last ones' stdout stalled for
+ * seconds while they stopped (a full pipe blocks `parapet run`'s console
+ * writes, with them nng's threads, and a listener's watchdog then sees
+ * ctl.sock stop answering and listens anew while the run ends). */
 static void group_stop(struct group *g)
 {
-	for (int i = 0; i < g->n; i++)
+	struct pollfd p[N_MAX];
+	char buf[4096];
+	int open_fds = g->n;
+
+	for (int i = 0; i < g->n; i++) {
 		if (g->pid[i] > 0)
 			kill(g->pid[i], SIGTERM);
-	for (int i = 0; i < g->n; i++) {
-		if (g->pid[i] > 0) {
-			proc_stop(g->pid[i], g->fd[i]);
-			continue;
+		p[i] = (struct pollfd){ .fd = g->fd[i], .events = POLLIN };
+	}
+	while (open_fds > 0 &&
+	       (poll(p, (nfds_t)g->n, -1) > 0 || errno == EINTR))
+		for (int i = 0; i < g->n; i++) {
+			ssize_t r;
+
+			if (p[i].fd < 0 || p[i].revents == 0)
+				continue;
+			r = read(p[i].fd, buf, sizeof(buf));
+			if (r == 0 || (r < 0 && errno != EINTR)) {
+				close(p[i].fd);
+				p[i].fd = -1;
+				open_fds--;
+			}
 		}
-		close(g->fd[i]);
+	for (int i = 0; i < g->n; i++) {
+		if (p[i].fd >= 0)
+			close(p[i].fd);
+		if (g->pid[i] > 0)
+			waitpid(g->pid[i], NULL, 0);
 	}
 	g->n = 0;
 }
