@@ -242,8 +242,24 @@ static void report_failure(struct group *g, int want, enum wait_end why,
 				   ms);
 }
 
+/* Reads, without waiting, what the group has printed: while the bench
+ * looks at /proc, their stdout must not fill up (see group_stop). */
+static void group_drain(struct group *g)
+{
+	struct pollfd p[N_MAX];
+	char buf[4096];
+
+	for (int i = 0; i < g->n; i++)
+		p[i] = (struct pollfd){ .fd = g->fd[i], .events = POLLIN };
+	if (poll(p, (nfds_t)g->n, 0) <= 0)
+		return;
+	for (int i = 0; i < g->n; i++)
+		if (p[i].revents & POLLIN)
+			(void)!read(g->fd[i], buf, sizeof(buf));
+}
+
 /* PSS of every process of the group, MiB. */
-static double group_pss(const struct group *g)
+static double group_pss(struct group *g)
 {
 	pid_t pids[PIDS_PER];
 	long kb = 0;
@@ -253,6 +269,7 @@ static double group_pss(const struct group *g)
 
 		for (size_t k = 0; k < m; k++)
 			kb += proc_pss_kb(pids[k], "smaps_rollup", 0);
+		group_drain(g);
 	}
 	return (double)kb / 1024.0;
 }
