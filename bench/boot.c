@@ -7,13 +7,15 @@
  *   Pss of the /memfd:parapet-guest-ram mappings), against qemu's whole
  *   PSS running the same guest; medians of 5.
  * Each row alternates its two sides (Parapet, qemu, Parapet, ...) and
- * carries the spread of the pairs' ratios. */
+ * carries the spread of the pairs' ratios. Beside the rows, the median
+ * of each stage of the emu boots (bench/boot_stages.h). */
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "bench/boot_stages.h"
 #include "bench/proc.h"
 #include "bench/report.h"
 #include "lib/rundir.h"
@@ -24,14 +26,24 @@
 
 static int quick;
 
-static double boot_parapet(const char *accel)
+/* With st, the boot's stages too (bench/boot_stages.h). */
+static double boot_parapet(const char *accel, struct boot_stages *st)
 {
-	const char *argv[] = {
-		proc_build_path("bin/parapet"),	      "run", "--accel", accel,
-		proc_build_path("guests/hello.igvm"), NULL
-	};
+	static int serial;
+	char name[64];
+	const char *argv[] = { proc_build_path("bin/parapet"),
+			       "run",
+			       "--accel",
+			       accel,
+			       "--name",
+			       name,
+			       proc_build_path("guests/hello.igvm"),
+			       NULL };
 
-	return proc_time(argv, 0);
+	snprintf(name, sizeof(name), "bench-boot-%d-%d", (int)getpid(),
+		 serial++);
+	return st != NULL ? boot_stages_run(argv, name, st)
+			  : proc_time(argv, 0);
 }
 
 static double boot_qemu(const char *accel)
@@ -44,19 +56,25 @@ static double boot_qemu(const char *accel)
 			 1);
 }
 
+/* On emu, where the boot's time goes is printed too. */
 static int boot_row(const char *accel, const char *qaccel,
 		    struct bench_row *row)
 {
 	double p[BOOT_REPS], q[BOOT_REPS];
-	int reps = quick ? 3 : BOOT_REPS;
+	struct boot_stages st[BOOT_REPS];
+	int reps = quick ? 3 : BOOT_REPS, stages = !strcmp(accel, "emu");
 
 	for (int i = 0; i < reps; i++) {
-		p[i] = boot_parapet(accel) / 1e6;
+		p[i] = boot_parapet(accel, stages ? &st[i] : NULL) / 1e6;
 		q[i] = boot_qemu(qaccel) / 1e6;
 		if (p[i] < 0 || q[i] < 0)
 			return -1;
 	}
-	return bench_row_spread(row, p, q, (size_t)reps);
+	if (bench_row_spread(row, p, q, (size_t)reps) != 0)
+		return -1;
+	if (stages)
+		boot_stages_print(row->metric, st, (size_t)reps, row->parapet);
+	return 0;
 }
 
 /* MiB of the partition without guest RAM while counter runs. */

@@ -8,12 +8,20 @@
  *   RAM included, as in qemu's) divided by N, against qemu's whole PSS
  *   divided by N.
  * The two sides alternate (Parapet, qemu, Parapet, ...); medians, with
- * the spread of the pairs' ratios. No qemu: no rows, exit 0. */
+ * the spread of the pairs' ratios. No qemu: no rows, exit 0.
+ * Each process's stderr goes to a file of its own in a temporary
+ * directory; when one fails, the bench says which, after how long, and
+ * prints the end of that file (the directory is then kept). */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -27,17 +35,40 @@
 #define WAIT_MS	     60000 /* for all N to print their lines */
 #define DEADLINE_NS  180e9 /* a group that has not, fails */
 #define GOAL_PSS_MAX 0.3   /* of qemu's per-process PSS */
+#define TAIL_BYTES   2048  /* of a failed process's stderr, printed */
 
 enum side { PARAPET, QEMU };
 
+/* How a wait for lines ended. */
+enum wait_end { WAIT_DONE, WAIT_MORE, WAIT_SILENT, WAIT_ENDED, WAIT_LATE };
+
 struct group {
+	enum side side;
 	int n;
-	pid_t pid[N_MAX];
+	pid_t pid[N_MAX]; /* -1 once reaped */
 	int fd[N_MAX];
 	int lines[N_MAX];
+	int ended; /* the one whose stdout ended first; -1 */
 };
 
-static pid_t spawn_one(enum side side, int i, int *fd)
+static char err_dir[] = "/tmp/parapet-density-XXXXXX";
+
+static const char *side_name(enum side side)
+{
+	return side == PARAPET ? "partition" : "qemu";
+}
+
+/* err_dir/N<n>-<side>-<i>.err: process i's stderr in a group of n. */
+static const char *err_path(enum side side, int n, int i)
+{
+	static char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/N%d-%s-%d.err", err_dir, n,
+		 side_name(side), i);
+	return path;
+}
+
+static pid_t spawn_one(enum side side, int n, int i, int *fd)
 {
 	char name[64];
 	const char *pv[] = { proc_build_path("bin/parapet"),
@@ -49,21 +80,29 @@ static pid_t spawn_one(enum side side, int i, int *fd)
 			     proc_build_path("guests/counter.igvm"),
 			     NULL };
 	const char *qv[PROC_QEMU_ARGV_MAX];
+	const char *path = err_path(side, n, i);
+	int err = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	pid_t pid;
 
-	if (side == PARAPET) {
-		snprintf(name, sizeof(name), "bench-density-%d-%d",
-			 (int)getpid(), i);
-		return proc_spawn_reader(pv, fd);
+	if (err < 0) {
+		perror(path);
+		return -1;
 	}
-	return proc_spawn_reader(proc_qemu_argv(qv, "microvm", "tcg",
-						"guests/counter.pvh.elf", NULL,
-						NULL),
-				 fd);
+	snprintf(name, sizeof(name), "bench-density-%d-%d", (int)getpid(), i);
+	pid = proc_spawn_reader_err(
+	    side == PARAPET
+		? pv
+		: proc_qemu_argv(qv, "microvm", "tcg", "guests/counter.pvh.elf",
+				 NULL, NULL),
+	    fd, err);
+	close(err);
+	return pid;
 }
 
-/* Reads what is there on every fd; 0 once each has want lines, 1 while
- * some have fewer, -1 after WAIT_MS without any output or an early end. */
-static int pump(struct group *g, int want)
+/* Reads what is there on every fd: WAIT_DONE once each has want lines,
+ * WAIT_MORE while some have fewer, WAIT_SILENT after WAIT_MS without any
+ * output, WAIT_ENDED when one's stdout ends (g->ended) before. */
+static enum wait_end pump(struct group *g, int want)
 {
 	struct pollfd p[N_MAX];
 	char buf[4096];
@@ -74,36 +113,153 @@ static int pump(struct group *g, int want)
 		short_of += g->lines[i] < want;
 	}
 	if (short_of == 0)
-		return 0;
+		return WAIT_DONE;
 	if (poll(p, (nfds_t)g->n, WAIT_MS) <= 0)
-		return -1;
+		return WAIT_SILENT;
 	for (int i = 0; i < g->n; i++) {
 		ssize_t r;
 
 		if (!(p[i].revents & (POLLIN | POLLHUP)))
 			continue;
-		if ((r = read(g->fd[i], buf, sizeof(buf))) <= 0)
-			return -1; /* it stopped */
+		if ((r = read(g->fd[i], buf, sizeof(buf))) <= 0) {
+			g->ended = i;
+			return WAIT_ENDED;
+		}
 		for (ssize_t k = 0; k < r; k++)
 			g->lines[i] += buf[k] == '\n';
 	}
-	return 1;
+	return WAIT_MORE;
 }
 
-/* pump() until all have want lines; -1 when one has not by the deadline
- * (the others' output alone must not keep the wait going). */
-static int pump_until(struct group *g, int want, double t0)
+/* pump() until all have want lines; WAIT_LATE when one has not by the
+ * deadline (the others' output alone must not keep the wait going). */
+static enum wait_end pump_until(struct group *g, int want, double t0)
 {
-	int rc;
+	enum wait_end rc;
 
-	while ((rc = pump(g, want)) == 1)
+	while ((rc = pump(g, want)) == WAIT_MORE)
 		if (bench_now_ns() - t0 > DEADLINE_NS)
-			return -1;
+			return WAIT_LATE;
 	return rc;
 }
 
+/* Prints the last TAIL_BYTES of path, whole lines, indented. */
+static void print_tail(const char *path)
+{
+	char buf[TAIL_BYTES + 1], *p, *nl, *save;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	off_t from;
+	ssize_t n;
+
+	if (fd < 0 || fstat(fd, &st) != 0) {
+		fprintf(stderr, "    (cannot read %s)\n", path);
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	from = st.st_size > TAIL_BYTES ? st.st_size - TAIL_BYTES : 0;
+	n = pread(fd, buf, TAIL_BYTES, from);
+	close(fd);
+	if (n <= 0) {
+		fprintf(stderr, "    (its stderr is empty)\n");
+		return;
+	}
+	buf[n] = '\0';
+	p = buf;
+	if (from > 0 && (nl = strchr(p, '\n')) != NULL)
+		p = nl + 1; /* the first line is cut */
+	for (p = strtok_r(p, "\n", &save); p != NULL;
+	     p = strtok_r(NULL, "\n", &save))
+		fprintf(stderr, "    | %s\n", p);
+}
+
+/* How process i is: "exited with status N", "killed by signal N" or
+ * "still running". Reaps it when it has ended (pid -1 then); waits up
+ * to 2 s for that once its stdout has ended. */
+static const char *exit_state(struct group *g, int i, char *buf, size_t len)
+{
+	int status, tries = i == g->ended ? 20 : 1;
+	pid_t r = 0;
+
+	while (tries-- > 0 && (r = waitpid(g->pid[i], &status, WNOHANG)) == 0)
+		if (tries > 0)
+			usleep(100000);
+	if (r != g->pid[i])
+		return "still running";
+	g->pid[i] = -1;
+	if (WIFEXITED(status))
+		snprintf(buf, len, "exited with status %d",
+			 WEXITSTATUS(status));
+	else
+		snprintf(buf, len, "killed by signal %d", WTERMSIG(status));
+	return buf;
+}
+
+/* Process i of g failed (how): says which, how long after the start,
+ * how it is, and the end of its stderr. */
+static void report_one(struct group *g, int i, int want, const char *how,
+		       double waited_ms)
+{
+	char state[64];
+	int pid = (int)g->pid[i];
+
+	fprintf(stderr,
+		"density: N=%d: %s %d (pid %d): %d of %d lines after %.1f "
+		"ms: %s, %s; its stderr (%s):\n",
+		g->n, side_name(g->side), i, pid, g->lines[i], want, waited_ms,
+		how, exit_state(g, i, state, sizeof(state)),
+		err_path(g->side, g->n, i));
+	print_tail(err_path(g->side, g->n, i));
+}
+
+/* After a failed wait for want lines: the one whose output ended, or
+ * (silence, deadline) each one short of want lines. */
+static void report_failure(struct group *g, int want, enum wait_end why,
+			   double t0)
+{
+	double ms = (bench_now_ns() - t0) / 1e6;
+	int others = 0;
+
+	if (why == WAIT_ENDED) {
+		report_one(g, g->ended, want, "its stdout ended", ms);
+		for (int i = 0; i < g->n; i++)
+			others += i != g->ended && g->lines[i] < want;
+		if (others > 0)
+			fprintf(
+			    stderr,
+			    "density: N=%d: %d of the others had fewer than %d "
+			    "lines then (stopped by the bench)\n",
+			    g->n, others, want);
+		return;
+	}
+	for (int i = 0; i < g->n; i++)
+		if (g->lines[i] < want)
+			report_one(g, i, want,
+				   why == WAIT_SILENT
+				       ? "no output from any for 60 s"
+				       : "not done by the deadline",
+				   ms);
+}
+
+/* Reads, without waiting, what the group has printed: while the bench
+ * looks at /proc, their stdout must not fill up (see group_stop). */
+static void group_drain(struct group *g)
+{
+	struct pollfd p[N_MAX];
+	char buf[4096];
+
+	for (int i = 0; i < g->n; i++)
+		p[i] = (struct pollfd){ .fd = g->fd[i], .events = POLLIN };
+	if (poll(p, (nfds_t)g->n, 0) <= 0)
+		return;
+	for (int i = 0; i < g->n; i++)
+		if (p[i].revents & POLLIN)
+			(void)!read(g->fd[i], buf, sizeof(buf));
+}
+
 /* PSS of every process of the group, MiB. */
-static double group_pss(const struct group *g)
+static double group_pss(struct group *g)
 {
 	pid_t pids[PIDS_PER];
 	long kb = 0;
@@ -113,48 +269,78 @@ static double group_pss(const struct group *g)
 
 		for (size_t k = 0; k < m; k++)
 			kb += proc_pss_kb(pids[k], "smaps_rollup", 0);
+		group_drain(g);
 	}
 	return (double)kb / 1024.0;
 }
 
+/* SIGTERM to all, their stdout read together until each ends, then
+ * reaped. Read one after the other, the last ones' stdout stalled for
+ * seconds while they stopped (a full pipe blocks `parapet run`'s console
+ * writes, with them nng's threads, and a listener's watchdog then sees
+ * ctl.sock stop answering and listens anew while the run ends). */
 static void group_stop(struct group *g)
 {
-	for (int i = 0; i < g->n; i++)
-		kill(g->pid[i], SIGTERM);
-	for (int i = 0; i < g->n; i++)
-		proc_stop(g->pid[i], g->fd[i]);
+	struct pollfd p[N_MAX];
+	char buf[4096];
+	int open_fds = g->n;
+
+	for (int i = 0; i < g->n; i++) {
+		if (g->pid[i] > 0)
+			kill(g->pid[i], SIGTERM);
+		p[i] = (struct pollfd){ .fd = g->fd[i], .events = POLLIN };
+	}
+	while (open_fds > 0 &&
+	       (poll(p, (nfds_t)g->n, -1) > 0 || errno == EINTR))
+		for (int i = 0; i < g->n; i++) {
+			ssize_t r;
+
+			if (p[i].fd < 0 || p[i].revents == 0)
+				continue;
+			r = read(p[i].fd, buf, sizeof(buf));
+			if (r == 0 || (r < 0 && errno != EINTR)) {
+				close(p[i].fd);
+				p[i].fd = -1;
+				open_fds--;
+			}
+		}
+	for (int i = 0; i < g->n; i++) {
+		if (p[i].fd >= 0)
+			close(p[i].fd);
+		if (g->pid[i] > 0)
+			waitpid(g->pid[i], NULL, 0);
+	}
 	g->n = 0;
 }
 
 /* One run of n on side: start time (ms) and PSS (MiB); 0 or -1. */
 static int run_once(enum side side, int n, double *start_ms, double *pss_mib)
 {
-	struct group g = { 0 };
+	struct group g = { .side = side, .ended = -1 };
 	double t0 = bench_now_ns();
-	int rc = 0;
+	enum wait_end end = WAIT_DONE;
+	int want = 1;
 
 	for (int i = 0; i < n; i++) {
-		g.pid[i] = spawn_one(side, i, &g.fd[i]);
+		g.pid[i] = spawn_one(side, n, i, &g.fd[i]);
 		if (g.pid[i] < 0) {
-			rc = -1;
-			break;
+			fprintf(stderr, "density: N=%d: cannot start %s %d\n",
+				n, side_name(side), i);
+			group_stop(&g);
+			return -1;
 		}
 		g.n++;
 	}
-	if (rc == 0 && pump_until(&g, 1, t0) != 0)
-		rc = -1;
+	end = pump_until(&g, want, t0);
 	*start_ms = (bench_now_ns() - t0) / 1e6;
-	if (rc == 0 && pump_until(&g, RUN_LINES, t0) != 0)
-		rc = -1;
-	if (rc == 0)
+	if (end == WAIT_DONE)
+		end = pump_until(&g, want = RUN_LINES, t0);
+	if (end == WAIT_DONE)
 		*pss_mib = group_pss(&g);
-	for (int i = 0; rc != 0 && i < g.n; i++)
-		if (g.lines[i] < RUN_LINES)
-			fprintf(stderr, "density: %s %d of %d: %d lines\n",
-				side == PARAPET ? "partition" : "qemu", i, n,
-				g.lines[i]);
+	else
+		report_failure(&g, want, end, t0);
 	group_stop(&g);
-	return rc;
+	return end == WAIT_DONE ? 0 : -1;
 }
 
 struct result {
@@ -208,6 +394,20 @@ static int add_rows(struct result *r, struct bench_row *rows, size_t *n_rows,
 	return 0;
 }
 
+/* dir and the files in it. */
+static void remove_dir(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+
+	while (d != NULL && (e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.')
+			unlinkat(dirfd(d), e->d_name, 0);
+	if (d != NULL)
+		closedir(d);
+	rmdir(dir);
+}
+
 static const char *met(int yes)
 {
 	return yes ? "met" : "NOT met";
@@ -251,6 +451,10 @@ int main(void)
 				"skipped\n");
 		return 0;
 	}
+	if (mkdtemp(err_dir) == NULL) {
+		perror("density: mkdtemp");
+		return 1;
+	}
 	signal(SIGPIPE, SIG_IGN);
 	for (size_t i = 0; i < sizeof(res) / sizeof(*res); i++) {
 		if (measure(&res[i]) != 0 ||
@@ -259,6 +463,11 @@ int main(void)
 			failed = 1;
 		}
 	}
+	if (failed)
+		fprintf(stderr, "density: stderr of every process kept in %s\n",
+			err_dir);
+	else
+		remove_dir(err_dir);
 	if (bench_report("density", rows, n_rows) != 0)
 		return 1;
 	print_goals(rows, n_rows);

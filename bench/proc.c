@@ -16,13 +16,15 @@
 
 #include "bench/report.h"
 
-static void child_stdio(int out_fd)
+/* stdin /dev/null; stdout on out_fd and stderr on err_fd, /dev/null
+ * where -1. */
+static void child_stdio(int out_fd, int err_fd)
 {
 	int null = open("/dev/null", O_RDWR);
 
 	dup2(null, 0);
 	dup2(out_fd >= 0 ? out_fd : null, 1);
-	dup2(null, 2);
+	dup2(err_fd >= 0 ? err_fd : null, 2);
 }
 
 /* execvp wants char *const[]; the strings are never written. */
@@ -38,20 +40,29 @@ static void proc_exec(const char *const argv[])
 	_exit(127);
 }
 
-double proc_time(const char *const argv[], int want_status)
+int proc_status(const char *const argv[])
 {
-	double t0 = bench_now_ns();
 	pid_t pid = fork();
 	int status;
 
 	if (pid < 0)
 		return -1;
 	if (pid == 0) {
-		child_stdio(-1);
+		child_stdio(-1, -1);
 		proc_exec(argv);
 		_exit(127);
 	}
 	if (waitpid(pid, &status, 0) < 0)
+		return -1;
+	return status;
+}
+
+double proc_time(const char *const argv[], int want_status)
+{
+	double t0 = bench_now_ns();
+	int status = proc_status(argv);
+
+	if (status < 0)
 		return -1;
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != want_status) {
 		fprintf(stderr, "bench: %s exited with status 0x%x\n", argv[0],
@@ -87,31 +98,40 @@ double proc_cpu(const char *const argv[], int want_status)
 	pid_t pid = fork();
 
 	if (pid == 0) {
-		child_stdio(-1);
+		child_stdio(-1, -1);
 		proc_exec(argv);
 	}
 	return proc_wait_cpu(pid, argv[0], want_status);
 }
 
-pid_t proc_spawn_reader(const char *const argv[], int *out_fd)
+pid_t proc_spawn_reader_err(const char *const argv[], int *out_fd, int err_fd)
 {
 	int p[2];
 	pid_t pid;
 
-	if (pipe(p) != 0)
+	/* Close-on-exec: a later child must not hold this one's pipe. */
+	if (pipe2(p, O_CLOEXEC) != 0)
 		return -1;
 	pid = fork();
-	if (pid < 0)
+	if (pid < 0) {
+		close(p[0]);
+		close(p[1]);
 		return -1;
+	}
 	if (pid == 0) {
 		close(p[0]);
-		child_stdio(p[1]);
+		child_stdio(p[1], err_fd);
 		proc_exec(argv);
 		_exit(127);
 	}
 	close(p[1]);
 	*out_fd = p[0];
 	return pid;
+}
+
+pid_t proc_spawn_reader(const char *const argv[], int *out_fd)
+{
+	return proc_spawn_reader_err(argv, out_fd, -1);
 }
 
 int proc_output_status(const char *const argv[], char *out, size_t len,
@@ -144,7 +164,7 @@ pid_t proc_spawn(const char *const argv[])
 	pid_t pid = fork();
 
 	if (pid == 0) {
-		child_stdio(-1);
+		child_stdio(-1, -1);
 		proc_exec(argv);
 	}
 	return pid;

@@ -16,6 +16,10 @@ double proc_time(const char *const argv[], int want_status);
  * machine. */
 double proc_cpu(const char *const argv[], int want_status);
 
+/* Runs argv as proc_time() does and returns its wait status (as
+ * waitpid's), or -1 when it cannot start; prints nothing. */
+int proc_status(const char *const argv[]);
+
 /* Reaps pid (name for messages) and returns its CPU time in ns, or -1
  * when its exit status is not want_status. */
 double proc_wait_cpu(pid_t pid, const char *name, int want_status);
@@ -31,6 +35,9 @@ pid_t proc_spawn(const char *const argv[]);
 
 /* Starts argv with stdout on a pipe; *out_fd is the read end. */
 pid_t proc_spawn_reader(const char *const argv[], int *out_fd);
+/* The same with stderr on err_fd (-1: /dev/null); the caller keeps and
+ * closes err_fd. */
+pid_t proc_spawn_reader_err(const char *const argv[], int *out_fd, int err_fd);
 
 /* Build directory ($PARAPET_BUILD, default "build") joined with rel. */
 const char *proc_build_path(const char *rel);

@@ -16,6 +16,33 @@
 #include "lib/registry.h"
 
 #define MAX_RESTARTS 200
+#define UP_TRIES     100 /* `parapet-diag ps`, 100 ms apart */
+
+/* Polls `parapet-diag ps` (ps) until the partition run by pid answers.
+ * Until it is up, ps exits non-zero: expected, not reported. 0, or -1
+ * with a message when it never answers or the partition ends first. */
+static int wait_up(const char *const ps[], pid_t pid)
+{
+	int status = -1, run_status;
+
+	for (int i = 0; i < UP_TRIES; i++) {
+		if ((status = proc_status(ps)) == 0)
+			return 0;
+		if (waitpid(pid, &run_status, WNOHANG) == pid) {
+			fprintf(stderr,
+				"bench servicing: parapet run ended (status "
+				"0x%x) before `parapet-diag ps` answered\n",
+				run_status);
+			return -1;
+		}
+		usleep(100000);
+	}
+	fprintf(stderr,
+		"bench servicing: `parapet-diag ps` still failing after %d "
+		"tries (last status 0x%x)\n",
+		UP_TRIES, status);
+	return -1;
+}
 
 static int run_restarts(const char *accel, int n, double *blackout,
 			size_t *n_black, double *restart_ms)
@@ -45,8 +72,12 @@ static int run_restarts(const char *accel, int n, double *blackout,
 
 	if (pid < 0)
 		return -1;
-	for (i = 0; i < 100 && proc_time(ps, 0) < 0; i++)
-		usleep(100000);
+	if (wait_up(ps, pid) != 0) {
+		kill(pid, SIGTERM);
+		waitpid(pid, &status, 0);
+		close(fd);
+		return -1;
+	}
 	for (i = 0; i < n; i++) {
 		char buf[65536];
 

@@ -9,6 +9,7 @@ $(eval $(call unit_test,metrics_test))
 $(eval $(call unit_test,registry_test))
 $(eval $(call unit_test,util_test))
 $(eval $(call unit_test,evqueue_test))
+$(eval $(call unit_test,rundir_test))
 
 # tests/pcapng_write: writes a sample capture for the tshark e2e test.
 $(B)/tests/pcapng_write: $(call objs,tests/pcapng_write.c) $(B)/libparapet.a

@@ -125,6 +125,8 @@ enum rundir_run rundir_run_state(const char *dir, pid_t *pid)
 	return RUNDIR_RUN_GONE; /* the pid was reused */
 }
 
+static void rundir_remove_tree(const char *dir);
+
 bool rundir_reap(const char *base, const char *name)
 {
 	char dir[4096], aside[4200];
@@ -141,7 +143,7 @@ bool rundir_reap(const char *base, const char *name)
 		(void)!rename(aside, dir); /* failing: left aside, kept */
 		return false;
 	}
-	rundir_remove(aside);
+	rundir_remove_tree(aside);
 	return true;
 }
 
@@ -171,9 +173,41 @@ static int rundir_rm(const char *path, const struct stat *st, int flag,
 	return 0;
 }
 
+/* A file whose creation had looked up dir just before it was renamed
+ * aside still lands in it, after the walk read it: walked again. */
+#define RUNDIR_REMOVE_WALKS 3
+
+static void rundir_remove_tree(const char *dir)
+{
+	struct stat st;
+
+	for (int i = 0; i < RUNDIR_REMOVE_WALKS; i++) {
+		nftw(dir, rundir_rm, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+		if (lstat(dir, &st) != 0)
+			return;
+	}
+}
+
+/* Renamed aside first (PARENT/.gone.NAME.PID, which no listing shows):
+ * a thread that still creates a file by its path under dir, such as a
+ * listener's watchdog listening anew while the run ends, then fails
+ * instead of landing between the walk's unlinks and its rmdir, which
+ * left dir behind with that one file and no pid file, refusing the name
+ * to every later run. The name is free at once. */
 void rundir_remove(const char *dir)
 {
-	nftw(dir, rundir_rm, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+	const char *slash = strrchr(dir, '/');
+	char aside[4200];
+
+	if (slash != NULL && slash[1] != '\0' &&
+	    (size_t)snprintf(aside, sizeof(aside), "%.*s/.gone.%s.%d",
+			     (int)(slash - dir), dir, slash + 1,
+			     (int)getpid()) < sizeof(aside) &&
+	    rename(dir, aside) == 0) {
+		rundir_remove_tree(aside);
+		return;
+	}
+	rundir_remove_tree(dir); /* e.g. aside taken by an older leftover */
 }
 
 bool rundir_name_ok(const char *name)

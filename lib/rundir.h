@@ -37,7 +37,9 @@ bool rundir_reap(const char *base, const char *name);
 /* True when BASE/NAME's run is gone: reaps it, and why says so in words
  * ("its parapet run, pid N, is gone; ..."). */
 bool rundir_run_gone(const char *base, const char *name, char *why, size_t len);
-/* Removes dir and everything under it (no symlinks followed). */
+/* Removes dir and everything under it (no symlinks followed), renamed
+ * aside first: the name is free at once, and a file created by a path
+ * under dir after that fails instead of keeping dir (see rundir.c). */
 void rundir_remove(const char *dir);
 /* NAME: 1-63 of [A-Za-z0-9_.-], not starting with '.'. */
 bool rundir_name_ok(const char *name);

@@ -389,20 +389,27 @@ _Static_assert(sizeof(struct kvm_vcpu_events) <= VP_EXTRA_EVENTS,
 	       "vcpu_events size");
 _Static_assert(KVM_N_SAVED_MSRS <= VP_EXTRA_MAX_MSRS, "saved MSRs");
 
-struct kvm_msr_list_buf {
+/* KVM_GET_MSRS / KVM_SET_MSRS take a struct kvm_msrs, whose entries are
+ * a flexible array: the header shares its storage (and alignment) with
+ * room for the entries, as a struct with an array after it would be a GNU
+ * extension. */
+union kvm_msrs_buf {
 	struct kvm_msrs hdr;
-	struct kvm_msr_entry e[KVM_N_SAVED_MSRS];
+	uint8_t room[sizeof(struct kvm_msrs) +
+		     KVM_N_SAVED_MSRS * sizeof(struct kvm_msr_entry)];
 };
 
 static int kvm_vp_get_extra(struct accel_vp *v, struct vp_extra *x)
 {
 	struct kvm_xsave xs;
 	struct kvm_vcpu_events ev;
-	struct kvm_msr_list_buf m = { .hdr.nmsrs = KVM_N_SAVED_MSRS };
+	union kvm_msrs_buf m;
 	size_t i;
 	int got;
 
 	memset(x, 0, sizeof(*x));
+	memset(&m, 0, sizeof(m));
+	m.hdr.nmsrs = KVM_N_SAVED_MSRS;
 	if (ioctl(v->fd, KVM_GET_XSAVE, &xs) < 0 ||
 	    ioctl(v->fd, KVM_GET_VCPU_EVENTS, &ev) < 0)
 		return -1;
@@ -411,21 +418,22 @@ static int kvm_vp_get_extra(struct accel_vp *v, struct vp_extra *x)
 	memcpy(x->events, &ev, sizeof(ev));
 	x->events_len = sizeof(ev);
 	for (i = 0; i < KVM_N_SAVED_MSRS; i++)
-		m.e[i].index = kvm_saved_msrs[i];
+		m.hdr.entries[i].index = kvm_saved_msrs[i];
 	got = ioctl(v->fd, KVM_GET_MSRS, &m);
 	for (i = 0; got > 0 && i < (size_t)got; i++)
-		x->msrs[x->n_msrs++] =
-		    (struct vp_msr){ m.e[i].index, m.e[i].data };
+		x->msrs[x->n_msrs++] = (struct vp_msr){ m.hdr.entries[i].index,
+							m.hdr.entries[i].data };
 	return 0;
 }
 
 static int kvm_vp_set_extra(struct accel_vp *v, const struct vp_extra *x)
 {
-	struct kvm_msr_list_buf m = { 0 };
+	union kvm_msrs_buf m;
 	struct kvm_xsave xs;
 	struct kvm_vcpu_events ev;
 	uint32_t i;
 
+	memset(&m, 0, sizeof(m));
 	if (x->xsave_len == sizeof(xs)) {
 		memcpy(&xs, x->xsave, sizeof(xs));
 		if (ioctl(v->fd, KVM_SET_XSAVE, &xs) < 0)
@@ -437,8 +445,8 @@ static int kvm_vp_set_extra(struct accel_vp *v, const struct vp_extra *x)
 			return -1;
 	}
 	for (i = 0; i < x->n_msrs && i < KVM_N_SAVED_MSRS; i++) {
-		m.e[i].index = x->msrs[i].index;
-		m.e[i].data = x->msrs[i].value;
+		m.hdr.entries[i].index = x->msrs[i].index;
+		m.hdr.entries[i].data = x->msrs[i].value;
 	}
 	m.hdr.nmsrs = i;
 	return ioctl(v->fd, KVM_SET_MSRS, &m) == (int)i ? 0 : -1;
