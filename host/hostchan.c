@@ -1,7 +1,8 @@
 /* `parapet run`'s end of the host channel. Handlers run on nng threads
  * under one lock; long polls and ctl commands are answered later
  * (IPC_ASYNC) when stdin bytes or a command's result arrive, or at their
- * deadline from hostchan_tick in run's poll loop. */
+ * deadline from hostchan_tick in run's poll loop; console batches when a
+ * thread of their own has written them. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
@@ -47,8 +48,28 @@ struct hc_cmd {
 	uint64_t binary_token; /* service --binary: sent to init; 0: none */
 };
 
+/* A Console call waiting for the writer thread. */
+struct console_job {
+	struct ipc_request *req;
+	const Parapet__ConsoleBatch *batch;
+	Parapet__ConsoleBatchAck *ack;
+};
+
+/* The host channel's calls in flight: the writer's queue never fills. */
+#define HC_CONTEXTS 8
+
 struct hostchan {
 	pthread_mutex_t lock, out_lock;
+	/* Console calls for the writer thread: a write that stalls with
+	 * stdout must not hold one of nng's threads, which every socket of
+	 * the process shares (ctl.sock stopped answering, and the
+	 * listeners' watchdog took their silence for a frozen listener). */
+	pthread_mutex_t jobs_lock;
+	pthread_cond_t jobs_cond;
+	struct console_job jobs[HC_CONTEXTS];
+	unsigned jobs_head, jobs_n;
+	pthread_t writer;
+	bool writer_started;
 	struct ipc_server *chan, *ctl;
 	int out_fd, in_fd;
 	int fds_fd; /* the descriptor channel to init */
@@ -94,17 +115,12 @@ static void hc_write_all(struct hostchan *h, int fd, const uint8_t *p, size_t n)
 	}
 }
 
-static int on_console(struct ipc_request *req, const ProtobufCMessage *in,
-		      ProtobufCMessage *out, void *arg)
+/* Writes one batch past what the host has and fills its ack. */
+static void hc_console_write(struct hostchan *h, const Parapet__ConsoleBatch *b,
+			     Parapet__ConsoleBatchAck *ack)
 {
-	const Parapet__ConsoleBatch *b = (const Parapet__ConsoleBatch *)in;
-	Parapet__ConsoleBatchAck *ack = (Parapet__ConsoleBatchAck *)out;
-	struct hostchan *h = arg;
 	uint64_t end = b->offset + b->data.len;
 
-	(void)req;
-	if (end < b->offset)
-		return IPC_ERR_INVAL;
 	pthread_mutex_lock(&h->out_lock);
 	if (b->offset > h->out_offset)
 		log_warnx("console: %llu bytes missing before offset %llu",
@@ -129,7 +145,56 @@ static int on_console(struct ipc_request *req, const ProtobufCMessage *in,
 	ack->has_acked = 1;
 	ack->acked = h->out_offset;
 	pthread_mutex_unlock(&h->out_lock);
-	return 0;
+}
+
+/* The writer thread: the queued Console calls in order, each answered
+ * once its bytes are out (the ack back-pressures hostcomm). Ends when
+ * the run closes; calls still queued are abandoned with the server. */
+static void *hc_writer(void *arg)
+{
+	struct hostchan *h = arg;
+
+	pthread_mutex_lock(&h->jobs_lock);
+	for (;;) {
+		struct console_job j;
+
+		while (h->jobs_n == 0 && !atomic_load(&h->closing))
+			pthread_cond_wait(&h->jobs_cond, &h->jobs_lock);
+		if (atomic_load(&h->closing))
+			break;
+		j = h->jobs[h->jobs_head];
+		h->jobs_head = (h->jobs_head + 1) % HC_CONTEXTS;
+		h->jobs_n--;
+		pthread_mutex_unlock(&h->jobs_lock);
+		hc_console_write(h, j.batch, j.ack);
+		ipc_request_finish(j.req, 0);
+		pthread_mutex_lock(&h->jobs_lock);
+	}
+	pthread_mutex_unlock(&h->jobs_lock);
+	return NULL;
+}
+
+static int on_console(struct ipc_request *req, const ProtobufCMessage *in,
+		      ProtobufCMessage *out, void *arg)
+{
+	const Parapet__ConsoleBatch *b = (const Parapet__ConsoleBatch *)in;
+	struct hostchan *h = arg;
+	int rc = IPC_ASYNC;
+
+	if (b->offset + b->data.len < b->offset)
+		return IPC_ERR_INVAL;
+	pthread_mutex_lock(&h->jobs_lock);
+	if (h->jobs_n < HC_CONTEXTS) {
+		h->jobs[(h->jobs_head + h->jobs_n++) % HC_CONTEXTS] =
+		    (struct console_job){ req, b,
+					  (Parapet__ConsoleBatchAck *)out };
+		pthread_cond_signal(&h->jobs_cond);
+	} else {
+		rc = IPC_ERR_UNAVAILABLE; /* not with HC_CONTEXTS calls at most
+					   */
+	}
+	pthread_mutex_unlock(&h->jobs_lock);
+	return rc;
 }
 
 static int on_event(struct ipc_request *req, const ProtobufCMessage *in,
@@ -508,7 +573,7 @@ static struct ipc_server *hc_server(struct hostchan *h, const char *path,
 		.methods = m,
 		.n_methods = n,
 		.recv_max = 64 * 1024,
-		.n_contexts = 8,
+		.n_contexts = HC_CONTEXTS,
 		.arg = h,
 	};
 
@@ -525,11 +590,19 @@ struct hostchan *hostchan_open(const char *run_dir, int out_fd, int in_fd,
 		return NULL;
 	pthread_mutex_init(&h->lock, NULL);
 	pthread_mutex_init(&h->out_lock, NULL);
+	pthread_mutex_init(&h->jobs_lock, NULL);
+	pthread_cond_init(&h->jobs_cond, NULL);
 	h->out_fd = out_fd;
 	h->in_fd = in_fd;
 	h->fds_fd = fds_fd;
 	h->hostcomm_uid = hostcomm_uid;
 	h->in_closed = in_fd < 0;
+	if (pthread_create(&h->writer, NULL, hc_writer, h) != 0) {
+		log_warnx("host channel: cannot start the console writer");
+		hostchan_close(h);
+		return NULL;
+	}
+	h->writer_started = true;
 	snprintf(path, sizeof(path), "%s/host.sock", run_dir);
 	h->chan = hc_server(h, path, &parapet__host_channel__descriptor,
 			    chan_methods, 4, true);
@@ -549,12 +622,21 @@ void hostchan_close(struct hostchan *h)
 	if (h == NULL)
 		return;
 	atomic_store(&h->closing, true);
+	if (h->writer_started) {
+		/* before the server: no request is finished after its close */
+		pthread_mutex_lock(&h->jobs_lock);
+		pthread_cond_signal(&h->jobs_cond);
+		pthread_mutex_unlock(&h->jobs_lock);
+		pthread_join(h->writer, NULL);
+	}
 	if (h->ctl)
 		ipc_server_close(h->ctl);
 	if (h->chan)
 		ipc_server_close(h->chan);
 	pthread_mutex_destroy(&h->lock);
 	pthread_mutex_destroy(&h->out_lock);
+	pthread_mutex_destroy(&h->jobs_lock);
+	pthread_cond_destroy(&h->jobs_cond);
 	free(h);
 }
 

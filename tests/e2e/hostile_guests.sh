@@ -79,7 +79,10 @@ ends_within() {
 
 # stalled NAME ACCEL: a flooding guest whose console nobody reads (stdout
 # a full pipe): parapet run still answers ctl, obeys ctl poweroff, SIGTERM
-# and --timeout, and the guest is held back meanwhile, not dropped.
+# and --timeout, and the guest is held back meanwhile, not dropped. The
+# stalled write holds none of nng's threads: the listeners keep
+# answering their watchdog's probes (over 3 s of silence would have them
+# listen anew).
 stalled() {
 	rm -f "$T/fifo"
 	mkfifo "$T/fifo"
@@ -87,9 +90,11 @@ stalled() {
 	reader=$!
 	start "$1p" --accel "$2" --timeout 120 --guest-cmdline mode=flood \
 		"$T/evil.igvm" >"$T/fifo"
-	sleep 1 # the pipe fills in a moment
+	sleep 5 # the pipe fills in a moment; then the watchdog's rounds
 	timeout 60 "$P" ctl "$1p" status >"$T/$1.st" 2>&1 ||
 		fail "$1: ctl status with stdout stalled: $(cat "$T/$1.st")"
+	! grep "listening anew" "$T/$1p.err" ||
+		fail "$1: a listener of parapet run froze while stdout stalled"
 	"$P" ctl "$1p" poweroff >/dev/null 2>&1 || fail "$1: ctl poweroff"
 	ends_within "$1p" 60
 	start "$1t" --accel "$2" --timeout 120 --guest-cmdline mode=flood \
