@@ -100,8 +100,7 @@ static void *redial_attempt(void *arg)
 	r->attempting = false;
 	pthread_cond_broadcast(&r->done);
 	pthread_mutex_unlock(&r->lock);
-	if (rv != 0)
-		redial_wait_wake(); /* the next attempt's time */
+	redial_wait_wake(); /* failed, or its pipe may have gone already */
 	return NULL;
 }
 
