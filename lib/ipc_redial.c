@@ -355,9 +355,17 @@ struct ipc_redial *ipc_redial_open(nng_socket s, const char *path, int *rv)
 				   r)) != 0)
 		goto fail;
 	r->since_ns = util_now_ns();
-	/* the thread's first look attempts at once if the server is up */
-	if ((*rv = redial_wait_add(r)) == 0)
+	if ((*rv = redial_wait_add(r)) == 0) {
+		struct stat st;
+
+		/* the server is up: the first attempt at once, not at the
+		 * thread's first look */
+		pthread_mutex_lock(&r->lock);
+		if (!r->tried && !r->attempting && stat(r->path, &st) == 0)
+			redial_try(r, &st, util_now_ns());
+		pthread_mutex_unlock(&r->lock);
 		return r;
+	}
 fail:
 	nng_pipe_notify(s, NNG_PIPE_EV_ADD_PRE, NULL, NULL);
 	nng_pipe_notify(s, NNG_PIPE_EV_ADD_POST, NULL, NULL);
