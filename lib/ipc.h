@@ -183,10 +183,9 @@ struct ipc_server;
 struct ipc_server *ipc_server_open(const struct ipc_server_config *cfg);
 /* Closes the server's listening sockets; its connections stay. A process
  * about to exit calls it first: else its exit may close a connection
- * before the listener, and a client's immediate redial lands in the
- * closing listener's backlog and is dropped mid-handshake (that attempt
- * fails; lib/ipc_redial.c dials again when the next instance's socket
- * appears). */
+ * before the listener, a client's immediate redial lands in the closing
+ * listener's backlog and is dropped mid-handshake, which stops an nng
+ * 1.5.2 dialer for good (lib/ipc_redial.c replaces it, 2 s later). */
 void ipc_server_stop_listening(struct ipc_server *s);
 /* Starts the receivers of a server opened held (once; no-op otherwise).
  * Clients that called meanwhile wait in their own timeouts. */
@@ -265,6 +264,9 @@ void ipc_client_on_peer(struct ipc_client *c, ipc_peer_fn fn, void *arg);
  * ERROR returns its code. */
 int ipc_call(struct ipc_client *c, const char *method,
 	     const ProtobufCMessage *req, ProtobufCMessage **reply_out);
+/* Clients and subscribers replace a dialer that has brought no pipe for
+ * this long (default 12 s; see lib/ipc_redial.c). For tests. */
+void ipc_redial_set_after_ms(unsigned ms);
 /* The Error.message of the last ERROR reply ipc_call returned on this
  * thread ("" if it had none; every call clears it). */
 const char *ipc_last_error(void);

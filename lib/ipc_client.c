@@ -116,8 +116,12 @@ struct ipc_client *ipc_client_open(const struct ipc_client_config *cfg)
 		return NULL;
 	}
 	rv = nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ, c->recv_max);
-	/* Servers restart (servicing, supervision): the redial watchdog
-	 * dials a new instance once its socket appears (lib/ipc_redial.c). */
+	/* Servers restart (servicing, supervision): redial every 2-10 ms, not
+	 * nng's default 100 ms doubling to a minute. */
+	if (rv == 0)
+		rv = nng_socket_set_ms(c->sock, NNG_OPT_RECONNMINT, 2);
+	if (rv == 0)
+		rv = nng_socket_set_ms(c->sock, NNG_OPT_RECONNMAXT, 10);
 	if (rv == 0)
 		c->redial = ipc_redial_open(c->sock, cfg->path, &rv);
 	if (rv != 0) {

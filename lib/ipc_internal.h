@@ -34,13 +34,16 @@ int ipc_from_nng(int rv);
 int ipc_listen_path(nng_socket s, const char *path, mode_t mode,
 		    const struct ipc_listen_acl *acl, nng_listener *out);
 
-/* Dials ipc://path in the background and dials again whenever the
- * connection goes (see lib/ipc_redial.c). NULL with *rv set on failure. */
+/* Dials ipc://path in the background and keeps dialing: replaces a
+ * dialer that has brought no pipe for a while (see lib/ipc_redial.c).
+ * NULL with *rv set on failure. */
 struct ipc_redial *ipc_redial_open(nng_socket s, const char *path, int *rv);
 /* Stops the watchdog and closes the socket. */
 void ipc_redial_close(struct ipc_redial *r);
 /* Calls fn at every connection to the peer and every loss of one. */
 void ipc_redial_on_peer(struct ipc_redial *r, ipc_peer_fn fn, void *arg);
+/* How many times a dialer was replaced. */
+uint64_t ipc_redial_count(const struct ipc_redial *r);
 
 /* One listening path of a server; id changes when the watchdog
  * re-creates the listener (under the lock given to ipc_watch_open). */
@@ -51,9 +54,7 @@ struct ipc_listen_slot {
 	char *path;
 	mode_t mode;
 	struct ipc_listen_acl acl;
-	/* the watchdog's last probe if it brought no pipe (closed at the
-	 * next round), or -1 */
-	int probe_fd;
+	int probe_fd; /* the watchdog's last probe connection, or -1 */
 	/* Listeners replaced by the watchdog, kept (0: none) while pipes
 	 * they accepted live on: closing a listener closes its pipes. */
 	int retired[IPC_RETIRED_MAX];

@@ -35,8 +35,8 @@ struct diagd {
 	struct ipc_trace *tap; /* diagd's own calls (to init, policy, ...) */
 	struct ipc_client *init, *policy, *vmworker;
 	/* Opened by the first inspect that finds blkd running: without a
-	 * disk there is none, and a client would look for its absent socket
-	 * every 50 ms for the partition's life (lib/ipc_redial.c). */
+	 * disk there is none, and a client would redial its absent socket
+	 * every 2-10 ms (a third of a core) for the partition's life. */
 	struct ipc_client *blkd;
 	struct diagd_trace *trace;
 	struct evqueue jobs; /* for the workers */

@@ -14,7 +14,7 @@
 #include "services/policy/state.h"
 
 /* The timeout of vmworker's calls, which also bounds the wait for a
- * restarted vmworker. */
+ * restarted vmworker (above a dead dialer's 12 s redial). */
 #define POLICY_VM_WAIT_MS 30000
 
 struct policy {
