@@ -190,8 +190,8 @@ static int on_console(struct ipc_request *req, const ProtobufCMessage *in,
 					  (Parapet__ConsoleBatchAck *)out };
 		pthread_cond_signal(&h->jobs_cond);
 	} else {
-		rc = IPC_ERR_UNAVAILABLE; /* not with HC_CONTEXTS calls at most
-					   */
+		/* never with HC_CONTEXTS calls in flight at most */
+		rc = IPC_ERR_UNAVAILABLE;
 	}
 	pthread_mutex_unlock(&h->jobs_lock);
 	return rc;

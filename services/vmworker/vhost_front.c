@@ -61,7 +61,8 @@ void vhost_front_init(struct vhost_front *f, int fd, const char *path)
 }
 
 /* One request; with REPLY_ACK negotiated, a request without a reply of
- * its own asks for the ack, so that a refusal is seen here. */
+ * its own asks for the ack, so that a refusal is seen here. 0, or the
+ * vhost_user error with f->error set (and errno kept for ERR_SYS). */
 static int front_call(struct vhost_front *f, struct vhost_user_msg *m,
 		      struct vhost_user_msg *reply)
 {
@@ -72,12 +73,15 @@ static int front_call(struct vhost_front *f, struct vhost_user_msg *m,
 	    !vhost_user_wants_reply(&m->hdr))
 		m->hdr.flags |= VHOST_USER_FLAG_NEED_REPLY;
 	rc = vhost_user_call(f->sock, m, reply, FRONT_REPLY_MS);
-	if (rc != VHOST_USER_OK)
-		return front_fail(
-		    f, "%s: %s", vhost_user_request_name(m->hdr.request),
-		    rc == VHOST_USER_ERR_SYS ? strerror(errno)
-					     : vhost_user_strerror(rc));
-	return 0;
+	if (rc != VHOST_USER_OK) {
+		int err = errno;
+
+		front_fail(f, "%s: %s", vhost_user_request_name(m->hdr.request),
+			   rc == VHOST_USER_ERR_SYS ? strerror(err)
+						    : vhost_user_strerror(rc));
+		errno = err;
+	}
+	return rc;
 }
 
 static int front_get_u64(struct vhost_front *f, uint32_t request, uint64_t *out)
@@ -441,7 +445,7 @@ int vhost_front_stop(struct vhost_front *f, uint32_t *last_avail)
 		return 0; /* the backend is gone: the queue with it */
 	vhost_user_msg_init(&m, VHOST_USER_GET_VRING_BASE,
 			    sizeof(m.payload.state));
-	rc = vhost_user_call(f->sock, &m, &r, FRONT_REPLY_MS);
+	rc = front_call(f, &m, &r);
 	if (rc == VHOST_USER_ERR_CLOSED ||
 	    (rc == VHOST_USER_ERR_SYS &&
 	     (errno == ECONNRESET || errno == EPIPE))) {
@@ -453,10 +457,7 @@ int vhost_front_stop(struct vhost_front *f, uint32_t *last_avail)
 		return 0;
 	}
 	if (rc != VHOST_USER_OK)
-		return front_fail(f, "GET_VRING_BASE: %s",
-				  rc == VHOST_USER_ERR_SYS
-				      ? strerror(errno)
-				      : vhost_user_strerror(rc));
+		return -1;
 	vhost_user_msg_close_fds(&r);
 	if (last_avail != NULL)
 		*last_avail = r.payload.state.num;
