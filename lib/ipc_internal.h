@@ -54,7 +54,9 @@ struct ipc_listen_slot {
 	char *path;
 	mode_t mode;
 	struct ipc_listen_acl acl;
-	int probe_fd; /* the watchdog's last probe connection, or -1 */
+	/* the watchdog's last probe if it brought no pipe (closed at the
+	 * next round), or -1 */
+	int probe_fd;
 	/* Listeners replaced by the watchdog, kept (0: none) while pipes
 	 * they accepted live on: closing a listener closes its pipes. */
 	int retired[IPC_RETIRED_MAX];

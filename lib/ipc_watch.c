@@ -4,9 +4,13 @@
  * local process that can reach a socket can do that. So a thread checks,
  * every IPC_WATCH_PERIOD_MS, that each listener still answers an SP
  * hello, and re-creates (unlink, bind, listen) one that gave none within
- * IPC_WATCH_DEADLINE_MS. A probe that got its answer is kept open until
- * the next round and only then closed: a connection closed after the
- * handshake is harmless, one closed during it is the bug itself. */
+ * IPC_WATCH_DEADLINE_MS. A probe that became a pipe of the socket is
+ * closed at once: both ends are past the handshake then, and a closed
+ * connection is harmless (the server holds no socket of its own probe
+ * between rounds: a count of its descriptors is the same whenever it is
+ * taken). One that did not is kept open until the next round and only
+ * then closed: closing a connection during the handshake is the bug
+ * itself. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -86,8 +90,8 @@ static bool pipe_added(const struct ipc_watch *w, uint64_t before,
 
 /* Whether a connection to the listener at path becomes a pipe of the
  * socket: the transport answers the hello even when frozen; it is the
- * hand-over to the socket that stops. The connection is left in
- * *keep_fd. */
+ * hand-over to the socket that stops. A connection that did not is left
+ * in *keep_fd (-1 otherwise). */
 static bool probe(const struct ipc_watch *w, const char *path, int *keep_fd)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -112,7 +116,7 @@ static bool probe(const struct ipc_watch *w, const char *path, int *keep_fd)
 		*keep_fd = fd;
 		return false;
 	}
-	*keep_fd = fd;
+	close(fd); /* a pipe of the socket: past the handshake */
 	return true;
 }
 

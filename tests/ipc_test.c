@@ -12,6 +12,7 @@
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/xattr.h>
+#include <dirent.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -841,6 +842,54 @@ static bool acl_has_uid(const char *path, uid_t uid)
  * for good; the server's watchdog listens anew, so a client that comes
  * afterwards is served (within its call timeout), and the new socket
  * keeps the server's ACL entry. */
+/* The sockets this process holds. */
+static int count_sockets(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	char link[300], target[64];
+	int n = 0;
+
+	assert_non_null(d);
+	while ((e = readdir(d)) != NULL) {
+		ssize_t len;
+
+		snprintf(link, sizeof(link), "/proc/self/fd/%s", e->d_name);
+		len = readlink(link, target, sizeof(target) - 1);
+		if (len > 0 &&
+		    (target[len] = '\0', !strncmp(target, "socket:", 7)))
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
+/* The listener watchdog's probe that became a pipe is closed at once:
+ * between rounds the server holds no connection of its own (a count of
+ * its sockets does not depend on when it is taken). Sampled over the
+ * second watchdog period; the fewest seen is the count before the first
+ * round. */
+static void test_watchdog_probe_not_held(void **state)
+{
+	struct ipc_server *s;
+	int before, fewest = -1;
+
+	(void)state;
+	s = open_server(NULL);
+	assert_non_null(s);
+	before = count_sockets(); /* the first round is a period away */
+	usleep(1300000);
+	for (int i = 0; i < 24; i++) {
+		int n = count_sockets();
+
+		if (fewest < 0 || n < fewest)
+			fewest = n;
+		usleep(50000);
+	}
+	assert_int_equal(fewest, before);
+	close_opened(s);
+}
+
 static void test_listener_survives_dropped_handshakes(void **state)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -934,6 +983,8 @@ int main(void)
 		cmocka_unit_test_teardown(test_peer_events, close_all_opened),
 		cmocka_unit_test_teardown(test_events, close_all_opened),
 		cmocka_unit_test_teardown(test_trace_tap, close_all_opened),
+		cmocka_unit_test_teardown(test_watchdog_probe_not_held,
+					  close_all_opened),
 		cmocka_unit_test_teardown(
 		    test_listener_survives_dropped_handshakes,
 		    close_all_opened),
