@@ -864,29 +864,38 @@ static int count_sockets(void)
 	return n;
 }
 
+/* The fewest sockets this process held over n samples 50 ms apart. */
+static int fewest_sockets(int n)
+{
+	int fewest = -1;
+
+	for (int i = 0; i < n; i++) {
+		int k = count_sockets();
+
+		if (fewest < 0 || k < fewest)
+			fewest = k;
+		usleep(50000);
+	}
+	return fewest;
+}
+
 /* The listener watchdog's probe that became a pipe is closed at once:
- * between rounds the server holds no connection of its own (a count of
- * its sockets does not depend on when it is taken). Sampled over the
- * second watchdog period; the fewest seen is the count before the first
- * round. */
+ * between rounds the server holds no connection of its own, so the
+ * fewest sockets seen over its second period are no more than before
+ * its first round (a period after the open). Connections of earlier
+ * tests that nng still closes can only lower the later count. */
 static void test_watchdog_probe_not_held(void **state)
 {
 	struct ipc_server *s;
-	int before, fewest = -1;
+	int before, after;
 
 	(void)state;
 	s = open_server(NULL);
 	assert_non_null(s);
-	before = count_sockets(); /* the first round is a period away */
-	usleep(1300000);
-	for (int i = 0; i < 24; i++) {
-		int n = count_sockets();
-
-		if (fewest < 0 || n < fewest)
-			fewest = n;
-		usleep(50000);
-	}
-	assert_int_equal(fewest, before);
+	before = fewest_sockets(12);
+	usleep(700000);
+	after = fewest_sockets(24);
+	assert_in_range(after, 0, before);
 	close_opened(s);
 }
 
