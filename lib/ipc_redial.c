@@ -29,7 +29,15 @@
  * complete that connection after the new dialer's: the client would then
  * hold two connections to the server. A pipe of any dialer but the
  * current one is closed before it joins the socket (after its handshake,
- * so no listener sees a connection dropped mid-handshake). */
+ * so no listener sees a connection dropped mid-handshake).
+ *
+ * Tried and dropped: each attempt as one blocking nng_dialer_start on a
+ * short thread, no nng timer at all. In nng 1.5.2 a dialer closed just as
+ * its blocking start begins (nng_close of the socket) leaves the start
+ * waiting for good: nni_aio_begin returns without completing an aio
+ * stopped before it began. With closes held off while an attempt ran,
+ * nng_close still hung now and then under load, its reaper thread
+ * waiting on a dialer's aio. */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
