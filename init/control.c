@@ -352,7 +352,8 @@ static int ctl_do_poweroff(struct init *in, struct ctl_req *r)
 		ipc_request_set_error(r->req, "status out of 0-255");
 		return IPC_ERR_HANDLER;
 	}
-	init_poweroff(in, status, q->reason ? q->reason : "Poweroff request");
+	init_poweroff(in, status, q->reason ? q->reason : "Poweroff request",
+		      q->has_delivered && q->delivered);
 	return 0;
 }
 

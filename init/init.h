@@ -130,6 +130,8 @@ struct init {
 	uint64_t start_ns;
 	uint64_t orphans;
 	bool powering_off;
+	/* every service stops at once: nothing needs vmworker any more */
+	bool poweroff_together;
 	int poweroff_status;
 	struct control *control;
 	/* boot timeline stamps from the device tree */
@@ -166,7 +168,11 @@ void svc_on_log(struct init *in, struct service *s);
 /* Fires due timers; returns the poll timeout in ms until the next. */
 int svc_timers(struct init *in);
 struct service *svc_find(struct init *in, const char *name);
-void init_poweroff(struct init *in, int status, const char *reason);
+/* Powers off with status (once). together: the host has the console and
+ * the guest's event, so REGISTRY_F_STOP_LAST services stop with the
+ * others (init_poweroff_step). */
+void init_poweroff(struct init *in, int status, const char *reason,
+		   bool together);
 
 /* standby.c */
 /* Starts s's standby (once); the request r is answered when it loaded

@@ -24,17 +24,22 @@
 
 static struct init the_init;
 
-void init_poweroff(struct init *in, int status, const char *reason)
+void init_poweroff(struct init *in, int status, const char *reason,
+		   bool together)
 {
 	if (in->powering_off)
 		return;
-	log_info("power-off (%s): status %d", reason, status);
+	log_info("power-off (%s): status %d%s", reason, status,
+		 together ? ", every service at once" : "");
 	in->powering_off = true;
+	in->poweroff_together = together;
 	in->poweroff_status = status;
 }
 
 /* Power-off: stop every service at once, then those flagged
- * REGISTRY_F_STOP_LAST once the others are gone. Returns true once none
+ * REGISTRY_F_STOP_LAST once the others are gone (a host's stop: hostcomm's
+ * stop drains the console from vmworker), or all of them at once when
+ * nothing needs those any more (sup_poweroff_last). Returns true once none
  * is left. */
 static bool init_poweroff_step(struct init *in)
 {
@@ -45,8 +50,9 @@ static bool init_poweroff_step(struct init *in)
 			struct service *s = &in->svc[i];
 			const struct registry_entry *e =
 			    registry_find(s->m.name);
-			bool is_last =
-			    e != NULL && (e->flags & REGISTRY_F_STOP_LAST);
+			bool is_last = sup_poweroff_last(
+			    e != NULL && (e->flags & REGISTRY_F_STOP_LAST),
+			    in->poweroff_together);
 
 			if (is_last != (last == 1))
 				continue;
@@ -72,7 +78,7 @@ static void init_check_all_failed(struct init *in)
 	log_warnx("no service left running (%s): the partition cannot run "
 		  "the guest",
 		  in->n_svc ? why : "the manifest lists none");
-	init_poweroff(in, PARTITION_EXIT_SETUP, "every service failed");
+	init_poweroff(in, PARTITION_EXIT_SETUP, "every service failed", false);
 }
 
 static void init_on_signal(struct init *in)
@@ -82,9 +88,9 @@ static void init_on_signal(struct init *in)
 	while (read(in->sigfd, &si, sizeof(si)) == sizeof(si)) {
 		if (si.ssi_signo == SIGCHLD)
 			continue; /* reaped below */
-		init_poweroff(in,
-			      PARTITION_EXIT_SIGNAL_BASE + (int)si.ssi_signo,
-			      si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
+		init_poweroff(
+		    in, PARTITION_EXIT_SIGNAL_BASE + (int)si.ssi_signo,
+		    si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM", false);
 	}
 	svc_reap(in);
 }

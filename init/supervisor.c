@@ -223,6 +223,11 @@ enum sup_event sup_due(const struct sup *s, uint64_t now, bool powering_off)
 	return SUP_EV_COUNT;
 }
 
+bool sup_poweroff_last(bool stop_last, bool together)
+{
+	return stop_last && !together;
+}
+
 uint64_t sup_deadline(const struct sup *s)
 {
 	if (s->state == SVC_BACKOFF)

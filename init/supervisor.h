@@ -110,6 +110,12 @@ enum sup_event sup_due(const struct sup *s, uint64_t now, bool powering_off);
 /* When s's next timer fires; UINT64_MAX: none. */
 uint64_t sup_deadline(const struct sup *s);
 
+/* Power-off: whether a service waits until the others are gone before
+ * it is stopped. stop_last: its registry entry says it must outlive them
+ * (REGISTRY_F_STOP_LAST); together: nothing needs it any more (the host
+ * has the console and the guest's event), so it stops with them. */
+bool sup_poweroff_last(bool stop_last, bool together);
+
 /* A service's standby (servicing): its next instance, loaded ahead. */
 enum sb_state {
 	SB_NONE,    /* none */

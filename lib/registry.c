@@ -17,7 +17,8 @@
 
 /* vmworker first (it builds the VM while the others start; every client
  * dials in the background, so any order boots), diagd last of the default
- * manifest; power-off stops them all at once, vmworker last. */
+ * manifest; power-off stops them all at once, vmworker last unless the
+ * host has everything already (lib/registry.h). */
 const struct registry_entry registry[] = {
 	{ SVC_NAME_VMWORKER, "parapet-vmworker", SANDBOX_PROFILE_VMWORKER,
 	  FD(GUEST_RAM) | FD(SIDECAR) | FD(BOOT_DTB) | FD(BOOT_IMAGE), 30003,

@@ -49,7 +49,9 @@ struct registry_entry {
  * needs it (blkd: when a disk is served by it). */
 #define REGISTRY_F_ON_DEMAND 0x1u
 /* At power-off init stops every other service at once, then this one
- * (vmworker: the VM outlives what serves it). */
+ * (vmworker: the VM outlives what serves it; hostcomm's stop drains the
+ * console from it). Not on a power-off after the host got the console and
+ * the guest's event (PoweroffRequest.delivered): then all stop at once. */
 #define REGISTRY_F_STOP_LAST 0x2u
 
 #define REGISTRY_MAX 16 /* rows at most (checked in registry.c) */

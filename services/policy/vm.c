@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "hostchan.pb-c.h"
+#include "hostcomm.pb-c.h"
 #include "init.pb-c.h"
 #include "lib/caller.h"
 #include "lib/log.h"
@@ -104,7 +105,7 @@ static int policy_start_vm(struct policy *p)
 }
 
 static void policy_poweroff_call(struct policy *p, int status,
-				 const char *reason);
+				 const char *reason, bool delivered);
 
 /* vmworker does not answer: when init says it failed for good (or the
  * manifest has none), nothing can run the guest: power off with 125.
@@ -137,7 +138,7 @@ static void policy_check_vmworker(struct policy *p)
 			 why);
 		log_warnx("%s", reason);
 		policy_set_state(p, PS_STOPPED);
-		policy_poweroff_call(p, PARTITION_EXIT_SETUP, reason);
+		policy_poweroff_call(p, PARTITION_EXIT_SETUP, reason, false);
 	}
 	ipc_free(&ps->base);
 }
@@ -179,8 +180,10 @@ int policy_sync(struct policy *p)
 	return rc;
 }
 
+/* delivered: the host has the console and the guest's event, so init
+ * may stop vmworker with the other services. */
 static void policy_poweroff_call(struct policy *p, int status,
-				 const char *reason)
+				 const char *reason, bool delivered)
 {
 	Parapet__PoweroffRequest req = PARAPET__POWEROFF_REQUEST__INIT;
 	ProtobufCMessage *reply = NULL;
@@ -189,6 +192,8 @@ static void policy_poweroff_call(struct policy *p, int status,
 	req.has_status = 1;
 	req.status = status;
 	req.reason = (char *)(uintptr_t)reason;
+	req.has_delivered = 1;
+	req.delivered = delivered;
 	for (int i = 0; i < 3; i++) {
 		rc = ipc_call(p->init, "Poweroff", &req.base, &reply);
 		if (rc == 0)
@@ -203,21 +208,24 @@ void policy_finish_and_poweroff(struct policy *p, const char *state, int value,
 				const char *reason, int status)
 {
 	Parapet__GuestEvent ev = PARAPET__GUEST_EVENT__INIT;
-	ProtobufCMessage *reply = NULL;
+	Parapet__FinishReply *reply = NULL;
+	bool delivered;
 	int rc;
 
 	ev.state = (char *)(uintptr_t)state;
 	ev.has_exit_value = 1;
 	ev.exit_value = value;
 	ev.reason = (char *)(uintptr_t)reason;
-	rc = ipc_call(p->hostcomm, "Finish", &ev.base, &reply);
+	rc = ipc_call(p->hostcomm, "Finish", &ev.base,
+		      (ProtobufCMessage **)&reply);
 	if (rc != 0)
 		log_warnx("HostComm.Finish: %s (powering off anyway)",
 			  ipc_strerror(rc));
+	delivered = reply != NULL && reply->has_delivered && reply->delivered;
 	if (reply)
-		ipc_free(reply);
+		ipc_free(&reply->base);
 	log_info("power-off: status %d (%s)", status, reason);
-	policy_poweroff_call(p, status, reason);
+	policy_poweroff_call(p, status, reason, delivered);
 }
 
 /* Reset then Start (on-crash=reboot, or the host's reset); 0 when the VM
