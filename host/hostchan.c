@@ -95,7 +95,7 @@ struct hostchan {
 /* Writes the console bytes, waiting as long as stdout stalls (that
  * back-pressures the guest: hostcomm is not acked meanwhile), but in
  * PIPE_BUF pieces after POLLOUT, so that a write never blocks for good
- * and the run can end (hostchan_close) while its reader sleeps. */
+ * and the run can end (hostchan_stop) while its reader sleeps. */
 static void hc_write_all(struct hostchan *h, int fd, const uint8_t *p, size_t n)
 {
 	while (n > 0 && !atomic_load(&h->closing)) {
@@ -617,11 +617,10 @@ struct hostchan *hostchan_open(const char *run_dir, int out_fd, int in_fd,
 	return h;
 }
 
-void hostchan_close(struct hostchan *h)
+void hostchan_stop(struct hostchan *h)
 {
-	if (h == NULL)
+	if (h == NULL || atomic_exchange(&h->closing, true))
 		return;
-	atomic_store(&h->closing, true);
 	if (h->writer_started) {
 		/* before the server: no request is finished after its close */
 		pthread_mutex_lock(&h->jobs_lock);
@@ -629,6 +628,15 @@ void hostchan_close(struct hostchan *h)
 		pthread_mutex_unlock(&h->jobs_lock);
 		pthread_join(h->writer, NULL);
 	}
+	ipc_server_stop_listening(h->ctl);
+	ipc_server_stop_listening(h->chan);
+}
+
+void hostchan_close(struct hostchan *h)
+{
+	if (h == NULL)
+		return;
+	hostchan_stop(h);
 	if (h->ctl)
 		ipc_server_close(h->ctl);
 	if (h->chan)

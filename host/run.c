@@ -10,7 +10,6 @@
 #include <limits.h>
 #include <malloc.h>
 #include <poll.h>
-#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -563,38 +562,6 @@ static int run_wait(struct run *r, struct run_wait *w)
 	}
 }
 
-#define RUN_CLOSE_WAIT_S 2
-
-static void *run_close_chan(void *hc)
-{
-	hostchan_close(hc);
-	return NULL;
-}
-
-/* Closes the host channel, waiting at most RUN_CLOSE_WAIT_S: after a
- * ctl command answered while stdout stalled, nng 1.5.2's nng_close of
- * the ctl socket was seen to wait forever with every context idle. The
- * run is over by then; its exit closes what is left. */
-static void run_close_chan_bounded(struct hostchan *hc)
-{
-	struct timespec until;
-	pthread_t t;
-
-	if (hc == NULL)
-		return;
-	if (pthread_create(&t, NULL, run_close_chan, hc) != 0) {
-		hostchan_close(hc);
-		return;
-	}
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += RUN_CLOSE_WAIT_S;
-	if (pthread_timedjoin_np(t, NULL, &until) != 0) {
-		log_debug("host channel still closing after %d s: leaving it",
-			  RUN_CLOSE_WAIT_S);
-		pthread_detach(t);
-	}
-}
-
 int run_main(int argc, char **argv)
 {
 	static struct run r;
@@ -656,7 +623,12 @@ int run_main(int argc, char **argv)
 		console_abort(r.con);
 	}
 	sdnotify_done(&r.sd, r.hc ? hostchan_first_console_ns(r.hc) : 0, rc);
-	run_close_chan_bounded(r.hc);
+	/* The run is over: nothing listens or writes the console any more,
+	 * and the run directory goes. The host channel's sockets are not
+	 * closed one by one (nng_close waits on its threads, and nng 1.5.2's
+	 * close of the ctl socket was seen to wait forever after a ctl
+	 * command answered while stdout stalled): our exit closes them. */
+	hostchan_stop(r.hc);
 	rundir_remove(r.dir);
 	return rc;
 }
