@@ -241,7 +241,7 @@ static void run_write_status(struct run *r, const char *state)
 	snprintf(path, sizeof(path), "%s/status.json", r->dir);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	if (j == NULL || json_dump_file(j, tmp, JSON_INDENT(2)) != 0 ||
-	    rename(tmp, path) != 0)
+	    util_replace_file(tmp, path) != 0)
 		log_warnx("cannot write %s", path);
 	json_decref(j);
 }

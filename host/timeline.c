@@ -60,6 +60,6 @@ void timeline_update(const char *run_dir, struct timeline_host *t)
 	timeline_set(root, "first_console_byte", t->first_console_ns);
 	snprintf(tmp, sizeof(tmp), "%s.host.tmp", path);
 	if (json_dump_file(root, tmp, JSON_INDENT(2)) == 0)
-		rename(tmp, path);
+		util_replace_file(tmp, path);
 	json_decref(root);
 }

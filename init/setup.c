@@ -471,7 +471,7 @@ void init_write_timeline(const struct init *in)
 		json_object_update_missing(root, old);
 	json_decref(old);
 	if (json_dump_file(root, tmp, JSON_INDENT(2)) != 0 ||
-	    rename(tmp, path) != 0)
+	    util_replace_file(tmp, path) != 0)
 		log_debug("cannot write %s", path);
 	json_decref(root);
 }

@@ -1,8 +1,9 @@
 /* Small shared helpers: monotonic time and deadlines, whole-file reads,
- * memfd create/seal/map. */
+ * file replacement, memfd create/seal/map. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -122,6 +123,19 @@ const char *util_read_strerror(int err)
 	default:
 		return strerror(errno);
 	}
+}
+
+int util_replace_file(const char *tmp, const char *path)
+{
+	if (renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_EXCHANGE) == 0) {
+		/* tmp holds the old file now: it is gone once unlinked, and
+		 * a failed unlink leaves it to the next write's O_TRUNC */
+		(void)unlink(tmp);
+		return 0;
+	}
+	/* ENOENT: no path yet (or no tmp: rename says so); EINVAL: a file
+	 * system without exchange */
+	return rename(tmp, path);
 }
 
 int util_memfd_create(const char *name, size_t size)

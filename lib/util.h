@@ -43,6 +43,17 @@ int util_read_file(const char *path, size_t max, uint8_t **buf, size_t *len);
  * that set errno: call it before anything else changes errno. */
 const char *util_read_strerror(int err);
 
+/* Puts the file tmp in path's place atomically, as rename(2) does, but
+ * when path exists by exchanging the two (renameat2 RENAME_EXCHANGE) and
+ * unlinking the old one at tmp. On ext4, a file renamed over another has
+ * its blocks allocated and its writeback started at once (auto_da_alloc),
+ * and mounted with discard, freeing the replaced file's blocks (and,
+ * later, the last one's at its unlink) waits for the device: milliseconds
+ * each, where an exchange of files never written back costs microseconds.
+ * For files rewritten often in a run directory (status.json,
+ * timeline.json) on a /run that is ext4. 0, or -1 with errno set. */
+int util_replace_file(const char *tmp, const char *path);
+
 /* Creates a close-on-exec memfd of size bytes that allows sealing.
  * Returns the fd, or -1 with errno set. */
 int util_memfd_create(const char *name, size_t size);

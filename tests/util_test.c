@@ -76,6 +76,42 @@ static void test_read_file_errors(void **state)
 			 UTIL_READ_TOO_LARGE);
 }
 
+static void assert_file(const char *path, const char *text)
+{
+	uint8_t *buf;
+	size_t len;
+
+	assert_int_equal(util_read_file(path, 100, &buf, &len), UTIL_READ_OK);
+	assert_string_equal((char *)buf, text);
+	free(buf);
+}
+
+/* A first write is a rename; a rewrite exchanges and leaves no tmp. */
+static void test_replace_file(void **state)
+{
+	char path[64], tmp[72];
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/status.json", dir);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	write_file(tmp, "one");
+	assert_int_equal(util_replace_file(tmp, path), 0);
+	assert_file(path, "one");
+	assert_int_equal(access(tmp, F_OK), -1);
+	for (int i = 0; i < 3; i++) {
+		write_file(tmp, i == 2 ? "three" : "two");
+		assert_int_equal(util_replace_file(tmp, path), 0);
+		assert_file(path, i == 2 ? "three" : "two");
+		assert_int_equal(access(tmp, F_OK), -1);
+		assert_int_equal(errno, ENOENT);
+	}
+	/* nothing at tmp: an error, and path is kept */
+	assert_int_equal(util_replace_file(tmp, path), -1);
+	assert_int_equal(errno, ENOENT);
+	assert_file(path, "three");
+	assert_int_equal(unlink(path), 0);
+}
+
 static void test_deadlines(void **state)
 {
 	uint64_t now = util_now_ns(), d = util_deadline_ns(1000);
@@ -148,6 +184,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_read_file),
 		cmocka_unit_test(test_read_file_errors),
+		cmocka_unit_test(test_replace_file),
 		cmocka_unit_test(test_deadlines),
 		cmocka_unit_test(test_zero),
 	};
