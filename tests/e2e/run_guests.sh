@@ -4,7 +4,8 @@
 # command line, a crash (123, reason on stderr), --timeout (124), an image
 # with only a platform header, pages and a VP context, stdin to the echo
 # guest, and a big exit value (122, via a stand-in vmworker). Nothing is
-# left behind after any run.
+# left behind after any run. The guest's own power-off stops every service
+# at once; a stop by the host (--timeout) stops vmworker after the others.
 . "$(dirname "$0")/lib_partition.sh"
 G=$B/guests
 FAKE=$(pwd)/$B/tests/parapet-fake-vmworker
@@ -40,6 +41,11 @@ cmp -s "$T/hello.out" "$T/hello.want" || {
 	fail "hello: stdout is not the guest's bytes only"
 }
 
+# the guest powered off once the host had its console and event: init
+# stops every service at once, vmworker with the others
+grep -q 'parapet-init: power-off (guest powered off (0)): status 0, every service at once' \
+	"$T/hello.err" || fail "hello: power-off not of every service at once"
+
 # the same on the emu accelerator
 run helloemu 0 --accel emu "$G/hello.igvm"
 cmp -s "$T/helloemu.out" "$T/hello.want" || fail "hello on emu: stdout"
@@ -66,6 +72,13 @@ grep -q 'timeout after 3 s' "$T/timeout.err" || fail "timeout: no message"
 	{prev = $0} END {exit bad}' ||
 	fail "timeout: counter output not whole: $(head -c 200 "$T/timeout.out")"
 [ -s "$T/timeout.out" ] || echo "note: the guest printed nothing in 3 s"
+# a stop by the host: vmworker (running the guest) is stopped only after
+# the others are gone (hostcomm's stop drains the console from it)
+! grep -q 'every service at once' "$T/timeout.err" ||
+	fail "timeout: every service stopped at once"
+[ "$(grep -o 'parapet-init: [a-z]*: stopped' "$T/timeout.err" | tail -n 1)" = \
+	"parapet-init: vmworker: stopped" ] ||
+	fail "timeout: vmworker not stopped last: $(grep 'stopped' "$T/timeout.err")"
 
 # an image with only a platform header, pages and a VP context
 "$B/tests/igvm-minimal" "$G/hello.igvm" "$T/min.igvm" || fail "igvm-minimal"
