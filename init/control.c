@@ -427,16 +427,3 @@ struct control *control_open(struct init *in)
 	}
 	return c;
 }
-
-void control_close(struct control *c)
-{
-	struct evqueue_item *it;
-	int woken;
-
-	if (c == NULL)
-		return;
-	ipc_server_close(c->srv);
-	while ((it = evqueue_take(&c->init->queue, &woken)) != NULL || woken)
-		free(it);
-	free(c);
-}

@@ -200,8 +200,9 @@ uint64_t standby_timer(struct init *in, struct service *s, uint64_t now,
 
 /* control.c */
 struct control;
+/* The control endpoint; it closes with init's exit (the partition's
+ * end): there is no close. */
 struct control *control_open(struct init *in);
-void control_close(struct control *c);
 /* Runs the queued requests in the event loop (after the queue's fd
  * fired). */
 void control_run_queue(struct init *in);
