@@ -415,13 +415,17 @@ static int vmw_start(struct svcbase *sb)
 /* Servicing: the state is with init and the guest RAM stays in its
  * memfd; the next instance (a standby init handed the state) may run the
  * guest already, so go now (the listener closed already) and let the
- * kernel tear the VM down. */
+ * kernel tear the VM down. The same once the guest powered off or
+ * crashed (a power-off stops us then): no guest runs and nothing is left
+ * to keep, and what vmw_fini would stop and free the exit does. */
 static void vmw_stop(struct svcbase *sb, int sig)
 {
 	struct vmw *w = sb->ctx;
+	int state = atomic_load(&w->vm.state);
 
 	(void)sig;
-	if (atomic_load(&w->saved))
+	if (atomic_load(&w->saved) || state == VM_STATE_POWEROFF ||
+	    state == VM_STATE_CRASHED)
 		_exit(0);
 }
 
