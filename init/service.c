@@ -253,14 +253,17 @@ static int svc_spawn(struct init *in, struct service *s)
 	return 0;
 }
 
-/* SIGTERM and a STOP message; the table arms the SIGKILL timer. */
-static void svc_term(struct service *s)
+/* SIGTERM and a STOP message (saying so at a power-off); the table arms
+ * the SIGKILL timer. */
+static void svc_term(struct init *in, struct service *s)
 {
 	Parapet__SupervisorMsg msg = PARAPET__SUPERVISOR_MSG__INIT;
 
 	msg.has_type = 1;
 	msg.type = PARAPET__SUPERVISOR_MSG__TYPE__STOP;
 	msg.service = s->m.name;
+	msg.has_poweroff = 1;
+	msg.poweroff = in->powering_off;
 	if (s->chan >= 0)
 		supervise_send(s->chan, &msg, NULL, 0);
 	kill(s->pid, SIGTERM);
@@ -330,7 +333,7 @@ static enum sup_event svc_perform(struct init *in, struct service *s,
 	if (r->act & SUP_A_READY)
 		svc_ready(in, s, blackout_ns);
 	if (r->act & SUP_A_TERM) {
-		svc_term(s);
+		svc_term(in, s);
 		svc_hand_over(in, s);
 	}
 	if (r->act & SUP_A_KILL)

@@ -187,6 +187,11 @@ struct ipc_server *ipc_server_open(const struct ipc_server_config *cfg);
  * listener's backlog and is dropped mid-handshake, which stops an nng
  * 1.5.2 dialer for good (lib/ipc_redial.c replaces it, 2 s later). */
 void ipc_server_stop_listening(struct ipc_server *s);
+/* Stops only the listeners' watchdog: nothing listens anew when a socket
+ * file goes, and the listeners close with the process. For a process
+ * about to exit when no instance of it follows (a partition's power-off):
+ * nobody dials again, so the order of its closes does not matter. */
+void ipc_server_stop_watch(struct ipc_server *s);
 /* Starts the receivers of a server opened held (once; no-op otherwise).
  * Clients that called meanwhile wait in their own timeouts. */
 void ipc_server_serve(struct ipc_server *s);

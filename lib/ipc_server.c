@@ -733,12 +733,19 @@ struct ipc_server *ipc_server_open(const struct ipc_server_config *c)
 	return s;
 }
 
+void ipc_server_stop_watch(struct ipc_server *s)
+{
+	if (s == NULL)
+		return;
+	ipc_watch_close(s->watch);
+	s->watch = NULL;
+}
+
 void ipc_server_stop_listening(struct ipc_server *s)
 {
 	if (s == NULL)
 		return;
-	ipc_watch_close(s->watch); /* else it would listen again */
-	s->watch = NULL;
+	ipc_server_stop_watch(s); /* else it would listen again */
 	pthread_mutex_lock(&s->pipes_lock);
 	for (size_t i = 0; i < s->n_listeners; i++) {
 		nng_listener l = { (uint32_t)s->listeners[i].id };

@@ -341,8 +341,9 @@ static int svcbase_start(struct svcbase *sb, int argc, char **argv)
 	return 0;
 }
 
-/* A message from init: STOP, or fds nobody asked for. True to stop. */
-static bool svcbase_on_channel(void)
+/* A message from init: STOP (noting a power-off), or fds nobody asked
+ * for. True to stop. */
+static bool svcbase_on_channel(struct svcbase *sb)
 {
 	Parapet__SupervisorMsg *msg = NULL;
 	int fds[SUPERVISE_MAX_FDS];
@@ -357,6 +358,8 @@ static bool svcbase_on_channel(void)
 	for (size_t i = 0; i < n; i++)
 		close(fds[i]);
 	stop = msg->type == PARAPET__SUPERVISOR_MSG__TYPE__STOP;
+	if (stop && msg->has_poweroff && msg->poweroff)
+		sb->poweroff = true;
 	supervise_msg_free(msg);
 	return stop;
 }
@@ -394,11 +397,12 @@ static int svcbase_loop(struct svcbase *sb)
 		if (poll(p, 3, svcbase_timeout(deadline, util_now_ns())) < 0 &&
 		    errno != EINTR)
 			fatal("poll");
+		/* init's STOP before its SIGTERM: it says more */
+		if (p[2].revents && svcbase_on_channel(sb))
+			return SIGTERM;
 		if (p[0].revents & POLLIN &&
 		    read(sb->sigfd, &si, sizeof(si)) == sizeof(si))
 			return (int)si.ssi_signo;
-		if (p[2].revents && svcbase_on_channel())
-			return SIGTERM;
 		if (p[2].revents & (POLLHUP | POLLERR | POLLNVAL))
 			p[2].fd = -1; /* read to the end: init is gone */
 		if (p[1].revents & POLLIN && evqueue_run(&sb->queue, sb->ctx))
@@ -419,8 +423,13 @@ int svcbase_main(const struct svcbase_desc *d, void *ctx, int argc, char **argv)
 		return PARTITION_EXIT_SETUP;
 	sig = svcbase_loop(&sb);
 	sb.stopping = true;
-	/* Listener first, before any exit (lib/ipc.h). */
-	ipc_server_stop_listening(sb.srv);
+	/* Listener first, before any exit (lib/ipc.h), for the clients that
+	 * dial our next instance; at a power-off none follows, and only the
+	 * watchdog must not listen anew. */
+	if (sb.poweroff)
+		ipc_server_stop_watch(sb.srv);
+	else
+		ipc_server_stop_listening(sb.srv);
 	if (d->stop != NULL)
 		d->stop(&sb, sig);
 	if (d->fini == NULL)

@@ -73,6 +73,9 @@ struct svcbase {
 	uint64_t blackout_ns; /* READY's: the servicing this one continues */
 	struct sandbox_status *sandbox_status; /* filled when not NULL */
 	bool stopping;
+	/* init's STOP said the partition powers off: no instance of ours
+	 * follows (svcbase_main skips what only a restart needs) */
+	bool poweroff;
 };
 
 /* The stop signals every service blocks in all its threads (before nng
