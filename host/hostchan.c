@@ -628,8 +628,8 @@ void hostchan_stop(struct hostchan *h)
 		pthread_mutex_unlock(&h->jobs_lock);
 		pthread_join(h->writer, NULL);
 	}
-	ipc_server_stop_listening(h->ctl);
-	ipc_server_stop_listening(h->chan);
+	ipc_server_stop_watch(h->ctl);
+	ipc_server_stop_watch(h->chan);
 }
 
 void hostchan_close(struct hostchan *h)

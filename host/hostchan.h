@@ -21,10 +21,9 @@ struct hostchan *hostchan_open(const char *run_dir, int out_fd, int in_fd,
 			       int fds_fd, uid_t hostcomm_uid);
 /* The run is over: the console writer stops (every byte acknowledged to
  * hostcomm is out already; queued calls are abandoned) and so do both
- * listeners and their watchdogs, so that nothing makes a socket in the
- * run directory from here on. The sockets' connections stay until
- * hostchan_close, or the process's exit. Once; hostchan_close after it
- * skips what it did. */
+ * listeners' watchdogs, so that nothing makes a socket in the run
+ * directory from here on. The sockets stay until hostchan_close, or the
+ * process's exit. Once; hostchan_close after it skips what it did. */
 void hostchan_stop(struct hostchan *h);
 void hostchan_close(struct hostchan *h);
 

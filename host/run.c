@@ -623,11 +623,11 @@ int run_main(int argc, char **argv)
 		console_abort(r.con);
 	}
 	sdnotify_done(&r.sd, r.hc ? hostchan_first_console_ns(r.hc) : 0, rc);
-	/* The run is over: nothing listens or writes the console any more,
-	 * and the run directory goes. The host channel's sockets are not
-	 * closed one by one (nng_close waits on its threads, and nng 1.5.2's
-	 * close of the ctl socket was seen to wait forever after a ctl
-	 * command answered while stdout stalled): our exit closes them. */
+	/* The run is over: nothing writes the console or listens anew any
+	 * more, and the run directory goes. The host channel's sockets are
+	 * not closed one by one (nng_close waits on its threads, and nng
+	 * 1.5.2's close of the ctl socket was seen to wait forever after a
+	 * ctl command answered while stdout stalled): our exit closes them. */
 	hostchan_stop(r.hc);
 	rundir_remove(r.dir);
 	return rc;
