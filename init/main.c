@@ -39,14 +39,17 @@ void init_poweroff(struct init *in, int status, const char *reason,
 /* Power-off: stop every service at once, then those flagged
  * REGISTRY_F_STOP_LAST once the others are gone (a host's stop: hostcomm's
  * stop drains the console from vmworker), or all of them at once when
- * nothing needs those any more (sup_poweroff_last). Returns true once none
- * is left. */
+ * nothing needs those any more (sup_poweroff_last), then in the
+ * manifest's order: vmworker, whose VM takes longest to go, first.
+ * Returns true once none is left. */
 static bool init_poweroff_step(struct init *in)
 {
 	bool left = false;
 
 	for (int last = 0; last < 2 && !left; last++)
-		for (unsigned i = in->n_svc; i-- > 0;) {
+		for (unsigned k = 0; k < in->n_svc; k++) {
+			unsigned i =
+			    in->poweroff_together ? k : in->n_svc - 1 - k;
 			struct service *s = &in->svc[i];
 			const struct registry_entry *e =
 			    registry_find(s->m.name);
