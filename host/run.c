@@ -35,6 +35,7 @@
 #include "host/timeline.h"
 #include "lib/cpulist.h"
 #include "lib/fdchan.h"
+#include "lib/jsonout.h"
 #include "lib/log.h"
 #include "lib/parse.h"
 #include "lib/partition.h"
@@ -228,7 +229,7 @@ static int run_find_libexec(struct run *r)
 /* A small JSON status for `parapet list`. */
 static void run_write_status(struct run *r, const char *state)
 {
-	char path[4200], tmp[4300];
+	char path[4200];
 	json_t *j =
 	    json_pack("{s:s, s:i, s:s, s:s, s:s, s:s, s:I, s:I, s:s}", "name",
 		      r->name, "pid", (int)getpid(), "image", r->image, "accel",
@@ -239,9 +240,7 @@ static void run_write_status(struct run *r, const char *state)
 
 	snprintf(r->state, sizeof(r->state), "%s", state);
 	snprintf(path, sizeof(path), "%s/status.json", r->dir);
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	if (j == NULL || json_dump_file(j, tmp, JSON_INDENT(2)) != 0 ||
-	    util_replace_file(tmp, path) != 0)
+	if (jsonout_write_file(j, path, ".tmp") != 0)
 		log_warnx("cannot write %s", path);
 	json_decref(j);
 }

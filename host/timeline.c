@@ -5,8 +5,8 @@
 #include <stdio.h>
 
 #include "host/timeline.h"
+#include "lib/jsonout.h"
 #include "lib/registry.h"
-#include "lib/util.h"
 
 /* The guest cannot run before vmworker and policy are both ready
  * (policy calls Start then): the later of the two, a lower bound (the
@@ -37,7 +37,7 @@ static void timeline_set(json_t *root, const char *key, uint64_t ns)
 
 void timeline_update(const char *run_dir, struct timeline_host *t)
 {
-	char path[4200], tmp[4300];
+	char path[4200];
 	json_t *root, *ready;
 
 	if (t->first_console_ns == 0)
@@ -58,8 +58,6 @@ void timeline_update(const char *run_dir, struct timeline_host *t)
 	json_object_set_new(root, "first_guest_instruction_source",
 			    json_string(TIMELINE_GUEST_SOURCE));
 	timeline_set(root, "first_console_byte", t->first_console_ns);
-	snprintf(tmp, sizeof(tmp), "%s.host.tmp", path);
-	if (json_dump_file(root, tmp, JSON_INDENT(2)) == 0)
-		util_replace_file(tmp, path);
+	(void)jsonout_write_file(root, path, ".host.tmp");
 	json_decref(root);
 }

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "init/init.h"
+#include "lib/jsonout.h"
 #include "lib/registry.h"
 #include "lib/log.h"
 #include "lib/partition.h"
@@ -434,7 +435,7 @@ void init_write_timeline(const struct init *in)
 {
 	json_t *root = json_object(), *svcs = json_object(), *old;
 	json_t *spawned = json_object();
-	char path[128], tmp[160];
+	char path[128];
 
 	json_object_set_new(root, "run_start",
 			    json_integer((json_int_t)in->reftime_run_start));
@@ -463,15 +464,13 @@ void init_write_timeline(const struct init *in)
 	json_object_set_new(root, "restarts",
 			    timeline_events(&in->restarts, false));
 	snprintf(path, sizeof(path), "%s/timeline.json", PARTITION_HOST_DIR);
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	/* the host's stamps (host/timeline.h) stay: no reader sees the file
 	 * without them between this write and the host's next look */
 	old = json_load_file(path, 0, NULL);
 	if (json_is_object(old))
 		json_object_update_missing(root, old);
 	json_decref(old);
-	if (json_dump_file(root, tmp, JSON_INDENT(2)) != 0 ||
-	    util_replace_file(tmp, path) != 0)
+	if (jsonout_write_file(root, path, ".tmp") != 0)
 		log_debug("cannot write %s", path);
 	json_decref(root);
 }

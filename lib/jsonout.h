@@ -16,4 +16,11 @@ int jsonout_print(FILE *out, const json_t *j);
  * `trace -f --json` (one JSON value per line). 0 or -1. */
 int jsonout_print_line(FILE *out, const json_t *j);
 
+/* Writes j (2-space indent) to path by way of path + tmp_suffix, which
+ * then takes path's place (util_replace_file): a reader sees the old
+ * file or the new one, whole. Writers of the same file use different
+ * suffixes. 0, or -1 on failure. */
+int jsonout_write_file(const json_t *j, const char *path,
+		       const char *tmp_suffix);
+
 #endif
