@@ -729,6 +729,36 @@ static void test_measurement(void **state)
 	assert_memory_equal(m0, m1, 32);
 }
 
+/* The digest itself: one page's record (igvm_measure() in igvm.h) is
+ * 'P', gpa, flags, data type, then its 4096 bytes; the expected SHA-256
+ * of that stream was computed apart (Python's hashlib). */
+static void test_measurement_known_answer(void **state)
+{
+	static const uint8_t want[32] = {
+		0x11, 0x8f, 0xdf, 0x56, 0x9a, 0xa4, 0x60, 0xb0,
+		0xb7, 0xf3, 0x41, 0xff, 0xb5, 0x53, 0x8c, 0x36,
+		0xe3, 0xbc, 0x04, 0x15, 0x0c, 0x48, 0xe4, 0x4d,
+		0x71, 0x76, 0xb7, 0x7c, 0x6c, 0xf1, 0xd4, 0xdc,
+	};
+	struct igvm_platform vsm = { 1, 2, IGVM_PLATFORM_VSM_ISOLATION, 1, 0 };
+	static uint8_t page[4096];
+	struct igvm_writer w;
+	uint8_t got[32];
+	uint8_t *b;
+	size_t len;
+
+	(void)state;
+	memset(page, 0xab, sizeof(page));
+	igvm_writer_init(&w);
+	igvm_write_platform(&w, &vsm);
+	igvm_write_page(&w, 0x1000, 1, 0, 0, page);
+	assert_int_equal(igvm_writer_finish(&w, &b, &len), IGVM_OK);
+	igvm_writer_free(&w);
+	measure_buf(b, len, got);
+	free(b);
+	assert_memory_equal(got, want, sizeof(want));
+}
+
 /* An unmeasured page's gpa does not count either; marking a page
  * unmeasured changes the measurement. */
 static void test_measurement_unmeasured(void **state)
@@ -797,6 +827,7 @@ int main(void)
 		cmocka_unit_test(test_optional_headers),
 		cmocka_unit_test(test_foreign_order),
 		cmocka_unit_test(test_measurement),
+		cmocka_unit_test(test_measurement_known_answer),
 		cmocka_unit_test(test_measurement_unmeasured),
 	};
 
