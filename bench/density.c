@@ -439,8 +439,8 @@ int main(void)
 {
 	int quick = getenv("PARAPET_BENCH_QUICK") != NULL;
 	struct result res[] = { { .n = 1, .reps = quick ? 1 : 9 },
-				{ .n = 4, .reps = quick ? 1 : 5 },
-				{ .n = N_MAX, .reps = quick ? 1 : 3 } };
+				{ .n = 4, .reps = quick ? 1 : 9 },
+				{ .n = N_MAX, .reps = quick ? 1 : 9 } };
 	struct bench_row rows[6];
 	char names[6][48];
 	size_t n_rows = 0;
