@@ -8,7 +8,7 @@
  *   PSS running the same guest; medians of 5.
  * Each row alternates its two sides (Parapet, qemu, Parapet, ...) and
  * carries the spread of the pairs' ratios. Beside the rows, the median
- * of each stage of the emu boots (bench/boot_stages.h). */
+ * of each stage of the emu and of the kvm boots (bench/boot_stages.h). */
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,7 +26,7 @@
 
 static int quick;
 
-/* With st, the boot's stages too (bench/boot_stages.h). */
+/* The boot's stages too (bench/boot_stages.h). */
 static double boot_parapet(const char *accel, struct boot_stages *st)
 {
 	static int serial;
@@ -42,8 +42,7 @@ static double boot_parapet(const char *accel, struct boot_stages *st)
 
 	snprintf(name, sizeof(name), "bench-boot-%d-%d", (int)getpid(),
 		 serial++);
-	return st != NULL ? boot_stages_run(argv, name, st)
-			  : proc_time(argv, 0);
+	return boot_stages_run(argv, name, st);
 }
 
 static double boot_qemu(const char *accel)
@@ -56,24 +55,23 @@ static double boot_qemu(const char *accel)
 			 1);
 }
 
-/* On emu, where the boot's time goes is printed too. */
+/* Where the boot's time goes is printed too. */
 static int boot_row(const char *accel, const char *qaccel,
 		    struct bench_row *row)
 {
 	double p[BOOT_REPS], q[BOOT_REPS];
 	struct boot_stages st[BOOT_REPS];
-	int reps = quick ? 3 : BOOT_REPS, stages = !strcmp(accel, "emu");
+	int reps = quick ? 3 : BOOT_REPS;
 
 	for (int i = 0; i < reps; i++) {
-		p[i] = boot_parapet(accel, stages ? &st[i] : NULL) / 1e6;
+		p[i] = boot_parapet(accel, &st[i]) / 1e6;
 		q[i] = boot_qemu(qaccel) / 1e6;
 		if (p[i] < 0 || q[i] < 0)
 			return -1;
 	}
 	if (bench_row_spread(row, p, q, (size_t)reps) != 0)
 		return -1;
-	if (stages)
-		boot_stages_print(row->metric, st, (size_t)reps, row->parapet);
+	boot_stages_print(row->metric, st, (size_t)reps, row->parapet);
 	return 0;
 }
 
