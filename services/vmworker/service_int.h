@@ -56,8 +56,7 @@ struct vmw {
 	struct ipc_client *policy;
 	struct vmw_take takes[VMW_MAX_TAKES]; /* under lock */
 	unsigned n_takes;
-	/* when the loop last answered waiting takes with bytes (0: never) */
-	uint64_t answered_at;
+	uint64_t data_at; /* when the loop saw bytes for them (0: none) */
 	/* A restored instance's stages (monotonic ns), logged beside its
 	 * blackout: the fds from init, the VM built, the endpoints open. */
 	uint64_t fds_ns, vm_ns, open_ns;

@@ -254,11 +254,8 @@ static void take_fill(struct vmw *w, struct ipc_request *req,
 	c->data.len = n;
 }
 
-/* Waiting ConsoleTakes are answered with bytes at most once per this
- * long: bytes after a quiet spell go at once (a boot's first line, the
- * echo of a key), and within a burst they gather until this long after
- * the last answer, so a line goes in one chunk rather than byte by
- * byte. */
+/* Bytes gather this long before a waiting ConsoleTake is answered, so
+ * a line goes in one chunk rather than byte by byte. */
 #define VMW_TAKE_BATCH_NS 1000000ull
 
 /* Whether bytes wait past the ack; with takes waiting and none, the
@@ -284,31 +281,34 @@ static uint64_t earliest(uint64_t a, uint64_t b)
 uint64_t vmw_takes_due(struct svcbase *sb, uint64_t now)
 {
 	struct vmw *w = sb->ctx;
-	uint64_t next = 0, batch_due;
+	uint64_t next = 0;
 	unsigned i = 0;
-	bool data, sent = false;
+	bool data;
 
 	pthread_mutex_lock(&w->lock);
 	data = takes_data(w);
-	batch_due = w->answered_at + VMW_TAKE_BATCH_NS;
+	if (!data || w->n_takes == 0)
+		w->data_at = 0;
+	else if (w->data_at == 0)
+		w->data_at = now;
 	while (i < w->n_takes) {
 		struct vmw_take *t = &w->takes[i];
-		bool send = data && now >= batch_due;
 
-		if (!send && now < t->deadline_ns) {
+		if (!(data && now >= w->data_at + VMW_TAKE_BATCH_NS) &&
+		    now < t->deadline_ns) {
 			next = earliest(next, t->deadline_ns);
 			if (data)
-				next = earliest(next, batch_due);
+				next = earliest(next,
+						w->data_at + VMW_TAKE_BATCH_NS);
 			i++;
 			continue;
 		}
 		take_fill(w, t->req, (Parapet__ConsoleChunk *)t->out, t->max);
 		ipc_request_finish(t->req, 0);
 		*t = w->takes[--w->n_takes];
-		sent |= send;
 	}
-	if (sent)
-		w->answered_at = now;
+	if (w->n_takes == 0)
+		w->data_at = 0;
 	pthread_mutex_unlock(&w->lock);
 	return next;
 }
