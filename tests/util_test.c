@@ -2,7 +2,6 @@
  * deadline arithmetic and util_zero. */
 #include <errno.h>
 #include <limits.h>
-#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -180,35 +179,6 @@ static void test_zero(void **state)
 	munmap(m, n);
 }
 
-/* A thread names itself; a long name is cut to the kernel's 15. */
-static void *name_thread(void *arg)
-{
-	char *out = arg;
-
-	util_name_thread("vp%u", 7u);
-	pthread_getname_np(pthread_self(), out, 16);
-	util_name_thread("sidecar-vp%u", 123456u);
-	pthread_getname_np(pthread_self(), out + 16, 16);
-	return NULL;
-}
-
-static void test_name_thread(void **state)
-{
-	char names[32] = "";
-	char mine[16], after[16];
-	pthread_t t;
-
-	(void)state;
-	pthread_getname_np(pthread_self(), mine, sizeof(mine));
-	assert_int_equal(pthread_create(&t, NULL, name_thread, names), 0);
-	pthread_join(t, NULL);
-	assert_string_equal(names, "vp7");
-	assert_string_equal(names + 16, "sidecar-vp12345");
-	/* only the calling thread */
-	pthread_getname_np(pthread_self(), after, sizeof(after));
-	assert_string_equal(after, mine);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -217,7 +187,6 @@ int main(void)
 		cmocka_unit_test(test_replace_file),
 		cmocka_unit_test(test_deadlines),
 		cmocka_unit_test(test_zero),
-		cmocka_unit_test(test_name_thread),
 	};
 	char path[64];
 	int rc;
