@@ -3,8 +3,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,17 +14,6 @@
 #include <unistd.h>
 
 #include "lib/util.h"
-
-void util_name_thread(const char *fmt, ...)
-{
-	char name[16];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(name, sizeof(name), fmt, ap);
-	va_end(ap);
-	(void)pthread_setname_np(pthread_self(), name);
-}
 
 uint64_t util_now_ns(void)
 {

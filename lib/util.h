@@ -16,12 +16,6 @@
 
 /* CLOCK_MONOTONIC in nanoseconds. */
 uint64_t util_now_ns(void);
-
-/* Names the calling thread (printf format; cut to the kernel's 15
- * characters), as top -H and /proc show it: a thread created from one of
- * nng's would otherwise keep that name ("nng:task"). */
-void util_name_thread(const char *fmt, ...)
-    __attribute__((format(printf, 1, 2)));
 /* The CLOCK_MONOTONIC time (ns) ms milliseconds from now. */
 uint64_t util_deadline_ns(uint64_t ms);
 /* Milliseconds left until deadline_ns (CLOCK_MONOTONIC), as a poll or

@@ -268,7 +268,6 @@ static void *vm_thread(void *arg)
 {
 	struct vmw *w = arg;
 
-	util_name_thread("vm-run");
 	vm_run(&w->vm, w->restored ? NULL : &w->cfg.bsp, 0);
 	atomic_store(&w->vm_ran, true);
 	/* Start and Reset wait for one of these. */

@@ -272,7 +272,6 @@ static void *sidecar_thread(void *arg)
 	struct sidecar *sc = vp->vm->sidecar;
 	struct sidecar_cmd_page *p = page_of(sc, vp->index);
 
-	util_name_thread("sidecar-vp%u", vp->index);
 	pin_thread(vp->index);
 	if (sc->cfg.thread_filter) {
 		char err[160];
@@ -516,7 +515,6 @@ static void *host_loop(void *arg)
 {
 	struct sidecar *sc = arg;
 
-	util_name_thread("sidecar-host");
 	pin_thread(0); /* the linux CPU serves the sidecars, as in OpenHCL */
 	while (!atomic_load(&sc->stopping)) {
 		uint64_t starts = 0, posted;

@@ -293,7 +293,6 @@ static void *vp_thread(void *arg)
 	char reason[200];
 	enum vp_stop why;
 
-	util_name_thread("vp%u", vp->index);
 	if (!vp->resume && !vp_wait_start(vp))
 		return NULL;
 	if (!vp->resume &&
